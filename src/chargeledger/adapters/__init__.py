@@ -1,0 +1,1 @@
+"""Adapters: event stores, serialization, the OCPP gateway, the clock."""

@@ -1,0 +1,90 @@
+"""OCPP 1.6 station-initiated messages, translated: payload in, command or telemetry
+out, answer back. Nothing else happens here."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chargeledger.adapters.ocpp.session import StationSession
+from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.dispatcher import Dispatcher
+from chargeledger.application.ports import Clock
+from chargeledger.application.twin_service import TwinService
+from chargeledger.domain.commands import RegisterBoot
+
+AfterReply = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Reply:
+    payload: dict[str, Any]
+    after: AfterReply | None = None
+    """Runs once the answer has gone out (e.g. send what waited for a boot)."""
+
+
+Handler = Callable[[StationSession, dict[str, Any]], Awaitable[Reply]]
+
+
+class StationMessages:
+    def __init__(
+        self,
+        bus: CommandBus,
+        twin: TwinService,
+        dispatcher: Dispatcher,
+        clock: Clock,
+        heartbeat_interval_s: int = 300,
+    ) -> None:
+        self._bus = bus
+        self._twin = twin
+        self._dispatcher = dispatcher
+        self._clock = clock
+        self._heartbeat_interval_s = heartbeat_interval_s
+        self.handlers: dict[str, Handler] = {
+            "BootNotification": self.boot_notification,
+            "Heartbeat": self.heartbeat,
+            "StatusNotification": self.status_notification,
+        }
+
+    def _now(self) -> str:
+        return self._clock.now().isoformat().replace("+00:00", "Z")
+
+    async def boot_notification(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        now = self._now()
+        result = await self._bus.execute(
+            session.station_id,
+            RegisterBoot(
+                command_id=f"boot-{uuid.uuid4()}",
+                station_id=session.station_id,
+                registration="Accepted",
+                vendor=payload["chargePointVendor"],
+                model=payload["chargePointModel"],
+                firmware_version=payload.get("firmwareVersion"),
+                booted_at=now,
+            ),
+        )
+        registration = result.state.registration or "Rejected"
+
+        async def send_what_waits() -> None:
+            await self._dispatcher.station_ready(session)
+
+        return Reply(
+            {"status": registration, "currentTime": now, "interval": self._heartbeat_interval_s},
+            after=send_what_waits if registration == "Accepted" else None,
+        )
+
+    async def heartbeat(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        now = self._now()
+        self._twin.heartbeat(session.station_id, now)
+        return Reply({"currentTime": now})
+
+    async def status_notification(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        self._twin.status_notified(
+            session.station_id,
+            int(payload["connectorId"]),
+            payload["status"],
+            payload["errorCode"],
+        )
+        return Reply({})

@@ -1,0 +1,199 @@
+"""Ports: what the application needs from the outside, as Protocols.
+
+Adapters implement them (SQLite, PostgreSQL, OCPP over WebSockets); unit tests
+use fakes that implement the same Protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Protocol
+
+from chargeledger.domain.events import Event
+
+ANY: Final = -1
+"""Expected version that skips the version check."""
+
+NO_STREAM: Final = 0
+"""Expected version of a stream that has no events yet."""
+
+
+class VersionConflictError(Exception):
+    """Another writer appended to the stream since it was loaded."""
+
+    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"version conflict on stream {stream_id!r}: expected version {expected}, "
+            f"found {actual}; reload the stream and decide again"
+        )
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+
+
+class CorruptEventError(Exception):
+    """A stored event that cannot be decoded; names where it is."""
+
+    def __init__(self, stream_id: str, position: int, reason: str) -> None:
+        super().__init__(f"event at position {position} of stream {stream_id!r}: {reason}")
+        self.stream_id = stream_id
+        self.position = position
+
+
+@dataclass(frozen=True)
+class Metadata:
+    command_id: str | None = None
+    causation_id: str | None = None
+    correlation_id: str | None = None
+    recorded_at: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    stream_id: str
+    version: int
+    position: int
+    event: Event
+    metadata: Metadata
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """Where an append landed. ``duplicate`` says its command id was already recorded,
+    in which case the fields describe that first append and nothing new was written."""
+
+    stream_id: str
+    version: int
+    """The stream's version after the (first) append."""
+    first_position: int | None
+    last_position: int | None
+    duplicate: bool = False
+    outcome: Mapping[str, Any] | None = None
+    """What the first handling of the command id answered, when it recorded no events
+    (a refusal), so that a repeat can answer the same."""
+
+
+class EventStore(Protocol):
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[Event],
+        expected_version: int,
+        metadata: Metadata,
+        outcome: Mapping[str, Any] | None = None,
+    ) -> AppendResult:
+        """Append ``events`` if the stream is at ``expected_version`` (or ``ANY``).
+
+        Raises ``VersionConflictError`` otherwise. If ``metadata.command_id`` is
+        already recorded on the stream, writes nothing and returns the first
+        append's result with ``duplicate=True``. An empty ``events`` list with a
+        command id records only the command and its ``outcome``.
+        """
+        ...
+
+    async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
+        """The stream's events from ``from_version`` on, in version order."""
+        ...
+
+    async def read_all(self, after_position: int, limit: int = 1000) -> list[RecordedEvent]:
+        """Up to ``limit`` events of the whole log after ``after_position``, in order."""
+        ...
+
+    async def head_position(self) -> int:
+        """The position of the last event that a reader may safely see."""
+        ...
+
+    async def find_command(self, stream_id: str, command_id: str) -> AppendResult | None:
+        """The recorded result of a command id on a stream, or ``None``."""
+        ...
+
+    async def wait_for_events(self, after_position: int, timeout: float) -> None:
+        """Return once the log may hold events after ``after_position``, or after
+        ``timeout`` seconds. Wake-ups coalesce; a caller reads all that is new."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and threads."""
+        ...
+
+
+@dataclass(frozen=True)
+class DocumentWrite:
+    """One change to a read-model document; ``doc=None`` deletes it."""
+
+    model: str
+    key: str
+    doc: Mapping[str, Any] | None
+    tag: str | None = None
+
+
+class DocumentStore(Protocol):
+    """Read models and registries as JSON documents keyed by (model, key)."""
+
+    async def get(self, model: str, key: str) -> dict[str, Any] | None:
+        """One document, or ``None``."""
+        ...
+
+    async def list(self, model: str, tag: str | None = None) -> list[dict[str, Any]]:
+        """All documents of a model (those carrying ``tag`` when given), in key order."""
+        ...
+
+    async def write(self, writes: Sequence[DocumentWrite]) -> None:
+        """Apply writes in one transaction."""
+        ...
+
+    async def checkpoint(self, name: str) -> int:
+        """The last position a subscriber recorded as handled (0 when none)."""
+        ...
+
+    async def commit_batch(self, name: str, position: int, writes: Sequence[DocumentWrite]) -> None:
+        """Apply ``writes`` and move the subscriber's checkpoint to ``position`` in one
+        transaction, so a batch takes effect exactly once."""
+        ...
+
+    async def next_in_sequence(self, name: str) -> int:
+        """A new integer, unique and increasing per sequence name, across processes."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...
+
+
+class CallTimeoutError(Exception):
+    """The station did not answer a CALL within the response timeout."""
+
+
+class StationDisconnectedError(Exception):
+    """The connection closed before the station answered."""
+
+
+class StationLink(Protocol):
+    """The live connection to one station, as the dispatcher sees it."""
+
+    station_id: str
+    epoch: int
+
+    async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send a CALL and return the CALLRESULT payload.
+
+        Raises ``CallTimeoutError``, ``StationDisconnectedError``, or
+        ``StationCallError`` for a CALLERROR.
+        """
+        ...
+
+
+class StationCallError(Exception):
+    """The station answered with a CALLERROR."""
+
+    def __init__(self, code: str, description: str) -> None:
+        super().__init__(f"{code}: {description}")
+        self.code = code
+        self.description = description

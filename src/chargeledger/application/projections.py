@@ -1,0 +1,174 @@
+"""Projections: read models built from the log, each batch committed with its checkpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from chargeledger.application.ports import DocumentStore, DocumentWrite, EventStore, RecordedEvent
+from chargeledger.domain import events as e
+
+log = logging.getLogger(__name__)
+
+COMMANDS = "command"
+STATIONS = "station"
+OPEN = "open"
+
+TERMINAL_STATUS: dict[type[e.Event], str] = {
+    e.CommandAccepted: "accepted",
+    e.CommandRejected: "rejected",
+    e.CommandTimedOut: "timed_out",
+    e.CommandExpired: "expired",
+    e.CommandFailed: "failed",
+}
+
+
+def station_id_of(stream_id: str) -> str:
+    return stream_id.removeprefix("station-")
+
+
+def command_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The command view after one event, or ``None`` when the event is not about a command."""
+    event = recorded.event
+    if isinstance(event, e.RemoteStartRequested):
+        return {
+            "command_id": event.command_id,
+            "station_id": station_id_of(recorded.stream_id),
+            "name": "remote-start",
+            "payload": {"connector_id": event.connector_id, "id_tag": event.id_tag},
+            "status": "requested",
+            "detail": "",
+            "result": None,
+            "requested_at": event.requested_at,
+            "expires_at": event.expires_at,
+            "attempt": 0,
+            "position": recorded.position,
+        }
+    if current is None:
+        return None
+    if isinstance(event, e.CommandDispatched):
+        return {
+            **current,
+            "status": "dispatched",
+            "attempt": event.attempt,
+            "connection_epoch": event.connection_epoch,
+            "position": recorded.position,
+        }
+    status = TERMINAL_STATUS.get(type(event))
+    if status is None:
+        return None
+    return {
+        **current,
+        "status": status,
+        "detail": getattr(event, "detail", ""),
+        "result": getattr(event, "result", None) or None,
+        "error_code": getattr(event, "error_code", "") or None,
+        "position": recorded.position,
+    }
+
+
+def station_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict[str, Any]:
+    doc = dict(current or {"id": station_id_of(recorded.stream_id), "registration": None})
+    if isinstance(recorded.event, e.StationBooted):
+        doc["registration"] = recorded.event.registration
+        doc["vendor"] = recorded.event.vendor
+        doc["model"] = recorded.event.model
+    doc["version"] = recorded.version
+    doc["position"] = recorded.position
+    return doc
+
+
+BatchListener = Callable[[list[dict[str, Any]]], Awaitable[None]]
+
+
+class CommandAndStationProjection:
+    """Keeps the command views and the stations' business views."""
+
+    name = "views"
+
+    def __init__(self, documents: DocumentStore) -> None:
+        self._documents = documents
+
+    async def writes_for(self, batch: Sequence[RecordedEvent]) -> list[DocumentWrite]:
+        commands: dict[str, dict[str, Any]] = {}
+        stations: dict[str, dict[str, Any]] = {}
+        for recorded in batch:
+            command_id = getattr(recorded.event, "command_id", None)
+            if isinstance(command_id, str):
+                current = commands.get(command_id) or await self._documents.get(
+                    COMMANDS, command_id
+                )
+                updated = command_doc(recorded, current)
+                if updated is not None:
+                    commands[command_id] = updated
+            station_id = station_id_of(recorded.stream_id)
+            known = stations.get(station_id) or await self._documents.get(STATIONS, station_id)
+            stations[station_id] = station_doc(recorded, known)
+        writes = [
+            DocumentWrite(COMMANDS, key, doc, OPEN if doc["status"] in _OPEN_STATUSES else None)
+            for key, doc in commands.items()
+        ]
+        writes += [DocumentWrite(STATIONS, key, doc) for key, doc in stations.items()]
+        return writes
+
+
+_OPEN_STATUSES = {"requested", "dispatched"}
+
+
+class ProjectionRunner:
+    """Follows the log from the projection's checkpoint and tells listeners what changed."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        documents: DocumentStore,
+        projection: CommandAndStationProjection,
+        page_size: int = 500,
+        safety_poll_s: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._documents = documents
+        self._projection = projection
+        self._page_size = page_size
+        self._safety_poll_s = safety_poll_s
+        self._listeners: list[BatchListener] = []
+        self.position = 0
+        self._caught_up = asyncio.Event()
+        self._position_moved = asyncio.Event()
+
+    def on_batch(self, listener: BatchListener) -> None:
+        self._listeners.append(listener)
+
+    async def run(self) -> None:
+        self.position = await self._documents.checkpoint(self._projection.name)
+        while True:
+            batch = await self._store.read_all(self.position, self._page_size)
+            if not batch:
+                self._caught_up.set()
+                await self._store.wait_for_events(self.position, self._safety_poll_s)
+                continue
+            writes = await self._projection.writes_for(batch)
+            await self._documents.commit_batch(self._projection.name, batch[-1].position, writes)
+            self.position = batch[-1].position
+            self._position_moved.set()
+            self._position_moved = asyncio.Event()
+            changed = [dict(w.doc) for w in writes if w.model == COMMANDS and w.doc is not None]
+            for listener in self._listeners:
+                await listener(changed)
+
+    async def wait_until(self, position: int, timeout: float) -> bool:
+        """Whether the read models reach ``position`` within ``timeout`` (read-your-writes)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.position < position:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            moved = self._position_moved
+            try:
+                await asyncio.wait_for(moved.wait(), remaining)
+            except TimeoutError:
+                return self.position >= position
+        return True

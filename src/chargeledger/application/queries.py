@@ -1,0 +1,65 @@
+"""Read side: station and command views, as CONTRACT.md shapes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chargeledger.application.ports import DocumentStore
+from chargeledger.application.projections import COMMANDS, STATIONS
+from chargeledger.application.registry import REGISTRY
+from chargeledger.application.twin_service import TwinService
+from chargeledger.domain.twin import StationTwin
+
+COMMAND_VIEW_FIELDS = ("command_id", "station_id", "name", "status", "detail", "result", "position")
+
+
+def command_view(doc: dict[str, Any]) -> dict[str, Any]:
+    return {name: doc.get(name) for name in COMMAND_VIEW_FIELDS}
+
+
+def station_view(
+    station_id: str, twin: StationTwin | None, business: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "id": station_id,
+        "connected": bool(twin and twin.connected),
+        "last_heartbeat": twin.last_heartbeat if twin else None,
+        "registration": (business or {}).get("registration"),
+        "connectors": [
+            {"id": cid, "status": c.status, "error_code": c.error_code}
+            for cid, c in (twin.connectors.items() if twin else ())
+        ],
+        "version": (business or {}).get("version", 0),
+        "position": (business or {}).get("position", 0),
+    }
+
+
+class Views:
+    def __init__(self, documents: DocumentStore, twin: TwinService) -> None:
+        self._documents = documents
+        self._twin = twin
+
+    async def station(self, station_id: str) -> dict[str, Any] | None:
+        twin = self._twin.get(station_id)
+        business = await self._documents.get(STATIONS, station_id)
+        if (
+            twin is None
+            and business is None
+            and await self._documents.get(REGISTRY, station_id) is None
+        ):
+            return None
+        return station_view(station_id, twin, business)
+
+    async def stations(self) -> list[dict[str, Any]]:
+        business = {doc["id"]: doc for doc in await self._documents.list(STATIONS)}
+        registered = {doc["station_id"] for doc in await self._documents.list(REGISTRY)}
+        twins = {twin.station_id: twin for twin in self._twin.all()}
+        ids = sorted(set(business) | registered | set(twins))
+        return [station_view(sid, twins.get(sid), business.get(sid)) for sid in ids]
+
+    async def command(self, command_id: str) -> dict[str, Any] | None:
+        doc = await self._documents.get(COMMANDS, command_id)
+        return None if doc is None else command_view(doc)
+
+    async def station_known(self, station_id: str) -> bool:
+        return await self.station(station_id) is not None

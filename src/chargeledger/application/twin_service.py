@@ -1,0 +1,106 @@
+"""The twin service: telemetry in, the station mirror out. Never touches a stream (I5).
+
+Updates land in memory at once; a writer flushes the changed twins in one
+transaction per interval, so ten thousand heartbeats do not mean ten thousand
+commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from typing import Any
+
+from chargeledger.application.ports import DocumentStore, DocumentWrite
+from chargeledger.domain import twin as t
+
+TWINS = "twin"
+
+
+class TwinService:
+    def __init__(self, documents: DocumentStore, flush_interval_s: float = 0.5) -> None:
+        self._documents = documents
+        self._twins: dict[str, t.StationTwin] = {}
+        self._dirty: set[str] = set()
+        self._flush_interval_s = flush_interval_s
+
+    async def load(self) -> None:
+        """The last persisted twins; nobody is connected to a node that just started."""
+        for doc in await self._documents.list(TWINS):
+            twin = _from_doc(doc)
+            self._twins[twin.station_id] = t.StationTwin(
+                station_id=twin.station_id,
+                connected=False,
+                last_heartbeat=twin.last_heartbeat,
+                connectors=twin.connectors,
+                connection_epoch=twin.connection_epoch,
+            )
+            self._dirty.add(twin.station_id)
+
+    def get(self, station_id: str) -> t.StationTwin | None:
+        return self._twins.get(station_id)
+
+    def all(self) -> list[t.StationTwin]:
+        return [self._twins[k] for k in sorted(self._twins)]
+
+    def connected(self, station_id: str, epoch: int) -> None:
+        self._update(station_id, lambda twin: t.connected(twin, epoch))
+
+    def disconnected(self, station_id: str, epoch: int) -> None:
+        self._update(station_id, lambda twin: t.disconnected(twin, epoch))
+
+    def heartbeat(self, station_id: str, at: str) -> None:
+        self._update(station_id, lambda twin: t.heartbeat(twin, at))
+
+    def status_notified(
+        self, station_id: str, connector_id: int, status: str, error_code: str
+    ) -> None:
+        self._update(
+            station_id, lambda twin: t.status_notified(twin, connector_id, status, error_code)
+        )
+
+    def _update(self, station_id: str, change: Any) -> None:
+        current = self._twins.get(station_id) or t.StationTwin(station_id=station_id)
+        self._twins[station_id] = change(current)
+        self._dirty.add(station_id)
+
+    async def flush(self) -> int:
+        dirty, self._dirty = self._dirty, set()
+        if not dirty:
+            return 0
+        writes = [DocumentWrite(TWINS, sid, _to_doc(self._twins[sid])) for sid in sorted(dirty)]
+        try:
+            await self._documents.write(writes)
+        except BaseException:
+            self._dirty |= dirty
+            raise
+        return len(writes)
+
+    async def run_writer(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(self._flush_interval_s)
+                await self.flush()
+        finally:
+            await asyncio.shield(self.flush())
+
+
+def _to_doc(twin: t.StationTwin) -> dict[str, Any]:
+    return {
+        "station_id": twin.station_id,
+        "connected": twin.connected,
+        "last_heartbeat": twin.last_heartbeat,
+        "connection_epoch": twin.connection_epoch,
+        "connectors": {str(k): asdict(v) for k, v in twin.connectors.items()},
+    }
+
+
+def _from_doc(doc: dict[str, Any]) -> t.StationTwin:
+    connectors = {int(k): t.ConnectorTwin(**v) for k, v in doc.get("connectors", {}).items()}
+    return t.StationTwin(
+        station_id=doc["station_id"],
+        connected=bool(doc.get("connected")),
+        last_heartbeat=doc.get("last_heartbeat"),
+        connectors=connectors,
+        connection_epoch=int(doc.get("connection_epoch", 0)),
+    )

@@ -1,0 +1,95 @@
+"""The composition root: the one place that builds and wires a node."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+
+from chargeledger.adapters.clock import SystemClock
+from chargeledger.adapters.ocpp.gateway import OcppGateway
+from chargeledger.adapters.ocpp.handlers import StationMessages
+from chargeledger.adapters.sqlite_database import SQLiteDatabase, sqlite_path
+from chargeledger.adapters.sqlite_store import SQLiteDocumentStore, SQLiteEventStore
+from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.dispatcher import Dispatcher
+from chargeledger.application.ports import Clock, DocumentStore, EventStore
+from chargeledger.application.projections import CommandAndStationProjection, ProjectionRunner
+from chargeledger.application.registry import StationRegistry
+from chargeledger.application.supervisor import Supervisor
+from chargeledger.application.twin_service import TwinService
+from chargeledger.config import Settings
+
+
+@dataclass
+class Node:
+    settings: Settings
+    clock: Clock
+    store: EventStore
+    documents: DocumentStore
+    bus: CommandBus
+    twin: TwinService
+    registry: StationRegistry
+    projections: ProjectionRunner
+    dispatcher: Dispatcher
+    gateway: OcppGateway
+    supervisor: Supervisor
+
+    async def close(self) -> None:
+        await self.gateway.stop()
+        await self.twin.flush()
+        await self.store.close()
+
+
+async def open_stores(url: str) -> tuple[EventStore, DocumentStore]:
+    if url.startswith("sqlite:///"):
+        database = SQLiteDatabase(sqlite_path(url))
+        return SQLiteEventStore(database), SQLiteDocumentStore(database)
+    raise ValueError(f"unsupported store URL {url!r}: use sqlite:///path")
+
+
+async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
+    clock = clock or SystemClock()
+    store, documents = await open_stores(settings.store)
+    bus = CommandBus(store, clock)
+    twin = TwinService(documents, settings.twin_flush_interval_s)
+    await twin.load()
+    registry = StationRegistry(documents)
+    projections = ProjectionRunner(store, documents, CommandAndStationProjection(documents))
+    dispatcher = Dispatcher(bus, documents, clock)
+    projections.on_batch(dispatcher.on_commands_changed)
+    messages = StationMessages(bus, twin, dispatcher, clock, settings.heartbeat_interval_s)
+    gateway = OcppGateway(
+        messages,
+        twin,
+        dispatcher,
+        registry,
+        accept_unknown_stations=settings.accept_unknown_stations,
+        response_timeout_s=settings.response_timeout_s,
+        ping_interval_s=settings.ping_interval_s,
+        ping_timeout_s=settings.ping_timeout_s,
+    )
+    supervisor = Supervisor()
+    supervisor.add("projections", projections.run)
+    supervisor.add("expiry", dispatcher.run_expiry)
+    supervisor.add("twin-writer", twin.run_writer)
+    return Node(
+        settings,
+        clock,
+        store,
+        documents,
+        bus,
+        twin,
+        registry,
+        projections,
+        dispatcher,
+        gateway,
+        supervisor,
+    )
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if not settings.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context

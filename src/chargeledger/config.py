@@ -1,0 +1,38 @@
+"""Settings of one node. Every option also reads ``CHARGELEDGER_<OPTION>`` from the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+
+DEFAULT_STORE = "sqlite:///./chargeledger.db"
+
+
+def env(name: str, default: str) -> str:
+    return os.environ.get(f"CHARGELEDGER_{name.upper().replace('-', '_')}", default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: str = DEFAULT_STORE
+    host: str = "127.0.0.1"
+    ocpp_port: int = 9000
+    api_port: int = 8000
+    node_id: str = "node-1"
+    api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    api_token_generated: bool = False
+    unknown_stations: str = "reject"  # reject | accept
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    heartbeat_interval_s: int = 300
+    response_timeout_s: float = 30.0
+    command_ttl_s: float = 600.0
+    ping_interval_s: float = 30.0
+    ping_timeout_s: float = 30.0
+    twin_flush_interval_s: float = 0.5
+    read_wait_s: float = 5.0
+
+    @property
+    def accept_unknown_stations(self) -> bool:
+        return self.unknown_stations == "accept"

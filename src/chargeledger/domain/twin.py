@@ -1,0 +1,52 @@
+"""The station twin: the mirror of the physical station, built from telemetry.
+
+It is a read model, not an aggregate: updating it never appends to a stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class ConnectorTwin:
+    status: str
+    error_code: str
+
+
+@dataclass(frozen=True)
+class StationTwin:
+    station_id: str
+    connected: bool = False
+    last_heartbeat: str | None = None
+    connectors: Mapping[int, ConnectorTwin] = field(default_factory=lambda: MappingProxyType({}))
+    connection_epoch: int = 0
+
+    def connector_status(self, connector_id: int) -> str | None:
+        connector = self.connectors.get(connector_id)
+        return connector.status if connector else None
+
+
+def connected(twin: StationTwin, epoch: int) -> StationTwin:
+    return replace(twin, connected=True, connection_epoch=epoch)
+
+
+def disconnected(twin: StationTwin, epoch: int) -> StationTwin:
+    """A close from an older connection than the current one changes nothing."""
+    if epoch != twin.connection_epoch:
+        return twin
+    return replace(twin, connected=False)
+
+
+def heartbeat(twin: StationTwin, at: str) -> StationTwin:
+    return replace(twin, last_heartbeat=at)
+
+
+def status_notified(
+    twin: StationTwin, connector_id: int, status: str, error_code: str
+) -> StationTwin:
+    updated = dict(twin.connectors)
+    updated[connector_id] = ConnectorTwin(status=status, error_code=error_code)
+    return replace(twin, connectors=MappingProxyType(dict(sorted(updated.items()))))

@@ -1,0 +1,161 @@
+"""``chargeledger``: serve a node, simulate stations, manage the registry, read the log."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import secrets
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from chargeledger.config import DEFAULT_STORE, Settings, env
+
+
+def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="run one node: OCPP endpoint, HTTP API, page, workers")
+    p.add_argument("--store", default=env("store", DEFAULT_STORE))
+    p.add_argument("--host", default=env("host", "127.0.0.1"))
+    p.add_argument("--ocpp-port", type=int, default=int(env("ocpp_port", "9000")))
+    p.add_argument("--api-port", type=int, default=int(env("api_port", "8000")))
+    p.add_argument("--node-id", default=env("node_id", "node-1"))
+    p.add_argument("--api-token", default=env("api_token", ""))
+    p.add_argument(
+        "--unknown-stations",
+        choices=["reject", "accept"],
+        default=env("unknown_stations", "reject"),
+    )
+    p.add_argument("--tls-cert", default=env("tls_cert", "") or None)
+    p.add_argument("--tls-key", default=env("tls_key", "") or None)
+    p.add_argument("--heartbeat-interval", type=int, default=int(env("heartbeat_interval", "300")))
+    p.add_argument("--response-timeout", type=float, default=float(env("response_timeout", "30")))
+    p.add_argument("--command-ttl", type=float, default=float(env("command_ttl", "600")))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chargeledger", description=__doc__)
+    parser.add_argument("--log-level", default=env("log_level", "WARNING"))
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+
+    sim = sub.add_parser("simulate", help="N simulated stations with realistic behaviour")
+    sim.add_argument("--stations", type=int, default=1)
+    sim.add_argument("--url", default=env("simulate_url", "ws://127.0.0.1:9000/ocpp"))
+    sim.add_argument("--duration", type=float, default=None, help="seconds; default: forever")
+    sim.add_argument("--prefix", default="SIM-")
+    sim.add_argument("--heartbeat", type=float, default=None, help="override the interval (s)")
+
+    stations = sub.add_parser("stations", help="manage the station registry")
+    stations.add_argument("--store", default=env("store", DEFAULT_STORE))
+    st_sub = stations.add_subparsers(dest="action", required=True)
+    add = st_sub.add_parser("add")
+    add.add_argument("id")
+    add.add_argument("--password", default=None)
+    st_sub.add_parser("list")
+
+    events = sub.add_parser("events", help="read the event log")
+    events.add_argument("--store", default=env("store", DEFAULT_STORE))
+    events.add_argument("--stream", default=None, help="a station id")
+    events.add_argument("--follow", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "simulate":
+            from chargeledger.simulator.fleet import run_fleet
+
+            return asyncio.run(
+                run_fleet(args.url, args.stations, args.duration, args.prefix, args.heartbeat)
+            )
+        if args.command == "stations":
+            return asyncio.run(_stations(args))
+        if args.command == "events":
+            return asyncio.run(_events(args))
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from chargeledger.entrypoints.server import serve
+
+    token = args.api_token or secrets.token_urlsafe(24)
+    settings = Settings(
+        store=args.store,
+        host=args.host,
+        ocpp_port=args.ocpp_port,
+        api_port=args.api_port,
+        node_id=args.node_id,
+        api_token=token,
+        api_token_generated=not args.api_token,
+        unknown_stations=args.unknown_stations,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        heartbeat_interval_s=args.heartbeat_interval,
+        response_timeout_s=args.response_timeout,
+        command_ttl_s=args.command_ttl,
+    )
+    asyncio.run(serve(settings))
+    return 0
+
+
+async def _stations(args: argparse.Namespace) -> int:
+    from chargeledger.application.registry import StationRegistry
+    from chargeledger.bootstrap import open_stores
+
+    store, documents = await open_stores(args.store)
+    try:
+        registry = StationRegistry(documents)
+        if args.action == "add":
+            await registry.add(args.id, args.password, datetime.now(UTC).isoformat())
+            auth = "with a password (HTTP Basic)" if args.password else "without a password"
+            print(f"station {args.id} added {auth}")
+        else:
+            for station in await registry.list():
+                auth = "password" if station.password_hash else "no password"
+                print(f"{station.station_id}\t{auth}\tadded {station.added_at}")
+    finally:
+        await store.close()
+    return 0
+
+
+async def _events(args: argparse.Namespace) -> int:
+    from chargeledger.bootstrap import open_stores
+
+    store, _ = await open_stores(args.store)
+    stream = f"station-{args.stream}" if args.stream else None
+    position = 0
+    try:
+        while True:
+            batch = await store.read_all(position, 1000)
+            for recorded in batch:
+                position = recorded.position
+                if stream is not None and recorded.stream_id != stream:
+                    continue
+                event = recorded.event
+                fields = json.dumps(event.__dict__, separators=(",", ":"))
+                print(
+                    f"{recorded.position}\t{recorded.stream_id}@{recorded.version}\t"
+                    f"{type(event).__name__}\t{fields}",
+                    flush=True,
+                )
+            if not batch:
+                if not args.follow:
+                    break
+                await store.wait_for_events(position, 1.0)
+    finally:
+        await store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Runs one node: OCPP endpoint, HTTP API and page, dispatcher, projections, twin writer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Generator
+
+import uvicorn
+
+from chargeledger.bootstrap import Node, build_node, tls_context
+from chargeledger.config import Settings
+from chargeledger.entrypoints.api import create_app
+
+log = logging.getLogger("chargeledger")
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn inside our loop: the node, not uvicorn, owns SIGINT and SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
+    node = await build_node(settings)
+    await node.gateway.start(settings.host, settings.ocpp_port, ssl=tls_context(settings))
+    api = _EmbeddedServer(
+        uvicorn.Config(
+            create_app(node),
+            host=settings.host,
+            port=settings.api_port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
+    scheme = "wss" if settings.tls_cert else "ws"
+    print(f"OCPP endpoint: {scheme}://{settings.host}:{settings.ocpp_port}/ocpp/{{station_id}}")
+    print(f"HTTP API:      http://{settings.host}:{settings.api_port}/api/stations")
+    print(f"Web page:      http://{settings.host}:{settings.api_port}/#token={settings.api_token}")
+    if settings.api_token_generated:
+        print(
+            f"API token:     {settings.api_token}  (made for this run; pass --api-token to fix it)"
+        )
+    if settings.accept_unknown_stations:
+        print("Unknown stations are accepted (--unknown-stations accept).")
+    print(f"Store:         {settings.store}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    tasks = [
+        asyncio.create_task(node.supervisor.run(), name="supervisor"),
+        asyncio.create_task(api.serve(), name="http"),
+    ]
+    if ready is not None:
+        ready.set()
+    try:
+        await _until_stopped(stop, tasks)
+    finally:
+        api.should_exit = True
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await _close(node)
+
+
+async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    for task in done:
+        if task is not stopper and not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+
+
+async def _close(node: Node) -> None:
+    with contextlib.suppress(Exception):
+        await node.close()
