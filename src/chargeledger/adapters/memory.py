@@ -1,0 +1,129 @@
+"""In-memory ``EventStore`` and ``DocumentStore``: fakes for unit tests, never for serving.
+
+They keep the same contract as the real stores (the contract suite runs on them
+too), so a unit test that passes on them means something.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from chargeledger.adapters.notifier import HeadNotifier
+from chargeledger.application.ports import (
+    ANY,
+    AppendResult,
+    DocumentWrite,
+    Metadata,
+    RecordedEvent,
+    VersionConflictError,
+)
+from chargeledger.domain.events import Event
+
+
+class InMemoryEventStore:
+    def __init__(self) -> None:
+        self.log: list[RecordedEvent] = []
+        self._streams: dict[str, list[RecordedEvent]] = {}
+        self._commands: dict[tuple[str, str], AppendResult] = {}
+        self._notifier = HeadNotifier()
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[Event],
+        expected_version: int,
+        metadata: Metadata,
+        outcome: Mapping[str, Any] | None = None,
+    ) -> AppendResult:
+        await asyncio.sleep(0)  # a real store yields here; let races interleave
+        if metadata.command_id is not None:
+            first = self._commands.get((stream_id, metadata.command_id))
+            if first is not None:
+                return first
+        stream = self._streams.setdefault(stream_id, [])
+        current = len(stream)
+        if expected_version != ANY and expected_version != current:
+            raise VersionConflictError(stream_id, expected_version, current)
+        recorded = [
+            RecordedEvent(stream_id, current + i + 1, len(self.log) + i + 1, event, metadata)
+            for i, event in enumerate(events)
+        ]
+        stream.extend(recorded)
+        self.log.extend(recorded)
+        result = AppendResult(
+            stream_id,
+            len(stream),
+            recorded[0].position if recorded else None,
+            recorded[-1].position if recorded else None,
+            False,
+            outcome,
+        )
+        if metadata.command_id is not None:
+            self._commands[(stream_id, metadata.command_id)] = AppendResult(
+                result.stream_id,
+                result.version,
+                result.first_position,
+                result.last_position,
+                True,
+                outcome,
+            )
+        if recorded:
+            self._notifier.advance(recorded[-1].position)
+        return result
+
+    async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
+        return list(self._streams.get(stream_id, [])[max(from_version, 1) - 1 :])
+
+    async def read_all(self, after_position: int, limit: int = 1000) -> list[RecordedEvent]:
+        return self.log[after_position : after_position + limit]
+
+    async def head_position(self) -> int:
+        return len(self.log)
+
+    async def find_command(self, stream_id: str, command_id: str) -> AppendResult | None:
+        return self._commands.get((stream_id, command_id))
+
+    async def wait_for_events(self, after_position: int, timeout: float) -> None:
+        await self._notifier.wait(after_position, timeout)
+
+    async def close(self) -> None:
+        return None
+
+
+class InMemoryDocumentStore:
+    def __init__(self) -> None:
+        self.docs: dict[tuple[str, str], tuple[dict[str, Any], str | None]] = {}
+        self.checkpoints: dict[str, int] = {}
+        self.sequences: dict[str, int] = {}
+
+    async def get(self, model: str, key: str) -> dict[str, Any] | None:
+        found = self.docs.get((model, key))
+        return None if found is None else copy.deepcopy(found[0])
+
+    async def list(self, model: str, tag: str | None = None) -> list[dict[str, Any]]:
+        return [
+            copy.deepcopy(doc)
+            for (m, _), (doc, t) in sorted(self.docs.items())
+            if m == model and (tag is None or t == tag)
+        ]
+
+    async def write(self, writes: Sequence[DocumentWrite]) -> None:
+        for write in writes:
+            if write.doc is None:
+                self.docs.pop((write.model, write.key), None)
+            else:
+                self.docs[(write.model, write.key)] = (copy.deepcopy(dict(write.doc)), write.tag)
+
+    async def checkpoint(self, name: str) -> int:
+        return self.checkpoints.get(name, 0)
+
+    async def commit_batch(self, name: str, position: int, writes: Sequence[DocumentWrite]) -> None:
+        await self.write(writes)
+        self.checkpoints[name] = position
+
+    async def next_in_sequence(self, name: str) -> int:
+        self.sequences[name] = self.sequences.get(name, 0) + 1
+        return self.sequences[name]
