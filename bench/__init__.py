@@ -1,0 +1,1 @@
+"""Benchmarks: each prints a table of our figure beside a baseline measured in the same run."""
