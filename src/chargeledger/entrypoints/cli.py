@@ -10,6 +10,7 @@ import secrets
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from chargeledger.config import DEFAULT_STORE, Settings, env
 
@@ -55,11 +56,50 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password", default=None)
     st_sub.add_parser("list")
 
+    bench = sub.add_parser("bench", help="a benchmark from bench/, beside its baseline")
+    bench.add_argument("name", choices=[*BENCHMARKS, "all"])
+    bench.add_argument("--quick", action="store_true", help="finish within 60 s")
+    bench.add_argument("--json", action="store_true", help="one JSON object per benchmark")
+    bench.add_argument(
+        "--postgres",
+        default=env("bench_postgres", "postgresql://postgres@127.0.0.1:5432/test"),
+        help="PostgreSQL DSN for the workloads that run on it",
+    )
+
     events = sub.add_parser("events", help="read the event log")
     events.add_argument("--store", default=env("store", DEFAULT_STORE))
     events.add_argument("--stream", default=None, help="a station id")
     events.add_argument("--follow", action="store_true")
     return parser
+
+
+BENCHMARKS = ["store", "bus", "gateway", "commands", "e2e"]
+
+
+def _bench(args: argparse.Namespace) -> int:
+    """Benchmarks live in the repository's ``bench/`` folder, beside ``src/``."""
+    import importlib
+
+    here = Path(__file__).resolve()
+    roots = [Path.cwd(), *here.parents]
+    root = next((r for r in roots if (r / "bench" / "common.py").is_file()), None)
+    if root is None:
+        print("bench/ not found: run from a chargeledger checkout", file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(root))
+    names = BENCHMARKS if args.name == "all" else [args.name]
+    common = importlib.import_module("bench.common")
+    for name in names:
+        try:
+            module = importlib.import_module(f"bench.{name}")
+        except ModuleNotFoundError as missing:
+            if missing.name != f"bench.{name}" or args.name != "all":
+                raise
+            print(f"bench {name}: not written yet", file=sys.stderr)
+            continue
+        rows = module.run(quick=args.quick, postgres=args.postgres)
+        common.print_table(name, rows, args.json)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_stations(args))
         if args.command == "events":
             return asyncio.run(_events(args))
+        if args.command == "bench":
+            return _bench(args)
     except KeyboardInterrupt:
         return 130
     return 2
