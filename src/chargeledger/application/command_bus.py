@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from chargeledger.application import faults
 from chargeledger.application.ports import (
     AppendResult,
     Clock,
@@ -115,6 +116,7 @@ class CommandBus:
                         if recorded.duplicate:
                             return await self._repeat(stream_id, recorded)
                         raise
+                    faults.crash_point(f"before-append:{type(command).__name__}")
                     try:
                         appended = await self._store.append(stream_id, events, version, metadata)
                     except VersionConflictError:
@@ -124,6 +126,7 @@ class CommandBus:
                         continue
                     if appended.duplicate:
                         return await self._repeat(stream_id, appended)
+                    faults.crash_point(f"after-append:{type(command).__name__}")
                     new_state = station.fold(events, state)
                     self._remember(stream_id, new_state, appended.version)
                     return CommandResult(stream_id, new_state, appended.version, events, appended)
