@@ -210,7 +210,12 @@ class SQLiteDocumentStore:
             ).fetchone()
             return int(value)
 
-        return await self._db.write(job)
+        result = await self._db.write(job)
+        if result.last_position is not None:
+            # Raise the known head before waking anyone, so a subscriber that read
+            # just before this commit sees the new head and never waits for nothing.
+            self._notifier.advance(result.last_position)
+        return result
 
 
 def _apply_writes(conn: sqlite3.Connection, writes: Sequence[DocumentWrite]) -> None:
