@@ -52,7 +52,12 @@ async def main() -> None:
 
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host=settings.host, port=settings.api_port, log_level="warning", lifespan="off"
+            app,
+            host=settings.host,
+            port=settings.api_port,
+            log_level="warning",
+            lifespan="off",
+            timeout_keep_alive=30,
         )
     )
     supervisor = asyncio.create_task(node.supervisor.run())

@@ -94,7 +94,12 @@ class SQLiteEventStore:
                 )
             return AppendResult(stream_id, version, first_position, last_position, False, outcome)
 
-        return await self._db.write(job)
+        result = await self._db.write(job)
+        if result.last_position is not None:
+            # Raise the known head before waking anyone, so a subscriber that read
+            # just before this commit sees the new head and never waits for nothing.
+            self._notifier.advance(result.last_position)
+        return result
 
     async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
         rows = await self._db.read(
@@ -210,12 +215,7 @@ class SQLiteDocumentStore:
             ).fetchone()
             return int(value)
 
-        result = await self._db.write(job)
-        if result.last_position is not None:
-            # Raise the known head before waking anyone, so a subscriber that read
-            # just before this commit sees the new head and never waits for nothing.
-            self._notifier.advance(result.last_position)
-        return result
+        return await self._db.write(job)
 
 
 def _apply_writes(conn: sqlite3.Connection, writes: Sequence[DocumentWrite]) -> None:
