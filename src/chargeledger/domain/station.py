@@ -1,8 +1,35 @@
 """The station decider: ``initial_state``, ``decide(command, state)``, ``evolve(state, event)``.
 
-Only business lives here (registration, operator commands and their outcomes).
-Heartbeats and status notifications are telemetry and go to the twin, so they
-never move this stream's version (invariant I5).
+Only business lives here: registration, operator commands and their outcomes,
+and charging sessions. Heartbeats and status notifications are telemetry and go
+to the twin, so they never move this stream's version (invariant I5); what the
+twin knows reaches a decision only as a snapshot on the command.
+
+Rules, each with a given/when/then test:
+
+- A boot registers the station: Accepted when the registry knows it, otherwise as
+  the unknown-station policy says (accept, pending, reject).
+- A Rejected station refuses every operator command; a Pending one refuses remote
+  starts (``StationNotRegistered``).
+- One command per target at a time: a second request of the same kind for the same
+  target (connector, transaction, the station's reset) with the same arguments is
+  the same request and decides nothing; with other arguments it is refused
+  (``ConnectorNotAvailable`` for a remote start, ``CommandPending`` otherwise).
+- A remote start holds its connector from request until the station starts the
+  session, or until the command ends without acceptance, or its time to live runs
+  out. The same id tag asking again meanwhile is the same request (the seed's "same
+  session id"); another tag is refused. A connector that is charging, or that the
+  twin reports Faulted or Unavailable, refuses a remote start.
+- A StartTransaction always records a session (a station cannot be refused one);
+  one with the connector, id tag, meter start and timestamp of an open session is a
+  retransmission and decides nothing. A session still open on the connector is
+  abandoned first, so a connector never has two open sessions. A session that
+  starts on a connector held by a sent or accepted remote start of the same id tag
+  is linked to that command.
+- MeterValues and StopTransaction need an open (or abandoned) session, else
+  ``TransactionNotFound``.
+- Every command ends in exactly one outcome; a dispatch is recorded at most once
+  per request; expiry never ends a command already sent.
 """
 
 from __future__ import annotations
@@ -10,17 +37,49 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import Any
 
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain.errors import (
     CommandNotFoundError,
+    CommandPendingError,
     ConnectorNotAvailableError,
+    DomainError,
+    InvalidCommandError,
     StationNotRegisteredError,
+    TransactionNotFoundError,
 )
+from chargeledger.domain.id_tags import instant
+from chargeledger.domain.remote_start_policy import (
+    WHOLE_STATION,
+    check_connector_exists,
+    check_remote_start,
+)
+
+ACCEPTED = "Accepted"
+PENDING = "Pending"
+REJECTED = "Rejected"
 
 REQUESTED = "requested"
 DISPATCHED = "dispatched"
+
+REMOTE_START = e.RemoteStartRequested.command_name
+
+RESET_TYPES = ("Soft", "Hard")
+AVAILABILITY_TYPES = ("Operative", "Inoperative")
+TRIGGERABLE_MESSAGES = (
+    "BootNotification",
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
+    "Heartbeat",
+    "MeterValues",
+    "StatusNotification",
+)
+ABANDONED_KEPT = 16
+"""How many abandoned sessions a station remembers for a late StopTransaction."""
+
+_OUTCOMES = ("accepted", "rejected", "timed_out", "expired", "failed")
 
 
 @dataclass(frozen=True)
@@ -30,20 +89,66 @@ class OpenCommand:
     command_id: str
     name: str
     status: str
-    connector_id: int | None = None
-    id_tag: str | None = None
+    payload: Mapping[str, Any]
+    expires_at: str
     attempt: int = 0
+    linked: bool = False
+    """A remote start whose session already began (the StartTransaction came first)."""
+
+    @property
+    def connector_id(self) -> int | None:
+        value = self.payload.get("connector_id")
+        return value if isinstance(value, int) else None
+
+    @property
+    def id_tag(self) -> str | None:
+        value = self.payload.get("id_tag")
+        return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class HeldConnector:
+    """A connector held by a remote start the station accepted, until its session starts."""
+
+    command_id: str
+    connector_id: int
+    id_tag: str
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class OpenSession:
+    transaction_id: int
+    connector_id: int
+    id_tag: str
+    meter_start: int
+    started_at: str
+    id_tag_status: str
+    id_tag_expiry: str | None = None
+    remote_start_command_id: str | None = None
+
+
+_EMPTY: Mapping[Any, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
 class StationState:
     registration: str | None = None
-    open_commands: Mapping[str, OpenCommand] = field(default_factory=lambda: MappingProxyType({}))
+    open_commands: Mapping[str, OpenCommand] = field(default_factory=lambda: _EMPTY)
+    held_connectors: Mapping[int, HeldConnector] = field(default_factory=lambda: _EMPTY)
+    sessions: Mapping[int, OpenSession] = field(default_factory=lambda: _EMPTY)
+    abandoned: tuple[int, ...] = ()
 
     def pending_remote_start(self, connector_id: int) -> OpenCommand | None:
         for command in self.open_commands.values():
-            if command.name == "remote-start" and command.connector_id == connector_id:
+            if command.name == REMOTE_START and command.connector_id == connector_id:
                 return command
+        return None
+
+    def session_on(self, connector_id: int) -> OpenSession | None:
+        for session in self.sessions.values():
+            if session.connector_id == connector_id:
+                return session
         return None
 
 
@@ -54,45 +159,180 @@ def decide(command: c.Command, state: StationState) -> list[e.Event]:
     """The events a command decides on this state, or a ``DomainError``."""
     match command:
         case c.RegisterBoot():
-            return [
-                e.StationBooted(
-                    station_id=command.station_id,
-                    registration=command.registration,
-                    vendor=command.vendor,
-                    model=command.model,
-                    firmware_version=command.firmware_version,
-                    booted_at=command.booted_at,
-                )
-            ]
-        case c.RequestRemoteStart():
-            return _decide_remote_start(command, state)
+            return [_boot(command)]
+        case c.OperatorCommand():
+            return _decide_operator_command(command, state)
         case c.MarkDispatched():
             return _decide_dispatch(command, state)
         case c.RecordOutcome():
             return _decide_outcome(command, state)
+        case c.StartTransaction():
+            return _decide_start(command, state)
+        case c.RecordMeterValues():
+            return _decide_meter_values(command, state)
+        case c.StopTransaction():
+            return _decide_stop(command, state)
     raise TypeError(f"no decision for {type(command).__name__}")
 
 
-def _decide_remote_start(command: c.RequestRemoteStart, state: StationState) -> list[e.Event]:
-    if state.registration == "Rejected":
-        raise StationNotRegisteredError("the station's last BootNotification was rejected")
-    pending = state.pending_remote_start(command.connector_id)
-    if pending is not None:
-        if pending.id_tag == command.id_tag:
-            return []  # the same driver asking again: the pending request stands
+def registration_for(known_station: bool, unknown_stations: str) -> str:
+    """The registry's verdict, or for an id it does not know, the node's policy."""
+    if known_station or unknown_stations == c.ACCEPT_UNKNOWN:
+        return ACCEPTED
+    return PENDING if unknown_stations == c.PEND_UNKNOWN else REJECTED
+
+
+def _boot(command: c.RegisterBoot) -> e.StationBooted:
+    if command.unknown_stations not in c.UNKNOWN_STATION_POLICIES:
+        raise InvalidCommandError(f"unknown-station policy {command.unknown_stations!r}")
+    return e.StationBooted(
+        station_id=command.station_id,
+        registration=registration_for(command.known_station, command.unknown_stations),
+        vendor=command.vendor,
+        model=command.model,
+        firmware_version=command.firmware_version,
+        booted_at=command.booted_at,
+    )
+
+
+# --- operator commands -------------------------------------------------------------
+
+
+def requested_event(command: c.OperatorCommand) -> e.CommandRequested:
+    """The ``...Requested`` event an operator command would open, arguments checked."""
+    common = {
+        "command_id": command.command_id,
+        "requested_at": command.requested_at,
+        "expires_at": command.expires_at,
+    }
+    match command:
+        case c.RequestRemoteStart():
+            check_connector_exists(command.twin, command.connector_id)
+            return e.RemoteStartRequested(
+                **common, connector_id=command.connector_id, id_tag=command.id_tag
+            )
+        case c.RequestRemoteStop():
+            return e.RemoteStopRequested(**common, transaction_id=command.transaction_id)
+        case c.RequestUnlockConnector():
+            check_connector_exists(command.twin, command.connector_id)
+            return e.UnlockConnectorRequested(**common, connector_id=command.connector_id)
+        case c.RequestReset():
+            _one_of("reset type", command.reset_type, RESET_TYPES)
+            return e.ResetRequested(**common, reset_type=command.reset_type)
+        case c.RequestAvailabilityChange():
+            _one_of("availability type", command.availability_type, AVAILABILITY_TYPES)
+            if command.connector_id != WHOLE_STATION:
+                check_connector_exists(command.twin, command.connector_id)
+            return e.AvailabilityChangeRequested(
+                **common,
+                connector_id=command.connector_id,
+                availability_type=command.availability_type,
+            )
+        case c.RequestTriggerMessage():
+            _one_of("requested message", command.requested_message, TRIGGERABLE_MESSAGES)
+            if command.connector_id not in (None, WHOLE_STATION):
+                check_connector_exists(command.twin, command.connector_id)
+            return e.TriggerMessageRequested(
+                **common,
+                requested_message=command.requested_message,
+                connector_id=command.connector_id,
+            )
+    raise TypeError(f"no request event for {type(command).__name__}")
+
+
+def _one_of(what: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InvalidCommandError(f"{what} {value!r} is not one of {', '.join(allowed)}")
+
+
+def _slot(name: str, payload: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a command occupies while open: one command per slot at a time."""
+    if name == REMOTE_START:
+        return (name, payload["connector_id"])
+    if name == "remote-stop":
+        return (name, payload["transaction_id"])
+    if name in ("unlock-connector", "change-availability"):
+        return (name, payload["connector_id"])
+    if name == "reset":
+        return (name,)
+    return (name, *sorted(payload.items()))  # trigger-message: only an identical one waits
+
+
+def same_request(command: c.OperatorCommand, state: StationState) -> str | None:
+    """The id of the open (or connector-holding) command that this one repeats, if any."""
+    try:
+        wanted = requested_event(command)
+    except DomainError:
+        return None
+    holder = _holder(wanted, state, command.requested_at)
+    if holder is not None and holder[1] == wanted.payload():
+        return holder[0]
+    return None
+
+
+def _holder(
+    wanted: e.CommandRequested, state: StationState, now: str
+) -> tuple[str, Mapping[str, Any]] | None:
+    """The command holding the slot ``wanted`` needs: (its id, its payload)."""
+    slot = _slot(wanted.command_name, wanted.payload())
+    for open_command in state.open_commands.values():
+        if (
+            open_command.name == wanted.command_name
+            and _slot(open_command.name, open_command.payload) == slot
+        ):
+            return open_command.command_id, open_command.payload
+    if isinstance(wanted, e.RemoteStartRequested):
+        held = state.held_connectors.get(wanted.connector_id)
+        if held is not None and instant(now) < instant(held.expires_at):
+            return held.command_id, {"connector_id": held.connector_id, "id_tag": held.id_tag}
+    return None
+
+
+def _decide_operator_command(command: c.OperatorCommand, state: StationState) -> list[e.Event]:
+    _check_registration(command, state)
+    wanted = requested_event(command)
+    holder = _holder(wanted, state, command.requested_at)
+    if holder is not None:
+        held_by, held_payload = holder
+        if held_payload == wanted.payload():
+            return []  # the same request again: the one on its way stands
+        if isinstance(wanted, e.RemoteStartRequested):
+            raise ConnectorNotAvailableError(
+                f"connector {wanted.connector_id} is held by remote start {held_by} "
+                "for another id tag; wait for it to end"
+            )
+        raise CommandPendingError(
+            f"{wanted.command_name} {held_by} is still pending for this target; "
+            "wait for its outcome"
+        )
+    if isinstance(command, c.RequestRemoteStart):
+        _check_free_for_remote_start(command, state)
+    if isinstance(command, c.RequestRemoteStop) and command.transaction_id not in state.sessions:
+        raise TransactionNotFoundError(
+            f"no open transaction {command.transaction_id} on this station"
+        )
+    return [wanted]
+
+
+def _check_registration(command: c.OperatorCommand, state: StationState) -> None:
+    if state.registration == REJECTED:
+        raise StationNotRegisteredError(
+            "the station's last BootNotification was rejected; register it, then let it boot"
+        )
+    if state.registration == PENDING and isinstance(command, c.RequestRemoteStart):
+        raise StationNotRegisteredError(
+            "the station's registration is Pending; accept it before starting sessions"
+        )
+
+
+def _check_free_for_remote_start(command: c.RequestRemoteStart, state: StationState) -> None:
+    check_remote_start(command.twin, command.connector_id)
+    session = state.session_on(command.connector_id)
+    if session is not None:
         raise ConnectorNotAvailableError(
-            f"connector {command.connector_id} is reserved by pending remote start "
-            f"{pending.command_id}"
+            f"connector {command.connector_id} is charging in transaction "
+            f"{session.transaction_id}; stop it first"
         )
-    return [
-        e.RemoteStartRequested(
-            command_id=command.command_id,
-            connector_id=command.connector_id,
-            id_tag=command.id_tag,
-            requested_at=command.requested_at,
-            expires_at=command.expires_at,
-        )
-    ]
 
 
 def _decide_dispatch(command: c.MarkDispatched, state: StationState) -> list[e.Event]:
@@ -107,9 +347,6 @@ def _decide_dispatch(command: c.MarkDispatched, state: StationState) -> list[e.E
             dispatched_at=command.dispatched_at,
         )
     ]
-
-
-_OUTCOMES = ("accepted", "rejected", "timed_out", "expired", "failed")
 
 
 def _outcome_event(command: c.RecordOutcome) -> e.Event:
@@ -127,7 +364,7 @@ def _outcome_event(command: c.RecordOutcome) -> e.Event:
 
 def _decide_outcome(command: c.RecordOutcome, state: StationState) -> list[e.Event]:
     if command.outcome not in _OUTCOMES:
-        raise ValueError(f"unknown outcome {command.outcome!r}")
+        raise InvalidCommandError(f"unknown outcome {command.outcome!r}")
     target = state.open_commands.get(command.target_command_id)
     if target is None:
         raise CommandNotFoundError(f"command {command.target_command_id} is not open")
@@ -136,38 +373,207 @@ def _decide_outcome(command: c.RecordOutcome, state: StationState) -> list[e.Eve
     return [_outcome_event(command)]
 
 
+# --- charging sessions ------------------------------------------------------------
+
+
+def _decide_start(command: c.StartTransaction, state: StationState) -> list[e.Event]:
+    if retransmitted_start(command, state) is not None:
+        return []
+    decided: list[e.Event] = []
+    previous = state.session_on(command.connector_id)
+    if previous is not None:
+        decided.append(
+            e.TransactionAbandoned(
+                transaction_id=previous.transaction_id,
+                connector_id=previous.connector_id,
+                superseded_by=command.transaction_id,
+            )
+        )
+    decided.append(
+        e.TransactionStarted(
+            transaction_id=command.transaction_id,
+            connector_id=command.connector_id,
+            id_tag=command.id_tag,
+            id_tag_status=command.id_tag_info.status,
+            id_tag_expiry=command.id_tag_info.expiry,
+            meter_start=command.meter_start,
+            started_at=command.timestamp,
+            reservation_id=command.reservation_id,
+            remote_start_command_id=_remote_start_behind(command, state),
+        )
+    )
+    return decided
+
+
+def retransmitted_start(command: c.StartTransaction, state: StationState) -> OpenSession | None:
+    """The open session this StartTransaction repeats (same connector, id tag, meter
+    start and timestamp, whatever its OCPP message id), if any."""
+    for session in state.sessions.values():
+        if (
+            session.connector_id == command.connector_id
+            and session.id_tag == command.id_tag
+            and session.meter_start == command.meter_start
+            and session.started_at == command.timestamp
+        ):
+            return session
+    return None
+
+
+def _remote_start_behind(command: c.StartTransaction, state: StationState) -> str | None:
+    held = state.held_connectors.get(command.connector_id)
+    if held is not None and held.id_tag == command.id_tag:
+        return held.command_id
+    # The station may start the session before its "Accepted" answer is recorded.
+    pending = state.pending_remote_start(command.connector_id)
+    if (
+        pending is not None
+        and pending.status == DISPATCHED
+        and pending.id_tag == command.id_tag
+        and not pending.linked
+    ):
+        return pending.command_id
+    return None
+
+
+def _decide_meter_values(command: c.RecordMeterValues, state: StationState) -> list[e.Event]:
+    if command.transaction_id not in state.sessions:
+        raise TransactionNotFoundError(
+            f"meter values for transaction {command.transaction_id}, which is not open here"
+        )
+    return [
+        e.MeterValuesRecorded(
+            transaction_id=command.transaction_id,
+            connector_id=command.connector_id,
+            meter_value=command.meter_value,
+        )
+    ]
+
+
+def _decide_stop(command: c.StopTransaction, state: StationState) -> list[e.Event]:
+    session = state.sessions.get(command.transaction_id)
+    if session is None and command.transaction_id not in state.abandoned:
+        raise TransactionNotFoundError(
+            f"transaction {command.transaction_id} is not open on this station"
+        )
+    info = command.id_tag_info
+    return [
+        e.TransactionStopped(
+            transaction_id=command.transaction_id,
+            connector_id=session.connector_id if session else 0,
+            meter_stop=command.meter_stop,
+            stopped_at=command.timestamp,
+            id_tag=command.id_tag,
+            id_tag_status=info.status if info else None,
+            id_tag_expiry=info.expiry if info else None,
+            reason=command.reason,
+            transaction_data=command.transaction_data,
+        )
+    ]
+
+
+# --- evolve ------------------------------------------------------------------------
+
+
 def evolve(state: StationState, event: e.Event) -> StationState:
     """The state after one event. Total: an event that changes nothing returns ``state``."""
     match event:
         case e.StationBooted():
             return replace(state, registration=event.registration)
-        case e.RemoteStartRequested():
-            opened = OpenCommand(
-                command_id=event.command_id,
-                name="remote-start",
-                status=REQUESTED,
-                connector_id=event.connector_id,
-                id_tag=event.id_tag,
-            )
-            return _with_command(state, opened)
+        case e.CommandRequested():
+            return _requested(state, event)
         case e.CommandDispatched():
             target = state.open_commands.get(event.command_id)
             if target is None:
                 return state
-            return _with_command(state, replace(target, status=DISPATCHED, attempt=event.attempt))
-        case _ if isinstance(event, e.TERMINAL_EVENTS):
-            command_id: str = getattr(event, "command_id")  # noqa: B009 - shared field of the family
-            if command_id not in state.open_commands:
-                return state
-            remaining = {k: v for k, v in state.open_commands.items() if k != command_id}
-            return replace(state, open_commands=MappingProxyType(remaining))
+            dispatched = replace(target, status=DISPATCHED, attempt=event.attempt)
+            return replace(
+                state, open_commands=_with(state.open_commands, event.command_id, dispatched)
+            )
+        case e.CommandAccepted() | e.CommandRejected() | e.CommandTimedOut():
+            return _ended(state, event.command_id, accepted=isinstance(event, e.CommandAccepted))
+        case e.CommandExpired() | e.CommandFailed():
+            return _ended(state, event.command_id, accepted=False)
+        case e.TransactionStarted():
+            return _started(state, event)
+        case e.TransactionAbandoned():
+            return replace(
+                state,
+                sessions=_without(state.sessions, event.transaction_id),
+                abandoned=(*state.abandoned, event.transaction_id)[-ABANDONED_KEPT:],
+            )
+        case e.TransactionStopped():
+            return replace(
+                state,
+                sessions=_without(state.sessions, event.transaction_id),
+                abandoned=tuple(t for t in state.abandoned if t != event.transaction_id),
+            )
     return state
 
 
-def _with_command(state: StationState, command: OpenCommand) -> StationState:
-    updated = dict(state.open_commands)
-    updated[command.command_id] = command
-    return replace(state, open_commands=MappingProxyType(updated))
+def _requested(state: StationState, event: e.CommandRequested) -> StationState:
+    opened = OpenCommand(
+        command_id=event.command_id,
+        name=event.command_name,
+        status=REQUESTED,
+        payload=MappingProxyType(event.payload()),
+        expires_at=event.expires_at,
+    )
+    held = state.held_connectors
+    if isinstance(event, e.RemoteStartRequested):
+        held = _without(held, event.connector_id)  # a lapsed hold gives way
+    return replace(
+        state,
+        open_commands=_with(state.open_commands, event.command_id, opened),
+        held_connectors=held,
+    )
+
+
+def _ended(state: StationState, command_id: str, accepted: bool) -> StationState:
+    target = state.open_commands.get(command_id)
+    if target is None:
+        return state
+    held = state.held_connectors
+    connector, tag = target.connector_id, target.id_tag
+    if accepted and target.name == REMOTE_START and not target.linked and connector and tag:
+        held = _with(held, connector, HeldConnector(command_id, connector, tag, target.expires_at))
+    return replace(
+        state, open_commands=_without(state.open_commands, command_id), held_connectors=held
+    )
+
+
+def _started(state: StationState, event: e.TransactionStarted) -> StationState:
+    session = OpenSession(
+        transaction_id=event.transaction_id,
+        connector_id=event.connector_id,
+        id_tag=event.id_tag,
+        meter_start=event.meter_start,
+        started_at=event.started_at,
+        id_tag_status=event.id_tag_status,
+        id_tag_expiry=event.id_tag_expiry,
+        remote_start_command_id=event.remote_start_command_id,
+    )
+    open_commands = state.open_commands
+    linked = open_commands.get(event.remote_start_command_id or "")
+    if linked is not None:
+        open_commands = _with(open_commands, linked.command_id, replace(linked, linked=True))
+    return replace(
+        state,
+        sessions=_with(state.sessions, event.transaction_id, session),
+        held_connectors=_without(state.held_connectors, event.connector_id),
+        open_commands=open_commands,
+    )
+
+
+def _with(mapping: Mapping[Any, Any], key: Any, value: Any) -> Mapping[Any, Any]:
+    updated = dict(mapping)
+    updated[key] = value
+    return MappingProxyType(updated)
+
+
+def _without(mapping: Mapping[Any, Any], key: Any) -> Mapping[Any, Any]:
+    if key not in mapping:
+        return mapping
+    return MappingProxyType({k: v for k, v in mapping.items() if k != key})
 
 
 def fold(events: Iterable[e.Event], state: StationState = initial_state) -> StationState:
