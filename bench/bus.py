@@ -215,7 +215,7 @@ HOT_HISTORY = 2_030
 
 def run(quick: bool, postgres: str) -> list[Row]:
     """``postgres`` is unused until the PostgreSQL store lands (issue 3)."""
-    ours_n, cached_n, default_n = (4_000, 400, 48) if quick else (24_000, 2_000, 160)
+    ours_n, cached_n, default_n = (4_000, 400, 48) if quick else (24_000, 2_000, 64)
     rows: list[Row] = []
     for name, stations, history in (
         (f"sqlite hot station (version 2,032), {CALLERS} callers", 1, HOT_HISTORY),
