@@ -100,6 +100,15 @@ class IdTagBody(BaseModel):
     expiry: datetime | None = Field(default=None, description="ISO-8601; without a zone, UTC")
 
 
+def _validated(name: CommandName, body: dict[str, Any]) -> CommandBody:
+    """The body checked against the named command's model; a 422 naming each bad field."""
+    try:
+        return BODIES[name].model_validate(body)
+    except ValidationError as invalid:
+        errors = [{**err, "loc": ("body", *err["loc"])} for err in invalid.errors()]
+        raise ApiError(422, "ValidationError", _problems(errors)) from None
+
+
 def _problems(errors: Sequence[Any]) -> str:
     """Each bad field by name, e.g. ``body.connector_id: Input should be a valid integer``."""
     return "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in errors)
@@ -140,6 +149,16 @@ def create_app(node: Node) -> FastAPI:
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(
             {"error": exc.error, "detail": exc.detail}, exc.status, headers=exc.headers
+        )
+
+    @app.exception_handler(DomainError)
+    async def refused(request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"error": exc.code, "detail": exc.detail}, 409)
+
+    @app.exception_handler(RetriesExhaustedError)
+    async def busy(request: Request, exc: RetriesExhaustedError) -> JSONResponse:
+        return JSONResponse(
+            {"error": "Busy", "detail": str(exc)}, 503, headers={"Retry-After": "1"}
         )
 
     @app.exception_handler(RequestValidationError)
@@ -195,26 +214,12 @@ def create_app(node: Node) -> FastAPI:
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> dict[str, Any]:
         """Decide a station command; the dispatcher sends it once it is recorded."""
-        try:
-            arguments = BODIES[name].model_validate(body)
-        except ValidationError as invalid:
-            errors = [{**err, "loc": ("body", *err["loc"])} for err in invalid.errors()]
-            raise ApiError(422, "ValidationError", _problems(errors)) from None
+        arguments = _validated(name, body)
         if not await views.station_known(station_id):
             raise ApiError(404, "StationNotFound", f"no station {station_id!r}")
         command_id = idempotency_key or str(uuid.uuid4())
-        try:
-            return await operator.request(
-                station_id,
-                command_id,
-                name.value,
-                arguments.model_dump(exclude={"ttl_s"}),
-                arguments.ttl_s,
-            )
-        except DomainError as refusal:
-            raise ApiError(409, refusal.code, refusal.detail) from None
-        except RetriesExhaustedError as busy:
-            raise ApiError(503, "Busy", str(busy), headers={"Retry-After": "1"}) from None
+        fields = arguments.model_dump(exclude={"ttl_s"})
+        return await operator.request(station_id, command_id, name, fields, arguments.ttl_s)
 
     @app.get("/api/commands/{command_id}", dependencies=api)
     async def get_command(command_id: str, min_position: int | None = None) -> dict[str, Any]:
