@@ -196,9 +196,12 @@ class CommandBus:
                 except Exception as unexpected:  # a store failure: fail these, go on
                     for job in batch:
                         _settle(job, error=unexpected)
+                except BaseException:
+                    flight.waiting[:0] = batch
+                    raise
         finally:
             for job in flight.waiting:  # only when cancelled at shutdown
-                _settle(job, error=asyncio.CancelledError())
+                job.future.cancel()
             if self._flights.get(stream_id) is flight:
                 del self._flights[stream_id]
 

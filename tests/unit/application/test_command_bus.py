@@ -259,3 +259,21 @@ async def test_an_unexpected_error_fails_only_its_command() -> None:
     assert isinstance(outcomes[0], TypeError)
     assert not isinstance(outcomes[1], BaseException)
     assert isinstance(outcomes[2], DomainError)
+
+
+async def test_a_flight_cancelled_at_shutdown_leaves_no_caller_waiting() -> None:
+    class SlowStore(InMemoryEventStore):
+        async def append_chain(
+            self, stream_id: str, appends: Sequence[PendingAppend], expected_version: int
+        ) -> list[AppendResult]:
+            await asyncio.sleep(10)
+            raise AssertionError("never reached")
+
+    bus = CommandBus(SlowStore(), FakeClock())
+    callers = [asyncio.create_task(bus.execute("CP1", start(f"c{n}", connector=n))) for n in (1, 2)]
+    await asyncio.sleep(0.01)
+    for task in asyncio.all_tasks():
+        if task.get_name() == "station-CP1":
+            task.cancel()
+    outcomes = await asyncio.wait_for(asyncio.gather(*callers, return_exceptions=True), 1)
+    assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
