@@ -1,4 +1,6 @@
-"""The station decider: ``initial_state``, ``decide(command, state)``, ``evolve(state, event)``.
+"""The station decider: ``initial_state``, ``decide(command, state)``, ``evolve(state, event)``
+(the state and ``evolve`` live in ``station_state``, the session decisions in
+``charging_sessions``; this module decides the rest and is the one to import).
 
 Only business lives here: registration, operator commands and their outcomes,
 and charging sessions. Heartbeats and status notifications are telemetry and go
@@ -34,13 +36,17 @@ Rules, each with a given/when/then test:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from types import MappingProxyType
+from collections.abc import Mapping
 from typing import Any
 
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
+from chargeledger.domain.charging_sessions import (
+    decide_meter_values,
+    decide_start,
+    decide_stop,
+    retransmitted_start,
+)
 from chargeledger.domain.errors import (
     CommandNotFoundError,
     CommandPendingError,
@@ -56,15 +62,40 @@ from chargeledger.domain.remote_start_policy import (
     check_connector_exists,
     check_remote_start,
 )
+from chargeledger.domain.station_state import (
+    ABANDONED_KEPT,
+    DISPATCHED,
+    REMOTE_START,
+    REQUESTED,
+    HeldConnector,
+    OpenCommand,
+    OpenSession,
+    StationState,
+    evolve,
+    fold,
+    initial_state,
+)
+
+__all__ = [
+    "ABANDONED_KEPT",
+    "DISPATCHED",
+    "REMOTE_START",
+    "REQUESTED",
+    "HeldConnector",
+    "OpenCommand",
+    "OpenSession",
+    "StationState",
+    "decide",
+    "evolve",
+    "fold",
+    "initial_state",
+    "retransmitted_start",
+    "same_request",
+]
 
 ACCEPTED = "Accepted"
 PENDING = "Pending"
 REJECTED = "Rejected"
-
-REQUESTED = "requested"
-DISPATCHED = "dispatched"
-
-REMOTE_START = e.RemoteStartRequested.command_name
 
 RESET_TYPES = ("Soft", "Hard")
 AVAILABILITY_TYPES = ("Operative", "Inoperative")
@@ -76,83 +107,8 @@ TRIGGERABLE_MESSAGES = (
     "MeterValues",
     "StatusNotification",
 )
-ABANDONED_KEPT = 16
-"""How many abandoned sessions a station remembers for a late StopTransaction."""
 
 _OUTCOMES = ("accepted", "rejected", "timed_out", "expired", "failed")
-
-
-@dataclass(frozen=True)
-class OpenCommand:
-    """A station command decided but not yet ended."""
-
-    command_id: str
-    name: str
-    status: str
-    payload: Mapping[str, Any]
-    expires_at: str
-    attempt: int = 0
-    linked: bool = False
-    """A remote start whose session already began (the StartTransaction came first)."""
-
-    @property
-    def connector_id(self) -> int | None:
-        value = self.payload.get("connector_id")
-        return value if isinstance(value, int) else None
-
-    @property
-    def id_tag(self) -> str | None:
-        value = self.payload.get("id_tag")
-        return value if isinstance(value, str) else None
-
-
-@dataclass(frozen=True)
-class HeldConnector:
-    """A connector held by a remote start the station accepted, until its session starts."""
-
-    command_id: str
-    connector_id: int
-    id_tag: str
-    expires_at: str
-
-
-@dataclass(frozen=True)
-class OpenSession:
-    transaction_id: int
-    connector_id: int
-    id_tag: str
-    meter_start: int
-    started_at: str
-    id_tag_status: str
-    id_tag_expiry: str | None = None
-    remote_start_command_id: str | None = None
-
-
-_EMPTY: Mapping[Any, Any] = MappingProxyType({})
-
-
-@dataclass(frozen=True)
-class StationState:
-    registration: str | None = None
-    open_commands: Mapping[str, OpenCommand] = field(default_factory=lambda: _EMPTY)
-    held_connectors: Mapping[int, HeldConnector] = field(default_factory=lambda: _EMPTY)
-    sessions: Mapping[int, OpenSession] = field(default_factory=lambda: _EMPTY)
-    abandoned: tuple[int, ...] = ()
-
-    def pending_remote_start(self, connector_id: int) -> OpenCommand | None:
-        for command in self.open_commands.values():
-            if command.name == REMOTE_START and command.connector_id == connector_id:
-                return command
-        return None
-
-    def session_on(self, connector_id: int) -> OpenSession | None:
-        for session in self.sessions.values():
-            if session.connector_id == connector_id:
-                return session
-        return None
-
-
-initial_state = StationState()
 
 
 def decide(command: c.Command, state: StationState) -> list[e.Event]:
@@ -167,11 +123,11 @@ def decide(command: c.Command, state: StationState) -> list[e.Event]:
         case c.RecordOutcome():
             return _decide_outcome(command, state)
         case c.StartTransaction():
-            return _decide_start(command, state)
+            return decide_start(command, state)
         case c.RecordMeterValues():
-            return _decide_meter_values(command, state)
+            return decide_meter_values(command, state)
         case c.StopTransaction():
-            return _decide_stop(command, state)
+            return decide_stop(command, state)
     raise TypeError(f"no decision for {type(command).__name__}")
 
 
@@ -371,212 +327,3 @@ def _decide_outcome(command: c.RecordOutcome, state: StationState) -> list[e.Eve
     if command.outcome == "expired" and target.status != REQUESTED:
         return []  # already on its way to the station: its answer decides, not the clock
     return [_outcome_event(command)]
-
-
-# --- charging sessions ------------------------------------------------------------
-
-
-def _decide_start(command: c.StartTransaction, state: StationState) -> list[e.Event]:
-    if retransmitted_start(command, state) is not None:
-        return []
-    decided: list[e.Event] = []
-    previous = state.session_on(command.connector_id)
-    if previous is not None:
-        decided.append(
-            e.TransactionAbandoned(
-                transaction_id=previous.transaction_id,
-                connector_id=previous.connector_id,
-                superseded_by=command.transaction_id,
-            )
-        )
-    decided.append(
-        e.TransactionStarted(
-            transaction_id=command.transaction_id,
-            connector_id=command.connector_id,
-            id_tag=command.id_tag,
-            id_tag_status=command.id_tag_info.status,
-            id_tag_expiry=command.id_tag_info.expiry,
-            meter_start=command.meter_start,
-            started_at=command.timestamp,
-            reservation_id=command.reservation_id,
-            remote_start_command_id=_remote_start_behind(command, state),
-        )
-    )
-    return decided
-
-
-def retransmitted_start(command: c.StartTransaction, state: StationState) -> OpenSession | None:
-    """The open session this StartTransaction repeats (same connector, id tag, meter
-    start and timestamp, whatever its OCPP message id), if any."""
-    for session in state.sessions.values():
-        if (
-            session.connector_id == command.connector_id
-            and session.id_tag == command.id_tag
-            and session.meter_start == command.meter_start
-            and session.started_at == command.timestamp
-        ):
-            return session
-    return None
-
-
-def _remote_start_behind(command: c.StartTransaction, state: StationState) -> str | None:
-    held = state.held_connectors.get(command.connector_id)
-    if held is not None and held.id_tag == command.id_tag:
-        return held.command_id
-    # The station may start the session before its "Accepted" answer is recorded.
-    pending = state.pending_remote_start(command.connector_id)
-    if (
-        pending is not None
-        and pending.status == DISPATCHED
-        and pending.id_tag == command.id_tag
-        and not pending.linked
-    ):
-        return pending.command_id
-    return None
-
-
-def _decide_meter_values(command: c.RecordMeterValues, state: StationState) -> list[e.Event]:
-    if command.transaction_id not in state.sessions:
-        raise TransactionNotFoundError(
-            f"meter values for transaction {command.transaction_id}, which is not open here"
-        )
-    return [
-        e.MeterValuesRecorded(
-            transaction_id=command.transaction_id,
-            connector_id=command.connector_id,
-            meter_value=command.meter_value,
-        )
-    ]
-
-
-def _decide_stop(command: c.StopTransaction, state: StationState) -> list[e.Event]:
-    session = state.sessions.get(command.transaction_id)
-    if session is None and command.transaction_id not in state.abandoned:
-        raise TransactionNotFoundError(
-            f"transaction {command.transaction_id} is not open on this station"
-        )
-    info = command.id_tag_info
-    return [
-        e.TransactionStopped(
-            transaction_id=command.transaction_id,
-            connector_id=session.connector_id if session else 0,
-            meter_stop=command.meter_stop,
-            stopped_at=command.timestamp,
-            id_tag=command.id_tag,
-            id_tag_status=info.status if info else None,
-            id_tag_expiry=info.expiry if info else None,
-            reason=command.reason,
-            transaction_data=command.transaction_data,
-        )
-    ]
-
-
-# --- evolve ------------------------------------------------------------------------
-
-
-def evolve(state: StationState, event: e.Event) -> StationState:
-    """The state after one event. Total: an event that changes nothing returns ``state``."""
-    match event:
-        case e.StationBooted():
-            return replace(state, registration=event.registration)
-        case e.CommandRequested():
-            return _requested(state, event)
-        case e.CommandDispatched():
-            target = state.open_commands.get(event.command_id)
-            if target is None:
-                return state
-            dispatched = replace(target, status=DISPATCHED, attempt=event.attempt)
-            return replace(
-                state, open_commands=_with(state.open_commands, event.command_id, dispatched)
-            )
-        case e.CommandAccepted() | e.CommandRejected() | e.CommandTimedOut():
-            return _ended(state, event.command_id, accepted=isinstance(event, e.CommandAccepted))
-        case e.CommandExpired() | e.CommandFailed():
-            return _ended(state, event.command_id, accepted=False)
-        case e.TransactionStarted():
-            return _started(state, event)
-        case e.TransactionAbandoned():
-            return replace(
-                state,
-                sessions=_without(state.sessions, event.transaction_id),
-                abandoned=(*state.abandoned, event.transaction_id)[-ABANDONED_KEPT:],
-            )
-        case e.TransactionStopped():
-            return replace(
-                state,
-                sessions=_without(state.sessions, event.transaction_id),
-                abandoned=tuple(t for t in state.abandoned if t != event.transaction_id),
-            )
-    return state
-
-
-def _requested(state: StationState, event: e.CommandRequested) -> StationState:
-    opened = OpenCommand(
-        command_id=event.command_id,
-        name=event.command_name,
-        status=REQUESTED,
-        payload=MappingProxyType(event.payload()),
-        expires_at=event.expires_at,
-    )
-    held = state.held_connectors
-    if isinstance(event, e.RemoteStartRequested):
-        held = _without(held, event.connector_id)  # a lapsed hold gives way
-    return replace(
-        state,
-        open_commands=_with(state.open_commands, event.command_id, opened),
-        held_connectors=held,
-    )
-
-
-def _ended(state: StationState, command_id: str, accepted: bool) -> StationState:
-    target = state.open_commands.get(command_id)
-    if target is None:
-        return state
-    held = state.held_connectors
-    connector, tag = target.connector_id, target.id_tag
-    if accepted and target.name == REMOTE_START and not target.linked and connector and tag:
-        held = _with(held, connector, HeldConnector(command_id, connector, tag, target.expires_at))
-    return replace(
-        state, open_commands=_without(state.open_commands, command_id), held_connectors=held
-    )
-
-
-def _started(state: StationState, event: e.TransactionStarted) -> StationState:
-    session = OpenSession(
-        transaction_id=event.transaction_id,
-        connector_id=event.connector_id,
-        id_tag=event.id_tag,
-        meter_start=event.meter_start,
-        started_at=event.started_at,
-        id_tag_status=event.id_tag_status,
-        id_tag_expiry=event.id_tag_expiry,
-        remote_start_command_id=event.remote_start_command_id,
-    )
-    open_commands = state.open_commands
-    linked = open_commands.get(event.remote_start_command_id or "")
-    if linked is not None:
-        open_commands = _with(open_commands, linked.command_id, replace(linked, linked=True))
-    return replace(
-        state,
-        sessions=_with(state.sessions, event.transaction_id, session),
-        held_connectors=_without(state.held_connectors, event.connector_id),
-        open_commands=open_commands,
-    )
-
-
-def _with(mapping: Mapping[Any, Any], key: Any, value: Any) -> Mapping[Any, Any]:
-    updated = dict(mapping)
-    updated[key] = value
-    return MappingProxyType(updated)
-
-
-def _without(mapping: Mapping[Any, Any], key: Any) -> Mapping[Any, Any]:
-    if key not in mapping:
-        return mapping
-    return MappingProxyType({k: v for k, v in mapping.items() if k != key})
-
-
-def fold(events: Iterable[e.Event], state: StationState = initial_state) -> StationState:
-    for event in events:
-        state = evolve(state, event)
-    return state
