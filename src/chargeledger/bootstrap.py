@@ -8,13 +8,17 @@ from dataclasses import dataclass
 from chargeledger.adapters.clock import SystemClock
 from chargeledger.adapters.ocpp.gateway import OcppGateway
 from chargeledger.adapters.ocpp.handlers import StationMessages
+from chargeledger.adapters.ocpp.session_messages import SessionMessages
 from chargeledger.adapters.sqlite_database import SQLiteDatabase, sqlite_path
 from chargeledger.adapters.sqlite_store import SQLiteDocumentStore, SQLiteEventStore
 from chargeledger.application import faults
+from chargeledger.application.charging_sessions import ChargingSessions
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.dispatcher import Dispatcher
+from chargeledger.application.id_tags import IdTagRegistry
 from chargeledger.application.ports import Clock, DocumentStore, EventStore
 from chargeledger.application.projections import CommandAndStationProjection, ProjectionRunner
+from chargeledger.application.registration import RegistrationPolicy
 from chargeledger.application.registry import StationRegistry
 from chargeledger.application.supervisor import Supervisor
 from chargeledger.application.twin_service import TwinService
@@ -59,7 +63,16 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     projections = ProjectionRunner(store, documents, CommandAndStationProjection(documents))
     dispatcher = Dispatcher(bus, documents, clock, twin, settings.reconcile_grace_s)
     projections.on_batch(dispatcher.on_commands_changed)
-    messages = StationMessages(bus, twin, dispatcher, clock, settings.heartbeat_interval_s)
+    sessions = SessionMessages(ChargingSessions(bus, documents, IdTagRegistry(documents, clock)))
+    messages = StationMessages(
+        bus,
+        twin,
+        dispatcher,
+        clock,
+        settings.heartbeat_interval_s,
+        registration=RegistrationPolicy(registry, settings.unknown_stations),
+        business=sessions.handlers,
+    )
     gateway = OcppGateway(
         messages,
         twin,

@@ -126,3 +126,35 @@ async def test_a_takeover_during_a_pending_call_reconciles_instead_of_doubling(
 
 async def _true_when(value: Any) -> Any:
     return value
+
+
+async def test_a_remote_start_in_doubt_that_took_effect_is_reconciled_accepted(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime
+
+    from ocpp.v16 import call
+
+    node = start_node(tmp_path, "--reconcile-grace", "1.5")
+    try:
+        async with connected_station(node, "GONE-2", VanishingStation) as first:
+            await first.boot()
+            await remote_start(node, "GONE-2", "gone-2", id_tag="DRIVER-7")
+            await eventually(lambda: _true_when(first.received))
+        async with connected_station(node, "GONE-2") as second:
+            await second.boot()
+            # The station did start charging while we could not hear it; it reports now.
+            started = await second.call(
+                call.StartTransaction(
+                    connector_id=1,
+                    id_tag="DRIVER-7",
+                    meter_start=100,
+                    timestamp=datetime.now(UTC).isoformat(),
+                )
+            )
+            view = await command_status(node, "gone-2", "accepted")
+            assert view["detail"].startswith("reconciled")
+            assert f"transaction {started.transaction_id}" in view["detail"]
+            assert second.received == []
+    finally:
+        node.stop()

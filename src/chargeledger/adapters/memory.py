@@ -15,8 +15,10 @@ from chargeledger.adapters.notifier import HeadNotifier
 from chargeledger.application.ports import (
     ANY,
     AppendResult,
+    CommandAlreadyRecordedError,
     DocumentWrite,
     Metadata,
+    PendingAppend,
     RecordedEvent,
     VersionConflictError,
 )
@@ -39,6 +41,16 @@ class InMemoryEventStore:
         outcome: Mapping[str, Any] | None = None,
     ) -> AppendResult:
         await asyncio.sleep(0)  # a real store yields here; let races interleave
+        return self._append_now(stream_id, events, expected_version, metadata, outcome)
+
+    def _append_now(
+        self,
+        stream_id: str,
+        events: Sequence[Event],
+        expected_version: int,
+        metadata: Metadata,
+        outcome: Mapping[str, Any] | None = None,
+    ) -> AppendResult:
         if metadata.command_id is not None:
             first = self._commands.get((stream_id, metadata.command_id))
             if first is not None:
@@ -73,6 +85,22 @@ class InMemoryEventStore:
         if recorded:
             self._notifier.advance(recorded[-1].position)
         return result
+
+    async def append_chain(
+        self, stream_id: str, appends: Sequence[PendingAppend], expected_version: int
+    ) -> list[AppendResult]:
+        await asyncio.sleep(0)
+        current = len(self._streams.get(stream_id, []))
+        if current != expected_version:
+            raise VersionConflictError(stream_id, expected_version, current)
+        for append in appends:
+            command_id = append.metadata.command_id
+            if command_id is not None and (stream_id, command_id) in self._commands:
+                raise CommandAlreadyRecordedError(stream_id, command_id)
+        return [
+            self._append_now(stream_id, append.events, ANY, append.metadata, append.outcome)
+            for append in appends
+        ]
 
     async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
         return list(self._streams.get(stream_id, [])[max(from_version, 1) - 1 :])

@@ -15,9 +15,11 @@ from chargeledger.adapters.sqlite_database import SQLiteDatabase
 from chargeledger.application.ports import (
     ANY,
     AppendResult,
+    CommandAlreadyRecordedError,
     CorruptEventError,
     DocumentWrite,
     Metadata,
+    PendingAppend,
     RecordedEvent,
     VersionConflictError,
 )
@@ -100,6 +102,62 @@ class SQLiteEventStore:
             # just before this commit sees the new head and never waits for nothing.
             self._notifier.advance(result.last_position)
         return result
+
+    async def append_chain(
+        self, stream_id: str, appends: Sequence[PendingAppend], expected_version: int
+    ) -> list[AppendResult]:
+        """Several commands' appends in one job, so in one savepoint: all or none."""
+        encoded = [
+            (
+                [self._codec.encode(event) for event in append.events],
+                json.dumps(append.metadata.as_dict(), separators=(",", ":")),
+                append.metadata.command_id,
+                encode_outcome(dict(append.outcome) if append.outcome else None),
+                append.outcome,
+            )
+            for append in appends
+        ]
+
+        def job(conn: sqlite3.Connection) -> list[AppendResult]:
+            (current,) = conn.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", (stream_id,)
+            ).fetchone()
+            if current != expected_version:
+                raise VersionConflictError(stream_id, expected_version, current)
+            results: list[AppendResult] = []
+            version = current
+            for events, meta, command_id, stored_outcome, outcome in encoded:
+                if command_id is not None and _find_command(conn, stream_id, command_id):
+                    raise CommandAlreadyRecordedError(stream_id, command_id)
+                first_position: int | None = None
+                last_position: int | None = None
+                for type_name, schema_version, data in events:
+                    version += 1
+                    last_position = conn.execute(
+                        "INSERT INTO events (stream_id, version, type, schema_version, data, "
+                        "metadata) VALUES (?, ?, ?, ?, ?, ?)",
+                        (stream_id, version, type_name, schema_version, data, meta),
+                    ).lastrowid
+                    first_position = first_position or last_position
+                if command_id is not None:
+                    conn.execute(
+                        "INSERT INTO stream_commands (stream_id, command_id, version, "
+                        "first_position, last_position, outcome) VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            stream_id,
+                            command_id,
+                            version,
+                            first_position,
+                            last_position,
+                            stored_outcome,
+                        ),
+                    )
+                results.append(
+                    AppendResult(stream_id, version, first_position, last_position, False, outcome)
+                )
+            return results
+
+        return await self._db.write(job)
 
     async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
         rows = await self._db.read(

@@ -1,26 +1,50 @@
 """The command bus: load, decide, append with the loaded version; retry conflicts;
-recognise repeated command ids (ARCHITECTURE.md flow 3)."""
+recognise repeated command ids (ARCHITECTURE.md flow 3).
+
+How a command runs:
+
+- Single flight per stream in this process: commands for one station queue in a
+  flight and are decided one after another, each on the state the previous one
+  left, so a node never races itself.
+- The state comes from an in-process cache of recent aggregates. It is checked
+  against the stored version by the append itself: every command, a refusal
+  included, is recorded with the version it was decided on, so a cache that
+  another process made stale fails the append, and the command is re-run on the
+  state topped up from the store. No read is spent on the happy path.
+- When the store can chain appends (``ChainedAppends``), the commands waiting in a
+  flight are recorded together in one transaction (one fsync), all or none: this is
+  what lets one hot station take thousands of commands a second. A chain that
+  fails is retried one append at a time.
+- A version conflict re-runs the whole command on fresh state, at most
+  ``max_attempts`` times, sleeping a random time up to ``base_delay_s * 2**attempt``
+  (full jitter) before each retry; then ``RetriesExhaustedError`` (HTTP 503).
+- A repeated command id is recognised by the store's unique key inside the append:
+  nothing new is recorded and the first outcome is returned (its events, or its
+  refusal raised again), even if the state changed since.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from chargeledger.application import faults
 from chargeledger.application.ports import (
     AppendResult,
+    ChainedAppends,
     Clock,
+    CommandAlreadyRecordedError,
     EventStore,
     Metadata,
+    PendingAppend,
     RecordedEvent,
     VersionConflictError,
 )
 from chargeledger.domain import station
-from chargeledger.domain.commands import Command
+from chargeledger.domain.commands import Command, OperatorCommand
 from chargeledger.domain.errors import DomainError
 from chargeledger.domain.events import Event
 
@@ -37,11 +61,16 @@ class RetriesExhaustedError(Exception):
 
 @dataclass(frozen=True)
 class CommandResult:
+    """What a command recorded: ``events`` are the events of its command id (of the
+    first handling when ``duplicate``), ``state`` and ``version`` the stream after it."""
+
     stream_id: str
     state: station.StationState
     version: int
     events: list[Event] = field(default_factory=list)
     append: AppendResult | None = None
+    same_as: str | None = None
+    """When the command repeated a request still open, the id of that request."""
 
     @property
     def duplicate(self) -> bool:
@@ -62,6 +91,38 @@ class _Cached:
     version: int
 
 
+@dataclass
+class _Job:
+    command: Command
+    metadata: Metadata
+    future: asyncio.Future[CommandResult]
+    conflicts: int = 0
+
+
+@dataclass
+class _Decision:
+    job: _Job
+    events: list[Event]
+    refusal: DomainError | None
+    state_after: station.StationState
+    same_as: str | None = None
+
+    @property
+    def outcome(self) -> dict[str, str] | None:
+        """What a repeat of the command id must answer when no events say it."""
+        if self.refusal is not None:
+            return {"error": self.refusal.code, "detail": self.refusal.detail}
+        if self.same_as is not None:
+            return {"same_as": self.same_as}
+        return None
+
+
+@dataclass
+class _Flight:
+    waiting: list[_Job] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+
+
 class CommandBus:
     """Runs station commands. One flight per stream in this process; conflicts with
     other processes are re-run on fresh state, a bounded number of times."""
@@ -73,6 +134,7 @@ class CommandBus:
         max_attempts: int = 5,
         base_delay_s: float = 0.002,
         cache_size: int = 10_000,
+        max_chain: int = 64,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -80,7 +142,9 @@ class CommandBus:
         self._base_delay_s = base_delay_s
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
         self._cache_size = cache_size
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._max_chain = max_chain
+        self._chains = isinstance(store, ChainedAppends)
+        self._flights: dict[str, _Flight] = {}
         self.conflicts = 0
 
     async def execute(
@@ -99,38 +163,15 @@ class CommandBus:
             causation_id=causation_id,
             recorded_at=self._clock.now().isoformat(),
         )
-        with self._single_flight(stream_id) as lock:
-            async with lock:
-                first = await self._store.find_command(stream_id, command.command_id)
-                if first is not None:
-                    return await self._repeat(stream_id, first)
-                for attempt in range(self._max_attempts):
-                    state, version = await self.load(stream_id)
-                    try:
-                        events = station.decide(command, state)
-                    except DomainError as refusal:
-                        outcome = {"error": refusal.code, "detail": refusal.detail}
-                        recorded = await self._store.append(
-                            stream_id, [], version, metadata, outcome
-                        )
-                        if recorded.duplicate:
-                            return await self._repeat(stream_id, recorded)
-                        raise
-                    faults.crash_point(f"before-append:{type(command).__name__}")
-                    try:
-                        appended = await self._store.append(stream_id, events, version, metadata)
-                    except VersionConflictError:
-                        self.conflicts += 1
-                        self._cache.pop(stream_id, None)
-                        await asyncio.sleep(random.uniform(0, self._base_delay_s * 2**attempt))
-                        continue
-                    if appended.duplicate:
-                        return await self._repeat(stream_id, appended)
-                    faults.crash_point(f"after-append:{type(command).__name__}")
-                    new_state = station.fold(events, state)
-                    self._remember(stream_id, new_state, appended.version)
-                    return CommandResult(stream_id, new_state, appended.version, events, appended)
-                raise RetriesExhaustedError(stream_id, self._max_attempts)
+        job = _Job(command, metadata, asyncio.get_running_loop().create_future())
+        flight = self._flights.get(stream_id)
+        if flight is None:
+            flight = self._flights[stream_id] = _Flight()
+        flight.waiting.append(job)
+        if flight.task is None:
+            flight.task = asyncio.create_task(self._fly(stream_id, flight), name=stream_id)
+        # The flight runs the command even if this caller stops waiting for it.
+        return await asyncio.shield(job.future)
 
     async def load(self, stream_id: str) -> tuple[station.StationState, int]:
         """The stream's state, from the cache topped up with what was stored since."""
@@ -146,11 +187,158 @@ class CommandBus:
     async def history(self, station_id: str) -> list[RecordedEvent]:
         return await self._store.read_stream(stream_of(station_id))
 
-    async def _repeat(self, stream_id: str, first: AppendResult) -> CommandResult:
+    async def _fly(self, stream_id: str, flight: _Flight) -> None:
+        try:
+            while flight.waiting:
+                batch = flight.waiting[: self._max_chain]
+                del flight.waiting[: len(batch)]
+                try:
+                    await self._run(stream_id, batch)
+                except Exception as unexpected:  # a store failure: fail these, go on
+                    for job in batch:
+                        _settle(job, error=unexpected)
+                except BaseException:
+                    flight.waiting[:0] = batch
+                    raise
+        finally:
+            for job in flight.waiting:  # only when cancelled at shutdown
+                job.future.cancel()
+            if self._flights.get(stream_id) is flight:
+                del self._flights[stream_id]
+
+    async def _run(self, stream_id: str, jobs: list[_Job]) -> None:
+        chained = self._chains
+        while jobs:
+            cached = self._cache.get(stream_id)
+            if cached is None:
+                state, version = await self.load(stream_id)
+            else:
+                state, version = cached.state, cached.version
+            if chained and len(jobs) > 1:
+                jobs = await self._record_chain(stream_id, jobs, state, version)
+                chained = False  # what is left after a failed chain goes one by one
+            else:
+                jobs = await self._record_one(stream_id, jobs, state, version)
+
+    def _decide(self, job: _Job, state: station.StationState) -> _Decision | None:
+        try:
+            events = station.decide(job.command, state)
+        except DomainError as refusal:
+            return _Decision(job, [], refusal, state)
+        except Exception as error:
+            _settle(job, error=error)
+            return None
+        same_as = None
+        if not events and isinstance(job.command, OperatorCommand):
+            same_as = station.same_request(job.command, state)
+        return _Decision(job, events, None, station.fold(events, state), same_as)
+
+    async def _record_one(
+        self, stream_id: str, jobs: list[_Job], state: station.StationState, version: int
+    ) -> list[_Job]:
+        """Record the first job; the jobs still to run."""
+        decision = self._decide(jobs[0], state)
+        if decision is None:
+            return jobs[1:]
+        faults.crash_point(f"before-append:{type(decision.job.command).__name__}")
+        try:
+            appended = await self._store.append(
+                stream_id, decision.events, version, decision.job.metadata, decision.outcome
+            )
+        except VersionConflictError:
+            return await self._after_conflict(stream_id, jobs, [decision.job])
+        if appended.duplicate:
+            await self._answer_repeat(stream_id, decision.job, appended)
+        else:
+            self._remember(stream_id, decision.state_after, appended.version)
+            self._answer(stream_id, decision, appended)
+        return jobs[1:]
+
+    async def _record_chain(
+        self, stream_id: str, jobs: list[_Job], state: station.StationState, version: int
+    ) -> list[_Job]:
+        decisions: list[_Decision] = []
+        for job in jobs:
+            decision = self._decide(job, state)
+            if decision is not None:
+                decisions.append(decision)
+                state = decision.state_after
+        if not decisions:
+            return []
+        appends = [PendingAppend(d.events, d.job.metadata, d.outcome) for d in decisions]
+        for decision in decisions:
+            faults.crash_point(f"before-append:{type(decision.job.command).__name__}")
+        chain = self._store
+        assert isinstance(chain, ChainedAppends)
+        try:
+            results = await chain.append_chain(stream_id, appends, version)
+        except VersionConflictError:
+            return await self._after_conflict(
+                stream_id, [d.job for d in decisions], [d.job for d in decisions]
+            )
+        except CommandAlreadyRecordedError:
+            return [d.job for d in decisions]  # one by one, where a repeat answers itself
+        self._remember(stream_id, decisions[-1].state_after, results[-1].version)
+        for decision, appended in zip(decisions, results, strict=True):
+            self._answer(stream_id, decision, appended)
+        return []
+
+    async def _after_conflict(
+        self, stream_id: str, jobs: list[_Job], conflicted: list[_Job]
+    ) -> list[_Job]:
+        """Count the conflict, give up on jobs out of attempts, wait, top up the cache."""
+        self.conflicts += 1
+        for job in conflicted:
+            job.conflicts += 1
+            if job.conflicts >= self._max_attempts:
+                _settle(job, error=RetriesExhaustedError(stream_id, job.conflicts))
+        remaining = [job for job in jobs if not job.future.done()]
+        attempt = max((job.conflicts for job in conflicted), default=1)
+        await asyncio.sleep(random.uniform(0, self._base_delay_s * 2**attempt))
+        await self.load(stream_id)
+        return remaining
+
+    def _answer(self, stream_id: str, decision: _Decision, appended: AppendResult) -> None:
+        faults.crash_point(f"after-append:{type(decision.job.command).__name__}")
+        if decision.refusal is not None:
+            _settle(decision.job, error=decision.refusal)
+            return
+        result = CommandResult(
+            stream_id,
+            decision.state_after,
+            appended.version,
+            decision.events,
+            appended,
+            decision.same_as,
+        )
+        _settle(decision.job, result=result)
+
+    async def _answer_repeat(self, stream_id: str, job: _Job, first: AppendResult) -> None:
         if first.outcome and "error" in first.outcome:
-            raise DomainError(str(first.outcome.get("detail", "")), code=first.outcome["error"])
+            refusal = DomainError(str(first.outcome.get("detail", "")), code=first.outcome["error"])
+            _settle(job, error=refusal)
+            return
+        events = await self._first_events(stream_id, job.metadata.command_id, first)
         state, version = await self.load(stream_id)
-        return CommandResult(stream_id, state, version, [], first)
+        same_as = (first.outcome or {}).get("same_as")
+        _settle(job, result=CommandResult(stream_id, state, version, events, first, same_as))
+
+    async def _first_events(
+        self, stream_id: str, command_id: str | None, first: AppendResult
+    ) -> list[Event]:
+        """The events the first handling of ``command_id`` recorded (positions rise with
+        versions, so they lie within ``last - first`` versions below its version)."""
+        if first.first_position is None or first.last_position is None:
+            return []
+        span = first.last_position - first.first_position
+        recorded = await self._store.read_stream(stream_id, max(1, first.version - span))
+        return [
+            r.event
+            for r in recorded
+            if r.version <= first.version
+            and r.position >= first.first_position
+            and r.metadata.command_id == command_id
+        ]
 
     def _remember(self, stream_id: str, state: station.StationState, version: int) -> None:
         self._cache[stream_id] = _Cached(state, version)
@@ -158,17 +346,16 @@ class CommandBus:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    @contextmanager
-    def _single_flight(self, stream_id: str) -> Iterator[asyncio.Lock]:
-        lock, users = self._locks.get(stream_id, (None, 0))
-        if lock is None:
-            lock = asyncio.Lock()
-        self._locks[stream_id] = (lock, users + 1)
-        try:
-            yield lock
-        finally:
-            lock, users = self._locks[stream_id]
-            if users <= 1:
-                del self._locks[stream_id]
-            else:
-                self._locks[stream_id] = (lock, users - 1)
+
+def _settle(
+    job: _Job, result: CommandResult | None = None, error: BaseException | None = None
+) -> None:
+    if job.future.done():
+        return
+    if error is not None:
+        job.future.set_exception(error)
+        with contextlib.suppress(BaseException):
+            job.future.exception()  # nobody may be waiting any more (a cancelled caller)
+    else:
+        assert result is not None
+        job.future.set_result(result)

@@ -1,49 +1,111 @@
-"""Operator use cases: decide a station command and answer with its command view."""
+"""Operator use cases: decide a station command and answer with its command view.
+
+The twin is consulted here, before deciding: its snapshot rides on the command
+into the pure remote-start rule (a Faulted or Unavailable connector refuses).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import timedelta
+from types import MappingProxyType
 from typing import Any
 
 from chargeledger.application.command_bus import CommandBus, CommandResult
 from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.application.projections import COMMANDS
 from chargeledger.application.queries import command_view
-from chargeledger.domain.commands import RequestRemoteStart
+from chargeledger.application.twin_service import TwinService
+from chargeledger.domain import commands as c
+from chargeledger.domain.remote_start_policy import NO_SNAPSHOT, TwinSnapshot
+from chargeledger.domain.twin import StationTwin
+
+Arguments = Mapping[str, Any]
+Common = dict[str, Any]
+
+
+def _remote_start(args: Arguments, common: Common) -> c.OperatorCommand:
+    return c.RequestRemoteStart(connector_id=args["connector_id"], id_tag=args["id_tag"], **common)
+
+
+def _remote_stop(args: Arguments, common: Common) -> c.OperatorCommand:
+    return c.RequestRemoteStop(transaction_id=args["transaction_id"], **common)
+
+
+def _unlock_connector(args: Arguments, common: Common) -> c.OperatorCommand:
+    return c.RequestUnlockConnector(connector_id=args["connector_id"], **common)
+
+
+def _reset(args: Arguments, common: Common) -> c.OperatorCommand:
+    return c.RequestReset(reset_type=args["type"], **common)
+
+
+def _change_availability(args: Arguments, common: Common) -> c.OperatorCommand:
+    return c.RequestAvailabilityChange(
+        connector_id=args["connector_id"], availability_type=args["type"], **common
+    )
+
+
+def _trigger_message(args: Arguments, common: Common) -> c.OperatorCommand:
+    return c.RequestTriggerMessage(
+        requested_message=args["requested_message"],
+        connector_id=args.get("connector_id"),
+        **common,
+    )
+
+
+BUILDERS: dict[str, Callable[[Arguments, Common], c.OperatorCommand]] = {
+    "remote-start": _remote_start,
+    "remote-stop": _remote_stop,
+    "unlock-connector": _unlock_connector,
+    "reset": _reset,
+    "change-availability": _change_availability,
+    "trigger-message": _trigger_message,
+}
+"""Command name (as in the API path) to the domain command; arguments as the API body."""
+
+
+def snapshot_of(twin: StationTwin | None) -> TwinSnapshot:
+    if twin is None:
+        return NO_SNAPSHOT
+    statuses = {cid: connector.status for cid, connector in twin.connectors.items()}
+    return TwinSnapshot(MappingProxyType(statuses))
 
 
 class OperatorCommands:
     def __init__(
-        self, bus: CommandBus, documents: DocumentStore, clock: Clock, default_ttl_s: float
+        self,
+        bus: CommandBus,
+        documents: DocumentStore,
+        clock: Clock,
+        default_ttl_s: float,
+        twin: TwinService | None = None,
     ) -> None:
         self._bus = bus
         self._documents = documents
         self._clock = clock
         self._default_ttl_s = default_ttl_s
+        self._twin = twin
 
-    async def remote_start(
+    async def request(
         self,
         station_id: str,
         command_id: str,
-        connector_id: int,
-        id_tag: str,
+        name: str,
+        arguments: Arguments,
         ttl_s: float | None = None,
     ) -> dict[str, Any]:
+        """Decide the named command; its view (or the view of the open request it repeats)."""
         now = self._clock.now()
         expires = now + timedelta(seconds=ttl_s if ttl_s is not None else self._default_ttl_s)
-        command = RequestRemoteStart(
-            command_id=command_id,
-            connector_id=connector_id,
-            id_tag=id_tag,
-            requested_at=now.isoformat(),
-            expires_at=expires.isoformat(),
-        )
-        result = await self._bus.execute(station_id, command)
-        if not result.events and not result.duplicate:
-            pending = result.state.pending_remote_start(connector_id)
-            if pending is not None:  # the same id tag again: the pending request answers
-                return await self._view(station_id, pending.command_id, "remote-start", result)
-        return await self._view(station_id, command_id, "remote-start", result)
+        common: Common = {
+            "command_id": command_id,
+            "requested_at": now.isoformat(),
+            "expires_at": expires.isoformat(),
+            "twin": snapshot_of(self._twin.get(station_id) if self._twin else None),
+        }
+        result = await self._bus.execute(station_id, BUILDERS[name](arguments, common))
+        return await self._view(station_id, result.same_as or command_id, name, result)
 
     async def _view(
         self, station_id: str, command_id: str, name: str, result: CommandResult

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 from chargeledger.domain.events import Event
 
@@ -119,6 +119,46 @@ class EventStore(Protocol):
 
     async def close(self) -> None:
         """Release connections and threads."""
+        ...
+
+
+class CommandAlreadyRecordedError(Exception):
+    """An append chain wrote nothing because one of its command ids was already recorded."""
+
+    def __init__(self, stream_id: str, command_id: str) -> None:
+        super().__init__(f"command {command_id!r} is already recorded on stream {stream_id!r}")
+        self.stream_id = stream_id
+        self.command_id = command_id
+
+
+@dataclass(frozen=True)
+class PendingAppend:
+    """One command's share of an append chain."""
+
+    events: Sequence[Event]
+    metadata: Metadata
+    outcome: Mapping[str, Any] | None = None
+
+
+@runtime_checkable
+class ChainedAppends(Protocol):
+    """Optional store capability: several commands' appends to one stream in one commit.
+
+    The command bus decides a stream's queued commands one after another on the
+    state each leaves, then records them together; a store without this capability
+    gets them one append at a time.
+    """
+
+    async def append_chain(
+        self, stream_id: str, appends: Sequence[PendingAppend], expected_version: int
+    ) -> list[AppendResult]:
+        """Append each in order, the first at ``expected_version`` and each next one on
+        top of the one before, in one transaction: all are written, or none.
+
+        Raises ``VersionConflictError`` when the stream is not at ``expected_version``,
+        and ``CommandAlreadyRecordedError`` when one of the command ids is already
+        recorded on the stream.
+        """
         ...
 
 

@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 COMMANDS = "command"
 STATIONS = "station"
+TRANSACTIONS = "transaction"
 OPEN = "open"
 
 TERMINAL_STATUS: dict[type[e.Event], str] = {
@@ -29,15 +30,20 @@ def station_id_of(stream_id: str) -> str:
     return stream_id.removeprefix("station-")
 
 
+def transaction_key(transaction_id: int) -> str:
+    """Zero-padded, so that documents listed in key order come in transaction order."""
+    return f"{transaction_id:012d}"
+
+
 def command_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict[str, Any] | None:
     """The command view after one event, or ``None`` when the event is not about a command."""
     event = recorded.event
-    if isinstance(event, e.RemoteStartRequested):
+    if isinstance(event, e.CommandRequested):
         return {
             "command_id": event.command_id,
             "station_id": station_id_of(recorded.stream_id),
-            "name": "remote-start",
-            "payload": {"connector_id": event.connector_id, "id_tag": event.id_tag},
+            "name": event.command_name,
+            "payload": event.payload(),
             "status": "requested",
             "detail": "",
             "result": None,
@@ -69,6 +75,61 @@ def command_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict
     }
 
 
+def transaction_doc(
+    recorded: RecordedEvent, current: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The charging session's view after one event, or ``None`` when not about a session."""
+    event = recorded.event
+    if isinstance(event, e.TransactionStarted):
+        return {
+            "transaction_id": event.transaction_id,
+            "station_id": station_id_of(recorded.stream_id),
+            "connector_id": event.connector_id,
+            "id_tag": event.id_tag,
+            "id_tag_status": event.id_tag_status,
+            "status": "open",
+            "meter_start": event.meter_start,
+            "started_at": event.started_at,
+            "meter_stop": None,
+            "stopped_at": None,
+            "stop_reason": None,
+            "energy_wh": None,
+            "last_meter_value": None,
+            "meter_value_count": 0,
+            "reservation_id": event.reservation_id,
+            "remote_start_command_id": event.remote_start_command_id,
+            "abandoned_for": None,
+            "position": recorded.position,
+        }
+    if current is None:
+        return None
+    if isinstance(event, e.MeterValuesRecorded):
+        return {
+            **current,
+            "last_meter_value": event.meter_value[-1] if event.meter_value else None,
+            "meter_value_count": int(current["meter_value_count"]) + len(event.meter_value),
+            "position": recorded.position,
+        }
+    if isinstance(event, e.TransactionAbandoned):
+        return {
+            **current,
+            "status": "abandoned",
+            "abandoned_for": event.superseded_by,
+            "position": recorded.position,
+        }
+    if isinstance(event, e.TransactionStopped):
+        return {
+            **current,
+            "status": "stopped",
+            "meter_stop": event.meter_stop,
+            "stopped_at": event.stopped_at,
+            "stop_reason": event.reason,
+            "energy_wh": event.meter_stop - int(current["meter_start"]),
+            "position": recorded.position,
+        }
+    return None
+
+
 def station_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict[str, Any]:
     doc = dict(current or {"id": station_id_of(recorded.stream_id), "registration": None})
     if isinstance(recorded.event, e.StationBooted):
@@ -84,7 +145,7 @@ BatchListener = Callable[[list[dict[str, Any]]], Awaitable[None]]
 
 
 class CommandAndStationProjection:
-    """Keeps the command views and the stations' business views."""
+    """Keeps the command views, the stations' business views and the charging sessions."""
 
     name = "views"
 
@@ -94,6 +155,7 @@ class CommandAndStationProjection:
     async def writes_for(self, batch: Sequence[RecordedEvent]) -> list[DocumentWrite]:
         commands: dict[str, dict[str, Any]] = {}
         stations: dict[str, dict[str, Any]] = {}
+        sessions: dict[str, dict[str, Any]] = {}
         for recorded in batch:
             command_id = getattr(recorded.event, "command_id", None)
             if isinstance(command_id, str):
@@ -103,6 +165,13 @@ class CommandAndStationProjection:
                 updated = command_doc(recorded, current)
                 if updated is not None:
                     commands[command_id] = updated
+            transaction_id = getattr(recorded.event, "transaction_id", None)
+            if isinstance(recorded.event, e.SESSION_EVENTS) and isinstance(transaction_id, int):
+                key = transaction_key(transaction_id)
+                known_session = sessions.get(key) or await self._documents.get(TRANSACTIONS, key)
+                session = transaction_doc(recorded, known_session)
+                if session is not None:
+                    sessions[key] = session
             station_id = station_id_of(recorded.stream_id)
             known = stations.get(station_id) or await self._documents.get(STATIONS, station_id)
             stations[station_id] = station_doc(recorded, known)
@@ -111,6 +180,10 @@ class CommandAndStationProjection:
             for key, doc in commands.items()
         ]
         writes += [DocumentWrite(STATIONS, key, doc) for key, doc in stations.items()]
+        writes += [
+            DocumentWrite(TRANSACTIONS, key, doc, doc["station_id"])
+            for key, doc in sessions.items()
+        ]
         return writes
 
 

@@ -5,16 +5,41 @@ from __future__ import annotations
 from typing import Any
 
 from chargeledger.application.ports import DocumentStore
-from chargeledger.application.projections import COMMANDS, STATIONS
+from chargeledger.application.projections import COMMANDS, STATIONS, TRANSACTIONS
 from chargeledger.application.registry import REGISTRY
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.twin import StationTwin
 
 COMMAND_VIEW_FIELDS = ("command_id", "station_id", "name", "status", "detail", "result", "position")
+TRANSACTION_VIEW_FIELDS = (
+    "transaction_id",
+    "station_id",
+    "connector_id",
+    "id_tag",
+    "id_tag_status",
+    "status",
+    "meter_start",
+    "started_at",
+    "meter_stop",
+    "stopped_at",
+    "stop_reason",
+    "energy_wh",
+    "last_meter_value",
+    "meter_value_count",
+    "remote_start_command_id",
+    "abandoned_for",
+    "position",
+)
 
 
 def command_view(doc: dict[str, Any]) -> dict[str, Any]:
     return {name: doc.get(name) for name in COMMAND_VIEW_FIELDS}
+
+
+def transaction_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """A charging session: ``status`` is open, stopped, or abandoned (the station started
+    another session on the connector without stopping this one)."""
+    return {name: doc.get(name) for name in TRANSACTION_VIEW_FIELDS}
 
 
 def station_view(
@@ -63,3 +88,8 @@ class Views:
 
     async def station_known(self, station_id: str) -> bool:
         return await self.station(station_id) is not None
+
+    async def transactions(self, station_id: str | None = None) -> list[dict[str, Any]]:
+        """Charging sessions in transaction order, of one station when given."""
+        docs = await self._documents.list(TRANSACTIONS, tag=station_id)
+        return [transaction_view(doc) for doc in docs]

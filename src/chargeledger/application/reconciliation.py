@@ -26,11 +26,38 @@ def _remote_start(
     for recorded in since:
         event = recorded.event
         if (
-            type(event).__name__ == "TransactionStarted"
-            and getattr(event, "connector_id", None) == payload["connector_id"]
-            and getattr(event, "id_tag", None) == payload["id_tag"]
+            isinstance(event, e.TransactionStarted)
+            and event.connector_id == payload["connector_id"]
+            and event.id_tag == payload["id_tag"]
         ):
-            return f"the station started a transaction on connector {payload['connector_id']}"
+            return (
+                f"the station started transaction {event.transaction_id} on connector "
+                f"{event.connector_id} for {event.id_tag}"
+            )
+    return None
+
+
+def _remote_stop(
+    doc: dict[str, Any], since: Sequence[RecordedEvent], twin: StationTwin | None
+) -> str | None:
+    wanted = doc["payload"]["transaction_id"]
+    for recorded in since:
+        event = recorded.event
+        if isinstance(event, e.TransactionStopped) and event.transaction_id == wanted:
+            return f"the station stopped transaction {wanted}"
+    return None
+
+
+def _change_availability(
+    doc: dict[str, Any], since: Sequence[RecordedEvent], twin: StationTwin | None
+) -> str | None:
+    if twin is None:
+        return None
+    connector_id = doc["payload"]["connector_id"]
+    wanted = "Available" if doc["payload"]["type"] == "Operative" else "Unavailable"
+    status = twin.connector_status(connector_id)
+    if status == wanted:
+        return f"connector {connector_id} reports {status} since the station came back"
     return None
 
 
@@ -44,7 +71,9 @@ def _reset(
 
 OBSERVERS: dict[str, Observer] = {
     "remote-start": _remote_start,
+    "remote-stop": _remote_stop,
     "reset": _reset,
+    "change-availability": _change_availability,
 }
 
 

@@ -1,9 +1,24 @@
-"""Commands to the station aggregate. Imperative names; time and ids arrive here."""
+"""Commands to the station aggregate. Imperative names; time and ids arrive here.
+
+Everything a decision needs that is not in the station's own history arrives on
+the command, looked up before deciding: the registry's verdict and the
+unknown-station policy (``RegisterBoot``), the twin's snapshot (operator
+commands), the id tag's authorization and a freshly allocated transaction id
+(``StartTransaction``). So ``decide`` stays a pure function.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from chargeledger.domain.id_tags import IdTagInfo
+from chargeledger.domain.remote_start_policy import NO_SNAPSHOT, TwinSnapshot
+
+ACCEPT_UNKNOWN = "accept"
+PEND_UNKNOWN = "pending"
+REJECT_UNKNOWN = "reject"
+UNKNOWN_STATION_POLICIES = (ACCEPT_UNKNOWN, PEND_UNKNOWN, REJECT_UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -15,20 +30,61 @@ class Command:
 
 @dataclass(frozen=True)
 class RegisterBoot(Command):
+    """A BootNotification. ``known_station`` is the station registry's answer;
+    ``unknown_stations`` the node's policy for ids it does not know."""
+
     station_id: str
-    registration: str
     vendor: str
     model: str
     firmware_version: str | None
     booted_at: str
+    known_station: bool = True
+    unknown_stations: str = ACCEPT_UNKNOWN
 
 
-@dataclass(frozen=True)
-class RequestRemoteStart(Command):
-    connector_id: int
-    id_tag: str
+@dataclass(frozen=True, kw_only=True)
+class OperatorCommand(Command):
+    """An operator's station command: decided now, sent by the dispatcher after commit,
+    given up (``expired``) when the station has not been reached by ``expires_at``."""
+
     requested_at: str
     expires_at: str
+    twin: TwinSnapshot = NO_SNAPSHOT
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestRemoteStart(OperatorCommand):
+    connector_id: int
+    id_tag: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestRemoteStop(OperatorCommand):
+    transaction_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestUnlockConnector(OperatorCommand):
+    connector_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestReset(OperatorCommand):
+    reset_type: str  # Soft | Hard
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestAvailabilityChange(OperatorCommand):
+    """``connector_id`` 0 means the whole station."""
+
+    connector_id: int
+    availability_type: str  # Operative | Inoperative
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestTriggerMessage(OperatorCommand):
+    requested_message: str
+    connector_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -50,3 +106,37 @@ class RecordOutcome(Command):
     result: dict[str, Any] = field(default_factory=dict)
     detail: str = ""
     error_code: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartTransaction(Command):
+    """The station started a charging session. ``transaction_id`` is allocated before
+    deciding (unique across the system); ``id_tag_info`` is the registry's verdict."""
+
+    connector_id: int
+    id_tag: str
+    meter_start: int
+    timestamp: str
+    transaction_id: int
+    id_tag_info: IdTagInfo
+    reservation_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordMeterValues(Command):
+    """Meter readings the station took within a transaction (OCPP ``MeterValue`` list)."""
+
+    connector_id: int
+    transaction_id: int
+    meter_value: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StopTransaction(Command):
+    transaction_id: int
+    meter_stop: int
+    timestamp: str
+    id_tag: str | None = None
+    id_tag_info: IdTagInfo | None = None
+    reason: str | None = None
+    transaction_data: list[dict[str, Any]] = field(default_factory=list)

@@ -1,4 +1,9 @@
-"""Domain refusals. Each carries a stable code that the API returns as ``error``."""
+"""Domain refusals. Each carries a stable code that the API returns as ``error``.
+
+The code is the class name without ``Error`` (``ConnectorNotAvailable``), so a
+refusal reads the same in a 409 answer, in the log and in a repeat of the
+command id.
+"""
 
 from __future__ import annotations
 
@@ -20,20 +25,28 @@ class DomainError(Exception):
 
 
 class ConnectorNotAvailableError(DomainError):
-    pass
+    """The connector is faulted, unavailable, charging, or held by another remote start."""
 
 
 class StationNotRegisteredError(DomainError):
-    pass
+    """The station's registration (Rejected, or Pending for a remote start) forbids it."""
 
 
 class TransactionNotFoundError(DomainError):
-    pass
+    """No open charging session with that transaction id on this station."""
 
 
 class UnknownConnectorError(DomainError):
-    pass
+    """The station has no such connector (by what it last reported)."""
 
 
 class CommandNotFoundError(DomainError):
-    pass
+    """The station command an outcome or dispatch names is not open."""
+
+
+class CommandPendingError(DomainError):
+    """A different command of the same kind for the same target is still on its way."""
+
+
+class InvalidCommandError(DomainError):
+    """A command argument outside what OCPP 1.6 allows."""

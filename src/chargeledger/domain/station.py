@@ -1,98 +1,294 @@
-"""The station decider: ``initial_state``, ``decide(command, state)``, ``evolve(state, event)``.
+"""The station decider: ``initial_state``, ``decide(command, state)``, ``evolve(state, event)``
+(the state and ``evolve`` live in ``station_state``, the session decisions in
+``charging_sessions``; this module decides the rest and is the one to import).
 
-Only business lives here (registration, operator commands and their outcomes).
-Heartbeats and status notifications are telemetry and go to the twin, so they
-never move this stream's version (invariant I5).
+Only business lives here: registration, operator commands and their outcomes,
+and charging sessions. Heartbeats and status notifications are telemetry and go
+to the twin, so they never move this stream's version (invariant I5); what the
+twin knows reaches a decision only as a snapshot on the command.
+
+Rules, each with a given/when/then test:
+
+- A boot registers the station: Accepted when the registry knows it, otherwise as
+  the unknown-station policy says (accept, pending, reject).
+- A Rejected station refuses every operator command; a Pending one refuses remote
+  starts (``StationNotRegistered``).
+- One command per target at a time: a second request of the same kind for the same
+  target (connector, transaction, the station's reset) with the same arguments is
+  the same request and decides nothing; with other arguments it is refused
+  (``ConnectorNotAvailable`` for a remote start, ``CommandPending`` otherwise).
+- A remote start holds its connector from request until the station starts the
+  session, or until the command ends without acceptance, or its time to live runs
+  out. The same id tag asking again meanwhile is the same request (the seed's "same
+  session id"); another tag is refused. A connector that is charging, or that the
+  twin reports Faulted or Unavailable, refuses a remote start.
+- A StartTransaction always records a session (a station cannot be refused one);
+  one with the connector, id tag, meter start and timestamp of an open session is a
+  retransmission and decides nothing. A session still open on the connector is
+  abandoned first, so a connector never has two open sessions. A session that
+  starts on a connector held by a sent or accepted remote start of the same id tag
+  is linked to that command.
+- MeterValues and StopTransaction need an open (or abandoned) session, else
+  ``TransactionNotFound``.
+- Every command ends in exactly one outcome; a dispatch is recorded at most once
+  per request; expiry never ends a command already sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from types import MappingProxyType
+from collections.abc import Mapping
+from typing import Any
 
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
+from chargeledger.domain.charging_sessions import (
+    decide_meter_values,
+    decide_start,
+    decide_stop,
+    retransmitted_start,
+)
 from chargeledger.domain.errors import (
     CommandNotFoundError,
+    CommandPendingError,
     ConnectorNotAvailableError,
+    DomainError,
+    InvalidCommandError,
     StationNotRegisteredError,
+    TransactionNotFoundError,
+)
+from chargeledger.domain.id_tags import instant
+from chargeledger.domain.remote_start_policy import (
+    WHOLE_STATION,
+    check_connector_exists,
+    check_remote_start,
+)
+from chargeledger.domain.station_state import (
+    ABANDONED_KEPT,
+    DISPATCHED,
+    REMOTE_START,
+    REQUESTED,
+    HeldConnector,
+    OpenCommand,
+    OpenSession,
+    StationState,
+    evolve,
+    fold,
+    initial_state,
 )
 
-REQUESTED = "requested"
-DISPATCHED = "dispatched"
+__all__ = [
+    "ABANDONED_KEPT",
+    "DISPATCHED",
+    "REMOTE_START",
+    "REQUESTED",
+    "HeldConnector",
+    "OpenCommand",
+    "OpenSession",
+    "StationState",
+    "decide",
+    "evolve",
+    "fold",
+    "initial_state",
+    "retransmitted_start",
+    "same_request",
+]
 
+ACCEPTED = "Accepted"
+PENDING = "Pending"
+REJECTED = "Rejected"
 
-@dataclass(frozen=True)
-class OpenCommand:
-    """A station command decided but not yet ended."""
+RESET_TYPES = ("Soft", "Hard")
+AVAILABILITY_TYPES = ("Operative", "Inoperative")
+TRIGGERABLE_MESSAGES = (
+    "BootNotification",
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
+    "Heartbeat",
+    "MeterValues",
+    "StatusNotification",
+)
 
-    command_id: str
-    name: str
-    status: str
-    connector_id: int | None = None
-    id_tag: str | None = None
-    attempt: int = 0
-
-
-@dataclass(frozen=True)
-class StationState:
-    registration: str | None = None
-    open_commands: Mapping[str, OpenCommand] = field(default_factory=lambda: MappingProxyType({}))
-
-    def pending_remote_start(self, connector_id: int) -> OpenCommand | None:
-        for command in self.open_commands.values():
-            if command.name == "remote-start" and command.connector_id == connector_id:
-                return command
-        return None
-
-
-initial_state = StationState()
+_OUTCOMES = ("accepted", "rejected", "timed_out", "expired", "failed")
 
 
 def decide(command: c.Command, state: StationState) -> list[e.Event]:
     """The events a command decides on this state, or a ``DomainError``."""
     match command:
         case c.RegisterBoot():
-            return [
-                e.StationBooted(
-                    station_id=command.station_id,
-                    registration=command.registration,
-                    vendor=command.vendor,
-                    model=command.model,
-                    firmware_version=command.firmware_version,
-                    booted_at=command.booted_at,
-                )
-            ]
-        case c.RequestRemoteStart():
-            return _decide_remote_start(command, state)
+            return [_boot(command)]
+        case c.OperatorCommand():
+            return _decide_operator_command(command, state)
         case c.MarkDispatched():
             return _decide_dispatch(command, state)
         case c.RecordOutcome():
             return _decide_outcome(command, state)
+        case c.StartTransaction():
+            return decide_start(command, state)
+        case c.RecordMeterValues():
+            return decide_meter_values(command, state)
+        case c.StopTransaction():
+            return decide_stop(command, state)
     raise TypeError(f"no decision for {type(command).__name__}")
 
 
-def _decide_remote_start(command: c.RequestRemoteStart, state: StationState) -> list[e.Event]:
-    if state.registration == "Rejected":
-        raise StationNotRegisteredError("the station's last BootNotification was rejected")
-    pending = state.pending_remote_start(command.connector_id)
-    if pending is not None:
-        if pending.id_tag == command.id_tag:
-            return []  # the same driver asking again: the pending request stands
+def registration_for(known_station: bool, unknown_stations: str) -> str:
+    """The registry's verdict, or for an id it does not know, the node's policy."""
+    if known_station or unknown_stations == c.ACCEPT_UNKNOWN:
+        return ACCEPTED
+    return PENDING if unknown_stations == c.PEND_UNKNOWN else REJECTED
+
+
+def _boot(command: c.RegisterBoot) -> e.StationBooted:
+    if command.unknown_stations not in c.UNKNOWN_STATION_POLICIES:
+        raise InvalidCommandError(f"unknown-station policy {command.unknown_stations!r}")
+    return e.StationBooted(
+        station_id=command.station_id,
+        registration=registration_for(command.known_station, command.unknown_stations),
+        vendor=command.vendor,
+        model=command.model,
+        firmware_version=command.firmware_version,
+        booted_at=command.booted_at,
+    )
+
+
+# --- operator commands -------------------------------------------------------------
+
+
+def requested_event(command: c.OperatorCommand) -> e.CommandRequested:
+    """The ``...Requested`` event an operator command would open, arguments checked."""
+    common = {
+        "command_id": command.command_id,
+        "requested_at": command.requested_at,
+        "expires_at": command.expires_at,
+    }
+    match command:
+        case c.RequestRemoteStart():
+            check_connector_exists(command.twin, command.connector_id)
+            return e.RemoteStartRequested(
+                **common, connector_id=command.connector_id, id_tag=command.id_tag
+            )
+        case c.RequestRemoteStop():
+            return e.RemoteStopRequested(**common, transaction_id=command.transaction_id)
+        case c.RequestUnlockConnector():
+            check_connector_exists(command.twin, command.connector_id)
+            return e.UnlockConnectorRequested(**common, connector_id=command.connector_id)
+        case c.RequestReset():
+            _one_of("reset type", command.reset_type, RESET_TYPES)
+            return e.ResetRequested(**common, reset_type=command.reset_type)
+        case c.RequestAvailabilityChange():
+            _one_of("availability type", command.availability_type, AVAILABILITY_TYPES)
+            if command.connector_id != WHOLE_STATION:
+                check_connector_exists(command.twin, command.connector_id)
+            return e.AvailabilityChangeRequested(
+                **common,
+                connector_id=command.connector_id,
+                availability_type=command.availability_type,
+            )
+        case c.RequestTriggerMessage():
+            _one_of("requested message", command.requested_message, TRIGGERABLE_MESSAGES)
+            if command.connector_id not in (None, WHOLE_STATION):
+                check_connector_exists(command.twin, command.connector_id)
+            return e.TriggerMessageRequested(
+                **common,
+                requested_message=command.requested_message,
+                connector_id=command.connector_id,
+            )
+    raise TypeError(f"no request event for {type(command).__name__}")
+
+
+def _one_of(what: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InvalidCommandError(f"{what} {value!r} is not one of {', '.join(allowed)}")
+
+
+def _slot(name: str, payload: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a command occupies while open: one command per slot at a time."""
+    if name == REMOTE_START:
+        return (name, payload["connector_id"])
+    if name == "remote-stop":
+        return (name, payload["transaction_id"])
+    if name in ("unlock-connector", "change-availability"):
+        return (name, payload["connector_id"])
+    if name == "reset":
+        return (name,)
+    return (name, *sorted(payload.items()))  # trigger-message: only an identical one waits
+
+
+def same_request(command: c.OperatorCommand, state: StationState) -> str | None:
+    """The id of the open (or connector-holding) command that this one repeats, if any."""
+    try:
+        wanted = requested_event(command)
+    except DomainError:
+        return None
+    holder = _holder(wanted, state, command.requested_at)
+    if holder is not None and holder[1] == wanted.payload():
+        return holder[0]
+    return None
+
+
+def _holder(
+    wanted: e.CommandRequested, state: StationState, now: str
+) -> tuple[str, Mapping[str, Any]] | None:
+    """The command holding the slot ``wanted`` needs: (its id, its payload)."""
+    slot = _slot(wanted.command_name, wanted.payload())
+    for open_command in state.open_commands.values():
+        if (
+            open_command.name == wanted.command_name
+            and _slot(open_command.name, open_command.payload) == slot
+        ):
+            return open_command.command_id, open_command.payload
+    if isinstance(wanted, e.RemoteStartRequested):
+        held = state.held_connectors.get(wanted.connector_id)
+        if held is not None and instant(now) < instant(held.expires_at):
+            return held.command_id, {"connector_id": held.connector_id, "id_tag": held.id_tag}
+    return None
+
+
+def _decide_operator_command(command: c.OperatorCommand, state: StationState) -> list[e.Event]:
+    _check_registration(command, state)
+    wanted = requested_event(command)
+    holder = _holder(wanted, state, command.requested_at)
+    if holder is not None:
+        held_by, held_payload = holder
+        if held_payload == wanted.payload():
+            return []  # the same request again: the one on its way stands
+        if isinstance(wanted, e.RemoteStartRequested):
+            raise ConnectorNotAvailableError(
+                f"connector {wanted.connector_id} is held by remote start {held_by} "
+                "for another id tag; wait for it to end"
+            )
+        raise CommandPendingError(
+            f"{wanted.command_name} {held_by} is still pending for this target; "
+            "wait for its outcome"
+        )
+    if isinstance(command, c.RequestRemoteStart):
+        _check_free_for_remote_start(command, state)
+    if isinstance(command, c.RequestRemoteStop) and command.transaction_id not in state.sessions:
+        raise TransactionNotFoundError(
+            f"no open transaction {command.transaction_id} on this station"
+        )
+    return [wanted]
+
+
+def _check_registration(command: c.OperatorCommand, state: StationState) -> None:
+    if state.registration == REJECTED:
+        raise StationNotRegisteredError(
+            "the station's last BootNotification was rejected; register it, then let it boot"
+        )
+    if state.registration == PENDING and isinstance(command, c.RequestRemoteStart):
+        raise StationNotRegisteredError(
+            "the station's registration is Pending; accept it before starting sessions"
+        )
+
+
+def _check_free_for_remote_start(command: c.RequestRemoteStart, state: StationState) -> None:
+    check_remote_start(command.twin, command.connector_id)
+    session = state.session_on(command.connector_id)
+    if session is not None:
         raise ConnectorNotAvailableError(
-            f"connector {command.connector_id} is reserved by pending remote start "
-            f"{pending.command_id}"
+            f"connector {command.connector_id} is charging in transaction "
+            f"{session.transaction_id}; stop it first"
         )
-    return [
-        e.RemoteStartRequested(
-            command_id=command.command_id,
-            connector_id=command.connector_id,
-            id_tag=command.id_tag,
-            requested_at=command.requested_at,
-            expires_at=command.expires_at,
-        )
-    ]
 
 
 def _decide_dispatch(command: c.MarkDispatched, state: StationState) -> list[e.Event]:
@@ -114,9 +310,6 @@ def _decide_dispatch(command: c.MarkDispatched, state: StationState) -> list[e.E
     ]
 
 
-_OUTCOMES = ("accepted", "rejected", "timed_out", "expired", "failed")
-
-
 def _outcome_event(command: c.RecordOutcome) -> e.Event:
     target = command.target_command_id
     if command.outcome == "accepted":
@@ -132,50 +325,10 @@ def _outcome_event(command: c.RecordOutcome) -> e.Event:
 
 def _decide_outcome(command: c.RecordOutcome, state: StationState) -> list[e.Event]:
     if command.outcome not in _OUTCOMES:
-        raise ValueError(f"unknown outcome {command.outcome!r}")
+        raise InvalidCommandError(f"unknown outcome {command.outcome!r}")
     target = state.open_commands.get(command.target_command_id)
     if target is None:
         raise CommandNotFoundError(f"command {command.target_command_id} is not open")
     if command.outcome == "expired" and target.status != REQUESTED:
         return []  # already on its way to the station: its answer decides, not the clock
     return [_outcome_event(command)]
-
-
-def evolve(state: StationState, event: e.Event) -> StationState:
-    """The state after one event. Total: an event that changes nothing returns ``state``."""
-    match event:
-        case e.StationBooted():
-            return replace(state, registration=event.registration)
-        case e.RemoteStartRequested():
-            opened = OpenCommand(
-                command_id=event.command_id,
-                name="remote-start",
-                status=REQUESTED,
-                connector_id=event.connector_id,
-                id_tag=event.id_tag,
-            )
-            return _with_command(state, opened)
-        case e.CommandDispatched():
-            target = state.open_commands.get(event.command_id)
-            if target is None:
-                return state
-            return _with_command(state, replace(target, status=DISPATCHED, attempt=event.attempt))
-        case _ if isinstance(event, e.TERMINAL_EVENTS):
-            command_id: str = getattr(event, "command_id")  # noqa: B009 - shared field of the family
-            if command_id not in state.open_commands:
-                return state
-            remaining = {k: v for k, v in state.open_commands.items() if k != command_id}
-            return replace(state, open_commands=MappingProxyType(remaining))
-    return state
-
-
-def _with_command(state: StationState, command: OpenCommand) -> StationState:
-    updated = dict(state.open_commands)
-    updated[command.command_id] = command
-    return replace(state, open_commands=MappingProxyType(updated))
-
-
-def fold(events: Iterable[e.Event], state: StationState = initial_state) -> StationState:
-    for event in events:
-        state = evolve(state, event)
-    return state

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 from enum import StrEnum
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Body, Depends, FastAPI, Header, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chargeledger.application.command_bus import RetriesExhaustedError
+from chargeledger.application.id_tags import MAX_ID_TAG_LENGTH, IdTagRegistry, InvalidIdTagError
 from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.queries import Views
 from chargeledger.bootstrap import Node
@@ -22,13 +25,93 @@ from chargeledger.domain.errors import DomainError
 
 class CommandName(StrEnum):
     remote_start = "remote-start"
+    remote_stop = "remote-stop"
+    unlock_connector = "unlock-connector"
+    reset = "reset"
+    change_availability = "change-availability"
+    trigger_message = "trigger-message"
 
 
-class RemoteStartBody(BaseModel):
+class CommandBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    ttl_s: float | None = Field(
+        default=None, gt=0, description="seconds to wait for an offline station (default 600)"
+    )
+
+
+class RemoteStartBody(CommandBody):
     connector_id: int = Field(gt=0)
     id_tag: str = Field(min_length=1, max_length=20)
-    ttl_s: float | None = Field(default=None, gt=0)
+
+
+class RemoteStopBody(CommandBody):
+    transaction_id: int
+
+
+class UnlockConnectorBody(CommandBody):
+    connector_id: int = Field(gt=0)
+
+
+class ResetBody(CommandBody):
+    type: Literal["Soft", "Hard"]
+
+
+class ChangeAvailabilityBody(CommandBody):
+    connector_id: int = Field(ge=0, description="0 means the whole station")
+    type: Literal["Operative", "Inoperative"]
+
+
+class TriggerMessageBody(CommandBody):
+    requested_message: Literal[
+        "BootNotification",
+        "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification",
+        "Heartbeat",
+        "MeterValues",
+        "StatusNotification",
+    ]
+    connector_id: int | None = Field(default=None, ge=0)
+
+
+BODIES: dict[CommandName, type[CommandBody]] = {
+    CommandName.remote_start: RemoteStartBody,
+    CommandName.remote_stop: RemoteStopBody,
+    CommandName.unlock_connector: UnlockConnectorBody,
+    CommandName.reset: ResetBody,
+    CommandName.change_availability: ChangeAvailabilityBody,
+    CommandName.trigger_message: TriggerMessageBody,
+}
+
+_COMMAND_BODY_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"oneOf": [body.model_json_schema() for body in BODIES.values()]}
+            }
+        },
+    }
+}
+
+
+class IdTagBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["Accepted", "Blocked", "Expired"] = "Accepted"
+    expiry: datetime | None = Field(default=None, description="ISO-8601; without a zone, UTC")
+
+
+def _validated(name: CommandName, body: dict[str, Any]) -> CommandBody:
+    """The body checked against the named command's model; a 422 naming each bad field."""
+    try:
+        return BODIES[name].model_validate(body)
+    except ValidationError as invalid:
+        errors = [{**err, "loc": ("body", *err["loc"])} for err in invalid.errors()]
+        raise ApiError(422, "ValidationError", _problems(errors)) from None
+
+
+def _problems(errors: Sequence[Any]) -> str:
+    """Each bad field by name, e.g. ``body.connector_id: Input should be a valid integer``."""
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in errors)
 
 
 class ApiError(Exception):
@@ -43,7 +126,10 @@ class ApiError(Exception):
 def create_app(node: Node) -> FastAPI:
     app = FastAPI(title="chargeledger", version="0.1.0")
     views = Views(node.documents, node.twin)
-    operator = OperatorCommands(node.bus, node.documents, node.clock, node.settings.command_ttl_s)
+    operator = OperatorCommands(
+        node.bus, node.documents, node.clock, node.settings.command_ttl_s, node.twin
+    )
+    id_tags = IdTagRegistry(node.documents, node.clock)
     token = node.settings.api_token
 
     def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
@@ -65,11 +151,20 @@ def create_app(node: Node) -> FastAPI:
             {"error": exc.error, "detail": exc.detail}, exc.status, headers=exc.headers
         )
 
+    @app.exception_handler(DomainError)
+    async def refused(request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"error": exc.code, "detail": exc.detail}, 409)
+
+    @app.exception_handler(RetriesExhaustedError)
+    async def busy(request: Request, exc: RetriesExhaustedError) -> JSONResponse:
+        return JSONResponse(
+            {"error": "Busy", "detail": str(exc)}, 503, headers={"Retry-After": "1"}
+        )
+
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
         return JSONResponse(
-            {"error": "ValidationError", "detail": "; ".join(problems)}, status_code=422
+            {"error": "ValidationError", "detail": _problems(exc.errors())}, status_code=422
         )
 
     @app.get("/healthz")
@@ -106,24 +201,25 @@ def create_app(node: Node) -> FastAPI:
             raise ApiError(404, "StationNotFound", f"no station {station_id!r}")
         return view
 
-    @app.post("/api/stations/{station_id}/commands/{name}", status_code=202, dependencies=api)
+    @app.post(
+        "/api/stations/{station_id}/commands/{name}",
+        status_code=202,
+        dependencies=api,
+        openapi_extra=_COMMAND_BODY_SCHEMA,
+    )
     async def post_command(
         station_id: str,
         name: CommandName,
-        body: RemoteStartBody,
+        body: Annotated[dict[str, Any], Body()],
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> dict[str, Any]:
+        """Decide a station command; the dispatcher sends it once it is recorded."""
+        arguments = _validated(name, body)
         if not await views.station_known(station_id):
             raise ApiError(404, "StationNotFound", f"no station {station_id!r}")
         command_id = idempotency_key or str(uuid.uuid4())
-        try:
-            return await operator.remote_start(
-                station_id, command_id, body.connector_id, body.id_tag, body.ttl_s
-            )
-        except DomainError as refusal:
-            raise ApiError(409, refusal.code, refusal.detail) from None
-        except RetriesExhaustedError as busy:
-            raise ApiError(503, "Busy", str(busy), headers={"Retry-After": "1"}) from None
+        fields = arguments.model_dump(exclude={"ttl_s"})
+        return await operator.request(station_id, command_id, name, fields, arguments.ttl_s)
 
     @app.get("/api/commands/{command_id}", dependencies=api)
     async def get_command(command_id: str, min_position: int | None = None) -> dict[str, Any]:
@@ -133,4 +229,36 @@ def create_app(node: Node) -> FastAPI:
             raise ApiError(404, "CommandNotFound", f"no command {command_id!r}")
         return view
 
+    @app.get("/api/transactions", dependencies=api)
+    async def list_transactions(
+        station: str | None = None, min_position: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Charging sessions (of one station with ``?station=ID``), in transaction order."""
+        await caught_up(min_position)
+        return await views.transactions(station)
+
+    @app.get("/api/id-tags", dependencies=api)
+    async def list_id_tags() -> list[dict[str, Any]]:
+        return [_id_tag_view(doc) for doc in await id_tags.list()]
+
+    @app.put("/api/id-tags/{id_tag}", dependencies=api)
+    async def put_id_tag(
+        id_tag: Annotated[str, Path(min_length=1, max_length=MAX_ID_TAG_LENGTH)], body: IdTagBody
+    ) -> dict[str, Any]:
+        """Add or replace a tag that Authorize and StartTransaction will consult."""
+        try:
+            return _id_tag_view(await id_tags.put(id_tag, body.status, body.expiry))
+        except InvalidIdTagError as invalid:
+            raise ApiError(422, "ValidationError", str(invalid)) from None
+
+    @app.delete("/api/id-tags/{id_tag}", status_code=204, dependencies=api)
+    async def delete_id_tag(id_tag: str) -> Response:
+        if not await id_tags.remove(id_tag):
+            raise ApiError(404, "IdTagNotFound", f"no id tag {id_tag!r}")
+        return Response(status_code=204)
+
     return app
+
+
+def _id_tag_view(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"id_tag": doc["id_tag"], "status": doc["status"], "expiry": doc.get("expiry")}

@@ -42,6 +42,17 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--crash-at", default=env("crash_at", "") or None, help=argparse.SUPPRESS)
 
 
+def _tags_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    tags = sub.add_parser("tags", help="manage the id-tag registry Authorize consults")
+    tags.add_argument("--store", default=env("store", DEFAULT_STORE))
+    tags_sub = tags.add_subparsers(dest="action", required=True)
+    add = tags_sub.add_parser("add", help="add or replace a tag")
+    add.add_argument("tag")
+    add.add_argument("--status", choices=["Accepted", "Blocked", "Expired"], default="Accepted")
+    add.add_argument("--expiry", default=None, help="ISO-8601, e.g. 2026-12-31T23:59:59Z")
+    tags_sub.add_parser("list", help="every tag with its status and expiry")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chargeledger", description=__doc__)
     parser.add_argument("--log-level", default=env("log_level", "WARNING"))
@@ -62,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("id")
     add.add_argument("--password", default=None)
     st_sub.add_parser("list")
+
+    _tags_parser(sub)
 
     bench = sub.add_parser("bench", help="a benchmark from bench/, beside its baseline")
     bench.add_argument("name", choices=[*BENCHMARKS, "all"])
@@ -125,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "stations":
             return asyncio.run(_stations(args))
+        if args.command == "tags":
+            return asyncio.run(_tags(args))
         if args.command == "events":
             return asyncio.run(_events(args))
         if args.command == "bench":
@@ -174,6 +189,30 @@ async def _stations(args: argparse.Namespace) -> int:
             for station in await registry.list():
                 auth = "password" if station.password_hash else "no password"
                 print(f"{station.station_id}\t{auth}\tadded {station.added_at}")
+    finally:
+        await store.close()
+    return 0
+
+
+async def _tags(args: argparse.Namespace) -> int:
+    from chargeledger.adapters.clock import SystemClock
+    from chargeledger.application.id_tags import IdTagRegistry, InvalidIdTagError
+    from chargeledger.bootstrap import open_stores
+
+    store, documents = await open_stores(args.store)
+    try:
+        registry = IdTagRegistry(documents, SystemClock())
+        if args.action == "add":
+            try:
+                doc = await registry.put(args.tag, args.status, args.expiry)
+            except InvalidIdTagError as invalid:
+                print(f"tags add: {invalid}", file=sys.stderr)
+                return 2
+            until = f" until {doc['expiry']}" if doc["expiry"] else ""
+            print(f"id tag {doc['id_tag']} {doc['status']}{until}")
+        else:
+            for doc in await registry.list():
+                print(f"{doc['id_tag']}\t{doc['status']}\t{doc['expiry'] or 'no expiry'}")
     finally:
         await store.close()
     return 0

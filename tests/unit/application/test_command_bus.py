@@ -1,31 +1,78 @@
-"""The command bus with fake ports: conflicts are retried, repeats are recognised."""
+"""The command bus with fake ports: conflicts are retried, repeats are recognised,
+a flight's queued commands are recorded together."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pytest
 
 from chargeledger.adapters.memory import InMemoryEventStore
 from chargeledger.application.command_bus import CommandBus, RetriesExhaustedError
+from chargeledger.application.ports import ANY, AppendResult, Metadata, PendingAppend
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain.errors import ConnectorNotAvailableError, DomainError
 from tests.fakes import FakeClock, RacingEventStore
-
-AT = "2026-01-01T00:00:00+00:00"
-LATER = "2026-01-01T00:10:00+00:00"
+from tests.unit.domain.scenario import requested, reset, start, start_transaction, started
 
 
-def start(command_id: str, tag: str = "TAG", connector: int = 1) -> c.RequestRemoteStart:
-    return c.RequestRemoteStart(command_id, connector, tag, AT, LATER)
+class CountingStore(InMemoryEventStore):
+    """Counts how commands reached the store."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.single_appends = 0
+        self.chains: list[int] = []
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[e.Event],
+        expected_version: int,
+        metadata: Metadata,
+        outcome: Mapping[str, Any] | None = None,
+    ) -> AppendResult:
+        self.single_appends += 1
+        return await super().append(stream_id, events, expected_version, metadata, outcome)
+
+    async def append_chain(
+        self, stream_id: str, appends: Sequence[PendingAppend], expected_version: int
+    ) -> list[AppendResult]:
+        self.chains.append(len(appends))
+        return await super().append_chain(stream_id, appends, expected_version)
+
+
+class RacingChainStore(CountingStore):
+    """Another writer appends to the stream before each of the next ``races`` chains."""
+
+    def __init__(self, races: int) -> None:
+        super().__init__()
+        self.races = races
+
+    async def append_chain(
+        self, stream_id: str, appends: Sequence[PendingAppend], expected_version: int
+    ) -> list[AppendResult]:
+        if self.races > 0:
+            self.races -= 1
+            rival = e.StationBooted("x", "Accepted", "rival", "writer", None, "t")
+            await InMemoryEventStore.append(self, stream_id, [rival], ANY, Metadata())
+        return await super().append_chain(stream_id, appends, expected_version)
+
+
+class SingleAppendStore(InMemoryEventStore):
+    """A store without the chain capability (as PostgreSQL is until it gains one)."""
+
+    append_chain = None  # type: ignore[assignment]
 
 
 async def test_a_conflict_is_retried_on_fresh_state_and_succeeds() -> None:
     store = RacingEventStore(races=2)
     bus = CommandBus(store, FakeClock())
     result = await bus.execute("CP1", start("cmd-1"))
-    assert result.events == [e.RemoteStartRequested("cmd-1", 1, "TAG", AT, LATER)]
+    assert result.events == [requested("cmd-1")]
     assert bus.conflicts == 2
     stored = await store.read_stream("station-CP1")
     assert [r.version for r in stored] == [1, 2, 3]
@@ -35,9 +82,16 @@ async def test_a_conflict_is_retried_on_fresh_state_and_succeeds() -> None:
 async def test_conflicts_beyond_the_bound_give_a_retryable_error() -> None:
     store = RacingEventStore(races=100)
     bus = CommandBus(store, FakeClock(), max_attempts=3)
-    with pytest.raises(RetriesExhaustedError):
+    with pytest.raises(RetriesExhaustedError, match="try again"):
         await bus.execute("CP1", start("cmd-1"))
     assert store.appends_tried == 3
+
+
+async def test_five_attempts_by_default() -> None:
+    store = RacingEventStore(races=100)
+    with pytest.raises(RetriesExhaustedError):
+        await CommandBus(store, FakeClock()).execute("CP1", start("cmd-1"))
+    assert store.appends_tried == 5
 
 
 async def test_a_repeated_command_id_returns_the_first_outcome_without_deciding() -> None:
@@ -48,6 +102,7 @@ async def test_a_repeated_command_id_returns_the_first_outcome_without_deciding(
     again = await bus.execute("CP1", start("cmd-1"))
     assert again.duplicate
     assert again.position == first.position
+    assert again.events == first.events  # what the first handling recorded
     assert len(await store.read_stream("station-CP1")) == 2
 
 
@@ -63,8 +118,31 @@ async def test_a_repeat_of_a_refused_command_is_refused_the_same_way() -> None:
     assert refused.value.code == "ConnectorNotAvailable"
 
 
-async def test_concurrent_callers_on_one_station_never_see_a_conflict() -> None:
+async def test_the_same_request_answers_with_the_open_one_and_so_does_its_repeat() -> None:
+    bus = CommandBus(InMemoryEventStore(), FakeClock())
+    await bus.execute("CP1", start("cmd-1"))
+    same = await bus.execute("CP1", start("cmd-2"))
+    assert (same.events, same.same_as) == ([], "cmd-1")
+    again = await bus.execute("CP1", start("cmd-2"))
+    assert again.duplicate
+    assert again.same_as == "cmd-1"
+
+
+async def test_a_repeated_start_transaction_returns_the_session_the_first_recorded() -> None:
     store = InMemoryEventStore()
+    bus = CommandBus(store, FakeClock())
+    await bus.execute("CP1", start_transaction(7))
+    await bus.execute("CP1", start_transaction(8, connector=2))
+    await bus.execute(
+        "CP1", c.StopTransaction(command_id="stop:7", transaction_id=7, meter_stop=1, timestamp="t")
+    )
+    again = await bus.execute("CP1", start_transaction(9))  # the station missed our answer
+    assert again.duplicate
+    assert again.events == [started(7)]
+
+
+async def test_concurrent_callers_on_one_station_never_see_a_conflict() -> None:
+    store = CountingStore()
     bus = CommandBus(store, FakeClock())
     results = await asyncio.gather(
         *(bus.execute("CP1", start(f"cmd-{n}", tag=f"T{n}", connector=n)) for n in range(1, 33))
@@ -72,6 +150,79 @@ async def test_concurrent_callers_on_one_station_never_see_a_conflict() -> None:
     assert all(len(r.events) == 1 for r in results)
     assert bus.conflicts == 0
     assert [r.version for r in await store.read_stream("station-CP1")] == list(range(1, 33))
+
+
+async def test_commands_waiting_in_a_flight_are_recorded_in_one_chain() -> None:
+    store = CountingStore()
+    bus = CommandBus(store, FakeClock())
+    results = await asyncio.gather(
+        *(bus.execute("CP1", start(f"cmd-{n}", connector=n)) for n in range(1, 9))
+    )
+    assert store.single_appends == 0
+    assert store.chains == [8]  # all queued before the flight took off: one commit
+    assert [r.version for r in results] == list(range(1, 9))
+
+
+async def test_a_chain_records_refusals_too_so_their_repeats_are_refused_alike() -> None:
+    bus = CommandBus(CountingStore(), FakeClock())
+    outcomes = await asyncio.gather(
+        *(bus.execute("CP1", start(f"cmd-{n}", tag=f"T{n}")) for n in range(4)),
+        return_exceptions=True,
+    )
+    assert [type(o).__name__ for o in outcomes] == [
+        "CommandResult",
+        "ConnectorNotAvailableError",
+        "ConnectorNotAvailableError",
+        "ConnectorNotAvailableError",
+    ]
+    with pytest.raises(DomainError, match="held by remote start cmd-0"):
+        await bus.execute("CP1", start("cmd-3", tag="T3"))
+
+
+async def test_a_chain_that_meets_a_conflict_is_rerun_one_by_one_on_fresh_state() -> None:
+    store = RacingChainStore(races=1)
+    bus = CommandBus(store, FakeClock())
+    results = await asyncio.gather(
+        *(bus.execute("CP1", start(f"cmd-{n}", connector=n)) for n in range(1, 6))
+    )
+    assert bus.conflicts == 1
+    assert [len(r.events) for r in results] == [1, 1, 1, 1, 1]
+    versions = [r.version for r in await store.read_stream("station-CP1")]
+    assert versions == list(range(1, 7))  # the rival's event and ours, no gap
+
+
+async def test_a_chain_holding_a_repeated_command_id_falls_back_and_answers_the_repeat() -> None:
+    store = CountingStore()
+    bus = CommandBus(store, FakeClock())
+    first = await bus.execute("CP1", reset("reset-1"))
+    results = await asyncio.gather(
+        bus.execute("CP1", start("cmd-1")),
+        bus.execute("CP1", start("cmd-2", connector=2)),
+        bus.execute("CP1", reset("reset-1")),
+        bus.execute("CP1", start("cmd-3", connector=3)),
+    )
+    assert results[2].duplicate
+    assert results[2].events == first.events
+    assert [len(r.events) for r in results] == [1, 1, 1, 1]
+    assert len(await store.read_stream("station-CP1")) == 4
+
+
+async def test_a_store_without_chains_gets_one_append_per_command() -> None:
+    store = SingleAppendStore()
+    bus = CommandBus(store, FakeClock())
+    await asyncio.gather(*(bus.execute("CP1", start(f"cmd-{n}", connector=n)) for n in range(1, 6)))
+    assert [r.version for r in await store.read_stream("station-CP1")] == [1, 2, 3, 4, 5]
+
+
+async def test_a_cache_made_stale_by_another_process_is_caught_by_the_append() -> None:
+    store = InMemoryEventStore()
+    ours, theirs = CommandBus(store, FakeClock()), CommandBus(store, FakeClock())
+    await ours.execute("CP1", start("cmd-1", connector=1))
+    await theirs.execute("CP1", start("cmd-2", connector=2, tag="B"))
+    # Our cache still says version 1; the append says otherwise and the command reruns.
+    with pytest.raises(ConnectorNotAvailableError):
+        await ours.execute("CP1", start("cmd-3", connector=2, tag="C"))
+    assert ours.conflicts == 1
 
 
 async def test_exactly_one_of_competing_remote_starts_for_a_connector_wins() -> None:
@@ -84,3 +235,45 @@ async def test_exactly_one_of_competing_remote_starts_for_a_connector_wins() -> 
     winners = [o for o in outcomes if not isinstance(o, BaseException)]
     assert len(winners) == 1
     assert all(isinstance(o, ConnectorNotAvailableError) for o in outcomes if o not in winners)
+
+
+async def test_a_caller_that_stops_waiting_does_not_stop_its_command() -> None:
+    store = InMemoryEventStore()
+    bus = CommandBus(store, FakeClock())
+    waiting = asyncio.create_task(bus.execute("CP1", start("cmd-1")))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    await asyncio.sleep(0.01)
+    assert [r.event for r in await store.read_stream("station-CP1")] == [requested("cmd-1")]
+
+
+async def test_an_unexpected_error_fails_only_its_command() -> None:
+    bus = CommandBus(InMemoryEventStore(), FakeClock())
+    bad = c.RecordOutcome("x", "cmd-1", "maybe")  # refused: no such command
+    outcomes = await asyncio.gather(
+        bus.execute("CP1", c.Command("plain")),  # no decision exists for a bare Command
+        bus.execute("CP1", start("cmd-1")),
+        bus.execute("CP1", bad),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[0], TypeError)
+    assert not isinstance(outcomes[1], BaseException)
+    assert isinstance(outcomes[2], DomainError)
+
+
+async def test_a_flight_cancelled_at_shutdown_leaves_no_caller_waiting() -> None:
+    class SlowStore(InMemoryEventStore):
+        async def append_chain(
+            self, stream_id: str, appends: Sequence[PendingAppend], expected_version: int
+        ) -> list[AppendResult]:
+            await asyncio.sleep(10)
+            raise AssertionError("never reached")
+
+    bus = CommandBus(SlowStore(), FakeClock())
+    callers = [asyncio.create_task(bus.execute("CP1", start(f"c{n}", connector=n))) for n in (1, 2)]
+    await asyncio.sleep(0.01)
+    for task in asyncio.all_tasks():
+        if task.get_name() == "station-CP1":
+            task.cancel()
+    outcomes = await asyncio.wait_for(asyncio.gather(*callers, return_exceptions=True), 1)
+    assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)

@@ -8,7 +8,9 @@ from chargeledger.domain.station import decide, fold
 
 AT = "2026-01-01T00:00:00+00:00"
 HISTORY = [
-    e.RemoteStartRequested("cmd-1", 1, "TAG", AT, AT),
+    e.RemoteStartRequested(
+        command_id="cmd-1", connector_id=1, id_tag="TAG", requested_at=AT, expires_at=AT
+    ),
     e.CommandDispatched("cmd-1", 1, 7, AT),
 ]
 

@@ -4,7 +4,7 @@ out, answer back. Nothing else happens here."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +12,7 @@ from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.ports import Clock
+from chargeledger.application.registration import OPEN_REGISTRATION, RegistrationPolicy
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import RegisterBoot
 
@@ -36,16 +37,20 @@ class StationMessages:
         dispatcher: Dispatcher,
         clock: Clock,
         heartbeat_interval_s: int = 300,
+        registration: RegistrationPolicy = OPEN_REGISTRATION,
+        business: Mapping[str, Handler] | None = None,
     ) -> None:
         self._bus = bus
         self._twin = twin
         self._dispatcher = dispatcher
         self._clock = clock
         self._heartbeat_interval_s = heartbeat_interval_s
+        self._registration = registration
         self.handlers: dict[str, Handler] = {
             "BootNotification": self.boot_notification,
             "Heartbeat": self.heartbeat,
             "StatusNotification": self.status_notification,
+            **(business or {}),  # Authorize, Start/StopTransaction, MeterValues: session_messages
         }
 
     def _now(self) -> str:
@@ -58,7 +63,8 @@ class StationMessages:
             RegisterBoot(
                 command_id=f"boot-{uuid.uuid4()}",
                 station_id=session.station_id,
-                registration="Accepted",
+                known_station=await self._registration.known(session.station_id),
+                unknown_stations=self._registration.unknown_stations,
                 vendor=payload["chargePointVendor"],
                 model=payload["chargePointModel"],
                 firmware_version=payload.get("firmwareVersion"),

@@ -1,0 +1,67 @@
+"""The station's business messages of OCPP 1.6 charging sessions, translated: payload in,
+use case called, answer back. Authorize, StartTransaction, StopTransaction and
+MeterValues; registered beside the other station messages in ``handlers``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chargeledger.adapters.ocpp.handlers import Handler, Reply
+from chargeledger.adapters.ocpp.session import StationSession
+from chargeledger.application.charging_sessions import ChargingSessions
+from chargeledger.domain.id_tags import IdTagInfo
+
+
+def id_tag_info(info: IdTagInfo) -> dict[str, Any]:
+    answer: dict[str, Any] = {"status": info.status}
+    if info.expiry is not None:
+        answer["expiryDate"] = info.expiry
+    return answer
+
+
+class SessionMessages:
+    def __init__(self, sessions: ChargingSessions) -> None:
+        self._sessions = sessions
+        self.handlers: dict[str, Handler] = {
+            "Authorize": self.authorize,
+            "StartTransaction": self.start_transaction,
+            "StopTransaction": self.stop_transaction,
+            "MeterValues": self.meter_values,
+        }
+
+    async def authorize(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        info = await self._sessions.authorize(session.station_id, payload["idTag"])
+        return Reply({"idTagInfo": id_tag_info(info)})
+
+    async def start_transaction(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        answer = await self._sessions.start_transaction(
+            session.station_id,
+            connector_id=payload["connectorId"],
+            id_tag=payload["idTag"],
+            meter_start=payload["meterStart"],
+            timestamp=payload["timestamp"],
+            reservation_id=payload.get("reservationId"),
+        )
+        return Reply(
+            {"transactionId": answer.transaction_id, "idTagInfo": id_tag_info(answer.id_tag_info)}
+        )
+
+    async def stop_transaction(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        info = await self._sessions.stop_transaction(
+            session.station_id,
+            transaction_id=payload["transactionId"],
+            meter_stop=payload["meterStop"],
+            timestamp=payload["timestamp"],
+            id_tag=payload.get("idTag"),
+            reason=payload.get("reason"),
+            transaction_data=payload.get("transactionData"),
+        )
+        return Reply({} if info is None else {"idTagInfo": id_tag_info(info)})
+
+    async def meter_values(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        transaction_id = payload.get("transactionId")
+        if transaction_id is not None:  # readings outside a transaction are telemetry
+            await self._sessions.record_meter_values(
+                session.station_id, payload["connectorId"], transaction_id, payload["meterValue"]
+            )
+        return Reply({})

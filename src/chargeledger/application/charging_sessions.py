@@ -1,0 +1,145 @@
+"""Charging sessions from the station's side: Authorize, StartTransaction, MeterValues
+within a transaction, StopTransaction.
+
+A station re-sends StartTransaction and StopTransaction when it missed our answer,
+each time with a new OCPP message id. So each message gets a command id made from
+what identifies it (for a start: connector, id tag, meter start and timestamp; for
+a stop: the transaction id), and a repeat is recognised by the store's unique key:
+it records nothing and is answered from what the first one recorded (I7).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.id_tags import IdTagRegistry
+from chargeledger.application.ports import DocumentStore
+from chargeledger.domain import commands as c
+from chargeledger.domain import events as e
+from chargeledger.domain.errors import DomainError
+from chargeledger.domain.id_tags import IdTagInfo
+from chargeledger.domain.station import retransmitted_start
+
+log = logging.getLogger(__name__)
+
+TRANSACTION_IDS = "transaction_id"
+"""The sequence transaction ids come from: integers unique across the system."""
+
+
+@dataclass(frozen=True)
+class StartAnswer:
+    transaction_id: int
+    id_tag_info: IdTagInfo
+
+
+def start_command_id(connector_id: int, id_tag: str, meter_start: int, timestamp: str) -> str:
+    return f"start:{connector_id}:{id_tag}:{meter_start}:{timestamp}"
+
+
+def stop_command_id(transaction_id: int) -> str:
+    return f"stop:{transaction_id}"
+
+
+def meter_values_command_id(
+    connector_id: int, transaction_id: int, meter_value: list[dict[str, Any]]
+) -> str:
+    readings = json.dumps(meter_value, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(readings.encode()).hexdigest()[:32]
+    return f"meter:{transaction_id}:{connector_id}:{digest}"
+
+
+class ChargingSessions:
+    def __init__(self, bus: CommandBus, documents: DocumentStore, id_tags: IdTagRegistry) -> None:
+        self._bus = bus
+        self._documents = documents
+        self._id_tags = id_tags
+
+    async def authorize(self, station_id: str, id_tag: str) -> IdTagInfo:
+        """Authorize is a question, not a decision: nothing is recorded."""
+        return await self._id_tags.authorize(id_tag)
+
+    async def start_transaction(
+        self,
+        station_id: str,
+        connector_id: int,
+        id_tag: str,
+        meter_start: int,
+        timestamp: str,
+        reservation_id: int | None = None,
+    ) -> StartAnswer:
+        command = c.StartTransaction(
+            command_id=start_command_id(connector_id, id_tag, meter_start, timestamp),
+            connector_id=connector_id,
+            id_tag=id_tag,
+            meter_start=meter_start,
+            timestamp=timestamp,
+            transaction_id=await self._documents.next_in_sequence(TRANSACTION_IDS),
+            id_tag_info=await self._id_tags.authorize(id_tag),
+            reservation_id=reservation_id,
+        )
+        result = await self._bus.execute(station_id, command)
+        for event in result.events:
+            if isinstance(event, e.TransactionStarted):
+                info = IdTagInfo(event.id_tag_status, event.id_tag_expiry)
+                return StartAnswer(event.transaction_id, info)
+        session = retransmitted_start(command, result.state)
+        if session is None:
+            raise RuntimeError(f"StartTransaction {command.command_id} recorded no session")
+        return StartAnswer(
+            session.transaction_id, IdTagInfo(session.id_tag_status, session.id_tag_expiry)
+        )
+
+    async def record_meter_values(
+        self,
+        station_id: str,
+        connector_id: int,
+        transaction_id: int,
+        meter_value: list[dict[str, Any]],
+    ) -> None:
+        command = c.RecordMeterValues(
+            command_id=meter_values_command_id(connector_id, transaction_id, meter_value),
+            connector_id=connector_id,
+            transaction_id=transaction_id,
+            meter_value=meter_value,
+        )
+        try:
+            await self._bus.execute(station_id, command)
+        except DomainError as refusal:  # the station must be answered all the same
+            log.warning("meter values from %s not recorded: %s", station_id, refusal.detail)
+
+    async def stop_transaction(
+        self,
+        station_id: str,
+        transaction_id: int,
+        meter_stop: int,
+        timestamp: str,
+        id_tag: str | None = None,
+        reason: str | None = None,
+        transaction_data: list[dict[str, Any]] | None = None,
+    ) -> IdTagInfo | None:
+        """The verdict on the stopping id tag, when the station sent one."""
+        info = await self._id_tags.authorize(id_tag) if id_tag else None
+        command = c.StopTransaction(
+            command_id=stop_command_id(transaction_id),
+            transaction_id=transaction_id,
+            meter_stop=meter_stop,
+            timestamp=timestamp,
+            id_tag=id_tag,
+            id_tag_info=info,
+            reason=reason,
+            transaction_data=transaction_data or [],
+        )
+        try:
+            result = await self._bus.execute(station_id, command)
+        except DomainError as refusal:  # unknown transaction: answer, so it stops re-sending
+            log.warning("StopTransaction from %s not recorded: %s", station_id, refusal.detail)
+            return info
+        for event in result.events:
+            if isinstance(event, e.TransactionStopped) and event.id_tag_status is not None:
+                return IdTagInfo(event.id_tag_status, event.id_tag_expiry)
+        return None

@@ -1,0 +1,53 @@
+"""Id tags: who may charge. The registry holds a status and an optional expiry per tag;
+``authorize`` turns that record into the ``idTagInfo`` a station is answered with.
+
+Like SteVe, a tag whose expiry has passed answers ``Expired`` whatever its stored
+status, and an unknown tag answers ``Invalid``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+ACCEPTED = "Accepted"
+BLOCKED = "Blocked"
+EXPIRED = "Expired"
+INVALID = "Invalid"
+
+STORED_STATUSES = (ACCEPTED, BLOCKED, EXPIRED)
+"""What an operator may store; ``Invalid`` is what an unknown tag answers."""
+
+
+@dataclass(frozen=True)
+class IdTagRecord:
+    id_tag: str
+    status: str
+    expiry: str | None = None
+
+
+@dataclass(frozen=True)
+class IdTagInfo:
+    """The verdict on one tag, as OCPP's ``idTagInfo`` carries it."""
+
+    status: str
+    expiry: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == ACCEPTED
+
+
+def instant(iso: str) -> datetime:
+    """An ISO-8601 time; one without a zone is taken as UTC (stations send both)."""
+    parsed = datetime.fromisoformat(iso)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def authorize(record: IdTagRecord | None, now: datetime) -> IdTagInfo:
+    """The verdict on a tag at ``now``."""
+    if record is None:
+        return IdTagInfo(INVALID)
+    if record.expiry is not None and instant(record.expiry) <= now:
+        return IdTagInfo(EXPIRED, record.expiry)
+    return IdTagInfo(record.status, record.expiry)

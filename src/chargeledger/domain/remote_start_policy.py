@@ -1,0 +1,57 @@
+"""The domain service the remote-start decision consults about the physical station.
+
+Its input is a snapshot of the station twin (the telemetry mirror), taken by the
+application before deciding and passed on the command, so the decision stays a
+pure function of its inputs (the seed's answer: consult a mirror of the physical
+station, kept apart from the business aggregate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from chargeledger.domain.errors import ConnectorNotAvailableError, UnknownConnectorError
+
+WHOLE_STATION = 0
+REFUSING_STATUSES = frozenset({"Faulted", "Unavailable"})
+
+
+@dataclass(frozen=True)
+class TwinSnapshot:
+    """The last status the station reported per connector (0: the station as a whole).
+    Empty when the station has reported nothing yet: nothing can be ruled out then."""
+
+    connectors: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def knows_connectors(self) -> bool:
+        return any(cid != WHOLE_STATION for cid in self.connectors)
+
+
+NO_SNAPSHOT = TwinSnapshot()
+
+
+def check_connector_exists(snapshot: TwinSnapshot, connector_id: int) -> None:
+    """Refuse a connector id the station does not have (by what it reported)."""
+    if connector_id < 1:
+        raise UnknownConnectorError(f"connector ids start at 1; got {connector_id}")
+    if snapshot.knows_connectors() and connector_id not in snapshot.connectors:
+        known = ", ".join(str(c) for c in sorted(snapshot.connectors) if c != WHOLE_STATION)
+        raise UnknownConnectorError(
+            f"the station reported connectors {known}, not {connector_id}; pick one of those"
+        )
+
+
+def check_remote_start(snapshot: TwinSnapshot, connector_id: int) -> None:
+    """Refuse a remote start on a connector (or station) that reports Faulted or Unavailable."""
+    check_connector_exists(snapshot, connector_id)
+    for target, label in (
+        (WHOLE_STATION, "the station"),
+        (connector_id, f"connector {connector_id}"),
+    ):
+        status = snapshot.connectors.get(target)
+        if status in REFUSING_STATUSES:
+            raise ConnectorNotAvailableError(
+                f"{label} reports {status}; a remote start can go once it is Available"
+            )

@@ -1,0 +1,203 @@
+"""The station aggregate's state, and how each event changes it (``evolve``).
+
+The deciders in ``station`` and ``charging_sessions`` read this state; only
+``evolve`` builds it, so replaying the stream always gives the same state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from chargeledger.domain import events as e
+
+REQUESTED = "requested"
+DISPATCHED = "dispatched"
+
+REMOTE_START = e.RemoteStartRequested.command_name
+
+ABANDONED_KEPT = 16
+"""How many abandoned sessions a station remembers for a late StopTransaction."""
+
+
+@dataclass(frozen=True)
+class OpenCommand:
+    """A station command decided but not yet ended."""
+
+    command_id: str
+    name: str
+    status: str
+    payload: Mapping[str, Any]
+    expires_at: str
+    attempt: int = 0
+    linked: bool = False
+    """A remote start whose session already began (the StartTransaction came first)."""
+
+    @property
+    def connector_id(self) -> int | None:
+        value = self.payload.get("connector_id")
+        return value if isinstance(value, int) else None
+
+    @property
+    def id_tag(self) -> str | None:
+        value = self.payload.get("id_tag")
+        return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class HeldConnector:
+    """A connector held by a remote start the station accepted, until its session starts."""
+
+    command_id: str
+    connector_id: int
+    id_tag: str
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class OpenSession:
+    transaction_id: int
+    connector_id: int
+    id_tag: str
+    meter_start: int
+    started_at: str
+    id_tag_status: str
+    id_tag_expiry: str | None = None
+    remote_start_command_id: str | None = None
+
+
+_EMPTY: Mapping[Any, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class StationState:
+    registration: str | None = None
+    open_commands: Mapping[str, OpenCommand] = field(default_factory=lambda: _EMPTY)
+    held_connectors: Mapping[int, HeldConnector] = field(default_factory=lambda: _EMPTY)
+    sessions: Mapping[int, OpenSession] = field(default_factory=lambda: _EMPTY)
+    abandoned: tuple[int, ...] = ()
+
+    def pending_remote_start(self, connector_id: int) -> OpenCommand | None:
+        for command in self.open_commands.values():
+            if command.name == REMOTE_START and command.connector_id == connector_id:
+                return command
+        return None
+
+    def session_on(self, connector_id: int) -> OpenSession | None:
+        for session in self.sessions.values():
+            if session.connector_id == connector_id:
+                return session
+        return None
+
+
+initial_state = StationState()
+
+
+def evolve(state: StationState, event: e.Event) -> StationState:
+    """The state after one event. Total: an event that changes nothing returns ``state``."""
+    match event:
+        case e.StationBooted():
+            return replace(state, registration=event.registration)
+        case e.CommandRequested():
+            return _requested(state, event)
+        case e.CommandDispatched():
+            target = state.open_commands.get(event.command_id)
+            if target is None:
+                return state
+            dispatched = replace(target, status=DISPATCHED, attempt=event.attempt)
+            return replace(
+                state, open_commands=_with(state.open_commands, event.command_id, dispatched)
+            )
+        case e.CommandAccepted() | e.CommandRejected() | e.CommandTimedOut():
+            return _ended(state, event.command_id, accepted=isinstance(event, e.CommandAccepted))
+        case e.CommandExpired() | e.CommandFailed():
+            return _ended(state, event.command_id, accepted=False)
+        case e.TransactionStarted():
+            return _started(state, event)
+        case e.TransactionAbandoned():
+            return replace(
+                state,
+                sessions=_without(state.sessions, event.transaction_id),
+                abandoned=(*state.abandoned, event.transaction_id)[-ABANDONED_KEPT:],
+            )
+        case e.TransactionStopped():
+            return replace(
+                state,
+                sessions=_without(state.sessions, event.transaction_id),
+                abandoned=tuple(t for t in state.abandoned if t != event.transaction_id),
+            )
+    return state
+
+
+def _requested(state: StationState, event: e.CommandRequested) -> StationState:
+    opened = OpenCommand(
+        command_id=event.command_id,
+        name=event.command_name,
+        status=REQUESTED,
+        payload=MappingProxyType(event.payload()),
+        expires_at=event.expires_at,
+    )
+    held = state.held_connectors
+    if isinstance(event, e.RemoteStartRequested):
+        held = _without(held, event.connector_id)  # a lapsed hold gives way
+    return replace(
+        state,
+        open_commands=_with(state.open_commands, event.command_id, opened),
+        held_connectors=held,
+    )
+
+
+def _ended(state: StationState, command_id: str, accepted: bool) -> StationState:
+    target = state.open_commands.get(command_id)
+    if target is None:
+        return state
+    held = state.held_connectors
+    connector, tag = target.connector_id, target.id_tag
+    if accepted and target.name == REMOTE_START and not target.linked and connector and tag:
+        held = _with(held, connector, HeldConnector(command_id, connector, tag, target.expires_at))
+    return replace(
+        state, open_commands=_without(state.open_commands, command_id), held_connectors=held
+    )
+
+
+def _started(state: StationState, event: e.TransactionStarted) -> StationState:
+    session = OpenSession(
+        transaction_id=event.transaction_id,
+        connector_id=event.connector_id,
+        id_tag=event.id_tag,
+        meter_start=event.meter_start,
+        started_at=event.started_at,
+        id_tag_status=event.id_tag_status,
+        id_tag_expiry=event.id_tag_expiry,
+        remote_start_command_id=event.remote_start_command_id,
+    )
+    open_commands = state.open_commands
+    linked = open_commands.get(event.remote_start_command_id or "")
+    if linked is not None:
+        open_commands = _with(open_commands, linked.command_id, replace(linked, linked=True))
+    return replace(
+        state,
+        sessions=_with(state.sessions, event.transaction_id, session),
+        held_connectors=_without(state.held_connectors, event.connector_id),
+        open_commands=open_commands,
+    )
+
+
+def _with(mapping: Mapping[Any, Any], key: Any, value: Any) -> Mapping[Any, Any]:
+    updated = dict(mapping)
+    updated[key] = value
+    return MappingProxyType(updated)
+
+
+def _without(mapping: Mapping[Any, Any], key: Any) -> Mapping[Any, Any]:
+    if key not in mapping:
+        return mapping
+    return MappingProxyType({k: v for k, v in mapping.items() if k != key})
+
+
+def fold(events: Iterable[e.Event], state: StationState = initial_state) -> StationState:
+    for event in events:
+        state = evolve(state, event)
+    return state

@@ -1,0 +1,57 @@
+"""Operator use cases with fakes: the twin's snapshot reaches the decision, a repeat
+answers with the request it repeats."""
+
+from __future__ import annotations
+
+import pytest
+
+from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
+from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.operator_commands import BUILDERS, OperatorCommands
+from chargeledger.application.station_commands import SPECS
+from chargeledger.application.twin_service import TwinService
+from chargeledger.domain.errors import ConnectorNotAvailableError, UnknownConnectorError
+from tests.fakes import FakeClock
+
+
+def operator() -> tuple[OperatorCommands, TwinService, InMemoryEventStore]:
+    store, documents, clock = InMemoryEventStore(), InMemoryDocumentStore(), FakeClock()
+    twin = TwinService(documents)
+    return OperatorCommands(CommandBus(store, clock), documents, clock, 600, twin), twin, store
+
+
+def test_every_command_the_bus_builds_has_a_way_to_the_station() -> None:
+    assert set(BUILDERS) == set(SPECS)
+
+
+async def test_a_faulted_connector_in_the_twin_refuses_a_remote_start() -> None:
+    use_case, twin, _ = operator()
+    twin.status_notified("CP1", 1, "Faulted", "GroundFailure")
+    with pytest.raises(ConnectorNotAvailableError, match="Faulted"):
+        await use_case.request("CP1", "k1", "remote-start", {"connector_id": 1, "id_tag": "T"})
+    twin.status_notified("CP1", 1, "Available", "NoError")
+    view = await use_case.request("CP1", "k2", "remote-start", {"connector_id": 1, "id_tag": "T"})
+    assert (view["command_id"], view["status"]) == ("k2", "requested")
+
+
+async def test_connectors_the_twin_knows_bound_the_connector_ids() -> None:
+    use_case, twin, _ = operator()
+    twin.status_notified("CP1", 1, "Available", "NoError")
+    with pytest.raises(UnknownConnectorError):
+        await use_case.request("CP1", "k1", "unlock-connector", {"connector_id": 2})
+
+
+async def test_the_same_request_answers_with_the_view_of_the_open_one() -> None:
+    use_case, _, store = operator()
+    body = {"connector_id": 1, "id_tag": "T"}
+    await use_case.request("CP1", "k1", "remote-start", body)
+    again = await use_case.request("CP1", "k2", "remote-start", body)
+    assert again["command_id"] == "k1"
+    assert len(store.log) == 1
+
+
+async def test_a_time_to_live_on_the_request_sets_its_expiry() -> None:
+    use_case, _, store = operator()
+    await use_case.request("CP1", "k1", "reset", {"type": "Hard"}, ttl_s=30)
+    event = store.log[0].event
+    assert getattr(event, "expires_at") == "2026-01-01T00:00:30+00:00"  # noqa: B009

@@ -1,0 +1,85 @@
+"""Read models from events: every command name, and the charging sessions."""
+
+from __future__ import annotations
+
+from chargeledger.adapters.memory import InMemoryDocumentStore
+from chargeledger.application.ports import Metadata, RecordedEvent
+from chargeledger.application.projections import (
+    COMMANDS,
+    TRANSACTIONS,
+    CommandAndStationProjection,
+    transaction_key,
+)
+from chargeledger.application.queries import Views
+from chargeledger.application.twin_service import TwinService
+from chargeledger.domain import events as e
+from chargeledger.domain.station import requested_event
+from tests.unit.domain.scenario import (
+    READING,
+    availability,
+    booted,
+    remote_stop,
+    reset,
+    started,
+    stopped,
+    trigger,
+    unlock,
+)
+
+
+def recorded(events: list[e.Event], stream: str = "station-CP1") -> list[RecordedEvent]:
+    return [RecordedEvent(stream, n, n, event, Metadata()) for n, event in enumerate(events, 1)]
+
+
+async def project(events: list[e.Event]) -> InMemoryDocumentStore:
+    documents = InMemoryDocumentStore()
+    projection = CommandAndStationProjection(documents)
+    for one in recorded(events):  # one batch per event, as a slow log would deliver them
+        await documents.write(await projection.writes_for([one]))
+    return documents
+
+
+async def test_each_command_name_gets_a_view_with_its_payload() -> None:
+    commands = [remote_stop(), unlock(), reset(), availability(), trigger()]
+    documents = await project([booted(), *(requested_event(cmd) for cmd in commands)])
+    docs = {doc["name"]: doc["payload"] for doc in await documents.list(COMMANDS, tag="open")}
+    assert docs == {
+        "remote-stop": {"transaction_id": 7},
+        "unlock-connector": {"connector_id": 1},
+        "reset": {"type": "Soft"},
+        "change-availability": {"connector_id": 0, "type": "Inoperative"},
+        "trigger-message": {"requested_message": "StatusNotification", "connector_id": None},
+    }
+
+
+async def test_a_session_is_followed_from_start_to_stop() -> None:
+    events: list[e.Event] = [
+        booted(),
+        started(7, meter_start=1000),
+        e.MeterValuesRecorded(transaction_id=7, connector_id=1, meter_value=READING),
+        stopped(7, meter_stop=5000),
+    ]
+    documents = await project(events)
+    doc = await documents.get(TRANSACTIONS, transaction_key(7))
+    assert doc is not None
+    assert (doc["status"], doc["energy_wh"], doc["meter_value_count"]) == ("stopped", 4000, 1)
+    assert doc["last_meter_value"] == READING[0]
+
+
+async def test_sessions_are_listed_in_order_and_by_station() -> None:
+    documents = InMemoryDocumentStore()
+    projection = CommandAndStationProjection(documents)
+    for stream, tx in (("station-A", 10), ("station-B", 9), ("station-A", 2)):
+        batch = [RecordedEvent(stream, 1, tx, started(tx), Metadata())]
+        await documents.write(await projection.writes_for(batch))
+    views = Views(documents, TwinService(documents))
+    assert [t["transaction_id"] for t in await views.transactions()] == [2, 9, 10]
+    assert [t["transaction_id"] for t in await views.transactions("A")] == [2, 10]
+
+
+async def test_an_abandoned_session_says_which_one_replaced_it() -> None:
+    abandoned = e.TransactionAbandoned(transaction_id=7, connector_id=1, superseded_by=8)
+    documents = await project([booted(), started(7), abandoned])
+    doc = await documents.get(TRANSACTIONS, transaction_key(7))
+    assert doc is not None
+    assert (doc["status"], doc["abandoned_for"]) == ("abandoned", 8)
