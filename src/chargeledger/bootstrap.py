@@ -11,6 +11,7 @@ from chargeledger.adapters.ocpp.handlers import StationMessages
 from chargeledger.adapters.ocpp.session_messages import SessionMessages
 from chargeledger.adapters.sqlite_database import SQLiteDatabase, sqlite_path
 from chargeledger.adapters.sqlite_store import SQLiteDocumentStore, SQLiteEventStore
+from chargeledger.application import faults
 from chargeledger.application.charging_sessions import ChargingSessions
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.dispatcher import Dispatcher
@@ -52,6 +53,7 @@ async def open_stores(url: str) -> tuple[EventStore, DocumentStore]:
 
 
 async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
+    faults.arm(settings.crash_at)
     clock = clock or SystemClock()
     store, documents = await open_stores(settings.store)
     bus = CommandBus(store, clock)
@@ -59,7 +61,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     await twin.load()
     registry = StationRegistry(documents)
     projections = ProjectionRunner(store, documents, CommandAndStationProjection(documents))
-    dispatcher = Dispatcher(bus, documents, clock)
+    dispatcher = Dispatcher(bus, documents, clock, twin, settings.reconcile_grace_s)
     projections.on_batch(dispatcher.on_commands_changed)
     sessions = SessionMessages(ChargingSessions(bus, documents, IdTagRegistry(documents, clock)))
     messages = StationMessages(

@@ -32,6 +32,9 @@ class Settings:
     ping_timeout_s: float = 30.0
     twin_flush_interval_s: float = 0.5
     read_wait_s: float = 5.0
+    reconcile_grace_s: float = 10.0
+    crash_at: str | None = None
+    """Fault injection for tests only: ``POINT:N`` (see application/faults.py)."""
 
     @property
     def accept_unknown_stations(self) -> bool:

@@ -96,7 +96,12 @@ class SQLiteEventStore:
                 )
             return AppendResult(stream_id, version, first_position, last_position, False, outcome)
 
-        return await self._db.write(job)
+        result = await self._db.write(job)
+        if result.last_position is not None:
+            # Raise the known head before waking anyone, so a subscriber that read
+            # just before this commit sees the new head and never waits for nothing.
+            self._notifier.advance(result.last_position)
+        return result
 
     async def append_chain(
         self, stream_id: str, appends: Sequence[PendingAppend], expected_version: int

@@ -31,6 +31,7 @@ import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from chargeledger.application import faults
 from chargeledger.application.ports import (
     AppendResult,
     ChainedAppends,
@@ -239,6 +240,7 @@ class CommandBus:
         decision = self._decide(jobs[0], state)
         if decision is None:
             return jobs[1:]
+        faults.crash_point(f"before-append:{type(decision.job.command).__name__}")
         try:
             appended = await self._store.append(
                 stream_id, decision.events, version, decision.job.metadata, decision.outcome
@@ -264,6 +266,8 @@ class CommandBus:
         if not decisions:
             return []
         appends = [PendingAppend(d.events, d.job.metadata, d.outcome) for d in decisions]
+        for decision in decisions:
+            faults.crash_point(f"before-append:{type(decision.job.command).__name__}")
         chain = self._store
         assert isinstance(chain, ChainedAppends)
         try:
@@ -295,6 +299,7 @@ class CommandBus:
         return remaining
 
     def _answer(self, stream_id: str, decision: _Decision, appended: AppendResult) -> None:
+        faults.crash_point(f"after-append:{type(decision.job.command).__name__}")
         if decision.refusal is not None:
             _settle(decision.job, error=decision.refusal)
             return

@@ -3,7 +3,12 @@
 For each open command it records ``CommandDispatched`` first, then sends the CALL,
 then records the station's answer: decide, then record, then act (ARCHITECTURE.md
 flow 2). A command whose dispatch is already recorded is never sent again by a
-repeat, so a crash can leave a command in doubt but never doubled (I3, I4).
+repeat, so a crash can leave a command in doubt but never doubled (I3, I4); a
+command in doubt is reconciled from what the station did, not re-sent, unless its
+repeat is harmless (``REPEAT_IS_HARMLESS``).
+
+It follows the log through the command views, which the projection commits together
+with its checkpoint; on start it takes up every open command from them.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
+from chargeledger.application import faults
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.ports import (
     CallTimeoutError,
@@ -25,17 +31,21 @@ from chargeledger.application.ports import (
     StationLink,
 )
 from chargeledger.application.projections import COMMANDS, OPEN
-from chargeledger.application.station_commands import SPECS, outcome_of
+from chargeledger.application.reconciliation import NOT_OBSERVED, observed_effect
+from chargeledger.application.station_commands import REPEAT_IS_HARMLESS, SPECS, outcome_of
+from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import MarkDispatched, RecordOutcome
 from chargeledger.domain.errors import DomainError
 
 log = logging.getLogger(__name__)
 
+REQUESTED = "requested"
+DISPATCHED = "dispatched"
+
 
 class _StationQueue:
     def __init__(self) -> None:
         self.pending: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
 
@@ -45,31 +55,44 @@ class Dispatcher:
         bus: CommandBus,
         documents: DocumentStore,
         clock: Clock,
+        twin: TwinService,
+        reconcile_grace_s: float = 10.0,
         expiry_check_s: float = 1.0,
     ) -> None:
         self._bus = bus
         self._documents = documents
         self._clock = clock
+        self._twin = twin
+        self._reconcile_grace_s = reconcile_grace_s
+        self._expiry_check_s = expiry_check_s
         self._links: dict[str, StationLink] = {}
         self._queues: dict[str, _StationQueue] = {}
-        self._expiry_check_s = expiry_check_s
+        self._reconciling: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def on_commands_changed(self, docs: list[dict[str, Any]]) -> None:
         """Projection listener: queue newly requested commands of stations linked here."""
         for doc in docs:
-            if doc["status"] == "requested" and doc["station_id"] in self._links:
+            if doc["status"] == REQUESTED and doc["station_id"] in self._links:
                 self._enqueue(doc)
 
     async def station_ready(self, link: StationLink) -> None:
-        """The station's BootNotification was accepted on this node: send what waits."""
+        """The station's registration is accepted on this connection: send what waits,
+        and reconcile what an earlier connection or node left in doubt."""
         self._links[link.station_id] = link
-        waiting = [
-            doc
-            for doc in await self._documents.list(COMMANDS, tag=OPEN)
-            if doc["station_id"] == link.station_id and doc["status"] == "requested"
-        ]
-        for doc in sorted(waiting, key=lambda d: int(d["position"])):
-            self._enqueue(doc)
+        open_docs = sorted(
+            (
+                doc
+                for doc in await self._documents.list(COMMANDS, tag=OPEN)
+                if doc["station_id"] == link.station_id
+            ),
+            key=lambda d: int(d["position"]),
+        )
+        for doc in open_docs:
+            if doc["status"] == REQUESTED:
+                self._enqueue(doc)
+            elif doc.get("connection_epoch") != link.epoch:
+                self._start_reconciling(link, doc)
 
     def station_gone(self, link: StationLink) -> None:
         """The connection closed; a newer link of the same station stays."""
@@ -79,33 +102,35 @@ class Dispatcher:
     def _enqueue(self, doc: dict[str, Any]) -> None:
         queue = self._queues.setdefault(doc["station_id"], _StationQueue())
         queue.pending.setdefault(doc["command_id"], doc)
-        queue.wake.set()
         if queue.task is None or queue.task.done():
-            queue.task = asyncio.create_task(
-                self._drain(doc["station_id"], queue), name=f"dispatch-{doc['station_id']}"
-            )
+            queue.task = self._spawn(self._drain(doc["station_id"], queue), doc["station_id"])
+
+    def _spawn(self, work: Any, station_id: str) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.create_task(work, name=f"dispatch-{station_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _drain(self, station_id: str, queue: _StationQueue) -> None:
         while queue.pending:
             link = self._links.get(station_id)
             if link is None:
-                queue.pending.clear()  # sent when the station is ready again
+                queue.pending.clear()  # taken up again when the station is ready
                 return
             _, doc = queue.pending.popitem(last=False)
             try:
-                await self._dispatch(link, doc)
+                await self._dispatch(link, doc, attempt=int(doc.get("attempt", 0)) + 1)
             except Exception:
                 log.exception("dispatch of %s to %s failed", doc["command_id"], station_id)
 
-    async def _dispatch(self, link: StationLink, doc: dict[str, Any]) -> None:
+    async def _dispatch(
+        self, link: StationLink, doc: dict[str, Any], attempt: int, redispatch: bool = False
+    ) -> None:
         command_id = doc["command_id"]
         spec = SPECS[doc["name"]]
-        attempt = int(doc.get("attempt", 0)) + 1
         now = self._clock.now()
-        if _expired(doc, now):
-            await self._record(
-                link.station_id, command_id, "expired", detail="time to live ran out"
-            )
+        if not redispatch and _expired(doc, now):
+            await self._record(link.station_id, command_id, "expired", "time to live ran out")
             return
         dispatched = await self._bus.execute(
             link.station_id,
@@ -115,12 +140,14 @@ class Dispatcher:
                 attempt=attempt,
                 connection_epoch=link.epoch,
                 dispatched_at=now.isoformat(),
+                redispatch=redispatch,
             ),
             correlation_id=command_id,
             causation_id=command_id,
         )
         if dispatched.duplicate or not dispatched.events:
-            return  # already dispatched once, or ended: never send twice
+            return  # this dispatch was recorded before (we may have sent it), or it ended
+        faults.crash_point("after-dispatched")
         try:
             answer = await link.call(spec.action, spec.to_ocpp(doc["payload"]))
         except CallTimeoutError:
@@ -133,7 +160,41 @@ class Dispatcher:
             # In doubt: the station may have acted. Reconciliation decides, not a re-send.
             log.warning("station %s left before answering %s", link.station_id, command_id)
         else:
+            faults.crash_point("after-answer")
             await self._record(link.station_id, command_id, outcome_of(spec, answer), result=answer)
+
+    def _start_reconciling(self, link: StationLink, doc: dict[str, Any]) -> None:
+        if doc["command_id"] in self._reconciling:
+            return
+        self._reconciling.add(doc["command_id"])
+        self._spawn(self._reconcile(link, doc), link.station_id)
+
+    async def _reconcile(self, link: StationLink, doc: dict[str, Any]) -> None:
+        command_id = doc["command_id"]
+        try:
+            if doc["name"] in REPEAT_IS_HARMLESS:
+                await self._dispatch(link, doc, int(doc.get("attempt", 1)) + 1, redispatch=True)
+                return
+            # Ask the station to tell us where it stands, then give it time to report
+            # what it did while we could not hear it (queued StartTransactions etc.).
+            with contextlib.suppress(Exception):
+                await link.call("TriggerMessage", {"requestedMessage": "StatusNotification"})
+            await asyncio.sleep(self._reconcile_grace_s)
+            history = await self._bus.history(link.station_id)
+            since = [r for r in history if r.position > int(doc["position"])]
+            evidence = observed_effect(doc, since, self._twin.get(link.station_id))
+            if evidence is not None:
+                await self._record(
+                    link.station_id, command_id, "accepted", f"reconciled: {evidence}"
+                )
+            else:
+                await self._record(
+                    link.station_id, command_id, "failed", NOT_OBSERVED, error_code="InDoubt"
+                )
+        except Exception:
+            log.exception("reconciling %s on %s failed", command_id, link.station_id)
+        finally:
+            self._reconciling.discard(command_id)
 
     async def _record(
         self,
@@ -144,7 +205,7 @@ class Dispatcher:
         result: dict[str, Any] | None = None,
         error_code: str = "",
     ) -> None:
-        with contextlib.suppress(DomainError):
+        with contextlib.suppress(DomainError):  # already ended: the first outcome stands
             await self._bus.execute(
                 station_id,
                 RecordOutcome(
@@ -160,12 +221,23 @@ class Dispatcher:
             )
 
     async def expire_overdue(self) -> None:
-        """End every requested command whose time to live has passed."""
+        """End every command that waited past its time to live: a requested one expires;
+        one in doubt whose station never came back fails as not observed."""
         now = self._clock.now()
         for doc in await self._documents.list(COMMANDS, tag=OPEN):
-            if doc["status"] == "requested" and _expired(doc, now):
+            if not _expired(doc, now):
+                continue
+            if doc["status"] == REQUESTED:
                 await self._record(
                     doc["station_id"], doc["command_id"], "expired", "time to live ran out"
+                )
+            elif doc["station_id"] not in self._links:
+                await self._record(
+                    doc["station_id"],
+                    doc["command_id"],
+                    "failed",
+                    NOT_OBSERVED,
+                    error_code="InDoubt",
                 )
 
     async def run_expiry(self) -> None:

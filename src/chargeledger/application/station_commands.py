@@ -71,7 +71,9 @@ SPECS: dict[str, StationCommandSpec] = {
     )
 }
 
-REPEAT_IS_HARMLESS: frozenset[str] = frozenset()
+# Asking a station again to send a message, or to report its configuration, changes
+# nothing on it; these are re-sent when their fate is in doubt instead of reconciled.
+REPEAT_IS_HARMLESS: frozenset[str] = frozenset({"trigger-message"})
 
 
 def outcome_of(spec: StationCommandSpec, result: Mapping[str, Any]) -> str:

@@ -93,6 +93,8 @@ class MarkDispatched(Command):
     attempt: int
     connection_epoch: int
     dispatched_at: str
+    redispatch: bool = False
+    """Send again a command already dispatched; only for commands whose repeat is harmless."""
 
 
 @dataclass(frozen=True)

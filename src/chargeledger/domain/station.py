@@ -293,8 +293,13 @@ def _check_free_for_remote_start(command: c.RequestRemoteStart, state: StationSt
 
 def _decide_dispatch(command: c.MarkDispatched, state: StationState) -> list[e.Event]:
     target = state.open_commands.get(command.target_command_id)
-    if target is None or target.status != REQUESTED:
-        return []  # ended or already dispatched: nothing may be sent
+    if target is None:
+        return []  # ended: nothing may be sent
+    sendable = target.status == REQUESTED or (
+        command.redispatch and target.status == DISPATCHED and command.attempt == target.attempt + 1
+    )
+    if not sendable:
+        return []  # already dispatched: a repeat must not send it twice
     return [
         e.CommandDispatched(
             command_id=command.target_command_id,

@@ -33,6 +33,13 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--heartbeat-interval", type=int, default=int(env("heartbeat_interval", "300")))
     p.add_argument("--response-timeout", type=float, default=float(env("response_timeout", "30")))
     p.add_argument("--command-ttl", type=float, default=float(env("command_ttl", "600")))
+    p.add_argument(
+        "--reconcile-grace",
+        type=float,
+        default=float(env("reconcile_grace", "10")),
+        help="seconds a reconnected station has to show what an in-doubt command did",
+    )
+    p.add_argument("--crash-at", default=env("crash_at", "") or None, help=argparse.SUPPRESS)
 
 
 def _tags_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -160,6 +167,8 @@ def _serve(args: argparse.Namespace) -> int:
         heartbeat_interval_s=args.heartbeat_interval,
         response_timeout_s=args.response_timeout,
         command_ttl_s=args.command_ttl,
+        reconcile_grace_s=args.reconcile_grace,
+        crash_at=args.crash_at,
     )
     asyncio.run(serve(settings))
     return 0

@@ -35,6 +35,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
             port=settings.api_port,
             log_level="warning",
             lifespan="off",
+            timeout_keep_alive=30,  # operator tools keep connections between bursts
         )
     )
     scheme = "wss" if settings.tls_cert else "ws"
