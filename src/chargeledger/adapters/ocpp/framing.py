@@ -118,9 +118,14 @@ def parse(text: str | bytes) -> Frame | FrameFault:
         message = _decode(text)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         return FrameFault(UNKNOWN_ID, FORMATION_VIOLATION, f"not JSON: {_first_line(exc)}")
+    answer = isinstance(message, list) and bool(message) and _is_answer_type(message[0])
     if not isinstance(message, list) or len(message) < 3:
+        unique_id = message[1] if answer and len(message) > 1 else UNKNOWN_ID
         return FrameFault(
-            UNKNOWN_ID, FORMATION_VIOLATION, "a frame is a JSON array [type, id, ...] of 3-5 items"
+            unique_id if isinstance(unique_id, str) else UNKNOWN_ID,
+            FORMATION_VIOLATION,
+            "a frame is a JSON array [type, id, ...] of 3-5 items",
+            replyable=not answer,
         )
     type_id, unique_id = message[0], message[1]
     if not isinstance(unique_id, str) or not 0 < len(unique_id) <= MAX_UNIQUE_ID_LENGTH:
@@ -130,7 +135,7 @@ def parse(text: str | bytes) -> Frame | FrameFault:
             echo,
             FORMATION_VIOLATION,
             f"the message id must be a string of 1-{MAX_UNIQUE_ID_LENGTH} characters",
-            replyable=not (type(type_id) is int and type_id in (CALLRESULT, CALLERROR)),
+            replyable=not answer,
         )
     if type(type_id) is not int:
         return FrameFault(unique_id, FORMATION_VIOLATION, "the message type id must be 2, 3 or 4")
@@ -141,6 +146,10 @@ def parse(text: str | bytes) -> Frame | FrameFault:
     if type_id == CALLERROR:
         return _call_error(unique_id, message)
     return FrameFault(unique_id, PROTOCOL_ERROR, f"unknown message type id {type_id}")
+
+
+def _is_answer_type(type_id: object) -> bool:
+    return type(type_id) is int and type_id in (CALLRESULT, CALLERROR)
 
 
 def _call(unique_id: str, message: list[Any]) -> Call | FrameFault:

@@ -122,7 +122,7 @@ def check(name: str, payload: dict[str, Any]) -> None:
     """Raise ``PayloadError`` when ``payload`` breaks schema ``name``."""
     validate = validator(name)
     if validate is None:
-        raise PayloadError(framing.NOT_IMPLEMENTED, f"no OCPP 1.6 schema for {name}")
+        raise PayloadError(framing.NOT_IMPLEMENTED, f"{name}: no OCPP 1.6 schema")
     try:
         validate(payload)
     except fastjsonschema.JsonSchemaValueException as exc:
