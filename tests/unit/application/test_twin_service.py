@@ -24,25 +24,37 @@ class CountingDocumentStore(InMemoryDocumentStore):
 
 async def test_ten_thousand_heartbeats_make_one_transaction_per_flush() -> None:
     store = CountingDocumentStore()
-    twins = TwinService(store, flush_interval_s=0.05)
-    writer = asyncio.create_task(twins.run_writer())
-
-    async def station(number: int) -> None:
-        for beat in range(3):
+    twins = TwinService(store)
+    for beat in range(3):  # three heartbeat intervals of 10,000 stations
+        for number in range(10_000):
             twins.heartbeat(f"CP-{number:05}", f"2026-01-01T00:00:0{beat}Z")
-            await asyncio.sleep(0)
-
-    await asyncio.gather(*(station(n) for n in range(10_000)))
-    await asyncio.sleep(0.12)
-    writer.cancel()
-    await asyncio.gather(writer, return_exceptions=True)
-    # 30,000 heartbeats from 10,000 stations: a handful of transactions, each
-    # carrying each changed station once.
-    assert 1 <= len(store.transactions) <= 5
-    assert sum(store.transactions) <= 3 * 10_000
-    assert max(store.transactions) <= 10_000
+            twins.heartbeat(f"CP-{number:05}", f"2026-01-01T00:00:0{beat}Z")
+        await twins.flush()
+    assert store.transactions == [10_000, 10_000, 10_000]  # 60,000 heartbeats, 3 commits
     persisted = await store.get(TWINS, "CP-09999")
     assert persisted is not None and persisted["last_heartbeat"] == "2026-01-01T00:00:02Z"
+
+
+async def test_the_writer_flushes_on_its_interval_while_heartbeats_arrive() -> None:
+    store = CountingDocumentStore()
+    twins = TwinService(store, flush_interval_s=0.05)
+    writer = asyncio.create_task(twins.run_writer())
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    beats = 0
+    while loop.time() - started < 0.3:
+        for number in range(200):
+            twins.heartbeat(f"CP-{number}", str(beats))
+            beats += 1
+        await asyncio.sleep(0.001)
+    writer.cancel()
+    await asyncio.gather(writer, return_exceptions=True)
+    elapsed = loop.time() - started
+    assert beats > 10_000
+    assert len(store.transactions) <= elapsed / 0.05 + 2  # one per interval, plus the last
+    assert max(store.transactions) <= 200
+    persisted = await store.get(TWINS, "CP-0")
+    assert persisted is not None and persisted["last_heartbeat"] == str(beats - 200)
 
 
 async def test_nothing_changed_means_no_transaction() -> None:
