@@ -28,7 +28,7 @@ def test_a_call_error_without_details_is_taken_as_stations_send_it() -> None:
 
 
 def test_bytes_of_utf8_json_are_taken_like_text() -> None:
-    assert framing.parse('[2,"1","Heartbeat",{}]'.encode()) == Call("1", "Heartbeat", {})
+    assert framing.parse(b'[2,"1","Heartbeat",{}]') == Call("1", "Heartbeat", {})
 
 
 @pytest.mark.parametrize(

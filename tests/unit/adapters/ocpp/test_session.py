@@ -69,7 +69,7 @@ async def test_no_answer_in_time_fails_the_call_and_sends_the_next() -> None:
     session = open_session(wire, timeout=0.05)
     first = asyncio.create_task(session.call("Reset", RESET))
     second = asyncio.create_task(session.call("ClearCache", {}))
-    with pytest.raises(CallTimeoutError, match="did not answer Reset within 0.05 s"):
+    with pytest.raises(CallTimeoutError, match=r"did not answer Reset within 0\.05 s"):
         await first
     await settle()
     assert [frame[2] for frame in wire.sent] == ["Reset", "ClearCache"]
