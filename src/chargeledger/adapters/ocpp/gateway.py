@@ -87,6 +87,7 @@ class OcppGateway:
         self._epochs = itertools.count(time.time_ns() // 1000)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing: dict[str, set[asyncio.Task[Any]]] = {}
         self._verified = _VerifiedPasswords()
         self.listening = asyncio.Event()
         schemas.warm_up(schemas.STATION_ACTIONS)
@@ -213,11 +214,22 @@ class OcppGateway:
         older.session.hand_over_to(session)
         self.dispatcher.station_gone(older.session)
         log.info("station %s reconnected; closing its older connection", session.station_id)
-        closing = self.spawn(
+        closing = self._closing.setdefault(session.station_id, set())
+        task = self.spawn(
             older.close_and_wait(CloseCode.NORMAL_CLOSURE, "superseded by a newer connection"),
             name=f"close-older-{session.station_id}",
         )
-        await asyncio.shield(closing)
+        closing.add(task)
+        task.add_done_callback(lambda done: self._closed_one(session.station_id, done))
+        # Every older connection of this station, not only the last, must be gone.
+        await asyncio.shield(asyncio.gather(*closing, return_exceptions=True))
+
+    def _closed_one(self, station_id: str, task: asyncio.Task[Any]) -> None:
+        closing = self._closing.get(station_id)
+        if closing is not None:
+            closing.discard(task)
+            if not closing:
+                del self._closing[station_id]
 
     def went_live(self, connection: _Connection, session: StationSession) -> None:
         self.twin.connected(session.station_id, session.epoch)
