@@ -43,7 +43,11 @@ from chargeledger.adapters.ocpp import framing, schemas
 from chargeledger.adapters.ocpp.handlers import Reply, StationMessages
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.dispatcher import Dispatcher
-from chargeledger.application.registry import StationRegistry, verify_password
+from chargeledger.application.registry import (
+    RegisteredStation,
+    StationRegistry,
+    verify_password,
+)
 from chargeledger.application.twin_service import TwinService
 
 log = logging.getLogger(__name__)
@@ -89,6 +93,7 @@ class OcppGateway:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing: dict[str, set[asyncio.Task[Any]]] = {}
         self._verified = _VerifiedPasswords()
+        self._known = _RegistrySnapshot(registry)
         self.listening = asyncio.Event()
         schemas.warm_up(schemas.STATION_ACTIONS)
 
@@ -182,7 +187,7 @@ class OcppGateway:
         self, ws: ServerProtocol, request: Request, station_id: str
     ) -> Response | None:
         supplied = _basic_credentials(request.headers)
-        registered = await self._registry.get(station_id)
+        registered = await self._known.get(station_id, self._accept_unknown)
         if registered is None and not self._accept_unknown:
             return _refuse(
                 ws,
@@ -627,3 +632,33 @@ class _VerifiedPasswords:
         if valid:
             self._known[station_id] = (stored_hash, mac)
         return valid
+
+
+class _RegistrySnapshot:
+    """The station registry as of at most ``max_age_s`` ago, read in one query and
+    shared by every handshake meanwhile: ten thousand stations reconnecting after a
+    restart cost a few registry reads, not ten thousand. A station missing from the
+    snapshot is looked up directly when unknown stations are refused, so one added a
+    moment ago is not turned away; a changed password applies within ``max_age_s``."""
+
+    def __init__(self, registry: StationRegistry, max_age_s: float = 2.0) -> None:
+        self._registry = registry
+        self._max_age_s = max_age_s
+        self._stations: dict[str, RegisteredStation] = {}
+        self._taken_at = -float("inf")
+        self._refresh: asyncio.Task[None] | None = None
+
+    async def get(self, station_id: str, misses_are_cheap: bool) -> RegisteredStation | None:
+        if time.monotonic() - self._taken_at > self._max_age_s:
+            if self._refresh is None or self._refresh.done():
+                self._refresh = asyncio.ensure_future(self._take())
+            await asyncio.shield(self._refresh)
+        found = self._stations.get(station_id)
+        if found is None and not misses_are_cheap:
+            found = await self._registry.get(station_id)
+        return found
+
+    async def _take(self) -> None:
+        taken_at = time.monotonic()
+        self._stations = {s.station_id: s for s in await self._registry.list()}
+        self._taken_at = taken_at
