@@ -46,7 +46,9 @@ class TwinService:
         self._update(station_id, lambda twin: t.disconnected(twin, epoch))
 
     def heartbeat(self, station_id: str, at: str) -> None:
-        self._update(station_id, lambda twin: t.heartbeat(twin, at))
+        current = self._twins.get(station_id) or t.StationTwin(station_id=station_id)
+        self._twins[station_id] = t.heartbeat(current, at)
+        self._dirty.add(station_id)
 
     def status_notified(
         self,

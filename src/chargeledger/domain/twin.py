@@ -51,7 +51,16 @@ def disconnected(twin: StationTwin, epoch: int) -> StationTwin:
 
 
 def heartbeat(twin: StationTwin, at: str) -> StationTwin:
-    return replace(twin, last_heartbeat=at)
+    # Spelled out rather than dataclasses.replace: this runs for every heartbeat.
+    return StationTwin(
+        twin.station_id,
+        twin.connected,
+        at,
+        twin.connectors,
+        twin.connection_epoch,
+        twin.diagnostics_status,
+        twin.firmware_status,
+    )
 
 
 def status_notified(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Generator
@@ -27,6 +28,10 @@ class _EmbeddedServer(uvicorn.Server):
 
 async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     node = await build_node(settings)
+    # Everything built so far lives as long as the node: keep it out of the
+    # collector's full passes, which would otherwise stall every connection.
+    gc.collect()
+    gc.freeze()
     supervisor = asyncio.create_task(node.supervisor.run(), name="supervisor")
     if not await _gateway_listening(node, supervisor):
         supervisor.cancel()

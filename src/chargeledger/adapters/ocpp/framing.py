@@ -63,20 +63,22 @@ ERROR_CODES: Final = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+# Frames are made for every message: plain slotted classes, which construct
+# several times faster than frozen ones.
+@dataclass(slots=True)
 class Call:
     unique_id: str
     action: str
     payload: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallResult:
     unique_id: str
     payload: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallError:
     unique_id: str
     code: str

@@ -155,7 +155,7 @@ class OcppGateway:
         tick = max(0.02, min(1.0, options.ping_interval_s / 4, options.ping_timeout_s / 4))
         while True:
             await asyncio.sleep(tick)
-            self.sweep(asyncio.get_running_loop().time())
+            self.sweep(time.monotonic())
 
     def sweep(self, now: float) -> None:
         """Ping quiet connections, end dead ones and those stuck in a handshake."""
@@ -300,11 +300,11 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        self.connected_at = self.last_received = asyncio.get_running_loop().time()
+        self.connected_at = self.last_received = time.monotonic()
         self.gateway._connections.add(self)
 
     def data_received(self, data: bytes) -> None:
-        self.last_received = asyncio.get_running_loop().time()
+        self.last_received = time.monotonic()
         self.ping_sent_at = None  # anything the station sends proves it alive
         ws = self.ws
         ws.receive_data(data)
@@ -359,12 +359,12 @@ class _Connection(asyncio.Protocol):
                 transport.close()
 
     def send_text(self, text: str) -> None:
-        if self.ws.state is not State.OPEN or self.transport is None:
+        transport = self.transport
+        if self.ws.state is not State.OPEN or transport is None or transport.is_closing():
             return  # closing: the station gets nothing more on this connection
-        if self.transport.is_closing():
-            return
-        self.ws.send_text(text.encode())
-        self._flush()
+        if self.ws.writes:
+            self._flush()  # what the protocol queued (a pong) goes first
+        transport.write(_text_frame(text.encode()))
 
     def close(self, code: int, reason: str) -> None:
         """Start the closing handshake; the sweeper aborts it after the close timeout."""
@@ -400,8 +400,7 @@ class _Connection(asyncio.Protocol):
 
     def _expect_close(self) -> None:
         if self.close_deadline is None:
-            loop = asyncio.get_running_loop()
-            self.close_deadline = loop.time() + self.gateway.options.close_timeout_s
+            self.close_deadline = time.monotonic() + self.gateway.options.close_timeout_s
 
     def check(self, now: float, options: GatewayOptions) -> None:
         """Called by the sweeper: keepalive, handshake and close deadlines."""
@@ -585,6 +584,18 @@ class _Connection(asyncio.Protocol):
 
     def _error(self, call: framing.Call, code: str, description: str) -> None:
         self.send_text(framing.encode(framing.CallError(call.unique_id, code, description)))
+
+
+def _text_frame(payload: bytes) -> bytes:
+    """One unfragmented, unmasked server text frame (RFC 6455, 5.2). We write our
+    frames ourselves: websockets' general path costs more than the OCPP work of a
+    heartbeat, and we never fragment, compress or send after our close frame."""
+    length = len(payload)
+    if length < 126:
+        return bytes((0x81, length)) + payload
+    if length < 65536:
+        return b"\x81\x7e" + length.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + length.to_bytes(8, "big") + payload
 
 
 def _refuse(ws: ServerProtocol, status: int, text: str) -> Response:

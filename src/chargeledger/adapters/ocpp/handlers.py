@@ -25,7 +25,7 @@ from chargeledger.domain.commands import RegisterBoot
 AfterReply = Callable[[], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reply:
     payload: dict[str, Any]
     after: AfterReply | None = None

@@ -106,11 +106,17 @@ def validator(name: str) -> Validator | None:
     return compiled
 
 
+_VALIDATORS: dict[str, Validator] = {}
+"""Warmed-up validators, looked up without the cache wrapper on the hot path."""
+
+
 def warm_up(actions: Iterable[str]) -> None:
     """Compile the request and response validators of ``actions`` now, not on first use."""
     for action in actions:
-        validator(action)
-        validator(f"{action}Response")
+        for name in (action, f"{action}Response"):
+            compiled = validator(name)
+            if compiled is not None:
+                _VALIDATORS[name] = compiled
 
 
 def known_action(action: str) -> bool:
@@ -120,7 +126,7 @@ def known_action(action: str) -> bool:
 
 def check(name: str, payload: dict[str, Any]) -> None:
     """Raise ``PayloadError`` when ``payload`` breaks schema ``name``."""
-    validate = validator(name)
+    validate = _VALIDATORS.get(name) or validator(name)
     if validate is None:
         raise PayloadError(framing.NOT_IMPLEMENTED, f"{name}: no OCPP 1.6 schema")
     try:
