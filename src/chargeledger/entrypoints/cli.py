@@ -41,6 +41,53 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     p.add_argument("--crash-at", default=env("crash_at", "") or None, help=argparse.SUPPRESS)
 
+    _gateway_options(p)
+
+
+def _gateway_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("OCPP gateway")
+    g.add_argument(
+        "--ping-interval",
+        type=float,
+        default=float(env("ping_interval", "30")),
+        help="seconds of silence before a WebSocket ping (default 30)",
+    )
+    g.add_argument(
+        "--ping-timeout",
+        type=float,
+        default=float(env("ping_timeout", "30")),
+        help="seconds to wait for any answer to a ping before dropping the station",
+    )
+    g.add_argument(
+        "--max-frame-bytes",
+        type=int,
+        default=int(env("max_frame_bytes", str(64 * 1024))),
+        help="largest message a station may send; a larger one closes with 1009",
+    )
+    g.add_argument(
+        "--handshake-timeout",
+        type=float,
+        default=float(env("handshake_timeout", "10")),
+        help="seconds for a station to complete the TLS and HTTP handshake",
+    )
+    g.add_argument(
+        "--close-timeout",
+        type=float,
+        default=float(env("close_timeout", "5")),
+        help="seconds a closing or superseded connection gets before it is cut",
+    )
+    g.add_argument(
+        "--station-queue",
+        type=int,
+        default=int(env("station_queue", "64")),
+        help="CALLs that may wait per station before a new one is refused",
+    )
+    g.add_argument(
+        "--data-transfer-vendors",
+        default=env("data_transfer_vendors", ""),
+        help="comma-separated vendor ids whose DataTransfer is Accepted (else UnknownVendorId)",
+    )
+
 
 def _tags_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tags = sub.add_parser("tags", help="manage the id-tag registry Authorize consults")
@@ -169,6 +216,13 @@ def _serve(args: argparse.Namespace) -> int:
         command_ttl_s=args.command_ttl,
         reconcile_grace_s=args.reconcile_grace,
         crash_at=args.crash_at,
+        ping_interval_s=args.ping_interval,
+        ping_timeout_s=args.ping_timeout,
+        max_frame_bytes=args.max_frame_bytes,
+        handshake_timeout_s=args.handshake_timeout,
+        close_timeout_s=args.close_timeout,
+        station_queue=args.station_queue,
+        data_transfer_vendors=tuple(v for v in args.data_transfer_vendors.split(",") if v),
     )
     asyncio.run(serve(settings))
     return 0
