@@ -112,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--duration", type=float, default=None, help="seconds; default: forever")
     sim.add_argument("--prefix", default="SIM-")
     sim.add_argument("--heartbeat", type=float, default=None, help="override the interval (s)")
+    sim.add_argument("--connectors", type=int, default=2, help="connectors per station")
+    sim.add_argument(
+        "--charge-seconds", type=float, default=60.0, help="mean length of a charging session"
+    )
+    sim.add_argument(
+        "--meter-interval", type=float, default=10.0, help="seconds between MeterValues"
+    )
 
     stations = sub.add_parser("stations", help="manage the station registry")
     stations.add_argument("--store", default=env("store", DEFAULT_STORE))
@@ -179,9 +186,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "simulate":
             from chargeledger.simulator.fleet import run_fleet
+            from chargeledger.simulator.station import Behaviour
+
+            behaviour = Behaviour(
+                connectors=args.connectors,
+                charge_seconds=(args.charge_seconds * 0.5, args.charge_seconds * 1.5),
+                meter_interval_s=args.meter_interval,
+            )
 
             return asyncio.run(
-                run_fleet(args.url, args.stations, args.duration, args.prefix, args.heartbeat)
+                run_fleet(
+                    args.url, args.stations, args.duration, args.prefix, args.heartbeat, behaviour
+                )
             )
         if args.command == "stations":
             return asyncio.run(_stations(args))
