@@ -62,7 +62,7 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
         self.behaviour = behaviour or Behaviour()
         self.counters = Counters()
         self.connectors = {n: Connector() for n in range(1, self.behaviour.connectors + 1)}
-        self.meter_wh = random.randint(0, 1_000_000)
+        self.meter_wh = float(random.randint(0, 1_000_000))
         self.configuration: dict[str, str] = {
             "HeartbeatInterval": "300",
             "MeterValueSampleInterval": str(int(self.behaviour.meter_interval_s)),
@@ -129,7 +129,7 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
             call.StartTransaction(
                 connector_id=connector_id,
                 id_tag=id_tag,
-                meter_start=self.meter_wh,
+                meter_start=int(self.meter_wh),
                 timestamp=_now(),
             )
         )
@@ -146,9 +146,7 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
         try:
             while asyncio.get_running_loop().time() < deadline:
                 await asyncio.sleep(self.behaviour.meter_interval_s)
-                self.meter_wh += int(
-                    self.behaviour.power_w * self.behaviour.meter_interval_s / 3600
-                )
+                self.meter_wh += self.behaviour.power_w * self.behaviour.meter_interval_s / 3600
                 await self.call(
                     call.MeterValues(
                         connector_id=connector_id,
@@ -158,7 +156,7 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
                                 "timestamp": _now(),
                                 "sampledValue": [
                                     {
-                                        "value": str(self.meter_wh),
+                                        "value": str(int(self.meter_wh)),
                                         "measurand": "Energy.Active.Import.Register",
                                         "unit": "Wh",
                                     }
@@ -177,7 +175,7 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
             return
         await self.call(
             call.StopTransaction(
-                meter_stop=self.meter_wh,
+                meter_stop=int(self.meter_wh),
                 timestamp=_now(),
                 transaction_id=connector.transaction_id,
                 reason=reason,
