@@ -61,9 +61,18 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     await twin.load()
     registry = StationRegistry(documents)
     projections = ProjectionRunner(store, documents, CommandAndStationProjection(documents))
-    dispatcher = Dispatcher(bus, documents, clock, twin, settings.reconcile_grace_s)
+    dispatcher = Dispatcher(
+        bus,
+        documents,
+        clock,
+        twin,
+        reconcile_grace_s=settings.reconcile_grace_s,
+        response_timeout_s=settings.response_timeout_s,
+    )
     projections.on_batch(dispatcher.on_commands_changed)
-    sessions = SessionMessages(ChargingSessions(bus, documents, IdTagRegistry(documents, clock)))
+    sessions = SessionMessages(
+        ChargingSessions(bus, documents, IdTagRegistry(documents, clock)), twin
+    )
     messages = StationMessages(
         bus,
         twin,

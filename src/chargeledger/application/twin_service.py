@@ -8,6 +8,7 @@ commits.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from types import MappingProxyType
@@ -17,6 +18,9 @@ from chargeledger.application.ports import DocumentStore, DocumentWrite
 from chargeledger.domain import twin as t
 
 TWINS = "twin"
+METERS = "meter"
+MAX_METERS_IN_MEMORY = 200_000
+"""Meter telemetry: one document per transaction (its key) or per connector outside one."""
 
 
 class TwinService:
@@ -24,6 +28,8 @@ class TwinService:
         self._documents = documents
         self._twins: dict[str, t.StationTwin] = {}
         self._dirty: set[str] = set()
+        self._meters: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._dirty_meters: set[str] = set()
         self._flush_interval_s = flush_interval_s
 
     async def load(self) -> None:
@@ -73,6 +79,36 @@ class TwinService:
     def firmware_status_notified(self, station_id: str, status: str) -> None:
         self._update(station_id, lambda twin: t.firmware_status_notified(twin, status))
 
+    def meter_values(
+        self,
+        station_id: str,
+        connector_id: int,
+        transaction_id: int | None,
+        meter_value: list[dict[str, Any]],
+    ) -> None:
+        """Meter readings are telemetry (ARCHITECTURE.md flow 1): they never move the
+        station's stream; a session's energy is decided by its Start and Stop."""
+        key = meter_key(station_id, connector_id, transaction_id)
+        current = self._meters.get(key) or {
+            "station_id": station_id,
+            "connector_id": connector_id,
+            "transaction_id": transaction_id,
+            "count": 0,
+            "last": None,
+        }
+        if meter_value:
+            current = {**current, "count": current["count"] + len(meter_value)}
+            current["last"] = meter_value[-1]
+        self._meters[key] = current
+        self._meters.move_to_end(key)
+        while len(self._meters) > MAX_METERS_IN_MEMORY:
+            self._meters.popitem(last=False)  # a session idle that long is over
+        self._dirty_meters.add(key)
+
+    async def meters(self, transaction_id: int) -> dict[str, Any] | None:
+        key = meter_key("", 0, transaction_id)
+        return self._meters.get(key) or await self._documents.get(METERS, key)
+
     def _update(self, station_id: str, change: Callable[[t.StationTwin], t.StationTwin]) -> None:
         current = self._twins.get(station_id) or t.StationTwin(station_id=station_id)
         self._twins[station_id] = change(current)
@@ -80,13 +116,20 @@ class TwinService:
 
     async def flush(self) -> int:
         dirty, self._dirty = self._dirty, set()
-        if not dirty:
+        meters, self._dirty_meters = self._dirty_meters, set()
+        if not dirty and not meters:
             return 0
         writes = [DocumentWrite(TWINS, sid, _to_doc(self._twins[sid])) for sid in sorted(dirty)]
+        writes += [
+            DocumentWrite(METERS, key, self._meters[key])
+            for key in sorted(meters)
+            if key in self._meters
+        ]
         try:
             await self._documents.write(writes)
         except BaseException:
             self._dirty |= dirty
+            self._dirty_meters |= meters
             raise
         return len(writes)
 
@@ -97,6 +140,12 @@ class TwinService:
                 await self.flush()
         finally:
             await asyncio.shield(self.flush())
+
+
+def meter_key(station_id: str, connector_id: int, transaction_id: int | None) -> str:
+    if transaction_id is not None:
+        return str(transaction_id)
+    return f"{station_id}/{connector_id}"
 
 
 def _to_doc(twin: t.StationTwin) -> dict[str, Any]:

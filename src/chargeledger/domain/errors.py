@@ -50,3 +50,7 @@ class CommandPendingError(DomainError):
 
 class InvalidCommandError(DomainError):
     """A command argument outside what OCPP 1.6 allows."""
+
+
+class IdempotencyKeyInUseError(DomainError):
+    """The command id already names a command of another station."""

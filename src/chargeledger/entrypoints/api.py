@@ -35,7 +35,10 @@ class CommandName(StrEnum):
 class CommandBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ttl_s: float | None = Field(
-        default=None, gt=0, description="seconds to wait for an offline station (default 600)"
+        default=None,
+        gt=0,
+        le=30 * 24 * 3600,
+        description="seconds to wait for an offline station (default 600, at most 30 days)",
     )
 
 
@@ -211,7 +214,16 @@ def create_app(node: Node) -> FastAPI:
         station_id: str,
         name: CommandName,
         body: Annotated[dict[str, Any], Body()],
-        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                min_length=1,
+                max_length=200,
+                pattern=r"^[^/]+$",
+                description="Any text without '/' (the CSMS's own ids use it); a repeat "
+                "returns the first outcome",
+            ),
+        ] = None,
     ) -> dict[str, Any]:
         """Decide a station command; the dispatcher sends it once it is recorded."""
         arguments = _validated(name, body)

@@ -241,6 +241,8 @@ class OcppGateway:
         session.start_sending()
         if session.registered:  # took over a connection whose boot was accepted
             self.spawn(self.dispatcher.station_ready(session), f"ready-{session.station_id}")
+        else:
+            self.spawn(self.messages.resume(session), f"resume-{session.station_id}")
 
     def ended(self, connection: _Connection) -> None:
         self._connections.discard(connection)
@@ -251,7 +253,9 @@ class OcppGateway:
         self.dispatcher.station_gone(session)
         if self._live.get(session.station_id) is connection:
             del self._live[session.station_id]
-            self.twin.disconnected(session.station_id, session.epoch)
+        # Unconditional: the twin ignores a close from a connection older than the one
+        # it knows, and a newer connection that gave up must not leave it "connected".
+        self.twin.disconnected(session.station_id, session.epoch)
 
     def next_epoch(self) -> int:
         return next(self._epochs)
@@ -545,10 +549,11 @@ class _Connection(asyncio.Protocol):
             reply = await pending
         except Exception:
             log.exception("handling %s failed", call.action)
+            self.busy = False
             self._error(call, framing.INTERNAL_ERROR, "the CSMS could not handle it")
         else:
-            self._reply(call, reply)
-        self.busy = False
+            self.busy = False
+            self._reply(call, reply)  # busy again while its follow-up runs
         self._drain_inbox()
 
     def _reply(self, call: framing.Call, reply: Reply) -> None:

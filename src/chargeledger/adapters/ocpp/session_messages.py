@@ -1,6 +1,7 @@
-"""The station's business messages of OCPP 1.6 charging sessions, translated: payload in,
-use case called, answer back. Authorize, StartTransaction, StopTransaction and
-MeterValues; registered beside the other station messages in ``handlers``."""
+"""The station's messages of OCPP 1.6 charging sessions, translated: payload in, use case
+called, answer back. Authorize, StartTransaction and StopTransaction are business;
+MeterValues are telemetry and go to the twin, never to the stream. Registered beside
+the other station messages in ``handlers``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from chargeledger.adapters.ocpp.handlers import Handler, Reply
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.charging_sessions import ChargingSessions
+from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.id_tags import IdTagInfo
 
 
@@ -20,8 +22,9 @@ def id_tag_info(info: IdTagInfo) -> dict[str, Any]:
 
 
 class SessionMessages:
-    def __init__(self, sessions: ChargingSessions) -> None:
+    def __init__(self, sessions: ChargingSessions, twin: TwinService) -> None:
         self._sessions = sessions
+        self._twin = twin
         self.handlers: dict[str, Handler] = {
             "Authorize": self.authorize,
             "StartTransaction": self.start_transaction,
@@ -58,10 +61,11 @@ class SessionMessages:
         )
         return Reply({} if info is None else {"idTagInfo": id_tag_info(info)})
 
-    async def meter_values(self, session: StationSession, payload: dict[str, Any]) -> Reply:
-        transaction_id = payload.get("transactionId")
-        if transaction_id is not None:  # readings outside a transaction are telemetry
-            await self._sessions.record_meter_values(
-                session.station_id, payload["connectorId"], transaction_id, payload["meterValue"]
-            )
+    def meter_values(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        self._twin.meter_values(
+            session.station_id,
+            payload["connectorId"],
+            payload.get("transactionId"),
+            payload["meterValue"],
+        )
         return Reply({})
