@@ -628,12 +628,17 @@ def _basic_credentials(headers: Headers) -> tuple[str, str] | None:
 class _VerifiedPasswords:
     """Remembers passwords that passed scrypt, keyed to the stored hash, so that ten
     thousand stations reconnecting after a restart cost one slow hash each, not one
-    per reconnect; at most two slow hashes run at once (each takes 16 MB)."""
+    per reconnect; at most two slow hashes run at once (each takes 16 MB). After a
+    wrong password, that station id gets no slow hash for ``cooldown_s``, so a client
+    hammering one id with wrong passwords cannot starve every other station's first
+    check (say, right after a restart)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cooldown_s: float = 1.0) -> None:
         self._key = os.urandom(32)
         self._known: dict[str, tuple[str, bytes]] = {}
         self._slow = asyncio.Semaphore(2)
+        self._cooldown_s = cooldown_s
+        self._failed_at: dict[str, float] = {}
 
     def _mac(self, password: str) -> bytes:
         return hmac.new(self._key, password.encode(), hashlib.sha256).digest()
@@ -643,10 +648,18 @@ class _VerifiedPasswords:
         mac = self._mac(password)
         if known is not None and known[0] == stored_hash:
             return hmac.compare_digest(mac, known[1])
+        failed_at = self._failed_at.get(station_id)
+        if failed_at is not None and time.monotonic() - failed_at < self._cooldown_s:
+            return False
         async with self._slow:
             valid = await asyncio.to_thread(verify_password, password, stored_hash)
         if valid:
             self._known[station_id] = (stored_hash, mac)
+            self._failed_at.pop(station_id, None)
+        else:
+            if len(self._failed_at) > 100_000:
+                self._failed_at.clear()  # bounded: only a flood of ids gets here
+            self._failed_at[station_id] = time.monotonic()
         return valid
 
 
