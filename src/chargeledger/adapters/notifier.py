@@ -1,9 +1,12 @@
-"""Coalescing wake-ups for subscribers: many appends, one wake-up per waiter."""
+"""Coalescing wake-ups for subscribers, and the catch-up-then-live loop built on them."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
+
+from chargeledger.application.ports import EventStore, RecordedEvent
 
 
 class HeadNotifier:
@@ -31,3 +34,18 @@ class HeadNotifier:
         moved = self._moved
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(moved.wait(), timeout)
+
+
+async def follow(
+    store: EventStore, after_position: int, page_size: int = 500, safety_poll_s: float = 1.0
+) -> AsyncIterator[list[RecordedEvent]]:
+    """``EventStore.subscribe`` for every store: read pages until caught up, then sleep
+    until a wake-up (one per burst, however many appends it holds) or the safety poll."""
+    position = after_position
+    while True:
+        page = await store.read_all(position, page_size)
+        if page:
+            position = page[-1].position
+            yield page
+            continue
+        await store.wait_for_events(position, safety_poll_s)

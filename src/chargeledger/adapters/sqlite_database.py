@@ -1,8 +1,10 @@
 """One SQLite file shared by the event store and the read models.
 
 All writes go through one writer thread that batches the jobs arriving together
-into one transaction and one fsync (group commit). Each job runs inside its own
-savepoint, so a job that fails (a version conflict, say) fails only itself.
+into one transaction and one fsync (group commit). A job that fails before it
+writes (a version conflict, say) fails only itself; should a job fail after
+writing, the batch is rolled back and redone with a savepoint per job, so again
+only that job fails.
 Reads run on a small pool of threads, each with its own connection (WAL lets
 readers go on while the writer commits).
 """
@@ -55,6 +57,22 @@ MIGRATIONS: list[str] = [
     CREATE TABLE checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
     CREATE TABLE sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     """,
+    # The command key is the table itself: one B-tree written per append instead of two.
+    """
+    CREATE TABLE stream_commands_v2 (
+        stream_id TEXT NOT NULL,
+        command_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        first_position INTEGER,
+        last_position INTEGER,
+        outcome TEXT,
+        PRIMARY KEY (stream_id, command_id)
+    ) WITHOUT ROWID;
+    INSERT INTO stream_commands_v2 SELECT stream_id, command_id, version, first_position,
+        last_position, outcome FROM stream_commands;
+    DROP TABLE stream_commands;
+    ALTER TABLE stream_commands_v2 RENAME TO stream_commands;
+    """,
 ]
 
 
@@ -100,6 +118,12 @@ class _Job:
 
 _STOP = object()
 
+_Outcome = tuple[_Job, Any, BaseException | None]
+
+
+class _WroteThenFailedError(Exception):
+    """A job failed after writing: the batch must be redone with savepoints."""
+
 
 class SQLiteDatabase:
     """The shared file: a group-committing writer thread and pooled readers."""
@@ -111,6 +135,8 @@ class SQLiteDatabase:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._commit_listeners: list[Callable[[], None]] = []
+        self.commits = 0
+        """Transactions committed by the writer: one per group of jobs (one fsync each)."""
         setup = _connect(path)
         try:
             migrate(setup)
@@ -166,7 +192,48 @@ class SQLiteDatabase:
         conn.close()
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
-        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+        try:
+            outcomes = self._run_together(conn, batch)
+        except _WroteThenFailedError:
+            conn.execute("ROLLBACK")
+            outcomes = self._run_isolated(conn, batch)
+        self.commits += 1
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]] = {}
+        for outcome in outcomes:
+            by_loop.setdefault(outcome[0].loop, []).append(outcome)
+        for loop, items in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the caller's loop closed: none waits
+                loop.call_soon_threadsafe(_settle, items)
+        for listener in self._commit_listeners:
+            listener()
+
+    def _run_together(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome]:
+        """The fast path: no savepoints. A job that fails before writing (a version
+        conflict, a duplicate) fails alone; one that fails after writing sends the
+        whole batch down the isolated path."""
+        outcomes: list[_Outcome] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                changes = conn.total_changes
+                try:
+                    outcomes.append((job, job.fn(conn), None))
+                except Exception as exc:
+                    if conn.total_changes != changes:
+                        raise _WroteThenFailedError from exc
+                    outcomes.append((job, None, exc))
+            conn.execute("COMMIT")
+        except _WroteThenFailedError:
+            raise
+        except Exception as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            outcomes = [(job, None, exc) for job in batch]
+        return outcomes
+
+    def _run_isolated(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome]:
+        """Each job in its own savepoint, so a job's partial writes leave with it."""
+        outcomes: list[_Outcome] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job in batch:
@@ -185,14 +252,7 @@ class SQLiteDatabase:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             outcomes = [(job, None, exc) for job in batch]
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]] = {}
-        for outcome in outcomes:
-            by_loop.setdefault(outcome[0].loop, []).append(outcome)
-        for loop, items in by_loop.items():
-            with contextlib.suppress(RuntimeError):  # the caller's loop closed: none waits
-                loop.call_soon_threadsafe(_settle, items)
-        for listener in self._commit_listeners:
-            listener()
+        return outcomes
 
     async def close(self) -> None:
         self._jobs.put(_STOP)
@@ -203,7 +263,7 @@ class SQLiteDatabase:
             self._readers.clear()
 
 
-def _settle(items: list[tuple[_Job, Any, BaseException | None]]) -> None:
+def _settle(items: list[_Outcome]) -> None:
     for job, result, error in items:
         if job.future.done():
             continue

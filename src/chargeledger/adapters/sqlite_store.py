@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from chargeledger.adapters.notifier import HeadNotifier
-from chargeledger.adapters.serialization import EventCodec, encode_outcome
+from chargeledger.adapters.notifier import HeadNotifier, follow
+from chargeledger.adapters.serialization import (
+    EventCodec,
+    check_append,
+    decode_metadata,
+    decode_outcome,
+    dumps,
+    encode_metadata,
+    encode_outcome,
+)
 from chargeledger.adapters.sqlite_database import SQLiteDatabase
 from chargeledger.application.ports import (
     ANY,
@@ -29,17 +36,13 @@ _SELECT_EVENTS = (
 
 
 class SQLiteEventStore:
+    """The embedded event store. Positions are dense (1, 2, 3, ...) and commit in order,
+    since the file has one writer at a time."""
+
     def __init__(self, database: SQLiteDatabase, codec: EventCodec | None = None) -> None:
         self._db = database
         self._codec = codec or EventCodec()
         self._notifier = HeadNotifier()
-        loop = asyncio.get_running_loop()
-
-        def after_commit() -> None:
-            with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
-                loop.call_soon_threadsafe(self._notifier.advance, 0)
-
-        database.on_commit(after_commit)
 
     async def append(
         self,
@@ -49,52 +52,39 @@ class SQLiteEventStore:
         metadata: Metadata,
         outcome: Mapping[str, Any] | None = None,
     ) -> AppendResult:
+        check_append(stream_id, expected_version, events)
         encoded = [self._codec.encode(event) for event in events]
-        meta = json.dumps(metadata.as_dict(), separators=(",", ":"))
+        meta = encode_metadata(metadata, datetime.now(UTC).isoformat())
         command_id = metadata.command_id
+        stored_outcome = encode_outcome(outcome)
 
         def job(conn: sqlite3.Connection) -> AppendResult:
-            if command_id is not None:
-                first = _find_command(conn, stream_id, command_id)
-                if first is not None:
-                    return first
-            (current,) = conn.execute(
-                "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", (stream_id,)
-            ).fetchone()
+            known, current = conn.execute(_COMMAND_AND_VERSION, (stream_id, command_id)).fetchone()
+            if known:
+                return _find_command(conn, stream_id, str(command_id))  # type: ignore[return-value]
             if expected_version != ANY and current != expected_version:
                 raise VersionConflictError(stream_id, expected_version, current)
             first_position: int | None = None
             last_position: int | None = None
             version = current
-            try:
-                for type_name, schema_version, data in encoded:
-                    version += 1
-                    cursor = conn.execute(
-                        "INSERT INTO events (stream_id, version, type, schema_version, data, "
-                        "metadata) VALUES (?, ?, ?, ?, ?, ?)",
-                        (stream_id, version, type_name, schema_version, data, meta),
-                    )
-                    last_position = cursor.lastrowid
-                    if first_position is None:
-                        first_position = last_position
-            except sqlite3.IntegrityError as exc:
-                raise VersionConflictError(stream_id, expected_version, current + 1) from exc
+            for type_name, schema_version, data in encoded:
+                version += 1
+                last_position = conn.execute(
+                    _INSERT_EVENT, (stream_id, version, type_name, schema_version, data, meta)
+                ).lastrowid
+                if first_position is None:
+                    first_position = last_position
             if command_id is not None:
                 conn.execute(
-                    "INSERT INTO stream_commands (stream_id, command_id, version, first_position,"
-                    " last_position, outcome) VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        stream_id,
-                        command_id,
-                        version,
-                        first_position,
-                        last_position,
-                        encode_outcome(dict(outcome) if outcome else None),
-                    ),
+                    _INSERT_COMMAND,
+                    (stream_id, command_id, version, first_position, last_position, stored_outcome),
                 )
             return AppendResult(stream_id, version, first_position, last_position, False, outcome)
 
-        return await self._db.write(job)
+        result = await self._db.write(job)
+        if result.last_position is not None and not result.duplicate:
+            self._notifier.advance(result.last_position)
+        return result
 
     async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
         rows = await self._db.read(
@@ -126,6 +116,11 @@ class SQLiteEventStore:
     async def wait_for_events(self, after_position: int, timeout: float) -> None:
         await self._notifier.wait(after_position, timeout)
 
+    def subscribe(
+        self, after_position: int, page_size: int = 500, safety_poll_s: float = 1.0
+    ) -> AsyncIterator[list[RecordedEvent]]:
+        return follow(self, after_position, page_size, safety_poll_s)
+
     async def close(self) -> None:
         await self._db.close()
 
@@ -133,10 +128,24 @@ class SQLiteEventStore:
         position, stream_id, version, type_name, schema_version, data, meta = row
         try:
             event = self._codec.decode(type_name, schema_version, data)
-            metadata = Metadata(**json.loads(meta))
+            metadata = decode_metadata(meta)
         except Exception as exc:
             raise CorruptEventError(stream_id, position, f"{type(exc).__name__}: {exc}") from exc
         return RecordedEvent(stream_id, version, position, event, metadata)
+
+
+_COMMAND_AND_VERSION = (
+    "SELECT EXISTS (SELECT 1 FROM stream_commands WHERE stream_id = ?1 AND command_id = ?2), "
+    "(SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?1)"
+)
+_INSERT_EVENT = (
+    "INSERT INTO events (stream_id, version, type, schema_version, data, metadata) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_COMMAND = (
+    "INSERT INTO stream_commands (stream_id, command_id, version, first_position, "
+    "last_position, outcome) VALUES (?, ?, ?, ?, ?, ?)"
+)
 
 
 def _find_command(conn: sqlite3.Connection, stream_id: str, command_id: str) -> AppendResult | None:
@@ -154,7 +163,7 @@ def _find_command(conn: sqlite3.Connection, stream_id: str, command_id: str) -> 
         first_position,
         last_position,
         duplicate=True,
-        outcome=json.loads(outcome) if outcome else None,
+        outcome=decode_outcome(outcome),
     )
 
 
@@ -223,5 +232,5 @@ def _apply_writes(conn: sqlite3.Connection, writes: Sequence[DocumentWrite]) -> 
             conn.execute(
                 "INSERT INTO documents (model, key, doc, tag) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (model, key) DO UPDATE SET doc = excluded.doc, tag = excluded.tag",
-                (write.model, write.key, json.dumps(write.doc, separators=(",", ":")), write.tag),
+                (write.model, write.key, dumps(write.doc), write.tag),
             )
