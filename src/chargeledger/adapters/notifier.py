@@ -21,8 +21,10 @@ class HeadNotifier:
         return self._head
 
     def advance(self, position: int) -> None:
-        if position > self._head:
-            self._head = position
+        """Note that the log reached ``position``; ``0`` means "moved, somewhere"."""
+        if 0 < position <= self._head:
+            return  # old news (our own append echoed back by NOTIFY, say)
+        self._head = max(self._head, position)
         # Waiters re-read the log themselves, so even a wake-up without a known
         # position (another process wrote) is worth giving.
         self._moved.set()
