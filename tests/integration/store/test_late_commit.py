@@ -40,20 +40,20 @@ async def test_a_subscriber_delivers_a_late_commit_in_order_and_skips_nothing(
     try:
         await store.append("before", [event(0)], NO_STREAM, Metadata())
         await until(lambda: len(received) == 1)
-        async with await psycopg.AsyncConnection.connect(postgres_dsn) as held:
-            async with held.transaction():
-                late = await store.append_on(held, "late", [event(1)], NO_STREAM, Metadata())
-                later = [
-                    await store.append(f"after-{n}", [event(n)], NO_STREAM, Metadata())
-                    for n in range(2, 7)
-                ]
-                # The later appends are committed (a stream read sees them) ...
-                assert len(await store.read_stream("after-6")) == 1
-                await asyncio.sleep(0.5)
-                # ... but nothing past the open transaction reached the subscriber.
-                assert [r.stream_id for r in received] == ["before"]
-                assert await store.head_position() == received[0].position
-            # The late transaction commits now, after all the others.
+        held = await psycopg.AsyncConnection.connect(postgres_dsn)
+        async with held, held.transaction():
+            late = await store.append_on(held, "late", [event(1)], NO_STREAM, Metadata())
+            later = [
+                await store.append(f"after-{n}", [event(n)], NO_STREAM, Metadata())
+                for n in range(2, 7)
+            ]
+            # The later appends are committed (a stream read sees them) ...
+            assert len(await store.read_stream("after-6")) == 1
+            await asyncio.sleep(0.5)
+            # ... but nothing past the open transaction reached the subscriber.
+            assert [r.stream_id for r in received] == ["before"]
+            assert await store.head_position() == received[0].position
+        # The late transaction commits now, after all the others.
         await until(lambda: len(received) == 7)
     finally:
         running.cancel()
