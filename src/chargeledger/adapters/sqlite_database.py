@@ -255,8 +255,9 @@ class SQLiteDatabase:
         return outcomes
 
     async def close(self) -> None:
-        self._jobs.put(_STOP)
-        await asyncio.to_thread(self._writer.join)
+        if self._writer.is_alive():
+            self._jobs.put(_STOP)
+            await asyncio.to_thread(self._writer.join)
         with self._readers_lock:
             for conn in self._readers:
                 conn.close()
