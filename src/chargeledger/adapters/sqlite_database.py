@@ -109,9 +109,17 @@ def migrate(conn: sqlite3.Connection) -> None:
         raise
 
 
-@dataclass
+GroupRunner = Callable[[sqlite3.Connection, list[Any]], list[Any]]
+"""Runs many jobs of one kind at once (a batch of appends, say). Returns one result
+per item, an exception instance for an item that failed before writing anything;
+raises if something failed after writing."""
+
+
+@dataclass(slots=True)
 class _Job:
-    fn: Callable[[sqlite3.Connection], Any]
+    fn: Callable[[sqlite3.Connection], Any] | None
+    group: GroupRunner | None
+    item: Any
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
 
@@ -151,10 +159,18 @@ class SQLiteDatabase:
         self._commit_listeners.append(listener)
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in the next write transaction; its own savepoint isolates its failure."""
+        """Run ``fn`` in the next write transaction; should it fail, only it fails."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put(_Job(fn, loop, future))
+        self._jobs.put(_Job(fn, None, None, loop, future))
+        return await future
+
+    async def write_in_group(self, group: GroupRunner, item: Any) -> Any:
+        """Like ``write``, but ``group`` runs every such item of the batch in one call,
+        so that a hundred appends cost a few statements, not a few hundred."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._jobs.put(_Job(None, group, item, loop, future))
         return await future
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -198,7 +214,7 @@ class SQLiteDatabase:
             conn.execute("ROLLBACK")
             outcomes = self._run_isolated(conn, batch)
         self.commits += 1
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]] = {}
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
         for outcome in outcomes:
             by_loop.setdefault(outcome[0].loop, []).append(outcome)
         for loop, items in by_loop.items():
@@ -208,20 +224,33 @@ class SQLiteDatabase:
             listener()
 
     def _run_together(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome]:
-        """The fast path: no savepoints. A job that fails before writing (a version
-        conflict, a duplicate) fails alone; one that fails after writing sends the
-        whole batch down the isolated path."""
+        """The fast path: no savepoints, and grouped jobs in one call per group. A job
+        that fails before writing (a version conflict, a duplicate) fails alone; one
+        that fails after writing sends the whole batch down the isolated path."""
         outcomes: list[_Outcome] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for job in batch:
+            pending = batch
+            index = 0
+            while index < len(pending):
+                job = pending[index]
+                if job.group is not None:
+                    group = job.group
+                    outcomes += self._run_group(
+                        conn, group, [j for j in pending[index:] if j.group is group]
+                    )
+                    # Grouped jobs run before the others that came after them: they
+                    # touch their own tables, so the order between kinds is free.
+                    pending = pending[:index] + [j for j in pending[index:] if j.group is not group]
+                    continue
                 changes = conn.total_changes
                 try:
-                    outcomes.append((job, job.fn(conn), None))
+                    outcomes.append((job, job.fn(conn), None))  # type: ignore[misc]
                 except Exception as exc:
                     if conn.total_changes != changes:
                         raise _WroteThenFailedError from exc
                     outcomes.append((job, None, exc))
+                index += 1
             conn.execute("COMMIT")
         except _WroteThenFailedError:
             raise
@@ -231,15 +260,33 @@ class SQLiteDatabase:
             outcomes = [(job, None, exc) for job in batch]
         return outcomes
 
+    @staticmethod
+    def _run_group(
+        conn: sqlite3.Connection, group: GroupRunner, jobs: list[_Job]
+    ) -> list[_Outcome]:
+        try:
+            results = group(conn, [job.item for job in jobs])
+        except Exception as exc:
+            raise _WroteThenFailedError from exc
+        return [
+            (job, None, result) if isinstance(result, BaseException) else (job, result, None)
+            for job, result in zip(jobs, results, strict=True)
+        ]
+
     def _run_isolated(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome]:
-        """Each job in its own savepoint, so a job's partial writes leave with it."""
+        """Each job alone in its own savepoint, so a job's partial writes leave with it."""
         outcomes: list[_Outcome] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job in batch:
                 conn.execute("SAVEPOINT job")
                 try:
-                    result = job.fn(conn)
+                    if job.group is not None:
+                        (result,) = job.group(conn, [job.item])
+                        if isinstance(result, BaseException):
+                            raise result
+                    else:
+                        result = job.fn(conn)  # type: ignore[misc]
                 except Exception as exc:
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")

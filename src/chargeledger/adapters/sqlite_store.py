@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,35 +54,15 @@ class SQLiteEventStore:
         outcome: Mapping[str, Any] | None = None,
     ) -> AppendResult:
         check_append(stream_id, expected_version, events)
-        encoded = [self._codec.encode(event) for event in events]
-        meta = encode_metadata(metadata, datetime.now(UTC).isoformat())
-        command_id = metadata.command_id
-        stored_outcome = encode_outcome(outcome)
-
-        def job(conn: sqlite3.Connection) -> AppendResult:
-            known, current = conn.execute(_COMMAND_AND_VERSION, (stream_id, command_id)).fetchone()
-            if known:
-                return _find_command(conn, stream_id, str(command_id))  # type: ignore[return-value]
-            if expected_version != ANY and current != expected_version:
-                raise VersionConflictError(stream_id, expected_version, current)
-            first_position: int | None = None
-            last_position: int | None = None
-            version = current
-            for type_name, schema_version, data in encoded:
-                version += 1
-                last_position = conn.execute(
-                    _INSERT_EVENT, (stream_id, version, type_name, schema_version, data, meta)
-                ).lastrowid
-                if first_position is None:
-                    first_position = last_position
-            if command_id is not None:
-                conn.execute(
-                    _INSERT_COMMAND,
-                    (stream_id, command_id, version, first_position, last_position, stored_outcome),
-                )
-            return AppendResult(stream_id, version, first_position, last_position, False, outcome)
-
-        result = await self._db.write(job)
+        item = _Append(
+            stream_id,
+            expected_version,
+            metadata.command_id,
+            [self._codec.encode(event) for event in events],
+            encode_metadata(metadata, datetime.now(UTC).isoformat()),
+            outcome,
+        )
+        result: AppendResult = await self._db.write_in_group(_run_appends, item)
         if result.last_position is not None and not result.duplicate:
             self._notifier.advance(result.last_position)
         return result
@@ -134,18 +115,109 @@ class SQLiteEventStore:
         return RecordedEvent(stream_id, version, position, event, metadata)
 
 
-_COMMAND_AND_VERSION = (
-    "SELECT EXISTS (SELECT 1 FROM stream_commands WHERE stream_id = ?1 AND command_id = ?2), "
-    "(SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?1)"
-)
+@dataclass(slots=True)
+class _Append:
+    stream_id: str
+    expected_version: int
+    command_id: str | None
+    events: list[tuple[str, int, str]]
+    metadata: str
+    outcome: Mapping[str, Any] | None
+
+
 _INSERT_EVENT = (
-    "INSERT INTO events (stream_id, version, type, schema_version, data, metadata) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO events (position, stream_id, version, type, schema_version, data, metadata) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_COMMAND = (
     "INSERT INTO stream_commands (stream_id, command_id, version, first_position, "
     "last_position, outcome) VALUES (?, ?, ?, ?, ?, ?)"
 )
+
+
+def _run_appends(conn: sqlite3.Connection, appends: list[_Append]) -> list[Any]:
+    """Every append of a batch in a few statements: versions and known command ids
+    read at once, then rows inserted with ``executemany``. Each append is checked on
+    its own (against the ones before it in the batch too); one that fails writes
+    nothing and fails alone."""
+    streams = list({a.stream_id for a in appends})
+    current: dict[str, int] = {}
+    # Joins on a VALUES list, so that each lookup is one index seek (an IN list or a
+    # GROUP BY would scan every version of every stream).
+    for chunk in _chunks(streams):
+        marks = ",".join("(?)" for _ in chunk)
+        current.update(
+            conn.execute(
+                f"WITH wanted(id) AS (VALUES {marks}) SELECT id, (SELECT MAX(version) "
+                "FROM events WHERE stream_id = wanted.id) FROM wanted",
+                chunk,
+            ).fetchall()
+        )
+    keys = [(a.stream_id, a.command_id) for a in appends if a.command_id is not None]
+    known: set[tuple[str, str]] = set()
+    for chunk in _chunks(keys, 2):
+        pairs = ",".join("(?,?)" for _ in chunk)
+        flat = [part for key in chunk for part in key]
+        known.update(
+            conn.execute(
+                f"WITH wanted(s, c) AS (VALUES {pairs}) SELECT s, c FROM wanted "
+                "JOIN stream_commands ON stream_id = s AND command_id = c",
+                flat,
+            ).fetchall()
+        )
+    (position,) = conn.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
+    recorded: dict[tuple[str, str], AppendResult] = {}
+    event_rows: list[tuple[Any, ...]] = []
+    command_rows: list[tuple[Any, ...]] = []
+    results: list[Any] = []
+    for a in appends:
+        if a.command_id is not None:
+            key = (a.stream_id, a.command_id)
+            first = recorded.get(key)
+            if first is None and key in known:
+                first = _find_command(conn, a.stream_id, a.command_id)
+            if first is not None:
+                results.append(first)
+                continue
+        version = current.get(a.stream_id) or 0
+        if a.expected_version != ANY and version != a.expected_version:
+            results.append(VersionConflictError(a.stream_id, a.expected_version, version))
+            continue
+        first_position = position + 1 if a.events else None
+        for type_name, schema_version, data in a.events:
+            position += 1
+            version += 1
+            event_rows.append(
+                (position, a.stream_id, version, type_name, schema_version, data, a.metadata)
+            )
+        last_position = position if a.events else None
+        current[a.stream_id] = version
+        if a.command_id is not None:
+            command_rows.append(
+                (
+                    a.stream_id,
+                    a.command_id,
+                    version,
+                    first_position,
+                    last_position,
+                    encode_outcome(a.outcome),
+                )
+            )
+            recorded[(a.stream_id, a.command_id)] = AppendResult(
+                a.stream_id, version, first_position, last_position, True, a.outcome
+            )
+        results.append(
+            AppendResult(a.stream_id, version, first_position, last_position, False, a.outcome)
+        )
+    conn.executemany(_INSERT_EVENT, event_rows)
+    conn.executemany(_INSERT_COMMAND, command_rows)
+    return results
+
+
+def _chunks(items: list[Any], width: int = 1, limit: int = 30_000) -> list[list[Any]]:
+    """Slices small enough for SQLite's limit on bound parameters."""
+    size = max(limit // width, 1)
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _find_command(conn: sqlite3.Connection, stream_id: str, command_id: str) -> AppendResult | None:
