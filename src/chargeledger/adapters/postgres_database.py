@@ -70,68 +70,6 @@ MIGRATIONS: list[str] = [
     CREATE TABLE checkpoints (name TEXT PRIMARY KEY, position BIGINT NOT NULL);
     CREATE TABLE sequences (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
     """,
-    # One round trip per append. Statement order matters: the version is read before
-    # the transaction takes its id, so a later version always gets a later position.
-    # Conflicts come back as a status (no exception, no subtransaction); a racing
-    # writer meets the unique keys and the client sorts out which key it was.
-    """
-    CREATE FUNCTION chargeledger_append(
-        p_stream TEXT,
-        p_expected INTEGER,
-        p_command TEXT,
-        p_types TEXT[],
-        p_schema_versions INTEGER[],
-        p_data JSONB[],
-        p_metadata JSONB,
-        p_outcome JSONB
-    ) RETURNS TABLE (
-        status TEXT, version INTEGER, first_position BIGINT, last_position BIGINT,
-        outcome JSONB
-    ) LANGUAGE plpgsql AS $fn$
-    DECLARE
-        v_current INTEGER;
-        v_count INTEGER := coalesce(array_length(p_types, 1), 0);
-        v_base BIGINT;
-        v_first BIGINT;
-        v_last BIGINT;
-    BEGIN
-        IF p_command IS NOT NULL THEN
-            RETURN QUERY
-                SELECT 'duplicate'::text, c.version, c.first_position, c.last_position,
-                       c.outcome
-                FROM stream_commands c
-                WHERE c.stream_id = p_stream AND c.command_id = p_command;
-            IF FOUND THEN
-                RETURN;
-            END IF;
-        END IF;
-        SELECT coalesce(max(e.version), 0) INTO v_current
-            FROM events e WHERE e.stream_id = p_stream;
-        IF p_expected <> -1 AND v_current <> p_expected THEN
-            RETURN QUERY SELECT 'conflict'::text, v_current, NULL::bigint, NULL::bigint,
-                NULL::jsonb;
-            RETURN;
-        END IF;
-        IF v_count > 0 THEN
-            v_base := pg_current_xact_id()::text::bigint << 16;
-            v_first := v_base;
-            v_last := v_base + v_count - 1;
-            INSERT INTO events (position, stream_id, version, type, schema_version, data,
-                                metadata)
-            SELECT v_base + i - 1, p_stream, v_current + i, p_types[i],
-                   p_schema_versions[i], p_data[i], p_metadata
-            FROM generate_subscripts(p_types, 1) AS i;
-        END IF;
-        IF p_command IS NOT NULL THEN
-            INSERT INTO stream_commands (stream_id, command_id, version, first_position,
-                                         last_position, outcome)
-            VALUES (p_stream, p_command, v_current + v_count, v_first, v_last, p_outcome);
-        END IF;
-        RETURN QUERY SELECT 'appended'::text, v_current + v_count, v_first, v_last,
-            p_outcome;
-    END
-    $fn$;
-    """,
 ]
 
 

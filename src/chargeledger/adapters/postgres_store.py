@@ -26,6 +26,7 @@ from chargeledger.application.ports import (
     AppendResult,
     CorruptEventError,
     DocumentWrite,
+    InvalidAppendError,
     Metadata,
     RecordedEvent,
     VersionConflictError,
@@ -34,10 +35,42 @@ from chargeledger.domain.events import Event
 
 AnyConnection = psycopg.AsyncConnection[Any]
 
-_APPEND = (
-    "SELECT status, version, first_position, last_position, outcome FROM chargeledger_append("
-    "%s, %s, %s, %s::text[], %s::int[], %s::jsonb[], %s::jsonb, %s::jsonb)"
+# One statement, one round trip per append. Every part reads the statement's snapshot,
+# taken before the transaction gets its id, so a later version always gets a later
+# position. Conflicts come back as a row (no exception, no subtransaction); a racing
+# writer that committed meanwhile meets the unique keys, and the client sorts out
+# which key it was. Parameters: s stream, x expected version, c command id,
+# e events as [[type, schema version, data], ...], m metadata, o outcome.
+_APPEND = f"""
+WITH dup AS (
+    SELECT version, first_position, last_position, outcome FROM stream_commands
+    WHERE %(c)s::text IS NOT NULL AND stream_id = %(s)s AND command_id = %(c)s
+), cur AS (
+    SELECT coalesce(max(version), 0) AS v FROM events WHERE stream_id = %(s)s
+), go AS (
+    SELECT cur.v, pg_current_xact_id()::text::bigint << {POSITION_SHIFT} AS base,
+           jsonb_array_length(%(e)s::jsonb) AS n
+    FROM cur WHERE NOT EXISTS (SELECT 1 FROM dup) AND (%(x)s = -1 OR cur.v = %(x)s)
+), ins AS (
+    INSERT INTO events (position, stream_id, version, type, schema_version, data, metadata)
+    SELECT go.base + e.i - 1, %(s)s, go.v + e.i, e.doc->>0, (e.doc->>1)::int, e.doc->2,
+           %(m)s::jsonb
+    FROM go, jsonb_array_elements(%(e)s::jsonb) WITH ORDINALITY AS e(doc, i)
+), cmd AS (
+    INSERT INTO stream_commands (stream_id, command_id, version, first_position,
+                                 last_position, outcome)
+    SELECT %(s)s, %(c)s, go.v + go.n, CASE WHEN go.n > 0 THEN go.base END,
+           CASE WHEN go.n > 0 THEN go.base + go.n - 1 END, %(o)s::jsonb
+    FROM go WHERE %(c)s::text IS NOT NULL
 )
+SELECT 'duplicate', version, first_position, last_position, outcome FROM dup
+UNION ALL
+SELECT 'appended', go.v + go.n, CASE WHEN go.n > 0 THEN go.base END,
+       CASE WHEN go.n > 0 THEN go.base + go.n - 1 END, %(o)s::jsonb FROM go
+UNION ALL
+SELECT 'conflict', cur.v, NULL, NULL, NULL FROM cur
+WHERE NOT EXISTS (SELECT 1 FROM dup) AND NOT (%(x)s = -1 OR cur.v = %(x)s)
+"""
 _SELECT_EVENTS = (
     "SELECT position, stream_id, version, type, schema_version, data, metadata FROM events "
 )
@@ -110,22 +143,24 @@ class PostgresEventStore:
         expected_version: int,
         metadata: Metadata,
         outcome: Mapping[str, Any] | None,
-    ) -> tuple[Any, ...]:
+    ) -> dict[str, Any]:
         check_append(stream_id, expected_version, events)
-        encoded = [self._codec.encode(event) for event in events]
-        return (
-            stream_id,
-            expected_version,
-            metadata.command_id,
-            [e[0] for e in encoded],
-            [e[1] for e in encoded],
-            [e[2] for e in encoded],
-            encode_metadata(metadata, datetime.now(UTC).isoformat()),
-            encode_outcome(outcome),
+        # The data is JSON already: splice it in rather than parse and dump it again.
+        encoded = ",".join(
+            f"[{dumps(type_name)},{schema_version},{data}]"
+            for type_name, schema_version, data in map(self._codec.encode, events)
         )
+        return {
+            "s": stream_id,
+            "x": expected_version,
+            "c": metadata.command_id,
+            "e": f"[{encoded}]",
+            "m": encode_metadata(metadata, datetime.now(UTC).isoformat()),
+            "o": encode_outcome(outcome),
+        }
 
     async def _run(
-        self, conn: AnyConnection, stream_id: str, expected_version: int, params: tuple[Any, ...]
+        self, conn: AnyConnection, stream_id: str, expected_version: int, params: dict[str, Any]
     ) -> AppendResult:
         cursor = await conn.execute(_APPEND, params, prepare=True)
         row = await cursor.fetchone()
@@ -152,7 +187,9 @@ class PostgresEventStore:
         """A racing writer committed first: the same command (a duplicate), or the same
         version (a conflict; for ``ANY``, ``None`` says try again)."""
         if exc.diag.constraint_name == "events_pkey":
-            raise exc  # two appends in one transaction: a caller's mistake, not a race
+            raise InvalidAppendError(
+                "two appends in one transaction; give each append its own transaction"
+            ) from exc
         if metadata.command_id is not None:
             first = await self.find_command(stream_id, metadata.command_id)
             if first is not None:
