@@ -11,6 +11,7 @@ import psycopg
 from psycopg import errors
 
 from chargeledger.adapters.notifier import follow
+from chargeledger.adapters.postgres_batch import AppendBatcher, PendingAppend
 from chargeledger.adapters.postgres_database import CHANNEL, POSITION_SHIFT, PostgresDatabase
 from chargeledger.adapters.serialization import (
     EventCodec,
@@ -98,6 +99,7 @@ class PostgresEventStore:
         self._db = database
         self._codec = codec or EventCodec()
         self._notifier = database.notifier
+        self._batcher = AppendBatcher(database.pool, self._append_alone, self._to_result)
 
     async def append(
         self,
@@ -108,19 +110,45 @@ class PostgresEventStore:
         outcome: Mapping[str, Any] | None = None,
     ) -> AppendResult:
         params = self._params(stream_id, events, expected_version, metadata, outcome)
+        future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
+        pending = PendingAppend(
+            stream_id, expected_version, metadata.command_id, params, len(events), future
+        )
+        result = await self._batcher.submit(pending)
+        if result.last_position is not None and not result.duplicate:
+            await self._announce(result.last_position)
+        return result
+
+    async def _append_alone(self, pending: PendingAppend) -> AppendResult:
         for _ in range(_ANY_RETRIES):
             result: AppendResult | None
             try:
                 async with self._db.pool.connection() as conn:
-                    result = await self._run(conn, stream_id, expected_version, params)
+                    cursor = await conn.execute(_APPEND, pending.params, prepare=True)
+                    row = await cursor.fetchone()
+                assert row is not None
+                result = self._to_result(pending, row)
             except errors.UniqueViolation as exc:
-                result = await self._after_race(stream_id, expected_version, metadata, exc)
-            if result is None:
-                continue  # an ANY append lost a race for the next version: go again
-            if result.last_position is not None and not result.duplicate:
-                await self._announce(result.last_position)
-            return result
-        raise VersionConflictError(stream_id, expected_version, await self._version(stream_id))
+                result = await self._after_race(pending, exc)
+            if result is not None:
+                return result
+            # An ANY append lost a race for the next version: go again.
+        raise VersionConflictError(
+            pending.stream_id, pending.expected_version, await self._version(pending.stream_id)
+        )
+
+    def _to_result(self, pending: PendingAppend, row: Sequence[Any]) -> AppendResult:
+        status, version, first_position, last_position, stored_outcome = row
+        if status == "conflict":
+            raise VersionConflictError(pending.stream_id, pending.expected_version, version)
+        return AppendResult(
+            pending.stream_id,
+            version,
+            first_position,
+            last_position,
+            duplicate=status == "duplicate",
+            outcome=decode_outcome(stored_outcome),
+        )
 
     async def append_on(
         self,
@@ -134,7 +162,14 @@ class PostgresEventStore:
         """The append on a connection the caller holds, inside its transaction if it has
         one: the caller commits (and so decides when subscribers can see it)."""
         params = self._params(stream_id, events, expected_version, metadata, outcome)
-        return await self._run(conn, stream_id, expected_version, params)
+        cursor = await conn.execute(_APPEND, params, prepare=True)
+        row = await cursor.fetchone()
+        assert row is not None
+        future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
+        pending = PendingAppend(
+            stream_id, expected_version, metadata.command_id, params, len(events), future
+        )
+        return self._to_result(pending, row)
 
     def _params(
         self,
@@ -159,30 +194,8 @@ class PostgresEventStore:
             "o": encode_outcome(outcome),
         }
 
-    async def _run(
-        self, conn: AnyConnection, stream_id: str, expected_version: int, params: dict[str, Any]
-    ) -> AppendResult:
-        cursor = await conn.execute(_APPEND, params, prepare=True)
-        row = await cursor.fetchone()
-        assert row is not None
-        status, version, first_position, last_position, stored_outcome = row
-        if status == "conflict":
-            raise VersionConflictError(stream_id, expected_version, version)
-        return AppendResult(
-            stream_id,
-            version,
-            first_position,
-            last_position,
-            duplicate=status == "duplicate",
-            outcome=decode_outcome(stored_outcome),
-        )
-
     async def _after_race(
-        self,
-        stream_id: str,
-        expected_version: int,
-        metadata: Metadata,
-        exc: errors.UniqueViolation,
+        self, pending: PendingAppend, exc: errors.UniqueViolation
     ) -> AppendResult | None:
         """A racing writer committed first: the same command (a duplicate), or the same
         version (a conflict; for ``ANY``, ``None`` says try again)."""
@@ -190,14 +203,14 @@ class PostgresEventStore:
             raise InvalidAppendError(
                 "two appends in one transaction; give each append its own transaction"
             ) from exc
-        if metadata.command_id is not None:
-            first = await self.find_command(stream_id, metadata.command_id)
+        if pending.command_id is not None:
+            first = await self.find_command(pending.stream_id, pending.command_id)
             if first is not None:
                 return first
-        if expected_version == ANY:
+        if pending.expected_version == ANY:
             return None
         raise VersionConflictError(
-            stream_id, expected_version, await self._version(stream_id)
+            pending.stream_id, pending.expected_version, await self._version(pending.stream_id)
         ) from exc
 
     async def _announce(self, last_position: int) -> None:

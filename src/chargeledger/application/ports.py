@@ -110,11 +110,16 @@ class EventStore(Protocol):
         ...
 
     async def read_all(self, after_position: int, limit: int = 1000) -> list[RecordedEvent]:
-        """Up to ``limit`` events of the whole log after ``after_position``, in order."""
+        """Up to ``limit`` events of the whole log after ``after_position``, in order.
+
+        Positions increase along the log but need not be dense. Only events that no
+        earlier-positioned event can still join are returned: on PostgreSQL an append
+        shows here once every transaction that began before it has ended, so a
+        reader that moves its checkpoint past a position never skips one."""
         ...
 
     async def head_position(self) -> int:
-        """The position of the last event that a reader may safely see."""
+        """The position of the last event that ``read_all`` may return now (0 if none)."""
         ...
 
     async def find_command(self, stream_id: str, command_id: str) -> AppendResult | None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,3 +74,19 @@ async def durable(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     yield chosen
     for store in chosen.opened:
         await store.close()
+
+
+async def caught_up(store: EventStore, position: int | None, timeout: float = 10.0) -> None:
+    """Wait until the whole-log readers may see ``position``.
+
+    On PostgreSQL an append shows in ``read_all`` once every transaction that began
+    before it has ended, anywhere on the server (that is what keeps the global order
+    gap-free), so a test that reads the log right after appending waits for it.
+    """
+    if position is None:
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while await store.head_position() < position:
+        assert loop.time() < deadline, f"position {position} never became visible"
+        await store.wait_for_events(position - 1, 0.05)

@@ -16,7 +16,7 @@ from chargeledger.application.ports import (
     VersionConflictError,
 )
 from chargeledger.domain.events import CommandAccepted, Event, StationBooted
-from tests.integration.store.conftest import Backend
+from tests.integration.store.conftest import Backend, caught_up
 
 
 def event(n: int) -> CommandAccepted:
@@ -27,10 +27,11 @@ async def test_appends_are_read_back_in_order(backend: Backend) -> None:
     store, _ = await backend.open()
     await store.append("s-1", [event(1), event(2)], NO_STREAM, Metadata(command_id="a"))
     await store.append("s-2", [event(3)], NO_STREAM, Metadata(command_id="b"))
-    await store.append("s-1", [event(4)], 2, Metadata(command_id="c"))
+    last = await store.append("s-1", [event(4)], 2, Metadata(command_id="c"))
     assert [r.event for r in await store.read_stream("s-1")] == [event(1), event(2), event(4)]
     assert [r.version for r in await store.read_stream("s-1")] == [1, 2, 3]
     assert [r.event for r in await store.read_stream("s-1", from_version=3)] == [event(4)]
+    await caught_up(store, last.last_position)
     log = await store.read_all(0)
     assert [r.event for r in log] == [event(1), event(2), event(3), event(4)]
     assert [r.position for r in log] == sorted({r.position for r in log})
@@ -69,7 +70,10 @@ async def test_a_wrong_expected_version_raises_a_conflict_that_names_everything(
     backend: Backend, expected: int, actual_before: int
 ) -> None:
     store, _ = await backend.open()
-    await store.append("s-1", [event(n) for n in range(actual_before)], NO_STREAM, Metadata())
+    before = await store.append(
+        "s-1", [event(n) for n in range(actual_before)], NO_STREAM, Metadata()
+    )
+    await caught_up(store, before.last_position)
     head = await store.head_position()
     with pytest.raises(VersionConflictError) as conflict:
         await store.append("s-1", [event(99)], expected, Metadata(command_id="late"))
@@ -106,6 +110,7 @@ async def test_a_repeated_command_id_writes_nothing_and_answers_the_first_result
 ) -> None:
     store, _ = await backend.open()
     first = await store.append("s-1", [event(1)], NO_STREAM, Metadata(command_id="cmd"))
+    await caught_up(store, first.last_position)
     head = await store.head_position()
     # The repeat carries the version it loaded then, now stale: still a duplicate.
     again = await store.append("s-1", [event(1)], NO_STREAM, Metadata(command_id="cmd"))
@@ -143,7 +148,8 @@ async def test_a_refusal_is_recorded_without_events_and_repeated(backend: Backen
 async def test_the_whole_log_reads_in_pages_exactly_once(backend: Backend) -> None:
     store, _ = await backend.open()
     for n in range(25):
-        await store.append(f"s-{n % 4}", [event(n)], ANY, Metadata())
+        last = await store.append(f"s-{n % 4}", [event(n)], ANY, Metadata())
+    await caught_up(store, last.last_position)
     seen: list[Event] = []
     position = 0
     while page := await store.read_all(position, limit=7):
@@ -187,16 +193,22 @@ async def test_a_subscriber_catches_up_then_follows_live(backend: Backend) -> No
 
 async def test_a_burst_of_appends_reaches_a_waiting_reader_in_one_read(backend: Backend) -> None:
     store, _ = await backend.open()
-    await store.append("s-0", [event(0)], NO_STREAM, Metadata())
+    first = await store.append("s-0", [event(0)], NO_STREAM, Metadata())
+    await caught_up(store, first.last_position)
     head = await store.head_position()
-    await asyncio.gather(*(store.append(f"s-{n}", [event(n)], ANY, Metadata()) for n in range(50)))
+    burst = await asyncio.gather(
+        *(store.append(f"s-{n}", [event(n)], ANY, Metadata()) for n in range(50))
+    )
+    # The safety poll is 30 s: only the burst's wake-up can end the wait in time.
     await asyncio.wait_for(store.wait_for_events(head, 30.0), 5.0)
+    await caught_up(store, max(r.last_position or 0 for r in burst))
     assert len(await store.read_all(head, limit=1000)) == 50
 
 
 async def test_waiting_with_nothing_new_ends_at_the_timeout(backend: Backend) -> None:
     store, _ = await backend.open()
-    await store.append("s-1", [event(1)], NO_STREAM, Metadata())
+    first = await store.append("s-1", [event(1)], NO_STREAM, Metadata())
+    await caught_up(store, first.last_position)
     head = await store.head_position()
     started = asyncio.get_running_loop().time()
     await store.wait_for_events(head, 0.2)
@@ -224,12 +236,14 @@ async def test_bad_input_is_refused_clearly_and_writes_nothing(
     backend: Backend, stream_id: str, events: list[Event], expected: int, complaint: str
 ) -> None:
     store, _ = await backend.open()
-    await store.append("s-0", [event(0)], NO_STREAM, Metadata())
+    first = await store.append("s-0", [event(0)], NO_STREAM, Metadata())
     with pytest.raises(InvalidAppendError, match=complaint):
         await store.append(stream_id, events, expected, Metadata(command_id="bad"))
+    await caught_up(store, first.last_position)
     assert [r.event for r in await store.read_all(0)] == [event(0)]
     assert await store.find_command("s-1", "bad") is None
-    await store.append("s-1", [event(1)], NO_STREAM, Metadata(command_id="bad"))
+    second = await store.append("s-1", [event(1)], NO_STREAM, Metadata(command_id="bad"))
+    await caught_up(store, second.last_position)
     assert len(await store.read_all(0)) == 2
 
 
@@ -277,16 +291,20 @@ async def test_a_conflict_among_concurrent_appends_fails_only_itself(backend: Ba
     store, _ = await backend.open()
     await store.append("hot", [event(0)], NO_STREAM, Metadata())
 
+    positions: list[int] = []
+
     async def append(n: int) -> str:
         stream, expected = ("hot", 0) if n % 4 == 0 else (f"cold-{n}", NO_STREAM)
         try:
-            await store.append(stream, [event(n)], expected, Metadata(command_id=f"c-{n}"))
+            done = await store.append(stream, [event(n)], expected, Metadata(f"c-{n}"))
         except VersionConflictError:
             return "conflict"
+        positions.append(done.last_position or 0)
         return "ok"
 
     outcomes = await asyncio.gather(*(append(n) for n in range(64)))
     assert outcomes == ["conflict" if n % 4 == 0 else "ok" for n in range(64)]
+    await caught_up(store, max(positions))
     assert len(await store.read_all(0)) == 1 + 48
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from chargeledger.application.ports import NO_STREAM, CorruptEventError, Metadata
 from chargeledger.domain.events import CommandAccepted
-from tests.integration.store.conftest import Backend
+from tests.integration.store.conftest import Backend, caught_up
 
 
 def event(n: int) -> CommandAccepted:
@@ -27,7 +27,8 @@ async def test_a_corrupt_row_is_named_and_nothing_else_stops(durable: Backend, d
     store, _ = await durable.open()
     await store.append("good", [event(1)], NO_STREAM, Metadata())
     bad = await store.append("bad", [event(2)], NO_STREAM, Metadata())
-    await store.append("good", [event(3)], 1, Metadata())
+    third = await store.append("good", [event(3)], 1, Metadata())
+    await caught_up(store, third.last_position)
     sql, value = DAMAGE[damage]
     durable.execute_sql(sql, (value, "bad"))
 
@@ -43,6 +44,7 @@ async def test_a_corrupt_row_is_named_and_nothing_else_stops(durable: Backend, d
     # moved past the damaged position reads the rest.
     assert [r.event for r in await store.read_stream("good")] == [event(1), event(3)]
     await store.append("bad", [event(4)], 1, Metadata())
-    await store.append("other", [event(5)], NO_STREAM, Metadata())
+    last = await store.append("other", [event(5)], NO_STREAM, Metadata())
+    await caught_up(store, last.last_position)
     rest = await store.read_all(bad.last_position or 0)
     assert [r.event for r in rest] == [event(3), event(4), event(5)]

@@ -11,6 +11,7 @@ from chargeledger.adapters.postgres_store import PostgresEventStore
 from chargeledger.application.ports import NO_STREAM, Metadata, RecordedEvent
 from chargeledger.bootstrap import open_stores
 from chargeledger.domain.events import CommandAccepted
+from tests.integration.store.conftest import caught_up
 
 
 def event(n: int) -> CommandAccepted:
@@ -82,6 +83,7 @@ async def test_a_held_append_does_not_block_writers_of_other_streams(postgres_ds
             done = await asyncio.wait_for(asyncio.gather(*appends), 5.0)
             assert len(done) == 20
             await held.rollback()
+        await caught_up(store, max(r.last_position or 0 for r in done))
         # The rolled-back append left nothing, and the log reads on past its position.
         assert await store.read_stream("held") == []
         log = await store.read_all(0)

@@ -10,6 +10,7 @@ from chargeledger.adapters.sqlite_database import MIGRATIONS
 from chargeledger.application.ports import NO_STREAM, Metadata
 from chargeledger.bootstrap import open_stores
 from chargeledger.domain.events import CommandAccepted
+from tests.integration.store.conftest import caught_up
 
 
 async def test_a_file_from_the_first_schema_is_upgraded_and_keeps_its_commands(
@@ -52,6 +53,7 @@ async def test_nodes_opening_a_new_postgres_database_together_create_one_schema(
             )
         )
         assert [r.version for r in results] == [1, 1, 1, 1]
+        await caught_up(opened[0][0], max(r.last_position or 0 for r in results))
         assert len(await opened[0][0].read_all(0)) == 4
     finally:
         for events, _ in opened:

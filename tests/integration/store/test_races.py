@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from chargeledger.application.ports import ANY, EventStore, Metadata, VersionConflictError
 from chargeledger.bootstrap import open_stores
 from chargeledger.domain.events import CommandAccepted
-from tests.integration.store.conftest import Backend
+from tests.integration.store.conftest import Backend, caught_up
 
 TASKS = 32
 PROCESSES = 4
@@ -64,11 +64,15 @@ async def append_same_command(store: EventStore, stream: str, command_id: str) -
 
 async def assert_gap_free(store: EventStore, streams: list[str], total: int) -> None:
     count = 0
+    last = 0
     for stream in streams:
-        versions = [r.version for r in await store.read_stream(stream)]
+        recorded = await store.read_stream(stream)
+        versions = [r.version for r in recorded]
         assert versions == list(range(1, len(versions) + 1)), stream
         count += len(versions)
+        last = max([last, *(r.position for r in recorded)])
     assert count == total
+    await caught_up(store, last)
     log = await store.read_all(0, limit=100_000)
     assert len(log) == total
     assert [r.position for r in log] == sorted({r.position for r in log})

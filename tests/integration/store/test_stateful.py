@@ -26,6 +26,7 @@ from chargeledger.application.ports import (
 )
 from chargeledger.bootstrap import open_stores
 from chargeledger.domain.events import CommandAccepted
+from tests.integration.store.conftest import caught_up
 
 STREAMS = st.sampled_from(["a", "b", "c"])
 COMMANDS = st.none() | st.sampled_from(["c1", "c2", "c3", "c4"])
@@ -93,6 +94,7 @@ def machine_for(open_store: Any, examples: int) -> type[RuleBasedStateMachine]:
                 return
             assert not result.duplicate
             assert expected in (ANY, current)
+            self.run(caught_up(self.store, result.last_position))
             self.model.streams.setdefault(stream, []).extend(ids)
             self.model.log.extend(ids)
             assert result.version == len(self.model.streams[stream])
