@@ -103,16 +103,20 @@ class AppendBatcher:
         self._to_result = to_result
         self._queue: deque[PendingAppend] = deque()
         self._busy_streams: set[str] = set()
-        self._flushers: set[asyncio.Task[None]] = set()
+        self._flushers = 0
+        self._tasks: set[asyncio.Task[None]] = set()
         self.batches = 0
         """Statements sent for more than one append (to see batching work)."""
 
     async def submit(self, pending: PendingAppend) -> AppendResult:
         self._queue.append(pending)
-        if len(self._flushers) < MAX_FLUSHERS:
-            flusher = asyncio.create_task(self._flush())
-            self._flushers.add(flusher)
-            flusher.add_done_callback(self._flushers.discard)
+        if self._flushers < MAX_FLUSHERS:
+            # Counted now and uncounted in the same step as it finds nothing left to
+            # take, so an append never waits on a flusher that is already leaving.
+            self._flushers += 1
+            task = asyncio.create_task(self._flush())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return await pending.future
 
     def _take(self) -> list[PendingAppend]:
@@ -133,13 +137,16 @@ class AppendBatcher:
         return batch
 
     async def _flush(self) -> None:
-        while batch := self._take():
-            streams = {p.stream_id for p in batch}
-            self._busy_streams |= streams
-            try:
-                await self._run(batch)
-            finally:
-                self._busy_streams -= streams
+        try:
+            while batch := self._take():
+                streams = {p.stream_id for p in batch}
+                self._busy_streams |= streams
+                try:
+                    await self._run(batch)
+                finally:
+                    self._busy_streams -= streams
+        finally:
+            self._flushers -= 1
 
     async def _run(self, batch: list[PendingAppend]) -> None:
         if len(batch) == 1:
