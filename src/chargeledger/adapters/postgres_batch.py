@@ -124,14 +124,21 @@ class AppendBatcher:
         that a batch in flight already holds."""
         batch: list[PendingAppend] = []
         streams: set[str] = set()
+        events = 0
         deferred: deque[PendingAppend] = deque()
         while self._queue and len(batch) < MAX_BATCH:
             pending = self._queue.popleft()
-            if pending.stream_id in streams or pending.stream_id in self._busy_streams:
+            if (
+                pending.stream_id in streams
+                or pending.stream_id in self._busy_streams
+                # A transaction's events must fit below the next transaction's positions.
+                or (batch and events + pending.event_count > 1 << POSITION_SHIFT)
+            ):
                 deferred.append(pending)
             else:
                 batch.append(pending)
                 streams.add(pending.stream_id)
+                events += pending.event_count
         deferred.extend(self._queue)
         self._queue = deferred
         return batch

@@ -6,10 +6,11 @@ this process's subscribers. The schema is created or migrated on open, under an
 advisory lock so that nodes starting together do not race.
 
 Global order without a global writer lock: an event's position is the id of the
-transaction that wrote it, shifted left 16 bits, plus its index within the
-append. Readers of the whole log see only positions below the oldest transaction
-still running (``pg_snapshot_xmin``), so a transaction that commits late can
-never land behind a position a reader has already passed.
+transaction that wrote it, shifted left 16 bits, plus its index among the events
+that transaction wrote (a transaction holds one append, or one batch of them).
+Readers of the whole log see only positions below the oldest transaction still
+running (``pg_snapshot_xmin``), so a transaction that commits late can never
+land behind a position a reader has already passed.
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ _ANY_RETRIES = 20
 
 class PostgresEventStore:
     """The shared event store. Positions increase in commit-safe order but are not dense:
-    each is (writing transaction id << 16) + the event's index within its append."""
+    each is (writing transaction id << 16) + the event's index within its transaction."""
 
     def __init__(self, database: PostgresDatabase, codec: EventCodec | None = None) -> None:
         self._db = database

@@ -15,7 +15,7 @@ Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 _json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 MAX_EVENTS_PER_APPEND = 65_536
-"""PostgreSQL positions leave 16 bits for an event's index within its append."""
+"""PostgreSQL positions leave 16 bits for an event's index within its transaction."""
 
 
 class UnknownEventTypeError(InvalidAppendError):

@@ -4,6 +4,8 @@ still gets its own outcome (written, conflict or duplicate); none is left waitin
 from __future__ import annotations
 
 import asyncio
+import itertools
+from collections import Counter
 
 import pytest
 
@@ -72,5 +74,25 @@ async def test_rounds_of_concurrent_appends_never_leave_one_waiting(
 
         await asyncio.wait_for(asyncio.gather(*(writer(w) for w in range(16))), 20)
         assert versions == [40] * 16
+    finally:
+        await store.close()
+
+
+async def test_appends_too_big_to_share_a_transaction_are_not_batched(postgres_dsn: str) -> None:
+    store, _ = await open_stores(postgres_dsn)
+    try:
+        big = [CommandAccepted("c", {}) for _ in range(25_000)]
+        results = await asyncio.gather(
+            *(store.append(f"big-{n}", big, NO_STREAM, Metadata()) for n in range(3))
+        )
+        for result in results:
+            # All of an append's positions share its transaction's 16-bit block.
+            assert result.first_position is not None and result.last_position is not None
+            assert result.first_position >> 16 == result.last_position >> 16
+            assert result.last_position - result.first_position == 24_999
+        per_block = Counter(r.first_position >> 16 for r in results if r.first_position)
+        assert max(per_block.values()) * 25_000 <= 1 << 16
+        spans = sorted((r.first_position or 0, r.last_position or 0) for r in results)
+        assert all(a[1] < b[0] for a, b in itertools.pairwise(spans))
     finally:
         await store.close()
