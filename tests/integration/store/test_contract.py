@@ -13,6 +13,7 @@ from chargeledger.application.ports import (
     DocumentWrite,
     InvalidAppendError,
     Metadata,
+    RecordedEvent,
     VersionConflictError,
 )
 from chargeledger.domain.events import CommandAccepted, Event, StationBooted
@@ -329,3 +330,29 @@ async def test_an_event_with_a_null_field_reads_back_equal(
     booted = StationBooted("CP-1", "Accepted", "v", "m", None, "2026-01-01T00:00:00+00:00")
     await store.append("station-CP-1", [booted], NO_STREAM, Metadata())
     assert [r.event for r in await store.read_stream("station-CP-1")] == [booted]
+
+
+async def test_an_idle_subscriber_does_not_poll_the_store(backend: Backend) -> None:
+    store, _ = await backend.open()
+    calls: list[str] = []
+    read_all, head_position = store.read_all, store.head_position
+
+    async def counting_read_all(after_position: int, limit: int = 1000) -> list[RecordedEvent]:
+        calls.append("read_all")
+        return await read_all(after_position, limit)
+
+    async def counting_head_position() -> int:
+        calls.append("head_position")
+        return await head_position()
+
+    store.read_all = counting_read_all  # type: ignore[method-assign]
+    store.head_position = counting_head_position  # type: ignore[method-assign]
+
+    async def subscriber() -> None:
+        async for _ in store.subscribe(0, safety_poll_s=30.0):
+            pass
+
+    following = asyncio.create_task(subscriber())
+    await asyncio.sleep(0.5)
+    following.cancel()
+    assert calls == ["read_all"], "an idle subscriber reads once, then waits"
