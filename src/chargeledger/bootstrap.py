@@ -46,10 +46,20 @@ class Node:
 
 
 async def open_stores(url: str) -> tuple[EventStore, DocumentStore]:
+    """The event store and the document store behind one URL; closing the event store
+    closes both (they share the file or the connection pool)."""
     if url.startswith("sqlite:///"):
         database = SQLiteDatabase(sqlite_path(url))
         return SQLiteEventStore(database), SQLiteDocumentStore(database)
-    raise ValueError(f"unsupported store URL {url!r}: use sqlite:///path")
+    if url.startswith(("postgresql://", "postgres://")):
+        from chargeledger.adapters.postgres_database import PostgresDatabase
+        from chargeledger.adapters.postgres_store import PostgresDocumentStore, PostgresEventStore
+
+        shared = await PostgresDatabase.open(url)
+        return PostgresEventStore(shared), PostgresDocumentStore(shared)
+    raise ValueError(
+        f"unsupported store URL {url!r}: use sqlite:///path or postgresql://user@host/db"
+    )
 
 
 async def build_node(settings: Settings, clock: Clock | None = None) -> Node:

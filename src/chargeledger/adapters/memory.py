@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Mapping, Sequence
+import dataclasses
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from chargeledger.adapters.notifier import HeadNotifier
+from chargeledger.adapters.notifier import HeadNotifier, follow
+from chargeledger.adapters.serialization import EventCodec, check_append, dumps, encode_outcome
 from chargeledger.application.ports import (
     ANY,
     AppendResult,
@@ -26,7 +30,8 @@ from chargeledger.domain.events import Event
 
 
 class InMemoryEventStore:
-    def __init__(self) -> None:
+    def __init__(self, codec: EventCodec | None = None) -> None:
+        self._codec = codec or EventCodec()
         self.log: list[RecordedEvent] = []
         self._streams: dict[str, list[RecordedEvent]] = {}
         self._commands: dict[tuple[str, str], AppendResult] = {}
@@ -40,6 +45,12 @@ class InMemoryEventStore:
         metadata: Metadata,
         outcome: Mapping[str, Any] | None = None,
     ) -> AppendResult:
+        check_append(stream_id, expected_version, events)
+        for event in events:
+            self._codec.encode(event)  # refuse what a real store could not store
+        encode_outcome(outcome)
+        if metadata.recorded_at is None:
+            metadata = dataclasses.replace(metadata, recorded_at=datetime.now(UTC).isoformat())
         await asyncio.sleep(0)  # a real store yields here; let races interleave
         return self._append_now(stream_id, events, expected_version, metadata, outcome)
 
@@ -106,7 +117,8 @@ class InMemoryEventStore:
         return list(self._streams.get(stream_id, [])[max(from_version, 1) - 1 :])
 
     async def read_all(self, after_position: int, limit: int = 1000) -> list[RecordedEvent]:
-        return self.log[after_position : after_position + limit]
+        start = max(after_position, 0)
+        return self.log[start : start + limit]
 
     async def head_position(self) -> int:
         return len(self.log)
@@ -116,6 +128,11 @@ class InMemoryEventStore:
 
     async def wait_for_events(self, after_position: int, timeout: float) -> None:
         await self._notifier.wait(after_position, timeout)
+
+    def subscribe(
+        self, after_position: int, page_size: int = 500, safety_poll_s: float = 1.0
+    ) -> AsyncIterator[list[RecordedEvent]]:
+        return follow(self, after_position, page_size, safety_poll_s)
 
     async def close(self) -> None:
         return None
@@ -139,11 +156,13 @@ class InMemoryDocumentStore:
         ]
 
     async def write(self, writes: Sequence[DocumentWrite]) -> None:
-        for write in writes:
-            if write.doc is None:
+        # All or nothing, and only what JSON can hold, as in the real stores.
+        stored = [None if w.doc is None else json.loads(dumps(dict(w.doc))) for w in writes]
+        for write, doc in zip(writes, stored, strict=True):
+            if doc is None:
                 self.docs.pop((write.model, write.key), None)
             else:
-                self.docs[(write.model, write.key)] = (copy.deepcopy(dict(write.doc)), write.tag)
+                self.docs[(write.model, write.key)] = (doc, write.tag)
 
     async def checkpoint(self, name: str) -> int:
         return self.checkpoints.get(name, 0)

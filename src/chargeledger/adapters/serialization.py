@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from chargeledger.application.ports import InvalidAppendError, Metadata
 from chargeledger.domain.events import ALL_EVENTS, Event
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
+_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
-class UnknownEventTypeError(Exception):
-    pass
+MAX_EVENTS_PER_APPEND = 65_536
+"""PostgreSQL positions leave 16 bits for an event's index within its transaction."""
+
+
+class UnknownEventTypeError(InvalidAppendError):
+    """An event type the codec does not know, on the way in or on the way out."""
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, the form every store writes."""
+    return _json.encode(value)
 
 
 class EventCodec:
@@ -29,6 +40,9 @@ class EventCodec:
         upcasters: dict[tuple[str, int], Upcaster] | None = None,
     ) -> None:
         self._types = {t.__name__: t for t in event_types}
+        self._fields = {
+            name: tuple(f.name for f in dataclasses.fields(t)) for name, t in self._types.items()
+        }
         self._schema_versions = schema_versions or {}
         self._upcasters = upcasters or {}
 
@@ -36,19 +50,46 @@ class EventCodec:
         return self._schema_versions.get(type_name, 1)
 
     def encode(self, event: Event) -> tuple[str, int, str]:
+        """``(type name, schema version, JSON)``; refuses what it could not read back."""
         type_name = type(event).__name__
-        if type_name not in self._types:
-            raise UnknownEventTypeError(f"event type {type_name} is not registered")
-        data = json.dumps(dataclasses.asdict(event), separators=(",", ":"))
+        fields = self._fields.get(type_name)
+        if fields is None or type(event) is not self._types[type_name]:
+            raise UnknownEventTypeError(
+                f"event type {type_name} is not registered with the codec; "
+                "add it to the event types the store knows"
+            )
+        try:
+            data = _json.encode({name: getattr(event, name) for name in fields})
+        except TypeError:
+            # Nested dataclasses are rare; only they pay for asdict's deep copy.
+            try:
+                data = _json.encode(dataclasses.asdict(event))
+            except (TypeError, ValueError) as exc:
+                raise InvalidAppendError(
+                    f"event {type_name} cannot be stored as JSON ({exc}); "
+                    "give it JSON-friendly fields"
+                ) from exc
+        except ValueError as exc:
+            raise InvalidAppendError(
+                f"event {type_name} cannot be stored as JSON ({exc}); give it finite numbers"
+            ) from exc
         return type_name, self.schema_version(type_name), data
 
-    def decode(self, type_name: str, schema_version: int, data: str) -> Event:
+    def decode(self, type_name: str, schema_version: int, data: str | Mapping[str, Any]) -> Event:
         event_type = self._types.get(type_name)
         if event_type is None:
             raise UnknownEventTypeError(f"unknown event type {type_name!r}")
-        fields = json.loads(data)
+        current = self.schema_version(type_name)
+        if schema_version > current:
+            raise UnknownEventTypeError(
+                f"{type_name} has schema version {schema_version}, newer than the "
+                f"{current} this code knows"
+            )
+        fields = json.loads(data) if isinstance(data, str) else dict(data)
+        if not isinstance(fields, dict):
+            raise ValueError(f"event data is a JSON {type(fields).__name__}, not an object")
         version = schema_version
-        while version < self.schema_version(type_name):
+        while version < current:
             upcast = self._upcasters.get((type_name, version))
             if upcast is None:
                 raise UnknownEventTypeError(
@@ -59,5 +100,49 @@ class EventCodec:
         return event_type(**fields)
 
 
-def encode_outcome(outcome: dict[str, Any] | None) -> str | None:
-    return None if outcome is None else json.dumps(outcome, separators=(",", ":"))
+def encode_metadata(metadata: Metadata, recorded_at: str) -> str:
+    """The metadata as JSON, stamped with ``recorded_at`` when the caller gave no time."""
+    body = metadata.as_dict()
+    body.setdefault("recorded_at", recorded_at)
+    return _json.encode(body)
+
+
+def decode_metadata(data: str | Mapping[str, Any]) -> Metadata:
+    fields = json.loads(data) if isinstance(data, str) else data
+    known = {k: fields[k] for k in Metadata.__dataclass_fields__ if k in fields}
+    return Metadata(**known)
+
+
+def encode_outcome(outcome: Mapping[str, Any] | None) -> str | None:
+    return None if outcome is None else _json.encode(dict(outcome))
+
+
+def decode_outcome(data: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if data is None:
+        return None
+    return dict(json.loads(data)) if isinstance(data, str) else dict(data)
+
+
+def check_append(stream_id: object, expected_version: object, events: Iterable[object]) -> None:
+    """Refuse an append whose arguments no store could honour, before any write."""
+    if not isinstance(stream_id, str) or not stream_id.strip():
+        raise InvalidAppendError(f"stream id must be a non-empty string, got {stream_id!r}")
+    if len(stream_id) > 1000:
+        raise InvalidAppendError("stream id is longer than 1000 characters; use a shorter id")
+    if not isinstance(expected_version, int) or isinstance(expected_version, bool):
+        raise InvalidAppendError(f"expected version must be an int, got {expected_version!r}")
+    if expected_version < -1:
+        raise InvalidAppendError(
+            f"expected version {expected_version} is invalid: use ANY (-1), "
+            "NO_STREAM (0) or the version read"
+        )
+    count = 0
+    for event in events:
+        count += 1
+        if not isinstance(event, Event):
+            raise InvalidAppendError(f"{event!r} is not an Event; append domain events only")
+    if count > MAX_EVENTS_PER_APPEND:
+        raise InvalidAppendError(
+            f"{count} events in one append; split it into appends of at most "
+            f"{MAX_EVENTS_PER_APPEND}"
+        )

@@ -1,8 +1,10 @@
 """One SQLite file shared by the event store and the read models.
 
 All writes go through one writer thread that batches the jobs arriving together
-into one transaction and one fsync (group commit). Each job runs inside its own
-savepoint, so a job that fails (a version conflict, say) fails only itself.
+into one transaction and one fsync (group commit). A job that fails before it
+writes (a version conflict, say) fails only itself; should a job fail after
+writing, the batch is rolled back and redone with a savepoint per job, so again
+only that job fails.
 Reads run on a small pool of threads, each with its own connection (WAL lets
 readers go on while the writer commits).
 """
@@ -55,6 +57,22 @@ MIGRATIONS: list[str] = [
     CREATE TABLE checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
     CREATE TABLE sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     """,
+    # The command key is the table itself: one B-tree written per append instead of two.
+    """
+    CREATE TABLE stream_commands_v2 (
+        stream_id TEXT NOT NULL,
+        command_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        first_position INTEGER,
+        last_position INTEGER,
+        outcome TEXT,
+        PRIMARY KEY (stream_id, command_id)
+    ) WITHOUT ROWID;
+    INSERT INTO stream_commands_v2 SELECT stream_id, command_id, version, first_position,
+        last_position, outcome FROM stream_commands;
+    DROP TABLE stream_commands;
+    ALTER TABLE stream_commands_v2 RENAME TO stream_commands;
+    """,
 ]
 
 
@@ -91,14 +109,28 @@ def migrate(conn: sqlite3.Connection) -> None:
         raise
 
 
-@dataclass
+GroupRunner = Callable[[sqlite3.Connection, list[Any]], list[Any]]
+"""Runs many jobs of one kind at once (a batch of appends, say). Returns one result
+per item, an exception instance for an item that failed before writing anything;
+raises if something failed after writing."""
+
+
+@dataclass(slots=True)
 class _Job:
-    fn: Callable[[sqlite3.Connection], Any]
+    fn: Callable[[sqlite3.Connection], Any] | None
+    group: GroupRunner | None
+    item: Any
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
 
 
 _STOP = object()
+
+_Outcome = tuple[_Job, Any, BaseException | None]
+
+
+class _WroteThenFailedError(Exception):
+    """A job failed after writing: the batch must be redone with savepoints."""
 
 
 class SQLiteDatabase:
@@ -111,6 +143,8 @@ class SQLiteDatabase:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._commit_listeners: list[Callable[[], None]] = []
+        self.commits = 0
+        """Transactions committed by the writer: one per group of jobs (one fsync each)."""
         setup = _connect(path)
         try:
             migrate(setup)
@@ -125,10 +159,18 @@ class SQLiteDatabase:
         self._commit_listeners.append(listener)
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in the next write transaction; its own savepoint isolates its failure."""
+        """Run ``fn`` in the next write transaction; should it fail, only it fails."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put(_Job(fn, loop, future))
+        self._jobs.put(_Job(fn, None, None, loop, future))
+        return await future
+
+    async def write_in_group(self, group: GroupRunner, item: Any) -> Any:
+        """Like ``write``, but ``group`` runs every such item of the batch in one call,
+        so that a hundred appends cost a few statements, not a few hundred."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._jobs.put(_Job(None, group, item, loop, future))
         return await future
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -166,13 +208,85 @@ class SQLiteDatabase:
         conn.close()
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
-        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+        try:
+            outcomes = self._run_together(conn, batch)
+        except _WroteThenFailedError:
+            conn.execute("ROLLBACK")
+            outcomes = self._run_isolated(conn, batch)
+        self.commits += 1
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+        for outcome in outcomes:
+            by_loop.setdefault(outcome[0].loop, []).append(outcome)
+        for loop, items in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the caller's loop closed: none waits
+                loop.call_soon_threadsafe(_settle, items)
+        for listener in self._commit_listeners:
+            listener()
+
+    def _run_together(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome]:
+        """The fast path: no savepoints, and grouped jobs in one call per group. A job
+        that fails before writing (a version conflict, a duplicate) fails alone; one
+        that fails after writing sends the whole batch down the isolated path."""
+        outcomes: list[_Outcome] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            pending = batch
+            index = 0
+            while index < len(pending):
+                job = pending[index]
+                if job.group is not None:
+                    group = job.group
+                    outcomes += self._run_group(
+                        conn, group, [j for j in pending[index:] if j.group is group]
+                    )
+                    # Grouped jobs run before the others that came after them: they
+                    # touch their own tables, so the order between kinds is free.
+                    pending = pending[:index] + [j for j in pending[index:] if j.group is not group]
+                    continue
+                changes = conn.total_changes
+                try:
+                    outcomes.append((job, job.fn(conn), None))  # type: ignore[misc]
+                except Exception as exc:
+                    if conn.total_changes != changes:
+                        raise _WroteThenFailedError from exc
+                    outcomes.append((job, None, exc))
+                index += 1
+            conn.execute("COMMIT")
+        except _WroteThenFailedError:
+            raise
+        except Exception as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            outcomes = [(job, None, exc) for job in batch]
+        return outcomes
+
+    @staticmethod
+    def _run_group(
+        conn: sqlite3.Connection, group: GroupRunner, jobs: list[_Job]
+    ) -> list[_Outcome]:
+        try:
+            results = group(conn, [job.item for job in jobs])
+        except Exception as exc:
+            raise _WroteThenFailedError from exc
+        return [
+            (job, None, result) if isinstance(result, BaseException) else (job, result, None)
+            for job, result in zip(jobs, results, strict=True)
+        ]
+
+    def _run_isolated(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome]:
+        """Each job alone in its own savepoint, so a job's partial writes leave with it."""
+        outcomes: list[_Outcome] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job in batch:
                 conn.execute("SAVEPOINT job")
                 try:
-                    result = job.fn(conn)
+                    if job.group is not None:
+                        (result,) = job.group(conn, [job.item])
+                        if isinstance(result, BaseException):
+                            raise result
+                    else:
+                        result = job.fn(conn)  # type: ignore[misc]
                 except Exception as exc:
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
@@ -185,25 +299,19 @@ class SQLiteDatabase:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             outcomes = [(job, None, exc) for job in batch]
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]] = {}
-        for outcome in outcomes:
-            by_loop.setdefault(outcome[0].loop, []).append(outcome)
-        for loop, items in by_loop.items():
-            with contextlib.suppress(RuntimeError):  # the caller's loop closed: none waits
-                loop.call_soon_threadsafe(_settle, items)
-        for listener in self._commit_listeners:
-            listener()
+        return outcomes
 
     async def close(self) -> None:
-        self._jobs.put(_STOP)
-        await asyncio.to_thread(self._writer.join)
+        if self._writer.is_alive():
+            self._jobs.put(_STOP)
+            await asyncio.to_thread(self._writer.join)
         with self._readers_lock:
             for conn in self._readers:
                 conn.close()
             self._readers.clear()
 
 
-def _settle(items: list[tuple[_Job, Any, BaseException | None]]) -> None:
+def _settle(items: list[_Outcome]) -> None:
     for job, result, error in items:
         if job.future.done():
             continue

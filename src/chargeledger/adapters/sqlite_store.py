@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from chargeledger.adapters.notifier import HeadNotifier
-from chargeledger.adapters.serialization import EventCodec, encode_outcome
+from chargeledger.adapters.notifier import HeadNotifier, follow
+from chargeledger.adapters.serialization import (
+    EventCodec,
+    check_append,
+    decode_metadata,
+    decode_outcome,
+    dumps,
+    encode_metadata,
+    encode_outcome,
+)
 from chargeledger.adapters.sqlite_database import SQLiteDatabase
 from chargeledger.application.ports import (
     ANY,
@@ -31,17 +39,13 @@ _SELECT_EVENTS = (
 
 
 class SQLiteEventStore:
+    """The embedded event store. Positions are dense (1, 2, 3, ...) and commit in order,
+    since the file has one writer at a time."""
+
     def __init__(self, database: SQLiteDatabase, codec: EventCodec | None = None) -> None:
         self._db = database
         self._codec = codec or EventCodec()
         self._notifier = HeadNotifier()
-        loop = asyncio.get_running_loop()
-
-        def after_commit() -> None:
-            with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
-                loop.call_soon_threadsafe(self._notifier.advance, 0)
-
-        database.on_commit(after_commit)
 
     async def append(
         self,
@@ -51,72 +55,41 @@ class SQLiteEventStore:
         metadata: Metadata,
         outcome: Mapping[str, Any] | None = None,
     ) -> AppendResult:
-        encoded = [self._codec.encode(event) for event in events]
-        meta = json.dumps(metadata.as_dict(), separators=(",", ":"))
-        command_id = metadata.command_id
-
-        def job(conn: sqlite3.Connection) -> AppendResult:
-            if command_id is not None:
-                first = _find_command(conn, stream_id, command_id)
-                if first is not None:
-                    return first
-            (current,) = conn.execute(
-                "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", (stream_id,)
-            ).fetchone()
-            if expected_version != ANY and current != expected_version:
-                raise VersionConflictError(stream_id, expected_version, current)
-            first_position: int | None = None
-            last_position: int | None = None
-            version = current
-            try:
-                for type_name, schema_version, data in encoded:
-                    version += 1
-                    cursor = conn.execute(
-                        "INSERT INTO events (stream_id, version, type, schema_version, data, "
-                        "metadata) VALUES (?, ?, ?, ?, ?, ?)",
-                        (stream_id, version, type_name, schema_version, data, meta),
-                    )
-                    last_position = cursor.lastrowid
-                    if first_position is None:
-                        first_position = last_position
-            except sqlite3.IntegrityError as exc:
-                raise VersionConflictError(stream_id, expected_version, current + 1) from exc
-            if command_id is not None:
-                conn.execute(
-                    "INSERT INTO stream_commands (stream_id, command_id, version, first_position,"
-                    " last_position, outcome) VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        stream_id,
-                        command_id,
-                        version,
-                        first_position,
-                        last_position,
-                        encode_outcome(dict(outcome) if outcome else None),
-                    ),
-                )
-            return AppendResult(stream_id, version, first_position, last_position, False, outcome)
-
-        result = await self._db.write(job)
-        if result.last_position is not None:
-            # Raise the known head before waking anyone, so a subscriber that read
-            # just before this commit sees the new head and never waits for nothing.
+        check_append(stream_id, expected_version, events)
+        item = _Append(
+            stream_id,
+            expected_version,
+            metadata.command_id,
+            [self._codec.encode(event) for event in events],
+            encode_metadata(metadata, datetime.now(UTC).isoformat()),
+            outcome,
+        )
+        result: AppendResult = await self._db.write_in_group(_run_appends, item)
+        if result.last_position is not None and not result.duplicate:
             self._notifier.advance(result.last_position)
         return result
 
     async def append_chain(
         self, stream_id: str, appends: Sequence[PendingAppend], expected_version: int
     ) -> list[AppendResult]:
-        """Several commands' appends in one job, so in one savepoint: all or none."""
-        encoded = [
-            (
-                [self._codec.encode(event) for event in append.events],
-                json.dumps(append.metadata.as_dict(), separators=(",", ":")),
-                append.metadata.command_id,
-                encode_outcome(dict(append.outcome) if append.outcome else None),
-                append.outcome,
+        """Several commands' appends to one stream in one job: all or none. Raises
+        ``VersionConflictError`` or ``CommandAlreadyRecordedError`` before writing."""
+        recorded_at = datetime.now(UTC).isoformat()
+        items: list[_Append] = []
+        version = expected_version
+        for append in appends:
+            check_append(stream_id, version, append.events)
+            items.append(
+                _Append(
+                    stream_id,
+                    version,
+                    append.metadata.command_id,
+                    [self._codec.encode(event) for event in append.events],
+                    encode_metadata(append.metadata, recorded_at),
+                    append.outcome,
+                )
             )
-            for append in appends
-        ]
+            version += len(append.events)
 
         def job(conn: sqlite3.Connection) -> list[AppendResult]:
             (current,) = conn.execute(
@@ -124,40 +97,20 @@ class SQLiteEventStore:
             ).fetchone()
             if current != expected_version:
                 raise VersionConflictError(stream_id, expected_version, current)
-            results: list[AppendResult] = []
-            version = current
-            for events, meta, command_id, stored_outcome, outcome in encoded:
-                if command_id is not None and _find_command(conn, stream_id, command_id):
-                    raise CommandAlreadyRecordedError(stream_id, command_id)
-                first_position: int | None = None
-                last_position: int | None = None
-                for type_name, schema_version, data in events:
-                    version += 1
-                    last_position = conn.execute(
-                        "INSERT INTO events (stream_id, version, type, schema_version, data, "
-                        "metadata) VALUES (?, ?, ?, ?, ?, ?)",
-                        (stream_id, version, type_name, schema_version, data, meta),
-                    ).lastrowid
-                    first_position = first_position or last_position
-                if command_id is not None:
-                    conn.execute(
-                        "INSERT INTO stream_commands (stream_id, command_id, version, "
-                        "first_position, last_position, outcome) VALUES (?, ?, ?, ?, ?, ?)",
-                        (
-                            stream_id,
-                            command_id,
-                            version,
-                            first_position,
-                            last_position,
-                            stored_outcome,
-                        ),
-                    )
-                results.append(
-                    AppendResult(stream_id, version, first_position, last_position, False, outcome)
-                )
-            return results
+            for item in items:
+                if item.command_id is not None and _find_command(conn, stream_id, item.command_id):
+                    raise CommandAlreadyRecordedError(stream_id, item.command_id)
+            results = _run_appends(conn, items)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result  # after writing: the database redoes the batch isolated
+            return [r for r in results if isinstance(r, AppendResult)]
 
-        return await self._db.write(job)
+        results = await self._db.write(job)
+        last = max((r.last_position for r in results if r.last_position is not None), default=None)
+        if last is not None:
+            self._notifier.advance(last)
+        return results
 
     async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
         rows = await self._db.read(
@@ -189,6 +142,11 @@ class SQLiteEventStore:
     async def wait_for_events(self, after_position: int, timeout: float) -> None:
         await self._notifier.wait(after_position, timeout)
 
+    def subscribe(
+        self, after_position: int, page_size: int = 500, safety_poll_s: float = 1.0
+    ) -> AsyncIterator[list[RecordedEvent]]:
+        return follow(self, after_position, page_size, safety_poll_s)
+
     async def close(self) -> None:
         await self._db.close()
 
@@ -196,10 +154,115 @@ class SQLiteEventStore:
         position, stream_id, version, type_name, schema_version, data, meta = row
         try:
             event = self._codec.decode(type_name, schema_version, data)
-            metadata = Metadata(**json.loads(meta))
+            metadata = decode_metadata(meta)
         except Exception as exc:
             raise CorruptEventError(stream_id, position, f"{type(exc).__name__}: {exc}") from exc
         return RecordedEvent(stream_id, version, position, event, metadata)
+
+
+@dataclass(slots=True)
+class _Append:
+    stream_id: str
+    expected_version: int
+    command_id: str | None
+    events: list[tuple[str, int, str]]
+    metadata: str
+    outcome: Mapping[str, Any] | None
+
+
+_INSERT_EVENT = (
+    "INSERT INTO events (position, stream_id, version, type, schema_version, data, metadata) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_COMMAND = (
+    "INSERT INTO stream_commands (stream_id, command_id, version, first_position, "
+    "last_position, outcome) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+def _run_appends(conn: sqlite3.Connection, appends: list[_Append]) -> list[Any]:
+    """Every append of a batch in a few statements: versions and known command ids
+    read at once, then rows inserted with ``executemany``. Each append is checked on
+    its own (against the ones before it in the batch too); one that fails writes
+    nothing and fails alone."""
+    streams = list({a.stream_id for a in appends})
+    current: dict[str, int] = {}
+    # Joins on a VALUES list, so that each lookup is one index seek (an IN list or a
+    # GROUP BY would scan every version of every stream).
+    for chunk in _chunks(streams):
+        marks = ",".join("(?)" for _ in chunk)
+        current.update(
+            conn.execute(
+                f"WITH wanted(id) AS (VALUES {marks}) SELECT id, (SELECT MAX(version) "
+                "FROM events WHERE stream_id = wanted.id) FROM wanted",
+                chunk,
+            ).fetchall()
+        )
+    keys = [(a.stream_id, a.command_id) for a in appends if a.command_id is not None]
+    known: set[tuple[str, str]] = set()
+    for chunk in _chunks(keys, 2):
+        pairs = ",".join("(?,?)" for _ in chunk)
+        flat = [part for key in chunk for part in key]
+        known.update(
+            conn.execute(
+                f"WITH wanted(s, c) AS (VALUES {pairs}) SELECT s, c FROM wanted "
+                "JOIN stream_commands ON stream_id = s AND command_id = c",
+                flat,
+            ).fetchall()
+        )
+    (position,) = conn.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
+    recorded: dict[tuple[str, str], AppendResult] = {}
+    event_rows: list[tuple[Any, ...]] = []
+    command_rows: list[tuple[Any, ...]] = []
+    results: list[Any] = []
+    for a in appends:
+        if a.command_id is not None:
+            key = (a.stream_id, a.command_id)
+            first = recorded.get(key)
+            if first is None and key in known:
+                first = _find_command(conn, a.stream_id, a.command_id)
+            if first is not None:
+                results.append(first)
+                continue
+        version = current.get(a.stream_id) or 0
+        if a.expected_version != ANY and version != a.expected_version:
+            results.append(VersionConflictError(a.stream_id, a.expected_version, version))
+            continue
+        first_position = position + 1 if a.events else None
+        for type_name, schema_version, data in a.events:
+            position += 1
+            version += 1
+            event_rows.append(
+                (position, a.stream_id, version, type_name, schema_version, data, a.metadata)
+            )
+        last_position = position if a.events else None
+        current[a.stream_id] = version
+        if a.command_id is not None:
+            command_rows.append(
+                (
+                    a.stream_id,
+                    a.command_id,
+                    version,
+                    first_position,
+                    last_position,
+                    encode_outcome(a.outcome),
+                )
+            )
+            recorded[(a.stream_id, a.command_id)] = AppendResult(
+                a.stream_id, version, first_position, last_position, True, a.outcome
+            )
+        results.append(
+            AppendResult(a.stream_id, version, first_position, last_position, False, a.outcome)
+        )
+    conn.executemany(_INSERT_EVENT, event_rows)
+    conn.executemany(_INSERT_COMMAND, command_rows)
+    return results
+
+
+def _chunks(items: list[Any], width: int = 1, limit: int = 30_000) -> list[list[Any]]:
+    """Slices small enough for SQLite's limit on bound parameters."""
+    size = max(limit // width, 1)
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _find_command(conn: sqlite3.Connection, stream_id: str, command_id: str) -> AppendResult | None:
@@ -217,7 +280,7 @@ def _find_command(conn: sqlite3.Connection, stream_id: str, command_id: str) -> 
         first_position,
         last_position,
         duplicate=True,
-        outcome=json.loads(outcome) if outcome else None,
+        outcome=decode_outcome(outcome),
     )
 
 
@@ -286,5 +349,5 @@ def _apply_writes(conn: sqlite3.Connection, writes: Sequence[DocumentWrite]) -> 
             conn.execute(
                 "INSERT INTO documents (model, key, doc, tag) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (model, key) DO UPDATE SET doc = excluded.doc, tag = excluded.tag",
-                (write.model, write.key, json.dumps(write.doc, separators=(",", ":")), write.tag),
+                (write.model, write.key, dumps(write.doc), write.tag),
             )

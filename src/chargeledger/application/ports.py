@@ -6,7 +6,7 @@ use fakes that implement the same Protocols.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Protocol, runtime_checkable
@@ -37,9 +37,18 @@ class CorruptEventError(Exception):
     """A stored event that cannot be decoded; names where it is."""
 
     def __init__(self, stream_id: str, position: int, reason: str) -> None:
-        super().__init__(f"event at position {position} of stream {stream_id!r}: {reason}")
+        super().__init__(
+            f"cannot decode the event at position {position} of stream {stream_id!r}: {reason}; "
+            "register its type or an upcaster, or repair the row"
+        )
         self.stream_id = stream_id
         self.position = position
+        self.reason = reason
+
+
+class InvalidAppendError(ValueError):
+    """An append the store refuses before writing anything (bad stream id, bad expected
+    version, an event that cannot be stored); the message says what to fix."""
 
 
 @dataclass(frozen=True)
@@ -101,11 +110,16 @@ class EventStore(Protocol):
         ...
 
     async def read_all(self, after_position: int, limit: int = 1000) -> list[RecordedEvent]:
-        """Up to ``limit`` events of the whole log after ``after_position``, in order."""
+        """Up to ``limit`` events of the whole log after ``after_position``, in order.
+
+        Positions increase along the log but need not be dense. Only events that no
+        earlier-positioned event can still join are returned: on PostgreSQL an append
+        shows here once every transaction that began before it has ended, so a
+        reader that moves its checkpoint past a position never skips one."""
         ...
 
     async def head_position(self) -> int:
-        """The position of the last event that a reader may safely see."""
+        """The position of the last event that ``read_all`` may return now (0 if none)."""
         ...
 
     async def find_command(self, stream_id: str, command_id: str) -> AppendResult | None:
@@ -115,6 +129,15 @@ class EventStore(Protocol):
     async def wait_for_events(self, after_position: int, timeout: float) -> None:
         """Return once the log may hold events after ``after_position``, or after
         ``timeout`` seconds. Wake-ups coalesce; a caller reads all that is new."""
+        ...
+
+    def subscribe(
+        self, after_position: int, page_size: int = 500, safety_poll_s: float = 1.0
+    ) -> AsyncIterator[list[RecordedEvent]]:
+        """Catch up from ``after_position``, then follow live: yields pages of events in
+        global order, never skipping one that committed late. Waits on wake-ups while
+        idle, re-reading every ``safety_poll_s`` in case one was missed. The caller
+        stores its checkpoint (``DocumentStore.commit_batch``) with its own writes."""
         ...
 
     async def close(self) -> None:
