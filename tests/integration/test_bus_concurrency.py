@@ -29,6 +29,10 @@ COMMANDS = 50
 PROCESSES = 3
 PER_PROCESS = 10  # the other 20 run as tasks in the test's own process
 STATION = "CP1"
+# Four writers (this process and three others) fight over one stream; on a loaded
+# 2-core machine five attempts can run out, which is the bus working as designed
+# (a retryable 503), not a conflict leaking. The bound stays finite.
+ATTEMPTS = 40
 
 Outcome = tuple[str, Any]  # ("events", [..]) | ("refused", code) | ("error", repr)
 
@@ -77,7 +81,7 @@ def _process(
 ) -> None:
     async def main() -> dict[int, Outcome]:
         store, _ = await open_stores(url)
-        bus = CommandBus(store, FakeClock())
+        bus = CommandBus(store, FakeClock(), max_attempts=ATTEMPTS)
         try:
             await bus.load(f"station-{STATION}")
             ready.put(numbers[0])
@@ -113,7 +117,7 @@ async def test_fifty_mixed_commands_from_tasks_and_processes_equal_a_serial_orde
     store_url: str,  # noqa: F811
 ) -> None:
     store, _ = await open_stores(store_url)
-    bus = CommandBus(store, FakeClock())
+    bus = CommandBus(store, FakeClock(), max_attempts=ATTEMPTS)
     await bus.execute(STATION, s.boot())
     context = multiprocessing.get_context("spawn")
     ready: Queue[int] = context.Queue()
