@@ -32,7 +32,12 @@ from chargeledger.application.ports import (
 )
 from chargeledger.application.projections import COMMANDS, OPEN
 from chargeledger.application.reconciliation import NOT_OBSERVED, observed_effect
-from chargeledger.application.station_commands import REPEAT_IS_HARMLESS, SPECS, outcome_of
+from chargeledger.application.station_commands import (
+    REPEAT_IS_HARMLESS,
+    SPECS,
+    detail_of,
+    outcome_of,
+)
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import MarkDispatched, RecordOutcome
 from chargeledger.domain.errors import DomainError
@@ -161,7 +166,8 @@ class Dispatcher:
             log.warning("station %s left before answering %s", link.station_id, command_id)
         else:
             faults.crash_point("after-answer")
-            await self._record(link.station_id, command_id, outcome_of(spec, answer), result=answer)
+            outcome, detail = outcome_of(spec, answer), detail_of(spec, doc["payload"], answer)
+            await self._record(link.station_id, command_id, outcome, detail, result=answer)
 
     def _start_reconciling(self, link: StationLink, doc: dict[str, Any]) -> None:
         if doc["command_id"] in self._reconciling:

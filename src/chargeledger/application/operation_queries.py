@@ -1,0 +1,90 @@
+"""Read side of the six profiles' operations: reservations, what the station view
+adds (configuration keys, the local list, installed charging profiles), stored
+charging profiles, and a station's event history."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from chargeledger.application.charging_profile_library import ChargingProfileLibrary
+from chargeledger.application.operation_projections import (
+    CONFIGURATION,
+    LOCAL_LISTS,
+    RESERVATIONS,
+    STATION_PROFILES,
+)
+from chargeledger.application.ports import DocumentStore, RecordedEvent
+
+RESERVATION_VIEW_FIELDS = (
+    "reservation_id",
+    "station_id",
+    "connector_id",
+    "id_tag",
+    "parent_id_tag",
+    "expiry_date",
+    "status",
+    "command_id",
+    "changing_by",
+    "transaction_id",
+    "detail",
+    "position",
+)
+
+
+def reservation_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """``status``: requested, active, then rejected, failed, cancelled, used or expired."""
+    return {name: doc.get(name) for name in RESERVATION_VIEW_FIELDS}
+
+
+def configuration_view(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    if doc is None:
+        return None
+    keys = [{"key": key, **entry} for key, entry in sorted(doc["keys"].items())]
+    return {"keys": keys, "unknown_keys": doc["unknown_keys"], "reported_at": doc["reported_at"]}
+
+
+def stored_profile_view(doc: dict[str, Any]) -> dict[str, Any]:
+    return {**doc["profile"], "updated_at": doc["updated_at"]}
+
+
+def event_view(recorded: RecordedEvent) -> dict[str, Any]:
+    return {
+        "position": recorded.position,
+        "version": recorded.version,
+        "type": type(recorded.event).__name__,
+        "data": dataclasses.asdict(recorded.event),
+        "recorded_at": recorded.metadata.recorded_at,
+        "command_id": recorded.metadata.command_id,
+    }
+
+
+class OperationViews:
+    def __init__(self, documents: DocumentStore, profiles: ChargingProfileLibrary) -> None:
+        self._documents = documents
+        self._profiles = profiles
+
+    async def reservations(self, station_id: str | None = None) -> list[dict[str, Any]]:
+        """Reservations in id order, of one station when given."""
+        docs = await self._documents.list(RESERVATIONS, tag=station_id)
+        return [reservation_view(doc) for doc in docs]
+
+    async def station_extras(self, station_id: str) -> dict[str, Any]:
+        """What the station view shows beside CONTRACT.md's fields."""
+        configuration = await self._documents.get(CONFIGURATION, station_id)
+        local_list = await self._documents.get(LOCAL_LISTS, station_id)
+        installed = await self._documents.get(STATION_PROFILES, station_id)
+        if local_list is not None:
+            local_list = {k: v for k, v in local_list.items() if k != "station_id"}
+        return {
+            "configuration": configuration_view(configuration),
+            "local_list": local_list,
+            "charging_profiles": installed["profiles"] if installed else [],
+        }
+
+    async def stored_profiles(self) -> list[dict[str, Any]]:
+        return [stored_profile_view(doc) for doc in await self._profiles.list()]
+
+    async def stored_profile(self, profile_id: int) -> dict[str, Any] | None:
+        doc = await self._profiles.get(profile_id)
+        return None if doc is None else stored_profile_view(doc)
