@@ -139,7 +139,8 @@ SPECS: dict[str, StationCommandSpec] = {
             camel,
             details={
                 "UnknownVendorId": "the station knows no vendor {vendor_id}",
-                "UnknownMessageId": "the station knows no message {message_id} of {vendor_id}",
+                "UnknownMessageId": "the station knows no message {message_id} "
+                "of vendor {vendor_id}",
             },
         ),
         StationCommandSpec(
@@ -252,4 +253,5 @@ def detail_of(
     template = spec.details.get(spec.status_of(result))
     if template is None:
         return ""
-    return template.format_map(defaultdict(str, payload))
+    known = {name: "" if value is None else value for name, value in payload.items()}
+    return template.format_map(defaultdict(str, known))
