@@ -145,13 +145,8 @@ async def test_a_whole_station_reservation_keeps_a_connector_for_its_tag(
             )
         )
 
-        async def refused() -> Any:
-            response = await post(
-                api, "B-ALL", "remote-start", {"connector_id": 1, "id_tag": "OTHER"}
-            )
-            return response if response.status_code == 409 else None
-
-        response = await eventually(refused)
+        response = await post(api, "B-ALL", "remote-start", {"connector_id": 1, "id_tag": "OTHER"})
+        assert response.status_code == 409
         assert response.json()["error"] == "ConnectorReserved"
         assert "reserved as a whole" in response.json()["detail"]
 
