@@ -6,7 +6,7 @@ import ssl
 from dataclasses import dataclass
 
 from chargeledger.adapters.clock import SystemClock
-from chargeledger.adapters.ocpp.gateway import OcppGateway
+from chargeledger.adapters.ocpp.gateway import GatewayOptions, OcppGateway
 from chargeledger.adapters.ocpp.handlers import StationMessages
 from chargeledger.adapters.ocpp.session_messages import SessionMessages
 from chargeledger.adapters.sqlite_database import SQLiteDatabase, sqlite_path
@@ -75,6 +75,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         settings.heartbeat_interval_s,
         registration=RegistrationPolicy(registry, settings.unknown_stations),
         business=sessions.handlers,
+        data_transfer_vendors=frozenset(settings.data_transfer_vendors),
     )
     gateway = OcppGateway(
         messages,
@@ -82,15 +83,23 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         dispatcher,
         registry,
         accept_unknown_stations=settings.accept_unknown_stations,
-        response_timeout_s=settings.response_timeout_s,
-        ping_interval_s=settings.ping_interval_s,
-        ping_timeout_s=settings.ping_timeout_s,
+        options=GatewayOptions(
+            response_timeout_s=settings.response_timeout_s,
+            ping_interval_s=settings.ping_interval_s,
+            ping_timeout_s=settings.ping_timeout_s,
+            max_frame_bytes=settings.max_frame_bytes,
+            handshake_timeout_s=settings.handshake_timeout_s,
+            close_timeout_s=settings.close_timeout_s,
+            max_queue=settings.station_queue,
+        ),
     )
     supervisor = Supervisor()
     supervisor.add("projections", projections.run)
     supervisor.add("expiry", dispatcher.run_expiry)
     supervisor.add("twin-writer", twin.run_writer)
     supervisor.add("reservation-expiry", ReservationExpiry(bus, documents, clock).run)
+    tls = tls_context(settings)
+    supervisor.add("gateway", lambda: gateway.run(settings.host, settings.ocpp_port, ssl=tls))
     return Node(
         settings,
         clock,

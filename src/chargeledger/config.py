@@ -30,6 +30,11 @@ class Settings:
     command_ttl_s: float = 600.0
     ping_interval_s: float = 30.0
     ping_timeout_s: float = 30.0
+    max_frame_bytes: int = 64 * 1024
+    handshake_timeout_s: float = 10.0
+    close_timeout_s: float = 5.0
+    station_queue: int = 64
+    data_transfer_vendors: tuple[str, ...] = ()
     twin_flush_interval_s: float = 0.5
     read_wait_s: float = 5.0
     reconcile_grace_s: float = 10.0

@@ -23,12 +23,14 @@ from typing import Any
 from chargeledger.application import faults
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.ports import (
+    CallNotSentError,
     CallTimeoutError,
     Clock,
     DocumentStore,
     StationCallError,
     StationDisconnectedError,
     StationLink,
+    StationOfflineError,
 )
 from chargeledger.application.projections import COMMANDS, OPEN
 from chargeledger.application.reconciliation import NOT_OBSERVED, observed_effect
@@ -73,6 +75,8 @@ class Dispatcher:
         self._links: dict[str, StationLink] = {}
         self._queues: dict[str, _StationQueue] = {}
         self._reconciling: set[str] = set()
+        self._never_sent: set[str] = set()
+        """Dispatched commands whose CALL provably never left: sent on the next link."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def on_commands_changed(self, docs: list[dict[str, Any]]) -> None:
@@ -96,6 +100,12 @@ class Dispatcher:
         for doc in open_docs:
             if doc["status"] == REQUESTED:
                 self._enqueue(doc)
+            elif doc["command_id"] in self._never_sent:
+                self._never_sent.discard(doc["command_id"])
+                next_attempt = int(doc.get("attempt", 1)) + 1
+                self._spawn(
+                    self._dispatch(link, doc, next_attempt, redispatch=True), link.station_id
+                )
             elif doc.get("connection_epoch") != link.epoch:
                 self._start_reconciling(link, doc)
 
@@ -155,6 +165,14 @@ class Dispatcher:
         faults.crash_point("after-dispatched")
         try:
             answer = await link.call(spec.action, spec.to_ocpp(doc["payload"]))
+        except StationOfflineError:
+            # The connection went before the CALL left: the station cannot have acted,
+            # so the next connection gets it as a new attempt, not as a doubt.
+            self._never_sent.add(command_id)
+        except CallNotSentError as not_sent:
+            await self._record(
+                link.station_id, command_id, "failed", f"not sent: {not_sent}", error_code="NotSent"
+            )
         except CallTimeoutError:
             await self._record(link.station_id, command_id, "timed_out", "no answer in time")
         except StationCallError as error:

@@ -215,6 +215,22 @@ class StationDisconnectedError(Exception):
     """The connection closed before the station answered."""
 
 
+class CallNotSentError(Exception):
+    """The CALL never left this node: the station cannot have acted on it."""
+
+
+class StationQueueFullError(CallNotSentError):
+    """The station's outgoing queue is full; try again once it has drained."""
+
+
+class InvalidCallError(CallNotSentError):
+    """The CALL's payload breaks the action's OCPP schema, so it was not sent."""
+
+
+class StationOfflineError(CallNotSentError, StationDisconnectedError):
+    """The connection closed (with no newer one to take the CALL) before it was sent."""
+
+
 class StationLink(Protocol):
     """The live connection to one station, as the dispatcher sees it."""
 
@@ -224,8 +240,10 @@ class StationLink(Protocol):
     async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Send a CALL and return the CALLRESULT payload.
 
-        Raises ``CallTimeoutError``, ``StationDisconnectedError``, or
-        ``StationCallError`` for a CALLERROR.
+        Raises ``CallTimeoutError``, ``StationDisconnectedError`` (the CALL may
+        have reached the station), ``StationCallError`` for a CALLERROR or an answer
+        that breaks its schema, or ``CallNotSentError`` (queue full, invalid
+        payload, or offline before sending: the station cannot have acted).
         """
         ...
 
@@ -237,3 +255,7 @@ class StationCallError(Exception):
         super().__init__(f"{code}: {description}")
         self.code = code
         self.description = description
+
+
+class StationAnswerInvalidError(StationCallError):
+    """The station answered with a CALLRESULT that breaks the action's response schema."""

@@ -8,7 +8,9 @@ commits.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from types import MappingProxyType
 from typing import Any
 
 from chargeledger.application.ports import DocumentStore, DocumentWrite
@@ -27,14 +29,8 @@ class TwinService:
     async def load(self) -> None:
         """The last persisted twins; nobody is connected to a node that just started."""
         for doc in await self._documents.list(TWINS):
-            twin = _from_doc(doc)
-            self._twins[twin.station_id] = t.StationTwin(
-                station_id=twin.station_id,
-                connected=False,
-                last_heartbeat=twin.last_heartbeat,
-                connectors=twin.connectors,
-                connection_epoch=twin.connection_epoch,
-            )
+            twin = replace(_from_doc(doc), connected=False)
+            self._twins[twin.station_id] = twin
             self._dirty.add(twin.station_id)
 
     def get(self, station_id: str) -> t.StationTwin | None:
@@ -50,16 +46,34 @@ class TwinService:
         self._update(station_id, lambda twin: t.disconnected(twin, epoch))
 
     def heartbeat(self, station_id: str, at: str) -> None:
-        self._update(station_id, lambda twin: t.heartbeat(twin, at))
+        current = self._twins.get(station_id) or t.StationTwin(station_id=station_id)
+        self._twins[station_id] = t.heartbeat(current, at)
+        self._dirty.add(station_id)
 
     def status_notified(
-        self, station_id: str, connector_id: int, status: str, error_code: str
+        self,
+        station_id: str,
+        connector_id: int,
+        status: str,
+        error_code: str,
+        info: str | None = None,
+        vendor_error_code: str | None = None,
+        timestamp: str | None = None,
     ) -> None:
         self._update(
-            station_id, lambda twin: t.status_notified(twin, connector_id, status, error_code)
+            station_id,
+            lambda twin: t.status_notified(
+                twin, connector_id, status, error_code, info, vendor_error_code, timestamp
+            ),
         )
 
-    def _update(self, station_id: str, change: Any) -> None:
+    def diagnostics_status_notified(self, station_id: str, status: str) -> None:
+        self._update(station_id, lambda twin: t.diagnostics_status_notified(twin, status))
+
+    def firmware_status_notified(self, station_id: str, status: str) -> None:
+        self._update(station_id, lambda twin: t.firmware_status_notified(twin, status))
+
+    def _update(self, station_id: str, change: Callable[[t.StationTwin], t.StationTwin]) -> None:
         current = self._twins.get(station_id) or t.StationTwin(station_id=station_id)
         self._twins[station_id] = change(current)
         self._dirty.add(station_id)
@@ -92,6 +106,8 @@ def _to_doc(twin: t.StationTwin) -> dict[str, Any]:
         "last_heartbeat": twin.last_heartbeat,
         "connection_epoch": twin.connection_epoch,
         "connectors": {str(k): asdict(v) for k, v in twin.connectors.items()},
+        "diagnostics_status": twin.diagnostics_status,
+        "firmware_status": twin.firmware_status,
     }
 
 
@@ -101,6 +117,8 @@ def _from_doc(doc: dict[str, Any]) -> t.StationTwin:
         station_id=doc["station_id"],
         connected=bool(doc.get("connected")),
         last_heartbeat=doc.get("last_heartbeat"),
-        connectors=connectors,
+        connectors=MappingProxyType(connectors),
         connection_epoch=int(doc.get("connection_epoch", 0)),
+        diagnostics_status=doc.get("diagnostics_status"),
+        firmware_status=doc.get("firmware_status"),
     )

@@ -1,6 +1,7 @@
 """The station twin: the mirror of the physical station, built from telemetry.
 
-It is a read model, not an aggregate: updating it never appends to a stream.
+It is a read model, not an aggregate: updating it never appends to a stream (I5).
+Connector 0 is the station as a whole, as OCPP 1.6 numbers it.
 """
 
 from __future__ import annotations
@@ -10,19 +11,25 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConnectorTwin:
     status: str
     error_code: str
+    info: str | None = None
+    vendor_error_code: str | None = None
+    timestamp: str | None = None
+    """When the station says the status began (its clock), if it said."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StationTwin:
     station_id: str
     connected: bool = False
     last_heartbeat: str | None = None
     connectors: Mapping[int, ConnectorTwin] = field(default_factory=lambda: MappingProxyType({}))
     connection_epoch: int = 0
+    diagnostics_status: str | None = None
+    firmware_status: str | None = None
 
     def connector_status(self, connector_id: int) -> str | None:
         connector = self.connectors.get(connector_id)
@@ -30,6 +37,9 @@ class StationTwin:
 
 
 def connected(twin: StationTwin, epoch: int) -> StationTwin:
+    """A connection older than the one we know changes nothing."""
+    if epoch < twin.connection_epoch:
+        return twin
     return replace(twin, connected=True, connection_epoch=epoch)
 
 
@@ -41,12 +51,35 @@ def disconnected(twin: StationTwin, epoch: int) -> StationTwin:
 
 
 def heartbeat(twin: StationTwin, at: str) -> StationTwin:
-    return replace(twin, last_heartbeat=at)
+    # Spelled out rather than dataclasses.replace: this runs for every heartbeat.
+    return StationTwin(
+        twin.station_id,
+        twin.connected,
+        at,
+        twin.connectors,
+        twin.connection_epoch,
+        twin.diagnostics_status,
+        twin.firmware_status,
+    )
 
 
 def status_notified(
-    twin: StationTwin, connector_id: int, status: str, error_code: str
+    twin: StationTwin,
+    connector_id: int,
+    status: str,
+    error_code: str,
+    info: str | None = None,
+    vendor_error_code: str | None = None,
+    timestamp: str | None = None,
 ) -> StationTwin:
     updated = dict(twin.connectors)
-    updated[connector_id] = ConnectorTwin(status=status, error_code=error_code)
+    updated[connector_id] = ConnectorTwin(status, error_code, info, vendor_error_code, timestamp)
     return replace(twin, connectors=MappingProxyType(dict(sorted(updated.items()))))
+
+
+def diagnostics_status_notified(twin: StationTwin, status: str) -> StationTwin:
+    return replace(twin, diagnostics_status=status)
+
+
+def firmware_status_notified(twin: StationTwin, status: str) -> StationTwin:
+    return replace(twin, firmware_status=status)

@@ -43,6 +43,53 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     p.add_argument("--crash-at", default=env("crash_at", "") or None, help=argparse.SUPPRESS)
 
+    _gateway_options(p)
+
+
+def _gateway_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("OCPP gateway")
+    g.add_argument(
+        "--ping-interval",
+        type=float,
+        default=float(env("ping_interval", "30")),
+        help="seconds of silence before a WebSocket ping (default 30)",
+    )
+    g.add_argument(
+        "--ping-timeout",
+        type=float,
+        default=float(env("ping_timeout", "30")),
+        help="seconds to wait for any answer to a ping before dropping the station",
+    )
+    g.add_argument(
+        "--max-frame-bytes",
+        type=int,
+        default=int(env("max_frame_bytes", str(64 * 1024))),
+        help="largest message a station may send; a larger one closes with 1009",
+    )
+    g.add_argument(
+        "--handshake-timeout",
+        type=float,
+        default=float(env("handshake_timeout", "10")),
+        help="seconds for a station to complete the TLS and HTTP handshake",
+    )
+    g.add_argument(
+        "--close-timeout",
+        type=float,
+        default=float(env("close_timeout", "5")),
+        help="seconds a closing or superseded connection gets before it is cut",
+    )
+    g.add_argument(
+        "--station-queue",
+        type=int,
+        default=int(env("station_queue", "64")),
+        help="CALLs that may wait per station before a new one is refused",
+    )
+    g.add_argument(
+        "--data-transfer-vendors",
+        default=env("data_transfer_vendors", ""),
+        help="comma-separated vendor ids whose DataTransfer is Accepted (else UnknownVendorId)",
+    )
+
 
 def _tags_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tags = sub.add_parser("tags", help="manage the id-tag registry Authorize consults")
@@ -67,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--duration", type=float, default=None, help="seconds; default: forever")
     sim.add_argument("--prefix", default="SIM-")
     sim.add_argument("--heartbeat", type=float, default=None, help="override the interval (s)")
+    sim.add_argument("--connectors", type=int, default=2, help="connectors per station")
+    sim.add_argument(
+        "--charge-seconds", type=float, default=60.0, help="mean length of a charging session"
+    )
+    sim.add_argument(
+        "--meter-interval", type=float, default=10.0, help="seconds between MeterValues"
+    )
 
     stations = sub.add_parser("stations", help="manage the station registry")
     stations.add_argument("--store", default=env("store", DEFAULT_STORE))
@@ -135,9 +189,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "simulate":
             from chargeledger.simulator.fleet import run_fleet
+            from chargeledger.simulator.station import Behaviour
+
+            behaviour = Behaviour(
+                connectors=args.connectors,
+                charge_seconds=(args.charge_seconds * 0.5, args.charge_seconds * 1.5),
+                meter_interval_s=args.meter_interval,
+            )
 
             return asyncio.run(
-                run_fleet(args.url, args.stations, args.duration, args.prefix, args.heartbeat)
+                run_fleet(
+                    args.url, args.stations, args.duration, args.prefix, args.heartbeat, behaviour
+                )
             )
         if args.command == "stations":
             return asyncio.run(_stations(args))
@@ -174,6 +237,13 @@ def _serve(args: argparse.Namespace) -> int:
         command_ttl_s=args.command_ttl,
         reconcile_grace_s=args.reconcile_grace,
         crash_at=args.crash_at,
+        ping_interval_s=args.ping_interval,
+        ping_timeout_s=args.ping_timeout,
+        max_frame_bytes=args.max_frame_bytes,
+        handshake_timeout_s=args.handshake_timeout,
+        close_timeout_s=args.close_timeout,
+        station_queue=args.station_queue,
+        data_transfer_vendors=tuple(v for v in args.data_transfer_vendors.split(",") if v),
     )
     asyncio.run(serve(settings))
     return 0

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Generator
 
 import uvicorn
 
-from chargeledger.bootstrap import Node, build_node, tls_context
+from chargeledger.bootstrap import Node, build_node
 from chargeledger.config import Settings
 from chargeledger.entrypoints.api import create_app
 
@@ -27,7 +28,19 @@ class _EmbeddedServer(uvicorn.Server):
 
 async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     node = await build_node(settings)
-    await node.gateway.start(settings.host, settings.ocpp_port, ssl=tls_context(settings))
+    # Everything built so far lives as long as the node: keep it out of the
+    # collector's full passes, which would otherwise stall every connection.
+    gc.collect()
+    gc.freeze()
+    supervisor = asyncio.create_task(node.supervisor.run(), name="supervisor")
+    if not await _gateway_listening(node, supervisor):
+        supervisor.cancel()
+        await asyncio.gather(supervisor, return_exceptions=True)
+        await _close(node)
+        raise SystemExit(
+            f"could not listen for OCPP on {settings.host}:{settings.ocpp_port} "
+            "(see the log above); choose another --ocpp-port or free that one"
+        )
     api = _EmbeddedServer(
         uvicorn.Config(
             create_app(node),
@@ -54,10 +67,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-    tasks = [
-        asyncio.create_task(node.supervisor.run(), name="supervisor"),
-        asyncio.create_task(api.serve(), name="http"),
-    ]
+    tasks = [supervisor, asyncio.create_task(api.serve(), name="http")]
     if ready is not None:
         ready.set()
     try:
@@ -68,6 +78,14 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await _close(node)
+
+
+async def _gateway_listening(node: Node, supervisor: asyncio.Task[None]) -> bool:
+    """The gateway is a supervised worker: wait until it listens, or give up."""
+    listening = asyncio.create_task(node.gateway.listening.wait())
+    await asyncio.wait([listening, supervisor], timeout=10.0, return_when="FIRST_COMPLETED")
+    listening.cancel()
+    return node.gateway.listening.is_set()
 
 
 async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:

@@ -1,38 +1,84 @@
-"""OCPP-J framing without I/O: text in, frames out; frames in, text out.
+"""OCPP-J framing without I/O: text in, frames or faults out; frames in, text out.
 
 Each fault maps to the CALLERROR code the OCPP-J 1.6 specification names
-(section 4.2.3). Note that 1.6 spells ``OccurenceConstraintViolation`` with one
-"r"; we send it as 1.6 spells it.
+(section 4.2.3):
+
+- not JSON, not an array of the right shape, a message id that is not a string
+  of 1-36 characters, a payload that is not an object: ``FormationViolation``;
+- a message type id other than 2, 3 or 4: ``ProtocolError``;
+- payload faults are named by ``schemas`` (``TypeConstraintViolation``,
+  ``PropertyConstraintViolation``, ``OccurenceConstraintViolation``,
+  ``ProtocolError`` for a missing required field, ``FormationViolation`` for an
+  unknown field), and routing by the gateway (``NotImplemented``,
+  ``NotSupported``, ``InternalError``).
+
+OCPP-J 1.6 spells the occurrence code ``OccurenceConstraintViolation`` (one
+"r"); OCPP 2.0 corrected it. A 1.6 station compares the code as a string, so we
+send the 1.6 spelling on 1.6 connections (``OCCURRENCE_CONSTRAINT_VIOLATION``).
+
+A fault in a CALLRESULT or CALLERROR is never answered (a response must not get
+a response): it is logged and dropped.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
-CALL = 2
-CALLRESULT = 3
-CALLERROR = 4
+CALL: Final = 2
+CALLRESULT: Final = 3
+CALLERROR: Final = 4
 
-UNKNOWN_ID = "-1"
-MAX_UNIQUE_ID_LENGTH = 36
+UNKNOWN_ID: Final = "-1"
+"""The message id of a CALLERROR answering a frame whose own id cannot be read."""
+
+MAX_UNIQUE_ID_LENGTH: Final = 36
+
+FORMATION_VIOLATION: Final = "FormationViolation"
+PROTOCOL_ERROR: Final = "ProtocolError"
+TYPE_CONSTRAINT_VIOLATION: Final = "TypeConstraintViolation"
+PROPERTY_CONSTRAINT_VIOLATION: Final = "PropertyConstraintViolation"
+OCCURRENCE_CONSTRAINT_VIOLATION: Final = "OccurenceConstraintViolation"  # 1.6 spelling
+NOT_IMPLEMENTED: Final = "NotImplemented"
+NOT_SUPPORTED: Final = "NotSupported"
+INTERNAL_ERROR: Final = "InternalError"
+SECURITY_ERROR: Final = "SecurityError"
+GENERIC_ERROR: Final = "GenericError"
+
+ERROR_CODES: Final = frozenset(
+    {
+        FORMATION_VIOLATION,
+        PROTOCOL_ERROR,
+        TYPE_CONSTRAINT_VIOLATION,
+        PROPERTY_CONSTRAINT_VIOLATION,
+        OCCURRENCE_CONSTRAINT_VIOLATION,
+        "OccurrenceConstraintViolation",  # what some 1.6 stations send (2.0 spelling)
+        NOT_IMPLEMENTED,
+        NOT_SUPPORTED,
+        INTERNAL_ERROR,
+        SECURITY_ERROR,
+        GENERIC_ERROR,
+    }
+)
 
 
-@dataclass(frozen=True)
+# Frames are made for every message: plain slotted classes, which construct
+# several times faster than frozen ones.
+@dataclass(slots=True)
 class Call:
     unique_id: str
     action: str
     payload: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CallResult:
     unique_id: str
     payload: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CallError:
     unique_id: str
     code: str
@@ -40,9 +86,10 @@ class CallError:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FrameFault:
-    """A frame we cannot take; answer it with ``to_call_error()`` and keep the connection."""
+    """A frame we cannot take. If ``replyable``, answer it with ``to_call_error()``;
+    either way the connection stays open."""
 
     unique_id: str
     code: str
@@ -56,49 +103,101 @@ class FrameFault:
 Frame = Call | CallResult | CallError
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_decode = json.JSONDecoder(parse_constant=_refuse_constant).decode
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
 def parse(text: str | bytes) -> Frame | FrameFault:
+    """One WebSocket message to a frame, or the fault that names what is wrong with it."""
     try:
-        message = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return FrameFault(UNKNOWN_ID, "FormationViolation", f"not JSON: {exc}")
+        if not isinstance(text, str):
+            # OCPP-J uses text frames; a binary frame of UTF-8 JSON is taken as text.
+            text = text.decode("utf-8")
+        message = _decode(text)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        return FrameFault(UNKNOWN_ID, FORMATION_VIOLATION, f"not JSON: {_first_line(exc)}")
+    answer = isinstance(message, list) and bool(message) and _is_answer_type(message[0])
     if not isinstance(message, list) or len(message) < 3:
-        return FrameFault(UNKNOWN_ID, "FormationViolation", "a frame is a JSON array of 3-5 items")
-    type_id, unique_id = message[0], message[1]
-    if not isinstance(unique_id, str) or not unique_id or len(unique_id) > MAX_UNIQUE_ID_LENGTH:
+        unique_id = message[1] if answer and len(message) > 1 else UNKNOWN_ID
         return FrameFault(
-            UNKNOWN_ID, "FormationViolation", "the message id must be a string of 1-36 chars"
+            unique_id if isinstance(unique_id, str) else UNKNOWN_ID,
+            FORMATION_VIOLATION,
+            "a frame is a JSON array [type, id, ...] of 3-5 items",
+            replyable=not answer,
         )
+    type_id, unique_id = message[0], message[1]
+    if not isinstance(unique_id, str) or not 0 < len(unique_id) <= MAX_UNIQUE_ID_LENGTH:
+        # Echo a string id even when too long, so that the station can match our answer.
+        echo = unique_id if isinstance(unique_id, str) and unique_id else UNKNOWN_ID
+        return FrameFault(
+            echo,
+            FORMATION_VIOLATION,
+            f"the message id must be a string of 1-{MAX_UNIQUE_ID_LENGTH} characters",
+            replyable=not answer,
+        )
+    if type(type_id) is not int:
+        return FrameFault(unique_id, FORMATION_VIOLATION, "the message type id must be 2, 3 or 4")
     if type_id == CALL:
-        if len(message) != 4 or not isinstance(message[2], str):
-            return FrameFault(unique_id, "FormationViolation", "a CALL is [2, id, action, {}]")
-        if not isinstance(message[3], dict):
-            return FrameFault(unique_id, "FormationViolation", "a CALL payload is a JSON object")
-        return Call(unique_id, message[2], message[3])
+        return _call(unique_id, message)
     if type_id == CALLRESULT:
-        if len(message) != 3 or not isinstance(message[2], dict):
-            return FrameFault(
-                unique_id, "FormationViolation", "a CALLRESULT is [3, id, {}]", replyable=False
-            )
-        return CallResult(unique_id, message[2])
+        return _call_result(unique_id, message)
     if type_id == CALLERROR:
-        if len(message) not in (4, 5) or not isinstance(message[2], str):
-            return FrameFault(
-                unique_id,
-                "FormationViolation",
-                "a CALLERROR is [4, id, code, description, {}]",
-                replyable=False,
-            )
-        description = message[3] if isinstance(message[3], str) else str(message[3])
-        details = message[4] if len(message) == 5 and isinstance(message[4], dict) else {}
-        return CallError(unique_id, message[2], description, details)
-    return FrameFault(unique_id, "ProtocolError", f"unknown message type id {type_id!r}")
+        return _call_error(unique_id, message)
+    return FrameFault(unique_id, PROTOCOL_ERROR, f"unknown message type id {type_id}")
+
+
+def _is_answer_type(type_id: object) -> bool:
+    return type(type_id) is int and type_id in (CALLRESULT, CALLERROR)
+
+
+def _call(unique_id: str, message: list[Any]) -> Call | FrameFault:
+    if len(message) != 4:
+        return FrameFault(unique_id, FORMATION_VIOLATION, "a CALL is [2, id, action, {payload}]")
+    action, payload = message[2], message[3]
+    if not isinstance(action, str) or not action:
+        return FrameFault(unique_id, FORMATION_VIOLATION, "a CALL's action must be a string")
+    if not isinstance(payload, dict):
+        return FrameFault(unique_id, FORMATION_VIOLATION, "a CALL's payload must be an object")
+    return Call(unique_id, action, payload)
+
+
+def _call_result(unique_id: str, message: list[Any]) -> CallResult | FrameFault:
+    if len(message) != 3 or not isinstance(message[2], dict):
+        return FrameFault(
+            unique_id, FORMATION_VIOLATION, "a CALLRESULT is [3, id, {payload}]", replyable=False
+        )
+    return CallResult(unique_id, message[2])
+
+
+def _call_error(unique_id: str, message: list[Any]) -> CallError | FrameFault:
+    # Stations often leave out the details object; we take [4, id, code, description].
+    if len(message) not in (4, 5) or not isinstance(message[2], str):
+        return FrameFault(
+            unique_id,
+            FORMATION_VIOLATION,
+            "a CALLERROR is [4, id, code, description, {details}]",
+            replyable=False,
+        )
+    description = message[3] if isinstance(message[3], str) else _encode(message[3])
+    details = message[4] if len(message) == 5 and isinstance(message[4], dict) else {}
+    return CallError(unique_id, message[2], description, details)
 
 
 def encode(frame: Frame) -> str:
+    """The frame as OCPP-J text."""
     if isinstance(frame, Call):
         body: list[Any] = [CALL, frame.unique_id, frame.action, frame.payload]
     elif isinstance(frame, CallResult):
         body = [CALLRESULT, frame.unique_id, frame.payload]
     else:
         body = [CALLERROR, frame.unique_id, frame.code, frame.description, frame.details]
-    return json.dumps(body, separators=(",", ":"))
+    text: str = _encode(body)
+    return text
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__

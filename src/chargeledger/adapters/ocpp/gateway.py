@@ -1,6 +1,15 @@
-"""The OCPP-J endpoint on ``websockets``: handshake checks, takeover, the frame loop.
+"""The OCPP-J endpoint: a thin asyncio shell around two sans-I/O cores.
 
-This is the thin asyncio shell around the sans-I/O ``framing`` core.
+``websockets``' ``ServerProtocol`` turns bytes into WebSocket events and back;
+``framing`` turns messages into OCPP frames. Each connection is one
+``asyncio.Protocol``: no task per connection and none per message, so a
+heartbeat is answered inside ``data_received`` and an idle station costs a few
+kilobytes. One sweeper task per gateway sends keepalive pings and ends dead,
+half-open and slow connections.
+
+Order of a handshake: path and station id, registry and HTTP Basic auth, the
+WebSocket upgrade checks, then takeover of an older connection of the same
+station (I8), and only then the ``101`` answer.
 """
 
 from __future__ import annotations
@@ -8,34 +17,57 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
+import hmac
 import http
 import itertools
 import logging
+import os
 import re
+import ssl as ssl_module
 import time
+from collections import deque
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+from websockets.typing import Subprotocol
 
 from chargeledger.adapters.ocpp import framing, schemas
-from chargeledger.adapters.ocpp.handlers import StationMessages
+from chargeledger.adapters.ocpp.handlers import Reply, StationMessages
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.dispatcher import Dispatcher
-from chargeledger.application.registry import StationRegistry, verify_password
+from chargeledger.application.registry import (
+    RegisteredStation,
+    StationRegistry,
+    verify_password,
+)
 from chargeledger.application.twin_service import TwinService
 
 log = logging.getLogger(__name__)
 
-SUBPROTOCOLS = ["ocpp1.6"]
+SUBPROTOCOLS = [Subprotocol("ocpp1.6")]
 STATION_ID = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$")
 PATH = re.compile(r"^/ocpp/([^/?]+)/?(\?.*)?$")
+MAX_INBOX = 16
+"""Station CALLs that may wait behind one being handled (OCPP allows one at a time)."""
 
-# Station-initiated actions of OCPP 1.6 that we know but do not serve: NotSupported.
-# Any action without a 1.6 schema at all is NotImplemented.
+
+@dataclass(frozen=True)
+class GatewayOptions:
+    response_timeout_s: float = 30.0
+    ping_interval_s: float = 30.0
+    ping_timeout_s: float = 30.0
+    max_frame_bytes: int = 64 * 1024
+    handshake_timeout_s: float = 10.0
+    close_timeout_s: float = 5.0
+    max_queue: int = 64
 
 
 class OcppGateway:
@@ -46,193 +78,534 @@ class OcppGateway:
         dispatcher: Dispatcher,
         registry: StationRegistry,
         accept_unknown_stations: bool,
-        response_timeout_s: float = 30.0,
-        ping_interval_s: float = 30.0,
-        ping_timeout_s: float = 30.0,
-        max_frame_bytes: int = 64 * 1024,
-        handshake_timeout_s: float = 10.0,
+        options: GatewayOptions | None = None,
     ) -> None:
-        self._messages = messages
-        self._twin = twin
-        self._dispatcher = dispatcher
+        self.messages = messages
+        self.twin = twin
+        self.dispatcher = dispatcher
         self._registry = registry
         self._accept_unknown = accept_unknown_stations
-        self._response_timeout_s = response_timeout_s
-        self._ping_interval_s = ping_interval_s
-        self._ping_timeout_s = ping_timeout_s
-        self._max_frame_bytes = max_frame_bytes
-        self._handshake_timeout_s = handshake_timeout_s
-        self._sessions: dict[str, StationSession] = {}
+        self.options = options or GatewayOptions()
+        self._connections: set[_Connection] = set()
+        self._live: dict[str, _Connection] = {}
         self._epochs = itertools.count(time.time_ns() // 1000)
-        self._server: Server | None = None
-        self._closers: set[asyncio.Task[None]] = set()
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing: dict[str, set[asyncio.Task[Any]]] = {}
+        self._verified = _VerifiedPasswords()
+        self._known = _RegistrySnapshot(registry)
+        self.listening = asyncio.Event()
+        schemas.warm_up(schemas.STATION_ACTIONS)
 
     @property
     def connected_count(self) -> int:
-        return len(self._sessions)
+        return len(self._live)
 
     def session(self, station_id: str) -> StationSession | None:
-        return self._sessions.get(station_id)
+        connection = self._live.get(station_id)
+        return None if connection is None else connection.session
 
-    async def start(self, host: str, port: int, ssl: Any = None) -> Server:
-        self._server = await serve(
-            self._serve_connection,
+    async def run(self, host: str, port: int, ssl: ssl_module.SSLContext | None = None) -> None:
+        """Serve until cancelled (a supervised worker); close every connection on the way out."""
+        await self.start(host, port, ssl)
+        try:
+            await self._sweep_forever()
+        finally:
+            await self.stop()
+
+    async def start(
+        self, host: str, port: int, ssl: ssl_module.SSLContext | None = None
+    ) -> asyncio.Server:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Connection(self),
             host,
             port,
-            subprotocols=SUBPROTOCOLS,  # type: ignore[arg-type]
-            process_request=self._check_handshake,
-            compression=None,
-            ping_interval=self._ping_interval_s,
-            ping_timeout=self._ping_timeout_s,
-            max_size=self._max_frame_bytes,
-            open_timeout=self._handshake_timeout_s,
             ssl=ssl,
+            ssl_handshake_timeout=self.options.handshake_timeout_s if ssl else None,
+            backlog=4096,
+            reuse_address=True,
         )
+        self.listening.set()
         return self._server
 
     async def stop(self) -> None:
+        """Stop listening, say goodbye (1001) to every station, and wait briefly for them."""
+        self.listening.clear()
         if self._server is not None:
             self._server.close()
+        closing = [
+            connection.close_and_wait(CloseCode.GOING_AWAY, "the CSMS is shutting down")
+            for connection in list(self._connections)
+        ]
+        await asyncio.gather(*closing, return_exceptions=True)
+        if self._server is not None:
             await self._server.wait_closed()
+            self._server = None
 
-    async def _check_handshake(
-        self, connection: ServerConnection, request: Request
-    ) -> Response | None:
+    def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _sweep_forever(self) -> None:
+        options = self.options
+        tick = max(0.02, min(1.0, options.ping_interval_s / 4, options.ping_timeout_s / 4))
+        while True:
+            await asyncio.sleep(tick)
+            self.sweep(time.monotonic())
+
+    def sweep(self, now: float) -> None:
+        """Ping quiet connections, end dead ones and those stuck in a handshake."""
+        options = self.options
+        for connection in list(self._connections):
+            connection.check(now, options)
+
+    # -- handshake ---------------------------------------------------------------
+
+    async def admit(self, ws: ServerProtocol, request: Request) -> tuple[Response, str | None]:
+        """The handshake answer: a refusal, or the 101 (not yet sent) and the station id."""
         match = PATH.match(request.path)
         if match is None:
-            return connection.respond(http.HTTPStatus.NOT_FOUND, "connect to /ocpp/{station_id}\n")
+            return _refuse(ws, http.HTTPStatus.NOT_FOUND, "connect to /ocpp/{station_id}"), None
         station_id = unquote(match.group(1))
         if not STATION_ID.match(station_id):
-            return connection.respond(
+            return _refuse(
+                ws,
                 http.HTTPStatus.BAD_REQUEST,
-                "station id: 1-48 characters of A-Z a-z 0-9 * - _ = : + | @ .\n",
+                "the station id must be 1-48 characters of A-Z a-z 0-9 * - _ = : + | @ .",
+            ), None
+        refusal = await self._authenticate(ws, request, station_id)
+        if refusal is not None:
+            return refusal, None
+        response = ws.accept(request)
+        return response, station_id if response.status_code == 101 else None
+
+    async def _authenticate(
+        self, ws: ServerProtocol, request: Request, station_id: str
+    ) -> Response | None:
+        supplied = _basic_credentials(request.headers)
+        registered = await self._known.get(station_id, self._accept_unknown)
+        if registered is None and not self._accept_unknown:
+            return _refuse(
+                ws,
+                http.HTTPStatus.NOT_FOUND,
+                f"unknown station {station_id}: register it with `chargeledger stations add`",
             )
-        registered = await self._registry.get(station_id)
-        if registered is None:
-            if not self._accept_unknown:
-                return connection.respond(
-                    http.HTTPStatus.NOT_FOUND, f"unknown station {station_id}\n"
-                )
+        if supplied is not None and supplied[0] != station_id:
+            log.warning("station %s presented the credentials of another id", station_id)
+            return _unauthorized(ws, "the HTTP Basic user must be the station id")
+        if registered is None or registered.password_hash is None:
             return None
-        if registered.password_hash is not None:
-            supplied = _basic_credentials(request.headers)
-            if supplied is None:
-                response = connection.respond(
-                    http.HTTPStatus.UNAUTHORIZED, "this station needs HTTP Basic auth\n"
-                )
-                response.headers["WWW-Authenticate"] = 'Basic realm="chargeledger"'
-                return response
-            user, password = supplied
-            valid = user == station_id and await asyncio.to_thread(
-                verify_password, password, registered.password_hash
-            )
-            if not valid:
-                return connection.respond(
-                    http.HTTPStatus.UNAUTHORIZED, "wrong station id or password\n"
-                )
+        if supplied is None:
+            return _unauthorized(ws, "this station needs HTTP Basic auth (security profile 1)")
+        if not await self._verified.check(station_id, supplied[1], registered.password_hash):
+            log.warning("station %s presented a wrong password", station_id)
+            return _unauthorized(ws, "wrong station id or password")
         return None
 
-    async def _serve_connection(self, ws: ServerConnection) -> None:
-        match = PATH.match(ws.request.path if ws.request else "")
-        assert match is not None  # checked at the handshake
-        station_id = unquote(match.group(1))
+    # -- takeover (I8) -----------------------------------------------------------
+
+    async def take_over(self, connection: _Connection, session: StationSession) -> None:
+        """The newer connection wins: the older is fenced at once, closed in its own
+        task, and the newer goes on only once the older has fully closed (or was
+        aborted after the close timeout: a dead socket never locks a station out)."""
+        older = self._live.get(session.station_id)
+        self._live[session.station_id] = connection
+        if older is None or older.session is None:
+            return
+        older.session.hand_over_to(session)
+        self.dispatcher.station_gone(older.session)
+        log.info("station %s reconnected; closing its older connection", session.station_id)
+        closing = self._closing.setdefault(session.station_id, set())
+        task = self.spawn(
+            older.close_and_wait(CloseCode.NORMAL_CLOSURE, "superseded by a newer connection"),
+            name=f"close-older-{session.station_id}",
+        )
+        closing.add(task)
+        task.add_done_callback(lambda done: self._closed_one(session.station_id, done))
+        # Every older connection of this station, not only the last, must be gone.
+        await asyncio.shield(asyncio.gather(*closing, return_exceptions=True))
+
+    def _closed_one(self, station_id: str, task: asyncio.Task[Any]) -> None:
+        closing = self._closing.get(station_id)
+        if closing is not None:
+            closing.discard(task)
+            if not closing:
+                del self._closing[station_id]
+
+    def went_live(self, connection: _Connection, session: StationSession) -> None:
+        self.twin.connected(session.station_id, session.epoch)
+        session.start_sending()
+        if session.registered:  # took over a connection whose boot was accepted
+            self.spawn(self.dispatcher.station_ready(session), f"ready-{session.station_id}")
+
+    def ended(self, connection: _Connection) -> None:
+        self._connections.discard(connection)
+        session = connection.session
+        if session is None:
+            return
+        session.connection_closed()
+        self.dispatcher.station_gone(session)
+        if self._live.get(session.station_id) is connection:
+            del self._live[session.station_id]
+            self.twin.disconnected(session.station_id, session.epoch)
+
+    def next_epoch(self) -> int:
+        return next(self._epochs)
+
+
+class _Connection(asyncio.Protocol):
+    """One station's socket: WebSocket events in, OCPP frames routed, answers out."""
+
+    __slots__ = (
+        "_closed",
+        "busy",
+        "close_deadline",
+        "connected_at",
+        "gateway",
+        "gone",
+        "inbox",
+        "last_received",
+        "live",
+        "ping_sent_at",
+        "requested",
+        "session",
+        "transport",
+        "ws",
+    )
+
+    def __init__(self, gateway: OcppGateway) -> None:
+        self.gateway = gateway
+        self.ws = ServerProtocol(
+            subprotocols=SUBPROTOCOLS, max_size=gateway.options.max_frame_bytes
+        )
+        self.transport: asyncio.Transport | None = None
+        self.session: StationSession | None = None
+        self.live = False
+        self.gone = False
+        self.requested = False
+        self.busy = False
+        self.inbox: deque[framing.Call] | None = None
+        self.connected_at = 0.0
+        self.last_received = 0.0
+        self.ping_sent_at: float | None = None
+        self.close_deadline: float | None = None
+        self._closed: asyncio.Future[None] | None = None
+
+    # -- asyncio.Protocol --------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.connected_at = self.last_received = time.monotonic()
+        self.gateway._connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.last_received = time.monotonic()
+        self.ping_sent_at = None  # anything the station sends proves it alive
+        ws = self.ws
+        ws.receive_data(data)
+        events = ws.events_received()
+        self._flush()
+        if ws.close_expected():
+            self._expect_close()
+        for event in events:
+            if isinstance(event, Frame):
+                if event.opcode is Opcode.TEXT or event.opcode is Opcode.BINARY:
+                    if event.fin:
+                        message = event.data
+                        self._on_message(message if isinstance(message, bytes) else bytes(message))
+                    else:
+                        self._refuse_fragment()
+            elif isinstance(event, Request):
+                self.requested = True
+                self.gateway.spawn(self._handshake(event), "ocpp-handshake")
+
+    def eof_received(self) -> None:
+        self.ws.receive_eof()
+        self._flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.live = False
+        self.gone = True
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
+        self.gateway.ended(self)
+
+    def pause_writing(self) -> None:
+        # The station does not read what we send: stop reading what it sends.
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    # -- writing and closing -----------------------------------------------------
+
+    def _flush(self) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        for data in self.ws.data_to_send():
+            if data:
+                transport.write(data)
+            elif transport.can_write_eof():
+                transport.write_eof()
+            else:
+                transport.close()
+
+    def send_text(self, text: str) -> None:
+        transport = self.transport
+        if self.ws.state is not State.OPEN or transport is None or transport.is_closing():
+            return  # closing: the station gets nothing more on this connection
+        if self.ws.writes:
+            self._flush()  # what the protocol queued (a pong) goes first
+        transport.write(_text_frame(text.encode()))
+
+    def close(self, code: int, reason: str) -> None:
+        """Start the closing handshake; the sweeper aborts it after the close timeout."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        if self.ws.state is State.OPEN:
+            self.ws.send_close(code, reason)
+            self._flush()
+            self._expect_close()
+        elif self.ws.state is State.CONNECTING:
+            self.abort()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def close_and_wait(self, code: int, reason: str) -> None:
+        """Close in this connection's own task and return once it is fully closed."""
+        loop = asyncio.get_running_loop()
+        if self._closed is None:
+            self._closed = loop.create_future()
+            if self.gone:
+                self._closed.set_result(None)
+        self.close(code, reason)
+        try:
+            await asyncio.wait_for(
+                asyncio.shield(self._closed), self.gateway.options.close_timeout_s
+            )
+        except TimeoutError:
+            log.warning("an older connection did not close in time; aborting it")
+            self.abort()
+            await self._closed
+
+    def _expect_close(self) -> None:
+        if self.close_deadline is None:
+            self.close_deadline = time.monotonic() + self.gateway.options.close_timeout_s
+
+    def check(self, now: float, options: GatewayOptions) -> None:
+        """Called by the sweeper: keepalive, handshake and close deadlines."""
+        if self.close_deadline is not None:
+            if now >= self.close_deadline:
+                self.abort()
+            return
+        if not self.live:
+            if not self.requested and now - self.connected_at > options.handshake_timeout_s:
+                log.info(
+                    "a handshake did not complete in %g s; dropped", options.handshake_timeout_s
+                )
+                self.abort()
+            return
+        if self.ping_sent_at is None:
+            if now - self.last_received >= options.ping_interval_s:
+                self.ping_sent_at = now
+                self.ws.send_ping(b"")
+                self._flush()
+        elif now - self.ping_sent_at >= options.ping_timeout_s:
+            station = self.session.station_id if self.session else "?"
+            log.warning(
+                "station %s did not answer a ping in %g s; dropped",
+                station,
+                now - self.ping_sent_at,
+            )
+            self.ws.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+            self._flush()
+            self.abort()
+
+    # -- handshake ---------------------------------------------------------------
+
+    async def _handshake(self, request: Request) -> None:
+        gateway = self.gateway
+        try:
+            response, station_id = await gateway.admit(self.ws, request)
+        except Exception:
+            log.exception("handshake of %s failed", request.path)
+            response, station_id = _refuse(self.ws, 500, "the CSMS could not take it"), None
+        if station_id is None or self.gone or self.transport is None:
+            self.ws.send_response(response)
+            self._flush()
+            self._expect_close()
+            return
         session = StationSession(
             station_id,
-            next(self._epochs),
-            ws.send,
-            lambda: ws.close(code=1000, reason="superseded by a newer connection"),
-            self._response_timeout_s,
+            gateway.next_epoch(),
+            self.send_text,
+            gateway.options.response_timeout_s,
+            gateway.options.max_queue,
         )
-        await self._take_over(session)
-        self._twin.connected(station_id, session.epoch)
-        try:
-            await self._read_frames(ws, session)
-        except ConnectionClosed:
-            pass
-        finally:
-            session.connection_closed()
-            self._dispatcher.station_gone(session)
-            if self._sessions.get(station_id) is session:
-                del self._sessions[station_id]
-                self._twin.disconnected(station_id, session.epoch)
-
-    async def _take_over(self, session: StationSession) -> None:
-        """The newer connection wins (I8): the older is fenced at once, closed in its own
-        task, and the newer goes on only once the older has fully closed."""
-        older = self._sessions.get(session.station_id)
-        self._sessions[session.station_id] = session
-        if older is None:
+        self.session = session
+        await gateway.take_over(self, session)
+        if session.fenced or self.gone:
+            self.abort()  # a newer one came meanwhile, or this station left
             return
-        older.superseded = True
-        self._dispatcher.station_gone(older)
-        log.info("station %s reconnected; closing its older connection", session.station_id)
-        closer = asyncio.create_task(older.close(), name=f"close-older-{older.station_id}")
-        self._closers.add(closer)
-        closer.add_done_callback(self._closers.discard)
-        try:
-            await asyncio.wait_for(older.closed.wait(), timeout=10.0)
-        except TimeoutError:
-            log.warning("older connection of %s did not close in time", session.station_id)
+        self.ws.send_response(response)
+        self._flush()
+        self.live = True
+        gateway.went_live(self, session)
 
-    async def _read_frames(self, ws: ServerConnection, session: StationSession) -> None:
-        async for message in ws:
-            await self._on_message(ws, session, message)
+    # -- frames ------------------------------------------------------------------
 
-    async def _on_message(
-        self, ws: ServerConnection, session: StationSession, message: str | bytes
-    ) -> None:
-        frame = framing.parse(message)
-        if isinstance(frame, framing.FrameFault):
-            log.warning("bad frame from %s: %s", session.station_id, frame.description)
-            if frame.replyable:
-                await ws.send(framing.encode(frame.to_call_error()))
-            return
-        if isinstance(frame, framing.CallResult | framing.CallError):
-            if not session.answer_arrived(frame):
-                log.warning(
-                    "dropped an answer we did not ask for from %s (id %s)",
-                    session.station_id,
-                    frame.unique_id,
-                )
-            return
-        await self._answer_call(ws, session, frame)
-
-    async def _answer_call(
-        self, ws: ServerConnection, session: StationSession, call: framing.Call
-    ) -> None:
-        if session.superseded:
-            return  # fenced: a newer connection speaks for this station now
-        handler = self._messages.handlers.get(call.action)
-        if handler is None:
-            code = "NotSupported" if schemas.known_action(call.action) else "NotImplemented"
-            await ws.send(
-                framing.encode(
-                    framing.CallError(call.unique_id, code, f"{call.action} is not served here")
+    def _refuse_fragment(self) -> None:
+        # websockets hands us frames; OCPP messages are single frames in practice and
+        # reassembling would let one message exceed the frame size we promised.
+        self.send_text(
+            framing.encode(
+                framing.CallError(
+                    framing.UNKNOWN_ID,
+                    framing.FORMATION_VIOLATION,
+                    "fragmented WebSocket messages are not accepted; send one frame",
                 )
             )
+        )
+
+    def _on_message(self, data: bytes) -> None:
+        session = self.session
+        if session is None or not self.live or session.fenced:
+            return  # fenced: a newer connection speaks for this station now
+        frame = framing.parse(data)
+        if isinstance(frame, framing.Call):
+            if self.busy:
+                self._queue_call(frame)
+            else:
+                self._handle_call(frame)
+        elif isinstance(frame, framing.FrameFault):
+            log.warning("bad frame from %s: %s", session.station_id, frame.description)
+            if frame.replyable:
+                self.send_text(framing.encode(frame.to_call_error()))
+        elif not session.answer_arrived(frame):
+            log.warning(
+                "dropped a %s from %s that answers no CALL of ours (id %s)",
+                "CALLRESULT" if isinstance(frame, framing.CallResult) else "CALLERROR",
+                session.station_id,
+                frame.unique_id,
+            )
+
+    def _queue_call(self, call: framing.Call) -> None:
+        if self.inbox is None:
+            self.inbox = deque()
+        if len(self.inbox) >= MAX_INBOX:
+            self._error(
+                call,
+                framing.GENERIC_ERROR,
+                f"{MAX_INBOX} CALLs already wait here; OCPP allows one outstanding CALL",
+            )
+            return
+        self.inbox.append(call)
+
+    def _handle_call(self, call: framing.Call) -> None:
+        session = self.session
+        assert session is not None
+        handler = self.gateway.messages.handlers.get(call.action)
+        if handler is None:
+            if call.action in schemas.STATION_ACTIONS or schemas.known_action(call.action):
+                self._error(call, framing.NOT_SUPPORTED, f"{call.action} is not served here")
+            else:
+                self._error(
+                    call, framing.NOT_IMPLEMENTED, f"{call.action} is not an OCPP 1.6 action"
+                )
             return
         try:
             schemas.check(call.action, call.payload)
         except schemas.PayloadError as error:
-            await ws.send(
-                framing.encode(framing.CallError(call.unique_id, error.code, error.description))
-            )
+            self._error(call, error.code, error.description)
             return
         try:
-            reply = await handler(session, call.payload)
+            result = handler(session, call.payload)
         except Exception:
             log.exception("handling %s from %s failed", call.action, session.station_id)
-            await ws.send(
-                framing.encode(
-                    framing.CallError(
-                        call.unique_id, "InternalError", "the CSMS could not handle it"
-                    )
-                )
-            )
+            self._error(call, framing.INTERNAL_ERROR, "the CSMS could not handle it")
             return
-        await ws.send(framing.encode(framing.CallResult(call.unique_id, reply.payload)))
-        if reply.after is not None:
+        if isinstance(result, Reply):
+            self._reply(call, result)
+        else:
+            self.busy = True
+            self.gateway.spawn(self._finish(call, result), f"ocpp-{call.action}")
+
+    async def _finish(self, call: framing.Call, pending: Awaitable[Reply]) -> None:
+        try:
+            reply = await pending
+        except Exception:
+            log.exception("handling %s failed", call.action)
+            self._error(call, framing.INTERNAL_ERROR, "the CSMS could not handle it")
+        else:
+            self._reply(call, reply)
+        self.busy = False
+        self._drain_inbox()
+
+    def _reply(self, call: framing.Call, reply: Reply) -> None:
+        session = self.session
+        assert session is not None
+        if session.fenced:
+            return
+        try:
+            schemas.check(f"{call.action}Response", reply.payload)
+        except schemas.PayloadError as error:
+            log.error("our answer to %s broke its schema: %s", call.action, error.description)
+            self._error(call, framing.INTERNAL_ERROR, "the CSMS could not handle it")
+            return
+        self.send_text(framing.encode(framing.CallResult(call.unique_id, reply.payload)))
+        if reply.after is not None and self.live:
+            self.busy = True
+            self.gateway.spawn(self._after(reply), f"ocpp-after-{call.action}")
+
+    async def _after(self, reply: Reply) -> None:
+        assert reply.after is not None
+        try:
             await reply.after()
+        except Exception:
+            log.exception(
+                "follow-up of an answer to %s failed", self.session and self.session.station_id
+            )
+        self.busy = False
+        self._drain_inbox()
+
+    def _drain_inbox(self) -> None:
+        while self.inbox and not self.busy and self.live:
+            self._handle_call(self.inbox.popleft())
+
+    def _error(self, call: framing.Call, code: str, description: str) -> None:
+        self.send_text(framing.encode(framing.CallError(call.unique_id, code, description)))
+
+
+def _text_frame(payload: bytes) -> bytes:
+    """One unfragmented, unmasked server text frame (RFC 6455, 5.2). We write our
+    frames ourselves: websockets' general path costs more than the OCPP work of a
+    heartbeat, and we never fragment, compress or send after our close frame."""
+    length = len(payload)
+    if length < 126:
+        return bytes((0x81, length)) + payload
+    if length < 65536:
+        return b"\x81\x7e" + length.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + length.to_bytes(8, "big") + payload
+
+
+def _refuse(ws: ServerProtocol, status: int, text: str) -> Response:
+    return ws.reject(status, text + "\n")
+
+
+def _unauthorized(ws: ServerProtocol, text: str) -> Response:
+    response = _refuse(ws, http.HTTPStatus.UNAUTHORIZED, text)
+    response.headers["WWW-Authenticate"] = 'Basic realm="chargeledger", charset="UTF-8"'
+    return response
 
 
 def _basic_credentials(headers: Headers) -> tuple[str, str] | None:
@@ -245,3 +618,58 @@ def _basic_credentials(headers: Headers) -> tuple[str, str] | None:
         return None
     user, sep, password = decoded.partition(":")
     return (user, password) if sep else None
+
+
+class _VerifiedPasswords:
+    """Remembers passwords that passed scrypt, keyed to the stored hash, so that ten
+    thousand stations reconnecting after a restart cost one slow hash each, not one
+    per reconnect; at most two slow hashes run at once (each takes 16 MB)."""
+
+    def __init__(self) -> None:
+        self._key = os.urandom(32)
+        self._known: dict[str, tuple[str, bytes]] = {}
+        self._slow = asyncio.Semaphore(2)
+
+    def _mac(self, password: str) -> bytes:
+        return hmac.new(self._key, password.encode(), hashlib.sha256).digest()
+
+    async def check(self, station_id: str, password: str, stored_hash: str) -> bool:
+        known = self._known.get(station_id)
+        mac = self._mac(password)
+        if known is not None and known[0] == stored_hash:
+            return hmac.compare_digest(mac, known[1])
+        async with self._slow:
+            valid = await asyncio.to_thread(verify_password, password, stored_hash)
+        if valid:
+            self._known[station_id] = (stored_hash, mac)
+        return valid
+
+
+class _RegistrySnapshot:
+    """The station registry as of at most ``max_age_s`` ago, read in one query and
+    shared by every handshake meanwhile: ten thousand stations reconnecting after a
+    restart cost a few registry reads, not ten thousand. A station missing from the
+    snapshot is looked up directly when unknown stations are refused, so one added a
+    moment ago is not turned away; a changed password applies within ``max_age_s``."""
+
+    def __init__(self, registry: StationRegistry, max_age_s: float = 2.0) -> None:
+        self._registry = registry
+        self._max_age_s = max_age_s
+        self._stations: dict[str, RegisteredStation] = {}
+        self._taken_at = -float("inf")
+        self._refresh: asyncio.Task[None] | None = None
+
+    async def get(self, station_id: str, misses_are_cheap: bool) -> RegisteredStation | None:
+        if time.monotonic() - self._taken_at > self._max_age_s:
+            if self._refresh is None or self._refresh.done():
+                self._refresh = asyncio.ensure_future(self._take())
+            await asyncio.shield(self._refresh)
+        found = self._stations.get(station_id)
+        if found is None and not misses_are_cheap:
+            found = await self._registry.get(station_id)
+        return found
+
+    async def _take(self) -> None:
+        taken_at = time.monotonic()
+        self._stations = {s.station_id: s for s in await self._registry.list()}
+        self._taken_at = taken_at

@@ -1,5 +1,12 @@
 """OCPP 1.6 station-initiated messages, translated: payload in, command or telemetry
-out, answer back. Nothing else happens here."""
+out, answer back. Nothing else happens here.
+
+``StationMessages.handlers`` maps each action to its handler. A handler takes the
+session and the (already validated) payload and returns a ``Reply``, or an
+awaitable of one when it must wait (the command bus). Telemetry handlers answer
+at once, without a task, which keeps heartbeats cheap. Register more with
+``register`` (business messages: ``session_messages``).
+"""
 
 from __future__ import annotations
 
@@ -19,14 +26,16 @@ from chargeledger.domain.commands import RegisterBoot
 AfterReply = Callable[[], Awaitable[None]]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Reply:
     payload: dict[str, Any]
     after: AfterReply | None = None
     """Runs once the answer has gone out (e.g. send what waited for a boot)."""
 
 
-Handler = Callable[[StationSession, dict[str, Any]], Awaitable[Reply]]
+Handler = Callable[[StationSession, dict[str, Any]], Reply | Awaitable[Reply]]
+
+EMPTY = Reply({})
 
 
 class StationMessages:
@@ -39,6 +48,7 @@ class StationMessages:
         heartbeat_interval_s: int = 300,
         registration: RegistrationPolicy = OPEN_REGISTRATION,
         business: Mapping[str, Handler] | None = None,
+        data_transfer_vendors: frozenset[str] = frozenset(),
     ) -> None:
         self._bus = bus
         self._twin = twin
@@ -46,12 +56,20 @@ class StationMessages:
         self._clock = clock
         self._heartbeat_interval_s = heartbeat_interval_s
         self._registration = registration
+        self._vendors = data_transfer_vendors
         self.handlers: dict[str, Handler] = {
             "BootNotification": self.boot_notification,
             "Heartbeat": self.heartbeat,
             "StatusNotification": self.status_notification,
+            "DataTransfer": self.data_transfer,
+            "DiagnosticsStatusNotification": self.diagnostics_status_notification,
+            "FirmwareStatusNotification": self.firmware_status_notification,
             **(business or {}),  # Authorize, Start/StopTransaction, MeterValues: session_messages
         }
+
+    def register(self, handlers: dict[str, Handler]) -> None:
+        """Serve more actions (a later registration of the same action wins)."""
+        self.handlers.update(handlers)
 
     def _now(self) -> str:
         return self._clock.now().isoformat().replace("+00:00", "Z")
@@ -74,6 +92,7 @@ class StationMessages:
         registration = result.state.registration or "Rejected"
 
         async def send_what_waits() -> None:
+            session.registered = True
             await self._dispatcher.station_ready(session)
 
         return Reply(
@@ -81,16 +100,38 @@ class StationMessages:
             after=send_what_waits if registration == "Accepted" else None,
         )
 
-    async def heartbeat(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+    def heartbeat(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         now = self._now()
         self._twin.heartbeat(session.station_id, now)
         return Reply({"currentTime": now})
 
-    async def status_notification(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+    def status_notification(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         self._twin.status_notified(
             session.station_id,
-            int(payload["connectorId"]),
+            payload["connectorId"],
             payload["status"],
             payload["errorCode"],
+            payload.get("info"),
+            payload.get("vendorErrorCode"),
+            payload.get("timestamp"),
         )
-        return Reply({})
+        return EMPTY
+
+    def data_transfer(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        # No vendor extension is implemented; a configured vendor id is acknowledged
+        # (Accepted) so that its stations stop retrying, and logged by the gateway.
+        if payload["vendorId"] in self._vendors:
+            return Reply({"status": "Accepted"})
+        return Reply({"status": "UnknownVendorId"})
+
+    def diagnostics_status_notification(
+        self, session: StationSession, payload: dict[str, Any]
+    ) -> Reply:
+        self._twin.diagnostics_status_notified(session.station_id, payload["status"])
+        return EMPTY
+
+    def firmware_status_notification(
+        self, session: StationSession, payload: dict[str, Any]
+    ) -> Reply:
+        self._twin.firmware_status_notified(session.station_id, payload["status"])
+        return EMPTY

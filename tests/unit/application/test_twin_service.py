@@ -1,0 +1,124 @@
+"""The twin: telemetry lands in memory at once and reaches the database coalesced."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from chargeledger.adapters.memory import InMemoryDocumentStore
+from chargeledger.application.ports import DocumentWrite
+from chargeledger.application.twin_service import TWINS, TwinService
+
+
+class CountingDocumentStore(InMemoryDocumentStore):
+    """The in-memory store, counting its write transactions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transactions: list[int] = []
+
+    async def write(self, writes: Sequence[DocumentWrite]) -> None:
+        self.transactions.append(len(writes))
+        await super().write(writes)
+
+
+async def test_ten_thousand_heartbeats_make_one_transaction_per_flush() -> None:
+    store = CountingDocumentStore()
+    twins = TwinService(store)
+    for beat in range(3):  # three heartbeat intervals of 10,000 stations
+        for number in range(10_000):
+            twins.heartbeat(f"CP-{number:05}", f"2026-01-01T00:00:0{beat}Z")
+            twins.heartbeat(f"CP-{number:05}", f"2026-01-01T00:00:0{beat}Z")
+        await twins.flush()
+    assert store.transactions == [10_000, 10_000, 10_000]  # 60,000 heartbeats, 3 commits
+    persisted = await store.get(TWINS, "CP-09999")
+    assert persisted is not None and persisted["last_heartbeat"] == "2026-01-01T00:00:02Z"
+
+
+async def test_the_writer_flushes_on_its_interval_while_heartbeats_arrive() -> None:
+    store = CountingDocumentStore()
+    twins = TwinService(store, flush_interval_s=0.05)
+    writer = asyncio.create_task(twins.run_writer())
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    beats = 0
+    while loop.time() - started < 0.3:
+        for number in range(200):
+            twins.heartbeat(f"CP-{number}", str(beats))
+            beats += 1
+        await asyncio.sleep(0.001)
+    writer.cancel()
+    await asyncio.gather(writer, return_exceptions=True)
+    elapsed = loop.time() - started
+    assert beats > 10_000
+    assert len(store.transactions) <= elapsed / 0.05 + 2  # one per interval, plus the last
+    assert max(store.transactions) <= 200
+    persisted = await store.get(TWINS, "CP-0")
+    assert persisted is not None and persisted["last_heartbeat"] == str(beats - 200)
+
+
+async def test_nothing_changed_means_no_transaction() -> None:
+    store = CountingDocumentStore()
+    twins = TwinService(store)
+    assert await twins.flush() == 0
+    twins.heartbeat("CP-1", "t1")
+    assert await twins.flush() == 1
+    assert await twins.flush() == 0
+    assert store.transactions == [1]
+
+
+async def test_a_failed_flush_keeps_the_changes_for_the_next() -> None:
+    class FailingOnce(CountingDocumentStore):
+        failed = False
+
+        async def write(self, writes: Sequence[DocumentWrite]) -> None:
+            if not self.failed:
+                self.failed = True
+                raise OSError("disk full")
+            await super().write(writes)
+
+    store = FailingOnce()
+    twins = TwinService(store)
+    twins.status_notified("CP-1", 1, "Charging", "NoError")
+    with pytest.raises(OSError, match="disk full"):
+        await twins.flush()
+    assert await twins.flush() == 1
+    assert (await store.get(TWINS, "CP-1")) is not None
+
+
+async def test_a_restart_shows_the_last_known_state_and_nobody_connected() -> None:
+    store = InMemoryDocumentStore()
+    before = TwinService(store)
+    before.connected("CP-1", epoch=7)
+    before.heartbeat("CP-1", "2026-01-01T00:00:00Z")
+    before.status_notified("CP-1", 1, "Faulted", "GroundFailure", info="leak", timestamp="t")
+    before.diagnostics_status_notified("CP-1", "Uploaded")
+    before.firmware_status_notified("CP-1", "Installed")
+    await before.flush()
+
+    after = TwinService(store)
+    await after.load()
+    twin = after.get("CP-1")
+    assert twin is not None
+    assert twin.connected is False
+    assert twin.last_heartbeat == "2026-01-01T00:00:00Z"
+    assert twin.connector_status(1) == "Faulted"
+    assert twin.connectors[1].info == "leak"
+    assert (twin.diagnostics_status, twin.firmware_status) == ("Uploaded", "Installed")
+    await after.flush()
+    stored = await store.get(TWINS, "CP-1")
+    assert stored is not None and stored["connected"] is False
+
+
+async def test_a_late_close_of_an_older_connection_does_not_disconnect_the_newer() -> None:
+    twins = TwinService(InMemoryDocumentStore())
+    twins.connected("CP-1", epoch=1)
+    twins.connected("CP-1", epoch=2)
+    twins.disconnected("CP-1", epoch=1)
+    twin = twins.get("CP-1")
+    assert twin is not None and twin.connected
+    twins.disconnected("CP-1", epoch=2)
+    twin = twins.get("CP-1")
+    assert twin is not None and not twin.connected
