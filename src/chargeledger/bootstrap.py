@@ -66,7 +66,9 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     projections = ProjectionRunner(store, documents, views)
     dispatcher = Dispatcher(bus, documents, clock, twin, settings.reconcile_grace_s)
     projections.on_batch(dispatcher.on_commands_changed)
-    sessions = SessionMessages(ChargingSessions(bus, documents, IdTagRegistry(documents, clock)))
+    sessions = SessionMessages(
+        ChargingSessions(bus, documents, IdTagRegistry(documents, clock)), twin, clock
+    )
     messages = StationMessages(
         bus,
         twin,

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from ocpp.exceptions import NotSupportedError
-from ocpp.routing import on
-from ocpp.v16 import call_result
+from ocpp.routing import after, on
+from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action
 
 from tests.e2e.conftest import Station
@@ -160,6 +160,16 @@ class ProfileStation(Station):
     async def on_trigger_message(self, **payload: Any) -> Any:
         answer = self._take("TriggerMessage", payload)
         return call_result.TriggerMessage(**(answer or {"status": "Accepted"}))
+
+    @after(Action.trigger_message)
+    async def send_what_was_asked(self, requested_message: str, **_: Any) -> None:
+        """Send the notifications a trigger asks for (as a real station would)."""
+        if self.answers.get("TriggerMessage", {}).get("status", "Accepted") != "Accepted":
+            return
+        if requested_message == "FirmwareStatusNotification":
+            await self.call(call.FirmwareStatusNotification(status="Idle"))
+        elif requested_message == "DiagnosticsStatusNotification":
+            await self.call(call.DiagnosticsStatusNotification(status="Idle"))
 
     @on(Action.remote_stop_transaction)
     async def on_remote_stop(self, **payload: Any) -> Any:

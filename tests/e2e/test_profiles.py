@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from ocpp.v16 import call
 
 from tests.e2e.conftest import TOKEN, ServedNode, connected_station, eventually
 from tests.e2e.profile_station import ProfileStation
@@ -326,6 +327,13 @@ async def test_every_trigger_message_value_of_1_6_is_sent(served: ServedNode) ->
             view = await send(api, "P-TRIG", "trigger-message", body, f"trig-{message}")
             assert view["status"] == "accepted", view
         assert [p["requested_message"] for p in station.of("TriggerMessage")] == TRIGGERS
+
+        async def notified() -> Any:
+            view = await station_view(api, "P-TRIG")
+            return view if view["firmware"]["status"] == view["diagnostics"]["status"] else None
+
+        view = await eventually(notified)
+        assert (view["firmware"]["status"], len(view["diagnostics"]["history"])) == ("Idle", 1)
         station.answers["TriggerMessage"] = {"status": "NotImplemented"}
         view = await send(
             api, "P-TRIG", "trigger-message", {"requested_message": "MeterValues"}, "trig-no"
@@ -384,3 +392,72 @@ async def test_the_cli_sends_any_operation_through_the_api(served: ServedNode) -
         station.answers["ClearCache"] = {"status": "Rejected"}
         code, out, _ = await cli(served, "P-CLI", "clear-cache", "--wait", *options)
         assert (code, json.loads(out)["status"]) == (1, "rejected")
+
+
+async def test_each_station_message_of_the_six_profiles_shows_in_the_view_or_history(
+    served: ServedNode,
+) -> None:
+    async with ready_station(served, "P-MSG") as station, served.client() as api:
+        await station.call(call.Heartbeat())
+        await station.call(call.Authorize(id_tag="WHO"))
+        answer = await station.call(
+            call.DataTransfer(vendor_id="com.acme", message_id="hello", data="{}")
+        )
+        assert answer.status == "UnknownVendorId"
+        for status in ("Downloading", "Downloaded", "Installing", "Installed"):
+            await station.call(call.FirmwareStatusNotification(status=status))
+        for status in ("Uploading", "Uploaded"):
+            await station.call(call.DiagnosticsStatusNotification(status=status))
+        reading = [{"timestamp": "2026-05-01T10:00:00Z", "sampled_value": [{"value": "42"}]}]
+        await station.call(call.MeterValues(connector_id=2, meter_value=reading))
+        started = await station.call(
+            call.StartTransaction(
+                connector_id=1, id_tag="WHO", meter_start=0, timestamp="2026-05-01T10:00:00Z"
+            )
+        )
+        await station.call(
+            call.MeterValues(
+                connector_id=1, transaction_id=started.transaction_id, meter_value=reading
+            )
+        )
+        await station.call(
+            call.StopTransaction(
+                meter_stop=9,
+                timestamp="2026-05-01T11:00:00Z",
+                transaction_id=started.transaction_id,
+            )
+        )
+        view = await station_view(api, "P-MSG")
+        assert view["last_heartbeat"] is not None
+        assert [c["status"] for c in view["connectors"]] == ["Available", "Available"]
+        assert [(a["id_tag"], a["status"]) for a in view["authorizations"]] == [("WHO", "Invalid")]
+        assert view["data_transfers"][0] == {
+            "vendor_id": "com.acme",
+            "message_id": "hello",
+            "data": "{}",
+            "answer": "UnknownVendorId",
+            "at": view["data_transfers"][0]["at"],
+        }
+        assert view["firmware"]["status"] == "Installed"
+        assert [h["status"] for h in view["firmware"]["history"]] == [
+            "Downloading",
+            "Downloaded",
+            "Installing",
+            "Installed",
+        ]
+        assert [h["status"] for h in view["diagnostics"]["history"]] == ["Uploading", "Uploaded"]
+        assert view["meter_values"][0]["connector_id"] == 2
+        assert view["meter_values"][0]["meter_value"][0]["sampledValue"] == [{"value": "42"}]
+
+        async def recorded() -> Any:
+            events = (await api.get("/api/stations/P-MSG/events")).json()
+            types = [event["type"] for event in events]
+            return types if "TransactionStopped" in types else None
+
+        types = await eventually(recorded)
+        assert types == [
+            "StationBooted",
+            "TransactionStarted",
+            "MeterValuesRecorded",
+            "TransactionStopped",
+        ]

@@ -1,6 +1,8 @@
 """Read side of the six profiles' operations: reservations, what the station view
-adds (configuration keys, the local list, installed charging profiles), stored
-charging profiles, and a station's event history."""
+adds (configuration keys, the local list, installed charging profiles, and from the
+twin the firmware and diagnostics statuses with their history, DataTransfers,
+Authorizes and readings outside a transaction), stored charging profiles, and a
+station's event history."""
 
 from __future__ import annotations
 
@@ -15,6 +17,9 @@ from chargeledger.application.operation_projections import (
     STATION_PROFILES,
 )
 from chargeledger.application.ports import DocumentStore, RecordedEvent
+from chargeledger.application.twin_service import TwinService
+from chargeledger.domain.station_reports import NO_REPORTS, to_doc
+from chargeledger.domain.twin import StationTwin
 
 RESERVATION_VIEW_FIELDS = (
     "reservation_id",
@@ -59,10 +64,38 @@ def event_view(recorded: RecordedEvent) -> dict[str, Any]:
     }
 
 
+def reports_view(twin: StationTwin | None) -> dict[str, Any]:
+    """What the station reported beyond status and heartbeats, newest last."""
+    reports = twin.reports if twin else NO_REPORTS
+    shown = to_doc(reports)
+    return {
+        "firmware": {
+            "status": twin.firmware_status if twin else None,
+            "history": shown["firmware"],
+        },
+        "diagnostics": {
+            "status": twin.diagnostics_status if twin else None,
+            "history": shown["diagnostics"],
+        },
+        "data_transfers": shown["data_transfers"],
+        "authorizations": shown["authorizations"],
+        "meter_values": [
+            {"connector_id": int(connector), **reading}
+            for connector, reading in shown["meter_readings"].items()
+        ],
+    }
+
+
 class OperationViews:
-    def __init__(self, documents: DocumentStore, profiles: ChargingProfileLibrary) -> None:
+    def __init__(
+        self,
+        documents: DocumentStore,
+        profiles: ChargingProfileLibrary,
+        twin: TwinService | None = None,
+    ) -> None:
         self._documents = documents
         self._profiles = profiles
+        self._twin = twin
 
     async def reservations(self, station_id: str | None = None) -> list[dict[str, Any]]:
         """Reservations in id order, of one station when given."""
@@ -80,6 +113,7 @@ class OperationViews:
             "configuration": configuration_view(configuration),
             "local_list": local_list,
             "charging_profiles": installed["profiles"] if installed else [],
+            **reports_view(self._twin.get(station_id) if self._twin else None),
         }
 
     async def stored_profiles(self) -> list[dict[str, Any]]:

@@ -141,7 +141,7 @@ def create_app(node: Node) -> FastAPI:
     views = Views(node.documents, node.twin)
     id_tags = IdTagRegistry(node.documents, node.clock)
     profiles = ChargingProfileLibrary(node.documents, node.clock)
-    operations = OperationViews(node.documents, profiles)
+    operations = OperationViews(node.documents, profiles, node.twin)
     operator = OperatorCommands(
         node.bus,
         node.documents,

@@ -4,11 +4,14 @@ MeterValues; registered beside the other station messages in ``handlers``."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from chargeledger.adapters.ocpp.handlers import Handler, Reply
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.charging_sessions import ChargingSessions
+from chargeledger.application.ports import Clock
+from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.id_tags import IdTagInfo
 
 
@@ -20,8 +23,18 @@ def id_tag_info(info: IdTagInfo) -> dict[str, Any]:
 
 
 class SessionMessages:
-    def __init__(self, sessions: ChargingSessions) -> None:
+    """``twin`` and ``clock``, when given, mirror what records no event: each Authorize
+    with its verdict, and readings outside a transaction."""
+
+    def __init__(
+        self,
+        sessions: ChargingSessions,
+        twin: TwinService | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self._sessions = sessions
+        self._twin = twin
+        self._clock = clock
         self.handlers: dict[str, Handler] = {
             "Authorize": self.authorize,
             "StartTransaction": self.start_transaction,
@@ -31,7 +44,13 @@ class SessionMessages:
 
     async def authorize(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         info = await self._sessions.authorize(session.station_id, payload["idTag"])
+        if self._twin is not None:
+            self._twin.authorized(session.station_id, payload["idTag"], info.status, self._now())
         return Reply({"idTagInfo": id_tag_info(info)})
+
+    def _now(self) -> str:
+        now = self._clock.now() if self._clock else datetime.now(UTC)
+        return now.isoformat().replace("+00:00", "Z")
 
     async def start_transaction(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         answer = await self._sessions.start_transaction(
@@ -60,8 +79,12 @@ class SessionMessages:
 
     async def meter_values(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         transaction_id = payload.get("transactionId")
-        if transaction_id is not None:  # readings outside a transaction are telemetry
+        if transaction_id is not None:
             await self._sessions.record_meter_values(
                 session.station_id, payload["connectorId"], transaction_id, payload["meterValue"]
+            )
+        elif self._twin is not None:  # readings outside a transaction are telemetry
+            self._twin.meter_values_reported(
+                session.station_id, payload["connectorId"], payload["meterValue"], self._now()
             )
         return Reply({})
