@@ -17,6 +17,9 @@ from typing import Any
 import pytest
 from ocpp.v16 import call
 
+from chargeledger.simulator import profiles
+from chargeledger.simulator.fleet import StationRun, run_station
+from chargeledger.simulator.station import Behaviour
 from tests.e2e.conftest import TOKEN, ServedNode, connected_station, eventually
 from tests.e2e.profile_station import ProfileStation
 from tests.e2e.profile_support import (
@@ -461,3 +464,42 @@ async def test_each_station_message_of_the_six_profiles_shows_in_the_view_or_his
             "MeterValuesRecorded",
             "TransactionStopped",
         ]
+
+
+async def test_the_simulator_answers_every_operation(
+    served: ServedNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(profiles, "NOTIFY_EVERY_S", 0.05)
+    stop = asyncio.Event()
+    run = StationRun("P-SIM")
+    behaviour = Behaviour(connectors=2, charge_seconds=(60, 60), meter_interval_s=5)
+    station = asyncio.create_task(run_station(served.ocpp_url, run, stop, 30.0, behaviour))
+    try:
+        async with served.client() as api:
+
+            async def connected() -> Any:
+                view = (await api.get("/api/stations/P-SIM")).json()
+                return view if len(view.get("connectors", [])) == 2 else None
+
+            await eventually(connected)
+            answers = {
+                name: await send(api, "P-SIM", name, body, f"sim-{name}")
+                for name, body in bodies().items()
+                if name not in ("change-configuration", "data-transfer")
+            }
+            assert {n: v["status"] for n, v in answers.items()} == dict.fromkeys(
+                answers, "accepted"
+            )
+
+            async def installed() -> Any:
+                view = await station_view(api, "P-SIM")
+                return view if view["firmware"]["status"] == "Installed" else None
+
+            view = await eventually(installed, timeout=15)
+            assert [h["status"] for h in view["diagnostics"]["history"]] == [
+                "Uploading",
+                "Uploaded",
+            ]
+    finally:
+        stop.set()
+        await asyncio.wait_for(station, 10)
