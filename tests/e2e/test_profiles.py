@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -503,3 +504,21 @@ async def test_the_simulator_answers_every_operation(
     finally:
         stop.set()
         await asyncio.wait_for(station, 10)
+
+
+async def test_the_openapi_document_describes_every_body_and_resolves_its_references(
+    served: ServedNode,
+) -> None:
+    async with served.client() as api:
+        schema = (await api.get("/openapi.json")).json()
+    components = schema["components"]["schemas"]
+    text = json.dumps(schema)
+    refs = set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', text))
+    assert refs and refs <= set(components), refs - set(components)
+    route = schema["paths"]["/api/stations/{station_id}/commands/{name}"]["post"]
+    bodies_ = route["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    assert len(bodies_) == 19
+    assert {"ChargingProfile", "ChargingSchedule", "ChargingSchedulePeriod"} <= set(components)
+    assert "/api/reservations" in schema["paths"]
+    assert "/api/charging-profiles/{profile_id}" in schema["paths"]
+    assert "/api/stations/{station_id}/events" in schema["paths"]
