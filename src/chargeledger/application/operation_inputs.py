@@ -16,8 +16,9 @@ from typing import Any
 from chargeledger.application.charging_profile_library import ChargingProfileLibrary
 from chargeledger.application.id_tags import IdTagRegistry
 from chargeledger.application.operation_projections import CONFIGURATION
-from chargeledger.application.ports import DocumentStore
+from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
+from chargeledger.domain.id_tags import IdTagRecord, authorize
 
 RESERVATION_IDS = "reservation_id"
 """The sequence reservation ids come from."""
@@ -35,10 +36,12 @@ class OperationInputs:
         documents: DocumentStore,
         profiles: ChargingProfileLibrary,
         id_tags: IdTagRegistry,
+        clock: Clock,
     ) -> None:
         self._documents = documents
         self._profiles = profiles
         self._id_tags = id_tags
+        self._clock = clock
 
     async def complete(
         self, station_id: str, name: str, arguments: Mapping[str, Any]
@@ -60,8 +63,9 @@ class OperationInputs:
     async def registry_as_sent(self) -> dict[str, dict[str, Any]]:
         """Every registered tag with the ``idTagInfo`` (snake_case) it would get now."""
         entries: dict[str, dict[str, Any]] = {}
+        now = self._clock.now()
         for doc in await self._id_tags.list():
-            info = await self._id_tags.authorize(doc["id_tag"])
+            info = authorize(IdTagRecord(doc["id_tag"], doc["status"], doc.get("expiry")), now)
             entry: dict[str, Any] = {"status": info.status}
             if info.expiry is not None:
                 entry["expiry_date"] = info.expiry

@@ -148,7 +148,7 @@ def create_app(node: Node) -> FastAPI:
         node.clock,
         node.settings.command_ttl_s,
         node.twin,
-        OperationInputs(node.documents, profiles, id_tags),
+        OperationInputs(node.documents, profiles, id_tags, node.clock),
     )
     token = node.settings.api_token
 

@@ -48,7 +48,7 @@ class Node:
         self.bus = CommandBus(self.store, self.clock)
         self.profiles = ChargingProfileLibrary(self.documents, self.clock)
         self.id_tags = IdTagRegistry(self.documents, self.clock)
-        inputs = OperationInputs(self.documents, self.profiles, self.id_tags)
+        inputs = OperationInputs(self.documents, self.profiles, self.id_tags, self.clock)
         self.operator = OperatorCommands(self.bus, self.documents, self.clock, 600, None, inputs)
         self.projection = CommandAndStationProjection(
             self.documents, OperationsProjection(self.documents)
