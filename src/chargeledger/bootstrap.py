@@ -64,7 +64,14 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     registry = StationRegistry(documents)
     views = CommandAndStationProjection(documents, OperationsProjection(documents))
     projections = ProjectionRunner(store, documents, views)
-    dispatcher = Dispatcher(bus, documents, clock, twin, settings.reconcile_grace_s)
+    dispatcher = Dispatcher(
+        bus,
+        documents,
+        clock,
+        twin,
+        reconcile_grace_s=settings.reconcile_grace_s,
+        response_timeout_s=settings.response_timeout_s,
+    )
     projections.on_batch(dispatcher.on_commands_changed)
     sessions = SessionMessages(
         ChargingSessions(bus, documents, IdTagRegistry(documents, clock)), twin, clock

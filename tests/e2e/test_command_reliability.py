@@ -158,3 +158,72 @@ async def test_a_remote_start_in_doubt_that_took_effect_is_reconciled_accepted(
             assert second.received == []
     finally:
         node.stop()
+
+
+async def test_a_station_that_reconnects_without_booting_still_gets_its_commands(
+    node: ServedNode,
+) -> None:
+    from ocpp.v16 import call
+
+    async with connected_station(node, "BACK-1") as station:
+        await station.boot()
+    async with connected_station(node, "BACK-1") as station:
+        await station.call(call.Heartbeat())  # a network blip: no BootNotification
+        await remote_start(node, "BACK-1", "back-1")
+        await command_status(node, "back-1", "accepted")
+        assert len(station.received) == 1
+
+
+async def test_an_idempotency_key_cannot_take_an_id_the_csms_uses_itself(
+    node: ServedNode,
+) -> None:
+    async with connected_station(node, "KEY-1") as station, node.client() as api:
+        await station.boot()
+        response = await api.post(
+            "/api/stations/KEY-1/commands/remote-start",
+            json={"connector_id": 1, "id_tag": "T"},
+            headers={"Idempotency-Key": "x/dispatch/1"},
+        )
+        assert response.status_code == 422
+        assert "idempotency-key" in response.json()["detail"].lower()
+
+
+async def test_one_idempotency_key_names_one_command_across_stations(node: ServedNode) -> None:
+    async with node.client() as api:
+        for station_id in ("KA", "KB"):
+            async with connected_station(node, station_id) as station:
+                await station.boot()
+        first = await api.post(
+            "/api/stations/KA/commands/reset",
+            json={"type": "Soft"},
+            headers={"Idempotency-Key": "k-1"},
+        )
+        assert first.status_code == 202
+        await command_status(node, "k-1", "requested")
+        second = await api.post(
+            "/api/stations/KB/commands/reset",
+            json={"type": "Soft"},
+            headers={"Idempotency-Key": "k-1"},
+        )
+        assert second.status_code == 409
+        assert second.json()["error"] == "IdempotencyKeyInUse"
+
+
+async def test_a_read_past_the_log_waits_then_says_it_is_not_caught_up(tmp_path: Path) -> None:
+    node = start_node(tmp_path, "--read-wait", "0.3")
+    try:
+        async with node.client() as api:
+            response = await api.get("/api/stations?min_position=1000000")
+            assert response.status_code == 503
+            assert response.json()["error"] == "NotCaughtUp"
+            async with connected_station(node, "RYW-1") as station:
+                await station.boot()
+            command = await api.post("/api/stations/RYW-1/commands/reset", json={"type": "Hard"})
+            position = command.json()["position"]
+            read = await api.get(
+                f"/api/commands/{command.json()['command_id']}?min_position={position}"
+            )
+            assert read.status_code == 200
+            assert read.json()["position"] >= position
+    finally:
+        node.stop()

@@ -38,11 +38,11 @@ class StartAnswer:
 
 
 def start_command_id(connector_id: int, id_tag: str, meter_start: int, timestamp: str) -> str:
-    return f"start:{connector_id}:{id_tag}:{meter_start}:{timestamp}"
+    return f"session/start/{connector_id}/{id_tag}/{meter_start}/{timestamp}"
 
 
 def stop_command_id(transaction_id: int) -> str:
-    return f"stop:{transaction_id}"
+    return f"session/stop/{transaction_id}"
 
 
 def meter_values_command_id(
@@ -50,7 +50,7 @@ def meter_values_command_id(
 ) -> str:
     readings = json.dumps(meter_value, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(readings.encode()).hexdigest()[:32]
-    return f"meter:{transaction_id}:{connector_id}:{digest}"
+    return f"session/meter/{transaction_id}/{connector_id}/{digest}"
 
 
 class ChargingSessions:

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from chargeledger.application import faults
@@ -65,6 +65,7 @@ class Dispatcher:
         twin: TwinService,
         reconcile_grace_s: float = 10.0,
         expiry_check_s: float = 1.0,
+        response_timeout_s: float = 30.0,
     ) -> None:
         self._bus = bus
         self._documents = documents
@@ -72,11 +73,14 @@ class Dispatcher:
         self._twin = twin
         self._reconcile_grace_s = reconcile_grace_s
         self._expiry_check_s = expiry_check_s
+        self._response_timeout_s = response_timeout_s
         self._links: dict[str, StationLink] = {}
         self._queues: dict[str, _StationQueue] = {}
         self._reconciling: set[str] = set()
         self._never_sent: set[str] = set()
         """Dispatched commands whose CALL provably never left: sent on the next link."""
+        self._in_flight: set[str] = set()
+        """Commands this node is sending right now, awaiting the station's answer."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def on_commands_changed(self, docs: list[dict[str, Any]]) -> None:
@@ -84,6 +88,8 @@ class Dispatcher:
         for doc in docs:
             if doc["status"] == REQUESTED and doc["station_id"] in self._links:
                 self._enqueue(doc)
+            elif doc["status"] not in (REQUESTED, DISPATCHED):
+                self._never_sent.discard(doc["command_id"])
 
     async def station_ready(self, link: StationLink) -> None:
         """The station's registration is accepted on this connection: send what waits,
@@ -100,14 +106,8 @@ class Dispatcher:
         for doc in open_docs:
             if doc["status"] == REQUESTED:
                 self._enqueue(doc)
-            elif doc["command_id"] in self._never_sent:
-                self._never_sent.discard(doc["command_id"])
-                next_attempt = int(doc.get("attempt", 1)) + 1
-                self._spawn(
-                    self._dispatch(link, doc, next_attempt, redispatch=True), link.station_id
-                )
-            elif doc.get("connection_epoch") != link.epoch:
-                self._start_reconciling(link, doc)
+            elif doc["command_id"] not in self._in_flight:
+                self._take_up_dispatched(link, doc)
 
     def station_gone(self, link: StationLink) -> None:
         """The connection closed; a newer link of the same station stays."""
@@ -120,8 +120,20 @@ class Dispatcher:
         if queue.task is None or queue.task.done():
             queue.task = self._spawn(self._drain(doc["station_id"], queue), doc["station_id"])
 
+    def _take_up_dispatched(self, link: StationLink, doc: dict[str, Any]) -> None:
+        """A recorded dispatch that no task here is waiting on: send it again if it
+        provably never left, otherwise reconcile it."""
+        if doc["command_id"] in self._never_sent:
+            self._never_sent.discard(doc["command_id"])
+            next_attempt = int(doc.get("attempt", 1)) + 1
+            self._spawn(self._dispatch(link, doc, next_attempt, redispatch=True), link.station_id)
+        else:
+            self._start_reconciling(link, doc)
+
     def _spawn(self, work: Any, station_id: str) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.create_task(work, name=f"dispatch-{station_id}")
+        task: asyncio.Task[None] = asyncio.create_task(
+            _logged(work, f"dispatch work for {station_id}"), name=f"dispatch-{station_id}"
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -150,7 +162,7 @@ class Dispatcher:
         dispatched = await self._bus.execute(
             link.station_id,
             MarkDispatched(
-                command_id=f"{command_id}:dispatch:{attempt}",
+                command_id=f"{command_id}/dispatch/{attempt}",
                 target_command_id=command_id,
                 attempt=attempt,
                 connection_epoch=link.epoch,
@@ -161,8 +173,22 @@ class Dispatcher:
             causation_id=command_id,
         )
         if dispatched.duplicate or not dispatched.events:
-            return  # this dispatch was recorded before (we may have sent it), or it ended
+            # Recorded before, perhaps by a node that died, or ended. Whatever a read
+            # model said, the decider's state tells whether it still waits for an end.
+            target = dispatched.state.open_commands.get(command_id)
+            in_doubt = target is not None and target.status == DISPATCHED
+            if in_doubt and target is not None and command_id not in self._in_flight:
+                self._take_up_dispatched(link, {**doc, "attempt": target.attempt})
+            return
         faults.crash_point("after-dispatched")
+        if self._links.get(link.station_id) is not link:
+            # Taken over while the dispatch was recorded: it never left on this link.
+            self._never_sent.add(command_id)
+            newer = self._links.get(link.station_id)
+            if newer is not None:
+                self._take_up_dispatched(newer, {**doc, "attempt": attempt})
+            return
+        self._in_flight.add(command_id)
         try:
             answer = await link.call(spec.action, spec.to_ocpp(doc["payload"]))
         except StationOfflineError:
@@ -186,6 +212,8 @@ class Dispatcher:
             faults.crash_point("after-answer")
             outcome, detail = outcome_of(spec, answer), detail_of(spec, doc["payload"], answer)
             await self._record(link.station_id, command_id, outcome, detail, result=answer)
+        finally:
+            self._in_flight.discard(command_id)
 
     def _start_reconciling(self, link: StationLink, doc: dict[str, Any]) -> None:
         if doc["command_id"] in self._reconciling:
@@ -233,7 +261,7 @@ class Dispatcher:
             await self._bus.execute(
                 station_id,
                 RecordOutcome(
-                    command_id=f"{command_id}:{outcome}",
+                    command_id=f"{command_id}/{outcome}",
                     target_command_id=command_id,
                     outcome=outcome,
                     result=result or {},
@@ -255,14 +283,24 @@ class Dispatcher:
                 await self._record(
                     doc["station_id"], doc["command_id"], "expired", "time to live ran out"
                 )
-            elif doc["station_id"] not in self._links:
-                await self._record(
-                    doc["station_id"],
-                    doc["command_id"],
-                    "failed",
-                    NOT_OBSERVED,
-                    error_code="InDoubt",
-                )
+            elif _expired(doc, now - timedelta(seconds=self._response_timeout_s)):
+                await self._end_abandoned_dispatch(doc)
+
+    async def _end_abandoned_dispatch(self, doc: dict[str, Any]) -> None:
+        """A dispatch past its time to live and its answer's timeout that nothing here
+        waits on still needs its one terminal event: reconcile it where its station
+        is linked, otherwise it fails as not observed."""
+        command_id = doc["command_id"]
+        if command_id in self._in_flight or command_id in self._reconciling:
+            return
+        link = self._links.get(doc["station_id"])
+        if link is not None:
+            self._start_reconciling(link, doc)
+            return
+        self._never_sent.discard(command_id)
+        await self._record(
+            doc["station_id"], command_id, "failed", NOT_OBSERVED, error_code="InDoubt"
+        )
 
     async def run_expiry(self) -> None:
         while True:
@@ -272,3 +310,13 @@ class Dispatcher:
 
 def _expired(doc: dict[str, Any], now: datetime) -> bool:
     return datetime.fromisoformat(doc["expires_at"]) <= now
+
+
+async def _logged(work: Any, what: str) -> None:
+    """Background work ends in a log line, never in an unretrieved task exception."""
+    try:
+        await work
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("%s failed", what)

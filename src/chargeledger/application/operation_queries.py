@@ -79,10 +79,6 @@ def reports_view(twin: StationTwin | None) -> dict[str, Any]:
         },
         "data_transfers": shown["data_transfers"],
         "authorizations": shown["authorizations"],
-        "meter_values": [
-            {"connector_id": int(connector), **reading}
-            for connector, reading in shown["meter_readings"].items()
-        ],
     }
 
 
@@ -109,12 +105,29 @@ class OperationViews:
         installed = await self._documents.get(STATION_PROFILES, station_id)
         if local_list is not None:
             local_list = {k: v for k, v in local_list.items() if k != "station_id"}
+        twin = self._twin.get(station_id) if self._twin else None
         return {
             "configuration": configuration_view(configuration),
             "local_list": local_list,
             "charging_profiles": installed["profiles"] if installed else [],
-            **reports_view(self._twin.get(station_id) if self._twin else None),
+            **reports_view(twin),
+            "meter_values": await self._outside_transactions(station_id, twin),
         }
+
+    async def _outside_transactions(
+        self, station_id: str, twin: StationTwin | None
+    ) -> list[dict[str, Any]]:
+        """Per connector, the readings sent outside a transaction: count and last."""
+        if self._twin is None or twin is None:
+            return []
+        shown = []
+        for connector_id in twin.connectors:
+            meters = await self._twin.connector_meters(station_id, connector_id)
+            if meters is not None:
+                shown.append(
+                    {"connector_id": connector_id, "count": meters["count"], "last": meters["last"]}
+                )
+        return shown
 
     async def stored_profiles(self) -> list[dict[str, Any]]:
         return [stored_profile_view(doc) for doc in await self._profiles.list()]

@@ -21,6 +21,7 @@ from chargeledger.application.projections import COMMANDS
 from chargeledger.application.queries import command_view
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain import commands as c
+from chargeledger.domain.errors import IdempotencyKeyInUseError
 from chargeledger.domain.remote_start_policy import NO_SNAPSHOT, TwinSnapshot
 from chargeledger.domain.twin import StationTwin
 
@@ -136,6 +137,12 @@ class OperatorCommands:
         ttl_s: float | None = None,
     ) -> dict[str, Any]:
         """Decide the named command; its view (or the view of the open request it repeats)."""
+        earlier = await self._documents.get(COMMANDS, command_id)
+        if earlier is not None and earlier["station_id"] != station_id:
+            raise IdempotencyKeyInUseError(
+                f"command id {command_id!r} already names a command of station "
+                f"{earlier['station_id']}; use a new Idempotency-Key"
+            )
         now = self._clock.now()
         expires = now + timedelta(seconds=ttl_s if ttl_s is not None else self._default_ttl_s)
         common: Common = {
@@ -153,7 +160,7 @@ class OperatorCommands:
         self, station_id: str, command_id: str, name: str, result: CommandResult
     ) -> dict[str, Any]:
         doc = await self._documents.get(COMMANDS, command_id)
-        if doc is not None:
+        if doc is not None and doc["station_id"] == station_id:
             return command_view(doc)
         return {
             "command_id": command_id,

@@ -169,12 +169,18 @@ class CommandAndStationProjection:
         for recorded in batch:
             command_id = getattr(recorded.event, "command_id", None)
             if isinstance(command_id, str):
-                current = commands.get(command_id) or await self._documents.get(
-                    COMMANDS, command_id
-                )
+                key = command_id
+                current = commands.get(key) or await self._documents.get(COMMANDS, key)
+                if current is not None and current["station_id"] != station_id_of(
+                    recorded.stream_id
+                ):
+                    # Two stations raced with one Idempotency-Key: the later keeps its
+                    # own view under a key no operator id can take, so it still ends.
+                    key = f"{station_id_of(recorded.stream_id)}/{command_id}"
+                    current = commands.get(key) or await self._documents.get(COMMANDS, key)
                 updated = command_doc(recorded, current)
                 if updated is not None:
-                    commands[command_id] = updated
+                    commands[key] = updated
             transaction_id = getattr(recorded.event, "transaction_id", None)
             if isinstance(recorded.event, e.SESSION_EVENTS) and isinstance(transaction_id, int):
                 key = transaction_key(transaction_id)

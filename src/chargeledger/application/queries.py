@@ -92,4 +92,12 @@ class Views:
     async def transactions(self, station_id: str | None = None) -> list[dict[str, Any]]:
         """Charging sessions in transaction order, of one station when given."""
         docs = await self._documents.list(TRANSACTIONS, tag=station_id)
-        return [transaction_view(doc) for doc in docs]
+        views = []
+        for doc in docs:
+            view = transaction_view(doc)
+            meters = await self._twin.meters(int(doc["transaction_id"]))
+            if meters is not None:
+                view["last_meter_value"] = meters["last"]
+                view["meter_value_count"] = meters["count"]
+            views.append(view)
+        return views

@@ -1,5 +1,8 @@
 """Reconciling a command whose fate is in doubt: what the station did since the dispatch.
 
+A Reset has no observer: a BootNotification after it could be the reboot it asked
+for or a reconnect for another reason, so a Reset in doubt ends failed, not guessed.
+
 A command is in doubt when its ``CommandDispatched`` is recorded but no answer is:
 the node died, or the connection dropped, between sending the CALL and recording
 the answer. Re-sending it blindly could start a second charge or reset a station
@@ -57,15 +60,7 @@ def _change_availability(
     wanted = "Available" if doc["payload"]["type"] == "Operative" else "Unavailable"
     status = twin.connector_status(connector_id)
     if status == wanted:
-        return f"connector {connector_id} reports {status} since the station came back"
-    return None
-
-
-def _reset(
-    doc: dict[str, Any], since: Sequence[RecordedEvent], twin: StationTwin | None
-) -> str | None:
-    if any(isinstance(r.event, e.StationBooted) for r in since):
-        return "the station booted again after the reset was sent"
+        return f"connector {connector_id} reports {status}, as the command asked"
     return None
 
 
@@ -84,7 +79,6 @@ def _reserve_now(
 OBSERVERS: dict[str, Observer] = {
     "remote-start": _remote_start,
     "remote-stop": _remote_stop,
-    "reset": _reset,
     "change-availability": _change_availability,
     "reserve-now": _reserve_now,
 }

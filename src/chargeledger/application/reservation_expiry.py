@@ -39,7 +39,7 @@ class ReservationExpiry:
             if instant(doc["expiry_date"]) > now:
                 continue
             command = ExpireReservation(
-                command_id=f"reservation-expiry:{doc['reservation_id']}:{doc['expiry_date']}",
+                command_id=f"reservation/expiry/{doc['reservation_id']}/{doc['expiry_date']}",
                 reservation_id=int(doc["reservation_id"]),
                 now=now.isoformat(),
             )

@@ -8,6 +8,7 @@ commits.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from types import MappingProxyType
@@ -18,6 +19,9 @@ from chargeledger.domain import station_reports as r
 from chargeledger.domain import twin as t
 
 TWINS = "twin"
+METERS = "meter"
+MAX_METERS_IN_MEMORY = 200_000
+"""Meter telemetry: one document per transaction (its key) or per connector outside one."""
 
 
 class TwinService:
@@ -25,6 +29,8 @@ class TwinService:
         self._documents = documents
         self._twins: dict[str, t.StationTwin] = {}
         self._dirty: set[str] = set()
+        self._meters: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._dirty_meters: set[str] = set()
         self._flush_interval_s = flush_interval_s
 
     async def load(self) -> None:
@@ -94,18 +100,45 @@ class TwinService:
         """An Authorize from the station, and the verdict it got."""
         self._report(station_id, lambda rs: r.authorized(rs, id_tag, status, at))
 
-    def meter_values_reported(
-        self, station_id: str, connector_id: int, meter_value: list[dict[str, Any]], at: str
-    ) -> None:
-        """Readings the station sent outside a transaction."""
-        self._report(
-            station_id, lambda rs: r.meter_values_reported(rs, connector_id, meter_value, at)
-        )
-
     def _report(
         self, station_id: str, change: Callable[[r.StationReports], r.StationReports]
     ) -> None:
         self._update(station_id, lambda twin: t.reported(twin, change))
+
+    def meter_values(
+        self,
+        station_id: str,
+        connector_id: int,
+        transaction_id: int | None,
+        meter_value: list[dict[str, Any]],
+    ) -> None:
+        """Meter readings are telemetry (ARCHITECTURE.md flow 1): they never move the
+        station's stream; a session's energy is decided by its Start and Stop."""
+        key = meter_key(station_id, connector_id, transaction_id)
+        current = self._meters.get(key) or {
+            "station_id": station_id,
+            "connector_id": connector_id,
+            "transaction_id": transaction_id,
+            "count": 0,
+            "last": None,
+        }
+        if meter_value:
+            current = {**current, "count": current["count"] + len(meter_value)}
+            current["last"] = meter_value[-1]
+        self._meters[key] = current
+        self._meters.move_to_end(key)
+        while len(self._meters) > MAX_METERS_IN_MEMORY:
+            self._meters.popitem(last=False)  # a session idle that long is over
+        self._dirty_meters.add(key)
+
+    async def connector_meters(self, station_id: str, connector_id: int) -> dict[str, Any] | None:
+        """The readings a connector sent outside a transaction: their count and the last."""
+        key = meter_key(station_id, connector_id, None)
+        return self._meters.get(key) or await self._documents.get(METERS, key)
+
+    async def meters(self, transaction_id: int) -> dict[str, Any] | None:
+        key = meter_key("", 0, transaction_id)
+        return self._meters.get(key) or await self._documents.get(METERS, key)
 
     def _update(self, station_id: str, change: Callable[[t.StationTwin], t.StationTwin]) -> None:
         current = self._twins.get(station_id) or t.StationTwin(station_id=station_id)
@@ -114,13 +147,20 @@ class TwinService:
 
     async def flush(self) -> int:
         dirty, self._dirty = self._dirty, set()
-        if not dirty:
+        meters, self._dirty_meters = self._dirty_meters, set()
+        if not dirty and not meters:
             return 0
         writes = [DocumentWrite(TWINS, sid, _to_doc(self._twins[sid])) for sid in sorted(dirty)]
+        writes += [
+            DocumentWrite(METERS, key, self._meters[key])
+            for key in sorted(meters)
+            if key in self._meters
+        ]
         try:
             await self._documents.write(writes)
         except BaseException:
             self._dirty |= dirty
+            self._dirty_meters |= meters
             raise
         return len(writes)
 
@@ -131,6 +171,12 @@ class TwinService:
                 await self.flush()
         finally:
             await asyncio.shield(self.flush())
+
+
+def meter_key(station_id: str, connector_id: int, transaction_id: int | None) -> str:
+    if transaction_id is not None:
+        return str(transaction_id)
+    return f"{station_id}/{connector_id}"
 
 
 def _to_doc(twin: t.StationTwin) -> dict[str, Any]:

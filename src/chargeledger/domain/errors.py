@@ -79,3 +79,7 @@ class ReadonlyConfigurationKeyError(DomainError):
 class LocalListOutOfSyncError(DomainError):
     """The station's local list may differ from the one we last sent: a Differential
     update cannot be built on it; a Full one can."""
+
+
+class IdempotencyKeyInUseError(DomainError):
+    """The command id already names a command of another station."""

@@ -1,7 +1,7 @@
-"""What a station tells us beyond its status and heartbeats, kept in its twin: the
-firmware and diagnostics statuses it notified, with their history; its last
-DataTransfers and Authorize requests, with our answers; and its meter readings
-outside a transaction. Telemetry, not business: none of it touches a stream (I5).
+"""What a station tells us beyond its status, heartbeats and meter readings, kept in
+its twin: the firmware and diagnostics statuses it notified, with their history; its
+last DataTransfers and Authorize requests, with our answers. Telemetry, not
+business: none of it touches a stream (I5).
 
 Each history is bounded (the newest ``KEPT`` entries), so a chatty station keeps
 its twin small.
@@ -10,8 +10,7 @@ its twin small.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from types import MappingProxyType
+from dataclasses import dataclass, replace
 from typing import Any
 
 KEPT = 20
@@ -42,19 +41,11 @@ class AuthorizeReport:
 
 
 @dataclass(frozen=True, slots=True)
-class MeterReading:
-    meter_value: list[dict[str, Any]]
-    at: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class StationReports:
     firmware: tuple[StatusReport, ...] = ()
     diagnostics: tuple[StatusReport, ...] = ()
     data_transfers: tuple[DataTransferReport, ...] = ()
     authorizations: tuple[AuthorizeReport, ...] = ()
-    meter_readings: Mapping[int, MeterReading] = field(default_factory=lambda: MappingProxyType({}))
-    """Per connector, the last readings sent outside a transaction."""
 
 
 NO_REPORTS = StationReports()
@@ -90,14 +81,6 @@ def authorized(reports: StationReports, id_tag: str, status: str, at: str | None
     return replace(reports, authorizations=_kept(reports.authorizations, entry))
 
 
-def meter_values_reported(
-    reports: StationReports, connector_id: int, meter_value: list[dict[str, Any]], at: str | None
-) -> StationReports:
-    readings = dict(reports.meter_readings)
-    readings[connector_id] = MeterReading(meter_value, at)
-    return replace(reports, meter_readings=MappingProxyType(dict(sorted(readings.items()))))
-
-
 def to_doc(reports: StationReports) -> dict[str, Any]:
     def rows(entries: tuple[Any, ...]) -> list[dict[str, Any]]:
         return [
@@ -110,10 +93,6 @@ def to_doc(reports: StationReports) -> dict[str, Any]:
         "diagnostics": rows(reports.diagnostics),
         "data_transfers": rows(reports.data_transfers),
         "authorizations": rows(reports.authorizations),
-        "meter_readings": {
-            str(connector): {"meter_value": reading.meter_value, "at": reading.at}
-            for connector, reading in reports.meter_readings.items()
-        },
     }
 
 
@@ -125,7 +104,4 @@ def from_doc(doc: Mapping[str, Any] | None) -> StationReports:
         diagnostics=tuple(StatusReport(**row) for row in doc.get("diagnostics", ())),
         data_transfers=tuple(DataTransferReport(**row) for row in doc.get("data_transfers", ())),
         authorizations=tuple(AuthorizeReport(**row) for row in doc.get("authorizations", ())),
-        meter_readings=MappingProxyType(
-            {int(k): MeterReading(**v) for k, v in doc.get("meter_readings", {}).items()}
-        ),
     )

@@ -246,7 +246,16 @@ def create_app(node: Node) -> FastAPI:
         station_id: str,
         name: CommandName,
         body: Annotated[dict[str, Any], Body()],
-        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                min_length=1,
+                max_length=200,
+                pattern=r"^[^/]+$",
+                description="Any text without '/' (the CSMS's own ids use it); a repeat "
+                "returns the first outcome",
+            ),
+        ] = None,
     ) -> dict[str, Any]:
         """Decide a station command; the dispatcher sends it once it is recorded."""
         arguments = _validated(name, body)

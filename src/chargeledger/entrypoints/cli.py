@@ -36,6 +36,12 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--response-timeout", type=float, default=float(env("response_timeout", "30")))
     p.add_argument("--command-ttl", type=float, default=float(env("command_ttl", "600")))
     p.add_argument(
+        "--read-wait",
+        type=float,
+        default=float(env("read_wait", "5")),
+        help="seconds a read with ?min_position waits for the read models before a 503",
+    )
+    p.add_argument(
         "--reconcile-grace",
         type=float,
         default=float(env("reconcile_grace", "10")),
@@ -236,6 +242,7 @@ def _serve(args: argparse.Namespace) -> int:
         response_timeout_s=args.response_timeout,
         command_ttl_s=args.command_ttl,
         reconcile_grace_s=args.reconcile_grace,
+        read_wait_s=args.read_wait,
         crash_at=args.crash_at,
         ping_interval_s=args.ping_interval,
         ping_timeout_s=args.ping_timeout,

@@ -36,7 +36,10 @@ Purpose = Literal["ChargePointMaxProfile", "TxDefaultProfile", "TxProfile"]
 class CommandBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ttl_s: float | None = Field(
-        default=None, gt=0, description="seconds to wait for an offline station (default 600)"
+        default=None,
+        gt=0,
+        le=30 * 24 * 3600,
+        description="seconds to wait for an offline station (default 600, at most 30 days)",
     )
 
 

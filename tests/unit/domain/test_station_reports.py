@@ -26,8 +26,6 @@ def test_reports_survive_the_twins_document() -> None:
     reports = r.diagnostics_notified(reports, "UploadFailed", "t2")
     reports = r.data_transferred(reports, "v", None, "x" * (r.MAX_DATA + 5), "Accepted", "t3")
     reports = r.authorized(reports, "TAG", "Blocked", "t4")
-    reading = [{"timestamp": "t5", "sampledValue": [{"value": "1"}]}]
-    reports = r.meter_values_reported(reports, 2, reading, "t5")
     back = r.from_doc(r.to_doc(reports))
     assert back == reports
     assert len(back.data_transfers[0].data or "") == r.MAX_DATA

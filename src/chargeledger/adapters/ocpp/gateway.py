@@ -241,6 +241,8 @@ class OcppGateway:
         session.start_sending()
         if session.registered:  # took over a connection whose boot was accepted
             self.spawn(self.dispatcher.station_ready(session), f"ready-{session.station_id}")
+        else:
+            self.spawn(self.messages.resume(session), f"resume-{session.station_id}")
 
     def ended(self, connection: _Connection) -> None:
         self._connections.discard(connection)
@@ -251,7 +253,9 @@ class OcppGateway:
         self.dispatcher.station_gone(session)
         if self._live.get(session.station_id) is connection:
             del self._live[session.station_id]
-            self.twin.disconnected(session.station_id, session.epoch)
+        # Unconditional: the twin ignores a close from a connection older than the one
+        # it knows, and a newer connection that gave up must not leave it "connected".
+        self.twin.disconnected(session.station_id, session.epoch)
 
     def next_epoch(self) -> int:
         return next(self._epochs)
@@ -545,10 +549,11 @@ class _Connection(asyncio.Protocol):
             reply = await pending
         except Exception:
             log.exception("handling %s failed", call.action)
+            self.busy = False
             self._error(call, framing.INTERNAL_ERROR, "the CSMS could not handle it")
         else:
-            self._reply(call, reply)
-        self.busy = False
+            self.busy = False
+            self._reply(call, reply)  # busy again while its follow-up runs
         self._drain_inbox()
 
     def _reply(self, call: framing.Call, reply: Reply) -> None:
@@ -623,12 +628,17 @@ def _basic_credentials(headers: Headers) -> tuple[str, str] | None:
 class _VerifiedPasswords:
     """Remembers passwords that passed scrypt, keyed to the stored hash, so that ten
     thousand stations reconnecting after a restart cost one slow hash each, not one
-    per reconnect; at most two slow hashes run at once (each takes 16 MB)."""
+    per reconnect; at most two slow hashes run at once (each takes 16 MB). After a
+    wrong password, that station id gets no slow hash for ``cooldown_s``, so a client
+    hammering one id with wrong passwords cannot starve every other station's first
+    check (say, right after a restart)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cooldown_s: float = 1.0) -> None:
         self._key = os.urandom(32)
         self._known: dict[str, tuple[str, bytes]] = {}
         self._slow = asyncio.Semaphore(2)
+        self._cooldown_s = cooldown_s
+        self._failed_at: dict[str, float] = {}
 
     def _mac(self, password: str) -> bytes:
         return hmac.new(self._key, password.encode(), hashlib.sha256).digest()
@@ -638,10 +648,18 @@ class _VerifiedPasswords:
         mac = self._mac(password)
         if known is not None and known[0] == stored_hash:
             return hmac.compare_digest(mac, known[1])
+        failed_at = self._failed_at.get(station_id)
+        if failed_at is not None and time.monotonic() - failed_at < self._cooldown_s:
+            return False
         async with self._slow:
             valid = await asyncio.to_thread(verify_password, password, stored_hash)
         if valid:
             self._known[station_id] = (stored_hash, mac)
+            self._failed_at.pop(station_id, None)
+        else:
+            if len(self._failed_at) > 100_000:
+                self._failed_at.clear()  # bounded: only a flood of ids gets here
+            self._failed_at[station_id] = time.monotonic()
         return valid
 
 

@@ -10,13 +10,14 @@ at once, without a task, which keeps heartbeats cheap. Register more with
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from chargeledger.adapters.ocpp.session import StationSession
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_bus import CommandBus, stream_of
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.ports import Clock
 from chargeledger.application.registration import OPEN_REGISTRATION, RegistrationPolicy
@@ -49,6 +50,7 @@ class StationMessages:
         registration: RegistrationPolicy = OPEN_REGISTRATION,
         business: Mapping[str, Handler] | None = None,
         data_transfer_vendors: frozenset[str] = frozenset(),
+        boot_grace_s: float = 2.0,
     ) -> None:
         self._bus = bus
         self._twin = twin
@@ -57,6 +59,7 @@ class StationMessages:
         self._heartbeat_interval_s = heartbeat_interval_s
         self._registration = registration
         self._vendors = data_transfer_vendors
+        self._boot_grace_s = boot_grace_s
         self.handlers: dict[str, Handler] = {
             "BootNotification": self.boot_notification,
             "Heartbeat": self.heartbeat,
@@ -79,7 +82,7 @@ class StationMessages:
         result = await self._bus.execute(
             session.station_id,
             RegisterBoot(
-                command_id=f"boot-{uuid.uuid4()}",
+                command_id=f"boot/{uuid.uuid4()}",
                 station_id=session.station_id,
                 known_station=await self._registration.known(session.station_id),
                 unknown_stations=self._registration.unknown_stations,
@@ -92,6 +95,8 @@ class StationMessages:
         registration = result.state.registration or "Rejected"
 
         async def send_what_waits() -> None:
+            if session.fenced:
+                return  # a newer connection took over while we answered
             session.registered = True
             await self._dispatcher.station_ready(session)
 
@@ -99,6 +104,19 @@ class StationMessages:
             {"status": registration, "currentTime": now, "interval": self._heartbeat_interval_s},
             after=send_what_waits if registration == "Accepted" else None,
         )
+
+    async def resume(self, session: StationSession) -> None:
+        """A station that reconnects without booting keeps its accepted registration:
+        OCPP 1.6 (4.2) has it send BootNotification only when it (re)boots. After a
+        short grace, in which a rebooting station sends its boot and that boot decides,
+        what waits for it goes out on this connection."""
+        await asyncio.sleep(self._boot_grace_s)
+        if session.registered or session.fenced or session.closed:
+            return
+        state, _ = await self._bus.load(stream_of(session.station_id))
+        if state.registration == "Accepted" and not (session.registered or session.fenced):
+            session.registered = True
+            await self._dispatcher.station_ready(session)
 
     def heartbeat(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         now = self._now()

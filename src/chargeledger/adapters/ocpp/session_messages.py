@@ -1,6 +1,7 @@
-"""The station's business messages of OCPP 1.6 charging sessions, translated: payload in,
-use case called, answer back. Authorize, StartTransaction, StopTransaction and
-MeterValues; registered beside the other station messages in ``handlers``."""
+"""The station's messages of OCPP 1.6 charging sessions, translated: payload in, use case
+called, answer back. Authorize, StartTransaction and StopTransaction are business;
+MeterValues are telemetry and go to the twin, never to the stream. Registered beside
+the other station messages in ``handlers``."""
 
 from __future__ import annotations
 
@@ -23,14 +24,10 @@ def id_tag_info(info: IdTagInfo) -> dict[str, Any]:
 
 
 class SessionMessages:
-    """``twin`` and ``clock``, when given, mirror what records no event: each Authorize
-    with its verdict, and readings outside a transaction."""
+    """``clock`` stamps what the twin mirrors of an Authorize (it records no event)."""
 
     def __init__(
-        self,
-        sessions: ChargingSessions,
-        twin: TwinService | None = None,
-        clock: Clock | None = None,
+        self, sessions: ChargingSessions, twin: TwinService, clock: Clock | None = None
     ) -> None:
         self._sessions = sessions
         self._twin = twin
@@ -44,8 +41,7 @@ class SessionMessages:
 
     async def authorize(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         info = await self._sessions.authorize(session.station_id, payload["idTag"])
-        if self._twin is not None:
-            self._twin.authorized(session.station_id, payload["idTag"], info.status, self._now())
+        self._twin.authorized(session.station_id, payload["idTag"], info.status, self._now())
         return Reply({"idTagInfo": id_tag_info(info)})
 
     def _now(self) -> str:
@@ -77,14 +73,11 @@ class SessionMessages:
         )
         return Reply({} if info is None else {"idTagInfo": id_tag_info(info)})
 
-    async def meter_values(self, session: StationSession, payload: dict[str, Any]) -> Reply:
-        transaction_id = payload.get("transactionId")
-        if transaction_id is not None:
-            await self._sessions.record_meter_values(
-                session.station_id, payload["connectorId"], transaction_id, payload["meterValue"]
-            )
-        elif self._twin is not None:  # readings outside a transaction are telemetry
-            self._twin.meter_values_reported(
-                session.station_id, payload["connectorId"], payload["meterValue"], self._now()
-            )
+    def meter_values(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        self._twin.meter_values(
+            session.station_id,
+            payload["connectorId"],
+            payload.get("transactionId"),
+            payload["meterValue"],
+        )
         return Reply({})

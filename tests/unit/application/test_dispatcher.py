@@ -1,0 +1,86 @@
+"""The dispatcher with fakes of our ports: no command is left without its end."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
+from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.dispatcher import Dispatcher
+from chargeledger.application.projections import CommandAndStationProjection, ProjectionRunner
+from chargeledger.application.twin_service import TwinService
+from chargeledger.domain import commands as c
+from tests.fakes import FakeClock
+
+AT = "2026-01-01T00:00:00+00:00"
+LATER = "2026-01-01T00:10:00+00:00"
+
+
+class FakeLink:
+    """A station link that records the CALLs it was asked to send."""
+
+    def __init__(self, station_id: str, epoch: int) -> None:
+        self.station_id = station_id
+        self.epoch = epoch
+        self.calls: list[str] = []
+
+    async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append(action)
+        return {"status": "Accepted"}
+
+
+class Node:
+    def __init__(self) -> None:
+        self.clock = FakeClock()
+        self.store, self.documents = InMemoryEventStore(), InMemoryDocumentStore()
+        self.bus = CommandBus(self.store, self.clock)
+        twin = TwinService(self.documents)
+        self.dispatcher = Dispatcher(
+            self.bus, self.documents, self.clock, twin, reconcile_grace_s=0
+        )
+        self.projections = ProjectionRunner(
+            self.store, self.documents, CommandAndStationProjection(self.documents)
+        )
+
+    async def project(self) -> None:
+        runner = asyncio.create_task(self.projections.run())
+        await self.projections.wait_until(await self.store.head_position(), 5)
+        runner.cancel()
+
+
+async def _status(documents: InMemoryDocumentStore, command_id: str) -> str:
+    doc = await documents.get("command", command_id)
+    assert doc is not None
+    return str(doc["status"])
+
+
+def _start(command_id: str, expires_at: str) -> c.RequestRemoteStart:
+    return c.RequestRemoteStart(
+        command_id=command_id, connector_id=1, id_tag="T", requested_at=AT, expires_at=expires_at
+    )
+
+
+async def test_a_dispatch_recorded_by_a_dead_node_is_reconciled_even_if_the_view_lags() -> None:
+    node = Node()
+    await node.bus.execute("CP1", _start("k1", LATER))
+    await node.project()  # the view says "requested" ...
+    dead_node_dispatch = c.MarkDispatched("k1/dispatch/1", "k1", 1, 1, AT)
+    await node.bus.execute("CP1", dead_node_dispatch)  # ... then a node died after this
+    link = FakeLink("CP1", epoch=2)
+    await node.dispatcher.station_ready(link)
+    await asyncio.sleep(0.05)
+    await node.project()
+    assert link.calls == ["TriggerMessage"]  # asked where the station stands, never re-sent
+    assert await _status(node.documents, "k1") == "failed"
+
+
+async def test_a_dispatched_command_nobody_waits_on_is_ended_by_the_expiry_loop() -> None:
+    node = Node()
+    await node.bus.execute("CP1", _start("k2", AT))
+    await node.bus.execute("CP1", c.MarkDispatched("k2/dispatch/1", "k2", 1, 1, AT))
+    await node.project()
+    node.clock.advance(3600)
+    await node.dispatcher.expire_overdue()
+    await node.project()
+    assert await _status(node.documents, "k2") == "failed"
