@@ -315,15 +315,22 @@ async def test_a_dead_older_socket_never_locks_the_station_out(gw: ServedNode) -
 async def test_frames_from_a_superseded_connection_are_not_handled(gw: ServedNode) -> None:
     old = await asyncio.to_thread(raw_upgrade, gw.ocpp_url, "GW-FENCE")
     try:
-        async with connected_station(gw, "GW-FENCE") as station:
-            await station.call(call.Heartbeat())
+        # The newer connection waits for the older to close; the older ignores our close
+        # frame, so it stays open for the close timeout: its frames then must be ignored.
+        async with contextlib.AsyncExitStack() as stack:
+            newer = asyncio.create_task(
+                stack.enter_async_context(connected_station(gw, "GW-FENCE"))
+            )
+            await asyncio.sleep(0.3)
+            assert not newer.done()  # still waiting for the older to go
             frame = _masked_text(
                 '[2,"late","StatusNotification",{"connectorId":1,'
                 '"errorCode":"NoError","status":"Faulted"}]'
             )
-            with contextlib.suppress(OSError):  # already cut: fenced all the same
-                await asyncio.to_thread(old.sendall, frame)
-            await asyncio.sleep(0.5)
+            await asyncio.to_thread(old.sendall, frame)  # the older is still open here
+            station = await asyncio.wait_for(newer, 10)
+            await station.call(call.Heartbeat())
+            await asyncio.sleep(0.3)
             view = await station_view(gw, "GW-FENCE")
             assert view["connected"] is True
             assert view["connectors"] == []
