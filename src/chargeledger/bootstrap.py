@@ -16,10 +16,12 @@ from chargeledger.application.charging_sessions import ChargingSessions
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.id_tags import IdTagRegistry
+from chargeledger.application.operation_projections import OperationsProjection
 from chargeledger.application.ports import Clock, DocumentStore, EventStore
 from chargeledger.application.projections import CommandAndStationProjection, ProjectionRunner
 from chargeledger.application.registration import RegistrationPolicy
 from chargeledger.application.registry import StationRegistry
+from chargeledger.application.reservation_expiry import ReservationExpiry
 from chargeledger.application.supervisor import Supervisor
 from chargeledger.application.twin_service import TwinService
 from chargeledger.config import Settings
@@ -70,7 +72,8 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     twin = TwinService(documents, settings.twin_flush_interval_s)
     await twin.load()
     registry = StationRegistry(documents)
-    projections = ProjectionRunner(store, documents, CommandAndStationProjection(documents))
+    views = CommandAndStationProjection(documents, OperationsProjection(documents))
+    projections = ProjectionRunner(store, documents, views)
     dispatcher = Dispatcher(
         bus,
         documents,
@@ -81,7 +84,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     )
     projections.on_batch(dispatcher.on_commands_changed)
     sessions = SessionMessages(
-        ChargingSessions(bus, documents, IdTagRegistry(documents, clock)), twin
+        ChargingSessions(bus, documents, IdTagRegistry(documents, clock)), twin, clock
     )
     messages = StationMessages(
         bus,
@@ -113,6 +116,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     supervisor.add("projections", projections.run)
     supervisor.add("expiry", dispatcher.run_expiry)
     supervisor.add("twin-writer", twin.run_writer)
+    supervisor.add("reservation-expiry", ReservationExpiry(bus, documents, clock).run)
     tls = tls_context(settings)
     supervisor.add("gateway", lambda: gateway.run(settings.host, settings.ocpp_port, ssl=tls))
     return Node(

@@ -20,7 +20,21 @@ NAMES = [
     "reset",
     "change-availability",
     "trigger-message",
+    "clear-cache",
+    "get-configuration",
+    "change-configuration",
+    "data-transfer",
+    "update-firmware",
+    "get-diagnostics",
+    "get-local-list-version",
+    "send-local-list",
+    "reserve-now",
+    "cancel-reservation",
+    "set-charging-profile",
+    "clear-charging-profile",
+    "get-composite-schedule",
 ]
+"""CONTRACT.md's nineteen names, in its order."""
 
 
 class ObedientStation(Station):

@@ -34,7 +34,12 @@ from chargeledger.application.ports import (
 )
 from chargeledger.application.projections import COMMANDS, OPEN
 from chargeledger.application.reconciliation import NOT_OBSERVED, observed_effect
-from chargeledger.application.station_commands import REPEAT_IS_HARMLESS, SPECS, outcome_of
+from chargeledger.application.station_commands import (
+    REPEAT_IS_HARMLESS,
+    SPECS,
+    detail_of,
+    outcome_of,
+)
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import MarkDispatched, RecordOutcome
 from chargeledger.domain.errors import DomainError
@@ -205,7 +210,8 @@ class Dispatcher:
             log.warning("station %s left before answering %s", link.station_id, command_id)
         else:
             faults.crash_point("after-answer")
-            await self._record(link.station_id, command_id, outcome_of(spec, answer), result=answer)
+            outcome, detail = outcome_of(spec, answer), detail_of(spec, doc["payload"], answer)
+            await self._record(link.station_id, command_id, outcome, detail, result=answer)
         finally:
             self._in_flight.discard(command_id)
 

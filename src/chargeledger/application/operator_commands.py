@@ -2,16 +2,20 @@
 
 The twin is consulted here, before deciding: its snapshot rides on the command
 into the pure remote-start rule (a Faulted or Unavailable connector refuses).
+What else a command needs (a stored charging profile, a reservation id, the id-tag
+registry, the station's configuration keys) is looked up by ``OperationInputs``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import fields
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
 from chargeledger.application.command_bus import CommandBus, CommandResult
+from chargeledger.application.operation_inputs import OperationInputs
 from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.application.projections import COMMANDS
 from chargeledger.application.queries import command_view
@@ -26,7 +30,12 @@ Common = dict[str, Any]
 
 
 def _remote_start(args: Arguments, common: Common) -> c.OperatorCommand:
-    return c.RequestRemoteStart(connector_id=args["connector_id"], id_tag=args["id_tag"], **common)
+    return c.RequestRemoteStart(
+        connector_id=args["connector_id"],
+        id_tag=args["id_tag"],
+        charging_profile=args.get("charging_profile"),
+        **common,
+    )
 
 
 def _remote_stop(args: Arguments, common: Common) -> c.OperatorCommand:
@@ -55,15 +64,44 @@ def _trigger_message(args: Arguments, common: Common) -> c.OperatorCommand:
     )
 
 
-BUILDERS: dict[str, Callable[[Arguments, Common], c.OperatorCommand]] = {
+Builder = Callable[[Arguments, Common], c.OperatorCommand]
+
+
+def _same_names(command_type: type[c.OperatorCommand]) -> Builder:
+    """A builder for a command whose fields are named as the API body's."""
+    names = {f.name for f in fields(command_type)} - set(_COMMON)
+
+    def build(args: Arguments, common: Common) -> c.OperatorCommand:
+        return command_type(**common, **{k: v for k, v in args.items() if k in names})
+
+    return build
+
+
+_COMMON = ("command_id", "requested_at", "expires_at", "twin")
+
+BUILDERS: dict[str, Builder] = {
     "remote-start": _remote_start,
     "remote-stop": _remote_stop,
     "unlock-connector": _unlock_connector,
     "reset": _reset,
     "change-availability": _change_availability,
     "trigger-message": _trigger_message,
+    "clear-cache": _same_names(c.RequestCacheClear),
+    "get-configuration": _same_names(c.RequestConfiguration),
+    "change-configuration": _same_names(c.RequestConfigurationChange),
+    "data-transfer": _same_names(c.RequestDataTransfer),
+    "update-firmware": _same_names(c.RequestFirmwareUpdate),
+    "get-diagnostics": _same_names(c.RequestDiagnostics),
+    "get-local-list-version": _same_names(c.RequestLocalListVersion),
+    "send-local-list": _same_names(c.RequestLocalListUpdate),
+    "reserve-now": _same_names(c.RequestReservation),
+    "cancel-reservation": _same_names(c.RequestReservationCancel),
+    "set-charging-profile": _same_names(c.RequestChargingProfile),
+    "clear-charging-profile": _same_names(c.RequestChargingProfileClear),
+    "get-composite-schedule": _same_names(c.RequestCompositeSchedule),
 }
-"""Command name (as in the API path) to the domain command; arguments as the API body."""
+"""Command name (as in the API path) to the domain command; arguments as the API body,
+completed by ``OperationInputs``."""
 
 
 def snapshot_of(twin: StationTwin | None) -> TwinSnapshot:
@@ -81,12 +119,14 @@ class OperatorCommands:
         clock: Clock,
         default_ttl_s: float,
         twin: TwinService | None = None,
+        inputs: OperationInputs | None = None,
     ) -> None:
         self._bus = bus
         self._documents = documents
         self._clock = clock
         self._default_ttl_s = default_ttl_s
         self._twin = twin
+        self._inputs = inputs
 
     async def request(
         self,
@@ -111,6 +151,8 @@ class OperatorCommands:
             "expires_at": expires.isoformat(),
             "twin": snapshot_of(self._twin.get(station_id) if self._twin else None),
         }
+        if self._inputs is not None:
+            arguments = await self._inputs.complete(station_id, name, arguments)
         result = await self._bus.execute(station_id, BUILDERS[name](arguments, common))
         return await self._view(station_id, result.same_as or command_id, name, result)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from chargeledger.application.ports import DocumentStore, DocumentWrite, EventStore, RecordedEvent
 from chargeledger.domain import events as e
@@ -144,13 +144,23 @@ def station_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict
 BatchListener = Callable[[list[dict[str, Any]]], Awaitable[None]]
 
 
+class MoreViews(Protocol):
+    async def writes_for(
+        self, batch: Sequence[RecordedEvent], commands: Mapping[str, dict[str, Any]]
+    ) -> list[DocumentWrite]:
+        """More read-model changes of ``batch``, given its command views."""
+        ...
+
+
 class CommandAndStationProjection:
-    """Keeps the command views, the stations' business views and the charging sessions."""
+    """Keeps the command views, the stations' business views and the charging sessions,
+    and (``more``) the read models of the other operations, in the same commit."""
 
     name = "views"
 
-    def __init__(self, documents: DocumentStore) -> None:
+    def __init__(self, documents: DocumentStore, more: MoreViews | None = None) -> None:
         self._documents = documents
+        self._more = more
 
     async def writes_for(self, batch: Sequence[RecordedEvent]) -> list[DocumentWrite]:
         commands: dict[str, dict[str, Any]] = {}
@@ -190,6 +200,8 @@ class CommandAndStationProjection:
             DocumentWrite(TRANSACTIONS, key, doc, doc["station_id"])
             for key, doc in sessions.items()
         ]
+        if self._more is not None:
+            writes += await self._more.writes_for(batch, commands)
         return writes
 
 

@@ -64,10 +64,23 @@ def _change_availability(
     return None
 
 
+def _reserve_now(
+    doc: dict[str, Any], since: Sequence[RecordedEvent], twin: StationTwin | None
+) -> str | None:
+    # A whole-station reservation shows on no connector, so only a connector's does.
+    connector_id = doc["payload"]["connector_id"]
+    if twin is None or connector_id == 0:
+        return None
+    if twin.connector_status(connector_id) == "Reserved":
+        return f"connector {connector_id} reports Reserved since the station came back"
+    return None
+
+
 OBSERVERS: dict[str, Observer] = {
     "remote-start": _remote_start,
     "remote-stop": _remote_stop,
     "change-availability": _change_availability,
+    "reserve-now": _reserve_now,
 }
 
 

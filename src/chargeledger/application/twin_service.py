@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from chargeledger.application.ports import DocumentStore, DocumentWrite
+from chargeledger.domain import station_reports as r
 from chargeledger.domain import twin as t
 
 TWINS = "twin"
@@ -73,11 +74,36 @@ class TwinService:
             ),
         )
 
-    def diagnostics_status_notified(self, station_id: str, status: str) -> None:
-        self._update(station_id, lambda twin: t.diagnostics_status_notified(twin, status))
+    def diagnostics_status_notified(
+        self, station_id: str, status: str, at: str | None = None
+    ) -> None:
+        self._update(station_id, lambda twin: t.diagnostics_status_notified(twin, status, at))
 
-    def firmware_status_notified(self, station_id: str, status: str) -> None:
-        self._update(station_id, lambda twin: t.firmware_status_notified(twin, status))
+    def firmware_status_notified(self, station_id: str, status: str, at: str | None = None) -> None:
+        self._update(station_id, lambda twin: t.firmware_status_notified(twin, status, at))
+
+    def data_transferred(
+        self,
+        station_id: str,
+        vendor_id: str,
+        message_id: str | None,
+        data: str | None,
+        answer: str,
+        at: str,
+    ) -> None:
+        """A DataTransfer from the station, and what we answered."""
+        self._report(
+            station_id, lambda rs: r.data_transferred(rs, vendor_id, message_id, data, answer, at)
+        )
+
+    def authorized(self, station_id: str, id_tag: str, status: str, at: str) -> None:
+        """An Authorize from the station, and the verdict it got."""
+        self._report(station_id, lambda rs: r.authorized(rs, id_tag, status, at))
+
+    def _report(
+        self, station_id: str, change: Callable[[r.StationReports], r.StationReports]
+    ) -> None:
+        self._update(station_id, lambda twin: t.reported(twin, change))
 
     def meter_values(
         self,
@@ -104,6 +130,11 @@ class TwinService:
         while len(self._meters) > MAX_METERS_IN_MEMORY:
             self._meters.popitem(last=False)  # a session idle that long is over
         self._dirty_meters.add(key)
+
+    async def connector_meters(self, station_id: str, connector_id: int) -> dict[str, Any] | None:
+        """The readings a connector sent outside a transaction: their count and the last."""
+        key = meter_key(station_id, connector_id, None)
+        return self._meters.get(key) or await self._documents.get(METERS, key)
 
     async def meters(self, transaction_id: int) -> dict[str, Any] | None:
         key = meter_key("", 0, transaction_id)
@@ -157,6 +188,7 @@ def _to_doc(twin: t.StationTwin) -> dict[str, Any]:
         "connectors": {str(k): asdict(v) for k, v in twin.connectors.items()},
         "diagnostics_status": twin.diagnostics_status,
         "firmware_status": twin.firmware_status,
+        "reports": r.to_doc(twin.reports),
     }
 
 
@@ -170,4 +202,5 @@ def _from_doc(doc: dict[str, Any]) -> t.StationTwin:
         connection_epoch=int(doc.get("connection_epoch", 0)),
         diagnostics_status=doc.get("diagnostics_status"),
         firmware_status=doc.get("firmware_status"),
+        reports=r.from_doc(doc.get("reports")),
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain.errors import TransactionNotFoundError
+from chargeledger.domain.reservations import used_by
 from chargeledger.domain.station_state import DISPATCHED, OpenSession, StationState
 
 
@@ -43,7 +44,7 @@ def decide_start(command: c.StartTransaction, state: StationState) -> list[e.Eve
             remote_start_command_id=_remote_start_behind(command, state),
         )
     )
-    return decided
+    return [*decided, *used_by(command, state)]
 
 
 def retransmitted_start(command: c.StartTransaction, state: StationState) -> OpenSession | None:

@@ -9,9 +9,11 @@ commands), the id tag's authorization and a freshly allocated transaction id
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
 from chargeledger.domain.id_tags import IdTagInfo
 from chargeledger.domain.remote_start_policy import NO_SNAPSHOT, TwinSnapshot
 
@@ -54,8 +56,11 @@ class OperatorCommand(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class RequestRemoteStart(OperatorCommand):
+    """``charging_profile``: a TxProfile for the session (snake_case), if any."""
+
     connector_id: int
     id_tag: str
+    charging_profile: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,6 +90,114 @@ class RequestAvailabilityChange(OperatorCommand):
 class RequestTriggerMessage(OperatorCommand):
     requested_message: str
     connector_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestCacheClear(OperatorCommand):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestConfiguration(OperatorCommand):
+    """GetConfiguration; ``key`` ``None`` asks for every key."""
+
+    key: list[str] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestConfigurationChange(OperatorCommand):
+    """``configuration``: what the station reported of its keys, looked up before deciding."""
+
+    key: str
+    value: str
+    configuration: ConfigurationSnapshot = NO_CONFIGURATION
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestDataTransfer(OperatorCommand):
+    vendor_id: str
+    message_id: str | None = None
+    data: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestFirmwareUpdate(OperatorCommand):
+    location: str
+    retrieve_date: str
+    retries: int | None = None
+    retry_interval: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestDiagnostics(OperatorCommand):
+    location: str
+    retries: int | None = None
+    retry_interval: int | None = None
+    start_time: str | None = None
+    stop_time: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestLocalListVersion(OperatorCommand):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestLocalListUpdate(OperatorCommand):
+    """SendLocalList built from ``registry``, the id-tag registry as the station should
+    know it (id tag to ``{"status", "expiry_date"?}``); ``list_version`` ``None``: ours + 1."""
+
+    update_type: str  # Full | Differential
+    registry: Mapping[str, Mapping[str, Any]]
+    list_version: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestReservation(OperatorCommand):
+    """ReserveNow. ``reservation_id`` is allocated before deciding; the decision keeps
+    the id of the reservation it changes when the same id tag reserves again."""
+
+    reservation_id: int
+    connector_id: int
+    expiry_date: str
+    id_tag: str
+    parent_id_tag: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestReservationCancel(OperatorCommand):
+    reservation_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestChargingProfile(OperatorCommand):
+    """SetChargingProfile; the profile in snake_case, resolved from the store if named."""
+
+    connector_id: int
+    cs_charging_profiles: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestChargingProfileClear(OperatorCommand):
+    id: int | None = None
+    connector_id: int | None = None
+    charging_profile_purpose: str | None = None
+    stack_level: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestCompositeSchedule(OperatorCommand):
+    connector_id: int
+    duration: int
+    charging_rate_unit: str | None = None
+
+
+@dataclass(frozen=True)
+class ExpireReservation(Command):
+    """End a reservation whose expiry date has passed by ``now``."""
+
+    reservation_id: int
+    now: str
 
 
 @dataclass(frozen=True)

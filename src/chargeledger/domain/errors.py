@@ -52,5 +52,34 @@ class InvalidCommandError(DomainError):
     """A command argument outside what OCPP 1.6 allows."""
 
 
+class ConnectorReservedError(DomainError):
+    """A reservation holds the connector (or the whole station) for another id tag."""
+
+
+class ReservationNotFoundError(DomainError):
+    """No live reservation with that id on this station."""
+
+
+class ExpiryInThePastError(DomainError):
+    """A reservation whose expiry date is not after the time it was asked for."""
+
+
+class InvalidChargingProfileError(DomainError):
+    """A charging profile that breaks OCPP 1.6's rules; says which field and why."""
+
+
+class UnknownConfigurationKeyError(DomainError):
+    """The station said it does not support that configuration key."""
+
+
+class ReadonlyConfigurationKeyError(DomainError):
+    """The station reported that configuration key as read-only."""
+
+
+class LocalListOutOfSyncError(DomainError):
+    """The station's local list may differ from the one we last sent: a Differential
+    update cannot be built on it; a Full one can."""
+
+
 class IdempotencyKeyInUseError(DomainError):
     """The command id already names a command of another station."""

@@ -4,12 +4,16 @@ Operator commands open with a ``...Requested`` event (a ``CommandRequested``):
 
 | command name          | event                         | payload (snake_case, as the API body) |
 | --------------------- | ----------------------------- | ------------------------------------- |
-| remote-start          | ``RemoteStartRequested``      | connector_id, id_tag                  |
+| remote-start          | ``RemoteStartRequested``      | connector_id, id_tag, charging_profile? |
 | remote-stop           | ``RemoteStopRequested``       | transaction_id                        |
 | unlock-connector      | ``UnlockConnectorRequested``  | connector_id                          |
 | reset                 | ``ResetRequested``            | type                                  |
 | change-availability   | ``AvailabilityChangeRequested`` | connector_id, type                  |
 | trigger-message       | ``TriggerMessageRequested``   | requested_message, connector_id       |
+
+and the thirteen other operations of the six profiles (``ClearCacheRequested`` ...
+``GetCompositeScheduleRequested``), whose payload is every field but the three
+common ones, named as in the API body;
 
 then ``CommandDispatched`` before each send, and end in exactly one shared outcome
 event: ``CommandAccepted``, ``CommandRejected``, ``CommandTimedOut``,
@@ -18,11 +22,15 @@ event: ``CommandAccepted``, ``CommandRejected``, ``CommandTimedOut``,
 Charging sessions: ``TransactionStarted``, ``MeterValuesRecorded``,
 ``TransactionStopped``, and ``TransactionAbandoned`` when a station starts a new
 session on a connector whose previous one it never stopped.
+
+Business decided with a command's outcome or a station message: reservations
+(``ReservationConfirmed``, ``ReservationChangeRefused``, ``ReservationEnded``) and
+the local authorization list (``LocalListInstalled``, ``LocalListOutOfSync``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 
@@ -52,18 +60,26 @@ class CommandRequested(Event):
     expires_at: str
 
     def payload(self) -> dict[str, Any]:
-        """The command's arguments, named as in the API body."""
-        raise NotImplementedError
+        """The command's arguments, named as in the API body (by default every field
+        but the three above)."""
+        common = ("command_id", "requested_at", "expires_at")
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in common}
 
 
 @dataclass(frozen=True, kw_only=True)
 class RemoteStartRequested(CommandRequested):
+    """``charging_profile``: a TxProfile for the session, snake_case, checked."""
+
     command_name: ClassVar[str] = "remote-start"
     connector_id: int
     id_tag: str
+    charging_profile: dict[str, Any] | None = None
 
     def payload(self) -> dict[str, Any]:
-        return {"connector_id": self.connector_id, "id_tag": self.id_tag}
+        payload: dict[str, Any] = {"connector_id": self.connector_id, "id_tag": self.id_tag}
+        if self.charging_profile is not None:
+            payload["charging_profile"] = self.charging_profile
+        return payload
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,6 +221,181 @@ class TransactionAbandoned(Event):
     superseded_by: int
 
 
+# --- the other operations of OCPP 1.6's six profiles (payload: every field) ----------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClearCacheRequested(CommandRequested):
+    command_name: ClassVar[str] = "clear-cache"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GetConfigurationRequested(CommandRequested):
+    """``key``: the keys asked for; ``None`` asks for every key."""
+
+    command_name: ClassVar[str] = "get-configuration"
+    key: list[str] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeConfigurationRequested(CommandRequested):
+    command_name: ClassVar[str] = "change-configuration"
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataTransferRequested(CommandRequested):
+    command_name: ClassVar[str] = "data-transfer"
+    vendor_id: str
+    message_id: str | None = None
+    data: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateFirmwareRequested(CommandRequested):
+    command_name: ClassVar[str] = "update-firmware"
+    location: str
+    retrieve_date: str
+    retries: int | None = None
+    retry_interval: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GetDiagnosticsRequested(CommandRequested):
+    """``start_time``/``stop_time``: the window of the log the station is to upload."""
+
+    command_name: ClassVar[str] = "get-diagnostics"
+    location: str
+    retries: int | None = None
+    retry_interval: int | None = None
+    start_time: str | None = None
+    stop_time: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GetLocalListVersionRequested(CommandRequested):
+    command_name: ClassVar[str] = "get-local-list-version"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendLocalListRequested(CommandRequested):
+    """The list as sent: entries ``{"id_tag", "id_tag_info": {...} | None}`` (no info
+    removes the tag in a Differential update)."""
+
+    command_name: ClassVar[str] = "send-local-list"
+    list_version: int
+    update_type: str  # Full | Differential
+    local_authorization_list: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReserveNowRequested(CommandRequested):
+    """Opens (or, with ``replaces``, changes) reservation ``reservation_id``; connector
+    0 reserves the station as a whole."""
+
+    command_name: ClassVar[str] = "reserve-now"
+    reservation_id: int
+    connector_id: int
+    expiry_date: str
+    id_tag: str
+    parent_id_tag: str | None = None
+    replaces: bool = False
+
+    def payload(self) -> dict[str, Any]:
+        payload = super().payload()
+        del payload["replaces"]
+        return payload
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelReservationRequested(CommandRequested):
+    command_name: ClassVar[str] = "cancel-reservation"
+    reservation_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetChargingProfileRequested(CommandRequested):
+    """``cs_charging_profiles``: the profile sent, snake_case, checked."""
+
+    command_name: ClassVar[str] = "set-charging-profile"
+    connector_id: int
+    cs_charging_profiles: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClearChargingProfileRequested(CommandRequested):
+    """Clears by ``id``, or every profile matching the criteria given (none: all)."""
+
+    command_name: ClassVar[str] = "clear-charging-profile"
+    id: int | None = None
+    connector_id: int | None = None
+    charging_profile_purpose: str | None = None
+    stack_level: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GetCompositeScheduleRequested(CommandRequested):
+    command_name: ClassVar[str] = "get-composite-schedule"
+    connector_id: int
+    duration: int
+    charging_rate_unit: str | None = None
+
+
+# --- reservations and the local list: business decided with an outcome ------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReservationConfirmed(Event):
+    """The station accepted the reservation (or its change) that ``confirmed_by`` sent."""
+
+    reservation_id: int
+    connector_id: int
+    id_tag: str
+    expiry_date: str
+    confirmed_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReservationChangeRefused(Event):
+    """The station did not take a change of a reservation it holds; the old one stands."""
+
+    reservation_id: int
+    refused_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReservationEnded(Event):
+    """``reason``: rejected (the station refused it), failed (it never reached the
+    station, or its fate is unknown), cancelled, used (by ``transaction_id``), expired."""
+
+    reservation_id: int
+    connector_id: int
+    reason: str
+    transaction_id: int | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalListInstalled(Event):
+    """The station accepted list ``list_version``; the entries are those it was sent."""
+
+    list_version: int
+    update_type: str
+    local_authorization_list: list[dict[str, Any]]
+    installed_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalListOutOfSync(Event):
+    """The station's list is not the one we last sent (``station_version``: what it
+    reported, when it did): the next update must be Full."""
+
+    our_version: int
+    station_version: int | None
+    reason: str
+
+
 TERMINAL_EVENTS: tuple[type[Event], ...] = (
     CommandAccepted,
     CommandRejected,
@@ -220,7 +411,28 @@ REQUEST_EVENTS: tuple[type[CommandRequested], ...] = (
     ResetRequested,
     AvailabilityChangeRequested,
     TriggerMessageRequested,
+    ClearCacheRequested,
+    GetConfigurationRequested,
+    ChangeConfigurationRequested,
+    DataTransferRequested,
+    UpdateFirmwareRequested,
+    GetDiagnosticsRequested,
+    GetLocalListVersionRequested,
+    SendLocalListRequested,
+    ReserveNowRequested,
+    CancelReservationRequested,
+    SetChargingProfileRequested,
+    ClearChargingProfileRequested,
+    GetCompositeScheduleRequested,
 )
+
+RESERVATION_EVENTS: tuple[type[Event], ...] = (
+    ReservationConfirmed,
+    ReservationChangeRefused,
+    ReservationEnded,
+)
+
+LOCAL_LIST_EVENTS: tuple[type[Event], ...] = (LocalListInstalled, LocalListOutOfSync)
 
 SESSION_EVENTS: tuple[type[Event], ...] = (
     TransactionStarted,
@@ -235,4 +447,6 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     CommandDispatched,
     *TERMINAL_EVENTS,
     *SESSION_EVENTS,
+    *RESERVATION_EVENTS,
+    *LOCAL_LIST_EVENTS,
 )

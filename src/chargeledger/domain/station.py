@@ -32,6 +32,11 @@ Rules, each with a given/when/then test:
   ``TransactionNotFound``.
 - Every command ends in exactly one outcome; a dispatch is recorded at most once
   per request; expiry never ends a command already sent.
+- The other operations of the six OCPP 1.6 profiles follow the same path; their
+  arguments are checked in ``operations`` (charging profiles in
+  ``charging_profiles``), reservations are decided in ``reservations`` and the
+  local authorization list in ``local_list``, whose outcomes decide more business
+  events beside the command's own outcome.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ from typing import Any
 
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
+from chargeledger.domain import local_list, reservations
+from chargeledger.domain.charging_profiles import check_for_remote_start
 from chargeledger.domain.charging_sessions import (
     decide_meter_values,
     decide_start,
@@ -57,6 +64,7 @@ from chargeledger.domain.errors import (
     TransactionNotFoundError,
 )
 from chargeledger.domain.id_tags import instant
+from chargeledger.domain.operations import SLOT_FIELDS, operation_request
 from chargeledger.domain.remote_start_policy import (
     WHOLE_STATION,
     check_connector_exists,
@@ -128,6 +136,8 @@ def decide(command: c.Command, state: StationState) -> list[e.Event]:
             return decide_meter_values(command, state)
         case c.StopTransaction():
             return decide_stop(command, state)
+        case c.ExpireReservation():
+            return reservations.decide_expire(command, state)
     raise TypeError(f"no decision for {type(command).__name__}")
 
 
@@ -154,7 +164,9 @@ def _boot(command: c.RegisterBoot) -> e.StationBooted:
 # --- operator commands -------------------------------------------------------------
 
 
-def requested_event(command: c.OperatorCommand) -> e.CommandRequested:
+def requested_event(
+    command: c.OperatorCommand, state: StationState = initial_state
+) -> e.CommandRequested:
     """The ``...Requested`` event an operator command would open, arguments checked."""
     common = {
         "command_id": command.command_id,
@@ -164,8 +176,13 @@ def requested_event(command: c.OperatorCommand) -> e.CommandRequested:
     match command:
         case c.RequestRemoteStart():
             check_connector_exists(command.twin, command.connector_id)
+            if command.charging_profile is not None:
+                check_for_remote_start(command.charging_profile)
             return e.RemoteStartRequested(
-                **common, connector_id=command.connector_id, id_tag=command.id_tag
+                **common,
+                connector_id=command.connector_id,
+                id_tag=command.id_tag,
+                charging_profile=command.charging_profile,
             )
         case c.RequestRemoteStop():
             return e.RemoteStopRequested(**common, transaction_id=command.transaction_id)
@@ -193,7 +210,7 @@ def requested_event(command: c.OperatorCommand) -> e.CommandRequested:
                 requested_message=command.requested_message,
                 connector_id=command.connector_id,
             )
-    raise TypeError(f"no request event for {type(command).__name__}")
+    return operation_request(command, state, common)
 
 
 def _one_of(what: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -211,13 +228,17 @@ def _slot(name: str, payload: Mapping[str, Any]) -> tuple[Any, ...]:
         return (name, payload["connector_id"])
     if name == "reset":
         return (name,)
+    if name in SLOT_FIELDS:
+        return (name, *(payload[field] for field in SLOT_FIELDS[name]))
     return (name, *sorted(payload.items()))  # trigger-message: only an identical one waits
 
 
 def same_request(command: c.OperatorCommand, state: StationState) -> str | None:
     """The id of the open (or connector-holding) command that this one repeats, if any."""
+    if isinstance(command, c.RequestReservation):
+        return reservations.same_reservation_request(command, state)
     try:
-        wanted = requested_event(command)
+        wanted = requested_event(command, state)
     except DomainError:
         return None
     holder = _holder(wanted, state, command.requested_at)
@@ -246,7 +267,9 @@ def _holder(
 
 def _decide_operator_command(command: c.OperatorCommand, state: StationState) -> list[e.Event]:
     _check_registration(command, state)
-    wanted = requested_event(command)
+    if isinstance(command, c.RequestReservation):
+        return reservations.decide_reserve_now(command, state)
+    wanted = requested_event(command, state)
     holder = _holder(wanted, state, command.requested_at)
     if holder is not None:
         held_by, held_payload = holder
@@ -267,6 +290,8 @@ def _decide_operator_command(command: c.OperatorCommand, state: StationState) ->
         raise TransactionNotFoundError(
             f"no open transaction {command.transaction_id} on this station"
         )
+    if isinstance(command, c.RequestReservationCancel):
+        reservations.check_cancel(command, state)
     return [wanted]
 
 
@@ -275,14 +300,19 @@ def _check_registration(command: c.OperatorCommand, state: StationState) -> None
         raise StationNotRegisteredError(
             "the station's last BootNotification was rejected; register it, then let it boot"
         )
-    if state.registration == PENDING and isinstance(command, c.RequestRemoteStart):
+    if state.registration == PENDING and isinstance(
+        command, c.RequestRemoteStart | c.RequestReservation
+    ):
         raise StationNotRegisteredError(
-            "the station's registration is Pending; accept it before starting sessions"
+            "the station's registration is Pending; accept it before starting sessions or reserving"
         )
 
 
 def _check_free_for_remote_start(command: c.RequestRemoteStart, state: StationState) -> None:
     check_remote_start(command.twin, command.connector_id)
+    reservations.check_not_reserved(
+        state, command.twin, command.connector_id, command.id_tag, command.requested_at
+    )
     session = state.session_on(command.connector_id)
     if session is not None:
         raise ConnectorNotAvailableError(
@@ -331,4 +361,8 @@ def _decide_outcome(command: c.RecordOutcome, state: StationState) -> list[e.Eve
         raise CommandNotFoundError(f"command {command.target_command_id} is not open")
     if command.outcome == "expired" and target.status != REQUESTED:
         return []  # already on its way to the station: its answer decides, not the clock
-    return [_outcome_event(command)]
+    follow_ups = [
+        *reservations.after_outcome(target, command.outcome, command.result, state),
+        *local_list.after_outcome(target, command.outcome, command.result, state),
+    ]
+    return [_outcome_event(command), *follow_ups]

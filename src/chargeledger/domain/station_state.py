@@ -68,6 +68,34 @@ class OpenSession:
     remote_start_command_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """A reservation requested or confirmed, until it ends. ``connector_id`` 0: the
+    station as a whole. ``changing_by``: a ReserveNow changing it is on its way."""
+
+    reservation_id: int
+    connector_id: int
+    id_tag: str
+    expiry_date: str
+    command_id: str
+    confirmed: bool = False
+    changing_by: str | None = None
+
+    @property
+    def whole_station(self) -> bool:
+        return self.connector_id == 0
+
+
+@dataclass(frozen=True)
+class LocalList:
+    """The local authorization list we last saw the station install: its version and
+    entries (id tag to id tag info). ``entries`` ``None``: we do not know what the
+    station holds (nothing installed by us yet, or it said otherwise since)."""
+
+    version: int = 0
+    entries: Mapping[str, Mapping[str, Any]] | None = None
+
+
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
 
 
@@ -78,6 +106,8 @@ class StationState:
     held_connectors: Mapping[int, HeldConnector] = field(default_factory=lambda: _EMPTY)
     sessions: Mapping[int, OpenSession] = field(default_factory=lambda: _EMPTY)
     abandoned: tuple[int, ...] = ()
+    reservations: Mapping[int, Reservation] = field(default_factory=lambda: _EMPTY)
+    local_list: LocalList = LocalList()
 
     def pending_remote_start(self, connector_id: int) -> OpenCommand | None:
         for command in self.open_commands.values():
@@ -128,7 +158,68 @@ def evolve(state: StationState, event: e.Event) -> StationState:
                 sessions=_without(state.sessions, event.transaction_id),
                 abandoned=tuple(t for t in state.abandoned if t != event.transaction_id),
             )
+        case e.ReservationConfirmed() | e.ReservationChangeRefused() | e.ReservationEnded():
+            return replace(state, reservations=_reservations_after(state.reservations, event))
+        case e.LocalListInstalled():
+            return replace(state, local_list=_installed(state.local_list, event))
+        case e.LocalListOutOfSync():
+            version = state.local_list.version
+            if event.station_version is not None:
+                version = event.station_version
+            return replace(state, local_list=LocalList(version, None))
     return state
+
+
+def _reserved(
+    reservations: Mapping[int, Reservation], event: e.ReserveNowRequested
+) -> Mapping[int, Reservation]:
+    current = reservations.get(event.reservation_id)
+    if event.replaces and current is not None:
+        return _with(
+            reservations, current.reservation_id, replace(current, changing_by=event.command_id)
+        )
+    opened = Reservation(
+        event.reservation_id, event.connector_id, event.id_tag, event.expiry_date, event.command_id
+    )
+    return _with(reservations, event.reservation_id, opened)
+
+
+def _reservations_after(
+    reservations: Mapping[int, Reservation],
+    event: e.ReservationConfirmed | e.ReservationChangeRefused | e.ReservationEnded,
+) -> Mapping[int, Reservation]:
+    if isinstance(event, e.ReservationEnded):
+        return _without(reservations, event.reservation_id)
+    current = reservations.get(event.reservation_id)
+    if current is None:
+        return reservations
+    if isinstance(event, e.ReservationChangeRefused):
+        return _with(reservations, current.reservation_id, replace(current, changing_by=None))
+    confirmed = Reservation(
+        event.reservation_id,
+        event.connector_id,
+        event.id_tag,
+        event.expiry_date,
+        event.confirmed_by,
+        confirmed=True,
+    )
+    return _with(reservations, event.reservation_id, confirmed)
+
+
+def _installed(local_list: LocalList, event: e.LocalListInstalled) -> LocalList:
+    sent = {entry["id_tag"]: entry.get("id_tag_info") for entry in event.local_authorization_list}
+    if event.update_type == "Full":
+        entries = {tag: info for tag, info in sent.items() if info is not None}
+        return LocalList(event.list_version, MappingProxyType(entries))
+    if local_list.entries is None:
+        return LocalList(event.list_version, None)
+    updated = dict(local_list.entries)
+    for tag, info in sent.items():
+        if info is None:
+            updated.pop(tag, None)
+        else:
+            updated[tag] = info
+    return LocalList(event.list_version, MappingProxyType(updated))
 
 
 def _requested(state: StationState, event: e.CommandRequested) -> StationState:
@@ -142,10 +233,14 @@ def _requested(state: StationState, event: e.CommandRequested) -> StationState:
     held = state.held_connectors
     if isinstance(event, e.RemoteStartRequested):
         held = _without(held, event.connector_id)  # a lapsed hold gives way
+    reservations = state.reservations
+    if isinstance(event, e.ReserveNowRequested):
+        reservations = _reserved(reservations, event)
     return replace(
         state,
         open_commands=_with(state.open_commands, event.command_id, opened),
         held_connectors=held,
+        reservations=reservations,
     )
 
 

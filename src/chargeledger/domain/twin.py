@@ -6,9 +6,11 @@ Connector 0 is the station as a whole, as OCPP 1.6 numbers it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+
+from chargeledger.domain import station_reports as r
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,8 @@ class StationTwin:
     connection_epoch: int = 0
     diagnostics_status: str | None = None
     firmware_status: str | None = None
+    reports: r.StationReports = r.NO_REPORTS
+    """Firmware and diagnostics histories, DataTransfers, Authorizes, meter readings."""
 
     def connector_status(self, connector_id: int) -> str | None:
         connector = self.connectors.get(connector_id)
@@ -60,6 +64,7 @@ def heartbeat(twin: StationTwin, at: str) -> StationTwin:
         twin.connection_epoch,
         twin.diagnostics_status,
         twin.firmware_status,
+        twin.reports,
     )
 
 
@@ -77,9 +82,21 @@ def status_notified(
     return replace(twin, connectors=MappingProxyType(dict(sorted(updated.items()))))
 
 
-def diagnostics_status_notified(twin: StationTwin, status: str) -> StationTwin:
-    return replace(twin, diagnostics_status=status)
+def diagnostics_status_notified(
+    twin: StationTwin, status: str, at: str | None = None
+) -> StationTwin:
+    reports = r.diagnostics_notified(twin.reports, status, at)
+    return replace(twin, diagnostics_status=status, reports=reports)
 
 
-def firmware_status_notified(twin: StationTwin, status: str) -> StationTwin:
-    return replace(twin, firmware_status=status)
+def firmware_status_notified(twin: StationTwin, status: str, at: str | None = None) -> StationTwin:
+    return replace(
+        twin, firmware_status=status, reports=r.firmware_notified(twin.reports, status, at)
+    )
+
+
+def reported(
+    twin: StationTwin, change: Callable[[r.StationReports], r.StationReports]
+) -> StationTwin:
+    """The twin with what else the station reported (``station_reports``)."""
+    return replace(twin, reports=change(twin.reports))

@@ -15,12 +15,25 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chargeledger.application.command_bus import RetriesExhaustedError
+from chargeledger.application.charging_profile_library import (
+    ChargingProfileLibrary,
+    ChargingProfileNotFoundError,
+)
+from chargeledger.application.command_bus import RetriesExhaustedError, stream_of
 from chargeledger.application.id_tags import MAX_ID_TAG_LENGTH, IdTagRegistry, InvalidIdTagError
+from chargeledger.application.operation_inputs import OperationInputs
+from chargeledger.application.operation_queries import OperationViews, event_view
 from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.queries import Views
 from chargeledger.bootstrap import Node
-from chargeledger.domain.errors import DomainError
+from chargeledger.domain.errors import DomainError, InvalidChargingProfileError
+from chargeledger.entrypoints.command_bodies import (
+    OPERATION_BODIES,
+    ChargingProfile,
+    CommandBody,
+    RemoteStartBody,
+    body_schemas,
+)
 
 
 class CommandName(StrEnum):
@@ -30,21 +43,19 @@ class CommandName(StrEnum):
     reset = "reset"
     change_availability = "change-availability"
     trigger_message = "trigger-message"
-
-
-class CommandBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    ttl_s: float | None = Field(
-        default=None,
-        gt=0,
-        le=30 * 24 * 3600,
-        description="seconds to wait for an offline station (default 600, at most 30 days)",
-    )
-
-
-class RemoteStartBody(CommandBody):
-    connector_id: int = Field(gt=0)
-    id_tag: str = Field(min_length=1, max_length=20)
+    clear_cache = "clear-cache"
+    get_configuration = "get-configuration"
+    change_configuration = "change-configuration"
+    data_transfer = "data-transfer"
+    update_firmware = "update-firmware"
+    get_diagnostics = "get-diagnostics"
+    get_local_list_version = "get-local-list-version"
+    send_local_list = "send-local-list"
+    reserve_now = "reserve-now"
+    cancel_reservation = "cancel-reservation"
+    set_charging_profile = "set-charging-profile"
+    clear_charging_profile = "clear-charging-profile"
+    get_composite_schedule = "get-composite-schedule"
 
 
 class RemoteStopBody(CommandBody):
@@ -83,16 +94,14 @@ BODIES: dict[CommandName, type[CommandBody]] = {
     CommandName.reset: ResetBody,
     CommandName.change_availability: ChangeAvailabilityBody,
     CommandName.trigger_message: TriggerMessageBody,
+    **{CommandName(name): body for name, body in OPERATION_BODIES.items()},
 }
 
+_BODY_SCHEMAS, _NESTED_SCHEMAS = body_schemas(list(BODIES.values()))
 _COMMAND_BODY_SCHEMA = {
     "requestBody": {
         "required": True,
-        "content": {
-            "application/json": {
-                "schema": {"oneOf": [body.model_json_schema() for body in BODIES.values()]}
-            }
-        },
+        "content": {"application/json": {"schema": {"oneOf": _BODY_SCHEMAS}}},
     }
 }
 
@@ -128,11 +137,19 @@ class ApiError(Exception):
 
 def create_app(node: Node) -> FastAPI:
     app = FastAPI(title="chargeledger", version="0.1.0")
+    _with_nested_schemas(app)
     views = Views(node.documents, node.twin)
-    operator = OperatorCommands(
-        node.bus, node.documents, node.clock, node.settings.command_ttl_s, node.twin
-    )
     id_tags = IdTagRegistry(node.documents, node.clock)
+    profiles = ChargingProfileLibrary(node.documents, node.clock)
+    operations = OperationViews(node.documents, profiles, node.twin)
+    operator = OperatorCommands(
+        node.bus,
+        node.documents,
+        node.clock,
+        node.settings.command_ttl_s,
+        node.twin,
+        OperationInputs(node.documents, profiles, id_tags, node.clock),
+    )
     token = node.settings.api_token
 
     def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
@@ -156,7 +173,12 @@ def create_app(node: Node) -> FastAPI:
 
     @app.exception_handler(DomainError)
     async def refused(request: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse({"error": exc.code, "detail": exc.detail}, 409)
+        malformed = isinstance(exc, InvalidChargingProfileError)
+        return JSONResponse({"error": exc.code, "detail": exc.detail}, 422 if malformed else 409)
+
+    @app.exception_handler(ChargingProfileNotFoundError)
+    async def no_profile(request: Request, exc: ChargingProfileNotFoundError) -> JSONResponse:
+        return JSONResponse({"error": "ChargingProfileNotFound", "detail": str(exc)}, 422)
 
     @app.exception_handler(RetriesExhaustedError)
     async def busy(request: Request, exc: RetriesExhaustedError) -> JSONResponse:
@@ -202,7 +224,17 @@ def create_app(node: Node) -> FastAPI:
         view = await views.station(station_id)
         if view is None:
             raise ApiError(404, "StationNotFound", f"no station {station_id!r}")
-        return view
+        return {**view, **await operations.station_extras(station_id)}
+
+    @app.get("/api/stations/{station_id}/events", dependencies=api)
+    async def station_events(
+        station_id: str, from_version: int = 1, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """The station's event history, oldest first, from ``from_version`` on."""
+        history = await node.store.read_stream(stream_of(station_id), max(1, from_version))
+        if not history and not await views.station_known(station_id):
+            raise ApiError(404, "StationNotFound", f"no station {station_id!r}")
+        return [event_view(recorded) for recorded in history[: max(0, limit)]]
 
     @app.post(
         "/api/stations/{station_id}/commands/{name}",
@@ -230,7 +262,7 @@ def create_app(node: Node) -> FastAPI:
         if not await views.station_known(station_id):
             raise ApiError(404, "StationNotFound", f"no station {station_id!r}")
         command_id = idempotency_key or str(uuid.uuid4())
-        fields = arguments.model_dump(exclude={"ttl_s"})
+        fields = arguments.model_dump(mode="json", exclude={"ttl_s"})
         return await operator.request(station_id, command_id, name, fields, arguments.ttl_s)
 
     @app.get("/api/commands/{command_id}", dependencies=api)
@@ -248,6 +280,39 @@ def create_app(node: Node) -> FastAPI:
         """Charging sessions (of one station with ``?station=ID``), in transaction order."""
         await caught_up(min_position)
         return await views.transactions(station)
+
+    @app.get("/api/reservations", dependencies=api)
+    async def list_reservations(
+        station: str | None = None, min_position: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Reservations (of one station with ``?station=ID``) and their status."""
+        await caught_up(min_position)
+        return await operations.reservations(station)
+
+    @app.get("/api/charging-profiles", dependencies=api)
+    async def list_charging_profiles() -> list[dict[str, Any]]:
+        return await operations.stored_profiles()
+
+    @app.get("/api/charging-profiles/{profile_id}", dependencies=api)
+    async def get_charging_profile(profile_id: int) -> dict[str, Any]:
+        view = await operations.stored_profile(profile_id)
+        if view is None:
+            raise ApiError(404, "ChargingProfileNotFound", f"no charging profile {profile_id}")
+        return view
+
+    @app.put("/api/charging-profiles/{profile_id}", dependencies=api)
+    async def put_charging_profile(profile_id: int, body: ChargingProfile) -> dict[str, Any]:
+        """Store a profile (checked first: a 422 names what is wrong with it)."""
+        await profiles.put(profile_id, body.model_dump(mode="json", exclude_none=True))
+        view = await operations.stored_profile(profile_id)
+        assert view is not None
+        return view
+
+    @app.delete("/api/charging-profiles/{profile_id}", status_code=204, dependencies=api)
+    async def delete_charging_profile(profile_id: int) -> Response:
+        if not await profiles.remove(profile_id):
+            raise ApiError(404, "ChargingProfileNotFound", f"no charging profile {profile_id}")
+        return Response(status_code=204)
 
     @app.get("/api/id-tags", dependencies=api)
     async def list_id_tags() -> list[dict[str, Any]]:
@@ -270,6 +335,19 @@ def create_app(node: Node) -> FastAPI:
         return Response(status_code=204)
 
     return app
+
+
+def _with_nested_schemas(app: FastAPI) -> None:
+    """Put the models the command bodies nest (charging profiles) into the OpenAPI
+    components, where the bodies' references point."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(_NESTED_SCHEMAS)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _id_tag_view(doc: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""``chargeledger``: serve a node, simulate stations, manage the registry, read the log."""
+"""``chargeledger``: serve a node, simulate stations, manage the registry, read the log,
+send station commands."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from chargeledger.config import DEFAULT_STORE, Settings, env
+from chargeledger.entrypoints import cli_send
 
 
 def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -135,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     st_sub.add_parser("list")
 
     _tags_parser(sub)
+    cli_send.add_parser(sub)
 
     bench = sub.add_parser("bench", help="a benchmark from bench/, beside its baseline")
     bench.add_argument("name", choices=[*BENCHMARKS, "all"])
@@ -213,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_events(args))
         if args.command == "bench":
             return _bench(args)
+        if args.command == "send":
+            return cli_send.send(args)
     except KeyboardInterrupt:
         return 130
     return 2

@@ -5,7 +5,8 @@ accepts a remote start only on an available connector, then authorizes nothing
 (remote starts are pre-authorized), starts a transaction, reports Charging and
 meter values, and stops after a while or when asked; it unlocks, resets (reboots:
 the fleet reconnects it), changes availability (Scheduled while charging),
-answers TriggerMessage by sending what was asked, and keeps a configuration.
+answers TriggerMessage by sending what was asked, and keeps a configuration; the
+other profiles' operations it answers as ``profiles`` says.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action, RegistrationStatus
+
+from chargeledger.simulator.profiles import ProfileOperations
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,7 @@ class Behaviour:
     power_w: float = 11_000.0
 
 
-class SimulatedStation(ChargePoint):  # type: ignore[misc]
+class SimulatedStation(ProfileOperations, ChargePoint):  # type: ignore[misc]
     def __init__(
         self, station_id: str, connection: Any, behaviour: Behaviour | None = None
     ) -> None:

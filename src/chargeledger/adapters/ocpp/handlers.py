@@ -137,19 +137,26 @@ class StationMessages:
 
     def data_transfer(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         # No vendor extension is implemented; a configured vendor id is acknowledged
-        # (Accepted) so that its stations stop retrying, and logged by the gateway.
-        if payload["vendorId"] in self._vendors:
-            return Reply({"status": "Accepted"})
-        return Reply({"status": "UnknownVendorId"})
+        # (Accepted) so that its stations stop retrying, and kept in the twin.
+        answer = "Accepted" if payload["vendorId"] in self._vendors else "UnknownVendorId"
+        self._twin.data_transferred(
+            session.station_id,
+            payload["vendorId"],
+            payload.get("messageId"),
+            payload.get("data"),
+            answer,
+            self._now(),
+        )
+        return Reply({"status": answer})
 
     def diagnostics_status_notification(
         self, session: StationSession, payload: dict[str, Any]
     ) -> Reply:
-        self._twin.diagnostics_status_notified(session.station_id, payload["status"])
+        self._twin.diagnostics_status_notified(session.station_id, payload["status"], self._now())
         return EMPTY
 
     def firmware_status_notification(
         self, session: StationSession, payload: dict[str, Any]
     ) -> Reply:
-        self._twin.firmware_status_notified(session.station_id, payload["status"])
+        self._twin.firmware_status_notified(session.station_id, payload["status"], self._now())
         return EMPTY

@@ -5,11 +5,13 @@ the other station messages in ``handlers``."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from chargeledger.adapters.ocpp.handlers import Handler, Reply
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.charging_sessions import ChargingSessions
+from chargeledger.application.ports import Clock
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.id_tags import IdTagInfo
 
@@ -22,9 +24,14 @@ def id_tag_info(info: IdTagInfo) -> dict[str, Any]:
 
 
 class SessionMessages:
-    def __init__(self, sessions: ChargingSessions, twin: TwinService) -> None:
+    """``clock`` stamps what the twin mirrors of an Authorize (it records no event)."""
+
+    def __init__(
+        self, sessions: ChargingSessions, twin: TwinService, clock: Clock | None = None
+    ) -> None:
         self._sessions = sessions
         self._twin = twin
+        self._clock = clock
         self.handlers: dict[str, Handler] = {
             "Authorize": self.authorize,
             "StartTransaction": self.start_transaction,
@@ -34,7 +41,12 @@ class SessionMessages:
 
     async def authorize(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         info = await self._sessions.authorize(session.station_id, payload["idTag"])
+        self._twin.authorized(session.station_id, payload["idTag"], info.status, self._now())
         return Reply({"idTagInfo": id_tag_info(info)})
+
+    def _now(self) -> str:
+        now = self._clock.now() if self._clock else datetime.now(UTC)
+        return now.isoformat().replace("+00:00", "Z")
 
     async def start_transaction(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         answer = await self._sessions.start_transaction(

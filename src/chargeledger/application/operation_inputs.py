@@ -1,0 +1,80 @@
+"""What an operator command needs beyond its body, looked up before deciding, so
+that the decision stays a pure function of the command:
+
+- a charging profile named by ``charging_profile_id`` (set-charging-profile,
+  remote-start) comes from the stored profiles, and rides on the command whole;
+- a reservation gets its reservation id from a sequence (unique across the system);
+- a local-list update gets the id-tag registry, each tag with the verdict it has now;
+- a configuration change gets what the station reported of its keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from chargeledger.application.charging_profile_library import ChargingProfileLibrary
+from chargeledger.application.id_tags import IdTagRegistry
+from chargeledger.application.operation_projections import CONFIGURATION
+from chargeledger.application.ports import Clock, DocumentStore
+from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
+from chargeledger.domain.id_tags import IdTagRecord, authorize
+
+RESERVATION_IDS = "reservation_id"
+"""The sequence reservation ids come from."""
+
+PROFILE_FIELDS = {
+    "remote-start": "charging_profile",
+    "set-charging-profile": "cs_charging_profiles",
+}
+"""Where each command carries its charging profile; ``charging_profile_id`` names a stored one."""
+
+
+class OperationInputs:
+    def __init__(
+        self,
+        documents: DocumentStore,
+        profiles: ChargingProfileLibrary,
+        id_tags: IdTagRegistry,
+        clock: Clock,
+    ) -> None:
+        self._documents = documents
+        self._profiles = profiles
+        self._id_tags = id_tags
+        self._clock = clock
+
+    async def complete(
+        self, station_id: str, name: str, arguments: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The command's arguments with what it needs looked up."""
+        completed = dict(arguments)
+        if name in PROFILE_FIELDS:
+            profile_id = completed.pop("charging_profile_id", None)
+            if profile_id is not None:
+                completed[PROFILE_FIELDS[name]] = await self._profiles.profile(profile_id)
+        elif name == "reserve-now":
+            completed["reservation_id"] = await self._documents.next_in_sequence(RESERVATION_IDS)
+        elif name == "send-local-list":
+            completed["registry"] = await self.registry_as_sent()
+        elif name == "change-configuration":
+            completed["configuration"] = await self.configuration(station_id)
+        return completed
+
+    async def registry_as_sent(self) -> dict[str, dict[str, Any]]:
+        """Every registered tag with the ``idTagInfo`` (snake_case) it would get now."""
+        entries: dict[str, dict[str, Any]] = {}
+        now = self._clock.now()
+        for doc in await self._id_tags.list():
+            info = authorize(IdTagRecord(doc["id_tag"], doc["status"], doc.get("expiry")), now)
+            entry: dict[str, Any] = {"status": info.status}
+            if info.expiry is not None:
+                entry["expiry_date"] = info.expiry
+            entries[doc["id_tag"]] = entry
+        return entries
+
+    async def configuration(self, station_id: str) -> ConfigurationSnapshot:
+        doc = await self._documents.get(CONFIGURATION, station_id)
+        if doc is None:
+            return NO_CONFIGURATION
+        readonly = [key for key, entry in doc["keys"].items() if entry.get("readonly")]
+        return ConfigurationSnapshot.of(doc["unknown_keys"], readonly)

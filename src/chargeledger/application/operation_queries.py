@@ -1,0 +1,137 @@
+"""Read side of the six profiles' operations: reservations, what the station view
+adds (configuration keys, the local list, installed charging profiles, and from the
+twin the firmware and diagnostics statuses with their history, DataTransfers,
+Authorizes and readings outside a transaction), stored charging profiles, and a
+station's event history."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from chargeledger.application.charging_profile_library import ChargingProfileLibrary
+from chargeledger.application.operation_projections import (
+    CONFIGURATION,
+    LOCAL_LISTS,
+    RESERVATIONS,
+    STATION_PROFILES,
+)
+from chargeledger.application.ports import DocumentStore, RecordedEvent
+from chargeledger.application.twin_service import TwinService
+from chargeledger.domain.station_reports import NO_REPORTS, to_doc
+from chargeledger.domain.twin import StationTwin
+
+RESERVATION_VIEW_FIELDS = (
+    "reservation_id",
+    "station_id",
+    "connector_id",
+    "id_tag",
+    "parent_id_tag",
+    "expiry_date",
+    "status",
+    "command_id",
+    "changing_by",
+    "transaction_id",
+    "detail",
+    "position",
+)
+
+
+def reservation_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """``status``: requested, active, then rejected, failed, cancelled, used or expired."""
+    return {name: doc.get(name) for name in RESERVATION_VIEW_FIELDS}
+
+
+def configuration_view(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    if doc is None:
+        return None
+    keys = [{"key": key, **entry} for key, entry in sorted(doc["keys"].items())]
+    return {"keys": keys, "unknown_keys": doc["unknown_keys"], "reported_at": doc["reported_at"]}
+
+
+def stored_profile_view(doc: dict[str, Any]) -> dict[str, Any]:
+    return {**doc["profile"], "updated_at": doc["updated_at"]}
+
+
+def event_view(recorded: RecordedEvent) -> dict[str, Any]:
+    return {
+        "position": recorded.position,
+        "version": recorded.version,
+        "type": type(recorded.event).__name__,
+        "data": dataclasses.asdict(recorded.event),
+        "recorded_at": recorded.metadata.recorded_at,
+        "command_id": recorded.metadata.command_id,
+    }
+
+
+def reports_view(twin: StationTwin | None) -> dict[str, Any]:
+    """What the station reported beyond status and heartbeats, newest last."""
+    reports = twin.reports if twin else NO_REPORTS
+    shown = to_doc(reports)
+    return {
+        "firmware": {
+            "status": twin.firmware_status if twin else None,
+            "history": shown["firmware"],
+        },
+        "diagnostics": {
+            "status": twin.diagnostics_status if twin else None,
+            "history": shown["diagnostics"],
+        },
+        "data_transfers": shown["data_transfers"],
+        "authorizations": shown["authorizations"],
+    }
+
+
+class OperationViews:
+    def __init__(
+        self,
+        documents: DocumentStore,
+        profiles: ChargingProfileLibrary,
+        twin: TwinService | None = None,
+    ) -> None:
+        self._documents = documents
+        self._profiles = profiles
+        self._twin = twin
+
+    async def reservations(self, station_id: str | None = None) -> list[dict[str, Any]]:
+        """Reservations in id order, of one station when given."""
+        docs = await self._documents.list(RESERVATIONS, tag=station_id)
+        return [reservation_view(doc) for doc in docs]
+
+    async def station_extras(self, station_id: str) -> dict[str, Any]:
+        """What the station view shows beside CONTRACT.md's fields."""
+        configuration = await self._documents.get(CONFIGURATION, station_id)
+        local_list = await self._documents.get(LOCAL_LISTS, station_id)
+        installed = await self._documents.get(STATION_PROFILES, station_id)
+        if local_list is not None:
+            local_list = {k: v for k, v in local_list.items() if k != "station_id"}
+        twin = self._twin.get(station_id) if self._twin else None
+        return {
+            "configuration": configuration_view(configuration),
+            "local_list": local_list,
+            "charging_profiles": installed["profiles"] if installed else [],
+            **reports_view(twin),
+            "meter_values": await self._outside_transactions(station_id, twin),
+        }
+
+    async def _outside_transactions(
+        self, station_id: str, twin: StationTwin | None
+    ) -> list[dict[str, Any]]:
+        """Per connector, the readings sent outside a transaction: count and last."""
+        if self._twin is None or twin is None:
+            return []
+        shown = []
+        for connector_id in twin.connectors:
+            meters = await self._twin.connector_meters(station_id, connector_id)
+            if meters is not None:
+                shown.append(
+                    {"connector_id": connector_id, "count": meters["count"], "last": meters["last"]}
+                )
+        return shown
+
+    async def stored_profiles(self) -> list[dict[str, Any]]:
+        return [stored_profile_view(doc) for doc in await self._profiles.list()]
+
+    async def stored_profile(self, profile_id: int) -> dict[str, Any] | None:
+        doc = await self._profiles.get(profile_id)
+        return None if doc is None else stored_profile_view(doc)

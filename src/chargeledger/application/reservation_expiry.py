@@ -1,0 +1,57 @@
+"""Reservations end at their expiry date: a sweep over the live reservations records
+``ReservationEnded`` (expired) for each one past it, through the command bus.
+
+Decisions never wait for the sweep (a reservation past its expiry no longer
+refuses anything); the sweep puts the end in the log and the read model. Every
+node may sweep: the command id names the reservation and its expiry, so two
+nodes, or a repeat after a crash, record it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.operation_projections import LIVE_RESERVATIONS
+from chargeledger.application.ports import Clock, DocumentStore
+from chargeledger.domain.commands import ExpireReservation
+from chargeledger.domain.errors import DomainError
+from chargeledger.domain.id_tags import instant
+
+log = logging.getLogger(__name__)
+
+
+class ReservationExpiry:
+    def __init__(
+        self, bus: CommandBus, documents: DocumentStore, clock: Clock, interval_s: float = 1.0
+    ) -> None:
+        self._bus = bus
+        self._documents = documents
+        self._clock = clock
+        self._interval_s = interval_s
+
+    async def expire_due(self) -> int:
+        """End every live reservation past its expiry date; how many ended."""
+        now = self._clock.now()
+        ended = 0
+        for doc in await self._documents.list(LIVE_RESERVATIONS):
+            if instant(doc["expiry_date"]) > now:
+                continue
+            command = ExpireReservation(
+                command_id=f"reservation/expiry/{doc['reservation_id']}/{doc['expiry_date']}",
+                reservation_id=int(doc["reservation_id"]),
+                now=now.isoformat(),
+            )
+            try:
+                result = await self._bus.execute(doc["station_id"], command)
+            except DomainError as refusal:
+                log.warning("reservation %s not expired: %s", doc["reservation_id"], refusal)
+                continue
+            ended += bool(result.events) and not result.duplicate
+        return ended
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval_s)
+            await self.expire_due()

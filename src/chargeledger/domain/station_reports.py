@@ -1,0 +1,107 @@
+"""What a station tells us beyond its status, heartbeats and meter readings, kept in
+its twin: the firmware and diagnostics statuses it notified, with their history; its
+last DataTransfers and Authorize requests, with our answers. Telemetry, not
+business: none of it touches a stream (I5).
+
+Each history is bounded (the newest ``KEPT`` entries), so a chatty station keeps
+its twin small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+KEPT = 20
+MAX_DATA = 1000
+"""How much of a DataTransfer's ``data`` the twin keeps."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    status: str
+    at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DataTransferReport:
+    vendor_id: str
+    message_id: str | None
+    data: str | None
+    answer: str
+    at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizeReport:
+    id_tag: str
+    status: str
+    at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StationReports:
+    firmware: tuple[StatusReport, ...] = ()
+    diagnostics: tuple[StatusReport, ...] = ()
+    data_transfers: tuple[DataTransferReport, ...] = ()
+    authorizations: tuple[AuthorizeReport, ...] = ()
+
+
+NO_REPORTS = StationReports()
+
+
+def _kept(history: tuple[Any, ...], entry: Any) -> tuple[Any, ...]:
+    return (*history, entry)[-KEPT:]
+
+
+def firmware_notified(reports: StationReports, status: str, at: str | None) -> StationReports:
+    return replace(reports, firmware=_kept(reports.firmware, StatusReport(status, at)))
+
+
+def diagnostics_notified(reports: StationReports, status: str, at: str | None) -> StationReports:
+    return replace(reports, diagnostics=_kept(reports.diagnostics, StatusReport(status, at)))
+
+
+def data_transferred(
+    reports: StationReports,
+    vendor_id: str,
+    message_id: str | None,
+    data: str | None,
+    answer: str,
+    at: str | None,
+) -> StationReports:
+    kept_data = None if data is None else data[:MAX_DATA]
+    entry = DataTransferReport(vendor_id, message_id, kept_data, answer, at)
+    return replace(reports, data_transfers=_kept(reports.data_transfers, entry))
+
+
+def authorized(reports: StationReports, id_tag: str, status: str, at: str | None) -> StationReports:
+    entry = AuthorizeReport(id_tag, status, at)
+    return replace(reports, authorizations=_kept(reports.authorizations, entry))
+
+
+def to_doc(reports: StationReports) -> dict[str, Any]:
+    def rows(entries: tuple[Any, ...]) -> list[dict[str, Any]]:
+        return [
+            {name: getattr(entry, name) for name in entry.__slots__}  # slots: no __dict__
+            for entry in entries
+        ]
+
+    return {
+        "firmware": rows(reports.firmware),
+        "diagnostics": rows(reports.diagnostics),
+        "data_transfers": rows(reports.data_transfers),
+        "authorizations": rows(reports.authorizations),
+    }
+
+
+def from_doc(doc: Mapping[str, Any] | None) -> StationReports:
+    if not doc:
+        return NO_REPORTS
+    return StationReports(
+        firmware=tuple(StatusReport(**row) for row in doc.get("firmware", ())),
+        diagnostics=tuple(StatusReport(**row) for row in doc.get("diagnostics", ())),
+        data_transfers=tuple(DataTransferReport(**row) for row in doc.get("data_transfers", ())),
+        authorizations=tuple(AuthorizeReport(**row) for row in doc.get("authorizations", ())),
+    )

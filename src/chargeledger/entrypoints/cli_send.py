@@ -1,0 +1,117 @@
+"""``chargeledger send STATION NAME [--body JSON]``: any station command, through the
+HTTP API (``--api``, ``--api-token``; ``CHARGELEDGER_API``, ``CHARGELEDGER_API_TOKEN``),
+so it takes the same reliable path as every other operator command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+from chargeledger.application.operator_commands import BUILDERS
+from chargeledger.config import env
+
+NAMES = tuple(BUILDERS)
+TERMINAL = ("accepted", "rejected", "timed_out", "expired", "failed")
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    send = sub.add_parser(
+        "send",
+        help="send a station command through the HTTP API",
+        description="Exit status: 0 when the node took the command (and with --wait, when "
+        "the station accepted it), 1 when it ended otherwise, 2 when the node refused it.",
+    )
+    send.add_argument("station")
+    send.add_argument("name", choices=NAMES, metavar="NAME", help=", ".join(NAMES))
+    send.add_argument(
+        "--body", default="{}", help="the JSON body (snake_case), or @FILE to read it from"
+    )
+    send.add_argument("--api", default=env("api", "http://127.0.0.1:8000"))
+    send.add_argument("--api-token", default=env("api_token", ""))
+    send.add_argument("--idempotency-key", default=None, help="default: a new UUID")
+    send.add_argument(
+        "--wait",
+        type=float,
+        nargs="?",
+        const=60.0,
+        default=None,
+        metavar="SECONDS",
+        help="wait for the outcome (default 60 s) and print the final command view",
+    )
+
+
+def _request(
+    args: argparse.Namespace, method: str, path: str, body: Any = None, key: str | None = None
+) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {args.api_token}", "Content-Type": "application/json"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        args.api.rstrip("/") + path, data=data, headers=headers, method=method
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as refused:
+        text = refused.read().decode(errors="replace")
+        try:
+            return refused.code, json.loads(text)
+        except ValueError:
+            return refused.code, {"error": refused.reason, "detail": text.strip()}
+
+
+def _body(text: str) -> Any:
+    if text.startswith("@"):
+        text = Path(text[1:]).read_text()
+    return json.loads(text)
+
+
+def send(args: argparse.Namespace) -> int:
+    try:
+        body = _body(args.body)
+    except (OSError, ValueError) as bad:
+        print(
+            f'send: --body is not JSON ({bad}); e.g. --body \'{{"type": "Soft"}}\'', file=sys.stderr
+        )
+        return 2
+    key = args.idempotency_key or str(uuid.uuid4())
+    try:
+        status, view = _request(
+            args, "POST", f"/api/stations/{args.station}/commands/{args.name}", body, key
+        )
+        if status != 202:
+            error = view.get("error", status) if isinstance(view, dict) else status
+            detail = view.get("detail", "") if isinstance(view, dict) else view
+            print(f"send: {status} {error}: {detail}", file=sys.stderr)
+            return 2
+        if args.wait is not None:
+            view = _wait(args, view["command_id"], args.wait) or view
+    except urllib.error.URLError as unreachable:
+        print(
+            f"send: cannot reach {args.api} ({unreachable.reason}); is the node up?",
+            file=sys.stderr,
+        )
+        return 2
+    print(json.dumps(view, indent=2))
+    if args.wait is None:
+        return 0
+    return 0 if view.get("status") == "accepted" else 1
+
+
+def _wait(args: argparse.Namespace, command_id: str, timeout: float) -> dict[str, Any] | None:
+    deadline = time.monotonic() + timeout
+    view: dict[str, Any] | None = None
+    while time.monotonic() < deadline:
+        status, view = _request(args, "GET", f"/api/commands/{command_id}")
+        if status == 200 and view and view.get("status") in TERMINAL:
+            return view
+        time.sleep(0.2)
+    return view

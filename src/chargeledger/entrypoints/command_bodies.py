@@ -1,0 +1,207 @@
+"""Bodies of ``POST /api/stations/{id}/commands/{name}`` for the operations beyond the
+first six: each the OCPP 1.6 request payload in snake_case. Types, enumerations
+and lengths are checked here (a 422 naming the field); the rules that need the
+station's state or more than one field (a charging profile's periods, a
+reservation in the past) are the domain's.
+
+Times are ISO-8601; one without a zone is taken as UTC, and every time is sent
+as UTC. The CSMS allocates reservation ids, and builds the local list from the
+id-tag registry, so neither is in a body.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
+IdToken = Annotated[str, StringConstraints(min_length=1, max_length=20)]
+Purpose = Literal["ChargePointMaxProfile", "TxDefaultProfile", "TxProfile"]
+
+
+class CommandBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ttl_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=30 * 24 * 3600,
+        description="seconds to wait for an offline station (default 600, at most 30 days)",
+    )
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChargingSchedulePeriod(_Strict):
+    start_period: int = Field(description="seconds from the schedule's start; the first is 0")
+    limit: float = Field(description="positive, in the schedule's unit, one decimal at most")
+    number_phases: int | None = None
+
+
+class ChargingSchedule(_Strict):
+    duration: int | None = None
+    start_schedule: UtcDateTime | None = None
+    charging_rate_unit: Literal["W", "A"]
+    charging_schedule_period: list[ChargingSchedulePeriod]
+    min_charging_rate: float | None = None
+
+
+class ChargingProfile(_Strict):
+    """OCPP 1.6 ``csChargingProfiles`` in snake_case."""
+
+    charging_profile_id: int | None = Field(
+        default=None, description="required in a command; in a PUT it comes from the path"
+    )
+    transaction_id: int | None = None
+    stack_level: int
+    charging_profile_purpose: Purpose
+    charging_profile_kind: Literal["Absolute", "Recurring", "Relative"]
+    recurrency_kind: Literal["Daily", "Weekly"] | None = None
+    valid_from: UtcDateTime | None = None
+    valid_to: UtcDateTime | None = None
+    charging_schedule: ChargingSchedule
+
+
+def _one_profile(inline: object, stored_id: int | None, inline_name: str) -> None:
+    if inline is not None and stored_id is not None:
+        raise ValueError(f"send {inline_name} or charging_profile_id, not both")
+
+
+class RemoteStartBody(CommandBody):
+    connector_id: int = Field(gt=0)
+    id_tag: IdToken
+    charging_profile: ChargingProfile | None = Field(
+        default=None, description="a TxProfile for the session, inline"
+    )
+    charging_profile_id: int | None = Field(default=None, description="a stored TxProfile")
+
+    @model_validator(mode="after")
+    def _one(self) -> RemoteStartBody:
+        _one_profile(self.charging_profile, self.charging_profile_id, "charging_profile")
+        return self
+
+
+class ClearCacheBody(CommandBody):
+    pass
+
+
+class GetConfigurationBody(CommandBody):
+    key: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] | None = Field(
+        default=None, description="the keys to report; leave out for every key"
+    )
+
+
+class ChangeConfigurationBody(CommandBody):
+    key: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    value: Annotated[str, StringConstraints(max_length=500)]
+
+
+class DataTransferBody(CommandBody):
+    vendor_id: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    message_id: Annotated[str, StringConstraints(max_length=50)] | None = None
+    data: str | None = None
+
+
+class UpdateFirmwareBody(CommandBody):
+    location: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    retrieve_date: UtcDateTime
+    retries: int | None = Field(default=None, ge=0)
+    retry_interval: int | None = Field(default=None, ge=0, description="seconds")
+
+
+class GetDiagnosticsBody(CommandBody):
+    location: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    retries: int | None = Field(default=None, ge=0)
+    retry_interval: int | None = Field(default=None, ge=0, description="seconds")
+    start_time: UtcDateTime | None = None
+    stop_time: UtcDateTime | None = None
+
+
+class GetLocalListVersionBody(CommandBody):
+    pass
+
+
+class SendLocalListBody(CommandBody):
+    update_type: Literal["Full", "Differential"]
+    list_version: int | None = Field(
+        default=None, ge=1, description="default: the version last installed + 1"
+    )
+
+
+class ReserveNowBody(CommandBody):
+    connector_id: int = Field(ge=0, description="0 reserves the station as a whole")
+    expiry_date: UtcDateTime
+    id_tag: IdToken
+    parent_id_tag: IdToken | None = None
+
+
+class CancelReservationBody(CommandBody):
+    reservation_id: int
+
+
+class SetChargingProfileBody(CommandBody):
+    connector_id: int = Field(ge=0)
+    cs_charging_profiles: ChargingProfile | None = None
+    charging_profile_id: int | None = Field(default=None, description="a stored profile")
+
+    @model_validator(mode="after")
+    def _one(self) -> SetChargingProfileBody:
+        _one_profile(self.cs_charging_profiles, self.charging_profile_id, "cs_charging_profiles")
+        if self.cs_charging_profiles is None and self.charging_profile_id is None:
+            raise ValueError("send cs_charging_profiles or charging_profile_id")
+        return self
+
+
+class ClearChargingProfileBody(CommandBody):
+    id: int | None = None
+    connector_id: int | None = Field(default=None, ge=0)
+    charging_profile_purpose: Purpose | None = None
+    stack_level: int | None = Field(default=None, ge=0)
+
+
+class GetCompositeScheduleBody(CommandBody):
+    connector_id: int = Field(ge=0)
+    duration: int = Field(gt=0, description="seconds")
+    charging_rate_unit: Literal["W", "A"] | None = None
+
+
+OPERATION_BODIES: dict[str, type[CommandBody]] = {
+    "clear-cache": ClearCacheBody,
+    "get-configuration": GetConfigurationBody,
+    "change-configuration": ChangeConfigurationBody,
+    "data-transfer": DataTransferBody,
+    "update-firmware": UpdateFirmwareBody,
+    "get-diagnostics": GetDiagnosticsBody,
+    "get-local-list-version": GetLocalListVersionBody,
+    "send-local-list": SendLocalListBody,
+    "reserve-now": ReserveNowBody,
+    "cancel-reservation": CancelReservationBody,
+    "set-charging-profile": SetChargingProfileBody,
+    "clear-charging-profile": ClearChargingProfileBody,
+    "get-composite-schedule": GetCompositeScheduleBody,
+}
+
+
+def body_schemas(bodies: list[type[BaseModel]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Each body's JSON schema, and the nested models they refer to (for components)."""
+    schemas, nested = [], {}
+    for body in bodies:
+        schema = body.model_json_schema(ref_template="#/components/schemas/{model}")
+        nested.update(schema.pop("$defs", {}))
+        schemas.append(schema)
+    return schemas, nested

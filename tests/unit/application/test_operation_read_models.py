@@ -1,0 +1,182 @@
+"""Read models of the six profiles' operations, from a log the real command bus wrote:
+reservations, configuration keys, the local list, installed charging profiles. The
+same log projected one event at a time and in one batch gives the same documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
+from chargeledger.application.charging_profile_library import ChargingProfileLibrary
+from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.operation_projections import (
+    CONFIGURATION,
+    LIVE_RESERVATIONS,
+    LOCAL_LISTS,
+    RESERVATIONS,
+    STATION_PROFILES,
+    OperationsProjection,
+)
+from chargeledger.application.operation_queries import OperationViews
+from chargeledger.application.projections import CommandAndStationProjection
+from chargeledger.domain import commands as c
+from tests.fakes import FakeClock
+from tests.unit.domain.operation_scenario import common, reserve
+from tests.unit.domain.scenario import boot, start_transaction, stop_transaction
+
+TX_PROFILE = {
+    "charging_profile_id": 3,
+    "stack_level": 0,
+    "charging_profile_purpose": "TxProfile",
+    "charging_profile_kind": "Relative",
+    "charging_schedule": {
+        "charging_rate_unit": "A",
+        "charging_schedule_period": [{"start_period": 0, "limit": 10}],
+    },
+}
+DEFAULT_PROFILE = {
+    **TX_PROFILE,
+    "charging_profile_id": 4,
+    "charging_profile_purpose": "TxDefaultProfile",
+}
+
+
+class Station:
+    """Drives the real bus as the API and the dispatcher would."""
+
+    def __init__(self) -> None:
+        self.store = InMemoryEventStore()
+        self.bus = CommandBus(self.store, FakeClock())
+
+    async def run(self, command: c.Command) -> None:
+        await self.bus.execute("CP1", command)
+
+    async def answered(self, command: c.OperatorCommand, outcome: str, **result: Any) -> None:
+        await self.run(command)
+        target = command.command_id
+        await self.run(c.MarkDispatched(f"{target}:dispatch:1", target, 1, 7, "t"))
+        await self.run(c.RecordOutcome(f"{target}:{outcome}", target, outcome, result))
+
+
+async def project(store: InMemoryEventStore, batch_size: int) -> InMemoryDocumentStore:
+    documents = InMemoryDocumentStore()
+    projection = CommandAndStationProjection(documents, OperationsProjection(documents))
+    log = await store.read_all(0, 10_000)
+    for first in range(0, len(log), batch_size):
+        batch = log[first : first + batch_size]
+        await documents.commit_batch(
+            "views", batch[-1].position, await projection.writes_for(batch)
+        )
+    return documents
+
+
+async def history() -> Station:
+    station = Station()
+    await station.run(boot())
+    config = [
+        {"key": "HeartbeatInterval", "readonly": False, "value": "300"},
+        {"key": "NumberOfConnectors", "readonly": True, "value": "2"},
+    ]
+    await station.answered(
+        c.RequestConfiguration(**common("get")), "accepted", configurationKey=config
+    )
+    await station.answered(
+        c.RequestConfiguration(key=["Foo", "HeartbeatInterval"], **common("get-some")),
+        "accepted",
+        configurationKey=[config[0]],
+        unknownKey=["Foo"],
+    )
+    change = c.RequestConfigurationChange(key="HeartbeatInterval", value="60", **common("chg"))
+    await station.answered(change, "accepted", status="Accepted")
+    nope = c.RequestConfigurationChange(key="Bar", value="1", **common("chg-bar"))
+    await station.answered(nope, "rejected", status="NotSupported")
+    await station.answered(reserve("res-1", reservation_id=1), "accepted", status="Accepted")
+    await station.answered(
+        reserve("res-2", connector=2, tag="B", reservation_id=2), "rejected", status="Occupied"
+    )
+    await station.answered(
+        c.RequestLocalListUpdate(
+            update_type="Full", registry={"A": {"status": "Accepted"}}, **common("list")
+        ),
+        "accepted",
+        status="Accepted",
+    )
+    await station.answered(c.RequestLocalListVersion(**common("ver")), "accepted", listVersion=4)
+    await station.answered(
+        c.RequestChargingProfile(
+            connector_id=0, cs_charging_profiles=DEFAULT_PROFILE, **common("set")
+        ),
+        "accepted",
+        status="Accepted",
+    )
+    start = c.RequestRemoteStart(
+        connector_id=1, id_tag="TAG", charging_profile=TX_PROFILE, **common("start")
+    )
+    await station.answered(start, "accepted", status="Accepted")
+    return station
+
+
+@pytest.mark.parametrize("batch_size", [1, 1000])
+async def test_what_the_station_answered_shows_in_the_read_models(batch_size: int) -> None:
+    documents = await project((await history()).store, batch_size)
+    configuration = await documents.get(CONFIGURATION, "CP1")
+    assert configuration is not None
+    assert configuration["keys"] == {
+        "HeartbeatInterval": {"value": "60", "readonly": False},
+        "NumberOfConnectors": {"value": "2", "readonly": True},
+    }
+    assert configuration["unknown_keys"] == ["Bar", "Foo"]
+    reservations = {
+        doc["reservation_id"]: doc for doc in await documents.list(RESERVATIONS, tag="CP1")
+    }
+    assert (reservations[1]["status"], reservations[2]["status"]) == ("active", "rejected")
+    assert [doc["reservation_id"] for doc in await documents.list(LIVE_RESERVATIONS)] == [1]
+    local_list = await documents.get(LOCAL_LISTS, "CP1")
+    assert local_list is not None
+    assert (local_list["installed_version"], local_list["reported_version"]) == (1, 4)
+    assert local_list["in_sync"] is False
+    assert "reports list version 4" in local_list["out_of_sync_reason"]
+    profiles = await documents.get(STATION_PROFILES, "CP1")
+    assert profiles is not None
+    assert [
+        (p["connector_id"], p["profile"]["charging_profile_id"]) for p in profiles["profiles"]
+    ] == [
+        (0, 4),
+        (1, 3),
+    ]
+
+
+async def test_a_session_uses_the_reservation_and_its_end_takes_the_tx_profile_away() -> None:
+    station = await history()
+    started = c.StartTransaction(**{**vars(start_transaction(7, tag="TAG")), "reservation_id": 1})
+    await station.run(started)
+    await station.run(stop_transaction(7))
+    documents = await project(station.store, 1000)
+    reservation = await documents.get(RESERVATIONS, f"{1:012d}")
+    assert reservation is not None
+    assert (reservation["status"], reservation["transaction_id"]) == ("used", 7)
+    assert await documents.list(LIVE_RESERVATIONS) == []
+    profiles = await documents.get(STATION_PROFILES, "CP1")
+    assert profiles is not None
+    assert [p["profile"]["charging_profile_id"] for p in profiles["profiles"]] == [4]
+
+
+async def test_clearing_by_criteria_removes_what_matches() -> None:
+    station = await history()
+    clear = c.RequestChargingProfileClear(
+        charging_profile_purpose="TxDefaultProfile", **common("clr")
+    )
+    await station.answered(clear, "accepted", status="Accepted")
+    documents = await project(station.store, 3)
+    views = OperationViews(documents, ChargingProfileLibrary(documents, FakeClock()))
+    extras = await views.station_extras("CP1")
+    assert [p["profile"]["charging_profile_id"] for p in extras["charging_profiles"]] == [3]
+    assert extras["configuration"]["keys"][0] == {
+        "key": "HeartbeatInterval",
+        "value": "60",
+        "readonly": False,
+    }
+    assert [r["status"] for r in await views.reservations("CP1")] == ["active", "rejected"]
+    assert await views.reservations("ELSEWHERE") == []
