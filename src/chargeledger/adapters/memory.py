@@ -171,6 +171,13 @@ class InMemoryDocumentStore:
         await self.write(writes)
         self.checkpoints[name] = position
 
+    async def forget(self, models: Sequence[str], checkpoint_name: str) -> int:
+        doomed = [key for key in self.docs if key[0] in models]
+        for key in doomed:
+            del self.docs[key]
+        self.checkpoints[checkpoint_name] = 0
+        return len(doomed)
+
     async def next_in_sequence(self, name: str) -> int:
         self.sequences[name] = self.sequences.get(name, 0) + 1
         return self.sequences[name]

@@ -345,6 +345,18 @@ class PostgresDocumentStore:
                 (name, position),
             )
 
+    async def forget(self, models: Sequence[str], checkpoint_name: str) -> int:
+        async with self._db.pool.connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                "DELETE FROM documents WHERE model = ANY(%s)", (list(models),)
+            )
+            await conn.execute(
+                "INSERT INTO checkpoints (name, position) VALUES (%s, 0) "
+                "ON CONFLICT (name) DO UPDATE SET position = 0",
+                (checkpoint_name,),
+            )
+            return cursor.rowcount
+
     async def next_in_sequence(self, name: str) -> int:
         async with self._db.pool.connection() as conn:
             cursor = await conn.execute(

@@ -327,6 +327,20 @@ class SQLiteDocumentStore:
 
         await self._db.write(job)
 
+    async def forget(self, models: Sequence[str], checkpoint_name: str) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            deleted = 0
+            for model in models:
+                deleted += conn.execute("DELETE FROM documents WHERE model = ?", (model,)).rowcount
+            conn.execute(
+                "INSERT INTO checkpoints (name, position) VALUES (?, 0) "
+                "ON CONFLICT (name) DO UPDATE SET position = 0",
+                (checkpoint_name,),
+            )
+            return deleted
+
+        return await self._db.write(job)
+
     async def next_in_sequence(self, name: str) -> int:
         def job(conn: sqlite3.Connection) -> int:
             (value,) = conn.execute(

@@ -62,6 +62,14 @@ class _Batch:
 
 
 class OperationsProjection:
+    models: tuple[str, ...] = (
+        RESERVATIONS,
+        LIVE_RESERVATIONS,
+        CONFIGURATION,
+        LOCAL_LISTS,
+        STATION_PROFILES,
+    )
+
     def __init__(self, documents: DocumentStore) -> None:
         self._documents = documents
 

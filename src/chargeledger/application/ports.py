@@ -219,6 +219,11 @@ class DocumentStore(Protocol):
         transaction, so a batch takes effect exactly once."""
         ...
 
+    async def forget(self, models: Sequence[str], checkpoint_name: str) -> int:
+        """Delete every document of ``models`` and reset the subscriber's checkpoint to 0,
+        in one transaction, so the subscriber rebuilds them; the documents deleted."""
+        ...
+
     async def next_in_sequence(self, name: str) -> int:
         """A new integer, unique and increasing per sequence name, across processes."""
         ...

@@ -145,6 +145,9 @@ BatchListener = Callable[[list[dict[str, Any]]], Awaitable[None]]
 
 
 class MoreViews(Protocol):
+    models: tuple[str, ...]
+    """The read models it writes (rebuilding deletes them first)."""
+
     async def writes_for(
         self, batch: Sequence[RecordedEvent], commands: Mapping[str, dict[str, Any]]
     ) -> list[DocumentWrite]:
@@ -161,6 +164,9 @@ class CommandAndStationProjection:
     def __init__(self, documents: DocumentStore, more: MoreViews | None = None) -> None:
         self._documents = documents
         self._more = more
+        self.models: tuple[str, ...] = (COMMANDS, STATIONS, TRANSACTIONS) + (
+            more.models if more is not None else ()
+        )
 
     async def writes_for(self, batch: Sequence[RecordedEvent]) -> list[DocumentWrite]:
         commands: dict[str, dict[str, Any]] = {}
@@ -263,3 +269,9 @@ class ProjectionRunner:
             except TimeoutError:
                 return self.position >= position
         return True
+
+
+async def forget(documents: DocumentStore, projection: CommandAndStationProjection) -> int:
+    """Delete the projection's read models and reset its checkpoint, so that running it
+    again rebuilds them from the whole log; the number of documents deleted."""
+    return await documents.forget(projection.models, projection.name)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hmac
+import json
+import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from enum import StrEnum
 from importlib import resources
@@ -12,18 +14,21 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, FastAPI, Header, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chargeledger.application.charging_profile_library import (
     ChargingProfileLibrary,
     ChargingProfileNotFoundError,
 )
 from chargeledger.application.command_bus import RetriesExhaustedError, stream_of
+from chargeledger.application.history import station_as_of
 from chargeledger.application.id_tags import MAX_ID_TAG_LENGTH, IdTagRegistry, InvalidIdTagError
 from chargeledger.application.operation_inputs import OperationInputs
 from chargeledger.application.operation_queries import OperationViews, event_view
 from chargeledger.application.operator_commands import OperatorCommands
+from chargeledger.application.ports import RecordedEvent
 from chargeledger.application.queries import Views
 from chargeledger.bootstrap import Node
 from chargeledger.domain.errors import DomainError, InvalidChargingProfileError
@@ -34,6 +39,8 @@ from chargeledger.entrypoints.command_bodies import (
     RemoteStartBody,
     body_schemas,
 )
+
+log = logging.getLogger(__name__)
 
 
 class CommandName(StrEnum):
@@ -152,10 +159,19 @@ def create_app(node: Node) -> FastAPI:
     )
     token = node.settings.api_token
 
-    def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
+    async def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
         supplied = (authorization or "").removeprefix("Bearer ").strip()
         if not authorization or not hmac.compare_digest(supplied.encode(), token.encode()):
             raise ApiError(401, "Unauthorized", "send Authorization: Bearer <the API token>")
+
+    async def require_token_or_query(
+        request: Request, authorization: Annotated[str | None, Header()] = None
+    ) -> None:
+        """A browser's EventSource cannot send headers: it may pass ``?token=`` instead."""
+        supplied = request.query_params.get("token")
+        if supplied is not None and hmac.compare_digest(supplied.encode(), token.encode()):
+            return
+        await require_token(authorization)
 
     async def caught_up(min_position: int | None) -> None:
         if min_position is None:
@@ -184,6 +200,22 @@ def create_app(node: Node) -> FastAPI:
     async def busy(request: Request, exc: RetriesExhaustedError) -> JSONResponse:
         return JSONResponse(
             {"error": "Busy", "detail": str(exc)}, 503, headers={"Retry-After": "1"}
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        names = {404: "NotFound", 405: "MethodNotAllowed"}
+        return JSONResponse(
+            {"error": names.get(exc.status_code, "HTTPError"), "detail": str(exc.detail)},
+            exc.status_code,
+        )
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return JSONResponse(
+            {"error": "InternalError", "detail": "the CSMS could not handle it; see its log"},
+            500,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -219,12 +251,41 @@ def create_app(node: Node) -> FastAPI:
         return await views.stations()
 
     @app.get("/api/stations/{station_id}", dependencies=api)
-    async def get_station(station_id: str, min_position: int | None = None) -> dict[str, Any]:
+    async def get_station(
+        station_id: str, min_position: int | None = None, at: datetime | None = None
+    ) -> dict[str, Any]:
+        if at is not None:
+            if at.tzinfo is None:
+                raise ApiError(422, "ValidationError", "at: give a time zone, e.g. ...Z")
+            past = await station_as_of(node.store, station_id, at)
+            if past is None:
+                raise ApiError(404, "StationNotFound", f"no history for station {station_id!r}")
+            return past
         await caught_up(min_position)
         view = await views.station(station_id)
         if view is None:
             raise ApiError(404, "StationNotFound", f"no station {station_id!r}")
         return {**view, **await operations.station_extras(station_id)}
+
+    @app.get("/api/events/stream", dependencies=[Depends(require_token_or_query)])
+    async def event_stream(after: int | None = None) -> StreamingResponse:
+        """Server-sent events of the log, live, from ``after`` (default: from now on)."""
+        start = await node.store.head_position() if after is None else after
+
+        async def lines() -> AsyncIterator[str]:
+            position = start
+            yield ": chargeledger event stream\n\n"
+            while True:
+                batch = await node.store.read_all(position, 500)
+                for recorded in batch:
+                    position = recorded.position
+                    body = json.dumps({"stream_id": recorded.stream_id, **event_view(recorded)})
+                    yield f"id: {position}\nevent: {body_type(recorded)}\ndata: {body}\n\n"
+                if not batch:
+                    await node.store.wait_for_events(position, 15.0)
+                    yield ": keep-alive\n\n"
+
+        return StreamingResponse(lines(), media_type="text/event-stream")
 
     @app.get("/api/stations/{station_id}/events", dependencies=api)
     async def station_events(
@@ -352,3 +413,7 @@ def _with_nested_schemas(app: FastAPI) -> None:
 
 def _id_tag_view(doc: dict[str, Any]) -> dict[str, Any]:
     return {"id_tag": doc["id_tag"], "status": doc["status"], "expiry": doc.get("expiry")}
+
+
+def body_type(recorded: RecordedEvent) -> str:
+    return type(recorded.event).__name__

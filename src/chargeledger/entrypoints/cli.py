@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -153,7 +154,49 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--store", default=env("store", DEFAULT_STORE))
     events.add_argument("--stream", default=None, help="a station id")
     events.add_argument("--follow", action="store_true")
+
+    projections = sub.add_parser("projections", help="the read models built from the log")
+    projections_sub = projections.add_subparsers(dest="action", required=True)
+    rebuild = projections_sub.add_parser(
+        "rebuild", help="replay every read model from the log (stop the nodes first)"
+    )
+    rebuild.add_argument("--store", default=env("store", DEFAULT_STORE))
     return parser
+
+
+async def _rebuild_projections(args: argparse.Namespace) -> int:
+    import time
+
+    from chargeledger.application.operation_projections import OperationsProjection
+    from chargeledger.application.projections import (
+        CommandAndStationProjection,
+        ProjectionRunner,
+        forget,
+    )
+    from chargeledger.bootstrap import open_stores
+
+    store, documents = await open_stores(args.store)
+    try:
+        projection = CommandAndStationProjection(documents, OperationsProjection(documents))
+        started = time.monotonic()
+        deleted = await forget(documents, projection)
+        head = await store.head_position()
+        runner = ProjectionRunner(store, documents, projection)
+        task = asyncio.create_task(runner.run())
+        try:
+            while not await runner.wait_until(head, 5.0):
+                print(f"rebuilding: at position {runner.position} of {head}", file=sys.stderr)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        print(
+            f"read models rebuilt from {head} positions in {time.monotonic() - started:.1f} s "
+            f"({deleted} documents replaced)"
+        )
+    finally:
+        await store.close()
+    return 0
 
 
 BENCHMARKS = ["store", "bus", "gateway", "commands", "e2e"]
@@ -214,6 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_tags(args))
         if args.command == "events":
             return asyncio.run(_events(args))
+        if args.command == "projections":
+            return asyncio.run(_rebuild_projections(args))
         if args.command == "bench":
             return _bench(args)
         if args.command == "send":

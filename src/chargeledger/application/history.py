@@ -1,0 +1,43 @@
+"""The past, replayed from the log: a station's business state as it was at a time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chargeledger.application.command_bus import stream_of
+from chargeledger.application.ports import EventStore
+from chargeledger.domain.station import fold
+
+
+async def station_as_of(store: EventStore, station_id: str, at: datetime) -> dict[str, Any] | None:
+    """Folds the events recorded up to ``at``; ``None`` when the station has no history."""
+    history = await store.read_stream(stream_of(station_id))
+    if not history:
+        return None
+    until = [
+        r
+        for r in history
+        if r.metadata.recorded_at is not None
+        and datetime.fromisoformat(r.metadata.recorded_at) <= at
+    ]
+    state = fold(r.event for r in until)
+    return {
+        "id": station_id,
+        "at": at.isoformat(),
+        "registration": state.registration,
+        "version": until[-1].version if until else 0,
+        "position": until[-1].position if until else 0,
+        "open_commands": [
+            {"command_id": c.command_id, "name": c.name, "status": c.status}
+            for c in state.open_commands.values()
+        ],
+        "open_transactions": [
+            {"transaction_id": s.transaction_id, "connector_id": s.connector_id, "id_tag": s.id_tag}
+            for s in state.sessions.values()
+        ],
+        "reservations": [
+            {"reservation_id": r.reservation_id, "connector_id": r.connector_id, "id_tag": r.id_tag}
+            for r in state.reservations.values()
+        ],
+    }
