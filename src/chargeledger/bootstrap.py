@@ -18,6 +18,7 @@ from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.id_tags import IdTagRegistry
 from chargeledger.application.operation_projections import OperationsProjection
 from chargeledger.application.ports import Clock, DocumentStore, EventStore
+from chargeledger.application.projection_cache import CachedDocuments
 from chargeledger.application.projections import CommandAndStationProjection, ProjectionRunner
 from chargeledger.application.registration import RegistrationPolicy
 from chargeledger.application.registry import StationRegistry
@@ -72,8 +73,9 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     twin = TwinService(documents, settings.twin_flush_interval_s)
     await twin.load()
     registry = StationRegistry(documents)
-    views = CommandAndStationProjection(documents, OperationsProjection(documents))
-    projections = ProjectionRunner(store, documents, views)
+    projected = CachedDocuments(documents)  # the projection is their only writer here
+    views = CommandAndStationProjection(projected, OperationsProjection(projected))
+    projections = ProjectionRunner(store, projected, views)
     dispatcher = Dispatcher(
         bus,
         documents,
@@ -82,7 +84,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         reconcile_grace_s=settings.reconcile_grace_s,
         response_timeout_s=settings.response_timeout_s,
     )
-    projections.on_batch(dispatcher.on_commands_changed)
+    dispatcher.follow_views(store, projections.wait_until)
     sessions = SessionMessages(
         ChargingSessions(bus, documents, IdTagRegistry(documents, clock)), twin, clock
     )
@@ -114,6 +116,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     )
     supervisor = Supervisor()
     supervisor.add("projections", projections.run)
+    supervisor.add("dispatcher", dispatcher.run)
     supervisor.add("expiry", dispatcher.run_expiry)
     supervisor.add("twin-writer", twin.run_writer)
     supervisor.add("reservation-expiry", ReservationExpiry(bus, documents, clock).run)

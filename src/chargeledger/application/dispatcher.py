@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,12 +28,13 @@ from chargeledger.application.ports import (
     CallTimeoutError,
     Clock,
     DocumentStore,
+    EventStore,
     StationCallError,
     StationDisconnectedError,
     StationLink,
     StationOfflineError,
 )
-from chargeledger.application.projections import COMMANDS, OPEN
+from chargeledger.application.projections import COMMANDS, OPEN, command_doc
 from chargeledger.application.reconciliation import NOT_OBSERVED, observed_effect
 from chargeledger.application.station_commands import (
     REPEAT_IS_HARMLESS,
@@ -43,8 +45,11 @@ from chargeledger.application.station_commands import (
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import MarkDispatched, RecordOutcome
 from chargeledger.domain.errors import DomainError
+from chargeledger.domain.events import TERMINAL_EVENTS, CommandRequested
 
 log = logging.getLogger(__name__)
+
+ViewsReach = Callable[[int, float], Awaitable[bool]]
 
 REQUESTED = "requested"
 DISPATCHED = "dispatched"
@@ -80,11 +85,42 @@ class Dispatcher:
         self._never_sent: set[str] = set()
         """Dispatched commands whose CALL provably never left: sent on the next link."""
         self._in_flight: set[str] = set()
+        self._store: EventStore | None = None
+        self._views_reach: ViewsReach | None = None
+        self._position = 0
         """Commands this node is sending right now, awaiting the station's answer."""
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def follow_views(self, store: EventStore, views_reach: ViewsReach) -> None:
+        """Follow the log itself (``run``), and know how to wait for the read models."""
+        self._store = store
+        self._views_reach = views_reach
+
+    async def run(self) -> None:
+        """Follows the log from its head: a command requested for a station linked here
+        is queued as soon as it is committed, without waiting for the read models.
+        Commands requested earlier, or while their station was away, are taken up by
+        ``station_ready`` from the read models."""
+        assert self._store is not None
+        self._position = await self._store.head_position()
+        while True:
+            batch = await self._store.read_all(self._position, 500)
+            if not batch:
+                await self._store.wait_for_events(self._position, 1.0)
+                continue
+            for recorded in batch:
+                event = recorded.event
+                if isinstance(event, CommandRequested):
+                    doc = command_doc(recorded, None)
+                    if doc is not None and doc["station_id"] in self._links:
+                        self._enqueue(doc)
+                elif isinstance(event, TERMINAL_EVENTS):
+                    self._never_sent.discard(getattr(event, "command_id"))  # noqa: B009
+            self._position = batch[-1].position
+
     async def on_commands_changed(self, docs: list[dict[str, Any]]) -> None:
-        """Projection listener: queue newly requested commands of stations linked here."""
+        """Projection listener, for a dispatcher that does not follow the log itself:
+        queue newly requested commands of stations linked here."""
         for doc in docs:
             if doc["status"] == REQUESTED and doc["station_id"] in self._links:
                 self._enqueue(doc)
@@ -95,6 +131,11 @@ class Dispatcher:
         """The station's registration is accepted on this connection: send what waits,
         and reconcile what an earlier connection or node left in doubt."""
         self._links[link.station_id] = link
+        if self._store is not None and self._views_reach is not None:
+            # What this dispatcher passed over while the station was away must be in
+            # the read models before they are read.
+            position = self._position or await self._store.head_position()
+            await self._views_reach(position, 5.0)  # if not, the expiry sweep catches up
         open_docs = sorted(
             (
                 doc
@@ -278,6 +319,8 @@ class Dispatcher:
         now = self._clock.now()
         for doc in await self._documents.list(COMMANDS, tag=OPEN):
             if not _expired(doc, now):
+                if doc["status"] == REQUESTED and doc["station_id"] in self._links:
+                    self._enqueue(doc)  # a safety net: queued twice is still sent once
                 continue
             if doc["status"] == REQUESTED:
                 await self._record(

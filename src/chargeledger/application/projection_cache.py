@@ -1,0 +1,70 @@
+"""A write-through cache in front of the documents a projection keeps.
+
+The projection is the only writer of its read models on a node, so the documents it
+read or wrote last are still what is stored: keeping them in memory spares a store
+read per event, which is most of what keeping the views up to date costs.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from chargeledger.application.ports import DocumentStore, DocumentWrite
+
+_ABSENT: dict[str, Any] = {}
+
+
+class CachedDocuments:
+    """Implements ``DocumentStore``: ``get`` from memory when it can, writes through."""
+
+    def __init__(self, inner: DocumentStore, capacity: int = 100_000) -> None:
+        self._inner = inner
+        self._capacity = capacity
+        self._docs: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+
+    async def get(self, model: str, key: str) -> dict[str, Any] | None:
+        cached = self._docs.get((model, key))
+        if cached is None:
+            found = await self._inner.get(model, key)
+            self._remember(model, key, found)
+            return found
+        self._docs.move_to_end((model, key))
+        return None if cached is _ABSENT else copy.deepcopy(cached)
+
+    async def list(self, model: str, tag: str | None = None) -> list[dict[str, Any]]:
+        return await self._inner.list(model, tag)
+
+    async def write(self, writes: Sequence[DocumentWrite]) -> None:
+        await self._inner.write(writes)
+        self._absorb(writes)
+
+    async def checkpoint(self, name: str) -> int:
+        return await self._inner.checkpoint(name)
+
+    async def commit_batch(self, name: str, position: int, writes: Sequence[DocumentWrite]) -> None:
+        try:
+            await self._inner.commit_batch(name, position, writes)
+        except BaseException:
+            self._docs.clear()  # the batch may or may not have landed: trust the store again
+            raise
+        self._absorb(writes)
+
+    async def forget(self, models: Sequence[str], checkpoint_name: str) -> int:
+        self._docs.clear()
+        return await self._inner.forget(models, checkpoint_name)
+
+    async def next_in_sequence(self, name: str) -> int:
+        return await self._inner.next_in_sequence(name)
+
+    def _absorb(self, writes: Sequence[DocumentWrite]) -> None:
+        for write in writes:
+            self._remember(write.model, write.key, None if write.doc is None else dict(write.doc))
+
+    def _remember(self, model: str, key: str, doc: dict[str, Any] | None) -> None:
+        self._docs[(model, key)] = _ABSENT if doc is None else copy.deepcopy(doc)
+        self._docs.move_to_end((model, key))
+        while len(self._docs) > self._capacity:
+            self._docs.popitem(last=False)
