@@ -10,8 +10,6 @@ it records nothing and is answered from what the first one recorded (I7).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -43,14 +41,6 @@ def start_command_id(connector_id: int, id_tag: str, meter_start: int, timestamp
 
 def stop_command_id(transaction_id: int) -> str:
     return f"session/stop/{transaction_id}"
-
-
-def meter_values_command_id(
-    connector_id: int, transaction_id: int, meter_value: list[dict[str, Any]]
-) -> str:
-    readings = json.dumps(meter_value, sort_keys=True, separators=(",", ":"))
-    digest = hashlib.sha256(readings.encode()).hexdigest()[:32]
-    return f"session/meter/{transaction_id}/{connector_id}/{digest}"
 
 
 class ChargingSessions:
@@ -93,24 +83,6 @@ class ChargingSessions:
         return StartAnswer(
             session.transaction_id, IdTagInfo(session.id_tag_status, session.id_tag_expiry)
         )
-
-    async def record_meter_values(
-        self,
-        station_id: str,
-        connector_id: int,
-        transaction_id: int,
-        meter_value: list[dict[str, Any]],
-    ) -> None:
-        command = c.RecordMeterValues(
-            command_id=meter_values_command_id(connector_id, transaction_id, meter_value),
-            connector_id=connector_id,
-            transaction_id=transaction_id,
-            meter_value=meter_value,
-        )
-        try:
-            await self._bus.execute(station_id, command)
-        except DomainError as refusal:  # the station must be answered all the same
-            log.warning("meter values from %s not recorded: %s", station_id, refusal.detail)
 
     async def stop_transaction(
         self,

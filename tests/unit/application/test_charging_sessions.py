@@ -76,13 +76,3 @@ async def test_a_stop_for_an_unknown_transaction_is_answered_but_not_recorded() 
         "Accepted", "2027-01-01T00:00:00Z"
     )
     assert store.log == []
-
-
-async def test_meter_values_are_recorded_once_however_often_they_are_sent() -> None:
-    use_case, store, _ = await sessions()
-    started = await use_case.start_transaction("CP1", 1, "GOOD", 0, STAMP)
-    reading = [{"timestamp": STAMP, "sampledValue": [{"value": "10"}]}]
-    await use_case.record_meter_values("CP1", 1, started.transaction_id, reading)
-    await use_case.record_meter_values("CP1", 1, started.transaction_id, reading)
-    await use_case.record_meter_values("CP1", 1, 404, reading)  # unknown: answered, dropped
-    assert [type(r.event) for r in store.log] == [e.TransactionStarted, e.MeterValuesRecorded]
