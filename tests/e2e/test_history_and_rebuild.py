@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -57,6 +58,14 @@ async def test_the_past_the_live_stream_and_a_rebuild_agree_with_the_log(tmp_pat
             missing = await api.get("/api/no-such-thing")
             assert missing.status_code == 404 and missing.json()["error"] == "NotFound"
         node.stop()
+        # Spoil the read model behind the node's back: only a real replay mends it.
+        database = sqlite3.connect(node.store.removeprefix("sqlite:///"))
+        with database:
+            spoiled = database.execute(
+                'UPDATE documents SET doc = \'{"status": "spoiled"}\' '
+                "WHERE model = 'command' AND key = 'his-reset'"
+            ).rowcount
+        assert spoiled == 1
 
         rebuilt = await asyncio.to_thread(
             subprocess.run,
@@ -75,6 +84,16 @@ async def test_the_past_the_live_stream_and_a_rebuild_agree_with_the_log(tmp_pat
         )
         assert rebuilt.returncode == 0, rebuilt.stderr
         assert "read models rebuilt" in rebuilt.stdout
+        with database:
+            (doc,) = database.execute(
+                "SELECT doc FROM documents WHERE model = 'command' AND key = 'his-reset'"
+            ).fetchone()
+            (checkpoint,) = database.execute(
+                "SELECT position FROM checkpoints WHERE name = 'views'"
+            ).fetchone()
+        database.close()
+        assert json.loads(doc)["status"] == final["status"]
+        assert checkpoint > 0
 
         node = start_node(tmp_path, store=node.store)
         async with node.client() as api:

@@ -7,8 +7,10 @@ repeat, so a crash can leave a command in doubt but never doubled (I3, I4); a
 command in doubt is reconciled from what the station did, not re-sent, unless its
 repeat is harmless (``REPEAT_IS_HARMLESS``).
 
-It follows the log through the command views, which the projection commits together
-with its checkpoint; on start it takes up every open command from them.
+It follows the log itself, from its head (``run``), so a CALL never waits for the read
+models; what was requested before, or while a station was away, it takes up from the
+command views when the station is ready, and an expiry sweep re-queues anything a
+race left behind.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chargeledger.application import faults
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_bus import CommandBus, RetriesExhaustedError
 from chargeledger.application.ports import (
     CallNotSentError,
     CallTimeoutError,
@@ -50,6 +52,8 @@ from chargeledger.domain.events import TERMINAL_EVENTS, CommandRequested
 log = logging.getLogger(__name__)
 
 ViewsReach = Callable[[int, float], Awaitable[bool]]
+
+OUTCOME_ATTEMPTS = 5
 
 REQUESTED = "requested"
 DISPATCHED = "dispatched"
@@ -82,8 +86,10 @@ class Dispatcher:
         self._links: dict[str, StationLink] = {}
         self._queues: dict[str, _StationQueue] = {}
         self._reconciling: set[str] = set()
-        self._never_sent: set[str] = set()
-        """Dispatched commands whose CALL provably never left: sent on the next link."""
+        self._never_sent: dict[str, int] = {}
+        """Dispatched commands whose CALL provably never left, with that attempt: sent
+        again as the next attempt on the next link, unless another attempt was recorded
+        since (then it is in doubt like any other)."""
         self._in_flight: set[str] = set()
         self._store: EventStore | None = None
         self._views_reach: ViewsReach | None = None
@@ -115,7 +121,7 @@ class Dispatcher:
                     if doc is not None and doc["station_id"] in self._links:
                         self._enqueue(doc)
                 elif isinstance(event, TERMINAL_EVENTS):
-                    self._never_sent.discard(getattr(event, "command_id"))  # noqa: B009
+                    self._never_sent.pop(getattr(event, "command_id"), None)  # noqa: B009
             self._position = batch[-1].position
 
     async def on_commands_changed(self, docs: list[dict[str, Any]]) -> None:
@@ -125,7 +131,7 @@ class Dispatcher:
             if doc["status"] == REQUESTED and doc["station_id"] in self._links:
                 self._enqueue(doc)
             elif doc["status"] not in (REQUESTED, DISPATCHED):
-                self._never_sent.discard(doc["command_id"])
+                self._never_sent.pop(doc["command_id"], None)
 
     async def station_ready(self, link: StationLink) -> None:
         """The station's registration is accepted on this connection: send what waits,
@@ -164,9 +170,9 @@ class Dispatcher:
     def _take_up_dispatched(self, link: StationLink, doc: dict[str, Any]) -> None:
         """A recorded dispatch that no task here is waiting on: send it again if it
         provably never left, otherwise reconcile it."""
-        if doc["command_id"] in self._never_sent:
-            self._never_sent.discard(doc["command_id"])
-            next_attempt = int(doc.get("attempt", 1)) + 1
+        unsent_attempt = self._never_sent.pop(doc["command_id"], None)
+        if unsent_attempt is not None and unsent_attempt == int(doc.get("attempt", 0)):
+            next_attempt = unsent_attempt + 1
             self._spawn(self._dispatch(link, doc, next_attempt, redispatch=True), link.station_id)
         else:
             self._start_reconciling(link, doc)
@@ -224,7 +230,7 @@ class Dispatcher:
         faults.crash_point("after-dispatched")
         if self._links.get(link.station_id) is not link:
             # Taken over while the dispatch was recorded: it never left on this link.
-            self._never_sent.add(command_id)
+            self._never_sent[command_id] = attempt
             newer = self._links.get(link.station_id)
             if newer is not None:
                 self._take_up_dispatched(newer, {**doc, "attempt": attempt})
@@ -235,7 +241,7 @@ class Dispatcher:
         except StationOfflineError:
             # The connection went before the CALL left: the station cannot have acted,
             # so the next connection gets it as a new attempt, not as a doubt.
-            self._never_sent.add(command_id)
+            self._never_sent[command_id] = attempt
         except CallNotSentError as not_sent:
             await self._record(
                 link.station_id, command_id, "failed", f"not sent: {not_sent}", error_code="NotSent"
@@ -298,20 +304,28 @@ class Dispatcher:
         result: dict[str, Any] | None = None,
         error_code: str = "",
     ) -> None:
-        with contextlib.suppress(DomainError):  # already ended: the first outcome stands
-            await self._bus.execute(
-                station_id,
-                RecordOutcome(
-                    command_id=f"{command_id}/{outcome}",
-                    target_command_id=command_id,
-                    outcome=outcome,
-                    result=result or {},
-                    detail=detail,
-                    error_code=error_code,
-                ),
-                correlation_id=command_id,
-                causation_id=command_id,
-            )
+        record = RecordOutcome(
+            command_id=f"{command_id}/{outcome}",
+            target_command_id=command_id,
+            outcome=outcome,
+            result=result or {},
+            detail=detail,
+            error_code=error_code,
+        )
+        for attempt in range(OUTCOME_ATTEMPTS):
+            try:
+                await self._bus.execute(
+                    station_id, record, correlation_id=command_id, causation_id=command_id
+                )
+                return
+            except DomainError:
+                return  # already ended: the first outcome stands
+            except RetriesExhaustedError:
+                # The station's answer must not be lost to a busy stream: the command id
+                # makes a repeat harmless, so try again after a pause.
+                if attempt + 1 == OUTCOME_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.05 * 2**attempt)
 
     async def expire_overdue(self) -> None:
         """End every command that waited past its time to live: a requested one expires;
@@ -340,7 +354,7 @@ class Dispatcher:
         if link is not None:
             self._start_reconciling(link, doc)
             return
-        self._never_sent.discard(command_id)
+        self._never_sent.pop(command_id, None)
         await self._record(
             doc["station_id"], command_id, "failed", NOT_OBSERVED, error_code="InDoubt"
         )

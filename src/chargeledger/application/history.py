@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from typing import Any
 
@@ -15,12 +16,18 @@ async def station_as_of(store: EventStore, station_id: str, at: datetime) -> dic
     history = await store.read_stream(stream_of(station_id))
     if not history:
         return None
-    until = [
-        r
-        for r in history
-        if r.metadata.recorded_at is not None
-        and datetime.fromisoformat(r.metadata.recorded_at) <= at
-    ]
+    # A prefix of the stream, never a filtered subset: a retried command or another
+    # node's clock can give a later version an earlier time, and folding around such a
+    # gap would show a state that never existed.
+    until = list(
+        itertools.takewhile(
+            lambda r: (
+                r.metadata.recorded_at is not None
+                and datetime.fromisoformat(r.metadata.recorded_at) <= at
+            ),
+            history,
+        )
+    )
     state = fold(r.event for r in until)
     return {
         "id": station_id,

@@ -95,7 +95,7 @@ class Views:
         views = []
         for doc in docs:
             view = transaction_view(doc)
-            meters = await self._twin.meters(int(doc["transaction_id"]))
+            meters = await self._twin.meters(doc["station_id"], int(doc["transaction_id"]))
             if meters is not None:
                 view["last_meter_value"] = meters["last"]
                 view["meter_value_count"] = meters["count"]

@@ -105,7 +105,7 @@ class TwinService:
     ) -> None:
         self._update(station_id, lambda twin: t.reported(twin, change))
 
-    def meter_values(
+    async def meter_values(
         self,
         station_id: str,
         connector_id: int,
@@ -115,29 +115,37 @@ class TwinService:
         """Meter readings are telemetry (ARCHITECTURE.md flow 1): they never move the
         station's stream; a session's energy is decided by its Start and Stop."""
         key = meter_key(station_id, connector_id, transaction_id)
-        current = self._meters.get(key) or {
-            "station_id": station_id,
-            "connector_id": connector_id,
-            "transaction_id": transaction_id,
-            "count": 0,
-            "last": None,
-        }
+        current = (
+            self._meters.get(key)
+            or await self._documents.get(METERS, key)
+            or {
+                "station_id": station_id,
+                "connector_id": connector_id,
+                "transaction_id": transaction_id,
+                "count": 0,
+                "last": None,
+            }
+        )
         if meter_value:
             current = {**current, "count": current["count"] + len(meter_value)}
             current["last"] = meter_value[-1]
         self._meters[key] = current
         self._meters.move_to_end(key)
-        while len(self._meters) > MAX_METERS_IN_MEMORY:
-            self._meters.popitem(last=False)  # a session idle that long is over
         self._dirty_meters.add(key)
+        while len(self._meters) > MAX_METERS_IN_MEMORY:
+            # The least recently read; it is stored, or written at the next flush first.
+            oldest = next(iter(self._meters))
+            if oldest in self._dirty_meters:
+                break
+            del self._meters[oldest]
 
     async def connector_meters(self, station_id: str, connector_id: int) -> dict[str, Any] | None:
         """The readings a connector sent outside a transaction: their count and the last."""
         key = meter_key(station_id, connector_id, None)
         return self._meters.get(key) or await self._documents.get(METERS, key)
 
-    async def meters(self, transaction_id: int) -> dict[str, Any] | None:
-        key = meter_key("", 0, transaction_id)
+    async def meters(self, station_id: str, transaction_id: int) -> dict[str, Any] | None:
+        key = meter_key(station_id, 0, transaction_id)
         return self._meters.get(key) or await self._documents.get(METERS, key)
 
     def _update(self, station_id: str, change: Callable[[t.StationTwin], t.StationTwin]) -> None:
@@ -151,11 +159,7 @@ class TwinService:
         if not dirty and not meters:
             return 0
         writes = [DocumentWrite(TWINS, sid, _to_doc(self._twins[sid])) for sid in sorted(dirty)]
-        writes += [
-            DocumentWrite(METERS, key, self._meters[key])
-            for key in sorted(meters)
-            if key in self._meters
-        ]
+        writes += [DocumentWrite(METERS, key, self._meters[key]) for key in sorted(meters)]
         try:
             await self._documents.write(writes)
         except BaseException:
@@ -174,9 +178,10 @@ class TwinService:
 
 
 def meter_key(station_id: str, connector_id: int, transaction_id: int | None) -> str:
+    """Keyed by station too: a station naming another's transaction id touches only its own."""
     if transaction_id is not None:
-        return str(transaction_id)
-    return f"{station_id}/{connector_id}"
+        return f"{station_id}/tx/{transaction_id}"
+    return f"{station_id}/connector/{connector_id}"
 
 
 def _to_doc(twin: t.StationTwin) -> dict[str, Any]:

@@ -250,10 +250,18 @@ def used_by(command: c.StartTransaction, state: StationState) -> list[e.Event]:
             if r.id_tag == command.id_tag and r.connector_id in (command.connector_id, 0)
         ]
         reservation = min(candidates, key=lambda r: r.connector_id == 0, default=None)
-    if reservation is None:
-        return []
+    if reservation is None or not _live_when_started(reservation, command.timestamp):
+        return []  # an expired one is ended by the sweep, not used
     detail = f"used by transaction {command.transaction_id} on connector {command.connector_id}"
     return [_ended(reservation, "used", command.transaction_id, detail)]
+
+
+def _live_when_started(reservation: Reservation, started_at: str) -> bool:
+    """By the station's own clock; a time we cannot read gives it the benefit."""
+    try:
+        return is_live(reservation, started_at)
+    except ValueError:
+        return True
 
 
 def decide_expire(command: c.ExpireReservation, state: StationState) -> list[e.Event]:
@@ -263,11 +271,15 @@ def decide_expire(command: c.ExpireReservation, state: StationState) -> list[e.E
     decided: list[e.Event] = [
         _ended(reservation, "expired", detail=f"expired at {reservation.expiry_date}")
     ]
-    waiting = state.open_commands.get(reservation.command_id)
-    if waiting is not None and waiting.status == REQUESTED:
-        decided.append(
-            e.CommandExpired(
-                waiting.command_id, "the reservation expired before the station could be reached"
+    # Both the ReserveNow that made it and one changing it may still wait for the
+    # station: left open, a late change would reserve a connector we no longer list.
+    for command_id in (reservation.command_id, reservation.changing_by):
+        waiting = state.open_commands.get(command_id) if command_id else None
+        if waiting is not None and waiting.status == REQUESTED:
+            decided.append(
+                e.CommandExpired(
+                    waiting.command_id,
+                    "the reservation expired before the station could be reached",
+                )
             )
-        )
     return decided

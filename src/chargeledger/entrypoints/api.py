@@ -268,8 +268,14 @@ def create_app(node: Node) -> FastAPI:
         return {**view, **await operations.station_extras(station_id)}
 
     @app.get("/api/events/stream", dependencies=[Depends(require_token_or_query)])
-    async def event_stream(after: int | None = None) -> StreamingResponse:
-        """Server-sent events of the log, live, from ``after`` (default: from now on)."""
+    async def event_stream(
+        after: int | None = None,
+        last_event_id: Annotated[str | None, Header()] = None,
+    ) -> StreamingResponse:
+        """Server-sent events of the log, live, from ``after`` (default: from now on). A
+        reconnecting EventSource sends ``Last-Event-ID`` and goes on from there."""
+        if after is None and last_event_id is not None and last_event_id.isdigit():
+            after = int(last_event_id)
         start = await node.store.head_position() if after is None else after
 
         async def lines() -> AsyncIterator[str]:

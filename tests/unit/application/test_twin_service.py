@@ -122,3 +122,20 @@ async def test_a_late_close_of_an_older_connection_does_not_disconnect_the_newer
     twins.disconnected("CP-1", epoch=2)
     twin = twins.get("CP-1")
     assert twin is not None and not twin.connected
+
+
+async def test_meter_readings_count_on_across_a_restart_and_stay_with_their_station() -> None:
+
+    documents = InMemoryDocumentStore()
+    reading = [{"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{"value": "1"}]}]
+    before = TwinService(documents)
+    for _ in range(3):
+        await before.meter_values("CP1", 1, 42, reading)
+    await before.meter_values("EVIL", 1, 42, reading)  # another station names tx 42
+    await before.flush()
+    after = TwinService(documents)  # a restarted node
+    await after.meter_values("CP1", 1, 42, reading)
+    mine = await after.meters("CP1", 42)
+    assert mine is not None and mine["count"] == 4
+    theirs = await after.meters("EVIL", 42)
+    assert theirs is not None and theirs["count"] == 1

@@ -73,8 +73,8 @@ class SessionMessages:
         )
         return Reply({} if info is None else {"idTagInfo": id_tag_info(info)})
 
-    def meter_values(self, session: StationSession, payload: dict[str, Any]) -> Reply:
-        self._twin.meter_values(
+    async def meter_values(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        await self._twin.meter_values(
             session.station_id,
             payload["connectorId"],
             payload.get("transactionId"),
