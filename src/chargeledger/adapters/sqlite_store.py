@@ -113,7 +113,7 @@ class SQLiteEventStore:
         return results
 
     async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
-        rows = await self._db.read(
+        rows = self._db.read_now(
             lambda conn: conn.execute(
                 _SELECT_EVENTS + "WHERE stream_id = ? AND version >= ? ORDER BY version",
                 (stream_id, from_version),
@@ -131,13 +131,13 @@ class SQLiteEventStore:
         return [self._decode(row) for row in rows]
 
     async def head_position(self) -> int:
-        (head,) = await self._db.read(
+        (head,) = self._db.read_now(
             lambda conn: conn.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
         )
         return int(head)
 
     async def find_command(self, stream_id: str, command_id: str) -> AppendResult | None:
-        return await self._db.read(lambda conn: _find_command(conn, stream_id, command_id))
+        return self._db.read_now(lambda conn: _find_command(conn, stream_id, command_id))
 
     async def wait_for_events(self, after_position: int, timeout: float) -> None:
         await self._notifier.wait(after_position, timeout)
@@ -289,7 +289,7 @@ class SQLiteDocumentStore:
         self._db = database
 
     async def get(self, model: str, key: str) -> dict[str, Any] | None:
-        row = await self._db.read(
+        row = self._db.read_now(
             lambda conn: conn.execute(
                 "SELECT doc FROM documents WHERE model = ? AND key = ?", (model, key)
             ).fetchone()
@@ -309,7 +309,7 @@ class SQLiteDocumentStore:
         await self._db.write(lambda conn: _apply_writes(conn, writes))
 
     async def checkpoint(self, name: str) -> int:
-        row = await self._db.read(
+        row = self._db.read_now(
             lambda conn: conn.execute(
                 "SELECT position FROM checkpoints WHERE name = ?", (name,)
             ).fetchone()
