@@ -151,8 +151,17 @@ class SQLiteDatabase:
         finally:
             setup.close()
         self._writer_conn = _connect(path)
+        # The writer never checkpoints inside a commit (that stalls every waiting
+        # append for the checkpoint's fsyncs); a thread of its own does it, PASSIVE,
+        # so that it never blocks the writer or a reader.
+        self._writer_conn.execute("PRAGMA wal_autocheckpoint=0")
+        self._checkpointing = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True
+        )
         self._writer = threading.Thread(target=self._write_loop, name="sqlite-writer", daemon=True)
         self._writer.start()
+        self._checkpointer.start()
 
     def on_commit(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` on the writer thread after every commit."""
@@ -307,7 +316,17 @@ class SQLiteDatabase:
             outcomes = [(job, None, exc) for job in batch]
         return outcomes
 
+    def _checkpoint_loop(self, interval_s: float = 1.0) -> None:
+        conn = _connect(self.path)
+        try:
+            while not self._checkpointing.wait(interval_s):
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
+
     async def close(self) -> None:
+        self._checkpointing.set()
         if self._writer.is_alive():
             self._jobs.put(_STOP)
             await asyncio.to_thread(self._writer.join)
