@@ -124,15 +124,6 @@ class Dispatcher:
                     self._never_sent.pop(getattr(event, "command_id"), None)  # noqa: B009
             self._position = batch[-1].position
 
-    async def on_commands_changed(self, docs: list[dict[str, Any]]) -> None:
-        """Projection listener, for a dispatcher that does not follow the log itself:
-        queue newly requested commands of stations linked here."""
-        for doc in docs:
-            if doc["status"] == REQUESTED and doc["station_id"] in self._links:
-                self._enqueue(doc)
-            elif doc["status"] not in (REQUESTED, DISPATCHED):
-                self._never_sent.pop(doc["command_id"], None)
-
     async def station_ready(self, link: StationLink) -> None:
         """The station's registration is accepted on this connection: send what waits,
         and reconcile what an earlier connection or node left in doubt."""

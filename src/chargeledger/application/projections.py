@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from chargeledger.application.ports import DocumentStore, DocumentWrite, EventStore, RecordedEvent
@@ -141,9 +141,6 @@ def station_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict
     return doc
 
 
-BatchListener = Callable[[list[dict[str, Any]]], Awaitable[None]]
-
-
 class MoreViews(Protocol):
     models: tuple[str, ...]
     """The read models it writes (rebuilding deletes them first)."""
@@ -215,7 +212,7 @@ _OPEN_STATUSES = {"requested", "dispatched"}
 
 
 class ProjectionRunner:
-    """Follows the log from the projection's checkpoint and tells listeners what changed."""
+    """Follows the log from the projection's checkpoint and says how far it has got."""
 
     def __init__(
         self,
@@ -230,20 +227,14 @@ class ProjectionRunner:
         self._projection = projection
         self._page_size = page_size
         self._safety_poll_s = safety_poll_s
-        self._listeners: list[BatchListener] = []
         self.position = 0
-        self._caught_up = asyncio.Event()
         self._position_moved = asyncio.Event()
-
-    def on_batch(self, listener: BatchListener) -> None:
-        self._listeners.append(listener)
 
     async def run(self) -> None:
         self.position = await self._documents.checkpoint(self._projection.name)
         while True:
             batch = await self._store.read_all(self.position, self._page_size)
             if not batch:
-                self._caught_up.set()
                 await self._store.wait_for_events(self.position, self._safety_poll_s)
                 continue
             writes = await self._projection.writes_for(batch)
@@ -251,9 +242,6 @@ class ProjectionRunner:
             self.position = batch[-1].position
             self._position_moved.set()
             self._position_moved = asyncio.Event()
-            changed = [dict(w.doc) for w in writes if w.model == COMMANDS and w.doc is not None]
-            for listener in self._listeners:
-                await listener(changed)
 
     async def wait_until(self, position: int, timeout: float) -> bool:
         """Whether the read models reach ``position`` within ``timeout`` (read-your-writes)."""
