@@ -48,6 +48,9 @@ class Behaviour:
     response_timeout_s: float = 30.0
     transaction_message_attempts: int = 3
     transaction_message_retry_s: float = 5.0
+    speed: float = 1.0
+    """Simulated seconds per real second (a scenario's ``speed``): energy and state of
+    charge follow simulated time; timestamps stay real."""
 
 
 @dataclass
@@ -417,11 +420,12 @@ class Charger:
         while True:
             await asyncio.sleep(self.behaviour.meter_interval_s)
             now = loop.time()
-            limit = self.profile_limit_w(connector_id, now - connector.started_at)
+            speed = self.behaviour.speed
+            limit = self.profile_limit_w(connector_id, (now - connector.started_at) * speed)
             power = charging_power_w(
                 connector.soc_percent, connector.vehicle, self.behaviour.power_w, limit
             )
-            energy_wh = power * (now - last) / 3600.0
+            energy_wh = power * (now - last) * speed / 3600.0
             last = now
             connector.power_w = power
             connector.meter_wh += energy_wh

@@ -155,8 +155,9 @@ async def show_progress(
         out.flush()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every_s)
-    if tty:
-        out.write("\n")
+    final = progress(runs, time.monotonic() - started)
+    out.write(f"\r{final}\n" if tty else f"{final}\n")
+    out.flush()
 
 
 async def run_fleet(
