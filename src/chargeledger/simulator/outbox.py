@@ -33,6 +33,10 @@ class Message:
 
     @property
     def durable(self) -> bool:
+        """Kept across a lost connection: a transaction's messages (a reading outside
+        a transaction, asked for by TriggerMessage, is not one)."""
+        if self.action == "MeterValues":
+            return self.transaction_ref is not None
         return self.action in DURABLE
 
 

@@ -16,6 +16,7 @@ async def test_a_lost_connection_drops_status_notifications_but_keeps_transactio
     outbox.put("StatusNotification", {"connector_id": 1, "error_code": "NoError", "status": "y"})
     outbox.put("MeterValues", {"connector_id": 1, "meter_value": []}, ref)
     outbox.put("StopTransaction", {"meter_stop": 5}, ref)
+    outbox.put("MeterValues", {"connector_id": 2, "meter_value": []})  # outside a transaction
     outbox.drop_volatile()
     sent = []
     while len(outbox):
