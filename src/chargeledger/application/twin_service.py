@@ -190,11 +190,32 @@ class TwinService:
         writes += [DocumentWrite(METERS, key, self._meters[key]) for key in sorted(meters)]
         try:
             await self._documents.write(writes)
+        except ValueError:
+            # A document the store cannot take (bad text, say): write them one by one,
+            # so that one station's data never keeps every other's from being saved.
+            return await self._write_one_by_one(writes, dirty, meters)
         except BaseException:
             self._dirty |= dirty
             self._dirty_meters |= meters
             raise
         return len(writes)
+
+    async def _write_one_by_one(
+        self, writes: list[DocumentWrite], dirty: set[str], meters: set[str]
+    ) -> int:
+        written = 0
+        for write in writes:
+            try:
+                await self._documents.write([write])
+            except ValueError as error:
+                self.quarantine.add(write.model, write.key, f"not saved: {error!r}"[:300])
+                continue
+            except BaseException:
+                self._dirty |= dirty
+                self._dirty_meters |= meters
+                raise
+            written += 1
+        return written
 
     async def run_writer(self) -> None:
         try:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
 from chargeledger.adapters.memory import InMemoryDocumentStore
+from chargeledger.adapters.sqlite_database import SQLiteDatabase
+from chargeledger.adapters.sqlite_store import SQLiteDocumentStore
 from chargeledger.application.ports import DocumentWrite
 from chargeledger.application.twin_service import TWINS, TwinService
 
@@ -165,3 +168,22 @@ async def test_a_twin_that_cannot_be_read_is_quarantined_and_the_others_load() -
     assert sorted(found.key for found in twins.quarantine.items()) == ["EPOCH", "FLOAT", "NUMBER"]
     kept = await store.get("quarantine", "twin/FLOAT")
     assert kept is not None and kept["doc"]["connectors"] == {"1.0": connector}
+
+
+async def test_one_stations_unsaveable_data_never_fails_the_batch_of_others(
+    tmp_path: Path,
+) -> None:
+    database = SQLiteDatabase(tmp_path / "twins.db")
+    store = SQLiteDocumentStore(database)
+    try:
+        twins = TwinService(store)
+        twins.status_notified("POISON", 1, "Available", "NoError", info="\ud800")
+        twins.status_notified("OTHER", 1, "Faulted", "GroundFailure")
+        assert await twins.flush() == 1
+        other = await store.get(TWINS, "OTHER")
+        assert other is not None and other["connectors"]["1"]["status"] == "Faulted"
+        assert [found.key for found in twins.quarantine.items()] == ["POISON"]
+        twins.heartbeat("OTHER", "2026-01-01T00:00:00Z")
+        assert await twins.flush() == 1  # the poison is not retried forever
+    finally:
+        await database.close()
