@@ -90,7 +90,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     )
     dispatcher.follow_views(store, projections.wait_until)
     sessions = SessionMessages(
-        ChargingSessions(bus, documents, IdTagRegistry(documents, clock)), twin, clock
+        ChargingSessions(bus, documents, IdTagRegistry(documents, clock), twin), twin, clock
     )
     messages = StationMessages(
         bus,
