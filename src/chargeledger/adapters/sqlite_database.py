@@ -156,6 +156,7 @@ class SQLiteDatabase:
         self._wal_soft_limit = wal_soft_limit
         self._checkpoint_interval_s = checkpoint_interval_s
         self.wal_resets = 0
+        self._reset_wait_ms = 100
         """Times the checkpointer truncated a WAL that had grown past the soft limit."""
         self._jobs: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self._local = threading.local()
@@ -361,15 +362,19 @@ class SQLiteDatabase:
             return
         if size <= self._wal_soft_limit:
             return
-        # The wait holds the write lock, so it is kept short: a stalled append costs
-        # at most this, and a reset postponed costs only a round's growth.
-        conn.execute("PRAGMA busy_timeout=100")
+        # The wait holds the write lock, so it starts short: a stalled append costs at
+        # most this. Each round that finds readers still there waits twice as long (up
+        # to a second), so that a reset can be put off but never for good.
+        conn.execute(f"PRAGMA busy_timeout={self._reset_wait_ms}")
         try:
             (busy, _, _) = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         finally:
             conn.execute("PRAGMA busy_timeout=30000")
-        if not busy:
+        if busy:
+            self._reset_wait_ms = min(self._reset_wait_ms * 2, 1000)
+        else:
             self.wal_resets += 1
+            self._reset_wait_ms = 100
 
     async def close(self) -> None:
         self._checkpointing.set()
