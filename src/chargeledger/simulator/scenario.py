@@ -271,6 +271,8 @@ async def run_scenario(
             await asyncio.sleep(0.05)
         started = loop.time()
         for event in scenario.events:
+            if scenario.end_s is not None and event.at_s > scenario.end_s:
+                break  # events are sorted: the rest come after the end
             delay = started + event.at_s / scenario.speed - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)

@@ -78,3 +78,31 @@ def test_a_file_that_is_not_yaml_says_so(tmp_path: Path) -> None:
         load_scenario(file)
     with pytest.raises(ScenarioError, match="cannot read it"):
         load_scenario(tmp_path / "missing.yaml")
+
+
+async def test_a_scenario_ends_at_its_end_without_the_events_after_it(tmp_path: Path) -> None:
+    from io import StringIO
+
+    from chargeledger.simulator.scenario import run_scenario
+
+    file = tmp_path / "short.json"
+    file.write_text(
+        json.dumps(
+            {
+                "speed": 100,
+                "end": 10,
+                "stations": [{"id": "S"}],
+                "events": [
+                    {"at": 5, "station": "S", "do": "offline", "for": 1},
+                    {"at": 3600, "station": "S", "do": "offline", "for": 1},
+                ],
+            }
+        )
+    )
+    out = StringIO()
+    # nothing listens on port 9 (discard): the stations never connect, and it still ends
+    code = await run_scenario(load_scenario(file), "ws://127.0.0.1:9/ocpp", out, connect_s=0.2)
+    assert code == 1
+    assert "00:00:05 S offline" in out.getvalue()
+    assert "01:00:00" not in out.getvalue()
+    assert "S never connected" in out.getvalue()
