@@ -78,3 +78,15 @@ class OperationInputs:
             return NO_CONFIGURATION
         readonly = [key for key, entry in doc["keys"].items() if entry.get("readonly")]
         return ConfigurationSnapshot.of(doc["unknown_keys"], readonly)
+
+    async def connection_timeout_s(self, station_id: str) -> float | None:
+        """The station's ``ConnectionTimeOut`` as it reported it (by get-configuration or
+        a change we made), if it did and it is a number of seconds."""
+        doc = await self._documents.get(CONFIGURATION, station_id)
+        for key, entry in (doc or {}).get("keys", {}).items():
+            if key.casefold() == "connectiontimeout":
+                try:
+                    return float(entry.get("value"))
+                except (TypeError, ValueError):
+                    return None
+        return None

@@ -9,7 +9,7 @@ registry, the station's configuration keys) is looked up by ``OperationInputs``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
@@ -22,7 +22,11 @@ from chargeledger.application.queries import command_view
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain import commands as c
 from chargeledger.domain.errors import IdempotencyKeyInUseError
-from chargeledger.domain.remote_start_policy import NO_SNAPSHOT, TwinSnapshot
+from chargeledger.domain.remote_start_policy import (
+    DEFAULT_CONNECTION_TIMEOUT_S,
+    NO_SNAPSHOT,
+    TwinSnapshot,
+)
 from chargeledger.domain.twin import StationTwin
 
 Arguments = Mapping[str, Any]
@@ -104,11 +108,28 @@ BUILDERS: dict[str, Builder] = {
 completed by ``OperationInputs``."""
 
 
-def snapshot_of(twin: StationTwin | None) -> TwinSnapshot:
+def snapshot_of(
+    twin: StationTwin | None, connection_timeout_s: float = DEFAULT_CONNECTION_TIMEOUT_S
+) -> TwinSnapshot:
     if twin is None:
-        return NO_SNAPSHOT
+        return replace(NO_SNAPSHOT, connection_timeout_s=connection_timeout_s)
     statuses = {cid: connector.status for cid, connector in twin.connectors.items()}
-    return TwinSnapshot(MappingProxyType(statuses))
+    reported = {
+        cid: connector.received_at
+        for cid, connector in twin.connectors.items()
+        if connector.received_at is not None
+    }
+    return TwinSnapshot(
+        MappingProxyType(statuses),
+        MappingProxyType(reported),
+        twin.booted_at,
+        connection_timeout_s,
+    )
+
+
+HOLDING_COMMANDS = frozenset({"remote-start", "reserve-now"})
+"""The commands whose decision weighs remote-start holds (and so the station's
+``ConnectionTimeOut``)."""
 
 
 class OperatorCommands:
@@ -120,7 +141,9 @@ class OperatorCommands:
         default_ttl_s: float,
         twin: TwinService | None = None,
         inputs: OperationInputs | None = None,
+        connection_timeout_s: float = DEFAULT_CONNECTION_TIMEOUT_S,
     ) -> None:
+        self._connection_timeout_s = connection_timeout_s
         self._bus = bus
         self._documents = documents
         self._clock = clock
@@ -145,11 +168,14 @@ class OperatorCommands:
             )
         now = self._clock.now()
         expires = now + timedelta(seconds=ttl_s if ttl_s is not None else self._default_ttl_s)
+        timeout = self._connection_timeout_s
+        if name in HOLDING_COMMANDS and self._inputs is not None:
+            timeout = await self._inputs.connection_timeout_s(station_id) or timeout
         common: Common = {
             "command_id": command_id,
             "requested_at": now.isoformat(),
             "expires_at": expires.isoformat(),
-            "twin": snapshot_of(self._twin.get(station_id) if self._twin else None),
+            "twin": snapshot_of(self._twin.get(station_id) if self._twin else None, timeout),
         }
         if self._inputs is not None:
             arguments = await self._inputs.complete(station_id, name, arguments)

@@ -101,10 +101,27 @@ def transaction_doc(
             "reservation_id": event.reservation_id,
             "remote_start_command_id": event.remote_start_command_id,
             "abandoned_for": None,
+            "unconfirmed_reason": None,
+            "close_reason": None,
             "position": recorded.position,
         }
     if current is None:
         return None
+    if isinstance(event, e.TransactionUnconfirmed):
+        return {
+            **current,
+            "status": "unconfirmed",
+            "unconfirmed_reason": event.reason,
+            "position": recorded.position,
+        }
+    if isinstance(event, e.TransactionClosed):
+        return {
+            **current,
+            "status": "closed",
+            "close_reason": event.reason,
+            "stopped_at": event.closed_at,
+            "position": recorded.position,
+        }
     if isinstance(event, e.MeterValuesRecorded):
         return {
             **current,

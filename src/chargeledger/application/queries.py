@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from chargeledger.application.ports import DocumentStore
-from chargeledger.application.projections import COMMANDS, STATIONS, TRANSACTIONS
+from chargeledger.application.projections import (
+    COMMANDS,
+    STATIONS,
+    TRANSACTIONS,
+    transaction_key,
+)
 from chargeledger.application.registry import REGISTRY
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.twin import StationTwin
@@ -29,6 +34,8 @@ TRANSACTION_VIEW_FIELDS = (
     "meter_value_count",
     "remote_start_command_id",
     "abandoned_for",
+    "unconfirmed_reason",
+    "close_reason",
     "position",
 )
 
@@ -38,8 +45,10 @@ def command_view(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def transaction_view(doc: dict[str, Any]) -> dict[str, Any]:
-    """A charging session: ``status`` is open, stopped, or abandoned (the station started
-    another session on the connector without stopping this one)."""
+    """A charging session: ``status`` is open, stopped, abandoned (the station started
+    another session on the connector without stopping this one), unconfirmed (the
+    station rebooted and reports the connector free; still waiting for its stop) or
+    closed (by an operator, ``close_reason``)."""
     return {name: doc.get(name) for name in TRANSACTION_VIEW_FIELDS}
 
 
@@ -89,6 +98,20 @@ class Views:
 
     async def station_known(self, station_id: str) -> bool:
         return await self.station(station_id) is not None
+
+    async def transaction(self, transaction_id: int) -> dict[str, Any] | None:
+        doc = await self._documents.get(TRANSACTIONS, transaction_key(transaction_id))
+        if doc is None:
+            return None
+        return await self._with_meters(doc)
+
+    async def _with_meters(self, doc: dict[str, Any]) -> dict[str, Any]:
+        view = transaction_view(doc)
+        meters = await self._twin.meters(doc["station_id"], int(doc["transaction_id"]))
+        if meters is not None:
+            view["last_meter_value"] = meters["last"]
+            view["meter_value_count"] = meters["count"]
+        return view
 
     async def transactions(self, station_id: str | None = None) -> list[dict[str, Any]]:
         """Charging sessions in transaction order, of one station when given."""

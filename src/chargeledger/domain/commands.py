@@ -219,6 +219,7 @@ class RecordOutcome(Command):
     result: dict[str, Any] = field(default_factory=dict)
     detail: str = ""
     error_code: str = ""
+    answered_at: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -255,3 +256,12 @@ class StopTransaction(Command):
     transaction_data: list[dict[str, Any]] = field(default_factory=list)
     last_reading: dict[str, Any] | None = None
     """The last MeterValue the station sent for the session (telemetry), if any."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloseTransaction(Command):
+    """An operator closes a session the station no longer runs, with a reason."""
+
+    transaction_id: int
+    reason: str
+    closed_at: str

@@ -22,6 +22,7 @@ from chargeledger.application.charging_profile_library import (
     ChargingProfileLibrary,
     ChargingProfileNotFoundError,
 )
+from chargeledger.application.charging_sessions import ChargingSessions
 from chargeledger.application.command_bus import RetriesExhaustedError, stream_of
 from chargeledger.application.history import station_as_of
 from chargeledger.application.id_tags import MAX_ID_TAG_LENGTH, IdTagRegistry, InvalidIdTagError
@@ -113,6 +114,11 @@ _COMMAND_BODY_SCHEMA = {
 }
 
 
+class CloseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=255, description="why it is closed by hand")
+
+
 class IdTagBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Literal["Accepted", "Blocked", "Expired"] = "Accepted"
@@ -156,7 +162,9 @@ def create_app(node: Node) -> FastAPI:
         node.settings.command_ttl_s,
         node.twin,
         OperationInputs(node.documents, profiles, id_tags, node.clock),
+        node.settings.connection_timeout_s,
     )
+    sessions = ChargingSessions(node.bus, node.documents, id_tags, node.twin)
     token = node.settings.api_token
 
     async def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
@@ -347,6 +355,31 @@ def create_app(node: Node) -> FastAPI:
         """Charging sessions (of one station with ``?station=ID``), in transaction order."""
         await caught_up(min_position)
         return await views.transactions(station)
+
+    @app.get("/api/transactions/{transaction_id}", dependencies=api)
+    async def get_transaction(
+        transaction_id: int, min_position: int | None = None
+    ) -> dict[str, Any]:
+        await caught_up(min_position)
+        view = await views.transaction(transaction_id)
+        if view is None:
+            raise ApiError(404, "TransactionNotFound", f"no transaction {transaction_id}")
+        return view
+
+    @app.post("/api/transactions/{transaction_id}/close", dependencies=api)
+    async def close_transaction(transaction_id: int, body: CloseBody) -> dict[str, Any]:
+        """Close by hand a session the station no longer runs (it lost it, and its
+        StopTransaction will never come); recorded as ``TransactionClosed``."""
+        view = await views.transaction(transaction_id)
+        if view is None:
+            raise ApiError(404, "TransactionNotFound", f"no transaction {transaction_id}")
+        now = node.clock.now().isoformat().replace("+00:00", "Z")
+        position = await sessions.close(view["station_id"], transaction_id, body.reason, now)
+        if position is not None:
+            await node.projections.wait_until(position, node.settings.read_wait_s)
+        closed = await views.transaction(transaction_id)
+        assert closed is not None
+        return closed
 
     @app.get("/api/reservations", dependencies=api)
     async def list_reservations(

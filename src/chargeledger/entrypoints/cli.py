@@ -48,6 +48,13 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default=float(env("reconcile_grace", "10")),
         help="seconds a reconnected station has to show what an in-doubt command did",
     )
+    p.add_argument(
+        "--connection-timeout",
+        type=float,
+        default=float(env("connection_timeout", "120")),
+        help="seconds a station waits for a cable after accepting a remote start, when it "
+        "has not reported its ConnectionTimeOut (the hold on the connector ends then)",
+    )
     p.add_argument("--crash-at", default=env("crash_at", "") or None, help=argparse.SUPPRESS)
 
     _gateway_options(p)
@@ -289,6 +296,7 @@ def _serve(args: argparse.Namespace) -> int:
         response_timeout_s=args.response_timeout,
         command_ttl_s=args.command_ttl,
         reconcile_grace_s=args.reconcile_grace,
+        connection_timeout_s=args.connection_timeout,
         read_wait_s=args.read_wait,
         crash_at=args.crash_at,
         ping_interval_s=args.ping_interval,
