@@ -3,13 +3,20 @@ node, with stations made from the ``ocpp`` package's ``ChargePoint``."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ocpp.routing import on
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action
 
-from tests.e2e.conftest import ServedNode, Station, connected_station, eventually
+from tests.e2e.conftest import (
+    ServedNode,
+    Station,
+    connected_station,
+    eventually,
+    start_node,
+)
 
 STAMP = "2026-03-01T10:00:00Z"
 LATER = "2026-03-01T11:00:00Z"
@@ -160,3 +167,30 @@ async def test_a_remote_start_hold_ends_when_the_station_gives_up_waiting_for_a_
             headers={"Idempotency-Key": "hold-b"},
         )
         assert freed.status_code == 202, freed.text
+
+
+async def test_a_remote_start_for_a_tag_the_registry_refuses_is_a_409_unless_forced(
+    tmp_path: Path,
+) -> None:
+    node = start_node(tmp_path, "--remote-start-unknown-tags", "refuse")
+    try:
+        async with connected_station(node, "CP-TAGS") as station, node.client() as api:
+            await station.boot()
+            await add_tag(api, "LOST", status="Blocked")
+            await add_tag(api, "NOPE", status="Invalid")  # any OCPP status may be stored
+            for tag, status_ in (("LOST", "Blocked"), ("NOPE", "Invalid"), ("NOBODY", "Invalid")):
+                refused = await api.post(
+                    "/api/stations/CP-TAGS/commands/remote-start",
+                    json={"connector_id": 1, "id_tag": tag},
+                )
+                assert refused.status_code == 409, refused.text
+                assert refused.json()["error"] == "IdTagNotAccepted"
+                assert status_ in refused.json()["detail"]
+            assert station.received == []  # nothing was sent
+            forced = await api.post(
+                "/api/stations/CP-TAGS/commands/remote-start",
+                json={"connector_id": 1, "id_tag": "LOST", "force": True},
+            )
+            assert forced.status_code == 202, forced.text
+    finally:
+        node.stop()

@@ -38,6 +38,8 @@ def _remote_start(args: Arguments, common: Common) -> c.OperatorCommand:
         connector_id=args["connector_id"],
         id_tag=args["id_tag"],
         charging_profile=args.get("charging_profile"),
+        id_tag_status=args.get("id_tag_status"),
+        force=bool(args.get("force", False)),
         **common,
     )
 

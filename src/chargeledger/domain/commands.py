@@ -61,6 +61,10 @@ class RequestRemoteStart(OperatorCommand):
     connector_id: int
     id_tag: str
     charging_profile: dict[str, Any] | None = None
+    id_tag_status: str | None = None
+    """The id-tag registry's verdict on ``id_tag`` now (``None``: not weighed)."""
+    force: bool = False
+    """Send it even though the registry refuses the tag (the operator insists)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -60,6 +60,7 @@ from chargeledger.domain.errors import (
     CommandPendingError,
     ConnectorNotAvailableError,
     DomainError,
+    IdTagNotAcceptedError,
     InvalidCommandError,
     StationNotRegisteredError,
     TransactionNotFoundError,
@@ -315,7 +316,14 @@ def _check_registration(command: c.OperatorCommand, state: StationState) -> None
 def _check_free_for_remote_start(
     command: c.RequestRemoteStart, state: StationState
 ) -> list[e.Event]:
-    """Refuse a busy connector; a session the station lost is marked unconfirmed."""
+    """Refuse a busy connector or a tag the registry refuses; a session the station
+    lost is marked unconfirmed."""
+    status = command.id_tag_status
+    if status is not None and status != "Accepted" and not command.force:
+        raise IdTagNotAcceptedError(
+            f"id tag {command.id_tag!r} is {status} in the id-tag registry: the station "
+            'would stop the session at once; fix the tag, or send "force": true'
+        )
     check_remote_start(command.twin, command.connector_id)
     reservations.check_not_reserved(
         state, command.twin, command.connector_id, command.id_tag, command.requested_at

@@ -121,7 +121,7 @@ class CloseBody(BaseModel):
 
 class IdTagBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: Literal["Accepted", "Blocked", "Expired"] = "Accepted"
+    status: Literal["Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"] = "Accepted"
     expiry: datetime | None = Field(default=None, description="ISO-8601; without a zone, UTC")
 
 
@@ -161,7 +161,13 @@ def create_app(node: Node) -> FastAPI:
         node.clock,
         node.settings.command_ttl_s,
         node.twin,
-        OperationInputs(node.documents, profiles, id_tags, node.clock),
+        OperationInputs(
+            node.documents,
+            profiles,
+            id_tags,
+            node.clock,
+            node.settings.remote_start_unknown_tags == "refuse",
+        ),
         node.settings.connection_timeout_s,
     )
     sessions = ChargingSessions(node.bus, node.documents, id_tags, node.twin)

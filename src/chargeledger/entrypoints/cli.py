@@ -55,6 +55,13 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="seconds a station waits for a cable after accepting a remote start, when it "
         "has not reported its ConnectionTimeOut (the hold on the connector ends then)",
     )
+    p.add_argument(
+        "--remote-start-unknown-tags",
+        choices=["send", "refuse"],
+        default=env("remote_start_unknown_tags", "send"),
+        help="a remote start for an id tag the registry does not hold: send it, or refuse "
+        "it (409 IdTagNotAccepted) as a tag the registry refuses is",
+    )
     p.add_argument("--crash-at", default=env("crash_at", "") or None, help=argparse.SUPPRESS)
 
     _gateway_options(p)
@@ -111,7 +118,11 @@ def _tags_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     tags_sub = tags.add_subparsers(dest="action", required=True)
     add = tags_sub.add_parser("add", help="add or replace a tag")
     add.add_argument("tag")
-    add.add_argument("--status", choices=["Accepted", "Blocked", "Expired"], default="Accepted")
+    add.add_argument(
+        "--status",
+        choices=["Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"],
+        default="Accepted",
+    )
     add.add_argument("--expiry", default=None, help="ISO-8601, e.g. 2026-12-31T23:59:59Z")
     tags_sub.add_parser("list", help="every tag with its status and expiry")
 
@@ -297,6 +308,7 @@ def _serve(args: argparse.Namespace) -> int:
         command_ttl_s=args.command_ttl,
         reconcile_grace_s=args.reconcile_grace,
         connection_timeout_s=args.connection_timeout,
+        remote_start_unknown_tags=args.remote_start_unknown_tags,
         read_wait_s=args.read_wait,
         crash_at=args.crash_at,
         ping_interval_s=args.ping_interval,

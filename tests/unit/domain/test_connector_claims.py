@@ -17,6 +17,7 @@ from chargeledger.domain import events as e
 from chargeledger.domain.errors import (
     ConnectorNotAvailableError,
     ConnectorReservedError,
+    IdTagNotAcceptedError,
     TransactionNotFoundError,
 )
 from chargeledger.domain.remote_start_policy import TwinSnapshot
@@ -203,3 +204,23 @@ def test_a_remote_start_over_a_session_is_decided_only_when_the_station_lost_it(
         return
     assert lost
     assert [type(x) for x in decided] == [e.TransactionUnconfirmed, e.RemoteStartRequested]
+
+
+# --- a remote start for a tag the registry refuses -----------------------------------
+
+
+@pytest.mark.parametrize("status", ["Blocked", "Expired", "Invalid", "ConcurrentTx"])
+def test_a_remote_start_for_a_tag_the_registry_refuses_is_refused_up_front(status: str) -> None:
+    refused = replace(start(), id_tag_status=status)
+    with pytest.raises(IdTagNotAcceptedError, match=status):
+        when(given(booted()), refused)
+
+
+def test_the_operator_may_force_a_remote_start_for_a_refused_tag() -> None:
+    forced = replace(start(), id_tag_status="Blocked", force=True)
+    assert [type(x) for x in when(given(booted()), forced)] == [e.RemoteStartRequested]
+
+
+def test_an_accepted_or_unweighed_tag_goes() -> None:
+    assert when(given(booted()), replace(start(), id_tag_status="Accepted"))
+    assert when(given(booted()), start())
