@@ -8,6 +8,8 @@ registry, the station's configuration keys) is looked up by ``OperationInputs``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import fields, replace
 from datetime import timedelta
@@ -179,10 +181,15 @@ class OperatorCommands:
             "expires_at": expires.isoformat(),
             "twin": snapshot_of(self._twin.get(station_id) if self._twin else None, timeout),
         }
+        said = fingerprint(name, arguments, ttl_s)
         if self._inputs is not None:
             arguments = await self._inputs.complete(station_id, name, arguments)
-        result = await self._bus.execute(station_id, BUILDERS[name](arguments, common))
-        return await self._view(station_id, result.same_as or command_id, name, result)
+        command = BUILDERS[name](arguments, common)
+        result = await self._bus.execute(station_id, command, fingerprint=said)
+        view = await self._view(station_id, result.same_as or command_id, name, result)
+        if view["command_id"] != command_id:
+            view["requested_as"] = command_id  # merged into the open request it repeated
+        return view
 
     async def _view(
         self, station_id: str, command_id: str, name: str, result: CommandResult
@@ -190,12 +197,22 @@ class OperatorCommands:
         doc = await self._documents.get(COMMANDS, command_id)
         if doc is not None and doc["station_id"] == station_id:
             return command_view(doc)
-        return {
-            "command_id": command_id,
-            "station_id": station_id,
-            "name": name,
-            "status": "requested",
-            "detail": "",
-            "result": None,
-            "position": result.position,
-        }
+        return command_view(
+            {
+                "command_id": command_id,
+                "station_id": station_id,
+                "name": name,
+                "status": "requested",
+                "detail": "",
+                "result": None,
+                "attempts": 0,
+                "merged_keys": [],
+                "position": result.position,
+            }
+        )
+
+
+def fingerprint(name: str, arguments: Arguments, ttl_s: float | None) -> str:
+    """What a request says, as a digest kept with its Idempotency-Key."""
+    body = json.dumps([name, arguments, ttl_s], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()

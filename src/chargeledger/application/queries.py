@@ -15,7 +15,23 @@ from chargeledger.application.registry import REGISTRY
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.twin import StationTwin
 
-COMMAND_VIEW_FIELDS = ("command_id", "station_id", "name", "status", "detail", "result", "position")
+COMMAND_VIEW_FIELDS = (
+    "command_id",
+    "station_id",
+    "name",
+    "status",
+    "detail",
+    "result",
+    "error_code",
+    "error_description",
+    "attempts",
+    "requested_at",
+    "dispatched_at",
+    "answered_at",
+    "expires_at",
+    "merged_keys",
+    "position",
+)
 TRANSACTION_VIEW_FIELDS = (
     "transaction_id",
     "station_id",
@@ -41,7 +57,13 @@ TRANSACTION_VIEW_FIELDS = (
 
 
 def command_view(doc: dict[str, Any]) -> dict[str, Any]:
-    return {name: doc.get(name) for name in COMMAND_VIEW_FIELDS}
+    """``error_code``: the CALLERROR code, ``Timeout``, ``Expired``, ``InDoubt``, ``NotSent``
+    (``None`` unless it ended so); ``attempts``: how often it was sent; ``merged_keys``:
+    the Idempotency-Keys of the requests that repeated it while it was open."""
+    view = {name: doc.get(name) for name in COMMAND_VIEW_FIELDS}
+    view["attempts"] = doc.get("attempts", doc.get("attempt", 0))
+    view["merged_keys"] = list(doc.get("merged_keys") or [])
+    return view
 
 
 def transaction_view(doc: dict[str, Any]) -> dict[str, Any]:
@@ -93,8 +115,18 @@ class Views:
         return [station_view(sid, twins.get(sid), business.get(sid)) for sid in ids]
 
     async def command(self, command_id: str) -> dict[str, Any] | None:
+        """The command's view; for a key merged into another request, that request's view
+        with ``requested_as``."""
         doc = await self._documents.get(COMMANDS, command_id)
-        return None if doc is None else command_view(doc)
+        if doc is None:
+            return None
+        into = doc.get("merged_into")
+        if into is None:
+            return command_view(doc)
+        target = await self._documents.get(COMMANDS, into)
+        if target is None:
+            return None
+        return {**command_view(target), "requested_as": command_id}
 
     async def station_known(self, station_id: str) -> bool:
         return await self.station(station_id) is not None

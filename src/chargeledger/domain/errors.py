@@ -86,5 +86,9 @@ class IdTagNotAcceptedError(DomainError):
     the station would stop the session at once (DeAuthorized)."""
 
 
+class IdempotencyKeyReusedError(DomainError):
+    """The Idempotency-Key already names a request with another body."""
+
+
 class IdempotencyKeyInUseError(DomainError):
     """The command id already names a command of another station."""

@@ -138,6 +138,15 @@ class CommandDispatched(Event):
 
 
 @dataclass(frozen=True)
+class CommandMerged(Event):
+    """An operator's request under ``command_id`` (its Idempotency-Key) repeated the
+    request ``merged_into`` still open: no second command; both keys lead to that one."""
+
+    command_id: str
+    merged_into: str
+
+
+@dataclass(frozen=True)
 class CommandAccepted(Event):
     """``answered_at``: when the station's answer came (``None`` in older events)."""
 
@@ -482,6 +491,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     StationBooted,
     *REQUEST_EVENTS,
     CommandDispatched,
+    CommandMerged,
     *TERMINAL_EVENTS,
     *SESSION_EVENTS,
     *RESERVATION_EVENTS,

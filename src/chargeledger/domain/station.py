@@ -127,7 +127,13 @@ def decide(command: c.Command, state: StationState) -> list[e.Event]:
         case c.RegisterBoot():
             return [_boot(command)]
         case c.OperatorCommand():
-            return _decide_operator_command(command, state)
+            decided = _decide_operator_command(command, state)
+            if not decided:
+                joined = same_request(command, state)
+                if joined is not None and joined != command.command_id:
+                    # Recorded, so that this request's id reads back as the one it joined.
+                    return [e.CommandMerged(command.command_id, joined)]
+            return decided
         case c.MarkDispatched():
             return _decide_dispatch(command, state)
         case c.RecordOutcome():

@@ -195,6 +195,10 @@ def create_app(node: Node) -> FastAPI:
                 503, "NotCaughtUp", f"read models are not yet at position {min_position}; retry"
             )
 
+    async def caught_up_to_head() -> None:
+        head = await node.store.head_position()
+        await node.projections.wait_until(head, node.settings.read_wait_s)
+
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(
@@ -333,8 +337,9 @@ def create_app(node: Node) -> FastAPI:
                 min_length=1,
                 max_length=200,
                 pattern=r"^[^/]+$",
-                description="Any text without '/' (the CSMS's own ids use it); a repeat "
-                "returns the first outcome",
+                description="Any text without '/' (the CSMS's own ids use it) or control "
+                "characters, in UTF-8, up to 200 bytes; a repeat with the same body "
+                "returns the first command, with another body is a 409 IdempotencyKeyReused",
             ),
         ] = None,
     ) -> dict[str, Any]:
@@ -342,14 +347,21 @@ def create_app(node: Node) -> FastAPI:
         arguments = _validated(name, body)
         if not await views.station_known(station_id):
             raise ApiError(404, "StationNotFound", f"no station {station_id!r}")
-        command_id = idempotency_key or str(uuid.uuid4())
+        command_id = _utf8_key(idempotency_key) if idempotency_key else str(uuid.uuid4())
         fields = arguments.model_dump(mode="json", exclude={"ttl_s"})
         return await operator.request(station_id, command_id, name, fields, arguments.ttl_s)
 
     @app.get("/api/commands/{command_id}", dependencies=api)
     async def get_command(command_id: str, min_position: int | None = None) -> dict[str, Any]:
+        """A command by its id (its Idempotency-Key). A key merged into another request
+        answers with that command's view, ``requested_as`` the key asked for."""
         await caught_up(min_position)
         view = await views.command(command_id)
+        if view is None:
+            # Read your own writes: a command just accepted (on any node) is in the
+            # log; wait for the read models to reach the log's head, then look again.
+            await caught_up_to_head()
+            view = await views.command(command_id)
         if view is None:
             raise ApiError(404, "CommandNotFound", f"no command {command_id!r}")
         return view
@@ -454,6 +466,20 @@ def _with_nested_schemas(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _utf8_key(header: str) -> str:
+    """The Idempotency-Key as the client wrote it: HTTP hands header bytes over as
+    ISO-8859-1; a client sending UTF-8 (curl, browsers, httpx with bytes) means UTF-8."""
+    try:
+        key = header.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        raise ApiError(
+            422, "ValidationError", "header.idempotency-key: send the key in UTF-8"
+        ) from None
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
+        raise ApiError(422, "ValidationError", "header.idempotency-key: no control characters")
+    return key
 
 
 def _id_tag_view(doc: dict[str, Any]) -> dict[str, Any]:
