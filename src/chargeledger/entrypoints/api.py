@@ -31,6 +31,7 @@ from chargeledger.application.operation_queries import OperationViews, event_vie
 from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.ports import RecordedEvent
 from chargeledger.application.queries import Views
+from chargeledger.application.registry import RegistryError, registry_view
 from chargeledger.bootstrap import Node
 from chargeledger.domain.errors import DomainError, InvalidChargingProfileError
 from chargeledger.entrypoints.command_bodies import (
@@ -112,6 +113,19 @@ _COMMAND_BODY_SCHEMA = {
         "content": {"application/json": {"schema": {"oneOf": _BODY_SCHEMAS}}},
     }
 }
+
+
+class RegisterStationBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(description="1-48 characters of A-Z a-z 0-9 * - _ = : + | @ .")
+    password: str | None = Field(
+        default=None, min_length=1, description="for HTTP Basic (security profile 1); null: none"
+    )
+
+
+class StationPasswordBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: str | None = Field(min_length=1, description="the new password; null removes it")
 
 
 class CloseBody(BaseModel):
@@ -204,6 +218,11 @@ def create_app(node: Node) -> FastAPI:
         return JSONResponse(
             {"error": exc.error, "detail": exc.detail}, exc.status, headers=exc.headers
         )
+
+    @app.exception_handler(RegistryError)
+    async def registry_refused(request: Request, exc: RegistryError) -> JSONResponse:
+        status = {"ValidationError": 422, "StationNotFound": 404}.get(exc.code, 409)
+        return JSONResponse({"error": exc.code, "detail": str(exc)}, status)
 
     @app.exception_handler(DomainError)
     async def refused(request: Request, exc: DomainError) -> JSONResponse:
@@ -430,6 +449,37 @@ def create_app(node: Node) -> FastAPI:
     async def delete_charging_profile(profile_id: int) -> Response:
         if not await profiles.remove(profile_id):
             raise ApiError(404, "ChargingProfileNotFound", f"no charging profile {profile_id}")
+        return Response(status_code=204)
+
+    @app.get("/api/registry/stations", dependencies=api)
+    async def list_registered_stations() -> list[dict[str, Any]]:
+        """The station registry: ids that may connect, and whether each has a password."""
+        return [registry_view(s) for s in await node.registry.list()]
+
+    @app.get("/api/registry/stations/{station_id}", dependencies=api)
+    async def get_registered_station(station_id: str) -> dict[str, Any]:
+        registered = await node.registry.get(station_id)
+        if registered is None:
+            raise ApiError(404, "StationNotFound", f"station {station_id!r} is not registered")
+        return registry_view(registered)
+
+    @app.post("/api/registry/stations", status_code=201, dependencies=api)
+    async def register_station(body: RegisterStationBody) -> dict[str, Any]:
+        """Register a new station; 409 StationAlreadyRegistered if it is there (its
+        password is left as it is: change it with PUT .../password)."""
+        now = node.clock.now().isoformat()
+        await node.registry.add(body.id, body.password, now)
+        registered = await node.registry.get(body.id)
+        assert registered is not None
+        return registry_view(registered)
+
+    @app.put("/api/registry/stations/{station_id}/password", dependencies=api)
+    async def set_station_password(station_id: str, body: StationPasswordBody) -> dict[str, Any]:
+        return registry_view(await node.registry.set_password(station_id, body.password))
+
+    @app.delete("/api/registry/stations/{station_id}", status_code=204, dependencies=api)
+    async def remove_registered_station(station_id: str) -> Response:
+        await node.registry.remove(station_id)
         return Response(status_code=204)
 
     @app.get("/api/id-tags", dependencies=api)
