@@ -38,6 +38,9 @@ class Settings:
     twin_flush_interval_s: float = 0.5
     read_wait_s: float = 5.0
     reconcile_grace_s: float = 10.0
+    connection_timeout_s: float = 120.0
+    remote_start_unknown_tags: str = "send"  # send | refuse
+    """A station's ConnectionTimeOut when it has not reported its own (remote-start holds)."""
     crash_at: str | None = None
     """Fault injection for tests only: ``POINT:N`` (see application/faults.py)."""
 

@@ -114,7 +114,9 @@ async def test_every_telemetry_message_is_answered_and_reaches_the_persisted_twi
             "info": "RCD tripped",
             "vendor_error_code": "E42",
             "timestamp": None,
+            "received_at": twin["connectors"]["1"].get("received_at"),  # our clock
         }
+        assert twin["connectors"]["1"]["received_at"].endswith("Z")
         view = await station_view(gw, "GW-TELEMETRY")
         assert view["connectors"][1] == {
             "id": 1,

@@ -11,6 +11,7 @@ it records nothing and is answered from what the first one recorded (I7).
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,3 +126,16 @@ class ChargingSessions:
             if isinstance(event, e.TransactionStopped) and event.id_tag_status is not None:
                 return IdTagInfo(event.id_tag_status, event.id_tag_expiry)
         return None
+
+    async def close(
+        self, station_id: str, transaction_id: int, reason: str, closed_at: str
+    ) -> int | None:
+        """An operator closes a session the station no longer runs (``TransactionNotFound``
+        when it is not open); the log position of the close."""
+        command = c.CloseTransaction(
+            command_id=f"session/close/{transaction_id}/{uuid.uuid4()}",
+            transaction_id=transaction_id,
+            reason=reason,
+            closed_at=closed_at,
+        )
+        return (await self._bus.execute(station_id, command)).position

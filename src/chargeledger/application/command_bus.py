@@ -45,8 +45,8 @@ from chargeledger.application.ports import (
 )
 from chargeledger.domain import station
 from chargeledger.domain.commands import Command, OperatorCommand
-from chargeledger.domain.errors import DomainError
-from chargeledger.domain.events import Event
+from chargeledger.domain.errors import DomainError, IdempotencyKeyReusedError
+from chargeledger.domain.events import CommandMerged, Event
 
 
 class RetriesExhaustedError(Exception):
@@ -97,6 +97,9 @@ class _Job:
     metadata: Metadata
     future: asyncio.Future[CommandResult]
     conflicts: int = 0
+    fingerprint: str | None = None
+    """What the request said (its body), kept with its command id: a repeat of the id
+    that says something else is refused (``IdempotencyKeyReused``)."""
 
 
 @dataclass
@@ -109,12 +112,16 @@ class _Decision:
 
     @property
     def outcome(self) -> dict[str, str] | None:
-        """What a repeat of the command id must answer when no events say it."""
+        """What a repeat of the command id must answer when no events say it, and the
+        request's fingerprint."""
+        outcome: dict[str, str] = {}
         if self.refusal is not None:
-            return {"error": self.refusal.code, "detail": self.refusal.detail}
-        if self.same_as is not None:
-            return {"same_as": self.same_as}
-        return None
+            outcome = {"error": self.refusal.code, "detail": self.refusal.detail}
+        elif self.same_as is not None:
+            outcome = {"same_as": self.same_as}
+        if self.job.fingerprint is not None:
+            outcome["fingerprint"] = self.job.fingerprint
+        return outcome or None
 
 
 @dataclass
@@ -153,9 +160,11 @@ class CommandBus:
         command: Command,
         correlation_id: str | None = None,
         causation_id: str | None = None,
+        fingerprint: str | None = None,
     ) -> CommandResult:
         """Decide ``command`` on the station and record it; raises ``DomainError`` when
-        refused (a repeat of a refused id raises the same refusal)."""
+        refused (a repeat of a refused id raises the same refusal; a repeat whose
+        ``fingerprint`` differs from the first's, ``IdempotencyKeyReusedError``)."""
         stream_id = stream_of(station_id)
         metadata = Metadata(
             command_id=command.command_id,
@@ -163,7 +172,9 @@ class CommandBus:
             causation_id=causation_id,
             recorded_at=self._clock.now().isoformat(),
         )
-        job = _Job(command, metadata, asyncio.get_running_loop().create_future())
+        job = _Job(
+            command, metadata, asyncio.get_running_loop().create_future(), fingerprint=fingerprint
+        )
         flight = self._flights.get(stream_id)
         if flight is None:
             flight = self._flights[stream_id] = _Flight()
@@ -229,8 +240,12 @@ class CommandBus:
             _settle(job, error=error)
             return None
         same_as = None
-        if not events and isinstance(job.command, OperatorCommand):
-            same_as = station.same_request(job.command, state)
+        if isinstance(job.command, OperatorCommand):
+            merged = [event for event in events if isinstance(event, CommandMerged)]
+            if merged:
+                same_as = merged[0].merged_into
+            elif not events:
+                same_as = station.same_request(job.command, state)
         return _Decision(job, events, None, station.fold(events, state), same_as)
 
     async def _record_one(
@@ -314,6 +329,16 @@ class CommandBus:
         _settle(decision.job, result=result)
 
     async def _answer_repeat(self, stream_id: str, job: _Job, first: AppendResult) -> None:
+        said = (first.outcome or {}).get("fingerprint")
+        if job.fingerprint is not None and said is not None and said != job.fingerprint:
+            _settle(
+                job,
+                error=IdempotencyKeyReusedError(
+                    f"{job.metadata.command_id!r} already names a request with another body; "
+                    "send that body again, or use a new Idempotency-Key"
+                ),
+            )
+            return
         if first.outcome and "error" in first.outcome:
             refusal = DomainError(str(first.outcome.get("detail", "")), code=first.outcome["error"])
             _settle(job, error=refusal)

@@ -302,6 +302,7 @@ class Dispatcher:
             result=result or {},
             detail=detail,
             error_code=error_code,
+            answered_at=self._clock.now().isoformat(),
         )
         for attempt in range(OUTCOME_ATTEMPTS):
             try:

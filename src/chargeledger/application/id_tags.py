@@ -1,6 +1,6 @@
 """The id-tag registry that Authorize and StartTransaction consult.
 
-One document per tag: its stored status (Accepted, Blocked, Expired) and an
+One document per tag: its stored status (any OCPP 1.6 AuthorizationStatus) and an
 optional expiry, normalised to UTC. The verdict a station gets is the domain's
 ``authorize``: an unknown tag is Invalid, a passed expiry is Expired.
 """

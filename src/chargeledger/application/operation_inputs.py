@@ -18,7 +18,7 @@ from chargeledger.application.id_tags import IdTagRegistry
 from chargeledger.application.operation_projections import CONFIGURATION
 from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
-from chargeledger.domain.id_tags import IdTagRecord, authorize
+from chargeledger.domain.id_tags import INVALID, IdTagRecord, authorize
 
 RESERVATION_IDS = "reservation_id"
 """The sequence reservation ids come from."""
@@ -37,7 +37,9 @@ class OperationInputs:
         profiles: ChargingProfileLibrary,
         id_tags: IdTagRegistry,
         clock: Clock,
+        refuse_unknown_tags: bool = False,
     ) -> None:
+        self._refuse_unknown_tags = refuse_unknown_tags
         self._documents = documents
         self._profiles = profiles
         self._id_tags = id_tags
@@ -48,6 +50,8 @@ class OperationInputs:
     ) -> dict[str, Any]:
         """The command's arguments with what it needs looked up."""
         completed = dict(arguments)
+        if name == "remote-start":
+            completed["id_tag_status"] = await self.id_tag_status(arguments["id_tag"])
         if name in PROFILE_FIELDS:
             profile_id = completed.pop("charging_profile_id", None)
             if profile_id is not None:
@@ -78,3 +82,22 @@ class OperationInputs:
             return NO_CONFIGURATION
         readonly = [key for key, entry in doc["keys"].items() if entry.get("readonly")]
         return ConfigurationSnapshot.of(doc["unknown_keys"], readonly)
+
+    async def connection_timeout_s(self, station_id: str) -> float | None:
+        """The station's ``ConnectionTimeOut`` as it reported it (by get-configuration or
+        a change we made), if it did and it is a number of seconds."""
+        doc = await self._documents.get(CONFIGURATION, station_id)
+        for key, entry in (doc or {}).get("keys", {}).items():
+            if key.casefold() == "connectiontimeout":
+                try:
+                    return float(entry.get("value"))
+                except (TypeError, ValueError):
+                    return None
+        return None
+
+    async def id_tag_status(self, id_tag: str) -> str | None:
+        """The registry's verdict on a remote start's tag; ``None`` for a tag it does not
+        hold, unless the node refuses remote starts for unknown tags (then Invalid)."""
+        if await self._id_tags.get(id_tag) is None:
+            return INVALID if self._refuse_unknown_tags else None
+        return (await self._id_tags.authorize(id_tag)).status

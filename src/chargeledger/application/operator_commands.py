@@ -8,8 +8,10 @@ registry, the station's configuration keys) is looked up by ``OperationInputs``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
@@ -22,7 +24,11 @@ from chargeledger.application.queries import command_view
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain import commands as c
 from chargeledger.domain.errors import IdempotencyKeyInUseError
-from chargeledger.domain.remote_start_policy import NO_SNAPSHOT, TwinSnapshot
+from chargeledger.domain.remote_start_policy import (
+    DEFAULT_CONNECTION_TIMEOUT_S,
+    NO_SNAPSHOT,
+    TwinSnapshot,
+)
 from chargeledger.domain.twin import StationTwin
 
 Arguments = Mapping[str, Any]
@@ -34,6 +40,8 @@ def _remote_start(args: Arguments, common: Common) -> c.OperatorCommand:
         connector_id=args["connector_id"],
         id_tag=args["id_tag"],
         charging_profile=args.get("charging_profile"),
+        id_tag_status=args.get("id_tag_status"),
+        force=bool(args.get("force", False)),
         **common,
     )
 
@@ -104,11 +112,28 @@ BUILDERS: dict[str, Builder] = {
 completed by ``OperationInputs``."""
 
 
-def snapshot_of(twin: StationTwin | None) -> TwinSnapshot:
+def snapshot_of(
+    twin: StationTwin | None, connection_timeout_s: float = DEFAULT_CONNECTION_TIMEOUT_S
+) -> TwinSnapshot:
     if twin is None:
-        return NO_SNAPSHOT
+        return replace(NO_SNAPSHOT, connection_timeout_s=connection_timeout_s)
     statuses = {cid: connector.status for cid, connector in twin.connectors.items()}
-    return TwinSnapshot(MappingProxyType(statuses))
+    reported = {
+        cid: connector.received_at
+        for cid, connector in twin.connectors.items()
+        if connector.received_at is not None
+    }
+    return TwinSnapshot(
+        MappingProxyType(statuses),
+        MappingProxyType(reported),
+        twin.booted_at,
+        connection_timeout_s,
+    )
+
+
+HOLDING_COMMANDS = frozenset({"remote-start", "reserve-now"})
+"""The commands whose decision weighs remote-start holds (and so the station's
+``ConnectionTimeOut``)."""
 
 
 class OperatorCommands:
@@ -120,7 +145,9 @@ class OperatorCommands:
         default_ttl_s: float,
         twin: TwinService | None = None,
         inputs: OperationInputs | None = None,
+        connection_timeout_s: float = DEFAULT_CONNECTION_TIMEOUT_S,
     ) -> None:
+        self._connection_timeout_s = connection_timeout_s
         self._bus = bus
         self._documents = documents
         self._clock = clock
@@ -145,16 +172,24 @@ class OperatorCommands:
             )
         now = self._clock.now()
         expires = now + timedelta(seconds=ttl_s if ttl_s is not None else self._default_ttl_s)
+        timeout = self._connection_timeout_s
+        if name in HOLDING_COMMANDS and self._inputs is not None:
+            timeout = await self._inputs.connection_timeout_s(station_id) or timeout
         common: Common = {
             "command_id": command_id,
             "requested_at": now.isoformat(),
             "expires_at": expires.isoformat(),
-            "twin": snapshot_of(self._twin.get(station_id) if self._twin else None),
+            "twin": snapshot_of(self._twin.get(station_id) if self._twin else None, timeout),
         }
+        said = fingerprint(name, arguments, ttl_s)
         if self._inputs is not None:
             arguments = await self._inputs.complete(station_id, name, arguments)
-        result = await self._bus.execute(station_id, BUILDERS[name](arguments, common))
-        return await self._view(station_id, result.same_as or command_id, name, result)
+        command = BUILDERS[name](arguments, common)
+        result = await self._bus.execute(station_id, command, fingerprint=said)
+        view = await self._view(station_id, result.same_as or command_id, name, result)
+        if view["command_id"] != command_id:
+            view["requested_as"] = command_id  # merged into the open request it repeated
+        return view
 
     async def _view(
         self, station_id: str, command_id: str, name: str, result: CommandResult
@@ -162,12 +197,22 @@ class OperatorCommands:
         doc = await self._documents.get(COMMANDS, command_id)
         if doc is not None and doc["station_id"] == station_id:
             return command_view(doc)
-        return {
-            "command_id": command_id,
-            "station_id": station_id,
-            "name": name,
-            "status": "requested",
-            "detail": "",
-            "result": None,
-            "position": result.position,
-        }
+        return command_view(
+            {
+                "command_id": command_id,
+                "station_id": station_id,
+                "name": name,
+                "status": "requested",
+                "detail": "",
+                "result": None,
+                "attempts": 0,
+                "merged_keys": [],
+                "position": result.position,
+            }
+        )
+
+
+def fingerprint(name: str, arguments: Arguments, ttl_s: float | None) -> str:
+    """What a request says, as a digest kept with its Idempotency-Key."""
+    body = json.dumps([name, arguments, ttl_s], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()

@@ -60,20 +60,30 @@ def command_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict
             **current,
             "status": "dispatched",
             "attempt": event.attempt,
+            "attempts": event.attempt,
             "connection_epoch": event.connection_epoch,
+            "dispatched_at": event.dispatched_at,
             "position": recorded.position,
         }
     status = TERMINAL_STATUS.get(type(event))
     if status is None:
         return None
+    detail = getattr(event, "detail", "")
+    error_code = getattr(event, "error_code", "") or ERROR_CODES.get(status)
     return {
         **current,
         "status": status,
-        "detail": getattr(event, "detail", ""),
+        "detail": detail,
         "result": getattr(event, "result", None) or None,
-        "error_code": getattr(event, "error_code", "") or None,
+        "error_code": error_code,
+        "error_description": detail if error_code else None,
+        "answered_at": getattr(event, "answered_at", None),
         "position": recorded.position,
     }
+
+
+ERROR_CODES = {"timed_out": "Timeout", "expired": "Expired"}
+"""The ``error_code`` of an end that is not a station's CALLERROR."""
 
 
 def transaction_doc(
@@ -101,10 +111,27 @@ def transaction_doc(
             "reservation_id": event.reservation_id,
             "remote_start_command_id": event.remote_start_command_id,
             "abandoned_for": None,
+            "unconfirmed_reason": None,
+            "close_reason": None,
             "position": recorded.position,
         }
     if current is None:
         return None
+    if isinstance(event, e.TransactionUnconfirmed):
+        return {
+            **current,
+            "status": "unconfirmed",
+            "unconfirmed_reason": event.reason,
+            "position": recorded.position,
+        }
+    if isinstance(event, e.TransactionClosed):
+        return {
+            **current,
+            "status": "closed",
+            "close_reason": event.reason,
+            "stopped_at": event.closed_at,
+            "position": recorded.position,
+        }
     if isinstance(event, e.MeterValuesRecorded):
         return {
             **current,
@@ -180,7 +207,9 @@ class CommandAndStationProjection:
         sessions: dict[str, dict[str, Any]] = {}
         for recorded in batch:
             command_id = getattr(recorded.event, "command_id", None)
-            if isinstance(command_id, str):
+            if isinstance(recorded.event, e.CommandMerged):
+                await self._merged(recorded, recorded.event, commands)
+            elif isinstance(command_id, str):
                 key = command_id
                 current = commands.get(key) or await self._documents.get(COMMANDS, key)
                 if current is not None and current["station_id"] != station_id_of(
@@ -216,6 +245,35 @@ class CommandAndStationProjection:
             writes += await self._more.writes_for(batch, commands)
         return writes
 
+    async def _merged(
+        self,
+        recorded: RecordedEvent,
+        event: e.CommandMerged,
+        commands: dict[str, dict[str, Any]],
+    ) -> None:
+        """The key of a request merged into an open one points at it, and that one lists it."""
+        station_id = station_id_of(recorded.stream_id)
+        key = event.command_id
+        existing = commands.get(key) or await self._documents.get(COMMANDS, key)
+        if existing is not None and existing["station_id"] != station_id:
+            key = f"{station_id}/{event.command_id}"
+        commands[key] = {
+            "command_id": event.command_id,
+            "station_id": station_id,
+            "status": MERGED,
+            "merged_into": event.merged_into,
+            "position": recorded.position,
+        }
+        target = commands.get(event.merged_into) or await self._documents.get(
+            COMMANDS, event.merged_into
+        )
+        if target is not None and target["station_id"] == station_id:
+            keys = [*(target.get("merged_keys") or []), event.command_id]
+            commands[event.merged_into] = {**target, "merged_keys": keys}
+
+
+MERGED = "merged"
+"""The status of a key whose request was merged into another (``merged_into``)."""
 
 _OPEN_STATUSES = {"requested", "dispatched"}
 

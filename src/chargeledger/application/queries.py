@@ -5,12 +5,33 @@ from __future__ import annotations
 from typing import Any
 
 from chargeledger.application.ports import DocumentStore
-from chargeledger.application.projections import COMMANDS, STATIONS, TRANSACTIONS
+from chargeledger.application.projections import (
+    COMMANDS,
+    STATIONS,
+    TRANSACTIONS,
+    transaction_key,
+)
 from chargeledger.application.registry import REGISTRY
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.twin import StationTwin
 
-COMMAND_VIEW_FIELDS = ("command_id", "station_id", "name", "status", "detail", "result", "position")
+COMMAND_VIEW_FIELDS = (
+    "command_id",
+    "station_id",
+    "name",
+    "status",
+    "detail",
+    "result",
+    "error_code",
+    "error_description",
+    "attempts",
+    "requested_at",
+    "dispatched_at",
+    "answered_at",
+    "expires_at",
+    "merged_keys",
+    "position",
+)
 TRANSACTION_VIEW_FIELDS = (
     "transaction_id",
     "station_id",
@@ -29,17 +50,27 @@ TRANSACTION_VIEW_FIELDS = (
     "meter_value_count",
     "remote_start_command_id",
     "abandoned_for",
+    "unconfirmed_reason",
+    "close_reason",
     "position",
 )
 
 
 def command_view(doc: dict[str, Any]) -> dict[str, Any]:
-    return {name: doc.get(name) for name in COMMAND_VIEW_FIELDS}
+    """``error_code``: the CALLERROR code, ``Timeout``, ``Expired``, ``InDoubt``, ``NotSent``
+    (``None`` unless it ended so); ``attempts``: how often it was sent; ``merged_keys``:
+    the Idempotency-Keys of the requests that repeated it while it was open."""
+    view = {name: doc.get(name) for name in COMMAND_VIEW_FIELDS}
+    view["attempts"] = doc.get("attempts", doc.get("attempt", 0))
+    view["merged_keys"] = list(doc.get("merged_keys") or [])
+    return view
 
 
 def transaction_view(doc: dict[str, Any]) -> dict[str, Any]:
-    """A charging session: ``status`` is open, stopped, or abandoned (the station started
-    another session on the connector without stopping this one)."""
+    """A charging session: ``status`` is open, stopped, abandoned (the station started
+    another session on the connector without stopping this one), unconfirmed (the
+    station rebooted and reports the connector free; still waiting for its stop) or
+    closed (by an operator, ``close_reason``)."""
     return {name: doc.get(name) for name in TRANSACTION_VIEW_FIELDS}
 
 
@@ -84,11 +115,35 @@ class Views:
         return [station_view(sid, twins.get(sid), business.get(sid)) for sid in ids]
 
     async def command(self, command_id: str) -> dict[str, Any] | None:
+        """The command's view; for a key merged into another request, that request's view
+        with ``requested_as``."""
         doc = await self._documents.get(COMMANDS, command_id)
-        return None if doc is None else command_view(doc)
+        if doc is None:
+            return None
+        into = doc.get("merged_into")
+        if into is None:
+            return command_view(doc)
+        target = await self._documents.get(COMMANDS, into)
+        if target is None:
+            return None
+        return {**command_view(target), "requested_as": command_id}
 
     async def station_known(self, station_id: str) -> bool:
         return await self.station(station_id) is not None
+
+    async def transaction(self, transaction_id: int) -> dict[str, Any] | None:
+        doc = await self._documents.get(TRANSACTIONS, transaction_key(transaction_id))
+        if doc is None:
+            return None
+        return await self._with_meters(doc)
+
+    async def _with_meters(self, doc: dict[str, Any]) -> dict[str, Any]:
+        view = transaction_view(doc)
+        meters = await self._twin.meters(doc["station_id"], int(doc["transaction_id"]))
+        if meters is not None:
+            view["last_meter_value"] = meters["last"]
+            view["meter_value_count"] = meters["count"]
+        return view
 
     async def transactions(self, station_id: str | None = None) -> list[dict[str, Any]]:
         """Charging sessions in transaction order, of one station when given."""

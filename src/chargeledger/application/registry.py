@@ -1,4 +1,9 @@
-"""The station registry: which station ids may connect, and with which password."""
+"""The station registry: which station ids may connect, and with which password.
+
+Explicit semantics: ``add`` refuses an id already registered (its password stays as
+it is), ``set_password`` changes only the password (``None`` removes it), ``remove``
+takes the station out; each refuses an id that is not there. Ids are checked as the
+OCPP gateway checks them, so no registered id is one a station could never use."""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +51,13 @@ class StationRegistry:
         self._documents = documents
 
     async def add(self, station_id: str, password: str | None, added_at: str) -> None:
+        """Register a new station (``StationAlreadyRegisteredError`` when it is there)."""
+        check_station_id(station_id)
+        if await self._documents.get(REGISTRY, station_id) is not None:
+            raise StationAlreadyRegisteredError(
+                f"station {station_id!r} is already registered; change its password with "
+                "set-password, or remove it first"
+            )
         doc: dict[str, Any] = {
             "station_id": station_id,
             "password_hash": hash_password(password) if password else None,
@@ -52,9 +65,58 @@ class StationRegistry:
         }
         await self._documents.write([DocumentWrite(REGISTRY, station_id, doc)])
 
+    async def set_password(self, station_id: str, password: str | None) -> RegisteredStation:
+        """Change (``None``: remove) a registered station's password."""
+        doc = await self._documents.get(REGISTRY, station_id)
+        if doc is None:
+            raise StationNotInRegistryError(f"station {station_id!r} is not registered")
+        doc = {**doc, "password_hash": hash_password(password) if password else None}
+        await self._documents.write([DocumentWrite(REGISTRY, station_id, doc)])
+        return RegisteredStation(**doc)
+
+    async def remove(self, station_id: str) -> None:
+        if await self._documents.get(REGISTRY, station_id) is None:
+            raise StationNotInRegistryError(f"station {station_id!r} is not registered")
+        await self._documents.write([DocumentWrite(REGISTRY, station_id, None)])
+
     async def get(self, station_id: str) -> RegisteredStation | None:
         doc = await self._documents.get(REGISTRY, station_id)
         return None if doc is None else RegisteredStation(**doc)
 
     async def list(self) -> list[RegisteredStation]:
         return [RegisteredStation(**doc) for doc in await self._documents.list(REGISTRY)]
+
+
+STATION_ID = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$")
+"""The ids the OCPP gateway accepts in its path (OCPP-J: a CiString48 of URL-safe
+characters); the registry accepts no other."""
+
+
+class RegistryError(Exception):
+    """A registry change refused; ``code`` is the API's ``error``."""
+
+    code = "RegistryError"
+
+
+class InvalidStationIdError(RegistryError):
+    code = "ValidationError"
+
+
+class StationAlreadyRegisteredError(RegistryError):
+    code = "StationAlreadyRegistered"
+
+
+class StationNotInRegistryError(RegistryError):
+    code = "StationNotFound"
+
+
+def check_station_id(station_id: str) -> None:
+    if not STATION_ID.match(station_id):
+        raise InvalidStationIdError(
+            f"station id {station_id!r}: 1-48 characters of A-Z a-z 0-9 * - _ = : + | @ . "
+            "(what the OCPP gateway accepts)"
+        )
+
+
+def registry_view(station: RegisteredStation) -> dict[str, Any]:
+    return {"id": station.station_id, "has_password": station.password_hash is not None}

@@ -103,7 +103,16 @@ SPECS: dict[str, StationCommandSpec] = {
     spec.name: spec
     for spec in (
         StationCommandSpec("remote-start", "RemoteStartTransaction", _remote_start),
-        StationCommandSpec("remote-stop", "RemoteStopTransaction", _remote_stop),
+        StationCommandSpec(
+            "remote-stop",
+            "RemoteStopTransaction",
+            _remote_stop,
+            details={
+                "Rejected": "the station refused to stop transaction {transaction_id}: it "
+                "runs no such transaction (lost in a reboot or a reset?); if the session is "
+                "over, close it: POST /api/transactions/{transaction_id}/close"
+            },
+        ),
         StationCommandSpec(
             "unlock-connector", "UnlockConnector", _unlock_connector, frozenset({"Unlocked"})
         ),

@@ -94,13 +94,24 @@ class TwinService:
         info: str | None = None,
         vendor_error_code: str | None = None,
         timestamp: str | None = None,
+        received_at: str | None = None,
     ) -> None:
         self._update(
             station_id,
             lambda twin: t.status_notified(
-                twin, connector_id, status, error_code, info, vendor_error_code, timestamp
+                twin,
+                connector_id,
+                status,
+                error_code,
+                info,
+                vendor_error_code,
+                timestamp,
+                received_at,
             ),
         )
+
+    def booted(self, station_id: str, at: str) -> None:
+        self._update(station_id, lambda twin: t.booted(twin, at))
 
     def diagnostics_status_notified(
         self, station_id: str, status: str, at: str | None = None
@@ -243,6 +254,7 @@ def _to_doc(twin: t.StationTwin) -> dict[str, Any]:
         "diagnostics_status": twin.diagnostics_status,
         "firmware_status": twin.firmware_status,
         "reports": r.to_doc(twin.reports),
+        "booted_at": twin.booted_at,
     }
 
 
@@ -279,4 +291,5 @@ def _from_doc(doc: dict[str, Any]) -> t.StationTwin:
         diagnostics_status=doc.get("diagnostics_status"),
         firmware_status=doc.get("firmware_status"),
         reports=r.from_doc(doc.get("reports")),
+        booted_at=doc.get("booted_at"),
     )

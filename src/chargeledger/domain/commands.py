@@ -61,6 +61,10 @@ class RequestRemoteStart(OperatorCommand):
     connector_id: int
     id_tag: str
     charging_profile: dict[str, Any] | None = None
+    id_tag_status: str | None = None
+    """The id-tag registry's verdict on ``id_tag`` now (``None``: not weighed)."""
+    force: bool = False
+    """Send it even though the registry refuses the tag (the operator insists)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -219,6 +223,7 @@ class RecordOutcome(Command):
     result: dict[str, Any] = field(default_factory=dict)
     detail: str = ""
     error_code: str = ""
+    answered_at: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -255,3 +260,12 @@ class StopTransaction(Command):
     transaction_data: list[dict[str, Any]] = field(default_factory=list)
     last_reading: dict[str, Any] | None = None
     """The last MeterValue the station sent for the session (telemetry), if any."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloseTransaction(Command):
+    """An operator closes a session the station no longer runs, with a reason."""
+
+    transaction_id: int
+    reason: str
+    closed_at: str

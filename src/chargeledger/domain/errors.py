@@ -81,5 +81,14 @@ class LocalListOutOfSyncError(DomainError):
     update cannot be built on it; a Full one can."""
 
 
+class IdTagNotAcceptedError(DomainError):
+    """A remote start for an id tag the registry refuses (Blocked, Expired, Invalid, ...);
+    the station would stop the session at once (DeAuthorized)."""
+
+
+class IdempotencyKeyReusedError(DomainError):
+    """The Idempotency-Key already names a request with another body."""
+
+
 class IdempotencyKeyInUseError(DomainError):
     """The command id already names a command of another station."""

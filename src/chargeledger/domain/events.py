@@ -138,10 +138,22 @@ class CommandDispatched(Event):
 
 
 @dataclass(frozen=True)
+class CommandMerged(Event):
+    """An operator's request under ``command_id`` (its Idempotency-Key) repeated the
+    request ``merged_into`` still open: no second command; both keys lead to that one."""
+
+    command_id: str
+    merged_into: str
+
+
+@dataclass(frozen=True)
 class CommandAccepted(Event):
+    """``answered_at``: when the station's answer came (``None`` in older events)."""
+
     command_id: str
     result: dict[str, Any] = field(default_factory=dict)
     detail: str = ""
+    answered_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,18 +161,21 @@ class CommandRejected(Event):
     command_id: str
     result: dict[str, Any] = field(default_factory=dict)
     detail: str = ""
+    answered_at: str | None = None
 
 
 @dataclass(frozen=True)
 class CommandTimedOut(Event):
     command_id: str
     detail: str = ""
+    answered_at: str | None = None
 
 
 @dataclass(frozen=True)
 class CommandExpired(Event):
     command_id: str
     detail: str = ""
+    answered_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +183,7 @@ class CommandFailed(Event):
     command_id: str
     detail: str = ""
     error_code: str = ""
+    answered_at: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,6 +240,29 @@ class TransactionAbandoned(Event):
     transaction_id: int
     connector_id: int
     superseded_by: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransactionUnconfirmed(Event):
+    """The station, after a boot, reports the session's connector free: it no longer
+    runs the session (killed, or reset without a StopTransaction). The session stays
+    open for its StopTransaction, but no longer blocks the connector; ``reason`` says
+    what the station reported."""
+
+    transaction_id: int
+    connector_id: int
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransactionClosed(Event):
+    """An operator closed the session by hand (``reason``); a late StopTransaction for
+    it still closes its books."""
+
+    transaction_id: int
+    connector_id: int
+    reason: str
+    closed_at: str
 
 
 # --- the other operations of OCPP 1.6's six profiles (payload: every field) ----------
@@ -444,12 +483,15 @@ SESSION_EVENTS: tuple[type[Event], ...] = (
     MeterValuesRecorded,
     TransactionStopped,
     TransactionAbandoned,
+    TransactionUnconfirmed,
+    TransactionClosed,
 )
 
 ALL_EVENTS: tuple[type[Event], ...] = (
     StationBooted,
     *REQUEST_EVENTS,
     CommandDispatched,
+    CommandMerged,
     *TERMINAL_EVENTS,
     *SESSION_EVENTS,
     *RESERVATION_EVENTS,

@@ -14,9 +14,11 @@ ACCEPTED = "Accepted"
 BLOCKED = "Blocked"
 EXPIRED = "Expired"
 INVALID = "Invalid"
+CONCURRENT_TX = "ConcurrentTx"
 
-STORED_STATUSES = (ACCEPTED, BLOCKED, EXPIRED)
-"""What an operator may store; ``Invalid`` is what an unknown tag answers."""
+STORED_STATUSES = (ACCEPTED, BLOCKED, EXPIRED, INVALID, CONCURRENT_TX)
+"""What an operator may store: any OCPP 1.6 ``AuthorizationStatus``. An unknown tag
+answers ``Invalid``."""
 
 
 @dataclass(frozen=True)

@@ -13,20 +13,38 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from chargeledger.domain.errors import ConnectorNotAvailableError, UnknownConnectorError
+from chargeledger.domain.id_tags import instant
 
 WHOLE_STATION = 0
 REFUSING_STATUSES = frozenset({"Faulted", "Unavailable"})
 
 
+DEFAULT_CONNECTION_TIMEOUT_S = 120.0
+"""How long a station waits for a cable after accepting a remote start, when its
+``ConnectionTimeOut`` is not known (the node's ``--connection-timeout``)."""
+
+
 @dataclass(frozen=True)
 class TwinSnapshot:
     """The last status the station reported per connector (0: the station as a whole).
-    Empty when the station has reported nothing yet: nothing can be ruled out then."""
+    Empty when the station has reported nothing yet: nothing can be ruled out then.
+
+    ``reported_at``: when we received each connector's status; ``booted_at``: when the
+    station last booted (both by our clock); ``connection_timeout_s``: the station's
+    ``ConnectionTimeOut`` when it reported it, else the node's default."""
 
     connectors: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
+    reported_at: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
+    booted_at: str | None = None
+    connection_timeout_s: float = DEFAULT_CONNECTION_TIMEOUT_S
 
     def knows_connectors(self) -> bool:
         return any(cid != WHOLE_STATION for cid in self.connectors)
+
+    def reported_since(self, connector_id: int, since: str | None) -> bool:
+        """Whether the connector's status was reported after ``since`` (our clock)."""
+        at = self.reported_at.get(connector_id)
+        return since is not None and at is not None and instant(at) >= instant(since)
 
 
 NO_SNAPSHOT = TwinSnapshot()

@@ -32,6 +32,7 @@ from typing import Any
 
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
+from chargeledger.domain.connector_claims import hold_is_live, station_lost
 from chargeledger.domain.errors import (
     CommandPendingError,
     ConnectorReservedError,
@@ -65,12 +66,8 @@ def _others(state: StationState, id_tag: str, now: str) -> list[Reservation]:
 
 def _free_connectors(state: StationState, twin: TwinSnapshot, now: str, besides: int) -> int:
     """Connectors the twin reports, other than ``besides``, that nothing holds."""
-    taken = {s.connector_id for s in state.sessions.values()}
-    taken |= {
-        h.connector_id
-        for h in state.held_connectors.values()
-        if instant(now) < instant(h.expires_at)
-    }
+    taken = {s.connector_id for s in state.sessions.values() if not station_lost(s, state, twin)}
+    taken |= {h.connector_id for h in state.held_connectors.values() if hold_is_live(h, twin, now)}
     taken |= {
         cmd.connector_id
         for cmd in state.open_commands.values()

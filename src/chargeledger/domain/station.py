@@ -54,19 +54,21 @@ from chargeledger.domain.charging_sessions import (
     decide_stop,
     retransmitted_start,
 )
+from chargeledger.domain.connector_claims import blocking_session, hold_is_live
 from chargeledger.domain.errors import (
     CommandNotFoundError,
     CommandPendingError,
     ConnectorNotAvailableError,
     DomainError,
+    IdTagNotAcceptedError,
     InvalidCommandError,
     StationNotRegisteredError,
     TransactionNotFoundError,
 )
-from chargeledger.domain.id_tags import instant
 from chargeledger.domain.operations import SLOT_FIELDS, operation_request
 from chargeledger.domain.remote_start_policy import (
     WHOLE_STATION,
+    TwinSnapshot,
     check_connector_exists,
     check_remote_start,
 )
@@ -125,7 +127,13 @@ def decide(command: c.Command, state: StationState) -> list[e.Event]:
         case c.RegisterBoot():
             return [_boot(command)]
         case c.OperatorCommand():
-            return _decide_operator_command(command, state)
+            decided = _decide_operator_command(command, state)
+            if not decided:
+                joined = same_request(command, state)
+                if joined is not None and joined != command.command_id:
+                    # Recorded, so that this request's id reads back as the one it joined.
+                    return [e.CommandMerged(command.command_id, joined)]
+            return decided
         case c.MarkDispatched():
             return _decide_dispatch(command, state)
         case c.RecordOutcome():
@@ -138,6 +146,8 @@ def decide(command: c.Command, state: StationState) -> list[e.Event]:
             return decide_stop(command, state)
         case c.ExpireReservation():
             return reservations.decide_expire(command, state)
+        case c.CloseTransaction():
+            return _close(command, state)
     raise TypeError(f"no decision for {type(command).__name__}")
 
 
@@ -241,14 +251,14 @@ def same_request(command: c.OperatorCommand, state: StationState) -> str | None:
         wanted = requested_event(command, state)
     except DomainError:
         return None
-    holder = _holder(wanted, state, command.requested_at)
+    holder = _holder(wanted, state, command.requested_at, command.twin)
     if holder is not None and holder[1] == wanted.payload():
         return holder[0]
     return None
 
 
 def _holder(
-    wanted: e.CommandRequested, state: StationState, now: str
+    wanted: e.CommandRequested, state: StationState, now: str, twin: TwinSnapshot
 ) -> tuple[str, Mapping[str, Any]] | None:
     """The command holding the slot ``wanted`` needs: (its id, its payload)."""
     slot = _slot(wanted.command_name, wanted.payload())
@@ -260,7 +270,7 @@ def _holder(
             return open_command.command_id, open_command.payload
     if isinstance(wanted, e.RemoteStartRequested):
         held = state.held_connectors.get(wanted.connector_id)
-        if held is not None and instant(now) < instant(held.expires_at):
+        if held is not None and hold_is_live(held, twin, now):
             return held.command_id, {"connector_id": held.connector_id, "id_tag": held.id_tag}
     return None
 
@@ -270,7 +280,7 @@ def _decide_operator_command(command: c.OperatorCommand, state: StationState) ->
     if isinstance(command, c.RequestReservation):
         return reservations.decide_reserve_now(command, state)
     wanted = requested_event(command, state)
-    holder = _holder(wanted, state, command.requested_at)
+    holder = _holder(wanted, state, command.requested_at, command.twin)
     if holder is not None:
         held_by, held_payload = holder
         if held_payload == wanted.payload():
@@ -284,15 +294,16 @@ def _decide_operator_command(command: c.OperatorCommand, state: StationState) ->
             f"{wanted.command_name} {held_by} is still pending for this target; "
             "wait for its outcome"
         )
+    decided: list[e.Event] = []
     if isinstance(command, c.RequestRemoteStart):
-        _check_free_for_remote_start(command, state)
+        decided += _check_free_for_remote_start(command, state)
     if isinstance(command, c.RequestRemoteStop) and command.transaction_id not in state.sessions:
         raise TransactionNotFoundError(
             f"no open transaction {command.transaction_id} on this station"
         )
     if isinstance(command, c.RequestReservationCancel):
         reservations.check_cancel(command, state)
-    return [wanted]
+    return [*decided, wanted]
 
 
 def _check_registration(command: c.OperatorCommand, state: StationState) -> None:
@@ -308,17 +319,58 @@ def _check_registration(command: c.OperatorCommand, state: StationState) -> None
         )
 
 
-def _check_free_for_remote_start(command: c.RequestRemoteStart, state: StationState) -> None:
+def _check_free_for_remote_start(
+    command: c.RequestRemoteStart, state: StationState
+) -> list[e.Event]:
+    """Refuse a busy connector or a tag the registry refuses; a session the station
+    lost is marked unconfirmed."""
+    status = command.id_tag_status
+    if status is not None and status != "Accepted" and not command.force:
+        raise IdTagNotAcceptedError(
+            f"id tag {command.id_tag!r} is {status} in the id-tag registry: the station "
+            'would stop the session at once; fix the tag, or send "force": true'
+        )
     check_remote_start(command.twin, command.connector_id)
     reservations.check_not_reserved(
         state, command.twin, command.connector_id, command.id_tag, command.requested_at
     )
-    session = state.session_on(command.connector_id)
+    session = blocking_session(state, command.twin, command.connector_id)
     if session is not None:
         raise ConnectorNotAvailableError(
             f"connector {command.connector_id} is charging in transaction "
-            f"{session.transaction_id}; stop it first"
+            f"{session.transaction_id}; stop it first (or, if the station no longer runs "
+            f"it, close it: POST /api/transactions/{session.transaction_id}/close)"
         )
+    lost = state.session_on(command.connector_id)
+    if lost is None or lost.unconfirmed:
+        return []
+    status = command.twin.connectors.get(command.connector_id)
+    return [
+        e.TransactionUnconfirmed(
+            transaction_id=lost.transaction_id,
+            connector_id=lost.connector_id,
+            reason=f"the station rebooted and reports connector {lost.connector_id} {status}",
+        )
+    ]
+
+
+def _close(command: c.CloseTransaction, state: StationState) -> list[e.Event]:
+    session = state.sessions.get(command.transaction_id)
+    if session is None:
+        raise TransactionNotFoundError(
+            f"no open transaction {command.transaction_id} on this station; "
+            "only an open or unconfirmed session can be closed"
+        )
+    if not command.reason.strip():
+        raise InvalidCommandError("give a reason for closing the session")
+    return [
+        e.TransactionClosed(
+            transaction_id=session.transaction_id,
+            connector_id=session.connector_id,
+            reason=command.reason,
+            closed_at=command.closed_at,
+        )
+    ]
 
 
 def _decide_dispatch(command: c.MarkDispatched, state: StationState) -> list[e.Event]:
@@ -341,16 +393,16 @@ def _decide_dispatch(command: c.MarkDispatched, state: StationState) -> list[e.E
 
 
 def _outcome_event(command: c.RecordOutcome) -> e.Event:
-    target = command.target_command_id
+    target, at = command.target_command_id, command.answered_at
     if command.outcome == "accepted":
-        return e.CommandAccepted(target, command.result, command.detail)
+        return e.CommandAccepted(target, command.result, command.detail, at)
     if command.outcome == "rejected":
-        return e.CommandRejected(target, command.result, command.detail)
+        return e.CommandRejected(target, command.result, command.detail, at)
     if command.outcome == "timed_out":
-        return e.CommandTimedOut(target, command.detail)
+        return e.CommandTimedOut(target, command.detail, at)
     if command.outcome == "expired":
-        return e.CommandExpired(target, command.detail)
-    return e.CommandFailed(target, command.detail, command.error_code)
+        return e.CommandExpired(target, command.detail, at)
+    return e.CommandFailed(target, command.detail, command.error_code, at)
 
 
 def _decide_outcome(command: c.RecordOutcome, state: StationState) -> list[e.Event]:

@@ -54,6 +54,8 @@ class HeldConnector:
     connector_id: int
     id_tag: str
     expires_at: str
+    accepted_at: str | None = None
+    """When the station accepted (our clock; ``None`` in older events)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,10 @@ class OpenSession:
     id_tag_status: str
     id_tag_expiry: str | None = None
     remote_start_command_id: str | None = None
+    boot: int = 0
+    """How many boots the station had recorded when the session started."""
+    unconfirmed: bool = False
+    """The station reported the connector free after a boot: it no longer runs it."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,7 @@ class StationState:
     abandoned: tuple[int, ...] = ()
     reservations: Mapping[int, Reservation] = field(default_factory=lambda: _EMPTY)
     local_list: LocalList = LocalList()
+    boots: int = 0
 
     def pending_remote_start(self, connector_id: int) -> OpenCommand | None:
         for command in self.open_commands.values():
@@ -129,7 +136,7 @@ def evolve(state: StationState, event: e.Event) -> StationState:
     """The state after one event. Total: an event that changes nothing returns ``state``."""
     match event:
         case e.StationBooted():
-            return replace(state, registration=event.registration)
+            return replace(state, registration=event.registration, boots=state.boots + 1)
         case e.CommandRequested():
             return _requested(state, event)
         case e.CommandDispatched():
@@ -140,13 +147,25 @@ def evolve(state: StationState, event: e.Event) -> StationState:
             return replace(
                 state, open_commands=_with(state.open_commands, event.command_id, dispatched)
             )
-        case e.CommandAccepted() | e.CommandRejected() | e.CommandTimedOut():
-            return _ended(state, event.command_id, accepted=isinstance(event, e.CommandAccepted))
-        case e.CommandExpired() | e.CommandFailed():
+        case e.CommandAccepted():
+            return _ended(state, event.command_id, accepted=True, at=event.answered_at)
+        case e.CommandRejected() | e.CommandTimedOut() | e.CommandExpired() | e.CommandFailed():
             return _ended(state, event.command_id, accepted=False)
         case e.TransactionStarted():
             return _started(state, event)
         case e.TransactionAbandoned():
+            return replace(
+                state,
+                sessions=_without(state.sessions, event.transaction_id),
+                abandoned=(*state.abandoned, event.transaction_id)[-ABANDONED_KEPT:],
+            )
+        case e.TransactionUnconfirmed():
+            session = state.sessions.get(event.transaction_id)
+            if session is None:
+                return state
+            unconfirmed = replace(session, unconfirmed=True)
+            return replace(state, sessions=_with(state.sessions, event.transaction_id, unconfirmed))
+        case e.TransactionClosed():
             return replace(
                 state,
                 sessions=_without(state.sessions, event.transaction_id),
@@ -244,14 +263,17 @@ def _requested(state: StationState, event: e.CommandRequested) -> StationState:
     )
 
 
-def _ended(state: StationState, command_id: str, accepted: bool) -> StationState:
+def _ended(
+    state: StationState, command_id: str, accepted: bool, at: str | None = None
+) -> StationState:
     target = state.open_commands.get(command_id)
     if target is None:
         return state
     held = state.held_connectors
     connector, tag = target.connector_id, target.id_tag
     if accepted and target.name == REMOTE_START and not target.linked and connector and tag:
-        held = _with(held, connector, HeldConnector(command_id, connector, tag, target.expires_at))
+        hold = HeldConnector(command_id, connector, tag, target.expires_at, at)
+        held = _with(held, connector, hold)
     return replace(
         state, open_commands=_without(state.open_commands, command_id), held_connectors=held
     )
@@ -267,6 +289,7 @@ def _started(state: StationState, event: e.TransactionStarted) -> StationState:
         id_tag_status=event.id_tag_status,
         id_tag_expiry=event.id_tag_expiry,
         remote_start_command_id=event.remote_start_command_id,
+        boot=state.boots,
     )
     open_commands = state.open_commands
     linked = open_commands.get(event.remote_start_command_id or "")

@@ -21,6 +21,8 @@ class ConnectorTwin:
     vendor_error_code: str | None = None
     timestamp: str | None = None
     """When the station says the status began (its clock), if it said."""
+    received_at: str | None = None
+    """When we received it (our clock)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,8 @@ class StationTwin:
     firmware_status: str | None = None
     reports: r.StationReports = r.NO_REPORTS
     """Firmware and diagnostics histories, DataTransfers, Authorizes, meter readings."""
+    booted_at: str | None = None
+    """When the station last sent a BootNotification (our clock)."""
 
     def connector_status(self, connector_id: int) -> str | None:
         connector = self.connectors.get(connector_id)
@@ -65,6 +69,7 @@ def heartbeat(twin: StationTwin, at: str) -> StationTwin:
         twin.diagnostics_status,
         twin.firmware_status,
         twin.reports,
+        twin.booted_at,
     )
 
 
@@ -76,10 +81,18 @@ def status_notified(
     info: str | None = None,
     vendor_error_code: str | None = None,
     timestamp: str | None = None,
+    received_at: str | None = None,
 ) -> StationTwin:
     updated = dict(twin.connectors)
-    updated[connector_id] = ConnectorTwin(status, error_code, info, vendor_error_code, timestamp)
+    updated[connector_id] = ConnectorTwin(
+        status, error_code, info, vendor_error_code, timestamp, received_at
+    )
     return replace(twin, connectors=MappingProxyType(dict(sorted(updated.items()))))
+
+
+def booted(twin: StationTwin, at: str) -> StationTwin:
+    """A BootNotification: the statuses reported before it are from before the boot."""
+    return replace(twin, booted_at=at)
 
 
 def diagnostics_status_notified(

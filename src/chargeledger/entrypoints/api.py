@@ -22,6 +22,7 @@ from chargeledger.application.charging_profile_library import (
     ChargingProfileLibrary,
     ChargingProfileNotFoundError,
 )
+from chargeledger.application.charging_sessions import ChargingSessions
 from chargeledger.application.command_bus import RetriesExhaustedError, stream_of
 from chargeledger.application.history import station_as_of
 from chargeledger.application.id_tags import MAX_ID_TAG_LENGTH, IdTagRegistry, InvalidIdTagError
@@ -30,6 +31,7 @@ from chargeledger.application.operation_queries import OperationViews, event_vie
 from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.ports import RecordedEvent
 from chargeledger.application.queries import Views
+from chargeledger.application.registry import RegistryError, registry_view
 from chargeledger.bootstrap import Node
 from chargeledger.domain.errors import DomainError, InvalidChargingProfileError
 from chargeledger.entrypoints.command_bodies import (
@@ -113,9 +115,27 @@ _COMMAND_BODY_SCHEMA = {
 }
 
 
+class RegisterStationBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(description="1-48 characters of A-Z a-z 0-9 * - _ = : + | @ .")
+    password: str | None = Field(
+        default=None, min_length=1, description="for HTTP Basic (security profile 1); null: none"
+    )
+
+
+class StationPasswordBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: str | None = Field(min_length=1, description="the new password; null removes it")
+
+
+class CloseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=255, description="why it is closed by hand")
+
+
 class IdTagBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: Literal["Accepted", "Blocked", "Expired"] = "Accepted"
+    status: Literal["Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"] = "Accepted"
     expiry: datetime | None = Field(default=None, description="ISO-8601; without a zone, UTC")
 
 
@@ -155,8 +175,16 @@ def create_app(node: Node) -> FastAPI:
         node.clock,
         node.settings.command_ttl_s,
         node.twin,
-        OperationInputs(node.documents, profiles, id_tags, node.clock),
+        OperationInputs(
+            node.documents,
+            profiles,
+            id_tags,
+            node.clock,
+            node.settings.remote_start_unknown_tags == "refuse",
+        ),
+        node.settings.connection_timeout_s,
     )
+    sessions = ChargingSessions(node.bus, node.documents, id_tags, node.twin)
     token = node.settings.api_token
 
     async def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
@@ -181,11 +209,20 @@ def create_app(node: Node) -> FastAPI:
                 503, "NotCaughtUp", f"read models are not yet at position {min_position}; retry"
             )
 
+    async def caught_up_to_head() -> None:
+        head = await node.store.head_position()
+        await node.projections.wait_until(head, node.settings.read_wait_s)
+
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(
             {"error": exc.error, "detail": exc.detail}, exc.status, headers=exc.headers
         )
+
+    @app.exception_handler(RegistryError)
+    async def registry_refused(request: Request, exc: RegistryError) -> JSONResponse:
+        status = {"ValidationError": 422, "StationNotFound": 404}.get(exc.code, 409)
+        return JSONResponse({"error": exc.code, "detail": str(exc)}, status)
 
     @app.exception_handler(DomainError)
     async def refused(request: Request, exc: DomainError) -> JSONResponse:
@@ -326,8 +363,9 @@ def create_app(node: Node) -> FastAPI:
                 min_length=1,
                 max_length=200,
                 pattern=r"^[^/]+$",
-                description="Any text without '/' (the CSMS's own ids use it); a repeat "
-                "returns the first outcome",
+                description="Any text without '/' (the CSMS's own ids use it) or control "
+                "characters, in UTF-8, up to 200 bytes; a repeat with the same body "
+                "returns the first command, with another body is a 409 IdempotencyKeyReused",
             ),
         ] = None,
     ) -> dict[str, Any]:
@@ -335,14 +373,21 @@ def create_app(node: Node) -> FastAPI:
         arguments = _validated(name, body)
         if not await views.station_known(station_id):
             raise ApiError(404, "StationNotFound", f"no station {station_id!r}")
-        command_id = idempotency_key or str(uuid.uuid4())
+        command_id = _utf8_key(idempotency_key) if idempotency_key else str(uuid.uuid4())
         fields = arguments.model_dump(mode="json", exclude={"ttl_s"})
         return await operator.request(station_id, command_id, name, fields, arguments.ttl_s)
 
     @app.get("/api/commands/{command_id}", dependencies=api)
     async def get_command(command_id: str, min_position: int | None = None) -> dict[str, Any]:
+        """A command by its id (its Idempotency-Key). A key merged into another request
+        answers with that command's view, ``requested_as`` the key asked for."""
         await caught_up(min_position)
         view = await views.command(command_id)
+        if view is None:
+            # Read your own writes: a command just accepted (on any node) is in the
+            # log; wait for the read models to reach the log's head, then look again.
+            await caught_up_to_head()
+            view = await views.command(command_id)
         if view is None:
             raise ApiError(404, "CommandNotFound", f"no command {command_id!r}")
         return view
@@ -354,6 +399,31 @@ def create_app(node: Node) -> FastAPI:
         """Charging sessions (of one station with ``?station=ID``), in transaction order."""
         await caught_up(min_position)
         return await views.transactions(station)
+
+    @app.get("/api/transactions/{transaction_id}", dependencies=api)
+    async def get_transaction(
+        transaction_id: int, min_position: int | None = None
+    ) -> dict[str, Any]:
+        await caught_up(min_position)
+        view = await views.transaction(transaction_id)
+        if view is None:
+            raise ApiError(404, "TransactionNotFound", f"no transaction {transaction_id}")
+        return view
+
+    @app.post("/api/transactions/{transaction_id}/close", dependencies=api)
+    async def close_transaction(transaction_id: int, body: CloseBody) -> dict[str, Any]:
+        """Close by hand a session the station no longer runs (it lost it, and its
+        StopTransaction will never come); recorded as ``TransactionClosed``."""
+        view = await views.transaction(transaction_id)
+        if view is None:
+            raise ApiError(404, "TransactionNotFound", f"no transaction {transaction_id}")
+        now = node.clock.now().isoformat().replace("+00:00", "Z")
+        position = await sessions.close(view["station_id"], transaction_id, body.reason, now)
+        if position is not None:
+            await node.projections.wait_until(position, node.settings.read_wait_s)
+        closed = await views.transaction(transaction_id)
+        assert closed is not None
+        return closed
 
     @app.get("/api/reservations", dependencies=api)
     async def list_reservations(
@@ -386,6 +456,37 @@ def create_app(node: Node) -> FastAPI:
     async def delete_charging_profile(profile_id: int) -> Response:
         if not await profiles.remove(profile_id):
             raise ApiError(404, "ChargingProfileNotFound", f"no charging profile {profile_id}")
+        return Response(status_code=204)
+
+    @app.get("/api/registry/stations", dependencies=api)
+    async def list_registered_stations() -> list[dict[str, Any]]:
+        """The station registry: ids that may connect, and whether each has a password."""
+        return [registry_view(s) for s in await node.registry.list()]
+
+    @app.get("/api/registry/stations/{station_id}", dependencies=api)
+    async def get_registered_station(station_id: str) -> dict[str, Any]:
+        registered = await node.registry.get(station_id)
+        if registered is None:
+            raise ApiError(404, "StationNotFound", f"station {station_id!r} is not registered")
+        return registry_view(registered)
+
+    @app.post("/api/registry/stations", status_code=201, dependencies=api)
+    async def register_station(body: RegisterStationBody) -> dict[str, Any]:
+        """Register a new station; 409 StationAlreadyRegistered if it is there (its
+        password is left as it is: change it with PUT .../password)."""
+        now = node.clock.now().isoformat()
+        await node.registry.add(body.id, body.password, now)
+        registered = await node.registry.get(body.id)
+        assert registered is not None
+        return registry_view(registered)
+
+    @app.put("/api/registry/stations/{station_id}/password", dependencies=api)
+    async def set_station_password(station_id: str, body: StationPasswordBody) -> dict[str, Any]:
+        return registry_view(await node.registry.set_password(station_id, body.password))
+
+    @app.delete("/api/registry/stations/{station_id}", status_code=204, dependencies=api)
+    async def remove_registered_station(station_id: str) -> Response:
+        await node.registry.remove(station_id)
         return Response(status_code=204)
 
     @app.get("/api/id-tags", dependencies=api)
@@ -422,6 +523,20 @@ def _with_nested_schemas(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _utf8_key(header: str) -> str:
+    """The Idempotency-Key as the client wrote it: HTTP hands header bytes over as
+    ISO-8859-1; a client sending UTF-8 (curl, browsers, httpx with bytes) means UTF-8."""
+    try:
+        key = header.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        raise ApiError(
+            422, "ValidationError", "header.idempotency-key: send the key in UTF-8"
+        ) from None
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
+        raise ApiError(422, "ValidationError", "header.idempotency-key: no control characters")
+    return key
 
 
 def _id_tag_view(doc: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from chargeledger.config import DEFAULT_STORE, Settings, env
 from chargeledger.entrypoints import cli_send
@@ -47,6 +48,20 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         type=float,
         default=float(env("reconcile_grace", "10")),
         help="seconds a reconnected station has to show what an in-doubt command did",
+    )
+    p.add_argument(
+        "--connection-timeout",
+        type=float,
+        default=float(env("connection_timeout", "120")),
+        help="seconds a station waits for a cable after accepting a remote start, when it "
+        "has not reported its ConnectionTimeOut (the hold on the connector ends then)",
+    )
+    p.add_argument(
+        "--remote-start-unknown-tags",
+        choices=["send", "refuse"],
+        default=env("remote_start_unknown_tags", "send"),
+        help="a remote start for an id tag the registry does not hold: send it, or refuse "
+        "it (409 IdTagNotAccepted) as a tag the registry refuses is",
     )
     p.add_argument("--crash-at", default=env("crash_at", "") or None, help=argparse.SUPPRESS)
 
@@ -104,7 +119,11 @@ def _tags_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     tags_sub = tags.add_subparsers(dest="action", required=True)
     add = tags_sub.add_parser("add", help="add or replace a tag")
     add.add_argument("tag")
-    add.add_argument("--status", choices=["Accepted", "Blocked", "Expired"], default="Accepted")
+    add.add_argument(
+        "--status",
+        choices=["Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"],
+        default="Accepted",
+    )
     add.add_argument("--expiry", default=None, help="ISO-8601, e.g. 2026-12-31T23:59:59Z")
     tags_sub.add_parser("list", help="every tag with its status and expiry")
 
@@ -145,9 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
     stations = sub.add_parser("stations", help="manage the station registry")
     stations.add_argument("--store", default=env("store", DEFAULT_STORE))
     st_sub = stations.add_subparsers(dest="action", required=True)
-    add = st_sub.add_parser("add")
+    add = st_sub.add_parser("add", help="register a new station (refused if it is there)")
     add.add_argument("id")
     add.add_argument("--password", default=None)
+    password = st_sub.add_parser("set-password", help="change or remove a station's password")
+    password.add_argument("id")
+    choice = password.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--password", default=None)
+    choice.add_argument("--no-password", action="store_true", help="remove the password")
+    remove = st_sub.add_parser("remove", help="take a station out of the registry")
+    remove.add_argument("id")
     st_sub.add_parser("list")
 
     _tags_parser(sub)
@@ -175,6 +201,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rebuild.add_argument("--store", default=env("store", DEFAULT_STORE))
     return parser
+
+
+def _node_lock(store: str, role: str) -> IO[str] | None:
+    """One node per SQLite file: the file's node lock, or a clear refusal (``SystemExit``)."""
+    if not store.startswith("sqlite:///"):
+        return None
+    from chargeledger.adapters.sqlite_database import sqlite_path
+    from chargeledger.adapters.sqlite_lock import FileInUseError, hold_node_lock
+
+    try:
+        return hold_node_lock(sqlite_path(store), role)
+    except FileInUseError as busy:
+        print(
+            f"{role}: {busy.path} is served by another node ({busy.holder}). One node per "
+            "SQLite file: stop that node first, or run several nodes on PostgreSQL.",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
 
 
 async def _rebuild_projections(args: argparse.Namespace) -> int:
@@ -280,7 +324,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "events":
             return asyncio.run(_events(args))
         if args.command == "projections":
-            return asyncio.run(_rebuild_projections(args))
+            lock = _node_lock(args.store, "projections rebuild")
+            try:
+                return asyncio.run(_rebuild_projections(args))
+            finally:
+                if lock is not None:
+                    lock.close()
         if args.command == "bench":
             return _bench(args)
         if args.command == "send":
@@ -320,6 +369,8 @@ def _serve(args: argparse.Namespace) -> int:
         response_timeout_s=args.response_timeout,
         command_ttl_s=args.command_ttl,
         reconcile_grace_s=args.reconcile_grace,
+        connection_timeout_s=args.connection_timeout,
+        remote_start_unknown_tags=args.remote_start_unknown_tags,
         read_wait_s=args.read_wait,
         crash_at=args.crash_at,
         ping_interval_s=args.ping_interval,
@@ -330,22 +381,37 @@ def _serve(args: argparse.Namespace) -> int:
         station_queue=args.station_queue,
         data_transfer_vendors=tuple(v for v in args.data_transfer_vendors.split(",") if v),
     )
-    asyncio.run(serve(settings))
+    lock = _node_lock(settings.store, "serve")
+    try:
+        asyncio.run(serve(settings))
+    finally:
+        if lock is not None:
+            lock.close()
     return 0
 
 
 async def _stations(args: argparse.Namespace) -> int:
-    from chargeledger.application.registry import StationRegistry
+    from chargeledger.application.registry import RegistryError, StationRegistry
     from chargeledger.bootstrap import open_stores
 
     store, documents = await open_stores(args.store)
     try:
         registry = StationRegistry(documents)
-        if args.action == "add":
-            await registry.add(args.id, args.password, datetime.now(UTC).isoformat())
-            auth = "with a password (HTTP Basic)" if args.password else "without a password"
-            print(f"station {args.id} added {auth}")
-        else:
+        try:
+            if args.action == "add":
+                await registry.add(args.id, args.password, datetime.now(UTC).isoformat())
+                auth = "with a password (HTTP Basic)" if args.password else "without a password"
+                print(f"station {args.id} added {auth}")
+            elif args.action == "set-password":
+                await registry.set_password(args.id, None if args.no_password else args.password)
+                print(f"station {args.id}: password {'removed' if args.no_password else 'set'}")
+            elif args.action == "remove":
+                await registry.remove(args.id)
+                print(f"station {args.id} removed")
+        except RegistryError as refused:
+            print(f"stations {args.action}: {refused.code}: {refused}", file=sys.stderr)
+            return 2
+        if args.action == "list":
             for station in await registry.list():
                 auth = "password" if station.password_hash else "no password"
                 print(f"{station.station_id}\t{auth}\tadded {station.added_at}")

@@ -89,6 +89,10 @@ class RemoteStartBody(CommandBody):
         default=None, description="a TxProfile for the session, inline"
     )
     charging_profile_id: int | None = Field(default=None, description="a stored TxProfile")
+    force: bool = Field(
+        default=False,
+        description="send it even though the id-tag registry refuses the tag (409 otherwise)",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> RemoteStartBody:

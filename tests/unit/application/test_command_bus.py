@@ -14,7 +14,11 @@ from chargeledger.application.command_bus import CommandBus, RetriesExhaustedErr
 from chargeledger.application.ports import ANY, AppendResult, Metadata, PendingAppend
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
-from chargeledger.domain.errors import ConnectorNotAvailableError, DomainError
+from chargeledger.domain.errors import (
+    ConnectorNotAvailableError,
+    DomainError,
+    IdempotencyKeyReusedError,
+)
 from tests.fakes import FakeClock, RacingEventStore
 from tests.unit.domain.scenario import requested, reset, start, start_transaction, started
 
@@ -122,10 +126,18 @@ async def test_the_same_request_answers_with_the_open_one_and_so_does_its_repeat
     bus = CommandBus(InMemoryEventStore(), FakeClock())
     await bus.execute("CP1", start("cmd-1"))
     same = await bus.execute("CP1", start("cmd-2"))
-    assert (same.events, same.same_as) == ([], "cmd-1")
+    assert (same.events, same.same_as) == ([e.CommandMerged("cmd-2", "cmd-1")], "cmd-1")
     again = await bus.execute("CP1", start("cmd-2"))
     assert again.duplicate
     assert again.same_as == "cmd-1"
+
+
+async def test_a_repeated_command_id_with_another_fingerprint_is_refused() -> None:
+    bus = CommandBus(InMemoryEventStore(), FakeClock())
+    await bus.execute("CP1", start("cmd-1"), fingerprint="a")
+    assert (await bus.execute("CP1", start("cmd-1"), fingerprint="a")).duplicate
+    with pytest.raises(IdempotencyKeyReusedError):
+        await bus.execute("CP1", start("cmd-1"), fingerprint="b")
 
 
 async def test_a_repeated_start_transaction_returns_the_session_the_first_recorded() -> None:

@@ -43,7 +43,7 @@ async def test_a_removed_tag_is_invalid() -> None:
     [
         ("", "Accepted", None, "1 to 20"),
         ("X" * 21, "Accepted", None, "1 to 20"),
-        ("T", "Invalid", None, "Accepted, Blocked, Expired"),
+        ("T", "Maybe", None, "Accepted, Blocked, Expired, Invalid, ConcurrentTx"),
         ("T", "Accepted", "next week", "ISO-8601"),
     ],
 )

@@ -10,7 +10,11 @@ from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.operator_commands import BUILDERS, OperatorCommands
 from chargeledger.application.station_commands import SPECS
 from chargeledger.application.twin_service import TwinService
-from chargeledger.domain.errors import ConnectorNotAvailableError, UnknownConnectorError
+from chargeledger.domain.errors import (
+    ConnectorNotAvailableError,
+    IdempotencyKeyReusedError,
+    UnknownConnectorError,
+)
 from tests.fakes import FakeClock
 
 
@@ -46,8 +50,21 @@ async def test_the_same_request_answers_with_the_view_of_the_open_one() -> None:
     body = {"connector_id": 1, "id_tag": "T"}
     await use_case.request("CP1", "k1", "remote-start", body)
     again = await use_case.request("CP1", "k2", "remote-start", body)
-    assert again["command_id"] == "k1"
-    assert len(store.log) == 1
+    assert (again["command_id"], again["requested_as"]) == ("k1", "k2")
+    assert [type(r.event).__name__ for r in store.log] == [
+        "RemoteStartRequested",
+        "CommandMerged",  # k2 reads back as k1
+    ]
+
+
+async def test_a_key_reused_with_another_body_is_refused() -> None:
+    use_case, _, _ = operator()
+    await use_case.request("CP1", "k1", "reset", {"type": "Soft"})
+    assert (await use_case.request("CP1", "k1", "reset", {"type": "Soft"}))["command_id"] == "k1"
+    with pytest.raises(IdempotencyKeyReusedError):
+        await use_case.request("CP1", "k1", "reset", {"type": "Hard"})
+    with pytest.raises(IdempotencyKeyReusedError):
+        await use_case.request("CP1", "k1", "reset", {"type": "Soft"}, ttl_s=5)
 
 
 async def test_a_time_to_live_on_the_request_sets_its_expiry() -> None:

@@ -162,6 +162,8 @@ def test_a_version_report_other_than_ours_leaves_the_list_unknown() -> None:
 
 def test_one_list_update_at_a_time() -> None:
     history = given(booted(), sent(1, "Full", FULL_AB))
-    assert when(history, local_list_update(REGISTRY, command_id="list-2")) == []
+    assert when(history, local_list_update(REGISTRY, command_id="list-2")) == [
+        e.CommandMerged("list-2", "list-1")
+    ]
     with pytest.raises(CommandPendingError):
         when(history, local_list_update({"A": {"status": "Accepted"}}, command_id="list-3"))

@@ -65,7 +65,7 @@ def test_reads_wait_only_for_an_identical_one() -> None:
         return c.RequestConfiguration(key=keys, **common(command_id))
 
     history = given(booted(), *when(given(booted()), ask("get-1", None)))
-    assert when(history, ask("get-2", None)) == []
+    assert when(history, ask("get-2", None)) == [e.CommandMerged("get-2", "get-1")]
     assert when(history, ask("get-3", ["HeartbeatInterval"])) != []
 
 

@@ -149,7 +149,7 @@ def test_a_change_the_station_accepts_moves_the_expiry() -> None:
 
 def test_while_a_reservation_is_on_its_way_the_same_request_is_that_request() -> None:
     history = given(booted(), reserve_requested())
-    assert when(history, reserve("res-2", reservation_id=2)) == []
+    assert when(history, reserve("res-2", reservation_id=2)) == [e.CommandMerged("res-2", "res-1")]
     assert same_request(reserve("res-2", reservation_id=2), fold(history)) == "res-1"
     with pytest.raises(CommandPendingError):
         when(history, reserve("res-3", until="2026-01-01T03:00:00+00:00", reservation_id=3))

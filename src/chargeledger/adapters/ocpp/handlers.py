@@ -79,6 +79,7 @@ class StationMessages:
 
     async def boot_notification(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         now = self._now()
+        self._twin.booted(session.station_id, now)
         result = await self._bus.execute(
             session.station_id,
             RegisterBoot(
@@ -132,6 +133,7 @@ class StationMessages:
             payload.get("info"),
             payload.get("vendorErrorCode"),
             payload.get("timestamp"),
+            self._now(),
         )
         return EMPTY
 
