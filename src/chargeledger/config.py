@@ -38,6 +38,8 @@ class Settings:
     twin_flush_interval_s: float = 0.5
     read_wait_s: float = 5.0
     reconcile_grace_s: float = 10.0
+    lease_s: float = 10.0
+    """Cluster (PostgreSQL): a node that has not renewed its lease this long loses its stations."""
     crash_at: str | None = None
     """Fault injection for tests only: ``POINT:N`` (see application/faults.py)."""
 

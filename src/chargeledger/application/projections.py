@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from chargeledger.application.ports import DocumentStore, DocumentWrite, EventStore, RecordedEvent
+from chargeledger.application.projection_cache import CachedDocuments
 from chargeledger.domain import events as e
 
 log = logging.getLogger(__name__)
@@ -229,9 +230,12 @@ class ProjectionRunner:
         self._safety_poll_s = safety_poll_s
         self.position = 0
         self._position_moved = asyncio.Event()
+        self._waiting = 0
 
     async def run(self) -> None:
         self.position = await self._documents.checkpoint(self._projection.name)
+        if isinstance(self._documents, CachedDocuments):
+            self._documents.clear()  # another node may have projected since we last did
         while True:
             batch = await self._store.read_all(self.position, self._page_size)
             if not batch:
@@ -239,24 +243,43 @@ class ProjectionRunner:
                 continue
             writes = await self._projection.writes_for(batch)
             await self._documents.commit_batch(self._projection.name, batch[-1].position, writes)
-            self.position = batch[-1].position
+            self.reached(batch[-1].position)
+
+    def reached(self, position: int) -> None:
+        """The read models are at ``position`` (seen by another node's runner)."""
+        if position > self.position:
+            self.position = position
             self._position_moved.set()
             self._position_moved = asyncio.Event()
+
+    async def follow_checkpoint(self, every_s: float = 0.005) -> None:
+        """Where one node of a cluster projects for all (``run`` there), the others follow
+        its checkpoint: looked at often while a reader waits, else on new events."""
+        while True:
+            if self._waiting:
+                await asyncio.sleep(every_s)
+            else:
+                await self._store.wait_for_events(self.position, self._safety_poll_s)
+            self.reached(await self._documents.checkpoint(self._projection.name))
 
     async def wait_until(self, position: int, timeout: float) -> bool:
         """Whether the read models reach ``position`` within ``timeout`` (read-your-writes)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self.position < position:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            moved = self._position_moved
-            try:
-                await asyncio.wait_for(moved.wait(), remaining)
-            except TimeoutError:
-                return self.position >= position
-        return True
+        self._waiting += 1
+        try:
+            while self.position < position:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                moved = self._position_moved
+                try:
+                    await asyncio.wait_for(moved.wait(), remaining)
+                except TimeoutError:
+                    return self.position >= position
+            return True
+        finally:
+            self._waiting -= 1
 
 
 async def forget(documents: DocumentStore, projection: CommandAndStationProjection) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, replace
 from types import MappingProxyType
 from typing import Any
@@ -33,12 +33,26 @@ class TwinService:
         self._dirty_meters: set[str] = set()
         self._flush_interval_s = flush_interval_s
 
-    async def load(self) -> None:
-        """The last persisted twins; nobody is connected to a node that just started."""
+    async def load(self, shared: bool = False) -> None:
+        """The last persisted twins; nobody is connected to a node that just started,
+        unless other nodes share the store (``shared``): then they stay as stored."""
         for doc in await self._documents.list(TWINS):
-            twin = replace(_from_doc(doc), connected=False)
+            twin = _from_doc(doc) if shared else replace(_from_doc(doc), connected=False)
             self._twins[twin.station_id] = twin
-            self._dirty.add(twin.station_id)
+            if not shared:
+                self._dirty.add(twin.station_id)
+
+    async def refresh(self, held_here: Collection[str]) -> int:
+        """Take the stored twins of stations connected to other nodes (their holders
+        write them); those held here, or changed here and not yet written, stay."""
+        taken = 0
+        for doc in await self._documents.list(TWINS):
+            station_id = doc["station_id"]
+            if station_id in held_here or station_id in self._dirty:
+                continue
+            self._twins[station_id] = _from_doc(doc)
+            taken += 1
+        return taken
 
     def get(self, station_id: str) -> t.StationTwin | None:
         return self._twins.get(station_id)
