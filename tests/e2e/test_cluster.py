@@ -9,6 +9,8 @@ import contextlib
 import random
 from pathlib import Path
 
+import httpx
+
 from tests.e2e.cluster_support import FAST, Fleet, read_log, start_cluster, station_on
 from tests.e2e.conftest import ServedNode, eventually
 
@@ -81,20 +83,27 @@ async def test_commands_posted_to_any_node_reach_their_stations_once_through_the
     fleet = Fleet()
     rng = random.Random(13)
     ids = [f"R-{n:03d}" for n in range(STATIONS)]
+    done = asyncio.Event()
+    booted: list[str] = []
     try:
-        async with contextlib.AsyncExitStack() as connections:
-            for n, station_id in enumerate(ids):
-                await connections.enter_async_context(
-                    station_on(nodes[n % 3].ocpp_url, station_id, fleet)
-                )
-            operators = asyncio.Semaphore(16)  # operators working at once
-            async with asyncio.TaskGroup() as posting:
-                for station_id in ids:
-                    writer = rng.choice(nodes)
-                    posting.create_task(_post_and_read(operators, writer, nodes, station_id))
+        holding = [
+            asyncio.create_task(_hold(nodes[n % 3].ocpp_url, sid, fleet, booted, done))
+            for n, sid in enumerate(ids)
+        ]
+        await eventually(lambda: _all_booted(booted), timeout=20)
+        operators = asyncio.Semaphore(16)  # operators working at once
+        clients = [node.client() for node in nodes]  # one client (connection pool) per node
+        async with contextlib.AsyncExitStack() as open_clients, asyncio.TaskGroup() as posting:
+            for client in clients:
+                await open_clients.enter_async_context(client)
             for station_id in ids:
-                await eventually(lambda k=f"cmd-{station_id}": _ended(nodes, k), timeout=20)
+                writer, reader = rng.sample(clients, 2)
+                posting.create_task(_post_and_read(operators, writer, reader, station_id))
+        async with nodes[0].client() as api:
+            await eventually(lambda: _all_ended(api, ids), timeout=20, interval=0.2)
     finally:
+        done.set()
+        await asyncio.gather(*holding, return_exceptions=True)
         for node in nodes:
             node.stop()
     dispatches, terminals, _ = await read_log(postgres_dsn)
@@ -105,23 +114,40 @@ async def test_commands_posted_to_any_node_reach_their_stations_once_through_the
 
 
 async def _post_and_read(
-    operators: asyncio.Semaphore, writer: ServedNode, nodes: list[ServedNode], station_id: str
+    operators: asyncio.Semaphore,
+    writer: httpx.AsyncClient,
+    reader: httpx.AsyncClient,
+    station_id: str,
 ) -> None:
     key = f"cmd-{station_id}"
-    async with operators, writer.client() as api:
-        response = await api.post(
+    async with operators:
+        response = await writer.post(
             f"/api/stations/{station_id}/commands/remote-start",
             json={"connector_id": 1, "id_tag": key},
             headers={"Idempotency-Key": key},
         )
-    assert response.status_code == 202, response.text
-    position = response.json()["position"]
-    reader = next(node for node in nodes if node is not writer)
-    async with operators, reader.client() as api:
-        seen = await api.get(f"/api/commands/{key}", params={"min_position": position})
+        assert response.status_code == 202, response.text
+        position = response.json()["position"]
+        seen = await reader.get(f"/api/commands/{key}", params={"min_position": position})
     assert seen.status_code == 200, seen.text
     assert seen.json()["position"] >= position
 
 
-async def _ended(nodes: list[ServedNode], key: str) -> bool:
-    return await _status(random.choice(nodes), key) in TERMINAL
+async def _hold(
+    url: str, station_id: str, fleet: Fleet, booted: list[str], done: asyncio.Event
+) -> None:
+    async with station_on(url, station_id, fleet):
+        booted.append(station_id)
+        await done.wait()
+
+
+async def _all_booted(booted: list[str]) -> bool:
+    return len(booted) == STATIONS
+
+
+async def _all_ended(api: httpx.AsyncClient, ids: list[str]) -> bool:
+    for station_id in ids:
+        view = (await api.get(f"/api/commands/cmd-{station_id}")).json()
+        if view.get("status") not in TERMINAL:
+            return False
+    return True

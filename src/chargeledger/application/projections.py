@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -231,6 +232,7 @@ class ProjectionRunner:
         self.position = 0
         self._position_moved = asyncio.Event()
         self._waiting = 0
+        self._wanted = asyncio.Event()
 
     async def run(self) -> None:
         self.position = await self._documents.checkpoint(self._projection.name)
@@ -254,12 +256,14 @@ class ProjectionRunner:
 
     async def follow_checkpoint(self, every_s: float = 0.005) -> None:
         """Where one node of a cluster projects for all (``run`` there), the others follow
-        its checkpoint: looked at often while a reader waits, else on new events."""
+        its checkpoint: looked at often while a reader waits, else once a second."""
         while True:
             if self._waiting:
                 await asyncio.sleep(every_s)
             else:
-                await self._store.wait_for_events(self.position, self._safety_poll_s)
+                self._wanted.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wanted.wait(), self._safety_poll_s)
             self.reached(await self._documents.checkpoint(self._projection.name))
 
     async def wait_until(self, position: int, timeout: float) -> bool:
@@ -267,6 +271,7 @@ class ProjectionRunner:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         self._waiting += 1
+        self._wanted.set()
         try:
             while self.position < position:
                 remaining = deadline - loop.time()
