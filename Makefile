@@ -35,6 +35,7 @@ typecheck: $(STAMP)
 
 test: $(STAMP) lint typecheck
 	sh scripts/ensure-postgres.sh
+	sh scripts/ensure-haproxy.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from chargeledger.adapters.clock import SystemClock
 from chargeledger.adapters.ocpp.gateway import GatewayOptions, OcppGateway
@@ -13,11 +15,13 @@ from chargeledger.adapters.sqlite_database import SQLiteDatabase, sqlite_path
 from chargeledger.adapters.sqlite_store import SQLiteDocumentStore, SQLiteEventStore
 from chargeledger.application import faults
 from chargeledger.application.charging_sessions import ChargingSessions
+from chargeledger.application.cluster import Readiness, cluster_ready, follow_twins
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.id_tags import IdTagRegistry
 from chargeledger.application.operation_projections import OperationsProjection
 from chargeledger.application.ports import Clock, DocumentStore, EventStore
+from chargeledger.application.presence import LocalPresence, Presence
 from chargeledger.application.projection_cache import CachedDocuments
 from chargeledger.application.projections import CommandAndStationProjection, ProjectionRunner
 from chargeledger.application.quarantine import Quarantine
@@ -27,6 +31,9 @@ from chargeledger.application.reservation_expiry import ReservationExpiry
 from chargeledger.application.supervisor import Supervisor
 from chargeledger.application.twin_service import TwinService
 from chargeledger.config import Settings
+
+if TYPE_CHECKING:
+    from chargeledger.adapters.postgres_presence import PostgresPresence
 
 
 @dataclass
@@ -43,10 +50,15 @@ class Node:
     gateway: OcppGateway
     supervisor: Supervisor
     quarantine: Quarantine = field(default_factory=Quarantine)
+    readiness: list[Callable[[], Awaitable[Readiness]]] = field(default_factory=list)
+    """Checks a node passes to be ready (``/readyz``); the cluster adds its own."""
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:
         await self.gateway.stop()
         await self.twin.flush()
+        for closer in self.closers:
+            await closer()
         await self.store.close()
 
 
@@ -75,7 +87,8 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     found = getattr(documents, "quarantine", None)  # what the store could not read
     quarantine = found if isinstance(found, Quarantine) else Quarantine()
     twin = TwinService(documents, settings.twin_flush_interval_s, quarantine)
-    await twin.load()
+    presence, cluster = await _presence(settings, store)
+    await twin.load(shared=cluster is not None)
     registry = StationRegistry(documents)
     projected = CachedDocuments(documents)  # the projection is their only writer here
     views = CommandAndStationProjection(projected, OperationsProjection(projected))
@@ -87,6 +100,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         twin,
         reconcile_grace_s=settings.reconcile_grace_s,
         response_timeout_s=settings.response_timeout_s,
+        held_elsewhere=None if cluster is None else cluster.held_elsewhere,
     )
     dispatcher.follow_views(store, projections.wait_until)
     sessions = SessionMessages(
@@ -117,13 +131,22 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
             close_timeout_s=settings.close_timeout_s,
             max_queue=settings.station_queue,
         ),
+        presence=presence,
     )
     supervisor = Supervisor()
-    supervisor.add("projections", projections.run)
     supervisor.add("dispatcher", dispatcher.run)
     supervisor.add("expiry", dispatcher.run_expiry)
     supervisor.add("twin-writer", twin.run_writer)
-    supervisor.add("reservation-expiry", ReservationExpiry(bus, documents, clock).run)
+    reservation_expiry = ReservationExpiry(bus, documents, clock).run
+    readiness: list[Callable[[], Awaitable[Readiness]]] = []
+    closers: list[Callable[[], Awaitable[None]]] = []
+    if cluster is None:
+        supervisor.add("projections", projections.run)
+        supervisor.add("reservation-expiry", reservation_expiry)
+    else:
+        _join_cluster(cluster, settings, supervisor, projections, reservation_expiry, twin, gateway)
+        readiness.append(lambda: cluster_ready(cluster))
+        closers.append(cluster.close)
     tls = tls_context(settings)
     supervisor.add("gateway", lambda: gateway.run(settings.host, settings.ocpp_port, ssl=tls))
     return Node(
@@ -139,7 +162,51 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         gateway,
         supervisor,
         quarantine,
+        readiness,
+        closers,
     )
+
+
+async def _presence(
+    settings: Settings, store: EventStore
+) -> tuple[Presence, PostgresPresence | None]:
+    """On PostgreSQL the node joins the cluster's connection registry; alone, it counts."""
+    from chargeledger.adapters.postgres_store import PostgresEventStore
+
+    if not isinstance(store, PostgresEventStore):
+        return LocalPresence(settings.node_id), None
+    from chargeledger.adapters.postgres_presence import PostgresPresence
+
+    database = store.database
+    presence = PostgresPresence(
+        database.conninfo, database.pool, settings.node_id, settings.lease_s
+    )
+    await presence.start()
+    return presence, presence
+
+
+def _join_cluster(
+    presence: PostgresPresence,
+    settings: Settings,
+    supervisor: Supervisor,
+    projections: ProjectionRunner,
+    reservation_expiry: Callable[[], Awaitable[None]],
+    twin: TwinService,
+    gateway: OcppGateway,
+) -> None:
+    """Once-only jobs run on the leader; the rest on every node (application/cluster.py)."""
+    from chargeledger.adapters.postgres_leadership import PostgresLeadership
+
+    presence.holding(gateway.held_here)
+    presence.on_lease_lost(lambda: gateway.drop_all("this node's lease lapsed"))
+    leadership = PostgresLeadership(presence.conninfo, settings.node_id)
+    leadership.add("projections", projections.run)
+    leadership.add("reservation-expiry", reservation_expiry)
+    leadership.add("lapsed-nodes-sweep", presence.run_sweeper)
+    supervisor.add("leadership", leadership.run)
+    supervisor.add("projections-follow", projections.follow_checkpoint)
+    supervisor.add("lease", presence.keep_lease)
+    supervisor.add("twins-follow", lambda: follow_twins(twin, gateway.held_here))
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:

@@ -41,6 +41,8 @@ class Settings:
     connection_timeout_s: float = 120.0
     remote_start_unknown_tags: str = "send"  # send | refuse
     """A station's ConnectionTimeOut when it has not reported its own (remote-start holds)."""
+    lease_s: float = 10.0
+    """Cluster (PostgreSQL): a node that has not renewed its lease this long loses its stations."""
     crash_at: str | None = None
     """Fault injection for tests only: ``POINT:N`` (see application/faults.py)."""
 

@@ -18,12 +18,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg import errors
 from psycopg_pool import AsyncConnectionPool
 
 from chargeledger.adapters.postgres_database import POSITION_SHIFT
 from chargeledger.adapters.serialization import dumps
 from chargeledger.application.ports import AppendResult
+
+STALE_EPOCH = "CLF01"
+"""SQLSTATE of a dispatch refused for its stale epoch (postgres_presence's trigger)."""
 
 MAX_BATCH = 256
 """Appends in one statement at most."""
@@ -161,9 +165,14 @@ class AppendBatcher:
             return
         try:
             outcomes = await self._together(batch)
-        except errors.UniqueViolation:
-            # A writer elsewhere won a key first; nothing here committed. One by one,
-            # each append meets the race on its own and learns its own outcome.
+        except psycopg.Error as exc:
+            if not isinstance(exc, errors.UniqueViolation) and exc.sqlstate != STALE_EPOCH:
+                for pending in batch:
+                    _settle(pending, None, exc)
+                return
+            # A writer elsewhere won a key first, or one append carried a fenced epoch
+            # (postgres_presence); nothing here committed. One by one, each append
+            # meets the race on its own and learns its own outcome.
             for pending in batch:
                 await self._settle_alone(pending)
             return

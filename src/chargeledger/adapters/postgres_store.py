@@ -13,6 +13,7 @@ from psycopg import errors
 from chargeledger.adapters.notifier import follow
 from chargeledger.adapters.postgres_batch import AppendBatcher, PendingAppend
 from chargeledger.adapters.postgres_database import CHANNEL, POSITION_SHIFT, PostgresDatabase
+from chargeledger.adapters.postgres_presence import STALE_EPOCH_SQLSTATE
 from chargeledger.adapters.serialization import (
     EventCodec,
     check_append,
@@ -32,6 +33,7 @@ from chargeledger.application.ports import (
     RecordedEvent,
     VersionConflictError,
 )
+from chargeledger.application.presence import StaleEpochError
 from chargeledger.domain.events import Event
 
 AnyConnection = psycopg.AsyncConnection[Any]
@@ -101,6 +103,11 @@ class PostgresEventStore:
         self._notifier = database.notifier
         self._batcher = AppendBatcher(database.pool, self._append_alone, self._to_result)
 
+    @property
+    def database(self) -> PostgresDatabase:
+        """The pool and listener this store shares with the documents (and the cluster)."""
+        return self._db
+
     async def append(
         self,
         stream_id: str,
@@ -130,6 +137,10 @@ class PostgresEventStore:
                 result = self._to_result(pending, row)
             except errors.UniqueViolation as exc:
                 result = await self._after_race(pending, exc)
+            except psycopg.Error as exc:
+                if exc.sqlstate == STALE_EPOCH_SQLSTATE:
+                    raise StaleEpochError(str(exc.diag.message_primary or exc)) from None
+                raise
             if result is not None:
                 return result
             # An ANY append lost a race for the next version: go again.

@@ -75,6 +75,7 @@ class Dispatcher:
         reconcile_grace_s: float = 10.0,
         expiry_check_s: float = 1.0,
         response_timeout_s: float = 30.0,
+        held_elsewhere: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self._bus = bus
         self._documents = documents
@@ -83,6 +84,8 @@ class Dispatcher:
         self._reconcile_grace_s = reconcile_grace_s
         self._expiry_check_s = expiry_check_s
         self._response_timeout_s = response_timeout_s
+        self._held_elsewhere = held_elsewhere
+        """In a cluster: whether another node holds a station now (it reconciles)."""
         self._links: dict[str, StationLink] = {}
         self._queues: dict[str, _StationQueue] = {}
         self._reconciling: set[str] = set()
@@ -351,6 +354,8 @@ class Dispatcher:
         if link is not None:
             self._start_reconciling(link, doc)
             return
+        if self._held_elsewhere is not None and await self._held_elsewhere(doc["station_id"]):
+            return  # its holder reconciles it when the station is ready there
         self._never_sent.pop(command_id, None)
         await self._record(
             doc["station_id"], command_id, "failed", NOT_OBSERVED, error_code="InDoubt"

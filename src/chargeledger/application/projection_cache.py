@@ -59,6 +59,10 @@ class CachedDocuments:
     async def next_in_sequence(self, name: str) -> int:
         return await self._inner.next_in_sequence(name)
 
+    def clear(self) -> None:
+        """Forget every cached document (another writer may have changed them)."""
+        self._docs.clear()
+
     def _absorb(self, writes: Sequence[DocumentWrite]) -> None:
         for write in writes:
             self._remember(write.model, write.key, None if write.doc is None else dict(write.doc))

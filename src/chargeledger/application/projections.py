@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from chargeledger.application.ports import DocumentStore, DocumentWrite, EventStore, RecordedEvent
+from chargeledger.application.projection_cache import CachedDocuments
 from chargeledger.domain import events as e
 from chargeledger.domain.charging_sessions import DEFAULT_STOP_REASON, session_energy
 
@@ -296,9 +298,13 @@ class ProjectionRunner:
         self._safety_poll_s = safety_poll_s
         self.position = 0
         self._position_moved = asyncio.Event()
+        self._waiting = 0
+        self._wanted = asyncio.Event()
 
     async def run(self) -> None:
         self.position = await self._documents.checkpoint(self._projection.name)
+        if isinstance(self._documents, CachedDocuments):
+            self._documents.clear()  # another node may have projected since we last did
         while True:
             batch = await self._store.read_all(self.position, self._page_size)
             if not batch:
@@ -306,24 +312,46 @@ class ProjectionRunner:
                 continue
             writes = await self._projection.writes_for(batch)
             await self._documents.commit_batch(self._projection.name, batch[-1].position, writes)
-            self.position = batch[-1].position
+            self.reached(batch[-1].position)
+
+    def reached(self, position: int) -> None:
+        """The read models are at ``position`` (seen by another node's runner)."""
+        if position > self.position:
+            self.position = position
             self._position_moved.set()
             self._position_moved = asyncio.Event()
+
+    async def follow_checkpoint(self, every_s: float = 0.005) -> None:
+        """Where one node of a cluster projects for all (``run`` there), the others follow
+        its checkpoint: looked at often while a reader waits, else once a second."""
+        while True:
+            if self._waiting:
+                await asyncio.sleep(every_s)
+            else:
+                self._wanted.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wanted.wait(), self._safety_poll_s)
+            self.reached(await self._documents.checkpoint(self._projection.name))
 
     async def wait_until(self, position: int, timeout: float) -> bool:
         """Whether the read models reach ``position`` within ``timeout`` (read-your-writes)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self.position < position:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            moved = self._position_moved
-            try:
-                await asyncio.wait_for(moved.wait(), remaining)
-            except TimeoutError:
-                return self.position >= position
-        return True
+        self._waiting += 1
+        self._wanted.set()
+        try:
+            while self.position < position:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                moved = self._position_moved
+                try:
+                    await asyncio.wait_for(moved.wait(), remaining)
+                except TimeoutError:
+                    return self.position >= position
+            return True
+        finally:
+            self._waiting -= 1
 
 
 async def forget(documents: DocumentStore, projection: CommandAndStationProjection) -> int:

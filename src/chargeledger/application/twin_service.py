@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, replace
 from types import MappingProxyType
 from typing import Any
@@ -43,8 +43,9 @@ class TwinService:
         self._dirty_meters: set[str] = set()
         self._flush_interval_s = flush_interval_s
 
-    async def load(self) -> None:
-        """The last persisted twins; nobody is connected to a node that just started.
+    async def load(self, shared: bool = False) -> None:
+        """The last persisted twins; nobody is connected to a node that just started,
+        unless other nodes share the store (``shared``): then they stay as stored.
 
         A twin that cannot be read is quarantined (copied to the ``quarantine``
         documents, logged, counted) and the others load: telemetry comes back with the
@@ -52,7 +53,7 @@ class TwinService:
         set_aside: list[DocumentWrite] = []
         for doc in await self._documents.list(TWINS):
             try:
-                twin = replace(_from_doc(doc), connected=False)
+                twin = _from_doc(doc) if shared else replace(_from_doc(doc), connected=False)
             except Exception as error:
                 key = str(doc.get("station_id", "?")) if isinstance(doc, dict) else "?"
                 found = self.quarantine.add(TWINS, key, error)
@@ -61,12 +62,25 @@ class TwinService:
                 )
                 continue
             self._twins[twin.station_id] = twin
-            self._dirty.add(twin.station_id)
+            if not shared:
+                self._dirty.add(twin.station_id)
         if set_aside:
             try:
                 await self._documents.write(set_aside)
             except Exception:
                 log.exception("could not copy %d quarantined twins aside", len(set_aside))
+
+    async def refresh(self, held_here: Collection[str]) -> int:
+        """Take the stored twins of stations connected to other nodes (their holders
+        write them); those held here, or changed here and not yet written, stay."""
+        taken = 0
+        for doc in await self._documents.list(TWINS):
+            station_id = doc["station_id"]
+            if station_id in held_here or station_id in self._dirty:
+                continue
+            self._twins[station_id] = _from_doc(doc)
+            taken += 1
+        return taken
 
     def get(self, station_id: str) -> t.StationTwin | None:
         return self._twins.get(station_id)

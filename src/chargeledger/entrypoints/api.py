@@ -272,6 +272,14 @@ def create_app(node: Node) -> FastAPI:
             },
         }
 
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """200 when every readiness check of the node passes, else 503 naming what fails."""
+        verdicts = [await check() for check in node.readiness]
+        failing = {v.name: v.detail for v in verdicts if not v.ok}
+        body = {"status": "fail" if failing else "ok", "node": node.settings.node_id}
+        return JSONResponse({**body, "failing": failing}, 503 if failing else 200)
+
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> str:
         return (

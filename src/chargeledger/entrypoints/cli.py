@@ -62,6 +62,11 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default=env("remote_start_unknown_tags", "send"),
         help="a remote start for an id tag the registry does not hold: send it, or refuse "
         "it (409 IdTagNotAccepted) as a tag the registry refuses is",
+        "--lease",
+        type=float,
+        default=float(env("lease", "10")),
+        help="seconds without renewing its lease after which a node loses its stations "
+        "(several nodes on PostgreSQL)",
     )
     p.add_argument("--crash-at", default=env("crash_at", "") or None, help=argparse.SUPPRESS)
 
@@ -189,6 +194,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="PostgreSQL DSN for the workloads that run on it",
     )
 
+    cluster = sub.add_parser(
+        "cluster", help="a local cluster: N nodes on one PostgreSQL database behind HAProxy"
+    )
+    cluster.add_argument("--nodes", type=int, default=3)
+    cluster.add_argument("--store", default=env("store", ""), help="postgresql://user@host/db")
+    cluster.add_argument("--ocpp-port", type=int, default=9000, help="the front's; nodes after")
+    cluster.add_argument("--api-port", type=int, default=8000, help="the front's; nodes after")
+    cluster.add_argument("--api-token", default=env("api_token", ""))
+    cluster.add_argument(
+        "serve_options", nargs=argparse.REMAINDER, help="after --: options for every node"
+    )
+
     events = sub.add_parser("events", help="read the event log")
     events.add_argument("--store", default=env("store", DEFAULT_STORE))
     events.add_argument("--stream", default=None, help="a station id")
@@ -256,7 +273,7 @@ async def _rebuild_projections(args: argparse.Namespace) -> int:
     return 0
 
 
-BENCHMARKS = ["store", "bus", "gateway", "commands", "e2e"]
+BENCHMARKS = ["store", "bus", "gateway", "commands", "e2e", "cluster"]
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -297,6 +314,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "simulate" and args.scenario:
             return _simulate_scenario(args)
+        if args.command == "cluster":
+            from chargeledger.entrypoints.cluster import run_cluster
+
+            extra = [o for o in args.serve_options if o != "--"]
+            token = args.api_token or secrets.token_urlsafe(24)
+            return run_cluster(args.nodes, args.store, args.ocpp_port, args.api_port, token, extra)
         if args.command == "simulate":
             from chargeledger.simulator.fleet import run_fleet
             from chargeledger.simulator.station import Behaviour
@@ -373,6 +396,7 @@ def _serve(args: argparse.Namespace) -> int:
         remote_start_unknown_tags=args.remote_start_unknown_tags,
         read_wait_s=args.read_wait,
         crash_at=args.crash_at,
+        lease_s=args.lease,
         ping_interval_s=args.ping_interval,
         ping_timeout_s=args.ping_timeout,
         max_frame_bytes=args.max_frame_bytes,

@@ -20,7 +20,6 @@ import binascii
 import hashlib
 import hmac
 import http
-import itertools
 import logging
 import os
 import re
@@ -43,6 +42,7 @@ from chargeledger.adapters.ocpp import framing, schemas
 from chargeledger.adapters.ocpp.handlers import Reply, StationMessages
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.dispatcher import Dispatcher
+from chargeledger.application.presence import LocalPresence, Presence
 from chargeledger.application.registry import (
     RegisteredStation,
     StationRegistry,
@@ -79,6 +79,7 @@ class OcppGateway:
         registry: StationRegistry,
         accept_unknown_stations: bool,
         options: GatewayOptions | None = None,
+        presence: Presence | None = None,
     ) -> None:
         self.messages = messages
         self.twin = twin
@@ -88,7 +89,8 @@ class OcppGateway:
         self.options = options or GatewayOptions()
         self._connections: set[_Connection] = set()
         self._live: dict[str, _Connection] = {}
-        self._epochs = itertools.count(time.time_ns() // 1000)
+        self.presence: Presence = presence or LocalPresence()
+        self.presence.on_fence(self.fence)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing: dict[str, set[asyncio.Task[Any]]] = {}
@@ -256,9 +258,37 @@ class OcppGateway:
         # Unconditional: the twin ignores a close from a connection older than the one
         # it knows, and a newer connection that gave up must not leave it "connected".
         self.twin.disconnected(session.station_id, session.epoch)
+        self.presence.released(session.station_id, session.epoch)
 
-    def next_epoch(self) -> int:
-        return next(self._epochs)
+    def held_here(self) -> dict[str, int]:
+        """The stations connected here and their connections' epochs."""
+        return {sid: c.session.epoch for sid, c in self._live.items() if c.session is not None}
+
+    def fence(self, station_id: str, epoch: int) -> None:
+        """Another node took the station at ``epoch``: a connection of it here with a
+        lower epoch stops acting at once and is closed in its own task (I8)."""
+        connection = self._live.get(station_id)
+        session = None if connection is None else connection.session
+        if connection is None or session is None or session.epoch >= epoch:
+            return
+        del self._live[station_id]
+        connection.live = False  # its frames are no longer handled
+        session.connection_closed()
+        self.dispatcher.station_gone(session)
+        log.info("station %s connected to another node; closing it here", station_id)
+        self.spawn(
+            connection.close_and_wait(
+                CloseCode.NORMAL_CLOSURE, "superseded by a newer connection elsewhere"
+            ),
+            name=f"close-fenced-{station_id}",
+        )
+
+    def drop_all(self, reason: str) -> None:
+        """Close every station's connection (this node lost its lease: their epochs
+        are no longer theirs); they reconnect with new ones."""
+        for station_id in list(self._live):
+            self.fence(station_id, 1 << 62)
+        log.warning("dropped every station connection: %s", reason)
 
 
 class _Connection(asyncio.Protocol):
@@ -449,15 +479,27 @@ class _Connection(asyncio.Protocol):
             self._flush()
             self._expect_close()
             return
+        try:
+            claim = await gateway.presence.claim(station_id)
+        except Exception:
+            log.exception("could not register the connection of %s", station_id)
+            self.ws.send_response(_refuse(self.ws, 503, "the CSMS cannot take it now; retry"))
+            self._flush()
+            self._expect_close()
+            return
+        if self.gone:
+            gateway.presence.released(station_id, claim.epoch)
+            return
         session = StationSession(
             station_id,
-            gateway.next_epoch(),
+            claim.epoch,
             self.send_text,
             gateway.options.response_timeout_s,
             gateway.options.max_queue,
         )
         self.session = session
         await gateway.take_over(self, session)
+        await gateway.presence.handed_over(claim, gateway.options.close_timeout_s + 1.0)
         if session.fenced or self.gone:
             self.abort()  # a newer one came meanwhile, or this station left
             return

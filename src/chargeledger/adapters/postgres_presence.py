@@ -1,0 +1,399 @@
+"""The connection registry of a cluster on PostgreSQL: which node holds each station,
+under which epoch, and which nodes are alive (I8 across nodes).
+
+- Epochs come from one sequence (``cluster_epochs``), never from a clock: a new
+  connection anywhere takes a higher epoch than every earlier one.
+- ``station_presence`` holds one row per connected station: its node and epoch.
+  Taking a station over updates the row under its lock and NOTIFYs the cluster
+  (channel ``chargeledger_presence``); the node that held it fences its
+  connection, closes it in its own task and NOTIFYs that it released it, which
+  the new holder waits for (bounded) before it answers the station's ``101``.
+- Fencing is in the database, so a node that has not heard yet is refused too:
+  a ``CommandDispatched`` whose epoch is not the station's current one cannot be
+  inserted (SQLSTATE ``CLF01``, the store raises ``StaleEpochError``), and a
+  twin document is never overwritten by one of a lower epoch.
+- Each node renews a lease (``cluster_nodes.lease_until``, the database's clock
+  only). Rows of a node whose lease lapsed are swept by any node, and its
+  stations shown disconnected. A node that could not renew within its lease
+  drops its own connections, so its stations come back elsewhere or to it with
+  new epochs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from chargeledger.application.presence import Claim, Fence
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "chargeledger_presence"
+STALE_EPOCH_SQLSTATE = "CLF01"
+FENCE_ALL = 1 << 62
+"""An epoch above every real one: fences whatever connection a station has here."""
+_SCHEMA_LOCK = 0x63686172676502  # "charge" + 2: not the store's migration lock
+
+SCHEMA = f"""
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'cluster_epochs') THEN
+        -- Start above the clock-seeded epochs a single node left in the twins.
+        EXECUTE format('CREATE SEQUENCE cluster_epochs START %s',
+                       (extract(epoch FROM clock_timestamp()) * 1000000)::bigint);
+    END IF;
+END $$;
+CREATE SEQUENCE IF NOT EXISTS cluster_node_keys;
+CREATE TABLE IF NOT EXISTS cluster_nodes (
+    node_id TEXT COLLATE "C" PRIMARY KEY,
+    lease_until TIMESTAMPTZ NOT NULL,
+    started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    lock_key BIGINT NOT NULL DEFAULT nextval('cluster_node_keys')
+);
+CREATE TABLE IF NOT EXISTS station_presence (
+    station_id TEXT COLLATE "C" PRIMARY KEY,
+    node_id TEXT COLLATE "C" NOT NULL,
+    epoch BIGINT NOT NULL,
+    since TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS station_presence_by_node ON station_presence (node_id);
+
+CREATE OR REPLACE FUNCTION cluster_fence_dispatch() RETURNS trigger AS $$
+DECLARE current_epoch BIGINT;
+BEGIN
+    -- FOR SHARE: a takeover (UPDATE of the row) waits for this insert's transaction,
+    -- or this insert waits for the takeover and then sees its epoch.
+    SELECT epoch INTO current_epoch FROM station_presence
+        WHERE station_id = substr(NEW.stream_id, 9) FOR SHARE;
+    IF current_epoch IS DISTINCT FROM (NEW.data->>'connection_epoch')::BIGINT THEN
+        RAISE EXCEPTION 'stale connection epoch % for %: the station is held under epoch %',
+            NEW.data->>'connection_epoch', NEW.stream_id, current_epoch
+            USING ERRCODE = '{STALE_EPOCH_SQLSTATE}';
+    END IF;
+    RETURN NEW;
+END $$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS cluster_fence_dispatch ON events;
+CREATE TRIGGER cluster_fence_dispatch BEFORE INSERT ON events FOR EACH ROW
+    WHEN (NEW.type = 'CommandDispatched') EXECUTE FUNCTION cluster_fence_dispatch();
+
+CREATE OR REPLACE FUNCTION cluster_fence_twin() RETURNS trigger AS $$
+BEGIN
+    IF coalesce((OLD.doc->>'connection_epoch')::BIGINT, 0)
+       > coalesce((NEW.doc->>'connection_epoch')::BIGINT, 0) THEN
+        RETURN NULL;  -- a node that lost the station writes nothing over its holder
+    END IF;
+    RETURN NEW;
+END $$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS cluster_fence_twin ON documents;
+CREATE TRIGGER cluster_fence_twin BEFORE UPDATE ON documents FOR EACH ROW
+    WHEN (NEW.model = 'twin') EXECUTE FUNCTION cluster_fence_twin();
+"""
+
+_RENEW = (
+    "INSERT INTO cluster_nodes (node_id, lease_until) "
+    "VALUES (%(n)s, now() + make_interval(secs => %(l)s)) "
+    "ON CONFLICT (node_id) DO UPDATE SET lease_until = excluded.lease_until RETURNING lock_key"
+)
+LIVENESS_CLASS = 0x6368
+"""A live node holds the session advisory lock (LIVENESS_CLASS << 32 | its lock_key) on
+its listening connection: PostgreSQL drops it the moment the node's process dies, so
+the others need not wait out the lease of a node that was killed."""
+_ALIVE = f"""(n.lease_until > now() AND EXISTS (
+    SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
+    AND l.classid = {LIVENESS_CLASS} AND l.objid = n.lock_key AND l.objsubid = 1))"""
+_HOLDER = (
+    f"SELECT p.node_id, p.epoch, coalesce({_ALIVE}, false) FROM station_presence p "
+    "LEFT JOIN cluster_nodes n ON n.node_id = p.node_id WHERE p.station_id = %s FOR UPDATE OF p"
+)
+_TAKE = (
+    "INSERT INTO station_presence (station_id, node_id, epoch) "
+    "VALUES (%(s)s, %(n)s, nextval('cluster_epochs')) "
+    "ON CONFLICT (station_id) DO UPDATE SET node_id = excluded.node_id, "
+    "epoch = excluded.epoch, since = now() RETURNING epoch"
+)
+_RELEASE = (
+    "WITH gone AS (DELETE FROM station_presence WHERE station_id = %(s)s AND epoch = %(e)s) "
+    "SELECT pg_notify(%(c)s, %(p)s)"
+)
+# Stations of nodes whose lease lapsed (or that never had one): not held any more, and
+# shown disconnected unless a newer connection already wrote their twin.
+SWEEP = """
+WITH dead AS (
+    DELETE FROM station_presence p WHERE NOT EXISTS (
+        SELECT 1 FROM cluster_nodes n WHERE n.node_id = p.node_id AND {alive})
+    RETURNING station_id, epoch
+), shown AS (
+    UPDATE documents d SET doc = jsonb_set(d.doc, '{connected}', 'false')
+    FROM dead WHERE d.model = 'twin' AND d.key = dead.station_id
+        AND coalesce((d.doc->>'connection_epoch')::BIGINT, 0) <= dead.epoch
+    RETURNING d.key
+)
+SELECT (SELECT count(*) FROM dead), (SELECT count(*) FROM shown)
+""".replace("{alive}", _ALIVE)
+
+
+async def install_schema(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Create the registry and the fencing triggers (idempotent, nodes may race)."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        await conn.execute(SCHEMA.encode())
+
+
+class PostgresPresence:
+    """Implements the ``Presence`` port on PostgreSQL, and the node's lease."""
+
+    def __init__(
+        self, conninfo: str, pool: AsyncConnectionPool, node_id: str, lease_s: float = 10.0
+    ) -> None:
+        self.node_id = node_id
+        self.lease_s = lease_s
+        self.conninfo = conninfo
+        self._pool = pool
+        self._fences: list[Fence] = []
+        self._lost: list[Callable[[], None]] = []
+        self._held_here: Callable[[], dict[str, int]] = dict
+        self._releases: dict[tuple[str, int], asyncio.Event] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._listening = asyncio.Event()
+        self._renewed_at: float | None = None
+        self._lock_key = 0
+        self.last_error = ""
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Install the schema, take the first lease, and listen (before any claim)."""
+        async with self._pool.connection() as conn:
+            await install_schema(conn)
+        await self.renew()
+        self._spawn(self._listen(), "presence-listen")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._listening.wait(), 10.0)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def on_fence(self, fence: Fence) -> None:
+        self._fences.append(fence)
+
+    def holding(self, held_here: Callable[[], dict[str, int]]) -> None:
+        """How to learn the stations connected here and their epochs, to fence those
+        taken over while this node was not listening."""
+        self._held_here = held_here
+
+    def on_lease_lost(self, callback: Callable[[], None]) -> None:
+        """What to call when this node could not renew its lease in time."""
+        self._lost.append(callback)
+
+    # -- the lease ---------------------------------------------------------------
+
+    async def renew(self) -> None:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(_RENEW, {"n": self.node_id, "l": self.lease_s})
+            row = await cursor.fetchone()
+        assert row is not None
+        self._lock_key = int(row[0])
+        self._renewed_at = asyncio.get_running_loop().time()
+
+    def lease_held(self) -> bool:
+        """Renewed within the lease time, as this node's own clock measures it."""
+        if self._renewed_at is None:
+            return False
+        return asyncio.get_running_loop().time() - self._renewed_at < self.lease_s
+
+    async def keep_lease(self) -> None:
+        """Renew every third of the lease (a supervised worker). A lapse (PostgreSQL
+        unreachable for a whole lease) drops this node's connections once."""
+        lapsed = False
+        while True:
+            try:
+                await asyncio.wait_for(self.renew(), self.lease_s / 3)
+                self.last_error = ""
+                lapsed = False
+            except Exception as exc:
+                self.last_error = f"cannot renew the node's lease: {exc!r}"
+                log.warning("%s", self.last_error)
+                if not lapsed and not self.lease_held():
+                    lapsed = True
+                    log.error("lease of node %s lapsed; dropping its stations", self.node_id)
+                    for callback in self._lost:
+                        callback()
+            await asyncio.sleep(self.lease_s / 3)
+
+    async def sweep(self) -> tuple[int, int]:
+        """Release the stations of nodes whose lease lapsed; (rows, twins) changed.
+        Safe on every node at once: each row is deleted once."""
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(SWEEP)
+            row = await cursor.fetchone()
+        assert row is not None
+        if row[0]:
+            log.warning("released %d stations of nodes whose lease lapsed", row[0])
+        return int(row[0]), int(row[1])
+
+    async def run_sweeper(self, every_s: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            await self.sweep()
+
+    # -- claims ------------------------------------------------------------------
+
+    async def claim(self, station_id: str) -> Claim:
+        async with self._pool.connection() as conn, conn.transaction():
+            cursor = await conn.execute(_HOLDER, (station_id,))
+            held = await cursor.fetchone()
+            if held is not None and held[0] != self.node_id and held[2]:
+                # Waited for before the takeover is announced: the release may come first.
+                self._releases.setdefault((station_id, int(held[1])), asyncio.Event())
+            cursor = await conn.execute(_TAKE, {"s": station_id, "n": self.node_id})
+            row = await cursor.fetchone()
+            assert row is not None
+            epoch = int(row[0])
+            await conn.execute(
+                "SELECT pg_notify(%s, %s)",
+                (
+                    CHANNEL,
+                    json.dumps({"k": "taken", "s": station_id, "e": epoch, "n": self.node_id}),
+                ),
+            )
+        if held is None:
+            return Claim(station_id, epoch)
+        node, previous_epoch, alive = held
+        if node == self.node_id or not alive:
+            return Claim(station_id, epoch, None, int(previous_epoch))
+        self._forget_release_later((station_id, int(previous_epoch)))
+        return Claim(station_id, epoch, str(node), int(previous_epoch))
+
+    def _forget_release_later(self, key: tuple[str, int]) -> None:
+        """A claim whose connection never waits (it left at once) must not leave its
+        release waiter behind for ever."""
+        asyncio.get_running_loop().call_later(60.0, self._releases.pop, key, None)
+
+    async def handed_over(self, claim: Claim, timeout: float) -> bool:
+        if claim.previous_node is None or claim.previous_epoch is None:
+            return True
+        key = (claim.station_id, claim.previous_epoch)
+        released = self._releases.setdefault(key, asyncio.Event())
+        try:
+            await asyncio.wait_for(released.wait(), timeout)
+            return True
+        except TimeoutError:
+            log.warning(
+                "node %s did not release station %s within %g s; taking it anyway "
+                "(its epoch is fenced)",
+                claim.previous_node,
+                claim.station_id,
+                timeout,
+            )
+            return False
+        finally:
+            self._releases.pop(key, None)
+
+    def released(self, station_id: str, epoch: int) -> None:
+        self._spawn(self._release(station_id, epoch), f"release-{station_id}")
+
+    async def _release(self, station_id: str, epoch: int) -> None:
+        payload = json.dumps({"k": "released", "s": station_id, "e": epoch})
+        for attempt in range(5):
+            try:
+                async with self._pool.connection() as conn:
+                    await conn.execute(
+                        _RELEASE, {"s": station_id, "e": epoch, "c": CHANNEL, "p": payload}
+                    )
+                return
+            except Exception as exc:
+                # The sweep releases it once our lease lapses; a new claim overrides it.
+                log.warning("could not release station %s (%r)", station_id, exc)
+                await asyncio.sleep(0.2 * 2**attempt)
+
+    async def holders(self, station_ids: list[str]) -> dict[str, int]:
+        """The current epoch of each of these stations that a connection holds."""
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT station_id, epoch FROM station_presence WHERE station_id = ANY(%s)",
+                (station_ids,),
+            )
+            return {str(s): int(e) for s, e in await cursor.fetchall()}
+
+    async def held_elsewhere(self, station_id: str) -> bool:
+        """Whether another live node holds the station now."""
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT 1 FROM station_presence p JOIN cluster_nodes n USING (node_id) "
+                f"WHERE p.station_id = %s AND p.node_id <> %s AND {_ALIVE}",
+                (station_id, self.node_id),
+            )
+            return await cursor.fetchone() is not None
+
+    # -- notices -----------------------------------------------------------------
+
+    def listening(self) -> bool:
+        return self._listening.is_set()
+
+    async def _listen(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self.conninfo, autocommit=True
+                ) as conn:
+                    await conn.execute(
+                        "SELECT pg_try_advisory_lock(%s)",
+                        ((LIVENESS_CLASS << 32) | self._lock_key,),
+                    )
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self._listening.set()
+                    delay = 0.1
+                    await self._fence_missed()
+                    async for notice in conn.notifies():
+                        self._notice(notice.payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("listening for takeovers failed (%s); reconnecting", exc)
+            self._listening.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _fence_missed(self) -> None:
+        """Takeovers announced while we were not listening: fence them now."""
+        here = self._held_here()
+        if not here:
+            return
+        current = await self.holders(list(here))
+        for station_id, epoch in here.items():
+            newer = current.get(station_id, FENCE_ALL)
+            if newer != epoch:
+                for fence in self._fences:
+                    fence(station_id, max(newer, epoch + 1))
+
+    def _notice(self, payload: str) -> None:
+        try:
+            notice = json.loads(payload)
+            kind, station_id, epoch = notice["k"], str(notice["s"]), int(notice["e"])
+        except (ValueError, KeyError, TypeError):
+            return
+        if kind == "taken":
+            if notice.get("n") == self.node_id:
+                return  # our own claim: the gateway took the older connection over itself
+            for fence in self._fences:
+                fence(station_id, epoch)
+        elif kind == "released":
+            event = self._releases.get((station_id, epoch))
+            if event is not None:
+                event.set()
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
