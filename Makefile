@@ -27,6 +27,7 @@ typecheck: $(STAMP)
 
 test: $(STAMP) lint typecheck
 	sh scripts/ensure-postgres.sh
+	sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
