@@ -2,20 +2,28 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+HASH := $(shell cksum < pyproject.toml | cut -d' ' -f1)
+# Serving needs only the package; tests and benchmarks add their extras on top.
+SERVE_STAMP := $(VENV)/.installed-serve-$(HASH)
+STAMP := $(VENV)/.installed-dev-$(HASH)
 
 .PHONY: serve test lint typecheck install bench clean
 
-$(STAMP): pyproject.toml
+$(SERVE_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	rm -f $(VENV)/.installed-serve-*
+	touch $(SERVE_STAMP)
+
+$(STAMP): $(SERVE_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
-	rm -f $(VENV)/.installed-*
+	rm -f $(VENV)/.installed-dev-*
 	touch $(STAMP)
 
 install: $(STAMP)
 
-serve: $(STAMP)
+serve: $(SERVE_STAMP)
 	$(BIN)/chargeledger serve --unknown-stations accept
 
 lint: $(STAMP)

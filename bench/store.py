@@ -8,7 +8,10 @@ file or a fresh database:
   with the exact expected version (ours also records a command id, as the bus does);
 - 8 writers on one hot stream, each catching up and retrying on a version conflict;
 - subscription lag (p99, from the append call to delivery) at 1,000 appends/s;
-- the floor: a raw ``sqlite3`` / ``psycopg`` insert loop with no library at all.
+- the floor: a raw ``sqlite3`` / ``psycopg`` insert loop with no library at all;
+- SQLite only: the peak size of the ``-wal`` file under sustained writes and reads,
+  against the same store whose checkpointer never resets the WAL (as before issue 14).
+  ``CHARGELEDGER_BENCH_WAL_SECONDS`` sets how long (default 5 s quick, 30 s full).
 
 The baseline is ``eventsourcing`` 9.5's own persistence modules (its SQLite and
 PostgreSQL application recorders), driven from threads since they are synchronous.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import statistics
 import tempfile
@@ -32,6 +36,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from bench.common import Row
+from chargeledger.adapters.sqlite_database import SQLiteDatabase
+from chargeledger.adapters.sqlite_store import SQLiteEventStore
 from chargeledger.application.ports import EventStore, Metadata, VersionConflictError
 from chargeledger.bootstrap import open_stores
 from chargeledger.domain.events import CommandAccepted
@@ -48,6 +54,8 @@ def run(quick: bool, postgres: str) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
         sqlite = SQLiteSide(Path(tmp))
         rows += side_rows("sqlite", sqlite, seconds, lag_seconds)
+        wal_seconds = float(os.environ.get("CHARGELEDGER_BENCH_WAL_SECONDS", 5 if quick else 30))
+        rows.append(wal_peak_row(Path(tmp), wal_seconds))
     pg = PostgresSide(postgres)
     rows += side_rows("postgres", pg, seconds, lag_seconds)
     return rows
@@ -239,6 +247,64 @@ async def ours_lag_p99(side: Side, seconds: float) -> float:
         await writer_store.close()
         side.drop(url)
     return p99_ms(lags)
+
+
+def wal_peak_row(folder: Path, seconds: float) -> Row:
+    ours, appends = asyncio.run(wal_peak(folder / "wal-ours.db", seconds, reset=True))
+    theirs, _ = asyncio.run(wal_peak(folder / "wal-grow.db", seconds, reset=False))
+    return Row(
+        f"sqlite: -wal peak, {seconds:.0f} s of 32 writers + readers ({appends:,.0f}/s)",
+        "MB",
+        ours,
+        "no reset (PASSIVE only)",
+        theirs,
+        higher_is_better=False,
+    )
+
+
+async def wal_peak(path: Path, seconds: float, reset: bool) -> tuple[float, float]:
+    """The largest ``-wal`` file seen while 32 writers append 1 KB events without pause
+    and two readers scan and look up, as projections and the API do on a node."""
+    database = SQLiteDatabase(path) if reset else SQLiteDatabase(path, wal_soft_limit=2**62)
+    store = SQLiteEventStore(database)
+    deadline = time.perf_counter() + seconds
+    payload = "x" * 1000
+    peak = 0
+    appended = 0
+
+    async def writer(w: int) -> None:
+        nonlocal appended
+        version = 0
+        while time.perf_counter() < deadline:
+            command = f"w{w}-{version}"
+            await store.append(
+                f"w{w}",
+                [CommandAccepted(command, {"pad": payload})],
+                version,
+                Metadata(command_id=command),
+            )
+            version += 1
+            appended += 1
+
+    async def reader() -> None:
+        while time.perf_counter() < deadline:
+            await store.read_all(max(0, appended - 2000), 500)
+            await store.read_stream("w1")
+            await asyncio.sleep(0)
+
+    async def sampler() -> None:
+        nonlocal peak
+        while time.perf_counter() < deadline:
+            if database.wal_path.exists():
+                peak = max(peak, database.wal_path.stat().st_size)
+            await asyncio.sleep(0.05)
+
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(writer(w) for w in range(32)), reader(), reader(), sampler())
+    finally:
+        await store.close()
+    return peak / 1e6, appended / (time.perf_counter() - started)
 
 
 def p99_ms(lags: list[float]) -> float:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chargeledger.adapters.clock import SystemClock
 from chargeledger.adapters.ocpp.gateway import GatewayOptions, OcppGateway
@@ -20,6 +20,7 @@ from chargeledger.application.operation_projections import OperationsProjection
 from chargeledger.application.ports import Clock, DocumentStore, EventStore
 from chargeledger.application.projection_cache import CachedDocuments
 from chargeledger.application.projections import CommandAndStationProjection, ProjectionRunner
+from chargeledger.application.quarantine import Quarantine
 from chargeledger.application.registration import RegistrationPolicy
 from chargeledger.application.registry import StationRegistry
 from chargeledger.application.reservation_expiry import ReservationExpiry
@@ -41,6 +42,7 @@ class Node:
     dispatcher: Dispatcher
     gateway: OcppGateway
     supervisor: Supervisor
+    quarantine: Quarantine = field(default_factory=Quarantine)
 
     async def close(self) -> None:
         await self.gateway.stop()
@@ -70,7 +72,9 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     clock = clock or SystemClock()
     store, documents = await open_stores(settings.store)
     bus = CommandBus(store, clock)
-    twin = TwinService(documents, settings.twin_flush_interval_s)
+    found = getattr(documents, "quarantine", None)  # what the store could not read
+    quarantine = found if isinstance(found, Quarantine) else Quarantine()
+    twin = TwinService(documents, settings.twin_flush_interval_s, quarantine)
     await twin.load()
     registry = StationRegistry(documents)
     projected = CachedDocuments(documents)  # the projection is their only writer here
@@ -86,7 +90,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     )
     dispatcher.follow_views(store, projections.wait_until)
     sessions = SessionMessages(
-        ChargingSessions(bus, documents, IdTagRegistry(documents, clock)), twin, clock
+        ChargingSessions(bus, documents, IdTagRegistry(documents, clock), twin), twin, clock
     )
     messages = StationMessages(
         bus,
@@ -134,6 +138,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         dispatcher,
         gateway,
         supervisor,
+        quarantine,
     )
 
 

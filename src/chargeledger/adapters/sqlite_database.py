@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import queue
 import sqlite3
 import threading
@@ -24,6 +25,12 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 MAX_BATCH = 512
+
+WAL_SOFT_LIMIT = 16 * 1024 * 1024
+"""Above this size the checkpointer resets the WAL instead of only copying it back."""
+
+WAL_HARD_LIMIT = 64 * 1024 * 1024
+"""The size SQLite cuts the WAL back to whenever it starts it again."""
 
 MIGRATIONS: list[str] = [
     """
@@ -136,8 +143,21 @@ class _WroteThenFailedError(Exception):
 class SQLiteDatabase:
     """The shared file: a group-committing writer thread and pooled readers."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        wal_soft_limit: int = WAL_SOFT_LIMIT,
+        wal_hard_limit: int = WAL_HARD_LIMIT,
+        checkpoint_interval_s: float = 1.0,
+    ) -> None:
         self.path = path
+        self.wal_path = path.with_name(path.name + "-wal")
+        self._wal_soft_limit = wal_soft_limit
+        self._checkpoint_interval_s = checkpoint_interval_s
+        self.wal_resets = 0
+        self._reset_wait_ms = 100
+        """Times the checkpointer truncated a WAL that had grown past the soft limit."""
         self._jobs: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -155,6 +175,9 @@ class SQLiteDatabase:
         # append for the checkpoint's fsyncs); a thread of its own does it, PASSIVE,
         # so that it never blocks the writer or a reader.
         self._writer_conn.execute("PRAGMA wal_autocheckpoint=0")
+        # A WAL is only ever reused from its start, never shrunk, unless told to: without
+        # this a burst would leave the file at its peak size for as long as the node runs.
+        self._writer_conn.execute(f"PRAGMA journal_size_limit={int(wal_hard_limit)}")
         self._checkpointing = threading.Event()
         self._checkpointer = threading.Thread(
             target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True
@@ -316,14 +339,42 @@ class SQLiteDatabase:
             outcomes = [(job, None, exc) for job in batch]
         return outcomes
 
-    def _checkpoint_loop(self, interval_s: float = 1.0) -> None:
+    def _checkpoint_loop(self) -> None:
         conn = _connect(self.path)
         try:
-            while not self._checkpointing.wait(interval_s):
+            while not self._checkpointing.wait(self._checkpoint_interval_s):
                 with contextlib.suppress(sqlite3.Error):
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    self._checkpoint(conn)
         finally:
             conn.close()
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        """PASSIVE copies back what no reader still needs and never waits. But a WAL is
+        only started again from its beginning when a writer finds it wholly copied and
+        no reader in it, which a busy node seldom offers: the file then grows with every
+        byte written. Past the soft limit, TRUNCATE waits briefly for the readers of the
+        moment to finish and empties the file; should that time run out, the writer went
+        on undisturbed and the next round tries again."""
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        try:
+            size = os.stat(self.wal_path).st_size
+        except FileNotFoundError:
+            return
+        if size <= self._wal_soft_limit:
+            return
+        # The wait holds the write lock, so it starts short: a stalled append costs at
+        # most this. Each round that finds readers still there waits twice as long (up
+        # to a second), so that a reset can be put off but never for good.
+        conn.execute(f"PRAGMA busy_timeout={self._reset_wait_ms}")
+        try:
+            (busy, _, _) = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            conn.execute("PRAGMA busy_timeout=30000")
+        if busy:
+            self._reset_wait_ms = min(self._reset_wait_ms * 2, 1000)
+        else:
+            self.wal_resets += 1
+            self._reset_wait_ms = 100
 
     async def close(self) -> None:
         self._checkpointing.set()

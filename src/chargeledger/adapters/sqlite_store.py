@@ -31,6 +31,7 @@ from chargeledger.application.ports import (
     RecordedEvent,
     VersionConflictError,
 )
+from chargeledger.application.quarantine import Quarantine
 from chargeledger.domain.events import Event
 
 _SELECT_EVENTS = (
@@ -285,8 +286,9 @@ def _find_command(conn: sqlite3.Connection, stream_id: str, command_id: str) -> 
 
 
 class SQLiteDocumentStore:
-    def __init__(self, database: SQLiteDatabase) -> None:
+    def __init__(self, database: SQLiteDatabase, quarantine: Quarantine | None = None) -> None:
         self._db = database
+        self.quarantine = Quarantine() if quarantine is None else quarantine
 
     async def get(self, model: str, key: str) -> dict[str, Any] | None:
         row = self._db.read_now(
@@ -298,12 +300,23 @@ class SQLiteDocumentStore:
 
     async def list(self, model: str, tag: str | None = None) -> list[dict[str, Any]]:
         if tag is None:
-            sql, params = "SELECT doc FROM documents WHERE model = ? ORDER BY key", (model,)
+            sql, params = "SELECT key, doc FROM documents WHERE model = ? ORDER BY key", (model,)
         else:
-            sql = "SELECT doc FROM documents WHERE model = ? AND tag = ? ORDER BY key"
+            sql = "SELECT key, doc FROM documents WHERE model = ? AND tag = ? ORDER BY key"
             params = (model, tag)  # type: ignore[assignment]
         rows = await self._db.read(lambda conn: conn.execute(sql, params).fetchall())
-        return [dict(json.loads(row[0])) for row in rows]
+        docs = []
+        for key, text in rows:
+            try:
+                doc = json.loads(text)
+                if not isinstance(doc, dict):
+                    raise ValueError(f"a document is a JSON object, not {type(doc).__name__}")
+            except (ValueError, TypeError) as error:
+                # One unreadable row must not hide every other (nor stop a start).
+                self.quarantine.add(model, str(key), error)
+                continue
+            docs.append(doc)
+        return docs
 
     async def write(self, writes: Sequence[DocumentWrite]) -> None:
         await self._db.write(lambda conn: _apply_writes(conn, writes))

@@ -17,6 +17,7 @@ from typing import Any
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.id_tags import IdTagRegistry
 from chargeledger.application.ports import DocumentStore
+from chargeledger.application.twin_service import TwinService
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain.errors import DomainError
@@ -44,10 +45,17 @@ def stop_command_id(transaction_id: int) -> str:
 
 
 class ChargingSessions:
-    def __init__(self, bus: CommandBus, documents: DocumentStore, id_tags: IdTagRegistry) -> None:
+    def __init__(
+        self,
+        bus: CommandBus,
+        documents: DocumentStore,
+        id_tags: IdTagRegistry,
+        twin: TwinService | None = None,
+    ) -> None:
         self._bus = bus
         self._documents = documents
         self._id_tags = id_tags
+        self._twin = twin
 
     async def authorize(self, station_id: str, id_tag: str) -> IdTagInfo:
         """Authorize is a question, not a decision: nothing is recorded."""
@@ -96,6 +104,7 @@ class ChargingSessions:
     ) -> IdTagInfo | None:
         """The verdict on the stopping id tag, when the station sent one."""
         info = await self._id_tags.authorize(id_tag) if id_tag else None
+        meters = await self._twin.meters(station_id, transaction_id) if self._twin else None
         command = c.StopTransaction(
             command_id=stop_command_id(transaction_id),
             transaction_id=transaction_id,
@@ -105,6 +114,7 @@ class ChargingSessions:
             id_tag_info=info,
             reason=reason,
             transaction_data=transaction_data or [],
+            last_reading=meters.get("last") if meters else None,
         )
         try:
             result = await self._bus.execute(station_id, command)

@@ -323,7 +323,12 @@ class Dispatcher:
         one in doubt whose station never came back fails as not observed."""
         now = self._clock.now()
         for doc in await self._documents.list(COMMANDS, tag=OPEN):
-            if not _expired(doc, now):
+            try:
+                due = _expired(doc, now)
+            except (KeyError, TypeError, ValueError):
+                _unreadable(doc)  # one bad view must not stop every other from expiring
+                continue
+            if not due:
                 if doc["status"] == REQUESTED and doc["station_id"] in self._links:
                     self._enqueue(doc)  # a safety net: queued twice is still sent once
                 continue
@@ -354,6 +359,16 @@ class Dispatcher:
         while True:
             await asyncio.sleep(self._expiry_check_s)
             await self.expire_overdue()
+
+
+_UNREADABLE: set[str] = set()
+
+
+def _unreadable(doc: dict[str, Any]) -> None:
+    key = str(doc.get("command_id"))
+    if key not in _UNREADABLE and len(_UNREADABLE) < 10_000:
+        _UNREADABLE.add(key)
+        log.error("command view %r cannot be read; skipped: %.200r", key, doc)
 
 
 def _expired(doc: dict[str, Any], now: datetime) -> bool:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from chargeledger.application.ports import DocumentStore, DocumentWrite, EventStore, RecordedEvent
 from chargeledger.domain import events as e
+from chargeledger.domain.charging_sessions import DEFAULT_STOP_REASON, session_energy
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ def transaction_doc(
             "stopped_at": None,
             "stop_reason": None,
             "energy_wh": None,
+            "energy_anomaly": None,
             "last_meter_value": None,
             "meter_value_count": 0,
             "reservation_id": event.reservation_id,
@@ -123,11 +125,18 @@ def transaction_doc(
             "status": "stopped",
             "meter_stop": event.meter_stop,
             "stopped_at": event.stopped_at,
-            "stop_reason": event.reason,
-            "energy_wh": event.meter_stop - int(current["meter_start"]),
+            "stop_reason": event.reason or DEFAULT_STOP_REASON,
+            **_energy(event, int(current["meter_start"])),
             "position": recorded.position,
         }
     return None
+
+
+def _energy(event: e.TransactionStopped, meter_start: int) -> dict[str, Any]:
+    if event.energy_wh is not None:
+        return {"energy_wh": event.energy_wh, "energy_anomaly": event.energy_anomaly}
+    energy, anomaly = session_energy(meter_start, [], event.meter_stop)  # older events
+    return {"energy_wh": energy, "energy_anomaly": anomaly}
 
 
 def station_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict[str, Any]:

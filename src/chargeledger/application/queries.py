@@ -24,6 +24,7 @@ TRANSACTION_VIEW_FIELDS = (
     "stopped_at",
     "stop_reason",
     "energy_wh",
+    "energy_anomaly",
     "last_meter_value",
     "meter_value_count",
     "remote_start_command_id",

@@ -30,13 +30,24 @@ class ReservationExpiry:
         self._documents = documents
         self._clock = clock
         self._interval_s = interval_s
+        self._unreadable: set[str] = set()
 
     async def expire_due(self) -> int:
         """End every live reservation past its expiry date; how many ended."""
         now = self._clock.now()
         ended = 0
         for doc in await self._documents.list(LIVE_RESERVATIONS):
-            if instant(doc["expiry_date"]) > now:
+            try:
+                due = instant(doc["expiry_date"]) <= now
+                int(doc["reservation_id"])
+            except (KeyError, TypeError, ValueError, OverflowError):
+                # One bad view must not stop every other reservation from expiring.
+                key = str(doc.get("reservation_id"))
+                if key not in self._unreadable:
+                    self._unreadable.add(key)
+                    log.error("reservation view %r cannot be read; skipped: %.200r", key, doc)
+                continue
+            if not due:
                 continue
             command = ExpireReservation(
                 command_id=f"reservation/expiry/{doc['reservation_id']}/{doc['expiry_date']}",

@@ -8,6 +8,7 @@ commits.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, replace
@@ -15,8 +16,11 @@ from types import MappingProxyType
 from typing import Any
 
 from chargeledger.application.ports import DocumentStore, DocumentWrite
+from chargeledger.application.quarantine import QUARANTINE, Quarantine
 from chargeledger.domain import station_reports as r
 from chargeledger.domain import twin as t
+
+log = logging.getLogger(__name__)
 
 TWINS = "twin"
 METERS = "meter"
@@ -25,8 +29,14 @@ MAX_METERS_IN_MEMORY = 200_000
 
 
 class TwinService:
-    def __init__(self, documents: DocumentStore, flush_interval_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        documents: DocumentStore,
+        flush_interval_s: float = 0.5,
+        quarantine: Quarantine | None = None,
+    ) -> None:
         self._documents = documents
+        self.quarantine = Quarantine() if quarantine is None else quarantine
         self._twins: dict[str, t.StationTwin] = {}
         self._dirty: set[str] = set()
         self._meters: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -34,11 +44,29 @@ class TwinService:
         self._flush_interval_s = flush_interval_s
 
     async def load(self) -> None:
-        """The last persisted twins; nobody is connected to a node that just started."""
+        """The last persisted twins; nobody is connected to a node that just started.
+
+        A twin that cannot be read is quarantined (copied to the ``quarantine``
+        documents, logged, counted) and the others load: telemetry comes back with the
+        station's next message, a node that will not start never does."""
+        set_aside: list[DocumentWrite] = []
         for doc in await self._documents.list(TWINS):
-            twin = replace(_from_doc(doc), connected=False)
+            try:
+                twin = replace(_from_doc(doc), connected=False)
+            except Exception as error:
+                key = str(doc.get("station_id", "?")) if isinstance(doc, dict) else "?"
+                found = self.quarantine.add(TWINS, key, error)
+                set_aside.append(
+                    DocumentWrite(QUARANTINE, f"{TWINS}/{key}", {**found.view(), "doc": doc})
+                )
+                continue
             self._twins[twin.station_id] = twin
             self._dirty.add(twin.station_id)
+        if set_aside:
+            try:
+                await self._documents.write(set_aside)
+            except Exception:
+                log.exception("could not copy %d quarantined twins aside", len(set_aside))
 
     def get(self, station_id: str) -> t.StationTwin | None:
         return self._twins.get(station_id)
@@ -162,11 +190,32 @@ class TwinService:
         writes += [DocumentWrite(METERS, key, self._meters[key]) for key in sorted(meters)]
         try:
             await self._documents.write(writes)
+        except ValueError:
+            # A document the store cannot take (bad text, say): write them one by one,
+            # so that one station's data never keeps every other's from being saved.
+            return await self._write_one_by_one(writes, dirty, meters)
         except BaseException:
             self._dirty |= dirty
             self._dirty_meters |= meters
             raise
         return len(writes)
+
+    async def _write_one_by_one(
+        self, writes: list[DocumentWrite], dirty: set[str], meters: set[str]
+    ) -> int:
+        written = 0
+        for write in writes:
+            try:
+                await self._documents.write([write])
+            except ValueError as error:
+                self.quarantine.add(write.model, write.key, f"not saved: {error!r}"[:300])
+                continue
+            except BaseException:
+                self._dirty |= dirty
+                self._dirty_meters |= meters
+                raise
+            written += 1
+        return written
 
     async def run_writer(self) -> None:
         try:
@@ -197,10 +246,32 @@ def _to_doc(twin: t.StationTwin) -> dict[str, Any]:
     }
 
 
+_CONNECTOR_FIELDS: dict[str, type] = {
+    "status": str,
+    "error_code": str,
+    "info": str,
+    "vendor_error_code": str,
+    "timestamp": str,
+}
+
+
 def _from_doc(doc: dict[str, Any]) -> t.StationTwin:
-    connectors = {int(k): t.ConnectorTwin(**v) for k, v in doc.get("connectors", {}).items()}
+    """A stored twin, checked: every key a plain connector id, every field its type."""
+    connectors: dict[int, t.ConnectorTwin] = {}
+    for key, value in doc.get("connectors", {}).items():
+        if not (isinstance(key, str) and key.isdigit() and isinstance(value, dict)):
+            raise ValueError(f"connector {key!r} is not a connector id")
+        connector = t.ConnectorTwin(**value)
+        for name, kind in _CONNECTOR_FIELDS.items():
+            field_value = getattr(connector, name)
+            if field_value is not None and type(field_value) is not kind:
+                raise ValueError(f"connector {key}: {name} is not a {kind.__name__}")
+        connectors[int(key)] = connector
+    station_id = doc["station_id"]
+    if not isinstance(station_id, str):
+        raise ValueError("station_id is not text")
     return t.StationTwin(
-        station_id=doc["station_id"],
+        station_id=station_id,
         connected=bool(doc.get("connected")),
         last_heartbeat=doc.get("last_heartbeat"),
         connectors=MappingProxyType(connectors),

@@ -7,9 +7,18 @@ connector, id tag, meter start and timestamp, which makes it a retransmission. A
 session still open on the connector is abandoned first, so a connector never has
 two open sessions. A session that starts on a connector held by a sent or accepted
 remote start of the same id tag is linked to that command.
+
+A StopTransaction without ``reason`` stopped for ``Local`` (OCPP 1.6 §6.49). Its energy
+is the sum of the rises between the session's register readings in order (meter
+start, the readings it sent, meter stop): ``meter_stop - meter_start`` when they
+never go down; otherwise the session carries an ``energy_anomaly`` and only the
+rises count, so the energy is never negative.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
@@ -98,6 +107,13 @@ def decide_stop(command: c.StopTransaction, state: StationState) -> list[e.Event
             f"transaction {command.transaction_id} is not open on this station"
         )
     info = command.id_tag_info
+    energy, anomaly = (None, None)
+    if session is not None:
+        # The readings the stop carries; else the last one sent in a MeterValues.
+        readings = register_readings(command.transaction_data) or register_readings(
+            [command.last_reading] if command.last_reading else []
+        )
+        energy, anomaly = session_energy(session.meter_start, readings, command.meter_stop)
     return [
         e.TransactionStopped(
             transaction_id=command.transaction_id,
@@ -107,7 +123,59 @@ def decide_stop(command: c.StopTransaction, state: StationState) -> list[e.Event
             id_tag=command.id_tag,
             id_tag_status=info.status if info else None,
             id_tag_expiry=info.expiry if info else None,
-            reason=command.reason,
+            reason=command.reason or DEFAULT_STOP_REASON,
             transaction_data=command.transaction_data,
+            energy_wh=energy,
+            energy_anomaly=anomaly,
         )
     ]
+
+
+DEFAULT_STOP_REASON = "Local"
+"""OCPP 1.6 §6.49: a StopTransaction without a reason was stopped locally."""
+
+ENERGY_REGISTER = "Energy.Active.Import.Register"
+
+
+def register_readings(meter_values: Iterable[Mapping[str, Any]]) -> list[int]:
+    """The energy register readings (Wh) in OCPP ``MeterValue`` items, in order. A
+    sampled value without a measurand is the register (OCPP 1.6's default); kWh are
+    converted; a value that is not a number is skipped."""
+    readings: list[int] = []
+    for meter_value in meter_values:
+        sampled = meter_value.get("sampledValue", meter_value.get("sampled_value")) or []
+        for value in sampled:
+            if not isinstance(value, Mapping):
+                continue
+            if value.get("measurand", ENERGY_REGISTER) != ENERGY_REGISTER:
+                continue
+            if value.get("phase"):
+                continue
+            try:
+                number = float(value.get("value", ""))
+            except (TypeError, ValueError):
+                continue
+            scale = 1000.0 if value.get("unit") == "kWh" else 1.0
+            readings.append(round(number * scale))
+    return readings
+
+
+def session_energy(
+    meter_start: int, readings: Iterable[int], meter_stop: int
+) -> tuple[int, str | None]:
+    """``(energy_wh, anomaly)``: the rises between consecutive readings from start to
+    stop; the anomaly says where the register went down (``None`` when it never did)."""
+    energy = 0
+    drops: list[str] = []
+    previous = meter_start
+    sequence = [*readings, meter_stop]
+    for index, reading in enumerate(sequence):
+        if reading >= previous:
+            energy += reading - previous
+        else:
+            what = "meter_stop" if index == len(sequence) - 1 else "a reading"
+            drops.append(f"{what} {reading} is below {previous}")
+        previous = reading
+    if not drops:
+        return energy, None
+    return energy, "the register went down (" + "; ".join(drops) + "); only its rises count"

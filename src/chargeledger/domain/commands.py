@@ -253,3 +253,5 @@ class StopTransaction(Command):
     id_tag_info: IdTagInfo | None = None
     reason: str | None = None
     transaction_data: list[dict[str, Any]] = field(default_factory=list)
+    last_reading: dict[str, Any] | None = None
+    """The last MeterValue the station sent for the session (telemetry), if any."""

@@ -209,6 +209,11 @@ class TransactionStopped(Event):
     id_tag_expiry: str | None = None
     reason: str | None = None
     transaction_data: list[dict[str, Any]] = field(default_factory=list)
+    energy_wh: int | None = None
+    """Decided at the stop: the sum of the rises between the session's readings (start,
+    readings, stop), never negative; ``None`` in events recorded before it was decided."""
+    energy_anomaly: str | None = None
+    """Why the energy is not simply ``meter_stop - meter_start`` (a reading went down)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -227,7 +227,14 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "node": node.settings.node_id}
+        return {
+            "status": "ok",
+            "node": node.settings.node_id,
+            "quarantined": {
+                "count": len(node.quarantine),
+                "documents": [found.view() for found in node.quarantine.items()[:100]],
+            },
+        }
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> str:

@@ -109,6 +109,9 @@ def _tags_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     tags_sub.add_parser("list", help="every tag with its status and expiry")
 
 
+SIMULATE_URL = "ws://127.0.0.1:9000/ocpp"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chargeledger", description=__doc__)
     parser.add_argument("--log-level", default=env("log_level", "WARNING"))
@@ -117,7 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="N simulated stations with realistic behaviour")
     sim.add_argument("--stations", type=int, default=1)
-    sim.add_argument("--url", default=env("simulate_url", "ws://127.0.0.1:9000/ocpp"))
+    sim.add_argument(
+        "--url",
+        default=env("simulate_url", "") or None,
+        help=f"the CSMS's OCPP endpoint, before /{{station_id}} (default {SIMULATE_URL})",
+    )
     sim.add_argument("--duration", type=float, default=None, help="seconds; default: forever")
     sim.add_argument("--prefix", default="SIM-")
     sim.add_argument("--heartbeat", type=float, default=None, help="override the interval (s)")
@@ -127,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--meter-interval", type=float, default=10.0, help="seconds between MeterValues"
+    )
+    sim.add_argument(
+        "--scenario",
+        default=None,
+        help="play a scenario file (YAML or JSON, see docs/scenarios.md) instead of "
+        "--stations; --url overrides the file's url",
     )
 
     stations = sub.add_parser("stations", help="manage the station registry")
@@ -238,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "simulate" and args.scenario:
+            return _simulate_scenario(args)
         if args.command == "simulate":
             from chargeledger.simulator.fleet import run_fleet
             from chargeledger.simulator.station import Behaviour
@@ -250,7 +265,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return asyncio.run(
                 run_fleet(
-                    args.url, args.stations, args.duration, args.prefix, args.heartbeat, behaviour
+                    args.url or SIMULATE_URL,
+                    args.stations,
+                    args.duration,
+                    args.prefix,
+                    args.heartbeat,
+                    behaviour,
                 )
             )
         if args.command == "stations":
@@ -268,6 +288,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 2
+
+
+def _simulate_scenario(args: argparse.Namespace) -> int:
+    from chargeledger.simulator.scenario import ScenarioError, load_scenario, run_scenario
+
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as error:
+        print(f"simulate: {error}", file=sys.stderr)
+        return 2
+    return asyncio.run(run_scenario(scenario, args.url or scenario.url or SIMULATE_URL))
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -27,20 +27,16 @@ NOTIFY_EVERY_S = 1.0
 
 
 class ProfileOperations:
-    """Mixed into ``SimulatedStation`` (it uses its ``connectors``, ``call``, ``_count``
-    and ``_spawn``)."""
+    """Mixed into ``SimulatedStation`` (it uses its ``charger``, ``connectors``,
+    ``call`` and ``_count``)."""
 
-    connectors: dict[int, Any]
+    charger: Any
     call: Any
     _count: Any
     _spawn: Any
-    _profiles_state: dict[str, Any]
 
     def _profile_state(self) -> dict[str, Any]:
-        state: dict[str, Any] | None = getattr(self, "_profiles_state", None)
-        if state is None:
-            state = {"list_version": 0, "local_list": {}, "reservations": {}, "profiles": {}}
-            self._profiles_state = state
+        state: dict[str, Any] = self.charger.profiles_state
         return state
 
     async def _notify(self, message: Any, statuses: tuple[str, ...]) -> None:
@@ -94,12 +90,12 @@ class ProfileOperations:
         self, connector_id: int, expiry_date: str, id_tag: str, reservation_id: int, **_: Any
     ) -> Any:
         self._count("ReserveNow")
-        if connector_id != 0 and connector_id not in self.connectors:
+        if connector_id != 0 and connector_id not in self.charger.connectors:
             return call_result.ReserveNow(status="Rejected")
-        targets = list(self.connectors) if connector_id == 0 else [connector_id]
-        if all(self.connectors[t].transaction_id is not None for t in targets):
+        targets = list(self.charger.connectors) if connector_id == 0 else [connector_id]
+        if all(self.charger.connectors[t].transaction_ref is not None for t in targets):
             return call_result.ReserveNow(status="Occupied")
-        if all(self.connectors[t].status == "Unavailable" for t in targets):
+        if all(self.charger.connectors[t].status == "Unavailable" for t in targets):
             return call_result.ReserveNow(status="Unavailable")
         self._profile_state()["reservations"][reservation_id] = (connector_id, id_tag, expiry_date)
         return call_result.ReserveNow(status="Accepted")
@@ -115,7 +111,7 @@ class ProfileOperations:
         self, connector_id: int, cs_charging_profiles: dict[str, Any], **_: Any
     ) -> Any:
         self._count("SetChargingProfile")
-        if connector_id != 0 and connector_id not in self.connectors:
+        if connector_id != 0 and connector_id not in self.charger.connectors:
             return call_result.SetChargingProfile(status="Rejected")
         profile_id = cs_charging_profiles["charging_profile_id"]
         self._profile_state()["profiles"][profile_id] = (connector_id, cs_charging_profiles)

@@ -1,12 +1,14 @@
-"""One simulated station, built on the ``ocpp`` package's ``ChargePoint``.
+"""One connection of a simulated station, built on the ``ocpp`` package's
+``ChargePoint``; what outlives the connection (connectors, sessions, the outbox) is
+its ``Charger``.
 
 It behaves like a real OCPP 1.6 station: it boots, reports its connectors, beats,
-accepts a remote start only on an available connector, then authorizes nothing
-(remote starts are pre-authorized), starts a transaction, reports Charging and
-meter values, and stops after a while or when asked; it unlocks, resets (reboots:
-the fleet reconnects it), changes availability (Scheduled while charging),
-answers TriggerMessage by sending what was asked, and keeps a configuration; the
-other profiles' operations it answers as ``profiles`` says.
+sends its outbox in order (transaction messages kept across lost connections),
+accepts a remote start only on a free connector and charges (see ``charger``), stops
+when asked; it unlocks, resets (stops its sessions, then reboots: the fleet reconnects
+it), changes availability (Scheduled while charging), answers TriggerMessage by sending
+what was asked, keeps a configuration and clears its authorization cache; the other
+profiles' operations it answers as ``profiles`` says.
 """
 
 from __future__ import annotations
@@ -14,66 +16,51 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+import websockets
+from ocpp.exceptions import OCPPError
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action, RegistrationStatus
 
+from chargeledger.simulator.charger import Behaviour, Charger, Connector, Counters, now_iso
 from chargeledger.simulator.profiles import ProfileOperations
+
+__all__ = ["Behaviour", "Connector", "Counters", "SimulatedStation"]
 
 log = logging.getLogger(__name__)
 
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
-@dataclass
-class Counters:
-    calls_received: int = 0
-    heartbeats: int = 0
-    transactions: int = 0
-    by_action: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class Connector:
-    status: str = "Available"
-    transaction_id: int | None = None
-    id_tag: str | None = None
-    inoperative_after_charge: bool = False
-    charging: asyncio.Task[None] | None = None
-
-
-@dataclass
-class Behaviour:
-    connectors: int = 2
-    charge_seconds: tuple[float, float] = (30.0, 120.0)
-    meter_interval_s: float = 10.0
-    power_w: float = 11_000.0
+FREE = ("Available", "Preparing")
 
 
 class SimulatedStation(ProfileOperations, ChargePoint):  # type: ignore[misc]
+    charger: Charger
+
     def __init__(
-        self, station_id: str, connection: Any, behaviour: Behaviour | None = None
+        self, charger: Charger | str, connection: Any, behaviour: Behaviour | None = None
     ) -> None:
-        super().__init__(station_id, connection)
-        self.behaviour = behaviour or Behaviour()
-        self.counters = Counters()
-        self.connectors = {n: Connector() for n in range(1, self.behaviour.connectors + 1)}
-        self.meter_wh = float(random.randint(0, 1_000_000))
-        self.configuration: dict[str, str] = {
-            "HeartbeatInterval": "300",
-            "MeterValueSampleInterval": str(int(self.behaviour.meter_interval_s)),
-            "NumberOfConnectors": str(self.behaviour.connectors),
-            "AuthorizeRemoteTxRequests": "false",
-        }
+        if isinstance(charger, str):
+            charger = Charger(charger, behaviour)
+        super().__init__(
+            charger.station_id, connection, response_timeout=charger.behaviour.response_timeout_s
+        )
+        self.charger = charger
+        self.behaviour = charger.behaviour
         self.reboot = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
+
+    @property
+    def connectors(self) -> dict[int, Connector]:
+        return self.charger.connectors
+
+    @property
+    def counters(self) -> Counters:
+        return self.charger.counters
+
+    @property
+    def configuration(self) -> dict[str, str]:
+        return self.charger.configuration
 
     def _count(self, action: str) -> None:
         self.counters.calls_received += 1
@@ -97,21 +84,23 @@ class SimulatedStation(ProfileOperations, ChargePoint):  # type: ignore[misc]
                 firmware_version="1.0.0",
             )
         )
-        if response.status != RegistrationStatus.accepted:
-            raise RuntimeError(f"{self.id}: boot {response.status}")
+        if response is None or response.status != RegistrationStatus.accepted:
+            raise RuntimeError(f"{self.id}: boot {getattr(response, 'status', 'CALLERROR')}")
         self.configuration["HeartbeatInterval"] = str(response.interval)
         for connector_id, connector in self.connectors.items():
-            await self.status(connector_id, connector.status)
+            await self.call(
+                call.StatusNotification(
+                    connector_id=connector_id,
+                    error_code="NoError",
+                    status=connector.status,
+                    timestamp=now_iso(),
+                )
+            )
+        self.charger.attach(self)
         return int(response.interval)
 
     async def status(self, connector_id: int, status: str) -> None:
-        if connector_id in self.connectors:
-            self.connectors[connector_id].status = status
-        await self.call(
-            call.StatusNotification(
-                connector_id=connector_id, error_code="NoError", status=status, timestamp=_now()
-            )
-        )
+        self.charger.set_status(connector_id, status)
 
     async def beat(self, stop: asyncio.Event, interval_override: float | None = None) -> None:
         while not stop.is_set() and not self.reboot.is_set():
@@ -123,105 +112,83 @@ class SimulatedStation(ProfileOperations, ChargePoint):  # type: ignore[misc]
             await self.call(call.Heartbeat())
             self.counters.heartbeats += 1
 
-    # -- charging -------------------------------------------------------------
-
-    async def _charge(self, connector_id: int, id_tag: str) -> None:
-        connector = self.connectors[connector_id]
-        await self.status(connector_id, "Preparing")
-        started = await self.call(
-            call.StartTransaction(
-                connector_id=connector_id,
-                id_tag=id_tag,
-                meter_start=int(self.meter_wh),
-                timestamp=_now(),
-            )
-        )
-        connector.transaction_id = started.transaction_id
-        connector.id_tag = id_tag
-        self.counters.transactions += 1
-        if started.id_tag_info["status"] != "Accepted":
-            await self._finish(connector_id, "DeAuthorized")  # as OCPP 1.6 asks (4.8)
-            return
-        await self.status(connector_id, "Charging")
-        low, high = self.behaviour.charge_seconds
-        deadline = asyncio.get_running_loop().time() + random.uniform(low, high)
-        reason = "EVDisconnected"
-        try:
-            while asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(self.behaviour.meter_interval_s)
-                self.meter_wh += self.behaviour.power_w * self.behaviour.meter_interval_s / 3600
-                await self.call(
-                    call.MeterValues(
-                        connector_id=connector_id,
-                        transaction_id=started.transaction_id,
-                        meter_value=[
-                            {
-                                "timestamp": _now(),
-                                "sampledValue": [
-                                    {
-                                        "value": str(int(self.meter_wh)),
-                                        "measurand": "Energy.Active.Import.Register",
-                                        "unit": "Wh",
-                                    }
-                                ],
-                            }
-                        ],
-                    )
+    async def drain(self) -> None:
+        """Send the outbox, one message at a time, each kept first until answered. No
+        answer in time: the same message again. A CALLERROR: again, up to
+        ``TransactionMessageAttempts`` times, then given up. A lost connection ends this
+        task; what is left waits for the next connection."""
+        outbox = self.charger.outbox
+        while True:
+            message = await outbox.head()
+            request = outbox.request(message)
+            if request is None:
+                outbox.done(message)  # its transaction's start was given up
+                continue
+            try:
+                answer = await self.call(request, suppress=False)
+            except TimeoutError:
+                continue
+            except OCPPError as error:
+                message.attempts += 1
+                attempts = int(self.configuration.get("TransactionMessageAttempts", "3"))
+                if not message.durable or message.attempts >= attempts:
+                    log.warning("%s: %s given up: %s", self.id, message.action, error)
+                    outbox.done(message)
+                else:
+                    retry = float(self.configuration.get("TransactionMessageRetryInterval", "5"))
+                    await asyncio.sleep(retry * message.attempts)
+                continue
+            except (websockets.ConnectionClosed, OSError):
+                raise
+            except Exception as error:  # a message our own schemas refuse: never sendable
+                log.error("%s: %s dropped: %s", self.id, message.action, error)
+                outbox.done(message)
+                continue
+            outbox.done(message)
+            if message.action == "StartTransaction" and message.transaction_ref is not None:
+                self.charger.started(
+                    message.transaction_ref, answer.transaction_id, answer.id_tag_info
                 )
-        except asyncio.CancelledError:
-            reason = "Remote"
-        await self._finish(connector_id, reason)
-
-    async def _finish(self, connector_id: int, reason: str) -> None:
-        connector = self.connectors[connector_id]
-        if connector.transaction_id is None:
-            return
-        await self.call(
-            call.StopTransaction(
-                meter_stop=int(self.meter_wh),
-                timestamp=_now(),
-                transaction_id=connector.transaction_id,
-                reason=reason,
-                id_tag=connector.id_tag,
-            )
-        )
-        connector.transaction_id = None
-        connector.id_tag = None
-        await self.status(connector_id, "Finishing")
-        final = "Unavailable" if connector.inoperative_after_charge else "Available"
-        connector.inoperative_after_charge = False
-        await self.status(connector_id, final)
 
     # -- what the CSMS asks ---------------------------------------------------
+
+    def _target(self, connector_id: int | None) -> int | None:
+        if connector_id:
+            return connector_id
+        return next(
+            (
+                n
+                for n, c in self.connectors.items()
+                if c.status in FREE and c.transaction_ref is None
+            ),
+            None,
+        )
+
+    def _free(self, target: int | None) -> bool:
+        if target not in self.connectors:
+            return False
+        connector = self.connectors[target]
+        return connector.status in FREE and connector.transaction_ref is None
 
     @on(Action.remote_start_transaction)
     async def on_remote_start(self, id_tag: str, connector_id: int | None = None, **_: Any) -> Any:
         self._count("RemoteStartTransaction")
-        target = connector_id or next(
-            (n for n, c in self.connectors.items() if c.status == "Available"), None
-        )
-        ok = target in self.connectors and self.connectors[target].status == "Available"
+        ok = self._free(self._target(connector_id))
         return call_result.RemoteStartTransaction(status="Accepted" if ok else "Rejected")
 
     @after(Action.remote_start_transaction)
     async def after_remote_start(
         self, id_tag: str, connector_id: int | None = None, **_: Any
     ) -> None:
-        target = connector_id or next(
-            (n for n, c in self.connectors.items() if c.status == "Available"), None
-        )
-        if target in self.connectors and self.connectors[target].status == "Available":
-            self.connectors[target].status = "Preparing"
-            self.connectors[target].charging = self._spawn(self._charge(target, id_tag))
+        target = self._target(connector_id)
+        if target is not None and self._free(target):
+            self.charger.remote_start(target, id_tag)
 
     @on(Action.remote_stop_transaction)
     async def on_remote_stop(self, transaction_id: int, **_: Any) -> Any:
         self._count("RemoteStopTransaction")
-        for connector in self.connectors.values():
-            if connector.transaction_id == transaction_id and connector.charging is not None:
-                connector.charging.cancel()
-                return call_result.RemoteStopTransaction(status="Accepted")
-        return call_result.RemoteStopTransaction(status="Rejected")
+        stopped = self.charger.remote_stop(transaction_id)
+        return call_result.RemoteStopTransaction(status="Accepted" if stopped else "Rejected")
 
     @on(Action.unlock_connector)
     async def on_unlock(self, connector_id: int, **_: Any) -> Any:
@@ -236,12 +203,11 @@ class SimulatedStation(ProfileOperations, ChargePoint):  # type: ignore[misc]
 
     @after(Action.reset)
     async def after_reset(self, type: str, **_: Any) -> None:
+        reason = "HardReset" if type == "Hard" else "SoftReset"
         for connector_id, connector in self.connectors.items():
-            if connector.charging is not None and not connector.charging.done():
-                connector.charging.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await connector.charging
-            await self._finish(connector_id, "HardReset" if type == "Hard" else "SoftReset")
+            self.charger.stop_transaction(connector_id, reason)
+            if connector.remote:
+                self.charger.unplug(connector_id)
         self.reboot.set()
 
     @on(Action.change_availability)
@@ -250,7 +216,7 @@ class SimulatedStation(ProfileOperations, ChargePoint):  # type: ignore[misc]
         targets = list(self.connectors) if connector_id == 0 else [connector_id]
         if any(t not in self.connectors for t in targets):
             return call_result.ChangeAvailability(status="Rejected")
-        busy = any(self.connectors[t].transaction_id is not None for t in targets)
+        busy = any(self.connectors[t].transaction_ref is not None for t in targets)
         if busy and type == "Inoperative":
             for t in targets:
                 self.connectors[t].inoperative_after_charge = True
@@ -261,8 +227,8 @@ class SimulatedStation(ProfileOperations, ChargePoint):  # type: ignore[misc]
     async def after_change_availability(self, connector_id: int, type: str, **_: Any) -> None:
         targets = list(self.connectors) if connector_id == 0 else [connector_id]
         for t in targets:
-            if t in self.connectors and self.connectors[t].transaction_id is None:
-                await self.status(t, "Available" if type == "Operative" else "Unavailable")
+            if t in self.connectors and self.connectors[t].transaction_ref is None:
+                self.charger.set_status(t, "Available" if type == "Operative" else "Unavailable")
 
     @on(Action.trigger_message)
     async def on_trigger(
@@ -284,7 +250,15 @@ class SimulatedStation(ProfileOperations, ChargePoint):  # type: ignore[misc]
         elif requested_message == "StatusNotification":
             for n, connector in self.connectors.items():
                 if connector_id in (None, 0, n):
-                    await self.status(n, connector.status)
+                    self.charger.set_status(n, connector.status)
+        elif requested_message == "MeterValues":
+            for n, connector in self.connectors.items():
+                if connector_id in (None, 0, n):
+                    self.charger.outbox.put(
+                        "MeterValues",
+                        {"connector_id": n, "meter_value": [self.charger.meter_sample(n)]},
+                        connector.transaction_ref,
+                    )
 
     @on(Action.get_configuration)
     async def on_get_configuration(self, key: list[str] | None = None, **_: Any) -> Any:
@@ -311,6 +285,7 @@ class SimulatedStation(ProfileOperations, ChargePoint):  # type: ignore[misc]
     @on(Action.clear_cache)
     async def on_clear_cache(self, **_: Any) -> Any:
         self._count("ClearCache")
+        self.charger.cache.clear()
         return call_result.ClearCache(status="Accepted")
 
     @on(Action.data_transfer)

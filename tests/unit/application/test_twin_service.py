@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
 from chargeledger.adapters.memory import InMemoryDocumentStore
+from chargeledger.adapters.sqlite_database import SQLiteDatabase
+from chargeledger.adapters.sqlite_store import SQLiteDocumentStore
 from chargeledger.application.ports import DocumentWrite
 from chargeledger.application.twin_service import TWINS, TwinService
 
@@ -139,3 +142,48 @@ async def test_meter_readings_count_on_across_a_restart_and_stay_with_their_stat
     assert mine is not None and mine["count"] == 4
     theirs = await after.meters("EVIL", 42)
     assert theirs is not None and theirs["count"] == 1
+
+
+async def test_a_twin_that_cannot_be_read_is_quarantined_and_the_others_load() -> None:
+    store = InMemoryDocumentStore()
+    connector = {"status": "Faulted", "error_code": "NoError"}
+    await store.write(
+        [
+            DocumentWrite(TWINS, "GOOD", {"station_id": "GOOD", "connectors": {"1": connector}}),
+            DocumentWrite(
+                TWINS, "FLOAT", {"station_id": "FLOAT", "connectors": {"1.0": connector}}
+            ),
+            DocumentWrite(
+                TWINS,
+                "NUMBER",
+                {"station_id": "NUMBER", "connectors": {"1": {**connector, "info": 5}}},
+            ),
+            DocumentWrite(TWINS, "EPOCH", {"station_id": "EPOCH", "connection_epoch": "soon"}),
+        ]
+    )
+    twins = TwinService(store)
+    await twins.load()
+    assert [twin.station_id for twin in twins.all()] == ["GOOD"]
+    assert twins.get("GOOD") is not None and twins.get("GOOD").connectors[1].status == "Faulted"  # type: ignore[union-attr]
+    assert sorted(found.key for found in twins.quarantine.items()) == ["EPOCH", "FLOAT", "NUMBER"]
+    kept = await store.get("quarantine", "twin/FLOAT")
+    assert kept is not None and kept["doc"]["connectors"] == {"1.0": connector}
+
+
+async def test_one_stations_unsaveable_data_never_fails_the_batch_of_others(
+    tmp_path: Path,
+) -> None:
+    database = SQLiteDatabase(tmp_path / "twins.db")
+    store = SQLiteDocumentStore(database)
+    try:
+        twins = TwinService(store)
+        twins.status_notified("POISON", 1, "Available", "NoError", info="\ud800")
+        twins.status_notified("OTHER", 1, "Faulted", "GroundFailure")
+        assert await twins.flush() == 1
+        other = await store.get(TWINS, "OTHER")
+        assert other is not None and other["connectors"]["1"]["status"] == "Faulted"
+        assert [found.key for found in twins.quarantine.items()] == ["POISON"]
+        twins.heartbeat("OTHER", "2026-01-01T00:00:00Z")
+        assert await twins.flush() == 1  # the poison is not retried forever
+    finally:
+        await database.close()

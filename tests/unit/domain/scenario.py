@@ -163,7 +163,7 @@ def stop_transaction(
 
 
 def stopped(
-    transaction_id: int = 7, connector: int = 1, meter_stop: int = 5000
+    transaction_id: int = 7, connector: int = 1, meter_stop: int = 5000, meter_start: int = 1000
 ) -> e.TransactionStopped:
     return e.TransactionStopped(
         transaction_id=transaction_id,
@@ -173,6 +173,7 @@ def stopped(
         id_tag="TAG",
         id_tag_status="Accepted",
         reason="Local",
+        energy_wh=meter_stop - meter_start,
     )
 
 

@@ -23,6 +23,7 @@ a response): it is logged and dropped.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -121,6 +122,16 @@ def parse(text: str | bytes) -> Frame | FrameFault:
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         return FrameFault(UNKNOWN_ID, FORMATION_VIOLATION, f"not JSON: {_first_line(exc)}")
     answer = isinstance(message, list) and bool(message) and _is_answer_type(message[0])
+    if _SURROGATE_ESCAPE.search(text) is not None and _has_lone_surrogate(message):
+        # "\ud800" is valid JSON but no character: nothing could store, log or send it
+        # on as UTF-8. Refused here, so nothing of the frame goes further.
+        unique_id = message[1] if isinstance(message, list) and len(message) > 1 else None
+        return FrameFault(
+            unique_id if isinstance(unique_id, str) and unique_id else UNKNOWN_ID,
+            FORMATION_VIOLATION,
+            "a string holds a lone surrogate (U+D800-U+DFFF), which is not text",
+            replyable=not answer,
+        )
     if not isinstance(message, list) or len(message) < 3:
         unique_id = message[1] if answer and len(message) > 1 else UNKNOWN_ID
         return FrameFault(
@@ -148,6 +159,26 @@ def parse(text: str | bytes) -> Frame | FrameFault:
     if type_id == CALLERROR:
         return _call_error(unique_id, message)
     return FrameFault(unique_id, PROTOCOL_ERROR, f"unknown message type id {type_id}")
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+"""Cheap first look: a lone surrogate can only come from a JSON escape (strict UTF-8
+decoding refuses an encoded one), and most frames hold no such escape."""
+
+
+def _has_lone_surrogate(message: Any) -> bool:
+    try:
+        _encode(message).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def to_wire(text: str) -> bytes:
+    """Our text as UTF-8. A lone surrogate (only ever inside a JSON string, echoed
+    from a refused frame's id) goes out as its JSON escape, ``\\ud800``, which the
+    station reads back as the id it sent."""
+    return text.encode("utf-8", "backslashreplace")
 
 
 def _is_answer_type(type_id: object) -> bool:

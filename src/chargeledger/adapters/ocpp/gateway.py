@@ -368,7 +368,7 @@ class _Connection(asyncio.Protocol):
             return  # closing: the station gets nothing more on this connection
         if self.ws.writes:
             self._flush()  # what the protocol queued (a pong) goes first
-        transport.write(_text_frame(text.encode()))
+        transport.write(_text_frame(framing.to_wire(text)))
 
     def close(self, code: int, reason: str) -> None:
         """Start the closing handshake; the sweeper aborts it after the close timeout."""

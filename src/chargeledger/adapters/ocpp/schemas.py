@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from typing import Any, Final
@@ -66,8 +67,30 @@ STATION_ACTIONS: Final = frozenset(
 """The CALLs a 1.6 station may send; any other 1.6 action flows the other way."""
 
 
+MIN_YEAR: Final = 1970
+MAX_YEAR: Final = 9998
+"""Times outside these years are refused: nothing real happens then, and a time at the
+edge of what ``datetime`` holds (``9999-12-31T23:59:59-23:59``) cannot be moved to UTC."""
+
+MAX_INTEGER: Final = 2**31 - 1
+MIN_INTEGER: Final = -(2**31)
+"""OCPP integers are 32-bit in practice (ids, Wh, seconds); a larger one is refused."""
+
+MAX_NUMBER: Final = 1e12
+"""Decimals (limits, rates) beyond this are nonsense and would overflow what uses them."""
+
+MAX_CONNECTOR_ID: Final = 255
+"""Connector ids are 0 (the station) to this; larger ids are refused, not made connectors."""
+
+
 def _is_iso_8601(value: str) -> bool:
-    return _ISO_8601.match(value) is not None
+    if _ISO_8601.match(value) is None:
+        return False
+    try:
+        parsed = datetime.fromisoformat(value.upper().replace(" ", "T"))
+    except ValueError:
+        return False
+    return MIN_YEAR <= parsed.year <= MAX_YEAR
 
 
 class PayloadError(Exception):
@@ -95,8 +118,7 @@ def validator(name: str) -> Validator | None:
     compiled on first use and kept for the life of the process."""
     if name not in _schema_names():
         return None
-    text = resources.files("ocpp.v16.schemas").joinpath(f"{name}.json").read_text("utf-8")
-    schema = json.loads(text)
+    schema = _load(name)
     schema.pop("$schema", None)
     schema.pop("id", None)
     schema.pop("$id", None)
@@ -136,3 +158,62 @@ def check(name: str, payload: dict[str, Any]) -> None:
         code = _CODE_BY_RULE.get(rule, framing.FORMATION_VIOLATION)
         message = (exc.message or rule).replace("data.", "", 1).replace("data ", "payload ", 1)
         raise PayloadError(code, f"{name}: {message}") from None
+    numbers = _numbers_of(name)
+    if numbers is not None:
+        _check_numbers(name, numbers, payload, "")
+
+
+def _check_numbers(name: str, schema: dict[str, Any], value: Any, path: str) -> None:
+    """What JSON Schema lets through: ``1.0``, ``2e0`` and ``1e308`` are integers to it
+    (draft 4 leaves it open, fastjsonschema takes them), but OCPP-J names an integer
+    field holding a float a ``TypeConstraintViolation``; and numbers beyond what any
+    real value is (connector 1000, meterStart 2^63) are a ``PropertyConstraintViolation``.
+    Runs after the schema passed, so every value has the type its schema names (but for
+    the floats)."""
+    kind = schema.get("type")
+    if kind == "integer":
+        if type(value) is float:
+            raise PayloadError(
+                framing.TYPE_CONSTRAINT_VIOLATION,
+                f"{name}: {path or 'payload'} must be an integer, not {value!r}",
+            )
+        if type(value) is int:
+            high = MAX_CONNECTOR_ID if path.endswith("connectorId") else MAX_INTEGER
+            low = 0 if path.endswith("connectorId") else MIN_INTEGER
+            if not low <= value <= high:
+                raise PayloadError(
+                    framing.PROPERTY_CONSTRAINT_VIOLATION,
+                    f"{name}: {path} must be {low} to {high}, not {value}",
+                )
+    elif kind == "number":
+        if type(value) in (int, float) and not -MAX_NUMBER <= value <= MAX_NUMBER:
+            raise PayloadError(
+                framing.PROPERTY_CONSTRAINT_VIOLATION,
+                f"{name}: {path} must be within ±{MAX_NUMBER:g}, not {value!r}",
+            )
+    elif kind == "object" and isinstance(value, dict):
+        for key, sub in schema.get("properties", {}).items():
+            if key in value:
+                _check_numbers(name, sub, value[key], f"{path}.{key}" if path else key)
+    elif kind == "array" and isinstance(value, list):
+        items = schema.get("items")
+        if isinstance(items, dict):
+            for index, item in enumerate(value):
+                _check_numbers(name, items, item, f"{path}[{index}]")
+
+
+@cache
+def _numbers_of(name: str) -> dict[str, Any] | None:
+    """Schema ``name`` if it holds an integer or a number anywhere, else None (nothing
+    to check: most messages, Heartbeat among them)."""
+    if name not in _schema_names():
+        return None
+    schema = _load(name)
+    text = json.dumps(schema)
+    return schema if '"integer"' in text or '"number"' in text else None
+
+
+def _load(name: str) -> dict[str, Any]:
+    text = resources.files("ocpp.v16.schemas").joinpath(f"{name}.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema

@@ -1,0 +1,102 @@
+"""What a station sends, in order. Transaction messages (StartTransaction, MeterValues
+of a transaction, StopTransaction) are kept across a lost connection and sent again,
+in order, on the next one, as OCPP 1.6 asks (4.7, "Transaction-related messages");
+status notifications are dropped with the connection (a station reports its status
+afresh after reconnecting).
+
+A transaction started while offline has no transaction id yet: its messages carry a
+local reference, replaced by the CSMS's id once the StartTransaction is answered.
+A retransmitted message is the same payload (same timestamp, same meter reading), so
+the CSMS recognises it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from ocpp.v16 import call
+
+DURABLE = ("StartTransaction", "MeterValues", "StopTransaction")
+
+
+@dataclass
+class Message:
+    action: str
+    payload: dict[str, Any]
+    transaction_ref: int | None = None
+    attempts: int = 0
+    number: int = field(default=0)
+
+    @property
+    def durable(self) -> bool:
+        return self.action in DURABLE
+
+
+class Outbox:
+    def __init__(self, max_durable: int = 10_000) -> None:
+        self._messages: deque[Message] = deque()
+        self._numbers = itertools.count(1)
+        self._refs = itertools.count(1)
+        self.transaction_ids: dict[int, int] = {}
+        self.max_durable = max_durable
+        self.dropped = 0
+        self._changed = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    @property
+    def durable_count(self) -> int:
+        return sum(1 for m in self._messages if m.durable)
+
+    def new_transaction_ref(self) -> int:
+        return next(self._refs)
+
+    def put(self, action: str, payload: dict[str, Any], transaction_ref: int | None = None) -> None:
+        """Queue a message after every other; when the queue of transaction messages is
+        full, the oldest meter reading not being sent goes first (starts and stops are
+        never dropped)."""
+        message = Message(action, payload, transaction_ref, number=next(self._numbers))
+        if message.durable and self.durable_count >= self.max_durable:
+            for index, queued in enumerate(self._messages):
+                if index > 0 and queued.action == "MeterValues":
+                    del self._messages[index]
+                    self.dropped += 1
+                    break
+        self._messages.append(message)
+        self._changed.set()
+
+    async def head(self) -> Message:
+        """The message to send next (it stays first until ``done``)."""
+        while not self._messages:
+            self._changed.clear()
+            await self._changed.wait()
+        return self._messages[0]
+
+    def done(self, message: Message) -> None:
+        """The message was answered (or given up): the next one may go."""
+        if self._messages and self._messages[0] is message:
+            self._messages.popleft()
+
+    def drop_volatile(self) -> None:
+        """The connection is gone: keep only the transaction messages."""
+        kept = [m for m in self._messages if m.durable]
+        self._messages.clear()
+        self._messages.extend(kept)
+
+    def resolve(self, transaction_ref: int, transaction_id: int) -> None:
+        self.transaction_ids[transaction_ref] = transaction_id
+
+    def request(self, message: Message) -> Any | None:
+        """The OCPP request for a message, with its transaction id filled in; None when
+        the transaction it belongs to was never given an id (its start was given up)."""
+        payload = dict(message.payload)
+        if message.transaction_ref is not None and message.action != "StartTransaction":
+            if message.transaction_ref not in self.transaction_ids:
+                return None
+            payload["transaction_id"] = self.transaction_ids[message.transaction_ref]
+        return getattr(call, message.action)(**payload)
