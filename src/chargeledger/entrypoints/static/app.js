@@ -135,6 +135,24 @@ function takeTokenFromAddress() {
 }
 
 async function api(path, options) {
+  return (await request(path, options)).body;
+}
+
+// Every item of a list, following its Link: <…>; rel="next" pages (RFC 8288).
+async function apiAll(path) {
+  const items = [];
+  let next = path;
+  for (let pages = 0; next && pages < 50; pages += 1) {
+    const { body, response } = await request(next);
+    items.push(...(body || []));
+    const link = response.headers.get('Link') || '';
+    const match = link.match(/<([^>]+)>\s*;\s*rel="?next"?/);
+    next = match ? match[1] : null;
+  }
+  return items;
+}
+
+async function request(path, options) {
   const init = Object.assign({}, options || {});
   init.headers = Object.assign({ Authorization: `Bearer ${token()}` }, init.headers || {});
   if (init.json !== undefined) {
@@ -158,7 +176,7 @@ async function api(path, options) {
   if (!response.ok) {
     throw new ApiFailure(response.status, body && body.error, body && (body.detail || ''));
   }
-  return body;
+  return { body, response };
 }
 
 function signOut(message) {
@@ -278,7 +296,7 @@ const progress = {
     if (command.detail) why.push(command.detail);
     if (command.error_code) why.push(`error code ${command.error_code}`);
     if (command.error_description) why.push(command.error_description);
-    entry.item.replaceChildren(
+    entry.item.replaceChildren(...[
       h('strong', { text: command.name }), ' on ',
       h('a', { href: `#/station/${encodeURIComponent(command.station_id)}`, text: command.station_id }),
       ' ', h('span', { class: 'command-status', dataset: { status: command.status } }, badge(command.status)),
@@ -288,7 +306,7 @@ const progress = {
         h('pre', { class: 'command-result', text: JSON.stringify(command.result, null, 1) })) : null,
       h('div', { class: 'hint', text: `id ${command.command_id}` }),
       TERMINAL.has(command.status) ? h('button', { type: 'button', class: 'secondary',
-        onclick: () => this.forget(command.command_id) }, 'Dismiss') : null);
+        onclick: () => this.forget(command.command_id) }, 'Dismiss') : null].filter(Boolean));
   },
 
   forget(id) {
@@ -429,10 +447,12 @@ function commandForm(stationId, name, schema, prefix) {
     fields.push({ prop, field, kind, input, errorId, required: required.has(prop) });
     const hint = [field.description, kind === 'datetime' ? 'ISO-8601, e.g. 2026-06-01T18:00:00Z' : null]
       .filter(Boolean).join('; ');
-    return h('label', { for: id, class: kind === 'json' ? 'wide' : null },
+    const label = h('label', { for: id, class: kind === 'json' ? 'wide' : null },
       h('span', {}, humanize(prop), required.has(prop) ? ' (required)' : ''), input,
       h('span', { class: 'hint', id: hintId, text: hint }),
       h('span', { class: 'field-error', id: errorId, 'aria-live': 'polite' }));
+    // Every command has a time to live; out of the way unless wanted.
+    return prop === 'ttl_s' ? h('details', { class: 'ttl' }, h('summary', {}, 'time to live'), label) : label;
   });
   const form = h('form', { novalidate: true, dataset: { command: name } },
     h('fieldset', {}, h('legend', { text: name }), h('div', { class: 'fields' }, controls),
@@ -494,6 +514,8 @@ function validateForm(fields) {
       f.input.setAttribute('aria-invalid', 'true');
       error.textContent = `${humanize(f.prop)}: ${problem === 'required' ? 'required' : 'must be ' + problem}`;
       if (problem === 'required') error.textContent = `${humanize(f.prop)} is required`;
+      const fold = f.input.closest('details');
+      if (fold) fold.open = true;
       firstBad = firstBad || f.input;
     } else {
       f.input.removeAttribute('aria-invalid');
@@ -640,7 +662,7 @@ function stationFlags(station, open) {
 }
 
 pages.overview = async (view, ctx) => {
-  const [stations, sessions] = await Promise.all([api('/api/stations'), api('/api/transactions')]);
+  const [stations, sessions] = await Promise.all([apiAll('/api/stations'), apiAll('/api/transactions')]);
   const openBy = new Map();
   for (const s of sessions) {
     if (s.status !== 'open') continue;
@@ -720,8 +742,8 @@ pages.station = async (view, ctx) => {
   const at = ctx.params.get('at');
   const [station, sessions, reservations, events] = await Promise.all([
     api(`/api/stations/${enc}`),
-    api(`/api/transactions?station=${enc}`),
-    api(`/api/reservations?station=${enc}`),
+    apiAll(`/api/transactions?station=${enc}`),
+    apiAll(`/api/reservations?station=${enc}`),
     api(`/api/stations/${enc}/events?limit=100000`),
   ]);
   let past = null;
@@ -873,7 +895,7 @@ pages.sessions = async (view, ctx) => {
   if (p.get('station')) query.set('station', p.get('station'));
   if (p.get('id_tag')) query.set('id_tag', p.get('id_tag'));
   if (p.get('status')) query.set('status', p.get('status'));
-  let list = await api(`/api/transactions${query.toString() ? '?' + query : ''}`);
+  let list = await apiAll(`/api/transactions${query.toString() ? '?' + query : ''}`);
   // The node may not filter by every field yet: filter here too.
   const from = p.get('from') ? Date.parse(p.get('from')) : null;
   const to = p.get('to') ? Date.parse(p.get('to')) : null;
@@ -932,7 +954,7 @@ pages.commands = async (view, ctx) => {
 pages.commands.onEvent = (event) => Boolean(commandOf(event));
 
 pages['id-tags'] = async (view) => {
-  const tags = await api('/api/id-tags');
+  const tags = await apiAll('/api/id-tags');
   const put = async (tag, body, what) => {
     try { await api(`/api/id-tags/${encodeURIComponent(tag)}`, { method: 'PUT', json: body }); router.refresh(); } catch (err) { if (err.status !== 401) showFailure(`${what} ${tag}`, err); }
   };
@@ -963,7 +985,7 @@ pages.registry = async (view) => {
     h('p', { class: 'hint', text: 'Stations allowed to connect, and which must present a password (HTTP Basic, OCPP security profile 1).' }));
   let stations;
   try {
-    stations = await api('/api/registry/stations');
+    stations = await apiAll('/api/registry/stations');
   } catch (err) {
     if (err.status === 404 || err.status === 405) {
       view.append(h('p', { class: 'warn', text: 'This node has no station registry API (GET /api/registry/stations answered ' + err.status + '); use "chargeledger stations".' }));
@@ -1001,7 +1023,7 @@ pages.registry = async (view) => {
 
 pages.reservations = async (view, ctx) => {
   const station = ctx.params.get('station') || '';
-  const list = await api(`/api/reservations${station ? '?station=' + encodeURIComponent(station) : ''}`);
+  const list = await apiAll(`/api/reservations${station ? '?station=' + encodeURIComponent(station) : ''}`);
   const input = h('input', { id: 'res-station', value: station, autocomplete: 'off' });
   const form = h('form', { class: 'tools', 'aria-label': 'Filter reservations' }, h('label', { for: 'res-station' }, 'Station', input), h('button', { type: 'submit' }, 'Filter'));
   form.addEventListener('submit', (e) => { e.preventDefault(); location.hash = `#/reservations${input.value ? '?station=' + encodeURIComponent(input.value) : ''}`; });
@@ -1016,7 +1038,7 @@ const PROFILE_TEMPLATE = { stack_level: 0, charging_profile_purpose: 'TxDefaultP
   charging_schedule: { charging_rate_unit: 'A', charging_schedule_period: [{ start_period: 0, limit: 32 }] } };
 
 pages['charging-profiles'] = async (view) => {
-  const list = await api('/api/charging-profiles');
+  const list = await apiAll('/api/charging-profiles');
   const idInput = h('input', { id: 'profile-id', type: 'number', min: 1, step: 1, required: true });
   const text = h('textarea', { id: 'profile-json', rows: 10, spellcheck: 'false' });
   text.value = JSON.stringify(PROFILE_TEMPLATE, null, 2);
