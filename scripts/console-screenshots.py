@@ -41,7 +41,7 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "chargeledger.entrypoints.cli", *args]
 
 
-async def main() -> None:
+def main() -> None:
     api_port, ocpp_port = free_port(), free_port()
     api = f"http://127.0.0.1:{api_port}"
     work = tempfile.mkdtemp(prefix="console-shots-")
@@ -83,35 +83,7 @@ async def main() -> None:
                 headers={**headers, "Idempotency-Key": key},
             )
         time.sleep(5)
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=ARGS
-            )
-            page = await browser.new_page(viewport={"width": 1280, "height": 800})
-            await page.goto(f"{api}/#token={TOKEN}")
-            await page.locator("#stream-state.live").wait_for()
-            shots = [
-                ("overview", "#/overview", False),
-                ("station", "#/station/SIM-00001", True),
-                ("sessions", "#/sessions", False),
-                ("id-tags", "#/id-tags", False),
-                ("charging-profiles", "#/charging-profiles", False),
-                ("reservations", "#/reservations", False),
-                ("registry", "#/registry", False),
-            ]
-            for name, route, full in shots:
-                await page.goto(f"{api}/{route}")
-                await page.wait_for_timeout(1500)
-                await page.screenshot(path=DOCS / f"console-{name}.png", full_page=full)
-            await page.goto(f"{api}/#/station/SIM-00002")
-            await page.locator('form[data-command="get-configuration"] button').click()
-            await page.wait_for_timeout(1500)
-            await page.screenshot(path=DOCS / "console-command-progress.png")
-            phone = await browser.new_page(viewport={"width": 390, "height": 844})
-            await phone.goto(f"{api}/#token={TOKEN}")
-            await phone.wait_for_timeout(2000)
-            await phone.screenshot(path=DOCS / "console-phone.png")
-            await browser.close()
+        asyncio.run(photograph(api))
     finally:
         for process in (stations, node):
             if process is not None and process.poll() is None:
@@ -119,5 +91,37 @@ async def main() -> None:
                 process.wait(10)
 
 
+async def photograph(api: str) -> None:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=ARGS
+        )
+        page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        await page.goto(f"{api}/#token={TOKEN}")
+        await page.locator("#stream-state.live").wait_for()
+        shots = [
+            ("overview", "#/overview", False),
+            ("station", "#/station/SIM-00001", True),
+            ("sessions", "#/sessions", False),
+            ("id-tags", "#/id-tags", False),
+            ("charging-profiles", "#/charging-profiles", False),
+            ("reservations", "#/reservations", False),
+            ("registry", "#/registry", False),
+        ]
+        for name, route, full in shots:
+            await page.goto(f"{api}/{route}")
+            await page.wait_for_timeout(1500)
+            await page.screenshot(path=DOCS / f"console-{name}.png", full_page=full)
+        await page.goto(f"{api}/#/station/SIM-00002")
+        await page.locator('form[data-command="get-configuration"] button').click()
+        await page.wait_for_timeout(1500)
+        await page.screenshot(path=DOCS / "console-command-progress.png")
+        phone = await browser.new_page(viewport={"width": 390, "height": 844})
+        await phone.goto(f"{api}/#token={TOKEN}")
+        await phone.wait_for_timeout(2000)
+        await phone.screenshot(path=DOCS / "console-phone.png")
+        await browser.close()
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
