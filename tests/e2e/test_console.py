@@ -265,3 +265,41 @@ async def test_a_page_opened_without_a_token_asks_for_it_and_401_sends_the_user_
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("heading", name="Charging sessions")).to_be_visible()
     assert "token" not in page.url
+
+
+async def test_the_registry_pages_add_change_and_remove_through_the_api(
+    node: ServedNode, browser: Browser
+) -> None:
+    async with node.client() as api:
+        if (await api.get("/api/registry/stations")).status_code == 404:
+            pytest.skip("this node has no station registry API yet")
+        page = await signed_in(browser, node)
+        page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+        base = page.url.split("#")[0]
+        await page.goto(f"{base}#/id-tags")
+        await page.get_by_label("Id tag", exact=True).fill("CON-TAG")
+        await page.get_by_role("button", name="Save tag").click()
+        row = page.locator("#id-tags tr", has_text="CON-TAG")
+        await expect(row).to_contain_text("Accepted")
+        await row.get_by_role("button", name="Block CON-TAG").click()
+        await expect(row).to_contain_text("Blocked")
+        assert (await api.get("/api/id-tags")).json()[0]["status"] == "Blocked"
+        await row.get_by_role("button", name="Delete CON-TAG").click()
+        await expect(row).to_have_count(0)
+
+        await page.goto(f"{base}#/registry")
+        await page.get_by_label("Station id").fill("CON-REG")
+        await page.get_by_label("Password (optional)").fill("s3cret")
+        await page.get_by_role("button", name="Add station").click()
+        row = page.locator("#registry tr", has_text="CON-REG")
+        await expect(row).to_contain_text("set")
+        # Adding it again is refused (409), and the page says so until dismissed.
+        await page.get_by_role("button", name="Add station").click()
+        await expect(page.locator("#alerts .alert", has_text="409")).to_be_visible()
+        await row.get_by_role("button", name="Remove password").click()
+        await expect(row).to_contain_text("none")
+        registered = (await api.get("/api/registry/stations/CON-REG")).json()
+        assert registered["has_password"] is False
+        await row.get_by_role("button", name="Remove CON-REG").click()
+        await expect(row).to_have_count(0)
+        assert (await api.get("/api/registry/stations/CON-REG")).status_code == 404
