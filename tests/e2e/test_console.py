@@ -294,6 +294,7 @@ async def test_the_registry_pages_add_change_and_remove_through_the_api(
         row = page.locator("#registry tr", has_text="CON-REG")
         await expect(row).to_contain_text("set")
         # Adding it again is refused (409), and the page says so until dismissed.
+        await page.get_by_label("Station id").fill("CON-REG")
         await page.get_by_role("button", name="Add station").click()
         await expect(page.locator("#alerts .alert", has_text="409")).to_be_visible()
         await row.get_by_role("button", name="Remove password").click()
