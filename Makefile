@@ -36,6 +36,7 @@ typecheck: $(STAMP)
 test: $(STAMP) lint typecheck
 	sh scripts/ensure-postgres.sh
 	sh scripts/ensure-haproxy.sh
+	sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Body, Depends, FastAPI, Header, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -294,6 +295,11 @@ def create_app(node: Node) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> str:
         return resources.files("chargeledger.entrypoints").joinpath("static/index.html").read_text()
+
+    # The operator console's script and style, shipped in the package (no CDN).
+    app.mount(
+        "/console", StaticFiles(packages=[("chargeledger.entrypoints", "static")]), name="console"
+    )
 
     api = [Depends(require_token)]
 

@@ -62,6 +62,8 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default=env("remote_start_unknown_tags", "send"),
         help="a remote start for an id tag the registry does not hold: send it, or refuse "
         "it (409 IdTagNotAccepted) as a tag the registry refuses is",
+    )
+    p.add_argument(
         "--lease",
         type=float,
         default=float(env("lease", "10")),
