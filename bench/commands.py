@@ -7,7 +7,9 @@ answer, recording nothing first (the way SteVe and OCPP.Core do it) -- so the
 ratio is what the safety costs.
 
 Both servers run as separate processes; the stations (a lean OCPP-J client, so
-the load side stays cheap) and the operator client run in this process.
+the load side stays cheap) and the operator client run in this process. The full
+run compares them on SQLite and on PostgreSQL at 1,000 stations and on SQLite at
+10,000; ``--quick`` on SQLite at 200.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import websockets
@@ -51,7 +54,7 @@ class Server:
     process: subprocess.Popen[bytes]
     api: str
     ocpp: str
-    store: Path
+    store: str
 
     def stop(self) -> None:
         self.process.terminate()
@@ -62,12 +65,12 @@ class Server:
             self.process.wait()
 
 
-def _start(mode: str, workdir: Path, heartbeat_s: int) -> Server:
+def _start(mode: str, store: str, heartbeat_s: int) -> Server:
+    """``store`` is the node's store URL: a SQLite file or a fresh PostgreSQL database."""
     api_port, ocpp_port = _free_port(), _free_port()
-    store = workdir / f"{mode}.db"
     common = [
         "--store",
-        f"sqlite:///{store}",
+        store,
         "--ocpp-port",
         str(ocpp_port),
         "--api-port",
@@ -284,29 +287,33 @@ async def _until_received(load: Load, tags: dict[str, float], timeout: float) ->
         await asyncio.sleep(0.05)
 
 
-def _terminal_times(store: Path) -> dict[str, float]:
-    """When each command's terminal event was recorded, by the id tag it carried."""
+_REQUESTS = "SELECT data FROM events WHERE type = 'RemoteStartRequested'"
+_ENDINGS = "SELECT data, metadata FROM events WHERE type IN ('CommandAccepted', 'CommandRejected')"
+
+
+def _rows(store: str, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` in the node's store, JSON columns as dicts on either kind."""
+    if store.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(store.split("?")[0]) as conn:
+            return list(conn.execute(sql).fetchall())
     import sqlite3
 
-    conn = sqlite3.connect(store)
+    conn = sqlite3.connect(store.removeprefix("sqlite:///"))
     try:
-        tags = {
-            json.loads(data)["command_id"]: json.loads(data)["id_tag"]
-            for (data,) in conn.execute(
-                "SELECT data FROM events WHERE type = 'RemoteStartRequested'"
-            )
-        }
-        ended: dict[str, float] = {}
-        for data, meta in conn.execute(
-            "SELECT data, metadata FROM events WHERE type IN ('CommandAccepted', 'CommandRejected')"
-        ):
-            command_id = json.loads(data)["command_id"]
-            ended[tags[command_id]] = datetime.fromisoformat(
-                json.loads(meta)["recorded_at"]
-            ).timestamp()
-        return ended
+        return [tuple(json.loads(column) for column in row) for row in conn.execute(sql)]
     finally:
         conn.close()
+
+
+def _terminal_times(store: str) -> dict[str, float]:
+    """When each command's terminal event was recorded, by the id tag it carried."""
+    tags = {data["command_id"]: data["id_tag"] for (data,) in _rows(store, _REQUESTS)}
+    return {
+        tags[data["command_id"]]: datetime.fromisoformat(meta["recorded_at"]).timestamp()
+        for data, meta in _rows(store, _ENDINGS)
+    }
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -335,24 +342,42 @@ def _summary(mode: str, server: Server, paced: Load) -> dict[str, float]:
 
 
 def run(quick: bool, postgres: str) -> list[Row]:
+    """Quick: SQLite at 200 stations. Full: SQLite and PostgreSQL at 1,000 stations,
+    and SQLite at 10,000."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
-    stations = 200 if quick else 1000
-    seconds = 4.0 if quick else 15.0
+    if quick:
+        setups = [("sqlite", 200, 4.0)]
+    else:
+        setups = [("sqlite", 1000, 15.0), ("postgresql", 1000, 15.0), ("sqlite", 10_000, 10.0)]
+    rows: list[Row] = []
+    for kind, stations, seconds in setups:
+        rows += _compare(kind, stations, seconds, postgres)
+    return rows
+
+
+def _compare(kind: str, stations: int, seconds: float, postgres: str) -> list[Row]:
+    from bench.store import PostgresSide
+
     heartbeat_s = 10.0
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-commands-") as workdir:
         for mode in ("ours", "baseline"):
-            server = _start(mode, Path(workdir), int(heartbeat_s))
+            side = PostgresSide(postgres) if kind == "postgresql" else None
+            store = side.fresh_url() if side else f"sqlite:///{Path(workdir) / mode}.db"
+            server = _start(mode, store, int(heartbeat_s))
             try:
                 paced, _, throughput = asyncio.run(
                     _drive(server, mode, stations, seconds, heartbeat_s)
                 )
+                server.stop()
+                results[mode] = {**_summary(mode, server, paced), "throughput": throughput}
             finally:
                 server.stop()
-            results[mode] = {**_summary(mode, server, paced), "throughput": throughput}
+                if side:
+                    side.drop(store)
     ours, base = results["ours"], results["baseline"]
-    label = f"sqlite, {stations} stations, heartbeats every {heartbeat_s:g} s"
+    label = f"{kind}, {stations:,} stations, heartbeats every {heartbeat_s:g} s"
     baseline = "handler sends CALL itself"
     return [
         Row(

@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import random
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chargeledger.application import faults
@@ -152,7 +153,14 @@ class CommandBus:
         self._max_chain = max_chain
         self._chains = isinstance(store, ChainedAppends)
         self._flights: dict[str, _Flight] = {}
+        self._recorded_listeners: list[Callable[[list[RecordedEvent]], None]] = []
         self.conflicts = 0
+
+    def on_recorded(self, listener: Callable[[list[RecordedEvent]], None]) -> None:
+        """Call ``listener`` with the events a command of this process recorded, as soon
+        as they are committed: before a follower of the log could read them, which on
+        PostgreSQL waits for every older transaction on the server to end."""
+        self._recorded_listeners.append(listener)
 
     async def execute(
         self,
@@ -327,6 +335,27 @@ class CommandBus:
             decision.same_as,
         )
         _settle(decision.job, result=result)
+        if (
+            self._recorded_listeners
+            and appended.first_position is not None
+            and appended.last_position is not None
+            # Positions of one append are consecutive on every store; should one ever
+            # not be, the log's followers still see the events, only later.
+            and appended.last_position - appended.first_position + 1 == len(decision.events)
+        ):
+            first_version = appended.version - len(decision.events) + 1
+            recorded = [
+                RecordedEvent(
+                    stream_id,
+                    first_version + index,
+                    appended.first_position + index,
+                    event,
+                    decision.job.metadata,
+                )
+                for index, event in enumerate(decision.events)
+            ]
+            for listener in self._recorded_listeners:
+                listener(recorded)
 
     async def _answer_repeat(self, stream_id: str, job: _Job, first: AppendResult) -> None:
         said = (first.outcome or {}).get("fingerprint")

@@ -31,6 +31,7 @@ from chargeledger.application.ports import (
     Clock,
     DocumentStore,
     EventStore,
+    RecordedEvent,
     StationCallError,
     StationDisconnectedError,
     StationLink,
@@ -54,6 +55,8 @@ log = logging.getLogger(__name__)
 ViewsReach = Callable[[int, float], Awaitable[bool]]
 
 OUTCOME_ATTEMPTS = 5
+
+TAKEN_LOCALLY_KEPT = 100_000
 
 REQUESTED = "requested"
 DISPATCHED = "dispatched"
@@ -99,6 +102,26 @@ class Dispatcher:
         self._position = 0
         """Commands this node is sending right now, awaiting the station's answer."""
         self._tasks: set[asyncio.Task[None]] = set()
+        self._taken_locally: OrderedDict[str, None] = OrderedDict()
+        """Requests this node's bus handed over at their commit (``take_recorded``),
+        which the log follower then passes over; bounded, oldest forgotten first."""
+        bus.on_recorded(self.take_recorded)
+
+    def take_recorded(self, recorded: list[RecordedEvent]) -> None:
+        """A request committed by this node for a station linked here is queued at once,
+        not when the log follower reaches it: on PostgreSQL that waits until every older
+        transaction on the server has ended, which any slow one stretches to seconds."""
+        for one in recorded:
+            event = one.event
+            if not isinstance(event, CommandRequested):
+                continue
+            doc = command_doc(one, None)
+            if doc is None or doc["station_id"] not in self._links:
+                continue
+            self._taken_locally[event.command_id] = None
+            if len(self._taken_locally) > TAKEN_LOCALLY_KEPT:
+                self._taken_locally.popitem(last=False)
+            self._enqueue(doc)
 
     def follow_views(self, store: EventStore, views_reach: ViewsReach) -> None:
         """Follow the log itself (``run``), and know how to wait for the read models."""
@@ -120,6 +143,8 @@ class Dispatcher:
             for recorded in batch:
                 event = recorded.event
                 if isinstance(event, CommandRequested):
+                    if self._taken_locally.pop(event.command_id, "absent") is None:
+                        continue
                     doc = command_doc(recorded, None)
                     if doc is not None and doc["station_id"] in self._links:
                         self._enqueue(doc)
