@@ -33,7 +33,7 @@ from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.ports import RecordedEvent
 from chargeledger.application.queries import Views
 from chargeledger.application.registry import RegistryError, registry_view
-from chargeledger.bootstrap import Node
+from chargeledger.bootstrap import Node, store_failures
 from chargeledger.domain.errors import DomainError, InvalidChargingProfileError
 from chargeledger.entrypoints.command_bodies import (
     OPERATION_BODIES,
@@ -42,6 +42,7 @@ from chargeledger.entrypoints.command_bodies import (
     RemoteStartBody,
     body_schemas,
 )
+from chargeledger.entrypoints.http_guard import MAX_QUERY_INTEGER
 
 log = logging.getLogger(__name__)
 
@@ -248,9 +249,24 @@ def create_app(node: Node) -> FastAPI:
             exc.status_code,
         )
 
+    async def store_failed(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s: the store failed: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {
+                "error": "StoreUnavailable",
+                "detail": f"the store could not record it ({exc}); nothing was sent; "
+                "retry when /readyz answers 200",
+            },
+            503,
+            headers={"Retry-After": "5"},
+        )
+
+    for failure in store_failures():
+        app.add_exception_handler(failure, store_failed)
+
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("%s %s failed", request.method, request.url.path)
+        # Logged once, by the HttpGuard this app runs behind (Starlette re-raises it).
         return JSONResponse(
             {"error": "InternalError", "detail": "the CSMS could not handle it; see its log"},
             500,
@@ -264,9 +280,12 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
+        """200 while the process is alive; what it found wrong is in the body."""
+        store = await node.store_probe.check() if node.store_probe else None
         return {
             "status": "ok",
             "node": node.settings.node_id,
+            "store": None if store is None else {"ok": store.ok, "detail": store.detail},
             "quarantined": {
                 "count": len(node.quarantine),
                 "documents": [found.view() for found in node.quarantine.items()[:100]],
@@ -277,9 +296,15 @@ def create_app(node: Node) -> FastAPI:
     async def readyz() -> JSONResponse:
         """200 when every readiness check of the node passes, else 503 naming what fails."""
         verdicts = [await check() for check in node.readiness]
+        checks = {v.name: {"ok": v.ok, "detail": v.detail} for v in verdicts}
         failing = {v.name: v.detail for v in verdicts if not v.ok}
-        body = {"status": "fail" if failing else "ok", "node": node.settings.node_id}
-        return JSONResponse({**body, "failing": failing}, 503 if failing else 200)
+        body = {
+            "status": "not ready" if failing else "ready",
+            "node": node.settings.node_id,
+            "checks": checks,
+            "failing": failing,
+        }
+        return JSONResponse(body, 503 if failing else 200)
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> str:
@@ -332,8 +357,8 @@ def create_app(node: Node) -> FastAPI:
     ) -> StreamingResponse:
         """Server-sent events of the log, live, from ``after`` (default: from now on). A
         reconnecting EventSource sends ``Last-Event-ID`` and goes on from there."""
-        if after is None and last_event_id is not None and last_event_id.isdigit():
-            after = int(last_event_id)
+        if after is None and last_event_id is not None:
+            after = _event_id(last_event_id)
         start = await node.store.head_position() if after is None else after
 
         async def lines() -> AsyncIterator[str]:
@@ -551,6 +576,13 @@ def _utf8_key(header: str) -> str:
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
         raise ApiError(422, "ValidationError", "header.idempotency-key: no control characters")
     return key
+
+
+def _event_id(header: str) -> int:
+    """A reconnecting EventSource's ``Last-Event-ID``: a position this stream sent."""
+    if not (header.isascii() and header.isdigit() and int(header) <= MAX_QUERY_INTEGER):
+        raise ApiError(400, "ValidationError", "header.last-event-id: a position this stream sent")
+    return int(header)
 
 
 def _id_tag_view(doc: dict[str, Any]) -> dict[str, Any]:
