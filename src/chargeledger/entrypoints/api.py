@@ -16,7 +16,7 @@ from fastapi import Body, Depends, FastAPI, Header, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chargeledger.application.charging_profile_library import (
@@ -32,14 +32,17 @@ from chargeledger.application.operation_queries import OperationViews, event_vie
 from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.ports import RecordedEvent
 from chargeledger.application.queries import Views
-from chargeledger.application.registry import RegistryError, registry_view
+from chargeledger.application.registry import RegistryError, check_station_id, registry_view
 from chargeledger.bootstrap import Node, store_failures
 from chargeledger.domain.errors import DomainError, InvalidChargingProfileError
 from chargeledger.entrypoints.command_bodies import (
     OPERATION_BODIES,
     ChargingProfile,
     CommandBody,
+    ConnectorId,
+    OcppInteger,
     RemoteStartBody,
+    UtcDateTime,
     body_schemas,
 )
 from chargeledger.entrypoints.http_guard import MAX_QUERY_INTEGER
@@ -70,11 +73,11 @@ class CommandName(StrEnum):
 
 
 class RemoteStopBody(CommandBody):
-    transaction_id: int
+    transaction_id: OcppInteger
 
 
 class UnlockConnectorBody(CommandBody):
-    connector_id: int = Field(gt=0)
+    connector_id: ConnectorId = Field(gt=0)
 
 
 class ResetBody(CommandBody):
@@ -82,7 +85,7 @@ class ResetBody(CommandBody):
 
 
 class ChangeAvailabilityBody(CommandBody):
-    connector_id: int = Field(ge=0, description="0 means the whole station")
+    connector_id: ConnectorId = Field(ge=0, description="0 means the whole station")
     type: Literal["Operative", "Inoperative"]
 
 
@@ -95,7 +98,7 @@ class TriggerMessageBody(CommandBody):
         "MeterValues",
         "StatusNotification",
     ]
-    connector_id: int | None = Field(default=None, ge=0)
+    connector_id: ConnectorId | None = Field(default=None, ge=0)
 
 
 BODIES: dict[CommandName, type[CommandBody]] = {
@@ -138,7 +141,20 @@ class CloseBody(BaseModel):
 class IdTagBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Literal["Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"] = "Accepted"
-    expiry: datetime | None = Field(default=None, description="ISO-8601; without a zone, UTC")
+    expiry: UtcDateTime | None = Field(
+        default=None, description="ISO-8601; without a zone, UTC; from 1970 to 9000"
+    )
+
+
+def _station_id(station_id: str) -> str:
+    try:
+        check_station_id(station_id)
+    except RegistryError as invalid:
+        raise ValueError(str(invalid)) from None
+    return station_id
+
+
+StationIdPath = Annotated[str, AfterValidator(_station_id), Path(description="a station id")]
 
 
 def _validated(name: CommandName, body: dict[str, Any]) -> CommandBody:
@@ -335,7 +351,7 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/api/stations/{station_id}", dependencies=api)
     async def get_station(
-        station_id: str, min_position: int | None = None, at: datetime | None = None
+        station_id: StationIdPath, min_position: int | None = None, at: datetime | None = None
     ) -> dict[str, Any]:
         if at is not None:
             if at.tzinfo is None:
@@ -378,7 +394,7 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/api/stations/{station_id}/events", dependencies=api)
     async def station_events(
-        station_id: str, from_version: int = 1, limit: int = 1000
+        station_id: StationIdPath, from_version: int = 1, limit: int = 1000
     ) -> list[dict[str, Any]]:
         """The station's event history, oldest first, from ``from_version`` on."""
         history = await node.store.read_stream(stream_of(station_id), max(1, from_version))
@@ -393,7 +409,7 @@ def create_app(node: Node) -> FastAPI:
         openapi_extra=_COMMAND_BODY_SCHEMA,
     )
     async def post_command(
-        station_id: str,
+        station_id: StationIdPath,
         name: CommandName,
         body: Annotated[dict[str, Any], Body()],
         idempotency_key: Annotated[
@@ -503,7 +519,7 @@ def create_app(node: Node) -> FastAPI:
         return [registry_view(s) for s in await node.registry.list()]
 
     @app.get("/api/registry/stations/{station_id}", dependencies=api)
-    async def get_registered_station(station_id: str) -> dict[str, Any]:
+    async def get_registered_station(station_id: StationIdPath) -> dict[str, Any]:
         registered = await node.registry.get(station_id)
         if registered is None:
             raise ApiError(404, "StationNotFound", f"station {station_id!r} is not registered")
@@ -520,11 +536,13 @@ def create_app(node: Node) -> FastAPI:
         return registry_view(registered)
 
     @app.put("/api/registry/stations/{station_id}/password", dependencies=api)
-    async def set_station_password(station_id: str, body: StationPasswordBody) -> dict[str, Any]:
+    async def set_station_password(
+        station_id: StationIdPath, body: StationPasswordBody
+    ) -> dict[str, Any]:
         return registry_view(await node.registry.set_password(station_id, body.password))
 
     @app.delete("/api/registry/stations/{station_id}", status_code=204, dependencies=api)
-    async def remove_registered_station(station_id: str) -> Response:
+    async def remove_registered_station(station_id: StationIdPath) -> Response:
         await node.registry.remove(station_id)
         return Response(status_code=204)
 
