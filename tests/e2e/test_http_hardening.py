@@ -282,3 +282,72 @@ async def test_an_event_stream_from_a_valid_last_event_id_stays_open(tmp_path: P
                         pass
     finally:
         node.stop()
+
+
+def start_node_with_descriptors(tmp_path: Path, descriptors: int, *extra: str) -> ServedNode:
+    """A node whose ``ulimit -n`` is ``descriptors`` from its start (the default caps
+    are derived from it then)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (descriptors, hard))
+    try:
+        return start_node(tmp_path, *extra)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def _flood(port: int, sources: list[str], each: int) -> list[socket.socket]:
+    held = []
+    for source in sources:
+        for _ in range(each):
+            sock = socket.socket()
+            sock.settimeout(2)
+            sock.bind((source, 0))
+            try:
+                sock.connect(("127.0.0.1", port))
+            except OSError:
+                sock.close()
+                continue
+            held.append(sock)
+    return held
+
+
+async def test_an_http_flood_leaves_descriptors_for_stations(tmp_path: Path) -> None:
+    node = start_node_with_descriptors(tmp_path, 256)  # default caps: 64, 16 per client
+    held: list[socket.socket] = []
+    try:
+        sources = [f"127.0.0.{n}" for n in range(2, 12)]
+        held = _flood(api_port(node), sources, 40)
+        await asyncio.sleep(0.5)
+        async with websockets.connect(
+            f"{node.ocpp_url}/STATION-1", subprotocols=[Subprotocol("ocpp1.6")]
+        ) as ws:
+            await ws.send('[2,"b1","Heartbeat",{}]')
+            assert json.loads(await asyncio.wait_for(ws.recv(), 5))[0] == 3
+        answers = [_answer_of(sock, 0.5) for sock in held[-10:]]
+        assert all(a.startswith(b"HTTP/1.1 503") for a in answers), answers[:2]
+        log = node.log()
+        assert "Traceback" not in log and "Too many open files" not in log
+    finally:
+        for sock in held:
+            sock.close()
+        node.stop()
+
+
+async def test_running_out_of_descriptors_is_logged_once_per_interval(tmp_path: Path) -> None:
+    many = ("--max-http-connections", "5000", "--max-http-connections-per-client", "5000")
+    node = start_node_with_descriptors(tmp_path, 120, *many)  # caps above what it can hold
+    held: list[socket.socket] = []
+    try:
+        held = _flood(api_port(node), ["127.0.0.1"], 400)
+        await asyncio.sleep(3)
+    finally:
+        for sock in held:
+            sock.close()
+        node.stop()
+    log = node.log()
+    # asyncio's own report of each failed accept (and of each retry it scheduled)
+    assert "socket.accept() out of system resource" not in log
+    assert "Exception in callback" not in log
+    lines = [line for line in log.splitlines() if "could not accept" in line]
+    assert 1 <= len(lines) <= 2, lines
+    assert "Too many open files" in lines[0]

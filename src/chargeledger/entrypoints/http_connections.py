@@ -179,7 +179,15 @@ class AcceptErrorLog:
         self._last_logged = float("-inf")
 
     def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        if not str(context.get("message", "")).startswith("socket.accept() out of system"):
+        message = str(context.get("message", ""))
+        # asyncio schedules a retry per failed accept (thousands a second); those still
+        # pending when a listener closes fail on its closed socket: the same event.
+        if not message.startswith(
+            (
+                "socket.accept() out of system",
+                "Exception in callback BaseSelectorEventLoop._start_serving",
+            )
+        ):
             loop.default_exception_handler(context)
             return
         self.suppressed += 1

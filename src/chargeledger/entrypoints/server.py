@@ -49,6 +49,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
             "(see the log above); choose another --ocpp-port or free that one"
         )
     asyncio.get_running_loop().set_exception_handler(AcceptErrorLog())
+    limits = http_limits(settings)
     api = _EmbeddedServer(
         uvicorn.Config(
             HttpGuard(
@@ -60,8 +61,11 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
             port=settings.api_port,
             log_level="warning",
             lifespan="off",
-            http=guarded_protocol(http_limits(settings)),
+            http=guarded_protocol(limits),
             timeout_keep_alive=settings.http_keep_alive_s,
+            # asyncio accepts up to `backlog` connections in one go, before any can be
+            # refused: bound that burst by the cap too, or it alone can exhaust the fds.
+            backlog=limits.max_connections,
         )
     )
     scheme = "wss" if settings.tls_cert else "ws"
