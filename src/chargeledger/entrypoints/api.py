@@ -424,6 +424,15 @@ def create_app(node: Node) -> FastAPI:
             raise ApiError(404, "TransactionNotFound", f"no transaction {transaction_id}")
         return view
 
+    @app.get("/api/transactions/{transaction_id}/meter-values", dependencies=api)
+    async def get_transaction_meter_values(transaction_id: int) -> dict[str, Any]:
+        """The session's energy register and power over time, oldest first: every
+        reading while it is short, thinned evenly in its older half once it is long."""
+        series = await views.transaction_meter_values(transaction_id)
+        if series is None:
+            raise ApiError(404, "TransactionNotFound", f"no transaction {transaction_id}")
+        return series
+
     @app.post("/api/transactions/{transaction_id}/close", dependencies=api)
     async def close_transaction(transaction_id: int, body: CloseBody) -> dict[str, Any]:
         """Close by hand a session the station no longer runs (it lost it, and its
