@@ -42,6 +42,7 @@ from chargeledger.entrypoints.command_bodies import (
     RemoteStartBody,
     body_schemas,
 )
+from chargeledger.errors import ChargeledgerError
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ def _problems(errors: Sequence[Any]) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in errors)
 
 
-class ApiError(Exception):
+class ApiError(ChargeledgerError):
     def __init__(self, status: int, error: str, detail: str, headers: dict[str, str] | None = None):
         super().__init__(detail)
         self.status = status
