@@ -225,7 +225,9 @@ def store_failures() -> tuple[type[Exception], ...]:
 
     import psycopg
 
-    return (sqlite3.OperationalError, psycopg.OperationalError)
+    from chargeledger.adapters.postgres_database import StoreUnavailableError
+
+    return (sqlite3.OperationalError, psycopg.OperationalError, StoreUnavailableError)
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
