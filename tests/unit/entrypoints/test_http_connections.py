@@ -33,7 +33,7 @@ async def hello(scope: Any, receive: Any, send: Any) -> None:
 
 
 @contextlib.asynccontextmanager
-async def served(limits: HttpLimits) -> AsyncIterator[int]:
+async def served(limits: HttpLimits, keep_alive_s: int = 5) -> AsyncIterator[int]:
     port = free_port()
     config = uvicorn.Config(
         hello,
@@ -42,7 +42,7 @@ async def served(limits: HttpLimits) -> AsyncIterator[int]:
         lifespan="off",
         log_level="warning",
         http=guarded_protocol(limits),
-        timeout_keep_alive=5,
+        timeout_keep_alive=keep_alive_s,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -134,6 +134,29 @@ async def test_connections_beyond_a_clients_cap_are_refused_with_503_at_once() -
         assert (await answer(reader)).startswith(b"HTTP/1.1 200")
         for _, w in [*other, (third_reader, third_writer), (third_reader2, third_writer2)]:
             w.close()
+
+
+async def test_a_second_request_that_stalls_in_its_headers_is_cut_off_too() -> None:
+    async with served(HttpLimits(0.5, 100, 100), keep_alive_s=30) as port:
+        reader, writer = await connect(port)
+        writer.write(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+        await asyncio.wait_for(reader.readuntil(b"hello"), 5)
+        writer.write(b"GET / HTTP/1.1\r\nhost:")  # and no more
+        started = time.monotonic()
+        assert (await answer(reader)).startswith(b"HTTP/1.1 408")
+        assert time.monotonic() - started < 2.0
+        writer.close()
+
+
+async def test_an_idle_connection_is_closed_after_the_keep_alive_timeout() -> None:
+    async with served(HttpLimits(10, 100, 100), keep_alive_s=1) as port:
+        reader, writer = await connect(port)
+        writer.write(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+        await asyncio.wait_for(reader.readuntil(b"hello"), 5)
+        started = time.monotonic()
+        assert await answer(reader) == b""  # closed, without a word
+        assert 0.8 < time.monotonic() - started < 3.0
+        writer.close()
 
 
 def test_a_count_admits_up_to_each_cap_and_frees_on_release() -> None:
