@@ -35,15 +35,17 @@ class StoreProbe:
         self._timeout_s = timeout_s
         self.last = Readiness("store", True, "not probed yet")
 
-    async def check(self) -> Readiness:
+    async def check(self, timeout_s: float | None = None) -> Readiness:
+        """Probes the store, waiting at most ``timeout_s`` (default: the probe's own)."""
+        timeout_s = self._timeout_s if timeout_s is None else timeout_s
         try:
-            async with asyncio.timeout(self._timeout_s):
+            async with asyncio.timeout(timeout_s):
                 await self._store.head_position()
                 probe = {"node_id": self._node_id, "at": self._clock.now().isoformat()}
                 await self._documents.write([DocumentWrite(PROBE_MODEL, self._node_id, probe)])
         except TimeoutError:
             self.last = Readiness(
-                "store", False, f"no answer within {self._timeout_s:g} s; check the store"
+                "store", False, f"no answer within {timeout_s:g} s; check the store"
             )
         except Exception as failure:  # any failure of the store is the verdict, not a crash
             detail = f"cannot write: {type(failure).__name__}: {failure}; check the disk/database"
