@@ -37,6 +37,10 @@ def bind(**fields: str | None) -> None:
         _context[name].set(value)
 
 
+def current(name: str) -> str | None:
+    return _context[name].get()
+
+
 @contextmanager
 def bound(**fields: str | None) -> Iterator[None]:
     tokens = [(_context[name], _context[name].set(value)) for name, value in fields.items()]

@@ -11,8 +11,10 @@ from collections.abc import Generator
 
 import uvicorn
 
+from chargeledger.adapters import logs
 from chargeledger.bootstrap import Node, build_node
 from chargeledger.config import Settings
+from chargeledger.entrypoints import observability
 from chargeledger.entrypoints.api import create_app
 
 log = logging.getLogger("chargeledger")
@@ -27,6 +29,7 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
+    logs.bind(node=settings.node_id)  # every task started from here on carries it
     node = await build_node(settings)
     # Everything built so far lives as long as the node: keep it out of the
     # collector's full passes, which would otherwise stall every connection.
@@ -62,6 +65,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     if settings.accept_unknown_stations:
         print("Unknown stations are accepted (--unknown-stations accept).")
     print(f"Store:         {settings.store}", flush=True)
+    observability.log_settings(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -73,6 +77,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     try:
         await _until_stopped(stop, tasks)
     finally:
+        log.info("node shutting down: closing station connections and flushing the twins")
         api.should_exit = True
         for task in tasks:
             task.cancel()
