@@ -101,7 +101,7 @@ def _message(record: logging.LogRecord) -> str:
     if len(message) > MAX_MESSAGE_CHARS:
         cut = len(message) - MAX_MESSAGE_CHARS
         message = f"{message[:MAX_MESSAGE_CHARS]}... [{cut} more characters]"
-    return message.replace("\n", "\\n")
+    return message
 
 
 class TextFormatter(logging.Formatter):
@@ -114,7 +114,8 @@ class TextFormatter(logging.Formatter):
             for name in CONTEXT_FIELDS
             if (value := getattr(record, name, None)) is not None
         )
-        line = f"{stamp} {record.levelname} {record.name}: {_message(record)}"
+        message = _message(record).replace("\n", "\\n")  # one event, one line
+        line = f"{stamp} {record.levelname} {record.name}: {message}"
         if context:
             line = f"{line} [{context}]"
         if record.exc_info:
