@@ -8,7 +8,7 @@ where things happen; gauges of state are set just before each scrape.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from prometheus_client import (
@@ -22,6 +22,8 @@ from prometheus_client import (
     platform_collector,
     process_collector,
 )
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from chargeledger.application.ports import (
     AppendResult,
@@ -72,13 +74,8 @@ class NodeMetrics:
             ["reason"],
             registry=registry,
         )
-        self.ocpp_messages = Counter(
-            "chargeledger_ocpp_messages",
-            "OCPP messages: in (the station's CALLs) and out (our CALLs), by action and "
-            "outcome (result, error, timeout, disconnected).",
-            ["direction", "action", "outcome"],
-            registry=registry,
-        )
+        self.ocpp_messages = MessageCounts()
+        registry.register(self.ocpp_messages)
         self.call_round_trip = Histogram(
             "chargeledger_ocpp_call_round_trip_seconds",
             "From sending our CALL to the station's answer, by action.",
@@ -196,13 +193,51 @@ class NodeMetrics:
             registry=registry,
         )
 
+    def station_call(self, action: str, outcome: str, label: Callable[[str], str]) -> None:
+        """Count a station's CALL (this runs for every heartbeat: a dict, no lock);
+        ``label`` maps a made-up action name to one bounded label."""
+        counts = self.ocpp_messages.counts
+        key = ("in", action, outcome)
+        if key in counts:
+            counts[key] += 1
+        else:
+            bounded = ("in", label(action), outcome)
+            counts[bounded] = counts.get(bounded, 0) + 1
+
     def call_answered(self, action: str, outcome: str, seconds: float | None) -> None:
-        self.ocpp_messages.labels("out", action, outcome).inc()
+        counts = self.ocpp_messages.counts
+        counts["out", action, outcome] = counts.get(("out", action, outcome), 0) + 1
         if seconds is not None:
             self.call_round_trip.labels(action).observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class MessageCounts(Collector):
+    """``chargeledger_ocpp_messages_total``, counted in a plain dict: the event loop
+    is the only writer and the only reader, and a locked counter per heartbeat would
+    cost more than the heartbeat's schema check."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str, str], int] = {}
+
+    def _family(self) -> CounterMetricFamily:
+        return CounterMetricFamily(
+            "chargeledger_ocpp_messages",
+            "OCPP messages: in (the station's CALLs, by our answer: result or error) and "
+            "out (our CALLs, by the station's answer), by action.",
+            labels=["direction", "action", "outcome"],
+        )
+
+    def describe(self) -> Iterator[Metric]:
+        yield self._family()
+
+    def collect(self) -> Iterator[Metric]:
+        family = self._family()
+        for labels, count in list(self.counts.items()):
+            family.add_metric(list(labels), count)
+        yield family
 
 
 class MeasuredEventStore:

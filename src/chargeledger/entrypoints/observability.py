@@ -57,6 +57,15 @@ def count_requests(app: FastAPI, node: Node) -> None:
             metrics.http_latency.labels(template).observe(time.perf_counter() - started)
 
 
+def masked_url(url: str) -> str:
+    """The URL without the password it may carry (postgresql://user:secret@host/db)."""
+    scheme, sep, rest = url.partition("//")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return f"{scheme}//{credentials.split(':', 1)[0]}:***@{host}"
+
+
 def log_settings(settings: Settings) -> None:
     """The configuration at start, one line; a token the user chose is not printed."""
     shown = dataclasses.asdict(settings)
@@ -64,11 +73,7 @@ def log_settings(settings: Settings) -> None:
         if shown.get(name):
             chosen = not settings.api_token_generated
             shown[name] = "***" if chosen else "(made for this run, printed above)"
-    store = str(shown.get("store", ""))
-    if "@" in store and ":" in store.split("@", 1)[0].split("//", 1)[-1]:
-        scheme, rest = store.split("//", 1)
-        user, host = rest.split("@", 1)
-        shown["store"] = f"{scheme}//{user.split(':', 1)[0]}:***@{host}"
+    shown["store"] = masked_url(settings.store)
     log.info(
         "node starting with %s",
         " ".join(f"{k}={v}" for k, v in shown.items() if v not in (None, "", ())),

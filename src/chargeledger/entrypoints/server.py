@@ -50,6 +50,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
             host=settings.host,
             port=settings.api_port,
             log_level="warning",
+            log_config=None,  # its lines go through our handler, in our format
             lifespan="off",
             timeout_keep_alive=30,  # operator tools keep connections between bursts
         )
@@ -64,7 +65,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
         )
     if settings.accept_unknown_stations:
         print("Unknown stations are accepted (--unknown-stations accept).")
-    print(f"Store:         {settings.store}", flush=True)
+    print(f"Store:         {observability.masked_url(settings.store)}", flush=True)
     observability.log_settings(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -149,4 +149,4 @@ def answered(
 
 
 def station_call(metrics: NodeMetrics, action: str, outcome: str) -> None:
-    metrics.ocpp_messages.labels("in", action_label(action), outcome).inc()
+    metrics.station_call(action, outcome, action_label)
