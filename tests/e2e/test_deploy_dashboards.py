@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.e2e.conftest import ServedNode
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-METRIC = re.compile(r"\b((?:chargeledger|process|python)_[a-z0-9_]+)\b")
+METRIC = re.compile(r"\b((?:chargeledger|process|python|go)_[a-z0-9_]+)\b")
 SUFFIXES = {
     "counter": ("_total", "_created"),
     "gauge": ("",),

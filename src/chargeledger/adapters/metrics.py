@@ -17,9 +17,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     Info,
-    gc_collector,
     generate_latest,
-    platform_collector,
     process_collector,
 )
 from prometheus_client.core import CounterMetricFamily, Metric
@@ -49,9 +47,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class NodeMetrics:
     def __init__(self, node_id: str, version: str = "") -> None:
         self.registry = registry = CollectorRegistry()
-        process_collector.ProcessCollector(registry=registry)
-        platform_collector.PlatformCollector(registry=registry)
-        gc_collector.GCCollector(registry=registry)
+        # Prefixed like every family here (the contract): the process's memory, CPU, files.
+        process_collector.ProcessCollector(namespace="chargeledger", registry=registry)
         Info("chargeledger_node", "This node.", registry=registry).info(
             {"node": node_id, "version": version}
         )
