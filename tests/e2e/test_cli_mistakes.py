@@ -160,3 +160,26 @@ def test_shared_options_before_or_after_the_subcommand(tmp_path: Path, before: b
     assert run(*args, cwd=tmp_path).returncode == 0
     listed = run("stations", "list", "--store", store, cwd=tmp_path)
     assert "CP-9" in listed.stdout
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (["--store", "sqlite:///{tmp}/no/such/dir/x.db"], ["folder does not exist"]),
+        (["--store", "postgresql://postgres@127.0.0.1:{closed}/x"], ["PostgreSQL", "{closed}"]),
+        (["--tls-cert", "{tmp}/missing.pem"], ["--tls-cert"]),
+        (["--store", "redis://x"], ["--store", "unsupported"]),
+    ],
+)
+def test_serve_with_an_unusable_store_or_certificate(
+    tmp_path: Path, options: list[str], words: list[str]
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = str(closed.getsockname()[1])
+    fill = {"tmp": str(tmp_path), "closed": port}
+    args = [o.format(**fill) for o in options]
+    if "--store" not in args:
+        args += ["--store", f"sqlite:///{tmp_path}/n.db"]
+    result = run("serve", *args, "--ocpp-port", "0", "--api-port", "0", cwd=tmp_path)
+    one_clear_line(result, *(w.format(**fill) for w in words))

@@ -183,6 +183,8 @@ async def test_json_logs_say_who_each_event_is_about(tmp_path: Path) -> None:
                 return view if view.get("status") == "accepted" else None
 
             await eventually(ended)
+            async with connected_station(node, "CP-L") as newer:
+                await newer.boot()  # the older connection is taken over
         with pytest.raises(websockets.InvalidStatus):
             async with websockets.connect(node.ocpp_url.replace("/ocpp", "/elsewhere")):
                 pass
@@ -218,6 +220,8 @@ async def test_json_logs_say_who_each_event_is_about(tmp_path: Path) -> None:
     one("-> [2,", action="RemoteStartTransaction")
     gone = one("station disconnected")
     assert "after " in gone["message"]
+    one("taken over")
+    one("station disconnected (superseded)")
     refused = [line for line in lines if "refused: 404" in line["message"]]
     assert refused and refused[0]["client"].startswith("127.0.0.1:")
     starting = [line for line in lines if line["message"].startswith("node starting with")]

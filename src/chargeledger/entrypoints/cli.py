@@ -325,6 +325,8 @@ def _node_lock(store: str, role: str) -> IO[str] | None:
 
     try:
         return hold_node_lock(sqlite_path(store), role)
+    except FileNotFoundError:
+        raise UserError(f"cannot open the store {store}: its folder does not exist") from None
     except FileInUseError as busy:
         print(
             f"{role}: {busy.path} is served by another node ({busy.holder}). One node per "
@@ -507,15 +509,25 @@ def _simulate_scenario(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import ssl
+
+    from chargeledger.adapters.postgres_database import StoreUnavailableError
+    from chargeledger.bootstrap import tls_context
     from chargeledger.entrypoints.server import serve
 
     settings = _settings(args)
+    try:
+        tls_context(settings)  # read now: a wrong path is a mistake, not a crash later
+    except (OSError, ssl.SSLError) as unusable:
+        raise UserError(f"--tls-cert/--tls-key: cannot use them: {unusable}") from None
     _ports_free(settings)
     lock = _node_lock(settings.store, "serve")
     try:
         asyncio.run(serve(settings))
     except ValueError as bad_url:
         raise UserError(f"--store: {bad_url}") from None
+    except StoreUnavailableError as unavailable:
+        raise UserError(str(unavailable)) from None
     finally:
         if lock is not None:
             lock.close()
