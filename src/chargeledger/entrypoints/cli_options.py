@@ -11,9 +11,10 @@ from typing import Any
 
 from chargeledger.adapters.logs import FORMATS, LEVELS
 from chargeledger.config import DEFAULT_STORE, env
+from chargeledger.errors import ChargeledgerError
 
 
-class UserError(Exception):
+class UserError(ChargeledgerError):
     """A mistake the user can fix: shown as one line on stderr, exit status 2."""
 
 
