@@ -224,6 +224,7 @@ async def test_json_logs_say_who_each_event_is_about(tmp_path: Path) -> None:
     one("station disconnected (superseded)")
     refused = [line for line in lines if "refused: 404" in line["message"]]
     assert refused and refused[0]["client"].startswith("127.0.0.1:")
+    assert TOKEN not in node.log(), "a token the user chose was printed"
     starting = [line for line in lines if line["message"].startswith("node starting with")]
     assert starting and TOKEN not in starting[0]["message"]
     assert "api_token=***" in starting[0]["message"]

@@ -58,7 +58,11 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     scheme = "wss" if settings.tls_cert else "ws"
     print(f"OCPP endpoint: {scheme}://{settings.host}:{settings.ocpp_port}/ocpp/{{station_id}}")
     print(f"HTTP API:      http://{settings.host}:{settings.api_port}/api/stations")
-    print(f"Web page:      http://{settings.host}:{settings.api_port}/#token={settings.api_token}")
+    page = f"http://{settings.host}:{settings.api_port}/"
+    if settings.api_token_generated:
+        print(f"Web page:      {page}#token={settings.api_token}")
+    else:  # a token the user chose stays out of the output (and the journal)
+        print(f"Web page:      {page}  (add #token=YOUR_API_TOKEN to sign in)")
     if settings.api_token_generated:
         print(
             f"API token:     {settings.api_token}  (made for this run; pass --api-token to fix it)"
