@@ -610,7 +610,9 @@ async def _tags(args: argparse.Namespace, store: Any, documents: Any) -> int:
 async def _events(args: argparse.Namespace, store: Any, documents: Any) -> int:
     stream = f"station-{args.stream}" if args.stream else None
     position, printed, caught_up = 0, 0, False
-    progress = Progress("events", await store.head_position())
+    # Events on a terminal show themselves; a redirected output gets a progress report.
+    head = 0 if sys.stdout.isatty() else await store.head_position()
+    progress = Progress("events", head)
     while True:
         batch = await store.read_all(position, 1000)
         for recorded in batch:
