@@ -32,7 +32,8 @@ base kept for callers that catch the built-in)::
     ├── InvalidIdTagError (ValueError)     an id tag the registry cannot hold
     ├── ChargingProfileNotFoundError (LookupError)
     ├── ApiError                           an HTTP answer other than 2xx, with its code
-    └── ScenarioError (ValueError)         a simulator scenario file with a mistake
+    ├── ScenarioError (ValueError)         a simulator scenario file with a mistake
+    └── UserError                          a mistake on the command line (one line, exit 2)
 """
 
 from __future__ import annotations

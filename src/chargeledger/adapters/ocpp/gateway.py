@@ -38,7 +38,8 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
-from chargeledger.adapters.ocpp import framing, schemas
+from chargeledger.adapters.metrics import NodeMetrics
+from chargeledger.adapters.ocpp import connection_log, framing, schemas
 from chargeledger.adapters.ocpp.handlers import Reply, StationMessages
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.dispatcher import Dispatcher
@@ -80,7 +81,9 @@ class OcppGateway:
         accept_unknown_stations: bool,
         options: GatewayOptions | None = None,
         presence: Presence | None = None,
+        metrics: NodeMetrics | None = None,
     ) -> None:
+        self.metrics = metrics or NodeMetrics("-")
         self.messages = messages
         self.twin = twin
         self.dispatcher = dispatcher
@@ -220,7 +223,10 @@ class OcppGateway:
             return
         older.session.hand_over_to(session)
         self.dispatcher.station_gone(older.session)
-        log.info("station %s reconnected; closing its older connection", session.station_id)
+        log.info(
+            "station reconnected; closing its older connection (taken over)",
+            extra={"station": session.station_id, "client": connection.client},
+        )
         closing = self._closing.setdefault(session.station_id, set())
         task = self.spawn(
             older.close_and_wait(CloseCode.NORMAL_CLOSURE, "superseded by a newer connection"),
@@ -249,6 +255,7 @@ class OcppGateway:
     def ended(self, connection: _Connection) -> None:
         self._connections.discard(connection)
         session = connection.session
+        connection_log.ended(self.metrics, session.station_id if session else None, connection)
         if session is None:
             return
         session.connection_closed()
@@ -297,6 +304,8 @@ class _Connection(asyncio.Protocol):
     __slots__ = (
         "_closed",
         "busy",
+        "call_sent_at",
+        "client",
         "close_deadline",
         "connected_at",
         "gateway",
@@ -328,6 +337,8 @@ class _Connection(asyncio.Protocol):
         self.ping_sent_at: float | None = None
         self.close_deadline: float | None = None
         self._closed: asyncio.Future[None] | None = None
+        self.client = "?"
+        self.call_sent_at = 0.0
 
     # -- asyncio.Protocol --------------------------------------------------------
 
@@ -335,6 +346,7 @@ class _Connection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.connected_at = self.last_received = time.monotonic()
+        self.client = connection_log.peer(transport)
         self.gateway._connections.add(self)
 
     def data_received(self, data: bytes) -> None:
@@ -396,6 +408,10 @@ class _Connection(asyncio.Protocol):
         transport = self.transport
         if self.ws.state is not State.OPEN or transport is None or transport.is_closing():
             return  # closing: the station gets nothing more on this connection
+        if text.startswith("[2,"):
+            self.call_sent_at = time.monotonic()  # our CALL: its answer's round trip
+        if self.session is not None:
+            connection_log.frame("->", self.session.station_id, self.client, text)
         if self.ws.writes:
             self._flush()  # what the protocol queued (a pong) goes first
         transport.write(_text_frame(framing.to_wire(text)))
@@ -475,6 +491,7 @@ class _Connection(asyncio.Protocol):
             log.exception("handshake of %s failed", request.path)
             response, station_id = _refuse(self.ws, 500, "the CSMS could not take it"), None
         if station_id is None or self.gone or self.transport is None:
+            connection_log.refused(gateway.metrics, self.client, request, response)
             self.ws.send_response(response)
             self._flush()
             self._expect_close()
@@ -506,6 +523,13 @@ class _Connection(asyncio.Protocol):
         self.ws.send_response(response)
         self._flush()
         self.live = True
+        connection_log.opened(
+            gateway.metrics,
+            station_id,
+            self.client,
+            request,
+            self.transport.get_extra_info("sslcontext") is not None,
+        )
         gateway.went_live(self, session)
 
     # -- frames ------------------------------------------------------------------
@@ -527,6 +551,8 @@ class _Connection(asyncio.Protocol):
         session = self.session
         if session is None or not self.live or session.fenced:
             return  # fenced: a newer connection speaks for this station now
+        connection_log.frame("<-", session.station_id, self.client, data)
+        connection_log.bind(session.station_id, self.client)
         frame = framing.parse(data)
         if isinstance(frame, framing.Call):
             if self.busy:
@@ -537,7 +563,9 @@ class _Connection(asyncio.Protocol):
             log.warning("bad frame from %s: %s", session.station_id, frame.description)
             if frame.replyable:
                 self.send_text(framing.encode(frame.to_call_error()))
-        elif not session.answer_arrived(frame):
+        elif (action := session.outstanding_action) and session.answer_arrived(frame):
+            connection_log.answered(self.gateway.metrics, action, frame, self.call_sent_at)
+        else:
             log.warning(
                 "dropped a %s from %s that answers no CALL of ours (id %s)",
                 "CALLRESULT" if isinstance(frame, framing.CallResult) else "CALLERROR",
@@ -610,6 +638,7 @@ class _Connection(asyncio.Protocol):
             self._error(call, framing.INTERNAL_ERROR, "the CSMS could not handle it")
             return
         self.send_text(framing.encode(framing.CallResult(call.unique_id, reply.payload)))
+        connection_log.station_call(self.gateway.metrics, call.action, "result")
         if reply.after is not None and self.live:
             self.busy = True
             self.gateway.spawn(self._after(reply), f"ocpp-after-{call.action}")
@@ -630,6 +659,7 @@ class _Connection(asyncio.Protocol):
             self._handle_call(self.inbox.popleft())
 
     def _error(self, call: framing.Call, code: str, description: str) -> None:
+        connection_log.station_call(self.gateway.metrics, call.action, "error")
         self.send_text(framing.encode(framing.CallError(call.unique_id, code, description)))
 
 
