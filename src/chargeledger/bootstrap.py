@@ -130,6 +130,9 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
             handshake_timeout_s=settings.handshake_timeout_s,
             close_timeout_s=settings.close_timeout_s,
             max_queue=settings.station_queue,
+            max_connections=settings.max_ocpp_connections,
+            max_connections_per_address=settings.max_ocpp_connections_per_address,
+            new_stations_per_address_per_minute=settings.new_stations_per_minute,
         ),
         presence=presence,
     )

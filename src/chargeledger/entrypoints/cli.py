@@ -114,6 +114,27 @@ def _gateway_options(p: argparse.ArgumentParser) -> None:
         help="CALLs that may wait per station before a new one is refused",
     )
     g.add_argument(
+        "--max-ocpp-connections",
+        type=int,
+        default=int(env("max_ocpp_connections", "20000")),
+        help="open OCPP connections at most (0: no cap; kept 1024 below the file limit); "
+        "more are answered 503",
+    )
+    g.add_argument(
+        "--max-ocpp-connections-per-address",
+        type=int,
+        default=int(env("max_ocpp_connections_per_address", "1000")),
+        help="open OCPP connections from one client address or IPv6 /64 (0: no cap; "
+        "behind a proxy that hides station addresses, use 0)",
+    )
+    g.add_argument(
+        "--new-stations-per-minute",
+        type=float,
+        default=float(env("new_stations_per_minute", "60")),
+        help="with --unknown-stations accept: station ids never seen before that one "
+        "client address may connect per minute (more are answered 429)",
+    )
+    g.add_argument(
         "--data-transfer-vendors",
         default=env("data_transfer_vendors", ""),
         help="comma-separated vendor ids whose DataTransfer is Accepted (else UnknownVendorId)",
@@ -405,6 +426,9 @@ def _serve(args: argparse.Namespace) -> int:
         handshake_timeout_s=args.handshake_timeout,
         close_timeout_s=args.close_timeout,
         station_queue=args.station_queue,
+        max_ocpp_connections=args.max_ocpp_connections,
+        max_ocpp_connections_per_address=args.max_ocpp_connections_per_address,
+        new_stations_per_minute=args.new_stations_per_minute,
         data_transfer_vendors=tuple(v for v in args.data_transfer_vendors.split(",") if v),
     )
     lock = _node_lock(settings.store, "serve")

@@ -107,8 +107,13 @@ class LoginLimits:
     failures_per_address: float = 20
     address_refill_s: float = 3.0
     new_address_checks_per_station: float = 10
-    """Slow checks of one station id from addresses it never logged in from."""
+    """Slow checks of one station id from addresses it never logged in from and that
+    have no recent failure for it (the real station's first login comes from one)."""
     new_address_refill_s: float = 1.0
+    failing_address_checks_per_station: float = 4
+    """Slow checks of one station id from addresses with a recent failure for it: the
+    guessers draw on this budget, not on the one a new, honest address needs."""
+    failing_address_refill_s: float = 2.0
     max_slow_checks: int = 2
     """scrypt runs at once (each takes 16 MB and a core for ~50 ms)."""
 
@@ -138,6 +143,9 @@ class LoginGuard:
         self._new_address_checks = TokenBuckets(
             limits.new_address_checks_per_station, 1 / limits.new_address_refill_s
         )
+        self._failing_address_checks = TokenBuckets(
+            limits.failing_address_checks_per_station, 1 / limits.failing_address_refill_s
+        )
         self.slow_checks = 0
         """How many passwords went through scrypt (for tests and metrics)."""
 
@@ -148,6 +156,7 @@ class LoginGuard:
         address = client_key(address)
         pair = (station_id, address)
         trusted = address in self._trusted.get(station_id, ())
+        clean = self._pair_failures.level(pair, now) >= self._pair_failures.capacity
         # Tokens are spent before checking and given back on success, so that a
         # burst of guesses in flight at once cannot all pass an "is there budget?".
         if not self._pair_failures.take(pair, now):
@@ -155,16 +164,20 @@ class LoginGuard:
         if not trusted and not self._address_failures.take(address, now):
             self._pair_failures.give_back(pair, now)
             return LoginVerdict.THROTTLED
-        valid = await self._matches(station_id, password, stored_hash, trusted, now)
-        now = time.monotonic()
-        if valid is None or valid:
-            self._pair_failures.give_back(pair, now)
-            if not trusted:
-                self._address_failures.give_back(address, now)
+        budget = (
+            None if trusted else self._new_address_checks if clean else self._failing_address_checks
+        )
+        valid = await self._matches(station_id, password, stored_hash, budget, now)
         if valid is None:
+            # Refused unchecked, yet a guess all the same: the tokens stay spent, or a
+            # few addresses could take every slow check of this id as it refills.
             return LoginVerdict.THROTTLED
         if not valid:
             return LoginVerdict.REFUSED
+        now = time.monotonic()
+        self._pair_failures.give_back(pair, now)
+        if not trusted:
+            self._address_failures.give_back(address, now)
         self._trust(station_id, address)
         return LoginVerdict.ACCEPTED
 
@@ -174,19 +187,25 @@ class LoginGuard:
         return max(
             self._pair_failures.retry_after_s((station_id, address), now),
             self._address_failures.retry_after_s(address, now),
-            self._new_address_checks.retry_after_s(station_id, now),
+            self._failing_address_checks.retry_after_s(station_id, now),
             1.0,
         )
 
     async def _matches(
-        self, station_id: str, password: str, stored_hash: str, trusted: bool, now: float
+        self,
+        station_id: str,
+        password: str,
+        stored_hash: str,
+        slow_checks: TokenBuckets | None,
+        now: float,
     ) -> bool | None:
-        """Whether the password is right; ``None`` when it may not be checked now."""
+        """Whether the password is right; ``None`` when a slow check is due and the
+        station's ``slow_checks`` budget (if any) has none left."""
         mac = hmac.new(self._key, password.encode(), hashlib.sha256).digest()
         known = self._known.get(station_id)
         if known is not None and known[0] == stored_hash:
             return hmac.compare_digest(mac, known[1])
-        if not trusted and not self._new_address_checks.take(station_id, now):
+        if slow_checks is not None and not slow_checks.take(station_id, now):
             return None
         async with self._slow:
             self.slow_checks += 1

@@ -21,6 +21,7 @@ import http
 import logging
 import math
 import re
+import resource
 import ssl as ssl_module
 import time
 from collections import deque
@@ -110,12 +111,14 @@ class OcppGateway:
         self._closing: dict[str, set[asyncio.Task[Any]]] = {}
         self._logins = LoginGuard()
         self._counts = ConnectionCounts(
-            self.options.max_connections, self.options.max_connections_per_address
+            _within_file_limit(self.options.max_connections),
+            self.options.max_connections_per_address,
         )
         per_minute = self.options.new_stations_per_address_per_minute
         self._new_stations = TokenBuckets(per_minute, per_minute / 60)
         self._rate_limited_log = RateLimitedLog(log)
         self._listening_sockets: set[int] = set()
+        self._refusing: set[_Connection] = set()
         self._known = _RegistrySnapshot(registry)
         self.listening = asyncio.Event()
         schemas.warm_up(schemas.STATION_ACTIONS)
@@ -185,6 +188,8 @@ class OcppGateway:
         self._listening_sockets = set()
         if self._server is not None:
             self._server.close()
+        for refused in list(self._refusing):
+            refused.abort()
         closing = [
             connection.close_and_wait(CloseCode.GOING_AWAY, "the CSMS is shutting down")
             for connection in list(self._connections)
@@ -213,6 +218,8 @@ class OcppGateway:
         options = self.options
         for connection in list(self._connections):
             connection.check(now, options)
+        for refused in list(self._refusing):
+            refused.check(now, options)
 
     # -- handshake ---------------------------------------------------------------
 
@@ -460,10 +467,10 @@ class _Connection(asyncio.Protocol):
         self.connected_at = self.last_received = time.monotonic()
         peer = transport.get_extra_info("peername")
         self.address = str(peer[0]) if isinstance(peer, tuple) and peer else ""
-        self.gateway._connections.add(self)
         too_many = self.gateway._counts.open(self.address)
         if too_many is None:
             self.counted = True
+            self.gateway._connections.add(self)
         else:
             self._refuse_at_once(too_many)
 
@@ -475,6 +482,11 @@ class _Connection(asyncio.Protocol):
             "connection-cap", "refused an OCPP connection: %s", reason
         )
         assert self.transport is not None
+        refusing = self.gateway._refusing
+        if len(refusing) >= REFUSALS_IN_FLIGHT:
+            self.transport.abort()
+            return
+        refusing.add(self)
         body = f"{reason}; retry later\n".encode()
         self.transport.write(
             b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -482,7 +494,7 @@ class _Connection(asyncio.Protocol):
             + f"Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
-        self.close_deadline = time.monotonic() + min(1.0, self.gateway.options.close_timeout_s)
+        self.close_deadline = time.monotonic() + min(0.5, self.gateway.options.close_timeout_s)
         if self.transport.can_write_eof():
             self.transport.write_eof()
         else:
@@ -513,7 +525,9 @@ class _Connection(asyncio.Protocol):
         if self.counted:
             self.counted = False
             self.gateway._counts.closed(self.address)
-        self.gateway.ended(self)
+            self.gateway.ended(self)
+        else:
+            self.gateway._refusing.discard(self)
 
     def pause_writing(self) -> None:
         # The station does not read what we send: read and handle nothing more of it.
@@ -892,6 +906,30 @@ def _unauthorized(ws: ServerProtocol, text: str) -> Response:
     response = _refuse(ws, http.HTTPStatus.UNAUTHORIZED, text)
     response.headers["WWW-Authenticate"] = 'Basic realm="chargeledger", charset="UTF-8"'
     return response
+
+
+FILES_KEPT_FREE = 1024
+"""File descriptors the OCPP cap leaves for the API, the store and the logs (half
+the limit when the process may open fewer than twice as many)."""
+REFUSALS_IN_FLIGHT = 64
+"""Connections over the cap that get a polite 503 at once; past that many still
+being closed, one more is cut without an answer, so a flood holds no descriptors."""
+
+
+def _within_file_limit(max_connections: int) -> int:
+    """The cap, lowered to leave ``FILES_KEPT_FREE`` descriptors of the process limit:
+    past it, accepting fails for every port and for the store alike."""
+    try:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (OSError, ValueError):
+        return max_connections
+    if soft == resource.RLIM_INFINITY:
+        return max_connections
+    room = soft - min(FILES_KEPT_FREE, soft // 2) - REFUSALS_IN_FLIGHT
+    if max_connections == 0 or max_connections > room:
+        log.info("OCPP connections capped at %d: the process may open %d files", room, soft)
+        return room
+    return max_connections
 
 
 def _too_many(ws: ServerProtocol, text: str, retry_after_s: float) -> Response:
