@@ -13,7 +13,10 @@ cannot talk its way past, each checked before any slow work is done for it.
 - New stations (``TokenBuckets`` keyed by address): in ``accept`` mode each id
   tried becomes a record, so one address may create only so many per minute.
 
-IPv6 clients are keyed by their /64, the block one subscriber usually holds.
+IPv6 clients are keyed by their /64, the block one subscriber usually holds. The
+host's own addresses (``127.0.0.1``, ``::1``) have no per-address bounds on
+connections or new stations: what connects from there is a proxy in front of the
+node, a simulator or a benchmark, each speaking for many stations.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from itertools import islice
 
 from chargeledger.application.registry import verify_password
 
+THIS_HOST = frozenset({"127.0.0.1", "::1"})
+
 
 def client_key(address: str) -> str:
     """The unit a per-address bound counts: the IPv4 address, or the IPv6 /64."""
@@ -43,6 +48,8 @@ def client_key(address: str) -> str:
         return address
     if ip.ipv4_mapped is not None:
         return str(ip.ipv4_mapped)
+    if ip.is_loopback:
+        return "::1"
     return str(ipaddress.IPv6Network((ip, 64), strict=False))
 
 
@@ -236,7 +243,7 @@ class ConnectionCounts:
             return f"the OCPP port holds its maximum of {self.max_total} connections"
         key = client_key(address)
         held = self._by_address.get(key, 0)
-        if self.max_per_address and held >= self.max_per_address:
+        if self.max_per_address and held >= self.max_per_address and key not in THIS_HOST:
             return f"{held} connections from {key} already; at most {self.max_per_address}"
         self.total += 1
         self._by_address[key] = held + 1

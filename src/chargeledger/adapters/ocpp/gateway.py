@@ -39,6 +39,7 @@ from websockets.typing import Subprotocol
 
 from chargeledger.adapters.ocpp import framing, schemas
 from chargeledger.adapters.ocpp.admission import (
+    THIS_HOST,
     ConnectionCounts,
     LoginGuard,
     LoginVerdict,
@@ -301,7 +302,7 @@ class OcppGateway:
         if self.twin.get(station_id) is not None:
             return None
         key = client_key(address)
-        if self._new_stations.take(key, time.monotonic()):
+        if key in THIS_HOST or self._new_stations.take(key, time.monotonic()):
             return None
         self._rate_limited_log.warning(
             "new-stations",

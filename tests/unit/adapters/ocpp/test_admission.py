@@ -25,6 +25,13 @@ def test_connections_are_capped_per_port_and_per_address() -> None:
     assert counts.total == 3
 
 
+def test_the_hosts_own_address_is_not_capped_per_address() -> None:
+    counts = ConnectionCounts(max_total=100, max_per_address=2)
+    assert all(counts.open("127.0.0.1") is None for _ in range(50))  # a local proxy
+    assert all(counts.open("::1") is None for _ in range(50))
+    assert counts.open("::1") is not None  # the port's cap still holds
+
+
 def test_zero_means_no_cap() -> None:
     counts = ConnectionCounts(max_total=0, max_per_address=0)
     assert all(counts.open("10.0.0.1") is None for _ in range(1000))
