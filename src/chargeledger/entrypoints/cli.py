@@ -155,6 +155,30 @@ GATEWAY_OPTIONS: list[tuple[str, str, Any, str, dict[str, Any]]] = [
         {"type": int},
     ),
     (
+        "--max-ocpp-connections",
+        "max_ocpp_connections",
+        20000,
+        "open OCPP connections at most (0: no cap; kept 1024 below the file limit); "
+        "more are answered 503",
+        {"type": int},
+    ),
+    (
+        "--max-ocpp-connections-per-address",
+        "max_ocpp_connections_per_address",
+        1000,
+        "open OCPP connections from one client address or IPv6 /64 (0: no cap; "
+        "behind a proxy that hides station addresses, use 0)",
+        {"type": int},
+    ),
+    (
+        "--new-stations-per-minute",
+        "new_stations_per_minute",
+        60.0,
+        "with --unknown-stations accept: station ids never seen before that one "
+        "client address may connect per minute (more are answered 429)",
+        {"type": float},
+    ),
+    (
         "--data-transfer-vendors",
         "data_transfer_vendors",
         "",
