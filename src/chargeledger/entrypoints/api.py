@@ -45,6 +45,8 @@ from chargeledger.entrypoints.command_bodies import (
 
 log = logging.getLogger(__name__)
 
+MAX_IDEMPOTENCY_KEY_CHARACTERS = 200
+
 
 class CommandName(StrEnum):
     remote_start = "remote-start"
@@ -375,10 +377,12 @@ def create_app(node: Node) -> FastAPI:
             str | None,
             Header(
                 min_length=1,
-                max_length=200,
+                # HTTP hands the header over byte by byte (ISO-8859-1): four bytes per
+                # character at most; the 200 characters are counted once decoded.
+                max_length=4 * MAX_IDEMPOTENCY_KEY_CHARACTERS,
                 pattern=r"^[^/]+$",
                 description="Any text without '/' (the CSMS's own ids use it) or control "
-                "characters, in UTF-8, up to 200 bytes; a repeat with the same body "
+                "characters, in UTF-8, up to 200 characters; a repeat with the same body "
                 "returns the first command, with another body is a 409 IdempotencyKeyReused",
             ),
         ] = None,
@@ -550,6 +554,13 @@ def _utf8_key(header: str) -> str:
         ) from None
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
         raise ApiError(422, "ValidationError", "header.idempotency-key: no control characters")
+    if len(key) > MAX_IDEMPOTENCY_KEY_CHARACTERS:
+        raise ApiError(
+            422,
+            "ValidationError",
+            f"header.idempotency-key: at most {MAX_IDEMPOTENCY_KEY_CHARACTERS} characters, "
+            f"got {len(key)}",
+        )
     return key
 
 
