@@ -42,6 +42,7 @@ class RegisterBoot(Command):
     booted_at: str
     known_station: bool = True
     unknown_stations: str = ACCEPT_UNKNOWN
+    serial_number: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -47,6 +47,8 @@ class StationBooted(Event):
     model: str
     firmware_version: str | None
     booted_at: str
+    serial_number: str | None = None
+    """``chargePointSerialNumber`` (or the older ``chargeBoxSerialNumber``), if sent."""
 
 
 @dataclass(frozen=True, kw_only=True)

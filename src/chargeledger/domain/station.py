@@ -168,6 +168,7 @@ def _boot(command: c.RegisterBoot) -> e.StationBooted:
         model=command.model,
         firmware_version=command.firmware_version,
         booted_at=command.booted_at,
+        serial_number=command.serial_number,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 import logging
@@ -11,8 +12,9 @@ from datetime import datetime
 from enum import StrEnum
 from importlib import resources
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
-from fastapi import Body, Depends, FastAPI, Header, Path, Request, Response
+from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -26,13 +28,30 @@ from chargeledger.application.charging_profile_library import (
 from chargeledger.application.charging_sessions import ChargingSessions
 from chargeledger.application.command_bus import RetriesExhaustedError, stream_of
 from chargeledger.application.history import station_as_of
-from chargeledger.application.id_tags import MAX_ID_TAG_LENGTH, IdTagRegistry, InvalidIdTagError
+from chargeledger.application.id_tags import (
+    ID_TAGS,
+    MAX_ID_TAG_LENGTH,
+    IdTagRegistry,
+    InvalidIdTagError,
+)
 from chargeledger.application.operation_inputs import OperationInputs
 from chargeledger.application.operation_queries import OperationViews, event_view
 from chargeledger.application.operator_commands import OperatorCommands
+from chargeledger.application.paging import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    Page,
+    page_size,
+    scan,
+)
 from chargeledger.application.ports import RecordedEvent
 from chargeledger.application.queries import Views
-from chargeledger.application.registry import RegistryError, registry_view
+from chargeledger.application.registry import (
+    REGISTRY,
+    RegisteredStation,
+    RegistryError,
+    registry_view,
+)
 from chargeledger.bootstrap import Node
 from chargeledger.domain.errors import DomainError, InvalidChargingProfileError
 from chargeledger.entrypoints.command_bodies import (
@@ -306,9 +325,17 @@ def create_app(node: Node) -> FastAPI:
     api = [Depends(require_token)]
 
     @app.get("/api/stations", dependencies=api)
-    async def list_stations(min_position: int | None = None) -> list[dict[str, Any]]:
+    async def list_stations(
+        request: Request,
+        response: Response,
+        min_position: int | None = None,
+        limit: Limit = None,
+        after: After = None,
+    ) -> list[dict[str, Any]]:
+        """Stations in id order, a page at a time (``Link: <…>; rel="next"``)."""
         await caught_up(min_position)
-        return await views.stations()
+        size = page_size(limit)
+        return _paged(request, response, await views.stations(size, _key_of(after)), size)
 
     @app.get("/api/stations/{station_id}", dependencies=api)
     async def get_station(
@@ -355,13 +382,31 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/api/stations/{station_id}/events", dependencies=api)
     async def station_events(
-        station_id: str, from_version: int = 1, limit: int = 1000
+        station_id: str,
+        request: Request,
+        response: Response,
+        from_version: int = 1,
+        limit: Limit = None,
+        after: After = None,
     ) -> list[dict[str, Any]]:
         """The station's event history, oldest first, from ``from_version`` on."""
-        history = await node.store.read_stream(stream_of(station_id), max(1, from_version))
-        if not history and not await views.station_known(station_id):
+        start = max(1, from_version)
+        if after is not None:
+            version = _key_of(after)
+            if version is None or not version.isdigit():
+                raise ApiError(422, "ValidationError", "query.after: not a cursor of this list")
+            start = max(start, int(version) + 1)
+        history = await node.store.read_stream(stream_of(station_id), start)
+        if not history and start == 1 and not await views.station_known(station_id):
             raise ApiError(404, "StationNotFound", f"no station {station_id!r}")
-        return [event_view(recorded) for recorded in history[: max(0, limit)]]
+        size = page_size(limit)
+        shown = history[:size]
+        more = len(history) > size
+        page = Page(
+            [event_view(recorded) for recorded in shown],
+            str(shown[-1].version) if more and shown else None,
+        )
+        return _paged(request, response, page, size)
 
     @app.post(
         "/api/stations/{station_id}/commands/{name}",
@@ -395,6 +440,30 @@ def create_app(node: Node) -> FastAPI:
         fields = arguments.model_dump(mode="json", exclude={"ttl_s"})
         return await operator.request(station_id, command_id, name, fields, arguments.ttl_s)
 
+    @app.get("/api/commands", dependencies=api)
+    async def list_commands(
+        request: Request,
+        response: Response,
+        station: str | None = None,
+        status: CommandStatus | None = None,
+        name: CommandName | None = None,
+        min_position: int | None = None,
+        limit: Limit = None,
+        after: After = None,
+    ) -> list[dict[str, Any]]:
+        """Command views, newest first (by when they were requested), filtered by
+        station, status and name; a page at a time (``Link: <…>; rel="next"``)."""
+        await caught_up(min_position)
+        size = page_size(limit)
+        page = await views.commands(
+            size,
+            _key_of(after),
+            station,
+            None if status is None else str(status),
+            None if name is None else str(name),
+        )
+        return _paged(request, response, page, size)
+
     @app.get("/api/commands/{command_id}", dependencies=api)
     async def get_command(command_id: str, min_position: int | None = None) -> dict[str, Any]:
         """A command by its id (its Idempotency-Key). A key merged into another request
@@ -412,11 +481,23 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/api/transactions", dependencies=api)
     async def list_transactions(
-        station: str | None = None, min_position: int | None = None
+        request: Request,
+        response: Response,
+        station: str | None = None,
+        id_tag: str | None = None,
+        status: TransactionStatus | None = None,
+        min_position: int | None = None,
+        limit: Limit = None,
+        after: After = None,
     ) -> list[dict[str, Any]]:
-        """Charging sessions (of one station with ``?station=ID``), in transaction order."""
+        """Charging sessions in transaction order, filtered by station, id tag and
+        status; a page at a time (``Link: <…>; rel="next"``)."""
         await caught_up(min_position)
-        return await views.transactions(station)
+        size = page_size(limit)
+        page = await views.transactions(
+            size, _key_of(after), station, id_tag, None if status is None else str(status)
+        )
+        return _paged(request, response, page, size)
 
     @app.get("/api/transactions/{transaction_id}", dependencies=api)
     async def get_transaction(
@@ -445,15 +526,41 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/api/reservations", dependencies=api)
     async def list_reservations(
-        station: str | None = None, min_position: int | None = None
+        request: Request,
+        response: Response,
+        station: str | None = None,
+        min_position: int | None = None,
+        limit: Limit = None,
+        after: After = None,
     ) -> list[dict[str, Any]]:
-        """Reservations (of one station with ``?station=ID``) and their status."""
+        """Reservations (of one station with ``?station=ID``) and their status, in id
+        order; a page at a time (``Link: <…>; rel="next"``)."""
         await caught_up(min_position)
-        return await operations.reservations(station)
+        size = page_size(limit)
+        page = await operations.reservations(size, _key_of(after), station)
+        return _paged(request, response, page, size)
+
+    @app.get("/api/reservations/{reservation_id}", dependencies=api)
+    async def get_reservation(
+        reservation_id: int, min_position: int | None = None
+    ) -> dict[str, Any]:
+        await caught_up(min_position)
+        view = await operations.reservation(reservation_id)
+        if view is None:
+            # Read your own writes: a reservation just requested is in the log.
+            await caught_up_to_head()
+            view = await operations.reservation(reservation_id)
+        if view is None:
+            raise ApiError(404, "ReservationNotFound", f"no reservation {reservation_id}")
+        return view
 
     @app.get("/api/charging-profiles", dependencies=api)
-    async def list_charging_profiles() -> list[dict[str, Any]]:
-        return await operations.stored_profiles()
+    async def list_charging_profiles(
+        request: Request, response: Response, limit: Limit = None, after: After = None
+    ) -> list[dict[str, Any]]:
+        size = page_size(limit)
+        page = await operations.stored_profiles(size, _key_of(after))
+        return _paged(request, response, page, size)
 
     @app.get("/api/charging-profiles/{profile_id}", dependencies=api)
     async def get_charging_profile(profile_id: int) -> dict[str, Any]:
@@ -477,9 +584,16 @@ def create_app(node: Node) -> FastAPI:
         return Response(status_code=204)
 
     @app.get("/api/registry/stations", dependencies=api)
-    async def list_registered_stations() -> list[dict[str, Any]]:
+    async def list_registered_stations(
+        request: Request, response: Response, limit: Limit = None, after: After = None
+    ) -> list[dict[str, Any]]:
         """The station registry: ids that may connect, and whether each has a password."""
-        return [registry_view(s) for s in await node.registry.list()]
+        size = page_size(limit)
+        found = await scan(node.documents, REGISTRY, limit=size, after=_key_of(after))
+        page = Page(
+            [registry_view(RegisteredStation(**doc)) for doc in found.items], found.next_after
+        )
+        return _paged(request, response, page, size)
 
     @app.get("/api/registry/stations/{station_id}", dependencies=api)
     async def get_registered_station(station_id: str) -> dict[str, Any]:
@@ -508,8 +622,13 @@ def create_app(node: Node) -> FastAPI:
         return Response(status_code=204)
 
     @app.get("/api/id-tags", dependencies=api)
-    async def list_id_tags() -> list[dict[str, Any]]:
-        return [_id_tag_view(doc) for doc in await id_tags.list()]
+    async def list_id_tags(
+        request: Request, response: Response, limit: Limit = None, after: After = None
+    ) -> list[dict[str, Any]]:
+        size = page_size(limit)
+        found = await scan(node.documents, ID_TAGS, limit=size, after=_key_of(after))
+        page = Page([_id_tag_view(doc) for doc in found.items], found.next_after)
+        return _paged(request, response, page, size)
 
     @app.put("/api/id-tags/{id_tag}", dependencies=api)
     async def put_id_tag(
@@ -562,6 +681,56 @@ def _utf8_key(header: str) -> str:
             f"got {len(key)}",
         )
     return key
+
+
+Limit = Annotated[
+    int | None,
+    Query(description=f"items per page, 1 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})"),
+]
+After = Annotated[
+    str | None,
+    Query(description='the cursor of a Link: <…>; rel="next" header: where the page starts'),
+]
+
+
+class CommandStatus(StrEnum):
+    requested = "requested"
+    dispatched = "dispatched"
+    accepted = "accepted"
+    rejected = "rejected"
+    timed_out = "timed_out"
+    expired = "expired"
+    failed = "failed"
+
+
+class TransactionStatus(StrEnum):
+    open = "open"
+    stopped = "stopped"
+    abandoned = "abandoned"
+    closed = "closed"
+
+
+def _cursor_of(key: str) -> str:
+    """An opaque cursor: clients pass it back, never build it."""
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def _key_of(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(422, "ValidationError", "query.after: not a cursor of this list") from None
+
+
+def _paged(request: Request, response: Response, page: Page, size: int) -> list[dict[str, Any]]:
+    """The page's items; the next page named by a Link header (RFC 8288), same query."""
+    if page.next_after is not None:
+        query = {**request.query_params, "limit": str(size), "after": _cursor_of(page.next_after)}
+        response.headers["Link"] = f'<{request.url.path}?{urlencode(query)}>; rel="next"'
+    return page.items
 
 
 def _id_tag_view(doc: dict[str, Any]) -> dict[str, Any]:

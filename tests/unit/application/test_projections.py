@@ -73,8 +73,9 @@ async def test_sessions_are_listed_in_order_and_by_station() -> None:
         batch = [RecordedEvent(stream, 1, tx, started(tx), Metadata())]
         await documents.write(await projection.writes_for(batch))
     views = Views(documents, TwinService(documents))
-    assert [t["transaction_id"] for t in await views.transactions()] == [2, 9, 10]
-    assert [t["transaction_id"] for t in await views.transactions("A")] == [2, 10]
+    assert [t["transaction_id"] for t in (await views.transactions(100)).items] == [2, 9, 10]
+    by_station = await views.transactions(100, station_id="A")
+    assert [t["transaction_id"] for t in by_station.items] == [2, 10]
 
 
 async def test_an_abandoned_session_says_which_one_replaced_it() -> None:
