@@ -10,7 +10,9 @@ that the decision stays a pure function of the command:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from chargeledger.application.charging_profile_library import ChargingProfileLibrary
@@ -19,6 +21,21 @@ from chargeledger.application.operation_projections import CONFIGURATION
 from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
 from chargeledger.domain.id_tags import INVALID, IdTagRecord, authorize
+
+
+@dataclass(frozen=True)
+class ReportedConfiguration:
+    connection_timeout_s: float | None = None
+    number_of_connectors: int | None = None
+
+
+def _number(value: object) -> float | None:
+    try:
+        found = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return found if math.isfinite(found) and found >= 0 else None
+
 
 RESERVATION_IDS = "reservation_id"
 """The sequence reservation ids come from."""
@@ -86,14 +103,22 @@ class OperationInputs:
     async def connection_timeout_s(self, station_id: str) -> float | None:
         """The station's ``ConnectionTimeOut`` as it reported it (by get-configuration or
         a change we made), if it did and it is a number of seconds."""
+        return (await self.reported_configuration(station_id)).connection_timeout_s
+
+    async def reported_configuration(self, station_id: str) -> ReportedConfiguration:
+        """What the station's reported configuration says that decisions weigh."""
         doc = await self._documents.get(CONFIGURATION, station_id)
-        for key, entry in (doc or {}).get("keys", {}).items():
-            if key.casefold() == "connectiontimeout":
-                try:
-                    return float(entry.get("value"))
-                except (TypeError, ValueError):
-                    return None
-        return None
+        values = {
+            key.casefold(): entry.get("value")
+            for key, entry in (doc or {}).get("keys", {}).items()
+            if isinstance(entry, dict)
+        }
+        timeout = _number(values.get("connectiontimeout"))
+        connectors = _number(values.get("numberofconnectors"))
+        return ReportedConfiguration(
+            timeout,
+            int(connectors) if connectors is not None and connectors.is_integer() else None,
+        )
 
     async def id_tag_status(self, id_tag: str) -> str | None:
         """The registry's verdict on a remote start's tag; ``None`` for a tag it does not

@@ -74,8 +74,11 @@ def _remote_start_behind(command: c.StartTransaction, state: StationState) -> st
     held = state.held_connectors.get(command.connector_id)
     if held is not None and held.id_tag == command.id_tag:
         return held.command_id
+    picked = state.picked_by_station.get(command.id_tag)
+    if held is None and picked is not None:
+        return picked.command_id  # a remote start that let the station pick the connector
     # The station may start the session before its "Accepted" answer is recorded.
-    pending = state.pending_remote_start(command.connector_id)
+    pending = state.pending_remote_start(command.connector_id, command.id_tag)
     if (
         pending is not None
         and pending.status == DISPATCHED

@@ -57,9 +57,10 @@ class OperatorCommand(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class RequestRemoteStart(OperatorCommand):
-    """``charging_profile``: a TxProfile for the session (snake_case), if any."""
+    """``charging_profile``: a TxProfile for the session (snake_case), if any;
+    ``connector_id`` ``None``: the station picks (OCPP 1.6 leaves it optional)."""
 
-    connector_id: int
+    connector_id: int | None
     id_tag: str
     charging_profile: dict[str, Any] | None = None
     id_tag_status: str | None = None

@@ -70,10 +70,11 @@ class CommandRequested(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class RemoteStartRequested(CommandRequested):
-    """``charging_profile``: a TxProfile for the session, snake_case, checked."""
+    """``charging_profile``: a TxProfile for the session, snake_case, checked;
+    ``connector_id`` ``None``: the station picks the connector."""
 
     command_name: ClassVar[str] = "remote-start"
-    connector_id: int
+    connector_id: int | None
     id_tag: str
     charging_profile: dict[str, Any] | None = None
 

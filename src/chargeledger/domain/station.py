@@ -186,7 +186,8 @@ def requested_event(
     }
     match command:
         case c.RequestRemoteStart():
-            check_connector_exists(command.twin, command.connector_id)
+            if command.connector_id is not None:
+                check_connector_exists(command.twin, command.connector_id)
             if command.charging_profile is not None:
                 check_for_remote_start(command.charging_profile)
             return e.RemoteStartRequested(
@@ -269,7 +270,7 @@ def _holder(
             and _slot(open_command.name, open_command.payload) == slot
         ):
             return open_command.command_id, open_command.payload
-    if isinstance(wanted, e.RemoteStartRequested):
+    if isinstance(wanted, e.RemoteStartRequested) and wanted.connector_id is not None:
         held = state.held_connectors.get(wanted.connector_id)
         if held is not None and hold_is_live(held, twin, now):
             return held.command_id, {"connector_id": held.connector_id, "id_tag": held.id_tag}
@@ -335,6 +336,8 @@ def _check_free_for_remote_start(
     reservations.check_not_reserved(
         state, command.twin, command.connector_id, command.id_tag, command.requested_at
     )
+    if command.connector_id is None:
+        return []  # the station picks a connector: it knows which are free
     session = blocking_session(state, command.twin, command.connector_id)
     if session is not None:
         raise ConnectorNotAvailableError(

@@ -83,7 +83,9 @@ def _one_profile(inline: object, stored_id: int | None, inline_name: str) -> Non
 
 
 class RemoteStartBody(CommandBody):
-    connector_id: int = Field(gt=0)
+    connector_id: int | None = Field(
+        default=None, gt=0, description="leave out to let the station pick the connector"
+    )
     id_tag: IdToken
     charging_profile: ChargingProfile | None = Field(
         default=None, description="a TxProfile for the session, inline"

@@ -1,0 +1,89 @@
+"""Issue 11 items 10 to 12, end to end, with stations made from the ``ocpp`` package's
+``ChargePoint``: what OCPP leaves optional stays optional (the station picks the
+connector; ids we have not heard of are sent and the station answers), the local
+list as an integrator sends it, and charging profiles as one reads and writes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from ocpp.routing import on
+from ocpp.v16 import call, call_result
+from ocpp.v16.enums import Action
+
+from tests.e2e.conftest import ServedNode, Station, connected_station, eventually
+
+
+async def ended(api: httpx.AsyncClient, key: str) -> dict[str, Any]:
+    async def done() -> Any:
+        view = (await api.get(f"/api/commands/{key}")).json()
+        return view if view["status"] not in ("requested", "dispatched") else None
+
+    result: dict[str, Any] = await eventually(done)
+    return result
+
+
+async def post(
+    api: httpx.AsyncClient, station_id: str, name: str, key: str, body: dict[str, Any]
+) -> httpx.Response:
+    return await api.post(
+        f"/api/stations/{station_id}/commands/{name}", json=body, headers={"Idempotency-Key": key}
+    )
+
+
+class TwoConnectorStation(Station):
+    """Says it has two connectors; knows no reservation 999; unlocks what it is asked."""
+
+    @on(Action.get_configuration)
+    async def on_get_configuration(self, **payload: Any) -> Any:
+        return call_result.GetConfiguration(
+            configuration_key=[{"key": "NumberOfConnectors", "readonly": True, "value": "2"}]
+        )
+
+    @on(Action.unlock_connector)
+    async def on_unlock(self, **payload: Any) -> Any:
+        self.received.append(("UnlockConnector", payload))
+        return call_result.UnlockConnector(status="Unlocked")
+
+    @on(Action.cancel_reservation)
+    async def on_cancel(self, **payload: Any) -> Any:
+        self.received.append(("CancelReservation", payload))
+        return call_result.CancelReservation(status="Rejected")
+
+
+async def test_the_station_picks_the_connector_and_answers_for_ids_we_never_heard_of(
+    node: ServedNode,
+) -> None:
+    async with (
+        connected_station(node, "CP-OPT", TwoConnectorStation) as station,
+        node.client() as api,
+    ):
+        await station.boot()
+        await station.call(call.StatusNotification(1, "NoError", "Available"))
+        assert (await api.put("/api/id-tags/TAG-OPT", json={})).status_code == 200
+
+        started = await post(api, "CP-OPT", "remote-start", "opt-start", {"id_tag": "TAG-OPT"})
+        assert started.status_code == 202, started.text
+        assert (await ended(api, "opt-start"))["status"] == "accepted"
+        (sent,) = [p for name, p in station.received if name == "RemoteStartTransaction"]
+        assert sent == {"id_tag": "TAG-OPT"}  # no connectorId: the station picks
+
+        # Connector 2 never reported a status; only what the station said counts.
+        config = await post(api, "CP-OPT", "get-configuration", "opt-config", {})
+        assert (await ended(api, "opt-config"))["status"] == "accepted", config.text
+        unlock = await post(api, "CP-OPT", "unlock-connector", "opt-unlock", {"connector_id": 2})
+        assert unlock.status_code == 202, unlock.text
+        unlocked = await ended(api, "opt-unlock")
+        assert unlocked["result"] == {"status": "Unlocked"}
+        beyond = await post(api, "CP-OPT", "unlock-connector", "opt-3", {"connector_id": 3})
+        assert beyond.status_code == 409
+        assert "NumberOfConnectors 2" in beyond.json()["detail"]
+
+        cancel = await post(
+            api, "CP-OPT", "cancel-reservation", "opt-cancel", {"reservation_id": 999}
+        )
+        assert cancel.status_code == 202, cancel.text
+        answered = await ended(api, "opt-cancel")
+        assert (answered["status"], answered["result"]) == ("rejected", {"status": "Rejected"})
+        assert ("CancelReservation", {"reservation_id": 999}) in station.received
