@@ -87,3 +87,76 @@ async def test_the_station_picks_the_connector_and_answers_for_ids_we_never_hear
         answered = await ended(api, "opt-cancel")
         assert (answered["status"], answered["result"]) == ("rejected", {"status": "Rejected"})
         assert ("CancelReservation", {"reservation_id": 999}) in station.received
+
+
+class ListStation(Station):
+    """Installs whatever local list it is sent."""
+
+    @on(Action.send_local_list)
+    async def on_send_local_list(self, **payload: Any) -> Any:
+        self.received.append(("SendLocalList", payload))
+        return call_result.SendLocalList(status="Accepted")
+
+
+async def test_a_local_list_goes_as_given_or_by_name_and_its_version_must_grow(
+    node: ServedNode,
+) -> None:
+    async with connected_station(node, "CP-LL", ListStation) as station, node.client() as api:
+        await station.boot()
+        assert (await api.put("/api/id-tags/IN-REGISTRY", json={})).status_code == 200
+        fleet = {
+            "entries": [
+                {"id_tag": "A", "status": "Accepted"},
+                {"id_tag": "B", "status": "Blocked", "expiry": "2027-01-01T00:00:00Z"},
+            ]
+        }
+        stored = await api.put("/api/local-lists/fleet-a", json=fleet)
+        assert stored.status_code == 200, stored.text
+        assert [doc["name"] for doc in (await api.get("/api/local-lists")).json()] == ["fleet-a"]
+
+        by_name = await post(
+            api, "CP-LL", "send-local-list", "ll-1", {"update_type": "Full", "list_name": "fleet-a"}
+        )
+        assert by_name.status_code == 202, by_name.text
+        assert (await ended(api, "ll-1"))["status"] == "accepted"
+        sent = [p for name, p in station.received if name == "SendLocalList"]
+        assert sent[-1]["list_version"] == 1
+        assert sent[-1]["local_authorization_list"] == [
+            {"id_tag": "A", "id_tag_info": {"status": "Accepted"}},
+            {
+                "id_tag": "B",
+                "id_tag_info": {"status": "Blocked", "expiry_date": "2027-01-01T00:00:00Z"},
+            },
+        ]
+
+        again = await post(
+            api,
+            "CP-LL",
+            "send-local-list",
+            "ll-2",
+            {"update_type": "Full", "list_version": 1, "list_name": "fleet-a"},
+        )
+        assert again.status_code == 409
+        assert again.json()["error"] == "LocalListVersion"
+        assert "not above 1" in again.json()["detail"]
+
+        differential = {
+            "update_type": "Differential",
+            "entries": [{"id_tag": "A", "status": None}, {"id_tag": "C"}],
+        }
+        changed = await post(api, "CP-LL", "send-local-list", "ll-3", differential)
+        assert changed.status_code == 202, changed.text
+        assert (await ended(api, "ll-3"))["status"] == "accepted"
+        sent = [p for name, p in station.received if name == "SendLocalList"]
+        assert sent[-1]["list_version"] == 2
+        assert sent[-1]["update_type"] == "Differential"
+        assert sent[-1]["local_authorization_list"] == [
+            {"id_tag": "A"},
+            {"id_tag": "C", "id_tag_info": {"status": "Accepted"}},
+        ]
+
+        missing = await post(
+            api, "CP-LL", "send-local-list", "ll-4", {"update_type": "Full", "list_name": "nope"}
+        )
+        assert missing.status_code == 422
+        assert missing.json()["error"] == "LocalListNotFound"

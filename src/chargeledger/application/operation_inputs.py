@@ -4,7 +4,8 @@ that the decision stays a pure function of the command:
 - a charging profile named by ``charging_profile_id`` (set-charging-profile,
   remote-start) comes from the stored profiles, and rides on the command whole;
 - a reservation gets its reservation id from a sequence (unique across the system);
-- a local-list update gets the id-tag registry, each tag with the verdict it has now;
+- a local-list update gets the id-tag registry, each tag with the verdict it has now
+  (or the entries given, or those of a named list of the CSMS);
 - a configuration change gets what the station reported of its keys.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 
 from chargeledger.application.charging_profile_library import ChargingProfileLibrary
 from chargeledger.application.id_tags import IdTagRegistry
+from chargeledger.application.local_lists import NamedLocalLists, as_sent
 from chargeledger.application.operation_projections import CONFIGURATION
 from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
@@ -55,7 +57,9 @@ class OperationInputs:
         id_tags: IdTagRegistry,
         clock: Clock,
         refuse_unknown_tags: bool = False,
+        local_lists: NamedLocalLists | None = None,
     ) -> None:
+        self._local_lists = local_lists
         self._refuse_unknown_tags = refuse_unknown_tags
         self._documents = documents
         self._profiles = profiles
@@ -76,7 +80,14 @@ class OperationInputs:
         elif name == "reserve-now":
             completed["reservation_id"] = await self._documents.next_in_sequence(RESERVATION_IDS)
         elif name == "send-local-list":
-            completed["registry"] = await self.registry_as_sent()
+            given, list_name = completed.pop("entries", None), completed.pop("list_name", None)
+            if given is not None:
+                completed["registry"], completed["entries"] = {}, as_sent(given)
+            elif list_name is not None and self._local_lists is not None:
+                completed["registry"] = {}
+                completed["entries"] = await self._local_lists.entries(list_name)
+            else:
+                completed["registry"] = await self.registry_as_sent()
         elif name == "change-configuration":
             completed["configuration"] = await self.configuration(station_id)
         return completed

@@ -151,11 +151,14 @@ class RequestLocalListVersion(OperatorCommand):
 @dataclass(frozen=True, kw_only=True)
 class RequestLocalListUpdate(OperatorCommand):
     """SendLocalList built from ``registry``, the id-tag registry as the station should
-    know it (id tag to ``{"status", "expiry_date"?}``); ``list_version`` ``None``: ours + 1."""
+    know it (id tag to ``{"status", "expiry_date"?}``); ``list_version`` ``None``: ours + 1.
+    ``entries``, when given, are sent as they are instead (an explicit list, or a named
+    list of the CSMS): id tag to its info, or ``None`` to remove it (Differential)."""
 
     update_type: str  # Full | Differential
     registry: Mapping[str, Mapping[str, Any]]
     list_version: int | None = None
+    entries: Mapping[str, Mapping[str, Any] | None] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

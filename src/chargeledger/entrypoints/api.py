@@ -18,7 +18,7 @@ from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request, Respon
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chargeledger.application.charging_profile_library import (
@@ -33,6 +33,12 @@ from chargeledger.application.id_tags import (
     MAX_ID_TAG_LENGTH,
     IdTagRegistry,
     InvalidIdTagError,
+)
+from chargeledger.application.local_lists import (
+    LOCAL_LIST_NAMES,
+    MAX_LIST_NAME_LENGTH,
+    LocalListNotFoundError,
+    NamedLocalLists,
 )
 from chargeledger.application.operation_inputs import OperationInputs
 from chargeledger.application.operation_queries import OperationViews, event_view
@@ -58,6 +64,7 @@ from chargeledger.entrypoints.command_bodies import (
     OPERATION_BODIES,
     ChargingProfile,
     CommandBody,
+    LocalListEntry,
     RemoteStartBody,
     body_schemas,
 )
@@ -155,6 +162,20 @@ class CloseBody(BaseModel):
     reason: str = Field(min_length=1, max_length=255, description="why it is closed by hand")
 
 
+class NamedLocalListBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    entries: list[LocalListEntry] = Field(max_length=10_000)
+
+    @model_validator(mode="after")
+    def _once_each(self) -> NamedLocalListBody:
+        if len({entry.id_tag for entry in self.entries}) < len(self.entries):
+            raise ValueError("each id_tag may appear once in entries")
+        return self
+
+
+ListName = Annotated[str, Path(min_length=1, max_length=MAX_LIST_NAME_LENGTH)]
+
+
 class IdTagBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Literal["Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"] = "Accepted"
@@ -191,6 +212,7 @@ def create_app(node: Node) -> FastAPI:
     id_tags = IdTagRegistry(node.documents, node.clock)
     profiles = ChargingProfileLibrary(node.documents, node.clock)
     operations = OperationViews(node.documents, profiles, node.twin)
+    local_lists = NamedLocalLists(node.documents, node.clock)
     operator = OperatorCommands(
         node.bus,
         node.documents,
@@ -203,6 +225,7 @@ def create_app(node: Node) -> FastAPI:
             id_tags,
             node.clock,
             node.settings.remote_start_unknown_tags == "refuse",
+            local_lists,
         ),
         node.settings.connection_timeout_s,
     )
@@ -254,6 +277,10 @@ def create_app(node: Node) -> FastAPI:
     @app.exception_handler(ChargingProfileNotFoundError)
     async def no_profile(request: Request, exc: ChargingProfileNotFoundError) -> JSONResponse:
         return JSONResponse({"error": "ChargingProfileNotFound", "detail": str(exc)}, 422)
+
+    @app.exception_handler(LocalListNotFoundError)
+    async def no_local_list(request: Request, exc: LocalListNotFoundError) -> JSONResponse:
+        return JSONResponse({"error": "LocalListNotFound", "detail": str(exc)}, 422)
 
     @app.exception_handler(RetriesExhaustedError)
     async def busy(request: Request, exc: RetriesExhaustedError) -> JSONResponse:
@@ -581,6 +608,36 @@ def create_app(node: Node) -> FastAPI:
     async def delete_charging_profile(profile_id: int) -> Response:
         if not await profiles.remove(profile_id):
             raise ApiError(404, "ChargingProfileNotFound", f"no charging profile {profile_id}")
+        return Response(status_code=204)
+
+    @app.get("/api/local-lists", dependencies=api)
+    async def list_local_lists(
+        request: Request, response: Response, limit: Limit = None, after: After = None
+    ) -> list[dict[str, Any]]:
+        """The named local authorization lists of the CSMS, by name."""
+        size = page_size(limit)
+        found = await scan(node.documents, LOCAL_LIST_NAMES, limit=size, after=_key_of(after))
+        return _paged(request, response, found, size)
+
+    @app.get("/api/local-lists/{list_name}", dependencies=api)
+    async def get_local_list(list_name: ListName) -> dict[str, Any]:
+        doc = await local_lists.get(list_name)
+        if doc is None:
+            raise ApiError(404, "LocalListNotFound", f"no local list {list_name!r}")
+        return doc
+
+    @app.put("/api/local-lists/{list_name}", dependencies=api)
+    async def put_local_list(list_name: ListName, body: NamedLocalListBody) -> dict[str, Any]:
+        """Store (or replace) a named list; send it to a station with send-local-list
+        ``{"update_type": "Full", "list_name": ...}``."""
+        return await local_lists.put(
+            list_name, [entry.model_dump(mode="json") for entry in body.entries]
+        )
+
+    @app.delete("/api/local-lists/{list_name}", status_code=204, dependencies=api)
+    async def delete_local_list(list_name: ListName) -> Response:
+        if not await local_lists.remove(list_name):
+            raise ApiError(404, "LocalListNotFound", f"no local list {list_name!r}")
         return Response(status_code=204)
 
     @app.get("/api/registry/stations", dependencies=api)

@@ -142,11 +142,42 @@ class GetLocalListVersionBody(CommandBody):
     pass
 
 
+AuthorizationStatus = Literal["Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"]
+
+
+class LocalListEntry(_Strict):
+    id_tag: IdToken
+    status: AuthorizationStatus | None = Field(
+        default="Accepted", description="null removes the tag (a Differential update only)"
+    )
+    expiry: UtcDateTime | None = None
+    parent_id_tag: IdToken | None = None
+
+
 class SendLocalListBody(CommandBody):
     update_type: Literal["Full", "Differential"]
     list_version: int | None = Field(
-        default=None, ge=1, description="default: the version last installed + 1"
+        default=None,
+        ge=1,
+        description="above the version the station holds; default: that version + 1",
     )
+    entries: list[LocalListEntry] | None = Field(
+        default=None,
+        max_length=10_000,
+        description="sent exactly as given; leave out (with list_name) for the whole "
+        "id-tag registry",
+    )
+    list_name: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None, description="a named list of the CSMS (PUT /api/local-lists/{name})"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SendLocalListBody:
+        if self.entries is not None and self.list_name is not None:
+            raise ValueError("send entries or list_name, not both")
+        if self.entries is not None and len({e.id_tag for e in self.entries}) < len(self.entries):
+            raise ValueError("each id_tag may appear once in entries")
+        return self
 
 
 class ReserveNowBody(CommandBody):
