@@ -37,6 +37,7 @@ from chargeledger.domain.errors import (
     CommandPendingError,
     ConnectorReservedError,
     ExpiryInThePastError,
+    ReservationNotFoundError,
 )
 from chargeledger.domain.id_tags import instant
 from chargeledger.domain.remote_start_policy import (
@@ -178,8 +179,13 @@ def decide_reserve_now(command: c.RequestReservation, state: StationState) -> li
 
 def check_cancel(command: c.RequestReservationCancel, state: StationState) -> None:
     reservation = state.reservations.get(command.reservation_id)
+    if reservation is None and command.reservation_id in state.ended_reservations:
+        raise ReservationNotFoundError(
+            f"reservation {command.reservation_id} has ended (cancelled, used or expired): "
+            "the station no longer holds it; see GET /api/reservations"
+        )
     if reservation is None:
-        return  # not one of ours (or ended here): the station knows; its answer tells
+        return  # not one we made: the station knows; its answer tells
     if not reservation.confirmed:
         raise CommandPendingError(
             f"reservation {command.reservation_id} is not confirmed yet; wait for the outcome "

@@ -103,6 +103,7 @@ class LocalList:
 
 
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
+ENDED_RESERVATIONS_KEPT = 100
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,8 @@ class StationState:
     sessions: Mapping[int, OpenSession] = field(default_factory=lambda: _EMPTY)
     abandoned: tuple[int, ...] = ()
     reservations: Mapping[int, Reservation] = field(default_factory=lambda: _EMPTY)
+    ended_reservations: tuple[int, ...] = ()
+    """The last reservations that ended here: the station no longer holds them."""
     local_list: LocalList = LocalList()
     boots: int = 0
 
@@ -187,7 +190,14 @@ def evolve(state: StationState, event: e.Event) -> StationState:
                 sessions=_without(state.sessions, event.transaction_id),
                 abandoned=tuple(t for t in state.abandoned if t != event.transaction_id),
             )
-        case e.ReservationConfirmed() | e.ReservationChangeRefused() | e.ReservationEnded():
+        case e.ReservationEnded():
+            ended = (*state.ended_reservations, event.reservation_id)[-ENDED_RESERVATIONS_KEPT:]
+            return replace(
+                state,
+                reservations=_reservations_after(state.reservations, event),
+                ended_reservations=ended,
+            )
+        case e.ReservationConfirmed() | e.ReservationChangeRefused():
             return replace(state, reservations=_reservations_after(state.reservations, event))
         case e.LocalListInstalled():
             return replace(state, local_list=_installed(state.local_list, event))

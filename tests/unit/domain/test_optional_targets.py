@@ -10,9 +10,9 @@ from dataclasses import replace
 import pytest
 
 from chargeledger.domain import events as e
-from chargeledger.domain.errors import UnknownConnectorError
+from chargeledger.domain.errors import ReservationNotFoundError, UnknownConnectorError
 from chargeledger.domain.station import fold
-from tests.unit.domain.operation_scenario import cancel
+from tests.unit.domain.operation_scenario import cancel, ended
 from tests.unit.domain.scenario import (
     booted,
     dispatched,
@@ -70,3 +70,9 @@ def test_number_of_connectors_says_which_connectors_exist() -> None:
     assert isinstance(decided, e.UnlockConnectorRequested)
     with pytest.raises(UnknownConnectorError, match="NumberOfConnectors 4"):
         when(given(booted()), unlock(connector=5, snapshot=four))
+
+
+def test_a_cancel_of_a_reservation_that_ended_here_is_refused() -> None:
+    history = given(booted(), ended("cancelled", reservation_id=4242))
+    with pytest.raises(ReservationNotFoundError, match="has ended"):
+        when(history, cancel(reservation_id=4242))
