@@ -160,3 +160,94 @@ async def test_a_local_list_goes_as_given_or_by_name_and_its_version_must_grow(
         )
         assert missing.status_code == 422
         assert missing.json()["error"] == "LocalListNotFound"
+
+
+class ProfileStation(Station):
+    """Takes any charging profile it is sent."""
+
+    @on(Action.set_charging_profile)
+    async def on_set_charging_profile(self, **payload: Any) -> Any:
+        self.received.append(("SetChargingProfile", payload))
+        return call_result.SetChargingProfile(status="Accepted")
+
+
+TX_PROFILE = {
+    "name": "evening cap",
+    "description": "16 A then 10.5 A for the evening peak",
+    "stack_level": 1,
+    "charging_profile_purpose": "TxProfile",
+    "charging_profile_kind": "Relative",
+    "charging_schedule": {
+        "charging_rate_unit": "A",
+        "charging_schedule_period": [
+            {"start_period": 0, "limit": 16},
+            {"start_period": 3600, "limit": 10.5},
+        ],
+    },
+}
+
+
+async def test_a_stored_tx_profile_reads_back_writes_back_and_applies_to_a_session(
+    node: ServedNode,
+) -> None:
+    async with (
+        connected_station(node, "CP-PROF", ProfileStation) as station,
+        node.client() as api,
+    ):
+        stored = await api.put("/api/charging-profiles/30", json=TX_PROFILE)
+        assert stored.status_code == 200, stored.text
+        read = (await api.get("/api/charging-profiles/30")).json()
+        assert (read["name"], read["description"]) == (
+            TX_PROFILE["name"],
+            TX_PROFILE["description"],
+        )
+        limits = [p["limit"] for p in read["charging_schedule"]["charging_schedule_period"]]
+        assert limits == [16, 10.5] and isinstance(limits[0], int)  # as written
+        written_back = await api.put("/api/charging-profiles/30", json=read)
+        assert written_back.status_code == 200, written_back.text
+        assert {k: v for k, v in written_back.json().items() if k != "updated_at"} == {
+            k: v for k, v in read.items() if k != "updated_at"
+        }
+
+        await station.boot()
+        assert (await api.put("/api/id-tags/TAG-P", json={})).status_code == 200
+        started = await station.call(
+            call.StartTransaction(
+                connector_id=1, id_tag="TAG-P", meter_start=0, timestamp="2026-03-01T10:00:00Z"
+            )
+        )
+        transaction_id = started.transaction_id
+
+        async def known() -> Any:
+            return (await api.get(f"/api/transactions/{transaction_id}")).status_code == 200
+
+        await eventually(known)
+        applied = await post(
+            api,
+            "CP-PROF",
+            "set-charging-profile",
+            "prof-1",
+            {"charging_profile_id": 30, "transaction_id": transaction_id},
+        )
+        assert applied.status_code == 202, applied.text
+        assert (await ended(api, "prof-1"))["status"] == "accepted"
+        (sent,) = [p for name, p in station.received if name == "SetChargingProfile"]
+        assert sent["connector_id"] == 1
+        profile = sent["cs_charging_profiles"]
+        assert (profile["charging_profile_id"], profile["transaction_id"]) == (30, transaction_id)
+        assert "name" not in profile and "description" not in profile
+
+        async def under_profile() -> Any:
+            view = (await api.get(f"/api/transactions/{transaction_id}")).json()
+            return view if view["charging_profile_id"] == 30 else None
+
+        await eventually(under_profile)
+        no_session = await post(
+            api,
+            "CP-PROF",
+            "set-charging-profile",
+            "prof-2",
+            {"charging_profile_id": 30, "transaction_id": 999_999},
+        )
+        assert no_session.status_code == 409
+        assert no_session.json()["error"] == "TransactionNotFound"

@@ -2,7 +2,8 @@
 that the decision stays a pure function of the command:
 
 - a charging profile named by ``charging_profile_id`` (set-charging-profile,
-  remote-start) comes from the stored profiles, and rides on the command whole;
+  remote-start) comes from the stored profiles, and rides on the command whole
+  (set-charging-profile's ``transaction_id`` applies a stored TxProfile to a session);
 - a reservation gets its reservation id from a sequence (unique across the system);
 - a local-list update gets the id-tag registry, each tag with the verdict it has now
   (or the entries given, or those of a named list of the CSMS);
@@ -21,7 +22,9 @@ from chargeledger.application.id_tags import IdTagRegistry
 from chargeledger.application.local_lists import NamedLocalLists, as_sent
 from chargeledger.application.operation_projections import CONFIGURATION
 from chargeledger.application.ports import Clock, DocumentStore
+from chargeledger.application.projections import TRANSACTIONS, transaction_key
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
+from chargeledger.domain.errors import TransactionNotFoundError
 from chargeledger.domain.id_tags import INVALID, IdTagRecord, authorize
 
 
@@ -75,8 +78,16 @@ class OperationInputs:
             completed["id_tag_status"] = await self.id_tag_status(arguments["id_tag"])
         if name in PROFILE_FIELDS:
             profile_id = completed.pop("charging_profile_id", None)
+            transaction_id = completed.pop("transaction_id", None)
             if profile_id is not None:
-                completed[PROFILE_FIELDS[name]] = await self._profiles.profile(profile_id)
+                profile = await self._profiles.profile(profile_id)
+                if transaction_id is not None:
+                    profile["transaction_id"] = transaction_id
+                    if completed.get("connector_id") is None:
+                        completed["connector_id"] = await self._connector_of(
+                            station_id, transaction_id
+                        )
+                completed[PROFILE_FIELDS[name]] = profile
         elif name == "reserve-now":
             completed["reservation_id"] = await self._documents.next_in_sequence(RESERVATION_IDS)
         elif name == "send-local-list":
@@ -91,6 +102,17 @@ class OperationInputs:
         elif name == "change-configuration":
             completed["configuration"] = await self.configuration(station_id)
         return completed
+
+    async def _connector_of(self, station_id: str, transaction_id: int) -> int:
+        """The connector a session of the station runs on; the decision refuses a
+        TxProfile for a session that is not open there."""
+        doc = await self._documents.get(TRANSACTIONS, transaction_key(transaction_id))
+        if doc is None or doc.get("station_id") != station_id:
+            raise TransactionNotFoundError(
+                f"no transaction {transaction_id} on station {station_id}; "
+                "check GET /api/transactions"
+            )
+        return int(doc["connector_id"])
 
     async def registry_as_sent(self) -> dict[str, dict[str, Any]]:
         """Every registered tag with the ``idTagInfo`` (snake_case) it would get now."""

@@ -55,7 +55,14 @@ def configuration_view(doc: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def stored_profile_view(doc: dict[str, Any]) -> dict[str, Any]:
-    return {**doc["profile"], "updated_at": doc["updated_at"]}
+    """The profile as written, with the operator's name and description; what it reads
+    can be written back unchanged (``updated_at`` is ignored there)."""
+    return {
+        **doc["profile"],
+        "name": doc.get("name"),
+        "description": doc.get("description"),
+        "updated_at": doc["updated_at"],
+    }
 
 
 def event_view(recorded: RecordedEvent) -> dict[str, Any]:

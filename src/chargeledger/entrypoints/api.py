@@ -162,6 +162,17 @@ class CloseBody(BaseModel):
     reason: str = Field(min_length=1, max_length=255, description="why it is closed by hand")
 
 
+class StoredChargingProfile(ChargingProfile):
+    """A charging profile as the library keeps it: the operator's name and description
+    beside the OCPP fields (never sent to a station)."""
+
+    name: str | None = Field(default=None, max_length=100)
+    description: str | None = Field(default=None, max_length=1000)
+    updated_at: datetime | None = Field(
+        default=None, description="read-only: when it was stored; ignored when written"
+    )
+
+
 class NamedLocalListBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     entries: list[LocalListEntry] = Field(max_length=10_000)
@@ -597,9 +608,13 @@ def create_app(node: Node) -> FastAPI:
         return view
 
     @app.put("/api/charging-profiles/{profile_id}", dependencies=api)
-    async def put_charging_profile(profile_id: int, body: ChargingProfile) -> dict[str, Any]:
-        """Store a profile (checked first: a 422 names what is wrong with it)."""
-        await profiles.put(profile_id, body.model_dump(mode="json", exclude_none=True))
+    async def put_charging_profile(profile_id: int, body: StoredChargingProfile) -> dict[str, Any]:
+        """Store a profile (checked first: a 422 names what is wrong with it). What GET
+        answers can be PUT back as it is."""
+        profile = body.model_dump(
+            mode="json", exclude_none=True, exclude={"name", "description", "updated_at"}
+        )
+        await profiles.put(profile_id, profile, body.name, body.description)
         view = await operations.stored_profile(profile_id)
         assert view is not None
         return view

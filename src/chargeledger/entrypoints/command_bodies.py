@@ -49,7 +49,8 @@ class _Strict(BaseModel):
 
 class ChargingSchedulePeriod(_Strict):
     start_period: int = Field(description="seconds from the schedule's start; the first is 0")
-    limit: float = Field(description="positive, in the schedule's unit, one decimal at most")
+    # int | float: a number reads back as it was written (16 stays 16, not 16.0).
+    limit: int | float = Field(description="positive, in the schedule's unit, one decimal at most")
     number_phases: int | None = None
 
 
@@ -58,7 +59,7 @@ class ChargingSchedule(_Strict):
     start_schedule: UtcDateTime | None = None
     charging_rate_unit: Literal["W", "A"]
     charging_schedule_period: list[ChargingSchedulePeriod]
-    min_charging_rate: float | None = None
+    min_charging_rate: int | float | None = None
 
 
 class ChargingProfile(_Strict):
@@ -192,15 +193,26 @@ class CancelReservationBody(CommandBody):
 
 
 class SetChargingProfileBody(CommandBody):
-    connector_id: int = Field(ge=0)
+    connector_id: int | None = Field(
+        default=None, ge=0, description="required, unless transaction_id names the session"
+    )
     cs_charging_profiles: ChargingProfile | None = None
     charging_profile_id: int | None = Field(default=None, description="a stored profile")
+    transaction_id: int | None = Field(
+        default=None,
+        description="with charging_profile_id: apply that stored TxProfile to this running "
+        "session (on its connector)",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> SetChargingProfileBody:
         _one_profile(self.cs_charging_profiles, self.charging_profile_id, "cs_charging_profiles")
         if self.cs_charging_profiles is None and self.charging_profile_id is None:
             raise ValueError("send cs_charging_profiles or charging_profile_id")
+        if self.transaction_id is not None and self.charging_profile_id is None:
+            raise ValueError("transaction_id goes with charging_profile_id (inline, set it inside)")
+        if self.connector_id is None and self.transaction_id is None:
+            raise ValueError("send connector_id (or transaction_id with charging_profile_id)")
         return self
 
 
