@@ -233,6 +233,8 @@ def _one_of(what: str, value: str, allowed: tuple[str, ...]) -> None:
 def _slot(name: str, payload: Mapping[str, Any]) -> tuple[Any, ...]:
     """What a command occupies while open: one command per slot at a time."""
     if name == REMOTE_START:
+        if payload.get("connector_id") is None:  # the station picks: one per id tag
+            return (name, None, payload["id_tag"])
         return (name, payload["connector_id"])
     if name == "remote-stop":
         return (name, payload["transaction_id"])

@@ -76,3 +76,9 @@ def test_a_cancel_of_a_reservation_that_ended_here_is_refused() -> None:
     history = given(booted(), ended("cancelled", reservation_id=4242))
     with pytest.raises(ReservationNotFoundError, match="has ended"):
         when(history, cancel(reservation_id=4242))
+
+
+def test_two_connector_less_remote_starts_for_two_tags_both_go() -> None:
+    history = given(booted(), requested(connector=None, tag="ONE"))
+    second = replace(start("cmd-2", tag="TWO"), connector_id=None)
+    assert [type(event) for event in when(history, second)] == [e.RemoteStartRequested]
