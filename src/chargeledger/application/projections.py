@@ -256,6 +256,8 @@ class CommandAndStationProjection:
                     sessions[key] = session
             elif isinstance(recorded.event, e.CommandAccepted):
                 await self._profile_applied(recorded, commands, sessions)
+            elif isinstance(recorded.event, e.ReservationEnded) and isinstance(transaction_id, int):
+                await self._reservation_used(recorded, recorded.event, transaction_id, sessions)
             station_id = station_id_of(recorded.stream_id)
             known = stations.get(station_id) or await self._documents.get(STATIONS, station_id)
             stations[station_id] = station_doc(recorded, known)
@@ -314,6 +316,25 @@ class CommandAndStationProjection:
         sessions[key] = {
             **session,
             "charging_profile_id": _profile_id(profile),
+            "position": recorded.position,
+        }
+
+    async def _reservation_used(
+        self,
+        recorded: RecordedEvent,
+        event: e.ReservationEnded,
+        transaction_id: int,
+        sessions: dict[str, dict[str, Any]],
+    ) -> None:
+        """A session that used a reservation by its id tag on its connector (without
+        naming it) still names it."""
+        key = transaction_key(transaction_id)
+        session = sessions.get(key) or await self._documents.get(TRANSACTIONS, key)
+        if session is None or session.get("reservation_id") is not None:
+            return
+        sessions[key] = {
+            **session,
+            "reservation_id": event.reservation_id,
             "position": recorded.position,
         }
 

@@ -544,6 +544,10 @@ def create_app(node: Node) -> FastAPI:
         await caught_up(min_position)
         view = await views.transaction(transaction_id)
         if view is None:
+            # Read your own writes: a session just started is in the log.
+            await caught_up_to_head()
+            view = await views.transaction(transaction_id)
+        if view is None:
             raise ApiError(404, "TransactionNotFound", f"no transaction {transaction_id}")
         return view
 
