@@ -12,12 +12,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chargeledger.application.ports import Clock, DocumentStore, DocumentWrite
+from chargeledger.errors import ChargeledgerError
 
 LOCAL_LIST_NAMES = "named_local_list"
 MAX_LIST_NAME_LENGTH = 64
 
 
-class LocalListNotFoundError(LookupError):
+class LocalListNotFoundError(ChargeledgerError, LookupError):
     """No named local list by that name; ``PUT /api/local-lists/{name}`` makes one."""
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chargeledger.application.ports import DocumentStore, DocumentWrite
+from chargeledger.errors import ChargeledgerError
 
 REGISTRY = "station_registry"
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -92,7 +93,7 @@ STATION_ID = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$")
 characters); the registry accepts no other."""
 
 
-class RegistryError(Exception):
+class RegistryError(ChargeledgerError):
     """A registry change refused; ``code`` is the API's ``error``."""
 
     code = "RegistryError"

@@ -68,6 +68,7 @@ from chargeledger.entrypoints.command_bodies import (
     RemoteStartBody,
     body_schemas,
 )
+from chargeledger.errors import ChargeledgerError
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +208,7 @@ def _problems(errors: Sequence[Any]) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in errors)
 
 
-class ApiError(Exception):
+class ApiError(ChargeledgerError):
     def __init__(self, status: int, error: str, detail: str, headers: dict[str, str] | None = None):
         super().__init__(detail)
         self.status = status
@@ -550,6 +551,15 @@ def create_app(node: Node) -> FastAPI:
         if view is None:
             raise ApiError(404, "TransactionNotFound", f"no transaction {transaction_id}")
         return view
+
+    @app.get("/api/transactions/{transaction_id}/meter-values", dependencies=api)
+    async def get_transaction_meter_values(transaction_id: int) -> dict[str, Any]:
+        """The session's energy register and power over time, oldest first: every
+        reading while it is short, thinned evenly in its older half once it is long."""
+        series = await views.transaction_meter_values(transaction_id)
+        if series is None:
+            raise ApiError(404, "TransactionNotFound", f"no transaction {transaction_id}")
+        return series
 
     @app.post("/api/transactions/{transaction_id}/close", dependencies=api)
     async def close_transaction(transaction_id: int, body: CloseBody) -> dict[str, Any]:
