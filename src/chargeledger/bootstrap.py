@@ -25,6 +25,7 @@ from chargeledger.application.presence import LocalPresence, Presence
 from chargeledger.application.projection_cache import CachedDocuments
 from chargeledger.application.projections import CommandAndStationProjection, ProjectionRunner
 from chargeledger.application.quarantine import Quarantine
+from chargeledger.application.readiness import StoreProbe, gateway_listening, read_models_within
 from chargeledger.application.registration import RegistrationPolicy
 from chargeledger.application.registry import StationRegistry
 from chargeledger.application.reservation_expiry import ReservationExpiry
@@ -53,6 +54,8 @@ class Node:
     readiness: list[Callable[[], Awaitable[Readiness]]] = field(default_factory=list)
     """Checks a node passes to be ready (``/readyz``); the cluster adds its own."""
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    store_probe: StoreProbe | None = None
+    """The readiness check that writes to the store; its last verdict is in ``/healthz``."""
 
     async def close(self) -> None:
         await self.gateway.stop()
@@ -138,7 +141,12 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     supervisor.add("expiry", dispatcher.run_expiry)
     supervisor.add("twin-writer", twin.run_writer)
     reservation_expiry = ReservationExpiry(bus, documents, clock).run
-    readiness: list[Callable[[], Awaitable[Readiness]]] = []
+    store_probe = StoreProbe(store, documents, clock, settings.node_id)
+    readiness: list[Callable[[], Awaitable[Readiness]]] = [
+        store_probe.check,
+        gateway_listening(gateway.listening.is_set),
+        read_models_within(store, lambda: projections.position, settings.ready_max_lag),
+    ]
     closers: list[Callable[[], Awaitable[None]]] = []
     if cluster is None:
         supervisor.add("projections", projections.run)
@@ -164,6 +172,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         quarantine,
         readiness,
         closers,
+        store_probe,
     )
 
 
@@ -207,6 +216,18 @@ def _join_cluster(
     supervisor.add("projections-follow", projections.follow_checkpoint)
     supervisor.add("lease", presence.keep_lease)
     supervisor.add("twins-follow", lambda: follow_twins(twin, gateway.held_here))
+
+
+def store_failures() -> tuple[type[Exception], ...]:
+    """What the stores raise when their disk or database fails them (a full or
+    read-only disk, a lost server): an outage to report, not a bug."""
+    import sqlite3
+
+    import psycopg
+
+    from chargeledger.adapters.postgres_database import StoreUnavailableError
+
+    return (sqlite3.OperationalError, psycopg.OperationalError, StoreUnavailableError)
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:

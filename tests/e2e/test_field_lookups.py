@@ -84,7 +84,7 @@ async def test_commands_are_listed_newest_first_filtered_and_paged(node: ServedN
         keys = [c["command_id"] for c in listed]
         assert keys == ["list-cache", "list-4", "list-3", "list-2", "list-1", "list-0"]
         assert len(pages) == 3
-        assert all("CP-LIST" not in page.split("after=")[-1] for page in pages[1:])
+        assert all("CP-LIST" not in page.split("cursor=")[-1] for page in pages[1:])
         first = await api.get("/api/commands", params={"station": "CP-LIST", "limit": 2})
         assert len(first.json()) == 2
         assert 'rel="next"' in first.headers["Link"]
@@ -133,7 +133,7 @@ async def test_every_list_pages_with_a_link_to_the_next(node: ServedNode) -> Non
         everything = await api.get("/api/id-tags", params={"limit": 100_000})
         assert everything.status_code == 200  # a larger ask gets the largest page
         assert "Link" not in everything.headers
-        nonsense = await api.get("/api/id-tags", params={"after": "%%%"})
+        nonsense = await api.get("/api/id-tags", params={"cursor": "%%%"})
         assert nonsense.status_code == 422
 
 

@@ -112,10 +112,11 @@ class StationNotInRegistryError(RegistryError):
 
 
 def check_station_id(station_id: str) -> None:
-    if not STATION_ID.match(station_id):
+    # "." and ".." are path segments, not names: every URL naming them means another.
+    if not STATION_ID.match(station_id) or station_id in (".", ".."):
         raise InvalidStationIdError(
             f"station id {station_id!r}: 1-48 characters of A-Z a-z 0-9 * - _ = : + | @ . "
-            "(what the OCPP gateway accepts)"
+            "other than . and .. (what the OCPP gateway accepts)"
         )
 
 

@@ -18,7 +18,7 @@ from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request, Respon
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chargeledger.application.charging_profile_library import (
@@ -56,18 +56,23 @@ from chargeledger.application.registry import (
     REGISTRY,
     RegisteredStation,
     RegistryError,
+    check_station_id,
     registry_view,
 )
-from chargeledger.bootstrap import Node
+from chargeledger.bootstrap import Node, store_failures
 from chargeledger.domain.errors import DomainError, InvalidChargingProfileError
 from chargeledger.entrypoints.command_bodies import (
     OPERATION_BODIES,
     ChargingProfile,
     CommandBody,
+    ConnectorId,
     LocalListEntry,
+    OcppInteger,
     RemoteStartBody,
+    UtcDateTime,
     body_schemas,
 )
+from chargeledger.entrypoints.http_guard import MAX_QUERY_INTEGER
 from chargeledger.errors import ChargeledgerError
 
 log = logging.getLogger(__name__)
@@ -98,11 +103,11 @@ class CommandName(StrEnum):
 
 
 class RemoteStopBody(CommandBody):
-    transaction_id: int
+    transaction_id: OcppInteger
 
 
 class UnlockConnectorBody(CommandBody):
-    connector_id: int = Field(gt=0)
+    connector_id: ConnectorId = Field(gt=0)
 
 
 class ResetBody(CommandBody):
@@ -110,7 +115,7 @@ class ResetBody(CommandBody):
 
 
 class ChangeAvailabilityBody(CommandBody):
-    connector_id: int = Field(ge=0, description="0 means the whole station")
+    connector_id: ConnectorId = Field(ge=0, description="0 means the whole station")
     type: Literal["Operative", "Inoperative"]
 
 
@@ -123,7 +128,7 @@ class TriggerMessageBody(CommandBody):
         "MeterValues",
         "StatusNotification",
     ]
-    connector_id: int | None = Field(default=None, ge=0)
+    connector_id: ConnectorId | None = Field(default=None, ge=0)
 
 
 BODIES: dict[CommandName, type[CommandBody]] = {
@@ -191,7 +196,20 @@ ListName = Annotated[str, Path(min_length=1, max_length=MAX_LIST_NAME_LENGTH)]
 class IdTagBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Literal["Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"] = "Accepted"
-    expiry: datetime | None = Field(default=None, description="ISO-8601; without a zone, UTC")
+    expiry: UtcDateTime | None = Field(
+        default=None, description="ISO-8601; without a zone, UTC; from 1970 to 9000"
+    )
+
+
+def _station_id(station_id: str) -> str:
+    try:
+        check_station_id(station_id)
+    except RegistryError as invalid:
+        raise ValueError(str(invalid)) from None
+    return station_id
+
+
+StationIdPath = Annotated[str, AfterValidator(_station_id), Path(description="a station id")]
 
 
 def _validated(name: CommandName, body: dict[str, Any]) -> CommandBody:
@@ -308,9 +326,24 @@ def create_app(node: Node) -> FastAPI:
             exc.status_code,
         )
 
+    async def store_failed(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s: the store failed: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {
+                "error": "StoreUnavailable",
+                "detail": f"the store could not record it ({exc}); nothing was sent; "
+                "retry when /readyz answers 200",
+            },
+            503,
+            headers={"Retry-After": "5"},
+        )
+
+    for failure in store_failures():
+        app.add_exception_handler(failure, store_failed)
+
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("%s %s failed", request.method, request.url.path)
+        # Logged once, by the HttpGuard this app runs behind (Starlette re-raises it).
         return JSONResponse(
             {"error": "InternalError", "detail": "the CSMS could not handle it; see its log"},
             500,
@@ -324,9 +357,13 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
+        """200 while the process is alive; what it found wrong is in the body."""
+        # A liveness probe must answer fast even when the store hangs.
+        store = await node.store_probe.check(timeout_s=1.0) if node.store_probe else None
         return {
             "status": "ok",
             "node": node.settings.node_id,
+            "store": None if store is None else {"ok": store.ok, "detail": store.detail},
             "quarantined": {
                 "count": len(node.quarantine),
                 "documents": [found.view() for found in node.quarantine.items()[:100]],
@@ -337,9 +374,15 @@ def create_app(node: Node) -> FastAPI:
     async def readyz() -> JSONResponse:
         """200 when every readiness check of the node passes, else 503 naming what fails."""
         verdicts = [await check() for check in node.readiness]
+        checks = {v.name: {"ok": v.ok, "detail": v.detail} for v in verdicts}
         failing = {v.name: v.detail for v in verdicts if not v.ok}
-        body = {"status": "fail" if failing else "ok", "node": node.settings.node_id}
-        return JSONResponse({**body, "failing": failing}, 503 if failing else 200)
+        body = {
+            "status": "not ready" if failing else "ready",
+            "node": node.settings.node_id,
+            "checks": checks,
+            "failing": failing,
+        }
+        return JSONResponse(body, 503 if failing else 200)
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> str:
@@ -369,16 +412,16 @@ def create_app(node: Node) -> FastAPI:
         response: Response,
         min_position: int | None = None,
         limit: Limit = None,
-        after: After = None,
+        cursor: Cursor = None,
     ) -> list[dict[str, Any]]:
         """Stations in id order, a page at a time (``Link: <…>; rel="next"``)."""
         await caught_up(min_position)
         size = page_size(limit)
-        return _paged(request, response, await views.stations(size, _key_of(after)), size)
+        return _paged(request, response, await views.stations(size, _key_of(cursor)), size)
 
     @app.get("/api/stations/{station_id}", dependencies=api)
     async def get_station(
-        station_id: str, min_position: int | None = None, at: datetime | None = None
+        station_id: StationIdPath, min_position: int | None = None, at: datetime | None = None
     ) -> dict[str, Any]:
         if at is not None:
             if at.tzinfo is None:
@@ -400,8 +443,8 @@ def create_app(node: Node) -> FastAPI:
     ) -> StreamingResponse:
         """Server-sent events of the log, live, from ``after`` (default: from now on). A
         reconnecting EventSource sends ``Last-Event-ID`` and goes on from there."""
-        if after is None and last_event_id is not None and last_event_id.isdigit():
-            after = int(last_event_id)
+        if after is None and last_event_id is not None:
+            after = _event_id(last_event_id)
         start = await node.store.head_position() if after is None else after
 
         async def lines() -> AsyncIterator[str]:
@@ -421,19 +464,19 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/api/stations/{station_id}/events", dependencies=api)
     async def station_events(
-        station_id: str,
+        station_id: StationIdPath,
         request: Request,
         response: Response,
         from_version: int = 1,
         limit: Limit = None,
-        after: After = None,
+        cursor: Cursor = None,
     ) -> list[dict[str, Any]]:
         """The station's event history, oldest first, from ``from_version`` on."""
         start = max(1, from_version)
-        if after is not None:
-            version = _key_of(after)
+        if cursor is not None:
+            version = _key_of(cursor)
             if version is None or not version.isdigit():
-                raise ApiError(422, "ValidationError", "query.after: not a cursor of this list")
+                raise ApiError(422, "ValidationError", "query.cursor: not a cursor of this list")
             start = max(start, int(version) + 1)
         history = await node.store.read_stream(stream_of(station_id), start)
         if not history and start == 1 and not await views.station_known(station_id):
@@ -454,7 +497,7 @@ def create_app(node: Node) -> FastAPI:
         openapi_extra=_COMMAND_BODY_SCHEMA,
     )
     async def post_command(
-        station_id: str,
+        station_id: StationIdPath,
         name: CommandName,
         body: Annotated[dict[str, Any], Body()],
         idempotency_key: Annotated[
@@ -488,7 +531,7 @@ def create_app(node: Node) -> FastAPI:
         name: CommandName | None = None,
         min_position: int | None = None,
         limit: Limit = None,
-        after: After = None,
+        cursor: Cursor = None,
     ) -> list[dict[str, Any]]:
         """Command views, newest first (by when they were requested), filtered by
         station, status and name; a page at a time (``Link: <…>; rel="next"``)."""
@@ -496,7 +539,7 @@ def create_app(node: Node) -> FastAPI:
         size = page_size(limit)
         page = await views.commands(
             size,
-            _key_of(after),
+            _key_of(cursor),
             station,
             None if status is None else str(status),
             None if name is None else str(name),
@@ -527,14 +570,14 @@ def create_app(node: Node) -> FastAPI:
         status: TransactionStatus | None = None,
         min_position: int | None = None,
         limit: Limit = None,
-        after: After = None,
+        cursor: Cursor = None,
     ) -> list[dict[str, Any]]:
         """Charging sessions in transaction order, filtered by station, id tag and
         status; a page at a time (``Link: <…>; rel="next"``)."""
         await caught_up(min_position)
         size = page_size(limit)
         page = await views.transactions(
-            size, _key_of(after), station, id_tag, None if status is None else str(status)
+            size, _key_of(cursor), station, id_tag, None if status is None else str(status)
         )
         return _paged(request, response, page, size)
 
@@ -583,13 +626,13 @@ def create_app(node: Node) -> FastAPI:
         station: str | None = None,
         min_position: int | None = None,
         limit: Limit = None,
-        after: After = None,
+        cursor: Cursor = None,
     ) -> list[dict[str, Any]]:
         """Reservations (of one station with ``?station=ID``) and their status, in id
         order; a page at a time (``Link: <…>; rel="next"``)."""
         await caught_up(min_position)
         size = page_size(limit)
-        page = await operations.reservations(size, _key_of(after), station)
+        page = await operations.reservations(size, _key_of(cursor), station)
         return _paged(request, response, page, size)
 
     @app.get("/api/reservations/{reservation_id}", dependencies=api)
@@ -608,10 +651,10 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/api/charging-profiles", dependencies=api)
     async def list_charging_profiles(
-        request: Request, response: Response, limit: Limit = None, after: After = None
+        request: Request, response: Response, limit: Limit = None, cursor: Cursor = None
     ) -> list[dict[str, Any]]:
         size = page_size(limit)
-        page = await operations.stored_profiles(size, _key_of(after))
+        page = await operations.stored_profiles(size, _key_of(cursor))
         return _paged(request, response, page, size)
 
     @app.get("/api/charging-profiles/{profile_id}", dependencies=api)
@@ -641,11 +684,11 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/api/local-lists", dependencies=api)
     async def list_local_lists(
-        request: Request, response: Response, limit: Limit = None, after: After = None
+        request: Request, response: Response, limit: Limit = None, cursor: Cursor = None
     ) -> list[dict[str, Any]]:
         """The named local authorization lists of the CSMS, by name."""
         size = page_size(limit)
-        found = await scan(node.documents, LOCAL_LIST_NAMES, limit=size, after=_key_of(after))
+        found = await scan(node.documents, LOCAL_LIST_NAMES, limit=size, after=_key_of(cursor))
         return _paged(request, response, found, size)
 
     @app.get("/api/local-lists/{list_name}", dependencies=api)
@@ -671,18 +714,18 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/api/registry/stations", dependencies=api)
     async def list_registered_stations(
-        request: Request, response: Response, limit: Limit = None, after: After = None
+        request: Request, response: Response, limit: Limit = None, cursor: Cursor = None
     ) -> list[dict[str, Any]]:
         """The station registry: ids that may connect, and whether each has a password."""
         size = page_size(limit)
-        found = await scan(node.documents, REGISTRY, limit=size, after=_key_of(after))
+        found = await scan(node.documents, REGISTRY, limit=size, after=_key_of(cursor))
         page = Page(
             [registry_view(RegisteredStation(**doc)) for doc in found.items], found.next_after
         )
         return _paged(request, response, page, size)
 
     @app.get("/api/registry/stations/{station_id}", dependencies=api)
-    async def get_registered_station(station_id: str) -> dict[str, Any]:
+    async def get_registered_station(station_id: StationIdPath) -> dict[str, Any]:
         registered = await node.registry.get(station_id)
         if registered is None:
             raise ApiError(404, "StationNotFound", f"station {station_id!r} is not registered")
@@ -699,20 +742,22 @@ def create_app(node: Node) -> FastAPI:
         return registry_view(registered)
 
     @app.put("/api/registry/stations/{station_id}/password", dependencies=api)
-    async def set_station_password(station_id: str, body: StationPasswordBody) -> dict[str, Any]:
+    async def set_station_password(
+        station_id: StationIdPath, body: StationPasswordBody
+    ) -> dict[str, Any]:
         return registry_view(await node.registry.set_password(station_id, body.password))
 
     @app.delete("/api/registry/stations/{station_id}", status_code=204, dependencies=api)
-    async def remove_registered_station(station_id: str) -> Response:
+    async def remove_registered_station(station_id: StationIdPath) -> Response:
         await node.registry.remove(station_id)
         return Response(status_code=204)
 
     @app.get("/api/id-tags", dependencies=api)
     async def list_id_tags(
-        request: Request, response: Response, limit: Limit = None, after: After = None
+        request: Request, response: Response, limit: Limit = None, cursor: Cursor = None
     ) -> list[dict[str, Any]]:
         size = page_size(limit)
-        found = await scan(node.documents, ID_TAGS, limit=size, after=_key_of(after))
+        found = await scan(node.documents, ID_TAGS, limit=size, after=_key_of(cursor))
         page = Page([_id_tag_view(doc) for doc in found.items], found.next_after)
         return _paged(request, response, page, size)
 
@@ -773,7 +818,7 @@ Limit = Annotated[
     int | None,
     Query(description=f"items per page, 1 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})"),
 ]
-After = Annotated[
+Cursor = Annotated[
     str | None,
     Query(description='the cursor of a Link: <…>; rel="next" header: where the page starts'),
 ]
@@ -808,15 +853,22 @@ def _key_of(cursor: str | None) -> str | None:
         padded = cursor + "=" * (-len(cursor) % 4)
         return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(422, "ValidationError", "query.after: not a cursor of this list") from None
+        raise ApiError(422, "ValidationError", "query.cursor: not a cursor of this list") from None
 
 
 def _paged(request: Request, response: Response, page: Page, size: int) -> list[dict[str, Any]]:
     """The page's items; the next page named by a Link header (RFC 8288), same query."""
     if page.next_after is not None:
-        query = {**request.query_params, "limit": str(size), "after": _cursor_of(page.next_after)}
+        query = {**request.query_params, "limit": str(size), "cursor": _cursor_of(page.next_after)}
         response.headers["Link"] = f'<{request.url.path}?{urlencode(query)}>; rel="next"'
     return page.items
+
+
+def _event_id(header: str) -> int:
+    """A reconnecting EventSource's ``Last-Event-ID``: a position this stream sent."""
+    if not (header.isascii() and header.isdigit() and int(header) <= MAX_QUERY_INTEGER):
+        raise ApiError(400, "ValidationError", "header.last-event-id: a position this stream sent")
+    return int(header)
 
 
 def _id_tag_view(doc: dict[str, Any]) -> dict[str, Any]:

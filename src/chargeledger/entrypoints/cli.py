@@ -73,6 +73,48 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--crash-at", default=env("crash_at", "") or None, help=argparse.SUPPRESS)
 
     _gateway_options(p)
+    _http_options(p)
+
+
+def _http_options(p: argparse.ArgumentParser) -> None:
+    h = p.add_argument_group("HTTP API")
+    h.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=int(env("max_body_bytes", str(64 * 1024))),
+        help="largest request body; a larger one is refused with 413 before it is read",
+    )
+    h.add_argument(
+        "--http-header-timeout",
+        type=float,
+        default=float(env("http_header_timeout", "10")),
+        help="seconds a client has to send a request's line and headers (then 408)",
+    )
+    h.add_argument(
+        "--http-keep-alive",
+        type=int,
+        default=int(env("http_keep_alive", "30")),
+        help="seconds an idle connection is kept between requests",
+    )
+    h.add_argument(
+        "--max-http-connections",
+        type=int,
+        default=int(env("max_http_connections", "0")),
+        help="connections the API holds at once (503 beyond); 0: a quarter of ulimit -n, "
+        "at most 1024, leaving the rest for stations",
+    )
+    h.add_argument(
+        "--max-http-connections-per-client",
+        type=int,
+        default=int(env("max_http_connections_per_client", "0")),
+        help="connections one client address holds at once; 0: a quarter of the API's cap",
+    )
+    h.add_argument(
+        "--ready-max-lag",
+        type=int,
+        default=int(env("ready_max_lag", "10000")),
+        help="events the read models may trail the log by while /readyz answers 200",
+    )
 
 
 def _gateway_options(p: argparse.ArgumentParser) -> None:
@@ -406,6 +448,12 @@ def _serve(args: argparse.Namespace) -> int:
         close_timeout_s=args.close_timeout,
         station_queue=args.station_queue,
         data_transfer_vendors=tuple(v for v in args.data_transfer_vendors.split(",") if v),
+        max_body_bytes=args.max_body_bytes,
+        http_header_timeout_s=args.http_header_timeout,
+        http_keep_alive_s=args.http_keep_alive,
+        max_http_connections=args.max_http_connections,
+        max_http_connections_per_client=args.max_http_connections_per_client,
+        ready_max_lag=args.ready_max_lag,
     )
     lock = _node_lock(settings.store, "serve")
     try:

@@ -14,6 +14,13 @@ import uvicorn
 from chargeledger.bootstrap import Node, build_node
 from chargeledger.config import Settings
 from chargeledger.entrypoints.api import create_app
+from chargeledger.entrypoints.http_connections import (
+    AcceptErrorLog,
+    HttpLimits,
+    default_http_connection_cap,
+    guarded_protocol,
+)
+from chargeledger.entrypoints.http_guard import HttpGuard
 
 log = logging.getLogger("chargeledger")
 
@@ -41,14 +48,24 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
             f"could not listen for OCPP on {settings.host}:{settings.ocpp_port} "
             "(see the log above); choose another --ocpp-port or free that one"
         )
+    asyncio.get_running_loop().set_exception_handler(AcceptErrorLog())
+    limits = http_limits(settings)
     api = _EmbeddedServer(
         uvicorn.Config(
-            create_app(node),
+            HttpGuard(
+                create_app(node),
+                token=settings.api_token,
+                max_body_bytes=settings.max_body_bytes,
+            ),
             host=settings.host,
             port=settings.api_port,
             log_level="warning",
             lifespan="off",
-            timeout_keep_alive=30,  # operator tools keep connections between bursts
+            http=guarded_protocol(limits),
+            timeout_keep_alive=settings.http_keep_alive_s,
+            # asyncio accepts up to `backlog` connections in one go, before any can be
+            # refused: bound that burst by the cap too, or it alone can exhaust the fds.
+            backlog=limits.max_connections,
         )
     )
     scheme = "wss" if settings.tls_cert else "ws"
@@ -78,6 +95,13 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await _close(node)
+
+
+def http_limits(settings: Settings) -> HttpLimits:
+    """The settings' caps, 0 meaning the default that leaves descriptors for stations."""
+    port_cap = settings.max_http_connections or default_http_connection_cap()
+    per_client = settings.max_http_connections_per_client or max(4, port_cap // 4)
+    return HttpLimits(settings.http_header_timeout_s, port_cap, min(per_client, port_cap))
 
 
 async def _gateway_listening(node: Node, supervisor: asyncio.Task[None]) -> bool:
