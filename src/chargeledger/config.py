@@ -34,6 +34,10 @@ class Settings:
     handshake_timeout_s: float = 10.0
     close_timeout_s: float = 5.0
     station_queue: int = 64
+    max_ocpp_connections: int = 20_000
+    max_ocpp_connections_per_address: int = 1_000
+    new_stations_per_minute: float = 60
+    """Accept mode: station ids never seen before that one client address may bring."""
     data_transfer_vendors: tuple[str, ...] = ()
     twin_flush_interval_s: float = 0.5
     read_wait_s: float = 5.0

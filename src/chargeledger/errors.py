@@ -33,7 +33,8 @@ base kept for callers that catch the built-in)::
     ├── ChargingProfileNotFoundError (LookupError)
     ├── LocalListNotFoundError (LookupError)  no named local list by that name
     ├── ApiError                           an HTTP answer other than 2xx, with its code
-    └── ScenarioError (ValueError)         a simulator scenario file with a mistake
+    ├── ScenarioError (ValueError)         a simulator scenario file with a mistake
+    └── UserError                          a mistake on the command line (one line, exit 2)
 """
 
 from __future__ import annotations

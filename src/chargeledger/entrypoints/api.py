@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from chargeledger.adapters.metrics import CONTENT_TYPE
 from chargeledger.application.charging_profile_library import (
     ChargingProfileLibrary,
     ChargingProfileNotFoundError,
@@ -61,6 +62,7 @@ from chargeledger.application.registry import (
 )
 from chargeledger.bootstrap import Node, store_failures
 from chargeledger.domain.errors import DomainError, InvalidChargingProfileError
+from chargeledger.entrypoints import observability
 from chargeledger.entrypoints.command_bodies import (
     OPERATION_BODIES,
     ChargingProfile,
@@ -238,6 +240,7 @@ class ApiError(ChargeledgerError):
 def create_app(node: Node) -> FastAPI:
     app = FastAPI(title="chargeledger", version="0.1.0")
     _with_nested_schemas(app)
+    observability.count_requests(app, node)
     views = Views(node.documents, node.twin)
     id_tags = IdTagRegistry(node.documents, node.clock)
     profiles = ChargingProfileLibrary(node.documents, node.clock)
@@ -385,15 +388,9 @@ def create_app(node: Node) -> FastAPI:
         return JSONResponse(body, 503 if failing else 200)
 
     @app.get("/metrics", response_class=PlainTextResponse)
-    async def metrics() -> str:
-        return (
-            "# TYPE chargeledger_connected_stations gauge\n"
-            f"chargeledger_connected_stations {node.gateway.connected_count}\n"
-            "# TYPE chargeledger_projection_position gauge\n"
-            f"chargeledger_projection_position {node.projections.position}\n"
-            "# TYPE chargeledger_version_conflicts_total counter\n"
-            f"chargeledger_version_conflicts_total {node.bus.conflicts}\n"
-        )
+    async def metrics() -> Response:
+        """Prometheus text format: every family with HELP and TYPE (README, Metrics)."""
+        return Response(await observability.scrape(node), media_type=CONTENT_TYPE)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> str:

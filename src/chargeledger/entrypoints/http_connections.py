@@ -141,6 +141,11 @@ def guarded_protocol(limits: HttpLimits) -> type[H11Protocol]:
             else:
                 self._stop_header_deadline()
 
+        def _should_upgrade(self) -> bool:
+            # The API serves no WebSocket, and an upgraded connection would leave this
+            # protocol (and the count) without a word: answer it as plain HTTP.
+            return False
+
         def on_response_complete(self) -> None:
             # Between requests the keep-alive timeout applies, not the header deadline.
             self._stop_header_deadline()

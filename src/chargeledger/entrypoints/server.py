@@ -11,8 +11,10 @@ from collections.abc import Generator
 
 import uvicorn
 
+from chargeledger.adapters import logs
 from chargeledger.bootstrap import Node, build_node
 from chargeledger.config import Settings
+from chargeledger.entrypoints import observability
 from chargeledger.entrypoints.api import create_app
 from chargeledger.entrypoints.http_connections import (
     AcceptErrorLog,
@@ -34,6 +36,7 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
+    logs.bind(node=settings.node_id)  # every task started from here on carries it
     node = await build_node(settings)
     # Everything built so far lives as long as the node: keep it out of the
     # collector's full passes, which would otherwise stall every connection.
@@ -60,6 +63,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
             host=settings.host,
             port=settings.api_port,
             log_level="warning",
+            log_config=None,  # its lines go through our handler, in our format
             lifespan="off",
             http=guarded_protocol(limits),
             timeout_keep_alive=settings.http_keep_alive_s,
@@ -71,14 +75,19 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     scheme = "wss" if settings.tls_cert else "ws"
     print(f"OCPP endpoint: {scheme}://{settings.host}:{settings.ocpp_port}/ocpp/{{station_id}}")
     print(f"HTTP API:      http://{settings.host}:{settings.api_port}/api/stations")
-    print(f"Web page:      http://{settings.host}:{settings.api_port}/#token={settings.api_token}")
+    page = f"http://{settings.host}:{settings.api_port}/"
+    if settings.api_token_generated:
+        print(f"Web page:      {page}#token={settings.api_token}")
+    else:  # a token the user chose stays out of the output (and the journal)
+        print(f"Web page:      {page}  (add #token=YOUR_API_TOKEN to sign in)")
     if settings.api_token_generated:
         print(
             f"API token:     {settings.api_token}  (made for this run; pass --api-token to fix it)"
         )
     if settings.accept_unknown_stations:
         print("Unknown stations are accepted (--unknown-stations accept).")
-    print(f"Store:         {settings.store}", flush=True)
+    print(f"Store:         {observability.masked_url(settings.store)}", flush=True)
+    observability.log_settings(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -90,6 +99,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     try:
         await _until_stopped(stop, tasks)
     finally:
+        log.info("node shutting down: closing station connections and flushing the twins")
         api.should_exit = True
         for task in tasks:
             task.cancel()

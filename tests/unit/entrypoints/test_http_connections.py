@@ -159,6 +159,23 @@ async def test_an_idle_connection_is_closed_after_the_keep_alive_timeout() -> No
         writer.close()
 
 
+async def test_upgrade_requests_are_answered_as_http_and_free_their_place() -> None:
+    upgrade = (
+        b"GET / HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\n"
+        b"sec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    async with served(HttpLimits(10, 2, 2)) as port:
+        for _ in range(5):  # more than the cap, one after another
+            reader, writer = await connect(port)
+            writer.write(upgrade)
+            assert (await asyncio.wait_for(reader.readuntil(b"hello"), 5)).startswith(
+                b"HTTP/1.1 200"
+            )
+            writer.close()
+            await writer.wait_closed()
+            await asyncio.sleep(0.05)
+
+
 def test_a_count_admits_up_to_each_cap_and_frees_on_release() -> None:
     count = ConnectionCount(HttpLimits(1.0, 3, 2))
     assert count.admit("a") is None and count.admit("a") is None
