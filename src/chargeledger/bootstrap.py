@@ -95,7 +95,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     found = getattr(documents, "quarantine", None)  # what the store could not read
     quarantine = found if isinstance(found, Quarantine) else Quarantine()
     twin = TwinService(
-        MeasuredDocuments(documents, metrics), settings.twin_flush_interval_s, quarantine
+        MeasuredDocuments(documents, metrics), settings.twin_flush_interval_s, quarantine, clock
     )
     presence, cluster = await _presence(settings, store)
     await twin.load(shared=cluster is not None)

@@ -31,6 +31,7 @@ base kept for callers that catch the built-in)::
     │   └── InvalidStationIdError, StationAlreadyRegisteredError, …
     ├── InvalidIdTagError (ValueError)     an id tag the registry cannot hold
     ├── ChargingProfileNotFoundError (LookupError)
+    ├── LocalListNotFoundError (LookupError)  no named local list by that name
     ├── ApiError                           an HTTP answer other than 2xx, with its code
     ├── ScenarioError (ValueError)         a simulator scenario file with a mistake
     └── UserError                          a mistake on the command line (one line, exit 2)

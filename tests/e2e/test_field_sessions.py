@@ -54,6 +54,7 @@ async def test_a_meter_that_restarted_at_zero_records_no_negative_energy(
         stopped = await session(api, started.transaction_id, "stopped")
         assert stopped["energy_wh"] == 0
         assert "below" in stopped["energy_anomaly"]
+        assert stopped["anomalies"] == [stopped["energy_anomaly"]]
         assert stopped["stop_reason"] == "Local"  # no reason sent: OCPP 1.6 §6.49
 
 
@@ -117,7 +118,12 @@ async def test_a_station_killed_mid_session_and_rebooted_takes_a_remote_start_ag
                 headers={"Idempotency-Key": "start-after-reboot"},
             )
             assert again.status_code == 202, again.text
-            lost = await session(api, started.transaction_id, "unconfirmed")
+
+            async def unconfirmed() -> Any:
+                still_open = await session(api, started.transaction_id, "open")  # CONTRACT.md
+                return still_open if still_open["unconfirmed"] else None
+
+            lost = await eventually(unconfirmed)
             assert "rebooted" in lost["unconfirmed_reason"]
 
             closed = await api.post(

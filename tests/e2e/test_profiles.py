@@ -334,10 +334,15 @@ async def test_every_trigger_message_value_of_1_6_is_sent(served: ServedNode) ->
 
         async def notified() -> Any:
             view = await station_view(api, "P-TRIG")
-            return view if view["firmware"]["status"] == view["diagnostics"]["status"] else None
+            return (
+                view if view["firmware_update"]["status"] == view["diagnostics"]["status"] else None
+            )
 
         view = await eventually(notified)
-        assert (view["firmware"]["status"], len(view["diagnostics"]["history"])) == ("Idle", 1)
+        assert (view["firmware_update"]["status"], len(view["diagnostics"]["history"])) == (
+            "Idle",
+            1,
+        )
         station.answers["TriggerMessage"] = {"status": "NotImplemented"}
         view = await send(
             api, "P-TRIG", "trigger-message", {"requested_message": "MeterValues"}, "trig-no"
@@ -442,8 +447,8 @@ async def test_each_station_message_of_the_six_profiles_shows_in_the_view_or_his
             "answer": "UnknownVendorId",
             "at": view["data_transfers"][0]["at"],
         }
-        assert view["firmware"]["status"] == "Installed"
-        assert [h["status"] for h in view["firmware"]["history"]] == [
+        assert view["firmware_update"]["status"] == "Installed"
+        assert [h["status"] for h in view["firmware_update"]["history"]] == [
             "Downloading",
             "Downloaded",
             "Installing",
@@ -491,7 +496,7 @@ async def test_the_simulator_answers_every_operation(
 
             async def installed() -> Any:
                 view = await station_view(api, "P-SIM")
-                return view if view["firmware"]["status"] == "Installed" else None
+                return view if view["firmware_update"]["status"] == "Installed" else None
 
             view = await eventually(installed, timeout=15)
             assert [h["status"] for h in view["diagnostics"]["history"]] == [

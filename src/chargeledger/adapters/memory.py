@@ -20,6 +20,7 @@ from chargeledger.application.ports import (
     ANY,
     AppendResult,
     CommandAlreadyRecordedError,
+    DocumentPage,
     DocumentWrite,
     Metadata,
     PendingAppend,
@@ -154,6 +155,26 @@ class InMemoryDocumentStore:
             for (m, _), (doc, t) in sorted(self.docs.items())
             if m == model and (tag is None or t == tag)
         ]
+
+    async def page(
+        self,
+        model: str,
+        *,
+        limit: int,
+        tag: str | None = None,
+        after: str | None = None,
+        descending: bool = False,
+    ) -> DocumentPage:
+        found = sorted(
+            (key, doc)
+            for (m, key), (doc, t) in self.docs.items()
+            if m == model
+            and (tag is None or t == tag)
+            and (after is None or (key < after if descending else key > after))
+        )
+        if descending:
+            found.reverse()
+        return [(key, copy.deepcopy(doc)) for key, doc in found[: max(0, limit)]]
 
     async def write(self, writes: Sequence[DocumentWrite]) -> None:
         # All or nothing, and only what JSON can hold, as in the real stores.

@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 from psycopg import errors
 
+from chargeledger.adapters.document_paging import page_query
 from chargeledger.adapters.notifier import follow
 from chargeledger.adapters.postgres_batch import AppendBatcher, PendingAppend
 from chargeledger.adapters.postgres_database import CHANNEL, POSITION_SHIFT, PostgresDatabase
@@ -27,6 +28,7 @@ from chargeledger.application.ports import (
     ANY,
     AppendResult,
     CorruptEventError,
+    DocumentPage,
     DocumentWrite,
     InvalidAppendError,
     Metadata,
@@ -334,6 +336,21 @@ class PostgresDocumentStore:
                 )
             rows = await cursor.fetchall()
         return [dict(row[0]) for row in rows]
+
+    async def page(
+        self,
+        model: str,
+        *,
+        limit: int,
+        tag: str | None = None,
+        after: str | None = None,
+        descending: bool = False,
+    ) -> DocumentPage:
+        sql, params = page_query(model, limit, tag, after, descending, "%s")
+        async with self._db.pool.connection() as conn:
+            cursor = await conn.execute(sql, params)
+            rows = await cursor.fetchall()
+        return [(str(row[0]), dict(row[1])) for row in rows]
 
     async def write(self, writes: Sequence[DocumentWrite]) -> None:
         upserts, deletes = _split(writes)

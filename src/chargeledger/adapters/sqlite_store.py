@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from chargeledger.adapters.document_paging import page_query
 from chargeledger.adapters.notifier import HeadNotifier, follow
 from chargeledger.adapters.serialization import (
     EventCodec,
@@ -25,6 +26,7 @@ from chargeledger.application.ports import (
     AppendResult,
     CommandAlreadyRecordedError,
     CorruptEventError,
+    DocumentPage,
     DocumentWrite,
     Metadata,
     PendingAppend,
@@ -316,6 +318,29 @@ class SQLiteDocumentStore:
                 self.quarantine.add(model, str(key), error)
                 continue
             docs.append(doc)
+        return docs
+
+    async def page(
+        self,
+        model: str,
+        *,
+        limit: int,
+        tag: str | None = None,
+        after: str | None = None,
+        descending: bool = False,
+    ) -> DocumentPage:
+        sql, params = page_query(model, limit, tag, after, descending, "?")
+        rows = await self._db.read(lambda conn: conn.execute(sql, params).fetchall())
+        docs = []
+        for key, text in rows:
+            try:
+                doc = json.loads(text)
+                if not isinstance(doc, dict):
+                    raise ValueError(f"a document is a JSON object, not {type(doc).__name__}")
+            except (ValueError, TypeError) as error:
+                self.quarantine.add(model, str(key), error)
+                continue
+            docs.append((str(key), doc))
         return docs
 
     async def write(self, writes: Sequence[DocumentWrite]) -> None:

@@ -39,8 +39,15 @@ class ChargingProfileLibrary:
         self._documents = documents
         self._clock = clock
 
-    async def put(self, profile_id: int, profile: Mapping[str, Any]) -> dict[str, Any]:
-        """Store (or replace) profile ``profile_id``; raises ``InvalidChargingProfileError``."""
+    async def put(
+        self,
+        profile_id: int,
+        profile: Mapping[str, Any],
+        name: str | None = None,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """Store (or replace) profile ``profile_id``; raises ``InvalidChargingProfileError``.
+        ``name`` and ``description`` are the operator's, never sent to a station."""
         stored = {**profile, "charging_profile_id": profile_id}
         given = profile.get("charging_profile_id")
         if given is not None and given != profile_id:
@@ -49,7 +56,12 @@ class ChargingProfileLibrary:
                 "the path; leave it out of the body or make them equal"
             )
         check_profile(stored)
-        doc = {"profile": stored, "updated_at": self._clock.now().isoformat()}
+        doc = {
+            "profile": stored,
+            "name": name,
+            "description": description,
+            "updated_at": self._clock.now().isoformat(),
+        }
         await self._documents.write(
             [DocumentWrite(CHARGING_PROFILES, profile_key(profile_id), doc)]
         )

@@ -2,23 +2,45 @@
 that the decision stays a pure function of the command:
 
 - a charging profile named by ``charging_profile_id`` (set-charging-profile,
-  remote-start) comes from the stored profiles, and rides on the command whole;
+  remote-start) comes from the stored profiles, and rides on the command whole
+  (set-charging-profile's ``transaction_id`` applies a stored TxProfile to a session);
 - a reservation gets its reservation id from a sequence (unique across the system);
-- a local-list update gets the id-tag registry, each tag with the verdict it has now;
+- a local-list update gets the id-tag registry, each tag with the verdict it has now
+  (or the entries given, or those of a named list of the CSMS);
 - a configuration change gets what the station reported of its keys.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from chargeledger.application.charging_profile_library import ChargingProfileLibrary
 from chargeledger.application.id_tags import IdTagRegistry
+from chargeledger.application.local_lists import NamedLocalLists, as_sent
 from chargeledger.application.operation_projections import CONFIGURATION
 from chargeledger.application.ports import Clock, DocumentStore
+from chargeledger.application.projections import TRANSACTIONS, transaction_key
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
+from chargeledger.domain.errors import TransactionNotFoundError
 from chargeledger.domain.id_tags import INVALID, IdTagRecord, authorize
+
+
+@dataclass(frozen=True)
+class ReportedConfiguration:
+    connection_timeout_s: float | None = None
+    number_of_connectors: int | None = None
+
+
+def _number(value: object) -> float | None:
+    try:
+        found = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return found if math.isfinite(found) and found >= 0 else None
+
 
 RESERVATION_IDS = "reservation_id"
 """The sequence reservation ids come from."""
@@ -38,7 +60,9 @@ class OperationInputs:
         id_tags: IdTagRegistry,
         clock: Clock,
         refuse_unknown_tags: bool = False,
+        local_lists: NamedLocalLists | None = None,
     ) -> None:
+        self._local_lists = local_lists
         self._refuse_unknown_tags = refuse_unknown_tags
         self._documents = documents
         self._profiles = profiles
@@ -54,15 +78,41 @@ class OperationInputs:
             completed["id_tag_status"] = await self.id_tag_status(arguments["id_tag"])
         if name in PROFILE_FIELDS:
             profile_id = completed.pop("charging_profile_id", None)
+            transaction_id = completed.pop("transaction_id", None)
             if profile_id is not None:
-                completed[PROFILE_FIELDS[name]] = await self._profiles.profile(profile_id)
+                profile = await self._profiles.profile(profile_id)
+                if transaction_id is not None:
+                    profile["transaction_id"] = transaction_id
+                    if completed.get("connector_id") is None:
+                        completed["connector_id"] = await self._connector_of(
+                            station_id, transaction_id
+                        )
+                completed[PROFILE_FIELDS[name]] = profile
         elif name == "reserve-now":
             completed["reservation_id"] = await self._documents.next_in_sequence(RESERVATION_IDS)
         elif name == "send-local-list":
-            completed["registry"] = await self.registry_as_sent()
+            given, list_name = completed.pop("entries", None), completed.pop("list_name", None)
+            if given is not None:
+                completed["registry"], completed["entries"] = {}, as_sent(given)
+            elif list_name is not None and self._local_lists is not None:
+                completed["registry"] = {}
+                completed["entries"] = await self._local_lists.entries(list_name)
+            else:
+                completed["registry"] = await self.registry_as_sent()
         elif name == "change-configuration":
             completed["configuration"] = await self.configuration(station_id)
         return completed
+
+    async def _connector_of(self, station_id: str, transaction_id: int) -> int:
+        """The connector a session of the station runs on; the decision refuses a
+        TxProfile for a session that is not open there."""
+        doc = await self._documents.get(TRANSACTIONS, transaction_key(transaction_id))
+        if doc is None or doc.get("station_id") != station_id:
+            raise TransactionNotFoundError(
+                f"no transaction {transaction_id} on station {station_id}; "
+                "check GET /api/transactions"
+            )
+        return int(doc["connector_id"])
 
     async def registry_as_sent(self) -> dict[str, dict[str, Any]]:
         """Every registered tag with the ``idTagInfo`` (snake_case) it would get now."""
@@ -86,14 +136,22 @@ class OperationInputs:
     async def connection_timeout_s(self, station_id: str) -> float | None:
         """The station's ``ConnectionTimeOut`` as it reported it (by get-configuration or
         a change we made), if it did and it is a number of seconds."""
+        return (await self.reported_configuration(station_id)).connection_timeout_s
+
+    async def reported_configuration(self, station_id: str) -> ReportedConfiguration:
+        """What the station's reported configuration says that decisions weigh."""
         doc = await self._documents.get(CONFIGURATION, station_id)
-        for key, entry in (doc or {}).get("keys", {}).items():
-            if key.casefold() == "connectiontimeout":
-                try:
-                    return float(entry.get("value"))
-                except (TypeError, ValueError):
-                    return None
-        return None
+        values = {
+            key.casefold(): entry.get("value")
+            for key, entry in (doc or {}).get("keys", {}).items()
+            if isinstance(entry, dict)
+        }
+        timeout = _number(values.get("connectiontimeout"))
+        connectors = _number(values.get("numberofconnectors"))
+        return ReportedConfiguration(
+            timeout,
+            int(connectors) if connectors is not None and connectors.is_integer() else None,
+        )
 
     async def id_tag_status(self, id_tag: str) -> str | None:
         """The registry's verdict on a remote start's tag; ``None`` for a tag it does not

@@ -9,13 +9,18 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from chargeledger.application.charging_profile_library import ChargingProfileLibrary
+from chargeledger.application.charging_profile_library import (
+    CHARGING_PROFILES,
+    ChargingProfileLibrary,
+)
 from chargeledger.application.operation_projections import (
     CONFIGURATION,
     LOCAL_LISTS,
     RESERVATIONS,
     STATION_PROFILES,
+    reservation_key,
 )
+from chargeledger.application.paging import Page, scan
 from chargeledger.application.ports import DocumentStore, RecordedEvent
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.station_reports import NO_REPORTS, to_doc
@@ -50,7 +55,14 @@ def configuration_view(doc: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def stored_profile_view(doc: dict[str, Any]) -> dict[str, Any]:
-    return {**doc["profile"], "updated_at": doc["updated_at"]}
+    """The profile as written, with the operator's name and description; what it reads
+    can be written back unchanged (``updated_at`` is ignored there)."""
+    return {
+        **doc["profile"],
+        "name": doc.get("name"),
+        "description": doc.get("description"),
+        "updated_at": doc["updated_at"],
+    }
 
 
 def event_view(recorded: RecordedEvent) -> dict[str, Any]:
@@ -68,8 +80,9 @@ def reports_view(twin: StationTwin | None) -> dict[str, Any]:
     """What the station reported beyond status and heartbeats, newest last."""
     reports = twin.reports if twin else NO_REPORTS
     shown = to_doc(reports)
+    # "firmware" is the version the station booted with (CONTRACT.md); its updates:
     return {
-        "firmware": {
+        "firmware_update": {
             "status": twin.firmware_status if twin else None,
             "history": shown["firmware"],
         },
@@ -93,10 +106,16 @@ class OperationViews:
         self._profiles = profiles
         self._twin = twin
 
-    async def reservations(self, station_id: str | None = None) -> list[dict[str, Any]]:
+    async def reservations(
+        self, limit: int, after: str | None = None, station_id: str | None = None
+    ) -> Page:
         """Reservations in id order, of one station when given."""
-        docs = await self._documents.list(RESERVATIONS, tag=station_id)
-        return [reservation_view(doc) for doc in docs]
+        found = await scan(self._documents, RESERVATIONS, limit=limit, tag=station_id, after=after)
+        return Page([reservation_view(doc) for doc in found.items], found.next_after)
+
+    async def reservation(self, reservation_id: int) -> dict[str, Any] | None:
+        doc = await self._documents.get(RESERVATIONS, reservation_key(reservation_id))
+        return None if doc is None else reservation_view(doc)
 
     async def station_extras(self, station_id: str) -> dict[str, Any]:
         """What the station view shows beside CONTRACT.md's fields."""
@@ -129,8 +148,9 @@ class OperationViews:
                 )
         return shown
 
-    async def stored_profiles(self) -> list[dict[str, Any]]:
-        return [stored_profile_view(doc) for doc in await self._profiles.list()]
+    async def stored_profiles(self, limit: int, after: str | None = None) -> Page:
+        found = await scan(self._documents, CHARGING_PROFILES, limit=limit, after=after)
+        return Page([stored_profile_view(doc) for doc in found.items], found.next_after)
 
     async def stored_profile(self, profile_id: int) -> dict[str, Any] | None:
         doc = await self._profiles.get(profile_id)

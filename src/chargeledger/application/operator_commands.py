@@ -37,7 +37,7 @@ Common = dict[str, Any]
 
 def _remote_start(args: Arguments, common: Common) -> c.OperatorCommand:
     return c.RequestRemoteStart(
-        connector_id=args["connector_id"],
+        connector_id=args.get("connector_id"),
         id_tag=args["id_tag"],
         charging_profile=args.get("charging_profile"),
         id_tag_status=args.get("id_tag_status"),
@@ -113,10 +113,16 @@ completed by ``OperationInputs``."""
 
 
 def snapshot_of(
-    twin: StationTwin | None, connection_timeout_s: float = DEFAULT_CONNECTION_TIMEOUT_S
+    twin: StationTwin | None,
+    connection_timeout_s: float = DEFAULT_CONNECTION_TIMEOUT_S,
+    number_of_connectors: int | None = None,
 ) -> TwinSnapshot:
     if twin is None:
-        return replace(NO_SNAPSHOT, connection_timeout_s=connection_timeout_s)
+        return replace(
+            NO_SNAPSHOT,
+            connection_timeout_s=connection_timeout_s,
+            number_of_connectors=number_of_connectors,
+        )
     statuses = {cid: connector.status for cid, connector in twin.connectors.items()}
     reported = {
         cid: connector.received_at
@@ -128,12 +134,8 @@ def snapshot_of(
         MappingProxyType(reported),
         twin.booted_at,
         connection_timeout_s,
+        number_of_connectors,
     )
-
-
-HOLDING_COMMANDS = frozenset({"remote-start", "reserve-now"})
-"""The commands whose decision weighs remote-start holds (and so the station's
-``ConnectionTimeOut``)."""
 
 
 class OperatorCommands:
@@ -172,14 +174,17 @@ class OperatorCommands:
             )
         now = self._clock.now()
         expires = now + timedelta(seconds=ttl_s if ttl_s is not None else self._default_ttl_s)
-        timeout = self._connection_timeout_s
-        if name in HOLDING_COMMANDS and self._inputs is not None:
-            timeout = await self._inputs.connection_timeout_s(station_id) or timeout
+        timeout, connectors = self._connection_timeout_s, None
+        if self._inputs is not None:
+            reported = await self._inputs.reported_configuration(station_id)
+            timeout = reported.connection_timeout_s or timeout
+            connectors = reported.number_of_connectors
+        twin = self._twin.get(station_id) if self._twin else None
         common: Common = {
             "command_id": command_id,
             "requested_at": now.isoformat(),
             "expires_at": expires.isoformat(),
-            "twin": snapshot_of(self._twin.get(station_id) if self._twin else None, timeout),
+            "twin": snapshot_of(twin, timeout, connectors),
         }
         said = fingerprint(name, arguments, ttl_s)
         if self._inputs is not None:

@@ -196,6 +196,10 @@ class DocumentWrite:
     tag: str | None = None
 
 
+DocumentPage = list[tuple[str, dict[str, Any]]]
+"""Documents with their keys, in the order asked for."""
+
+
 class DocumentStore(Protocol):
     """Read models and registries as JSON documents keyed by (model, key)."""
 
@@ -205,6 +209,20 @@ class DocumentStore(Protocol):
 
     async def list(self, model: str, tag: str | None = None) -> list[dict[str, Any]]:
         """All documents of a model (those carrying ``tag`` when given), in key order."""
+        ...
+
+    async def page(
+        self,
+        model: str,
+        *,
+        limit: int,
+        tag: str | None = None,
+        after: str | None = None,
+        descending: bool = False,
+    ) -> DocumentPage:
+        """Up to ``limit`` documents of a model (those carrying ``tag`` when given) with
+        their keys, in key order (``descending``: the reverse), those strictly past the
+        key ``after`` when given: keyset paging, as cheap on the last page as the first."""
         ...
 
     async def write(self, writes: Sequence[DocumentWrite]) -> None:

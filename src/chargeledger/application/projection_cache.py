@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from chargeledger.application.ports import DocumentStore, DocumentWrite
+from chargeledger.application.ports import DocumentPage, DocumentStore, DocumentWrite
 
 _ABSENT: dict[str, Any] = {}
 
@@ -36,6 +36,19 @@ class CachedDocuments:
 
     async def list(self, model: str, tag: str | None = None) -> list[dict[str, Any]]:
         return await self._inner.list(model, tag)
+
+    async def page(
+        self,
+        model: str,
+        *,
+        limit: int,
+        tag: str | None = None,
+        after: str | None = None,
+        descending: bool = False,
+    ) -> DocumentPage:
+        return await self._inner.page(
+            model, limit=limit, tag=tag, after=after, descending=descending
+        )
 
     async def write(self, writes: Sequence[DocumentWrite]) -> None:
         await self._inner.write(writes)

@@ -16,6 +16,9 @@ from chargeledger.domain.charging_sessions import DEFAULT_STOP_REASON, session_e
 log = logging.getLogger(__name__)
 
 COMMANDS = "command"
+COMMAND_ORDER = "command_order"
+"""The commands in the order they were requested (by log position), each with what the
+command list filters on: ``GET /api/commands`` pages through it newest first."""
 STATIONS = "station"
 TRANSACTIONS = "transaction"
 OPEN = "open"
@@ -38,6 +41,14 @@ def transaction_key(transaction_id: int) -> str:
     return f"{transaction_id:012d}"
 
 
+def command_order_key(requested_position: int) -> str:
+    return f"{requested_position:020d}"
+
+
+def command_order_doc(key: str, doc: dict[str, Any]) -> dict[str, Any]:
+    return {"key": key, "name": doc.get("name"), "status": doc.get("status")}
+
+
 def command_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict[str, Any] | None:
     """The command view after one event, or ``None`` when the event is not about a command."""
     event = recorded.event
@@ -54,6 +65,7 @@ def command_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict
             "expires_at": event.expires_at,
             "attempt": 0,
             "position": recorded.position,
+            "requested_position": recorded.position,
         }
     if current is None:
         return None
@@ -80,6 +92,7 @@ def command_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict
         "error_code": error_code,
         "error_description": detail if error_code else None,
         "answered_at": getattr(event, "answered_at", None),
+        "ended_at": getattr(event, "answered_at", None) or recorded.metadata.recorded_at,
         "position": recorded.position,
     }
 
@@ -111,8 +124,10 @@ def transaction_doc(
             "last_meter_value": None,
             "meter_value_count": 0,
             "reservation_id": event.reservation_id,
+            "charging_profile_id": None,
             "remote_start_command_id": event.remote_start_command_id,
             "abandoned_for": None,
+            "unconfirmed": False,
             "unconfirmed_reason": None,
             "close_reason": None,
             "position": recorded.position,
@@ -120,9 +135,10 @@ def transaction_doc(
     if current is None:
         return None
     if isinstance(event, e.TransactionUnconfirmed):
+        # Still open as CONTRACT.md counts it: the station may yet send its stop.
         return {
             **current,
-            "status": "unconfirmed",
+            "unconfirmed": True,
             "unconfirmed_reason": event.reason,
             "position": recorded.position,
         }
@@ -174,6 +190,9 @@ def station_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict
         doc["registration"] = recorded.event.registration
         doc["vendor"] = recorded.event.vendor
         doc["model"] = recorded.event.model
+        doc["serial"] = recorded.event.serial_number
+        doc["firmware"] = recorded.event.firmware_version
+        doc["last_boot"] = recorded.event.booted_at
     doc["version"] = recorded.version
     doc["position"] = recorded.position
     return doc
@@ -199,7 +218,7 @@ class CommandAndStationProjection:
     def __init__(self, documents: DocumentStore, more: MoreViews | None = None) -> None:
         self._documents = documents
         self._more = more
-        self.models: tuple[str, ...] = (COMMANDS, STATIONS, TRANSACTIONS) + (
+        self.models: tuple[str, ...] = (COMMANDS, COMMAND_ORDER, STATIONS, TRANSACTIONS) + (
             more.models if more is not None else ()
         )
 
@@ -230,13 +249,31 @@ class CommandAndStationProjection:
                 known_session = sessions.get(key) or await self._documents.get(TRANSACTIONS, key)
                 session = transaction_doc(recorded, known_session)
                 if session is not None:
+                    if isinstance(recorded.event, e.TransactionStarted):
+                        session["charging_profile_id"] = await self._remote_start_profile(
+                            recorded.event.remote_start_command_id, commands
+                        )
                     sessions[key] = session
+            elif isinstance(recorded.event, e.CommandAccepted):
+                await self._profile_applied(recorded, commands, sessions)
+            elif isinstance(recorded.event, e.ReservationEnded) and isinstance(transaction_id, int):
+                await self._reservation_used(recorded, recorded.event, transaction_id, sessions)
             station_id = station_id_of(recorded.stream_id)
             known = stations.get(station_id) or await self._documents.get(STATIONS, station_id)
             stations[station_id] = station_doc(recorded, known)
         writes = [
             DocumentWrite(COMMANDS, key, doc, OPEN if doc["status"] in _OPEN_STATUSES else None)
             for key, doc in commands.items()
+        ]
+        writes += [
+            DocumentWrite(
+                COMMAND_ORDER,
+                command_order_key(int(doc["requested_position"])),
+                command_order_doc(key, doc),
+                doc["station_id"],
+            )
+            for key, doc in commands.items()
+            if doc.get("requested_position") is not None
         ]
         writes += [DocumentWrite(STATIONS, key, doc) for key, doc in stations.items()]
         writes += [
@@ -246,6 +283,60 @@ class CommandAndStationProjection:
         if self._more is not None:
             writes += await self._more.writes_for(batch, commands)
         return writes
+
+    async def _remote_start_profile(
+        self, command_id: str | None, commands: dict[str, dict[str, Any]]
+    ) -> int | None:
+        """The id of the TxProfile the remote start behind a session carried, if any."""
+        if command_id is None:
+            return None
+        command = commands.get(command_id) or await self._documents.get(COMMANDS, command_id)
+        profile = ((command or {}).get("payload") or {}).get("charging_profile")
+        return _profile_id(profile)
+
+    async def _profile_applied(
+        self,
+        recorded: RecordedEvent,
+        commands: dict[str, dict[str, Any]],
+        sessions: dict[str, dict[str, Any]],
+    ) -> None:
+        """A TxProfile the station accepted for a running session: the session runs
+        under it from now on."""
+        command = commands.get(getattr(recorded.event, "command_id", ""))
+        if command is None or command.get("name") != "set-charging-profile":
+            return
+        profile = (command.get("payload") or {}).get("cs_charging_profiles") or {}
+        transaction_id = profile.get("transaction_id")
+        if not isinstance(transaction_id, int):
+            return
+        key = transaction_key(transaction_id)
+        session = sessions.get(key) or await self._documents.get(TRANSACTIONS, key)
+        if session is None or session["station_id"] != command["station_id"]:
+            return
+        sessions[key] = {
+            **session,
+            "charging_profile_id": _profile_id(profile),
+            "position": recorded.position,
+        }
+
+    async def _reservation_used(
+        self,
+        recorded: RecordedEvent,
+        event: e.ReservationEnded,
+        transaction_id: int,
+        sessions: dict[str, dict[str, Any]],
+    ) -> None:
+        """A session that used a reservation by its id tag on its connector (without
+        naming it) still names it."""
+        key = transaction_key(transaction_id)
+        session = sessions.get(key) or await self._documents.get(TRANSACTIONS, key)
+        if session is None or session.get("reservation_id") is not None:
+            return
+        sessions[key] = {
+            **session,
+            "reservation_id": event.reservation_id,
+            "position": recorded.position,
+        }
 
     async def _merged(
         self,
@@ -272,6 +363,11 @@ class CommandAndStationProjection:
         if target is not None and target["station_id"] == station_id:
             keys = [*(target.get("merged_keys") or []), event.command_id]
             commands[event.merged_into] = {**target, "merged_keys": keys}
+
+
+def _profile_id(profile: object) -> int | None:
+    found = profile.get("charging_profile_id") if isinstance(profile, dict) else None
+    return found if isinstance(found, int) else None
 
 
 MERGED = "merged"

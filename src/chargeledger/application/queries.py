@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from chargeledger.application.paging import Page, scan
 from chargeledger.application.ports import DocumentStore
 from chargeledger.application.projections import (
+    COMMAND_ORDER,
     COMMANDS,
     STATIONS,
     TRANSACTIONS,
@@ -28,6 +30,7 @@ COMMAND_VIEW_FIELDS = (
     "requested_at",
     "dispatched_at",
     "answered_at",
+    "ended_at",
     "expires_at",
     "merged_keys",
     "position",
@@ -45,11 +48,15 @@ TRANSACTION_VIEW_FIELDS = (
     "stopped_at",
     "stop_reason",
     "energy_wh",
+    "anomalies",
     "energy_anomaly",
     "last_meter_value",
     "meter_value_count",
+    "reservation_id",
+    "charging_profile_id",
     "remote_start_command_id",
     "abandoned_for",
+    "unconfirmed",
     "unconfirmed_reason",
     "close_reason",
     "position",
@@ -63,25 +70,51 @@ def command_view(doc: dict[str, Any]) -> dict[str, Any]:
     view = {name: doc.get(name) for name in COMMAND_VIEW_FIELDS}
     view["attempts"] = doc.get("attempts", doc.get("attempt", 0))
     view["merged_keys"] = list(doc.get("merged_keys") or [])
+    if view["ended_at"] is None and doc.get("status") in ENDED_STATUSES:
+        view["ended_at"] = doc.get("answered_at")  # projected before ended_at was kept
     return view
+
+
+ENDED_STATUSES = frozenset({"accepted", "rejected", "timed_out", "expired", "failed"})
+COMMAND_STATUSES = ("requested", "dispatched", *sorted(ENDED_STATUSES))
+TRANSACTION_STATUSES = ("open", "stopped", "abandoned", "closed")
 
 
 def transaction_view(doc: dict[str, Any]) -> dict[str, Any]:
     """A charging session: ``status`` is open, stopped, abandoned (the station started
-    another session on the connector without stopping this one), unconfirmed (the
-    station rebooted and reports the connector free; still waiting for its stop) or
-    closed (by an operator, ``close_reason``)."""
-    return {name: doc.get(name) for name in TRANSACTION_VIEW_FIELDS}
+    another session on the connector without stopping this one) or closed (by an
+    operator, ``close_reason``). An open session the station lost track of (it rebooted
+    and reports the connector free) is ``unconfirmed``, still waiting for its stop.
+    ``anomalies``: what was implausible about it (a meter that went down)."""
+    view = {name: doc.get(name) for name in TRANSACTION_VIEW_FIELDS}
+    if doc.get("status") == "unconfirmed":  # as projected before it counted as open
+        view["status"], view["unconfirmed"] = "open", True
+    view["unconfirmed"] = bool(view["unconfirmed"])
+    view["anomalies"] = [doc["energy_anomaly"]] if doc.get("energy_anomaly") else []
+    return view
 
 
 def station_view(
-    station_id: str, twin: StationTwin | None, business: dict[str, Any] | None
+    station_id: str,
+    twin: StationTwin | None,
+    business: dict[str, Any] | None,
+    last_message_at: str | None = None,
 ) -> dict[str, Any]:
+    """As CONTRACT.md: the identity is the last BootNotification's (``last_boot`` by our
+    clock); ``last_message_at``: when any message of the station last arrived."""
+    booted = business or {}
     return {
         "id": station_id,
         "connected": bool(twin and twin.connected),
+        "protocol": twin.protocol if twin else None,
         "last_heartbeat": twin.last_heartbeat if twin else None,
-        "registration": (business or {}).get("registration"),
+        "last_message_at": last_message_at,
+        "registration": booted.get("registration"),
+        "vendor": booted.get("vendor"),
+        "model": booted.get("model"),
+        "serial": booted.get("serial"),
+        "firmware": booted.get("firmware"),
+        "last_boot": booted.get("last_boot"),
         "connectors": [
             {"id": cid, "status": c.status, "error_code": c.error_code}
             for cid, c in (twin.connectors.items() if twin else ())
@@ -105,14 +138,25 @@ class Views:
             and await self._documents.get(REGISTRY, station_id) is None
         ):
             return None
-        return station_view(station_id, twin, business)
+        return station_view(station_id, twin, business, self._twin.last_message_at(station_id))
 
-    async def stations(self) -> list[dict[str, Any]]:
-        business = {doc["id"]: doc for doc in await self._documents.list(STATIONS)}
-        registered = {doc["station_id"] for doc in await self._documents.list(REGISTRY)}
-        twins = {twin.station_id: twin for twin in self._twin.all()}
-        ids = sorted(set(business) | registered | set(twins))
-        return [station_view(sid, twins.get(sid), business.get(sid)) for sid in ids]
+    async def stations(self, limit: int, after: str | None = None) -> Page:
+        """Stations in id order: those with a history, registered, or with a twin. Each
+        source is read from ``after`` on for one page; their union's first ``limit`` are
+        the page (an id among them is within the first ``limit`` of its source)."""
+        business = dict(await self._documents.page(STATIONS, limit=limit + 1, after=after))
+        registered = await self._documents.page(REGISTRY, limit=limit + 1, after=after)
+        twinned = [t.station_id for t in self._twin.all() if after is None or t.station_id > after]
+        ids = sorted(set(business) | {key for key, _ in registered} | set(twinned[: limit + 1]))
+        more = len(ids) > limit
+        ids = ids[:limit]
+        views = [
+            station_view(
+                sid, self._twin.get(sid), business.get(sid), self._twin.last_message_at(sid)
+            )
+            for sid in ids
+        ]
+        return Page(views, ids[-1] if more and ids else None)
 
     async def command(self, command_id: str) -> dict[str, Any] | None:
         """The command's view; for a key merged into another request, that request's view
@@ -127,6 +171,38 @@ class Views:
         if target is None:
             return None
         return {**command_view(target), "requested_as": command_id}
+
+    async def commands(
+        self,
+        limit: int,
+        after: str | None = None,
+        station_id: str | None = None,
+        status: str | None = None,
+        name: str | None = None,
+    ) -> Page:
+        """Command views newest first (by when they were requested), filtered."""
+
+        def wanted(entry: dict[str, Any]) -> bool:
+            return (status is None or entry["status"] == status) and (
+                name is None or entry["name"] == name
+            )
+
+        keep = None if status is None and name is None else wanted
+        order = await scan(
+            self._documents,
+            COMMAND_ORDER,
+            limit=limit,
+            tag=station_id,
+            after=after,
+            descending=True,
+            keep=keep,
+        )
+        views = []
+        for entry in order.items:
+            doc = await self._documents.get(COMMANDS, entry["key"])
+            if doc is not None:
+                views.append(command_view(doc))
+        return Page(views, order.next_after)
 
     async def station_known(self, station_id: str) -> bool:
         return await self.station(station_id) is not None
@@ -145,6 +221,27 @@ class Views:
             view["meter_value_count"] = meters["count"]
         return view
 
+    async def transactions(
+        self,
+        limit: int,
+        after: str | None = None,
+        station_id: str | None = None,
+        id_tag: str | None = None,
+        status: str | None = None,
+    ) -> Page:
+        """Charging sessions in transaction order, filtered."""
+
+        def wanted(doc: dict[str, Any]) -> bool:
+            return (id_tag is None or doc.get("id_tag") == id_tag) and (
+                status is None or transaction_view(doc)["status"] == status
+            )
+
+        keep = None if id_tag is None and status is None else wanted
+        found = await scan(
+            self._documents, TRANSACTIONS, limit=limit, tag=station_id, after=after, keep=keep
+        )
+        return Page([await self._with_meters(doc) for doc in found.items], found.next_after)
+
     async def transaction_meter_values(self, transaction_id: int) -> dict[str, Any] | None:
         """The session's readings over time (energy and power, thinned to a bounded
         number of points), for a chart; ``None`` when there is no such session."""
@@ -158,16 +255,3 @@ class Views:
             "meter_start": doc.get("meter_start"),
             "points": meter_series(meters),
         }
-
-    async def transactions(self, station_id: str | None = None) -> list[dict[str, Any]]:
-        """Charging sessions in transaction order, of one station when given."""
-        docs = await self._documents.list(TRANSACTIONS, tag=station_id)
-        views = []
-        for doc in docs:
-            view = transaction_view(doc)
-            meters = await self._twin.meters(doc["station_id"], int(doc["transaction_id"]))
-            if meters is not None:
-                view["last_meter_value"] = meters["last"]
-                view["meter_value_count"] = meters["count"]
-            views.append(view)
-        return views

@@ -70,7 +70,9 @@ def _answered(result: Mapping[str, Any]) -> str:
 
 
 def _remote_start(payload: Mapping[str, Any]) -> dict[str, Any]:
-    call = {"connectorId": payload["connector_id"], "idTag": payload["id_tag"]}
+    call: dict[str, Any] = {"idTag": payload["id_tag"]}
+    if payload.get("connector_id") is not None:  # else the station picks one
+        call["connectorId"] = payload["connector_id"]
     if payload.get("charging_profile") is not None:
         call["chargingProfile"] = camel(payload["charging_profile"])
     return call

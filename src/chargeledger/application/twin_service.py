@@ -12,10 +12,11 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import asdict, replace
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
-from chargeledger.application.ports import DocumentStore, DocumentWrite
+from chargeledger.application.ports import Clock, DocumentStore, DocumentWrite
 from chargeledger.application.quarantine import QUARANTINE, Quarantine
 from chargeledger.domain import meter_series as ms
 from chargeledger.domain import station_reports as r
@@ -35,8 +36,12 @@ class TwinService:
         documents: DocumentStore,
         flush_interval_s: float = 0.5,
         quarantine: Quarantine | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._documents = documents
+        self._clock = clock
+        self._last_message: dict[str, datetime] = {}
+        """Kept beside the twins, not in them: it changes with every frame."""
         self.quarantine = Quarantine() if quarantine is None else quarantine
         self._twins: dict[str, t.StationTwin] = {}
         self._dirty: set[str] = set()
@@ -63,6 +68,7 @@ class TwinService:
                 )
                 continue
             self._twins[twin.station_id] = twin
+            self._took_last_message(doc)
             if not shared:
                 self._dirty.add(twin.station_id)
         if set_aside:
@@ -80,6 +86,7 @@ class TwinService:
             if station_id in held_here or station_id in self._dirty:
                 continue
             self._twins[station_id] = _from_doc(doc)
+            self._took_last_message(doc)
             taken += 1
         return taken
 
@@ -89,8 +96,28 @@ class TwinService:
     def all(self) -> list[t.StationTwin]:
         return [self._twins[k] for k in sorted(self._twins)]
 
-    def connected(self, station_id: str, epoch: int) -> None:
-        self._update(station_id, lambda twin: t.connected(twin, epoch))
+    def connected(self, station_id: str, epoch: int, protocol: str | None = None) -> None:
+        self._update(station_id, lambda twin: t.connected(twin, epoch, protocol))
+
+    def message_received(self, station_id: str) -> None:
+        """Any message from the station (a CALL, an answer): only its time is kept, in a
+        plain dict and saved with the twin's next write, as this runs for every frame."""
+        self._last_message[station_id] = self._clock.now() if self._clock else datetime.now(UTC)
+        self._dirty.add(station_id)
+
+    def last_message_at(self, station_id: str) -> str | None:
+        """When the station's last message of any kind arrived (ISO-8601, UTC)."""
+        at = self._last_message.get(station_id)
+        return None if at is None else at.isoformat().replace("+00:00", "Z")
+
+    def _took_last_message(self, doc: dict[str, Any]) -> None:
+        stored = doc.get("last_message_at")
+        if isinstance(stored, str):
+            try:
+                at = datetime.fromisoformat(stored.replace("Z", "+00:00"))
+            except ValueError:
+                return
+            self._last_message[str(doc["station_id"])] = at
 
     def disconnected(self, station_id: str, epoch: int) -> None:
         self._update(station_id, lambda twin: t.disconnected(twin, epoch))
@@ -214,7 +241,11 @@ class TwinService:
         meters, self._dirty_meters = self._dirty_meters, set()
         if not dirty and not meters:
             return 0
-        writes = [DocumentWrite(TWINS, sid, _to_doc(self._twins[sid])) for sid in sorted(dirty)]
+        writes = [
+            DocumentWrite(TWINS, sid, _to_doc(twin, self.last_message_at(sid)))
+            for sid in sorted(dirty)
+            if (twin := self._twins.get(sid)) is not None
+        ]
         writes += [DocumentWrite(METERS, key, self._meters[key]) for key in sorted(meters)]
         try:
             await self._documents.write(writes)
@@ -285,7 +316,7 @@ def meter_key(station_id: str, connector_id: int, transaction_id: int | None) ->
     return f"{station_id}/connector/{connector_id}"
 
 
-def _to_doc(twin: t.StationTwin) -> dict[str, Any]:
+def _to_doc(twin: t.StationTwin, last_message_at: str | None = None) -> dict[str, Any]:
     return {
         "station_id": twin.station_id,
         "connected": twin.connected,
@@ -296,6 +327,8 @@ def _to_doc(twin: t.StationTwin) -> dict[str, Any]:
         "firmware_status": twin.firmware_status,
         "reports": r.to_doc(twin.reports),
         "booted_at": twin.booted_at,
+        "protocol": twin.protocol,
+        "last_message_at": last_message_at,
     }
 
 
@@ -333,4 +366,5 @@ def _from_doc(doc: dict[str, Any]) -> t.StationTwin:
         firmware_status=doc.get("firmware_status"),
         reports=r.from_doc(doc.get("reports")),
         booted_at=doc.get("booted_at"),
+        protocol=doc.get("protocol"),
     )

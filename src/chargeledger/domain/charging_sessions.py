@@ -23,6 +23,7 @@ from typing import Any
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain.errors import TransactionNotFoundError
+from chargeledger.domain.id_tags import instant
 from chargeledger.domain.reservations import used_by
 from chargeledger.domain.station_state import DISPATCHED, OpenSession, StationState
 
@@ -74,8 +75,11 @@ def _remote_start_behind(command: c.StartTransaction, state: StationState) -> st
     held = state.held_connectors.get(command.connector_id)
     if held is not None and held.id_tag == command.id_tag:
         return held.command_id
+    picked = state.picked_by_station.get(command.id_tag)
+    if held is None and picked is not None and _before(command.timestamp, picked.expires_at):
+        return picked.command_id  # a remote start that let the station pick the connector
     # The station may start the session before its "Accepted" answer is recorded.
-    pending = state.pending_remote_start(command.connector_id)
+    pending = state.pending_remote_start(command.connector_id, command.id_tag)
     if (
         pending is not None
         and pending.status == DISPATCHED
@@ -84,6 +88,13 @@ def _remote_start_behind(command: c.StartTransaction, state: StationState) -> st
     ):
         return pending.command_id
     return None
+
+
+def _before(timestamp: str, deadline: str) -> bool:
+    try:
+        return instant(timestamp) < instant(deadline)
+    except ValueError:
+        return False
 
 
 def decide_meter_values(command: c.RecordMeterValues, state: StationState) -> list[e.Event]:

@@ -42,6 +42,7 @@ class RegisterBoot(Command):
     booted_at: str
     known_station: bool = True
     unknown_stations: str = ACCEPT_UNKNOWN
+    serial_number: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,9 +57,10 @@ class OperatorCommand(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class RequestRemoteStart(OperatorCommand):
-    """``charging_profile``: a TxProfile for the session (snake_case), if any."""
+    """``charging_profile``: a TxProfile for the session (snake_case), if any;
+    ``connector_id`` ``None``: the station picks (OCPP 1.6 leaves it optional)."""
 
-    connector_id: int
+    connector_id: int | None
     id_tag: str
     charging_profile: dict[str, Any] | None = None
     id_tag_status: str | None = None
@@ -149,11 +151,14 @@ class RequestLocalListVersion(OperatorCommand):
 @dataclass(frozen=True, kw_only=True)
 class RequestLocalListUpdate(OperatorCommand):
     """SendLocalList built from ``registry``, the id-tag registry as the station should
-    know it (id tag to ``{"status", "expiry_date"?}``); ``list_version`` ``None``: ours + 1."""
+    know it (id tag to ``{"status", "expiry_date"?}``); ``list_version`` ``None``: ours + 1.
+    ``entries``, when given, are sent as they are instead (an explicit list, or a named
+    list of the CSMS): id tag to its info, or ``None`` to remove it (Differential)."""
 
     update_type: str  # Full | Differential
     registry: Mapping[str, Mapping[str, Any]]
     list_version: int | None = None
+    entries: Mapping[str, Mapping[str, Any] | None] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

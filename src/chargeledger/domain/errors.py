@@ -83,6 +83,11 @@ class LocalListOutOfSyncError(DomainError):
     update cannot be built on it; a Full one can."""
 
 
+class LocalListVersionError(DomainError):
+    """A local-list update whose ``list_version`` is not above the version the station
+    holds: the station would answer VersionMismatch, or install an older list."""
+
+
 class IdTagNotAcceptedError(DomainError):
     """A remote start for an id tag the registry refuses (Blocked, Expired, Invalid, ...);
     the station would stop the session at once (DeAuthorized)."""

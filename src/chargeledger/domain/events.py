@@ -47,6 +47,8 @@ class StationBooted(Event):
     model: str
     firmware_version: str | None
     booted_at: str
+    serial_number: str | None = None
+    """``chargePointSerialNumber`` (or the older ``chargeBoxSerialNumber``), if sent."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,10 +70,11 @@ class CommandRequested(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class RemoteStartRequested(CommandRequested):
-    """``charging_profile``: a TxProfile for the session, snake_case, checked."""
+    """``charging_profile``: a TxProfile for the session, snake_case, checked;
+    ``connector_id`` ``None``: the station picks the connector."""
 
     command_name: ClassVar[str] = "remote-start"
-    connector_id: int
+    connector_id: int | None
     id_tag: str
     charging_profile: dict[str, Any] | None = None
 

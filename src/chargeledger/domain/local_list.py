@@ -22,7 +22,11 @@ from typing import Any
 
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
-from chargeledger.domain.errors import InvalidCommandError, LocalListOutOfSyncError
+from chargeledger.domain.errors import (
+    InvalidCommandError,
+    LocalListOutOfSyncError,
+    LocalListVersionError,
+)
 from chargeledger.domain.station_state import OpenCommand, StationState
 
 FULL = "Full"
@@ -47,8 +51,15 @@ def update_request(
     version = installed.version + 1 if command.list_version is None else command.list_version
     if version < 1:
         raise InvalidCommandError(f"list_version must be 1 or more, got {version}")
+    if version <= installed.version:
+        raise LocalListVersionError(
+            f"list_version {version} is not above {installed.version}, the version the "
+            f"station holds; send {installed.version + 1} or more, or leave it out"
+        )
     wanted = command.registry
-    if command.update_type == FULL:
+    if command.entries is not None:
+        entries = _explicit(command.update_type, command.entries)
+    elif command.update_type == FULL:
         entries = [_entry(tag, wanted[tag]) for tag in sorted(wanted)]
     elif installed.entries is None:
         raise LocalListOutOfSyncError(
@@ -66,6 +77,20 @@ def update_request(
         update_type=command.update_type,
         local_authorization_list=entries,
     )
+
+
+def _explicit(
+    update_type: str, given: Mapping[str, Mapping[str, Any] | None]
+) -> list[dict[str, Any]]:
+    """Entries sent exactly as given: a Full list installs each, so each needs its
+    info; a Differential one may remove a tag (no info)."""
+    removed = sorted(tag for tag, info in given.items() if info is None)
+    if update_type == FULL and removed:
+        raise InvalidCommandError(
+            f"a Full list installs every entry: give {', '.join(removed)} a status "
+            "(removing a tag takes a Differential update)"
+        )
+    return [_entry(tag, given[tag]) for tag in sorted(given)]
 
 
 def after_outcome(

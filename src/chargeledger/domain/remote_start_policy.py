@@ -31,12 +31,15 @@ class TwinSnapshot:
 
     ``reported_at``: when we received each connector's status; ``booted_at``: when the
     station last booted (both by our clock); ``connection_timeout_s``: the station's
-    ``ConnectionTimeOut`` when it reported it, else the node's default."""
+    ``ConnectionTimeOut`` when it reported it, else the node's default;
+    ``number_of_connectors``: its ``NumberOfConnectors`` when it reported it."""
 
     connectors: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
     reported_at: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
     booted_at: str | None = None
     connection_timeout_s: float = DEFAULT_CONNECTION_TIMEOUT_S
+    number_of_connectors: int | None = None
+    """The station's ``NumberOfConnectors`` when it reported its configuration."""
 
     def knows_connectors(self) -> bool:
         return any(cid != WHOLE_STATION for cid in self.connectors)
@@ -51,23 +54,35 @@ NO_SNAPSHOT = TwinSnapshot()
 
 
 def check_connector_exists(snapshot: TwinSnapshot, connector_id: int) -> None:
-    """Refuse a connector id the station does not have (by what it reported)."""
+    """Refuse only a connector id the station told us it does not have: above its
+    ``NumberOfConnectors`` when it reported that, else above the highest connector it
+    sent a status for. Any other id is sent, and the station's answer tells."""
     if connector_id < 1:
         raise UnknownConnectorError(f"connector ids start at 1; got {connector_id}")
-    if snapshot.knows_connectors() and connector_id not in snapshot.connectors:
-        known = ", ".join(str(c) for c in sorted(snapshot.connectors) if c != WHOLE_STATION)
+    most = snapshot.number_of_connectors
+    if most is not None:
+        if connector_id > most:
+            raise UnknownConnectorError(
+                f"the station reports NumberOfConnectors {most}, so it has no connector "
+                f"{connector_id}; pick one of 1 to {most}"
+            )
+        return
+    reported = [c for c in snapshot.connectors if c != WHOLE_STATION]
+    if reported and connector_id > max(reported):
         raise UnknownConnectorError(
-            f"the station reported connectors {known}, not {connector_id}; pick one of those"
+            f"the station reported connectors up to {max(reported)}, not {connector_id}; "
+            "pick one of those (or read its NumberOfConnectors with get-configuration)"
         )
 
 
-def check_remote_start(snapshot: TwinSnapshot, connector_id: int) -> None:
-    """Refuse a remote start on a connector (or station) that reports Faulted or Unavailable."""
-    check_connector_exists(snapshot, connector_id)
-    for target, label in (
-        (WHOLE_STATION, "the station"),
-        (connector_id, f"connector {connector_id}"),
-    ):
+def check_remote_start(snapshot: TwinSnapshot, connector_id: int | None) -> None:
+    """Refuse a remote start on a connector (or station) that reports Faulted or
+    Unavailable; with no connector (the station picks), only the station's status counts."""
+    targets = [(WHOLE_STATION, "the station")]
+    if connector_id is not None:
+        check_connector_exists(snapshot, connector_id)
+        targets.append((connector_id, f"connector {connector_id}"))
+    for target, label in targets:
         status = snapshot.connectors.get(target)
         if status in REFUSING_STATUSES:
             raise ConnectorNotAvailableError(

@@ -79,21 +79,22 @@ def _free_connectors(state: StationState, twin: TwinSnapshot, now: str, besides:
 
 
 def check_not_reserved(
-    state: StationState, twin: TwinSnapshot, connector_id: int, id_tag: str, now: str
+    state: StationState, twin: TwinSnapshot, connector_id: int | None, id_tag: str, now: str
 ) -> None:
     """Refuse a remote start or reservation of ``id_tag`` that a live reservation of
-    another id tag forbids."""
+    another id tag forbids. A remote start without a connector (the station picks)
+    takes one connector, any: it needs one free beside those reserved as a whole."""
     others = _others(state, id_tag, now)
     for reservation in others:
-        if reservation.connector_id == connector_id != WHOLE_STATION:
+        if connector_id is not None and reservation.connector_id == connector_id != WHOLE_STATION:
             raise ConnectorReservedError(
                 f"connector {connector_id} is reserved (reservation "
                 f"{reservation.reservation_id}) for another id tag until "
                 f"{reservation.expiry_date}; use another connector or cancel the reservation"
             )
     whole = [r for r in others if r.whole_station]
-    besides = connector_id
-    needed = len(whole) + (1 if connector_id == WHOLE_STATION else 0)
+    besides = WHOLE_STATION if connector_id is None else connector_id
+    needed = len(whole) + (1 if connector_id in (WHOLE_STATION, None) else 0)
     if whole and _free_connectors(state, twin, now, besides) < needed:
         first = whole[0]
         raise ConnectorReservedError(
@@ -178,11 +179,13 @@ def decide_reserve_now(command: c.RequestReservation, state: StationState) -> li
 
 def check_cancel(command: c.RequestReservationCancel, state: StationState) -> None:
     reservation = state.reservations.get(command.reservation_id)
-    if reservation is None:
+    if reservation is None and command.reservation_id in state.ended_reservations:
         raise ReservationNotFoundError(
-            f"no live reservation {command.reservation_id} on this station; "
-            "see GET /api/reservations"
+            f"reservation {command.reservation_id} has ended (cancelled, used or expired): "
+            "the station no longer holds it; see GET /api/reservations"
         )
+    if reservation is None:
+        return  # not one we made: the station knows; its answer tells
     if not reservation.confirmed:
         raise CommandPendingError(
             f"reservation {command.reservation_id} is not confirmed yet; wait for the outcome "

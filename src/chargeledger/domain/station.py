@@ -168,6 +168,7 @@ def _boot(command: c.RegisterBoot) -> e.StationBooted:
         model=command.model,
         firmware_version=command.firmware_version,
         booted_at=command.booted_at,
+        serial_number=command.serial_number,
     )
 
 
@@ -185,7 +186,8 @@ def requested_event(
     }
     match command:
         case c.RequestRemoteStart():
-            check_connector_exists(command.twin, command.connector_id)
+            if command.connector_id is not None:
+                check_connector_exists(command.twin, command.connector_id)
             if command.charging_profile is not None:
                 check_for_remote_start(command.charging_profile)
             return e.RemoteStartRequested(
@@ -231,6 +233,8 @@ def _one_of(what: str, value: str, allowed: tuple[str, ...]) -> None:
 def _slot(name: str, payload: Mapping[str, Any]) -> tuple[Any, ...]:
     """What a command occupies while open: one command per slot at a time."""
     if name == REMOTE_START:
+        if payload.get("connector_id") is None:  # the station picks: one per id tag
+            return (name, None, payload["id_tag"])
         return (name, payload["connector_id"])
     if name == "remote-stop":
         return (name, payload["transaction_id"])
@@ -268,7 +272,7 @@ def _holder(
             and _slot(open_command.name, open_command.payload) == slot
         ):
             return open_command.command_id, open_command.payload
-    if isinstance(wanted, e.RemoteStartRequested):
+    if isinstance(wanted, e.RemoteStartRequested) and wanted.connector_id is not None:
         held = state.held_connectors.get(wanted.connector_id)
         if held is not None and hold_is_live(held, twin, now):
             return held.command_id, {"connector_id": held.connector_id, "id_tag": held.id_tag}
@@ -334,6 +338,8 @@ def _check_free_for_remote_start(
     reservations.check_not_reserved(
         state, command.twin, command.connector_id, command.id_tag, command.requested_at
     )
+    if command.connector_id is None:
+        return []  # the station picks a connector: it knows which are free
     session = blocking_session(state, command.twin, command.connector_id)
     if session is not None:
         raise ConnectorNotAvailableError(

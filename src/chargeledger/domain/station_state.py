@@ -103,6 +103,7 @@ class LocalList:
 
 
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
+ENDED_RESERVATIONS_KEPT = 100
 
 
 @dataclass(frozen=True)
@@ -110,17 +111,29 @@ class StationState:
     registration: str | None = None
     open_commands: Mapping[str, OpenCommand] = field(default_factory=lambda: _EMPTY)
     held_connectors: Mapping[int, HeldConnector] = field(default_factory=lambda: _EMPTY)
+    picked_by_station: Mapping[str, HeldConnector] = field(default_factory=lambda: _EMPTY)
+    """Accepted remote starts that left the connector to the station, by id tag: they
+    hold no connector, but the session that follows is linked to them."""
     sessions: Mapping[int, OpenSession] = field(default_factory=lambda: _EMPTY)
     abandoned: tuple[int, ...] = ()
     reservations: Mapping[int, Reservation] = field(default_factory=lambda: _EMPTY)
+    ended_reservations: tuple[int, ...] = ()
+    """The last reservations that ended here: the station no longer holds them."""
     local_list: LocalList = LocalList()
     boots: int = 0
 
-    def pending_remote_start(self, connector_id: int) -> OpenCommand | None:
+    def pending_remote_start(self, connector_id: int, id_tag: str) -> OpenCommand | None:
+        """The open remote start for this connector, or else one of this id tag that
+        left the connector to the station."""
+        picked = None
         for command in self.open_commands.values():
-            if command.name == REMOTE_START and command.connector_id == connector_id:
+            if command.name != REMOTE_START:
+                continue
+            if command.connector_id == connector_id:
                 return command
-        return None
+            if command.connector_id is None and command.id_tag == id_tag:
+                picked = command
+        return picked
 
     def session_on(self, connector_id: int) -> OpenSession | None:
         for session in self.sessions.values():
@@ -177,7 +190,14 @@ def evolve(state: StationState, event: e.Event) -> StationState:
                 sessions=_without(state.sessions, event.transaction_id),
                 abandoned=tuple(t for t in state.abandoned if t != event.transaction_id),
             )
-        case e.ReservationConfirmed() | e.ReservationChangeRefused() | e.ReservationEnded():
+        case e.ReservationEnded():
+            ended = (*state.ended_reservations, event.reservation_id)[-ENDED_RESERVATIONS_KEPT:]
+            return replace(
+                state,
+                reservations=_reservations_after(state.reservations, event),
+                ended_reservations=ended,
+            )
+        case e.ReservationConfirmed() | e.ReservationChangeRefused():
             return replace(state, reservations=_reservations_after(state.reservations, event))
         case e.LocalListInstalled():
             return replace(state, local_list=_installed(state.local_list, event))
@@ -269,13 +289,20 @@ def _ended(
     target = state.open_commands.get(command_id)
     if target is None:
         return state
-    held = state.held_connectors
+    held, picked = state.held_connectors, state.picked_by_station
     connector, tag = target.connector_id, target.id_tag
-    if accepted and target.name == REMOTE_START and not target.linked and connector and tag:
-        hold = HeldConnector(command_id, connector, tag, target.expires_at, at)
-        held = _with(held, connector, hold)
+    if accepted and target.name == REMOTE_START and not target.linked and tag:
+        if connector:
+            held = _with(
+                held, connector, HeldConnector(command_id, connector, tag, target.expires_at, at)
+            )
+        else:
+            picked = _with(picked, tag, HeldConnector(command_id, 0, tag, target.expires_at, at))
     return replace(
-        state, open_commands=_without(state.open_commands, command_id), held_connectors=held
+        state,
+        open_commands=_without(state.open_commands, command_id),
+        held_connectors=held,
+        picked_by_station=picked,
     )
 
 
@@ -295,10 +322,15 @@ def _started(state: StationState, event: e.TransactionStarted) -> StationState:
     linked = open_commands.get(event.remote_start_command_id or "")
     if linked is not None:
         open_commands = _with(open_commands, linked.command_id, replace(linked, linked=True))
+    picked = state.picked_by_station
+    left_to_station = picked.get(event.id_tag)
+    if left_to_station is not None and left_to_station.command_id == event.remote_start_command_id:
+        picked = _without(picked, event.id_tag)
     return replace(
         state,
         sessions=_with(state.sessions, event.transaction_id, session),
         held_connectors=_without(state.held_connectors, event.connector_id),
+        picked_by_station=picked,
         open_commands=open_commands,
     )
 

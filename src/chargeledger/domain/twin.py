@@ -38,17 +38,19 @@ class StationTwin:
     """Firmware and diagnostics histories, DataTransfers, Authorizes, meter readings."""
     booted_at: str | None = None
     """When the station last sent a BootNotification (our clock)."""
+    protocol: str | None = None
+    """The OCPP version its connection speaks (the WebSocket subprotocol)."""
 
     def connector_status(self, connector_id: int) -> str | None:
         connector = self.connectors.get(connector_id)
         return connector.status if connector else None
 
 
-def connected(twin: StationTwin, epoch: int) -> StationTwin:
+def connected(twin: StationTwin, epoch: int, protocol: str | None = None) -> StationTwin:
     """A connection older than the one we know changes nothing."""
     if epoch < twin.connection_epoch:
         return twin
-    return replace(twin, connected=True, connection_epoch=epoch)
+    return replace(twin, connected=True, connection_epoch=epoch, protocol=protocol or twin.protocol)
 
 
 def disconnected(twin: StationTwin, epoch: int) -> StationTwin:
@@ -70,6 +72,7 @@ def heartbeat(twin: StationTwin, at: str) -> StationTwin:
         twin.firmware_status,
         twin.reports,
         twin.booted_at,
+        twin.protocol,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 import logging
@@ -11,12 +12,13 @@ from datetime import datetime
 from enum import StrEnum
 from importlib import resources
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
-from fastapi import Body, Depends, FastAPI, Header, Path, Request, Response
+from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chargeledger.adapters.metrics import CONTENT_TYPE
@@ -27,13 +29,37 @@ from chargeledger.application.charging_profile_library import (
 from chargeledger.application.charging_sessions import ChargingSessions
 from chargeledger.application.command_bus import RetriesExhaustedError, stream_of
 from chargeledger.application.history import station_as_of
-from chargeledger.application.id_tags import MAX_ID_TAG_LENGTH, IdTagRegistry, InvalidIdTagError
+from chargeledger.application.id_tags import (
+    ID_TAGS,
+    MAX_ID_TAG_LENGTH,
+    IdTagRegistry,
+    InvalidIdTagError,
+)
+from chargeledger.application.local_lists import (
+    LOCAL_LIST_NAMES,
+    MAX_LIST_NAME_LENGTH,
+    LocalListNotFoundError,
+    NamedLocalLists,
+)
 from chargeledger.application.operation_inputs import OperationInputs
 from chargeledger.application.operation_queries import OperationViews, event_view
 from chargeledger.application.operator_commands import OperatorCommands
+from chargeledger.application.paging import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    Page,
+    page_size,
+    scan,
+)
 from chargeledger.application.ports import RecordedEvent
 from chargeledger.application.queries import Views
-from chargeledger.application.registry import RegistryError, check_station_id, registry_view
+from chargeledger.application.registry import (
+    REGISTRY,
+    RegisteredStation,
+    RegistryError,
+    check_station_id,
+    registry_view,
+)
 from chargeledger.bootstrap import Node, store_failures
 from chargeledger.domain.errors import DomainError, InvalidChargingProfileError
 from chargeledger.entrypoints import observability
@@ -42,6 +68,7 @@ from chargeledger.entrypoints.command_bodies import (
     ChargingProfile,
     CommandBody,
     ConnectorId,
+    LocalListEntry,
     OcppInteger,
     RemoteStartBody,
     UtcDateTime,
@@ -51,6 +78,8 @@ from chargeledger.entrypoints.http_guard import MAX_QUERY_INTEGER
 from chargeledger.errors import ChargeledgerError
 
 log = logging.getLogger(__name__)
+
+MAX_IDEMPOTENCY_KEY_CHARACTERS = 200
 
 
 class CommandName(StrEnum):
@@ -141,6 +170,31 @@ class CloseBody(BaseModel):
     reason: str = Field(min_length=1, max_length=255, description="why it is closed by hand")
 
 
+class StoredChargingProfile(ChargingProfile):
+    """A charging profile as the library keeps it: the operator's name and description
+    beside the OCPP fields (never sent to a station)."""
+
+    name: str | None = Field(default=None, max_length=100)
+    description: str | None = Field(default=None, max_length=1000)
+    updated_at: datetime | None = Field(
+        default=None, description="read-only: when it was stored; ignored when written"
+    )
+
+
+class NamedLocalListBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    entries: list[LocalListEntry] = Field(max_length=10_000)
+
+    @model_validator(mode="after")
+    def _once_each(self) -> NamedLocalListBody:
+        if len({entry.id_tag for entry in self.entries}) < len(self.entries):
+            raise ValueError("each id_tag may appear once in entries")
+        return self
+
+
+ListName = Annotated[str, Path(min_length=1, max_length=MAX_LIST_NAME_LENGTH)]
+
+
 class IdTagBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Literal["Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"] = "Accepted"
@@ -191,6 +245,7 @@ def create_app(node: Node) -> FastAPI:
     id_tags = IdTagRegistry(node.documents, node.clock)
     profiles = ChargingProfileLibrary(node.documents, node.clock)
     operations = OperationViews(node.documents, profiles, node.twin)
+    local_lists = NamedLocalLists(node.documents, node.clock)
     operator = OperatorCommands(
         node.bus,
         node.documents,
@@ -203,6 +258,7 @@ def create_app(node: Node) -> FastAPI:
             id_tags,
             node.clock,
             node.settings.remote_start_unknown_tags == "refuse",
+            local_lists,
         ),
         node.settings.connection_timeout_s,
     )
@@ -254,6 +310,10 @@ def create_app(node: Node) -> FastAPI:
     @app.exception_handler(ChargingProfileNotFoundError)
     async def no_profile(request: Request, exc: ChargingProfileNotFoundError) -> JSONResponse:
         return JSONResponse({"error": "ChargingProfileNotFound", "detail": str(exc)}, 422)
+
+    @app.exception_handler(LocalListNotFoundError)
+    async def no_local_list(request: Request, exc: LocalListNotFoundError) -> JSONResponse:
+        return JSONResponse({"error": "LocalListNotFound", "detail": str(exc)}, 422)
 
     @app.exception_handler(RetriesExhaustedError)
     async def busy(request: Request, exc: RetriesExhaustedError) -> JSONResponse:
@@ -344,9 +404,17 @@ def create_app(node: Node) -> FastAPI:
     api = [Depends(require_token)]
 
     @app.get("/api/stations", dependencies=api)
-    async def list_stations(min_position: int | None = None) -> list[dict[str, Any]]:
+    async def list_stations(
+        request: Request,
+        response: Response,
+        min_position: int | None = None,
+        limit: Limit = None,
+        cursor: Cursor = None,
+    ) -> list[dict[str, Any]]:
+        """Stations in id order, a page at a time (``Link: <…>; rel="next"``)."""
         await caught_up(min_position)
-        return await views.stations()
+        size = page_size(limit)
+        return _paged(request, response, await views.stations(size, _key_of(cursor)), size)
 
     @app.get("/api/stations/{station_id}", dependencies=api)
     async def get_station(
@@ -393,13 +461,31 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/api/stations/{station_id}/events", dependencies=api)
     async def station_events(
-        station_id: StationIdPath, from_version: int = 1, limit: int = 1000
+        station_id: StationIdPath,
+        request: Request,
+        response: Response,
+        from_version: int = 1,
+        limit: Limit = None,
+        cursor: Cursor = None,
     ) -> list[dict[str, Any]]:
         """The station's event history, oldest first, from ``from_version`` on."""
-        history = await node.store.read_stream(stream_of(station_id), max(1, from_version))
-        if not history and not await views.station_known(station_id):
+        start = max(1, from_version)
+        if cursor is not None:
+            version = _key_of(cursor)
+            if version is None or not version.isdigit():
+                raise ApiError(422, "ValidationError", "query.cursor: not a cursor of this list")
+            start = max(start, int(version) + 1)
+        history = await node.store.read_stream(stream_of(station_id), start)
+        if not history and start == 1 and not await views.station_known(station_id):
             raise ApiError(404, "StationNotFound", f"no station {station_id!r}")
-        return [event_view(recorded) for recorded in history[: max(0, limit)]]
+        size = page_size(limit)
+        shown = history[:size]
+        more = len(history) > size
+        page = Page(
+            [event_view(recorded) for recorded in shown],
+            str(shown[-1].version) if more and shown else None,
+        )
+        return _paged(request, response, page, size)
 
     @app.post(
         "/api/stations/{station_id}/commands/{name}",
@@ -415,10 +501,12 @@ def create_app(node: Node) -> FastAPI:
             str | None,
             Header(
                 min_length=1,
-                max_length=200,
+                # HTTP hands the header over byte by byte (ISO-8859-1): four bytes per
+                # character at most; the 200 characters are counted once decoded.
+                max_length=4 * MAX_IDEMPOTENCY_KEY_CHARACTERS,
                 pattern=r"^[^/]+$",
                 description="Any text without '/' (the CSMS's own ids use it) or control "
-                "characters, in UTF-8, up to 200 bytes; a repeat with the same body "
+                "characters, in UTF-8, up to 200 characters; a repeat with the same body "
                 "returns the first command, with another body is a 409 IdempotencyKeyReused",
             ),
         ] = None,
@@ -430,6 +518,30 @@ def create_app(node: Node) -> FastAPI:
         command_id = _utf8_key(idempotency_key) if idempotency_key else str(uuid.uuid4())
         fields = arguments.model_dump(mode="json", exclude={"ttl_s"})
         return await operator.request(station_id, command_id, name, fields, arguments.ttl_s)
+
+    @app.get("/api/commands", dependencies=api)
+    async def list_commands(
+        request: Request,
+        response: Response,
+        station: str | None = None,
+        status: CommandStatus | None = None,
+        name: CommandName | None = None,
+        min_position: int | None = None,
+        limit: Limit = None,
+        cursor: Cursor = None,
+    ) -> list[dict[str, Any]]:
+        """Command views, newest first (by when they were requested), filtered by
+        station, status and name; a page at a time (``Link: <…>; rel="next"``)."""
+        await caught_up(min_position)
+        size = page_size(limit)
+        page = await views.commands(
+            size,
+            _key_of(cursor),
+            station,
+            None if status is None else str(status),
+            None if name is None else str(name),
+        )
+        return _paged(request, response, page, size)
 
     @app.get("/api/commands/{command_id}", dependencies=api)
     async def get_command(command_id: str, min_position: int | None = None) -> dict[str, Any]:
@@ -448,11 +560,23 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/api/transactions", dependencies=api)
     async def list_transactions(
-        station: str | None = None, min_position: int | None = None
+        request: Request,
+        response: Response,
+        station: str | None = None,
+        id_tag: str | None = None,
+        status: TransactionStatus | None = None,
+        min_position: int | None = None,
+        limit: Limit = None,
+        cursor: Cursor = None,
     ) -> list[dict[str, Any]]:
-        """Charging sessions (of one station with ``?station=ID``), in transaction order."""
+        """Charging sessions in transaction order, filtered by station, id tag and
+        status; a page at a time (``Link: <…>; rel="next"``)."""
         await caught_up(min_position)
-        return await views.transactions(station)
+        size = page_size(limit)
+        page = await views.transactions(
+            size, _key_of(cursor), station, id_tag, None if status is None else str(status)
+        )
+        return _paged(request, response, page, size)
 
     @app.get("/api/transactions/{transaction_id}", dependencies=api)
     async def get_transaction(
@@ -460,6 +584,10 @@ def create_app(node: Node) -> FastAPI:
     ) -> dict[str, Any]:
         await caught_up(min_position)
         view = await views.transaction(transaction_id)
+        if view is None:
+            # Read your own writes: a session just started is in the log.
+            await caught_up_to_head()
+            view = await views.transaction(transaction_id)
         if view is None:
             raise ApiError(404, "TransactionNotFound", f"no transaction {transaction_id}")
         return view
@@ -490,15 +618,41 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/api/reservations", dependencies=api)
     async def list_reservations(
-        station: str | None = None, min_position: int | None = None
+        request: Request,
+        response: Response,
+        station: str | None = None,
+        min_position: int | None = None,
+        limit: Limit = None,
+        cursor: Cursor = None,
     ) -> list[dict[str, Any]]:
-        """Reservations (of one station with ``?station=ID``) and their status."""
+        """Reservations (of one station with ``?station=ID``) and their status, in id
+        order; a page at a time (``Link: <…>; rel="next"``)."""
         await caught_up(min_position)
-        return await operations.reservations(station)
+        size = page_size(limit)
+        page = await operations.reservations(size, _key_of(cursor), station)
+        return _paged(request, response, page, size)
+
+    @app.get("/api/reservations/{reservation_id}", dependencies=api)
+    async def get_reservation(
+        reservation_id: int, min_position: int | None = None
+    ) -> dict[str, Any]:
+        await caught_up(min_position)
+        view = await operations.reservation(reservation_id)
+        if view is None:
+            # Read your own writes: a reservation just requested is in the log.
+            await caught_up_to_head()
+            view = await operations.reservation(reservation_id)
+        if view is None:
+            raise ApiError(404, "ReservationNotFound", f"no reservation {reservation_id}")
+        return view
 
     @app.get("/api/charging-profiles", dependencies=api)
-    async def list_charging_profiles() -> list[dict[str, Any]]:
-        return await operations.stored_profiles()
+    async def list_charging_profiles(
+        request: Request, response: Response, limit: Limit = None, cursor: Cursor = None
+    ) -> list[dict[str, Any]]:
+        size = page_size(limit)
+        page = await operations.stored_profiles(size, _key_of(cursor))
+        return _paged(request, response, page, size)
 
     @app.get("/api/charging-profiles/{profile_id}", dependencies=api)
     async def get_charging_profile(profile_id: int) -> dict[str, Any]:
@@ -508,9 +662,13 @@ def create_app(node: Node) -> FastAPI:
         return view
 
     @app.put("/api/charging-profiles/{profile_id}", dependencies=api)
-    async def put_charging_profile(profile_id: int, body: ChargingProfile) -> dict[str, Any]:
-        """Store a profile (checked first: a 422 names what is wrong with it)."""
-        await profiles.put(profile_id, body.model_dump(mode="json", exclude_none=True))
+    async def put_charging_profile(profile_id: int, body: StoredChargingProfile) -> dict[str, Any]:
+        """Store a profile (checked first: a 422 names what is wrong with it). What GET
+        answers can be PUT back as it is."""
+        profile = body.model_dump(
+            mode="json", exclude_none=True, exclude={"name", "description", "updated_at"}
+        )
+        await profiles.put(profile_id, profile, body.name, body.description)
         view = await operations.stored_profile(profile_id)
         assert view is not None
         return view
@@ -521,10 +679,47 @@ def create_app(node: Node) -> FastAPI:
             raise ApiError(404, "ChargingProfileNotFound", f"no charging profile {profile_id}")
         return Response(status_code=204)
 
+    @app.get("/api/local-lists", dependencies=api)
+    async def list_local_lists(
+        request: Request, response: Response, limit: Limit = None, cursor: Cursor = None
+    ) -> list[dict[str, Any]]:
+        """The named local authorization lists of the CSMS, by name."""
+        size = page_size(limit)
+        found = await scan(node.documents, LOCAL_LIST_NAMES, limit=size, after=_key_of(cursor))
+        return _paged(request, response, found, size)
+
+    @app.get("/api/local-lists/{list_name}", dependencies=api)
+    async def get_local_list(list_name: ListName) -> dict[str, Any]:
+        doc = await local_lists.get(list_name)
+        if doc is None:
+            raise ApiError(404, "LocalListNotFound", f"no local list {list_name!r}")
+        return doc
+
+    @app.put("/api/local-lists/{list_name}", dependencies=api)
+    async def put_local_list(list_name: ListName, body: NamedLocalListBody) -> dict[str, Any]:
+        """Store (or replace) a named list; send it to a station with send-local-list
+        ``{"update_type": "Full", "list_name": ...}``."""
+        return await local_lists.put(
+            list_name, [entry.model_dump(mode="json") for entry in body.entries]
+        )
+
+    @app.delete("/api/local-lists/{list_name}", status_code=204, dependencies=api)
+    async def delete_local_list(list_name: ListName) -> Response:
+        if not await local_lists.remove(list_name):
+            raise ApiError(404, "LocalListNotFound", f"no local list {list_name!r}")
+        return Response(status_code=204)
+
     @app.get("/api/registry/stations", dependencies=api)
-    async def list_registered_stations() -> list[dict[str, Any]]:
+    async def list_registered_stations(
+        request: Request, response: Response, limit: Limit = None, cursor: Cursor = None
+    ) -> list[dict[str, Any]]:
         """The station registry: ids that may connect, and whether each has a password."""
-        return [registry_view(s) for s in await node.registry.list()]
+        size = page_size(limit)
+        found = await scan(node.documents, REGISTRY, limit=size, after=_key_of(cursor))
+        page = Page(
+            [registry_view(RegisteredStation(**doc)) for doc in found.items], found.next_after
+        )
+        return _paged(request, response, page, size)
 
     @app.get("/api/registry/stations/{station_id}", dependencies=api)
     async def get_registered_station(station_id: StationIdPath) -> dict[str, Any]:
@@ -555,8 +750,13 @@ def create_app(node: Node) -> FastAPI:
         return Response(status_code=204)
 
     @app.get("/api/id-tags", dependencies=api)
-    async def list_id_tags() -> list[dict[str, Any]]:
-        return [_id_tag_view(doc) for doc in await id_tags.list()]
+    async def list_id_tags(
+        request: Request, response: Response, limit: Limit = None, cursor: Cursor = None
+    ) -> list[dict[str, Any]]:
+        size = page_size(limit)
+        found = await scan(node.documents, ID_TAGS, limit=size, after=_key_of(cursor))
+        page = Page([_id_tag_view(doc) for doc in found.items], found.next_after)
+        return _paged(request, response, page, size)
 
     @app.put("/api/id-tags/{id_tag}", dependencies=api)
     async def put_id_tag(
@@ -601,7 +801,64 @@ def _utf8_key(header: str) -> str:
         ) from None
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
         raise ApiError(422, "ValidationError", "header.idempotency-key: no control characters")
+    if len(key) > MAX_IDEMPOTENCY_KEY_CHARACTERS:
+        raise ApiError(
+            422,
+            "ValidationError",
+            f"header.idempotency-key: at most {MAX_IDEMPOTENCY_KEY_CHARACTERS} characters, "
+            f"got {len(key)}",
+        )
     return key
+
+
+Limit = Annotated[
+    int | None,
+    Query(description=f"items per page, 1 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})"),
+]
+Cursor = Annotated[
+    str | None,
+    Query(description='the cursor of a Link: <…>; rel="next" header: where the page starts'),
+]
+
+
+class CommandStatus(StrEnum):
+    requested = "requested"
+    dispatched = "dispatched"
+    accepted = "accepted"
+    rejected = "rejected"
+    timed_out = "timed_out"
+    expired = "expired"
+    failed = "failed"
+
+
+class TransactionStatus(StrEnum):
+    open = "open"
+    stopped = "stopped"
+    abandoned = "abandoned"
+    closed = "closed"
+
+
+def _cursor_of(key: str) -> str:
+    """An opaque cursor: clients pass it back, never build it."""
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def _key_of(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(422, "ValidationError", "query.cursor: not a cursor of this list") from None
+
+
+def _paged(request: Request, response: Response, page: Page, size: int) -> list[dict[str, Any]]:
+    """The page's items; the next page named by a Link header (RFC 8288), same query."""
+    if page.next_after is not None:
+        query = {**request.query_params, "limit": str(size), "cursor": _cursor_of(page.next_after)}
+        response.headers["Link"] = f'<{request.url.path}?{urlencode(query)}>; rel="next"'
+    return page.items
 
 
 def _event_id(header: str) -> int:

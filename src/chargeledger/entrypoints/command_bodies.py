@@ -51,6 +51,8 @@ UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
 OcppInteger = Annotated[int, Strict(), Field(ge=MIN_INTEGER, le=MAX_INTEGER)]
 ConnectorId = Annotated[int, Strict(), Field(ge=0, le=MAX_CONNECTOR_ID)]
 BoundedDecimal = Annotated[float, Strict(), Field(ge=-MAX_DECIMAL, le=MAX_DECIMAL)]
+WrittenDecimal = Annotated[int, Strict(), Field(ge=-MAX_DECIMAL, le=MAX_DECIMAL)] | BoundedDecimal
+"""A decimal that keeps an integer an integer, so it reads back as it was written."""
 IdToken = Annotated[str, StringConstraints(min_length=1, max_length=20)]
 Purpose = Literal["ChargePointMaxProfile", "TxDefaultProfile", "TxProfile"]
 
@@ -73,7 +75,8 @@ class ChargingSchedulePeriod(_Strict):
     start_period: OcppInteger = Field(
         description="seconds from the schedule's start; the first is 0"
     )
-    limit: BoundedDecimal = Field(
+    # An integer stays one: a profile reads back as it was written (16, not 16.0).
+    limit: WrittenDecimal = Field(
         description="positive, in the schedule's unit, one decimal at most"
     )
     number_phases: OcppInteger | None = None
@@ -84,7 +87,7 @@ class ChargingSchedule(_Strict):
     start_schedule: UtcDateTime | None = None
     charging_rate_unit: Literal["W", "A"]
     charging_schedule_period: list[ChargingSchedulePeriod]
-    min_charging_rate: BoundedDecimal | None = None
+    min_charging_rate: WrittenDecimal | None = None
 
 
 class ChargingProfile(_Strict):
@@ -109,7 +112,9 @@ def _one_profile(inline: object, stored_id: int | None, inline_name: str) -> Non
 
 
 class RemoteStartBody(CommandBody):
-    connector_id: ConnectorId = Field(gt=0)
+    connector_id: ConnectorId | None = Field(
+        default=None, gt=0, description="leave out to let the station pick the connector"
+    )
     id_tag: IdToken
     charging_profile: ChargingProfile | None = Field(
         default=None, description="a TxProfile for the session, inline"
@@ -166,11 +171,42 @@ class GetLocalListVersionBody(CommandBody):
     pass
 
 
+AuthorizationStatus = Literal["Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"]
+
+
+class LocalListEntry(_Strict):
+    id_tag: IdToken
+    status: AuthorizationStatus | None = Field(
+        default="Accepted", description="null removes the tag (a Differential update only)"
+    )
+    expiry: UtcDateTime | None = None
+    parent_id_tag: IdToken | None = None
+
+
 class SendLocalListBody(CommandBody):
     update_type: Literal["Full", "Differential"]
     list_version: OcppInteger | None = Field(
-        default=None, ge=1, description="default: the version last installed + 1"
+        default=None,
+        ge=1,
+        description="above the version the station holds; default: that version + 1",
     )
+    entries: list[LocalListEntry] | None = Field(
+        default=None,
+        max_length=10_000,
+        description="sent exactly as given; leave out (with list_name) for the whole "
+        "id-tag registry",
+    )
+    list_name: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None, description="a named list of the CSMS (PUT /api/local-lists/{name})"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SendLocalListBody:
+        if self.entries is not None and self.list_name is not None:
+            raise ValueError("send entries or list_name, not both")
+        if self.entries is not None and len({e.id_tag for e in self.entries}) < len(self.entries):
+            raise ValueError("each id_tag may appear once in entries")
+        return self
 
 
 class ReserveNowBody(CommandBody):
@@ -185,15 +221,26 @@ class CancelReservationBody(CommandBody):
 
 
 class SetChargingProfileBody(CommandBody):
-    connector_id: ConnectorId = Field(ge=0)
+    connector_id: ConnectorId | None = Field(
+        default=None, ge=0, description="required, unless transaction_id names the session"
+    )
     cs_charging_profiles: ChargingProfile | None = None
     charging_profile_id: OcppInteger | None = Field(default=None, description="a stored profile")
+    transaction_id: OcppInteger | None = Field(
+        default=None,
+        description="with charging_profile_id: apply that stored TxProfile to this running "
+        "session (on its connector)",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> SetChargingProfileBody:
         _one_profile(self.cs_charging_profiles, self.charging_profile_id, "cs_charging_profiles")
         if self.cs_charging_profiles is None and self.charging_profile_id is None:
             raise ValueError("send cs_charging_profiles or charging_profile_id")
+        if self.transaction_id is not None and self.charging_profile_id is None:
+            raise ValueError("transaction_id goes with charging_profile_id (inline, set it inside)")
+        if self.connector_id is None and self.transaction_id is None:
+            raise ValueError("send connector_id (or transaction_id with charging_profile_id)")
         return self
 
 

@@ -265,6 +265,28 @@ async def test_documents_are_written_listed_and_deleted(backend: Backend) -> Non
     assert await docs.list("station") == [{"n": 3}]
 
 
+async def test_documents_page_by_key_after_a_cursor_either_way(backend: Backend) -> None:
+    _, docs = await backend.open()
+    await docs.write(
+        [
+            DocumentWrite("command", f"k{i}", {"i": i}, tag="even" if i % 2 == 0 else None)
+            for i in range(7)
+        ]
+        + [DocumentWrite("other", "k0", {"i": -1})]
+    )
+    first = await docs.page("command", limit=3)
+    assert first == [("k0", {"i": 0}), ("k1", {"i": 1}), ("k2", {"i": 2})]
+    rest = await docs.page("command", limit=10, after="k2")
+    assert [key for key, _ in rest] == ["k3", "k4", "k5", "k6"]
+    newest = await docs.page("command", limit=2, descending=True)
+    assert [key for key, _ in newest] == ["k6", "k5"]
+    older = await docs.page("command", limit=10, after="k5", descending=True)
+    assert [key for key, _ in older] == ["k4", "k3", "k2", "k1", "k0"]
+    tagged = await docs.page("command", limit=10, tag="even", after="k2")
+    assert [key for key, _ in tagged] == ["k4", "k6"]
+    assert await docs.page("command", limit=5, after="k6") == []
+
+
 async def test_a_batch_and_its_checkpoint_commit_together(backend: Backend) -> None:
     _, docs = await backend.open()
     assert await docs.checkpoint("views") == 0

@@ -178,5 +178,6 @@ async def test_clearing_by_criteria_removes_what_matches() -> None:
         "value": "60",
         "readonly": False,
     }
-    assert [r["status"] for r in await views.reservations("CP1")] == ["active", "rejected"]
-    assert await views.reservations("ELSEWHERE") == []
+    listed = (await views.reservations(100, station_id="CP1")).items
+    assert [r["status"] for r in listed] == ["active", "rejected"]
+    assert (await views.reservations(100, station_id="ELSEWHERE")).items == []

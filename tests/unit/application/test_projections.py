@@ -15,6 +15,8 @@ from chargeledger.application.twin_service import TwinService
 from chargeledger.domain import events as e
 from chargeledger.domain.station import requested_event
 from tests.unit.domain.scenario import (
+    AT,
+    LATER,
     READING,
     availability,
     booted,
@@ -73,8 +75,9 @@ async def test_sessions_are_listed_in_order_and_by_station() -> None:
         batch = [RecordedEvent(stream, 1, tx, started(tx), Metadata())]
         await documents.write(await projection.writes_for(batch))
     views = Views(documents, TwinService(documents))
-    assert [t["transaction_id"] for t in await views.transactions()] == [2, 9, 10]
-    assert [t["transaction_id"] for t in await views.transactions("A")] == [2, 10]
+    assert [t["transaction_id"] for t in (await views.transactions(100)).items] == [2, 9, 10]
+    by_station = await views.transactions(100, station_id="A")
+    assert [t["transaction_id"] for t in by_station.items] == [2, 10]
 
 
 async def test_an_abandoned_session_says_which_one_replaced_it() -> None:
@@ -83,3 +86,49 @@ async def test_an_abandoned_session_says_which_one_replaced_it() -> None:
     doc = await documents.get(TRANSACTIONS, transaction_key(7))
     assert doc is not None
     assert (doc["status"], doc["abandoned_for"]) == ("abandoned", 8)
+
+
+async def test_a_session_names_the_reservation_it_used_and_the_profile_it_runs_under() -> None:
+    profile = {
+        "charging_profile_id": 30,
+        "transaction_id": 7,
+        "stack_level": 1,
+        "charging_profile_purpose": "TxProfile",
+        "charging_profile_kind": "Relative",
+        "charging_schedule": {
+            "charging_rate_unit": "A",
+            "charging_schedule_period": [{"start_period": 0, "limit": 16}],
+        },
+    }
+    events: list[e.Event] = [
+        booted(),
+        started(7),
+        e.ReservationEnded(reservation_id=3, connector_id=1, reason="used", transaction_id=7),
+        e.SetChargingProfileRequested(
+            command_id="prof-1",
+            requested_at=AT,
+            expires_at=LATER,
+            connector_id=1,
+            cs_charging_profiles=profile,
+        ),
+        e.CommandAccepted(command_id="prof-1", result={"status": "Accepted"}),
+    ]
+    documents = await project(events)
+    view = await Views(documents, TwinService(documents)).transaction(7)
+    assert view is not None
+    assert (view["reservation_id"], view["charging_profile_id"]) == (3, 30)
+    assert (view["status"], view["anomalies"], view["unconfirmed"]) == ("open", [], False)
+
+
+async def test_commands_list_newest_first_filtered_and_paged() -> None:
+    commands = [remote_stop(), unlock(), reset(), availability(), trigger()]
+    documents = await project([booted(), *(requested_event(cmd) for cmd in commands)])
+    views = Views(documents, TwinService(documents))
+    first = await views.commands(limit=2)
+    assert [c["name"] for c in first.items] == ["trigger-message", "change-availability"]
+    rest = await views.commands(limit=10, after=first.next_after)
+    assert [c["name"] for c in rest.items] == ["reset", "unlock-connector", "remote-stop"]
+    assert rest.next_after is None
+    resets = await views.commands(limit=10, name="reset", status="requested")
+    assert [c["command_id"] for c in resets.items] == ["reset-1"]
+    assert (await views.commands(limit=10, status="accepted")).items == []

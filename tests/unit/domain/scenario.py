@@ -55,7 +55,7 @@ def start(
     )
 
 
-def requested(command_id: str = "cmd-1", connector: int = 1, tag: str = "TAG") -> e.Event:
+def requested(command_id: str = "cmd-1", connector: int | None = 1, tag: str = "TAG") -> e.Event:
     return e.RemoteStartRequested(
         command_id=command_id, requested_at=AT, expires_at=LATER, connector_id=connector, id_tag=tag
     )

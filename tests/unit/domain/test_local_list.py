@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from chargeledger.domain.errors import (
     CommandPendingError,
     InvalidCommandError,
     LocalListOutOfSyncError,
+    LocalListVersionError,
 )
 from chargeledger.domain.station import fold
 from tests.unit.domain.operation_scenario import common, local_list_update
@@ -167,3 +169,44 @@ def test_one_list_update_at_a_time() -> None:
     ]
     with pytest.raises(CommandPendingError):
         when(history, local_list_update({"A": {"status": "Accepted"}}, command_id="list-3"))
+
+
+# --- issue 11 item 11: explicit entries, a version that must grow ------------------------
+
+
+def explicit(
+    entries: dict[str, Any], update_type: str = "Full", version: int | None = None
+) -> c.RequestLocalListUpdate:
+    return replace(local_list_update({}, update_type, version=version), entries=entries)
+
+
+def test_explicit_entries_are_sent_instead_of_the_registry() -> None:
+    decided = when(given(booted()), explicit({"X": {"status": "Accepted"}}))
+    assert decided == [sent(1, "Full", [{"id_tag": "X", "id_tag_info": {"status": "Accepted"}}])]
+
+
+def test_a_differential_update_sends_exactly_the_given_entries() -> None:
+    history = given(booted(), installed(3))
+    update = explicit({"B": None, "C": {"status": "Accepted"}}, "Differential")
+    assert when(history, update) == [
+        sent(
+            4,
+            "Differential",
+            [
+                {"id_tag": "B", "id_tag_info": None},
+                {"id_tag": "C", "id_tag_info": {"status": "Accepted"}},
+            ],
+        )
+    ]
+
+
+def test_a_full_list_cannot_remove_a_tag() -> None:
+    with pytest.raises(InvalidCommandError, match="Differential"):
+        when(given(booted()), explicit({"B": None}))
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_a_list_version_not_above_the_stations_is_refused_with_the_reason(version: int) -> None:
+    with pytest.raises(LocalListVersionError, match="not above 3, the version the station holds"):
+        when(given(booted(), installed(3)), local_list_update(REGISTRY, version=version))
+    assert when(given(booted(), installed(3)), local_list_update(REGISTRY, version=4)) != []

@@ -12,7 +12,6 @@ from chargeledger.domain.errors import (
     CommandPendingError,
     ConnectorReservedError,
     ExpiryInThePastError,
-    ReservationNotFoundError,
     StationNotRegisteredError,
     UnknownConnectorError,
 )
@@ -187,9 +186,7 @@ def test_a_second_whole_station_reservation_needs_a_connector_left_for_each() ->
 # --- cancel, use, expiry -----------------------------------------------------------------
 
 
-def test_cancelling_a_reservation_that_is_not_live_is_refused() -> None:
-    with pytest.raises(ReservationNotFoundError):
-        when(given(booted()), cancel())
+def test_cancelling_a_reservation_not_yet_confirmed_waits_for_its_outcome() -> None:
     with pytest.raises(CommandPendingError, match="not confirmed yet"):
         when(given(booted(), reserve_requested()), cancel())
 

@@ -353,7 +353,7 @@ class OcppGateway:
                 del self._closing[station_id]
 
     def went_live(self, connection: _Connection, session: StationSession) -> None:
-        self.twin.connected(session.station_id, session.epoch)
+        self.twin.connected(session.station_id, session.epoch, connection.ws.subprotocol)
         session.start_sending()
         if session.registered:  # took over a connection whose boot was accepted
             self.spawn(self.dispatcher.station_ready(session), f"ready-{session.station_id}")
@@ -805,6 +805,7 @@ class _Connection(asyncio.Protocol):
         session = self.session
         if session is None or not self.live or session.fenced:
             return  # fenced: a newer connection speaks for this station now
+        self.gateway.twin.message_received(session.station_id)
         connection_log.frame("<-", session.station_id, self.client, text)
         connection_log.bind(session.station_id, self.client)
         frame = framing.parse(text)

@@ -91,6 +91,8 @@ class StationMessages:
                 model=payload["chargePointModel"],
                 firmware_version=payload.get("firmwareVersion"),
                 booted_at=now,
+                serial_number=payload.get("chargePointSerialNumber")
+                or payload.get("chargeBoxSerialNumber"),
             ),
         )
         registration = result.state.registration or "Rejected"

@@ -759,7 +759,7 @@ pages.station = async (view, ctx) => {
     api(`/api/stations/${enc}`),
     apiAll(`/api/transactions?station=${enc}`),
     apiAll(`/api/reservations?station=${enc}`),
-    api(`/api/stations/${enc}/events?limit=100000`),
+    apiAll(`/api/stations/${enc}/events?limit=1000`),
   ]);
   let past = null;
   if (at) past = await api(`/api/stations/${enc}?at=${encodeURIComponent(at)}`);
@@ -859,7 +859,7 @@ pages.station = async (view, ctx) => {
   const history2 = (title, part) => [h('h3', { text: `${title}: ${(part && part.status) || '—'}` }),
     part && part.history && part.history.length ? table(['status', 'at'], part.history.map((e) => [e.status || JSON.stringify(e), fmtTime(e.at || e.timestamp)])) : h('p', { class: 'hint', text: 'no notifications' })];
   view.append(section('Firmware and diagnostics', 'firmware', h('div', { class: 'grid2' },
-    h('div', {}, history2('Firmware', station.firmware)), h('div', {}, history2('Diagnostics', station.diagnostics)))));
+    h('div', {}, history2('Firmware', station.firmware_update || station.firmware)), h('div', {}, history2('Diagnostics', station.diagnostics)))));
 
   view.append(section('Event timeline', 'timeline', table(['position', 'version', 'recorded', 'type', 'command', 'data'],
     [...events].reverse().map((e) => [String(e.position), String(e.version), fmtTime(e.recorded_at), e.type, e.command_id || '—',
