@@ -130,7 +130,9 @@ def timestamps(draw: st.DrawFn) -> str:
     return text + zone
 
 
-_SAFE_TEXT = st.characters(exclude_categories=["Cs"])
+_SAFE_TEXT = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
+"""Any character a string may hold: not a lone surrogate (not text), not U+0000 (which
+no store keeps; both are defects of their own)."""
 
 
 def valid(node: dict[str, Any], name: str = "") -> st.SearchStrategy[Any]:
@@ -270,6 +272,8 @@ def _defect(draw: st.DrawFn, node: dict[str, Any], name: str) -> tuple[Any, froz
     if kind == "string":
         surrogate = st.sampled_from(LONE_SURROGATES)
         choices.append((surrogate, frozenset({FORMATION}), "lone surrogate"))
+        nul = st.sampled_from(("\x00", "a\x00b", "\x00" * 10))
+        choices.append((nul, frozenset({PROPERTY}), "U+0000 in a string"))
         if node.get("format") == "date-time":
             choices.append((st.sampled_from(NOT_DATES), frozenset({PROPERTY}), "not a date"))
         elif "enum" in node:
