@@ -174,20 +174,36 @@ async def _fuzz_connection(
 
 async def _fuzz(url: str, pool: list[Case], frames: int, connections: int, tally: Tally) -> float:
     started = time.perf_counter()
-    await asyncio.gather(
-        *(
-            _fuzz_connection(
-                f"{url}/FUZZ-{n}",
-                pool,
-                random.Random(SEED + n),
-                frames // connections,
-                f"f{n}-",
-                tally,
+    progress = asyncio.create_task(_progress(tally, frames, started))
+    try:
+        await asyncio.gather(
+            *(
+                _fuzz_connection(
+                    f"{url}/FUZZ-{n}",
+                    pool,
+                    random.Random(SEED + n),
+                    frames // connections,
+                    f"f{n}-",
+                    tally,
+                )
+                for n in range(connections)
             )
-            for n in range(connections)
         )
-    )
+    finally:
+        progress.cancel()
     return time.perf_counter() - started
+
+
+async def _progress(tally: Tally, frames: int, started: float) -> None:
+    """A line on stderr every 30 s: the full run takes many minutes on a busy machine."""
+    while True:
+        await asyncio.sleep(30)
+        elapsed = time.perf_counter() - started
+        print(
+            f"fuzz: {tally.sent:,}/{frames:,} frames in {elapsed:.0f} s, "
+            f"{tally.wrong + tally.unexpected} answers not as named",
+            file=sys.stderr,
+        )
 
 
 def _free_port() -> int:
