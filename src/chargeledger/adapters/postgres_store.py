@@ -36,6 +36,7 @@ from chargeledger.application.ports import (
     VersionConflictError,
 )
 from chargeledger.application.presence import StaleEpochError
+from chargeledger.application.quarantine import MisshapenDocumentError, Quarantine, check_shape
 from chargeledger.domain.events import Event
 
 AnyConnection = psycopg.AsyncConnection[Any]
@@ -312,8 +313,9 @@ _DELETE_DOC = "DELETE FROM documents WHERE model = %s AND key = %s"
 class PostgresDocumentStore:
     """Read models, registries, checkpoints and sequences beside the events."""
 
-    def __init__(self, database: PostgresDatabase) -> None:
+    def __init__(self, database: PostgresDatabase, quarantine: Quarantine | None = None) -> None:
         self._db = database
+        self.quarantine = Quarantine() if quarantine is None else quarantine
 
     async def get(self, model: str, key: str) -> dict[str, Any] | None:
         async with self._db.pool.connection() as conn:
@@ -321,21 +323,38 @@ class PostgresDocumentStore:
                 "SELECT doc FROM documents WHERE model = %s AND key = %s", (model, key)
             )
             row = await cursor.fetchone()
-        return None if row is None else dict(row[0])
+        return None if row is None else self._readable(model, key, row[0])
 
     async def list(self, model: str, tag: str | None = None) -> list[dict[str, Any]]:
         async with self._db.pool.connection() as conn:
             if tag is None:
                 cursor = await conn.execute(
-                    "SELECT doc FROM documents WHERE model = %s ORDER BY key", (model,)
+                    "SELECT key, doc FROM documents WHERE model = %s ORDER BY key", (model,)
                 )
             else:
                 cursor = await conn.execute(
-                    "SELECT doc FROM documents WHERE model = %s AND tag = %s ORDER BY key",
+                    "SELECT key, doc FROM documents WHERE model = %s AND tag = %s ORDER BY key",
                     (model, tag),
                 )
             rows = await cursor.fetchall()
-        return [dict(row[0]) for row in rows]
+        docs = []
+        for key, value in rows:
+            doc = self._readable(model, key, value)
+            if doc is not None:
+                docs.append(doc)
+        return docs
+
+    def _readable(self, model: str, key: str, value: Any) -> dict[str, Any] | None:
+        """JSONB holds valid JSON text, but not always an object of the model's shape:
+        one that is not is quarantined, and its readers go on with the others."""
+        try:
+            if not isinstance(value, dict):
+                raise MisshapenDocumentError(f"a document is an object, not {type(value).__name__}")
+            check_shape(model, value)
+        except MisshapenDocumentError as error:
+            self.quarantine.add(model, key, error)
+            return None
+        return value
 
     async def page(
         self,

@@ -27,6 +27,46 @@ def dumps(value: Any) -> str:
     return _json.encode(value)
 
 
+class UnreadableDocumentError(ValueError):
+    """A stored document no read model can use: quarantine it, load the others."""
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise UnreadableDocumentError(f"the number {text[:40]} is beyond a float")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise UnreadableDocumentError(f"{name} is not JSON")
+
+
+_read_json = json.JSONDecoder(parse_float=_finite, parse_constant=_no_constant).decode
+
+
+def loads_document(raw: bytes | str) -> dict[str, Any]:
+    """A stored read-model document, refused (``UnreadableDocumentError``) when it is
+    not one: invalid UTF-8, not JSON, not an object, a number beyond a float (``1e400``)
+    or a lone surrogate (``"\\ud800"``). Each of these, once loaded, fails whatever
+    writes it back or serves it (issue 10), so it stops here instead."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        doc = _read_json(text)
+    except UnreadableDocumentError:
+        raise
+    except (ValueError, RecursionError) as error:
+        raise UnreadableDocumentError(f"not JSON: {str(error)[:120]}") from None
+    if not isinstance(doc, dict):
+        raise UnreadableDocumentError(f"a document is a JSON object, not {type(doc).__name__}")
+    if "\\u" in text:
+        try:
+            _json.encode(doc).encode("utf-8")
+        except UnicodeEncodeError:
+            raise UnreadableDocumentError("a string holds a lone surrogate") from None
+    return doc
+
+
 class EventCodec:
     """Encodes frozen dataclass events; decodes them, upcasting old schema versions.
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -13,12 +12,14 @@ from chargeledger.adapters.document_paging import page_query
 from chargeledger.adapters.notifier import HeadNotifier, follow
 from chargeledger.adapters.serialization import (
     EventCodec,
+    UnreadableDocumentError,
     check_append,
     decode_metadata,
     decode_outcome,
     dumps,
     encode_metadata,
     encode_outcome,
+    loads_document,
 )
 from chargeledger.adapters.sqlite_database import SQLiteDatabase
 from chargeledger.application.ports import (
@@ -33,7 +34,7 @@ from chargeledger.application.ports import (
     RecordedEvent,
     VersionConflictError,
 )
-from chargeledger.application.quarantine import Quarantine
+from chargeledger.application.quarantine import MisshapenDocumentError, Quarantine, check_shape
 from chargeledger.domain.events import Event
 
 _SELECT_EVENTS = (
@@ -295,27 +296,37 @@ class SQLiteDocumentStore:
     async def get(self, model: str, key: str) -> dict[str, Any] | None:
         row = self._db.read_now(
             lambda conn: conn.execute(
-                "SELECT doc FROM documents WHERE model = ? AND key = ?", (model, key)
+                "SELECT CAST(doc AS BLOB) FROM documents WHERE model = ? AND key = ?",
+                (model, key),
             ).fetchone()
         )
-        return None if row is None else dict(json.loads(row[0]))
+        if row is None:
+            return None
+        try:
+            doc = loads_document(row[0])
+            check_shape(model, doc)
+        except (UnreadableDocumentError, MisshapenDocumentError) as error:
+            self.quarantine.add(model, key, error)
+            return None
+        return doc
 
     async def list(self, model: str, tag: str | None = None) -> list[dict[str, Any]]:
+        # Bytes, not text: one row of invalid UTF-8 would fail the whole SELECT.
+        select = "SELECT CAST(key AS BLOB), CAST(doc AS BLOB) FROM documents WHERE model = ?"
         if tag is None:
-            sql, params = "SELECT key, doc FROM documents WHERE model = ? ORDER BY key", (model,)
+            sql, params = f"{select} ORDER BY key", (model,)
         else:
-            sql = "SELECT key, doc FROM documents WHERE model = ? AND tag = ? ORDER BY key"
+            sql = f"{select} AND tag = ? ORDER BY key"
             params = (model, tag)  # type: ignore[assignment]
         rows = await self._db.read(lambda conn: conn.execute(sql, params).fetchall())
         docs = []
-        for key, text in rows:
+        for key, raw in rows:
             try:
-                doc = json.loads(text)
-                if not isinstance(doc, dict):
-                    raise ValueError(f"a document is a JSON object, not {type(doc).__name__}")
-            except (ValueError, TypeError) as error:
+                doc = loads_document(raw)
+                check_shape(model, doc)
+            except (UnreadableDocumentError, MisshapenDocumentError) as error:
                 # One unreadable row must not hide every other (nor stop a start).
-                self.quarantine.add(model, str(key), error)
+                self.quarantine.add(model, bytes(key).decode("utf-8", "backslashreplace"), error)
                 continue
             docs.append(doc)
         return docs

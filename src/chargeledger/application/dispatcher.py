@@ -21,7 +21,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from chargeledger.application import faults
 from chargeledger.application.command_bus import CommandBus, RetriesExhaustedError
@@ -165,7 +165,7 @@ class Dispatcher:
             (
                 doc
                 for doc in await self._documents.list(COMMANDS, tag=OPEN)
-                if doc["station_id"] == link.station_id
+                if _sendable(doc) and doc["station_id"] == link.station_id
             ),
             key=lambda d: int(d["position"]),
         )
@@ -400,6 +400,21 @@ def _unreadable(doc: dict[str, Any]) -> None:
     if key not in _UNREADABLE and len(_UNREADABLE) < 10_000:
         _UNREADABLE.add(key)
         log.error("command view %r cannot be read; skipped: %.200r", key, doc)
+
+
+_OPEN_FIELDS: Final = {"command_id": str, "station_id": str, "status": str, "name": str}
+
+
+def _sendable(doc: dict[str, Any]) -> bool:
+    """Whether an open command view has what sending it reads: one that has not is
+    logged and passed over, so that it never keeps the others of a station (or of
+    every station) from going out when a station boots."""
+    fine = all(isinstance(doc.get(k), t) for k, t in _OPEN_FIELDS.items()) and (
+        type(doc.get("position")) is int and isinstance(doc.get("payload"), dict)
+    )
+    if not fine:
+        _unreadable(doc)
+    return fine
 
 
 def _expired(doc: dict[str, Any], now: datetime) -> bool:

@@ -14,6 +14,44 @@ from typing import Any, Final
 
 log = logging.getLogger(__name__)
 
+_TEXT: Final = (str,)
+_MAYBE_TEXT: Final = (str, type(None))
+
+SHAPES: Final[dict[str, dict[str, tuple[type, ...]]]] = {
+    "station": {"id": _TEXT},
+    "station_registry": {"station_id": _TEXT, "password_hash": _MAYBE_TEXT, "added_at": _TEXT},
+    "transaction": {"station_id": _TEXT, "transaction_id": (int,)},
+    "id_tag": {"id_tag": _TEXT, "status": _TEXT, "expiry": _MAYBE_TEXT},
+    "charging_profile": {"profile": (dict,), "updated_at": _TEXT},
+    "configuration": {"keys": (dict,), "unknown_keys": (list,), "reported_at": _MAYBE_TEXT},
+    "station_profiles": {"profiles": (list,)},
+    "twin": {"station_id": _TEXT},
+}
+"""What the readers of each read model take for granted of a document: these fields,
+of these types. Models not named here are read defensively where they are used."""
+
+
+class MisshapenDocumentError(ValueError):
+    """A document without a field its readers need, or with a field of another type."""
+
+
+def check_shape(model: str, doc: dict[str, Any]) -> None:
+    """Raise ``MisshapenDocumentError`` when ``doc`` lacks what the readers of ``model``
+    need. Run by the document stores on every read, so that one bad document is
+    quarantined instead of failing every list and handshake that reads it."""
+    shape = SHAPES.get(model)
+    if shape is None:
+        return
+    for name, types in shape.items():
+        if name not in doc:
+            raise MisshapenDocumentError(f"no {name!r} field")
+        value = doc[name]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise MisshapenDocumentError(f"{name!r} is {type(value).__name__}")
+    if model == "configuration" and not all(isinstance(v, dict) for v in doc["keys"].values()):
+        raise MisshapenDocumentError("a configuration key is not an object")
+
+
 QUARANTINE: Final = "quarantine"
 """The documents model holding a copy of each quarantined document."""
 
@@ -40,7 +78,8 @@ class Quarantine:
 
     def add(self, model: str, key: str, error: BaseException | str) -> QuarantinedDocument:
         reason = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-        found = QuarantinedDocument(model, key, reason[:300])
+        found = QuarantinedDocument(_text(model), _text(key), _text(reason[:300]))
+        model, key = found.model, found.key
         if (model, key) not in self._kept:
             self.count += 1
             log.error("quarantined %s document %r (not loaded): %s", model, key, found.reason)
@@ -53,3 +92,9 @@ class Quarantine:
 
     def __len__(self) -> int:
         return self.count
+
+
+def _text(value: str) -> str:
+    """``value`` with any lone surrogate spelled ``\\udXXX``: a key or reason taken
+    from a hostile document must never make the report that names it unreadable."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")

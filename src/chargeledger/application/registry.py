@@ -73,7 +73,7 @@ class StationRegistry:
             raise StationNotInRegistryError(f"station {station_id!r} is not registered")
         doc = {**doc, "password_hash": hash_password(password) if password else None}
         await self._documents.write([DocumentWrite(REGISTRY, station_id, doc)])
-        return RegisteredStation(**doc)
+        return _registered(doc)
 
     async def remove(self, station_id: str) -> None:
         if await self._documents.get(REGISTRY, station_id) is None:
@@ -82,10 +82,15 @@ class StationRegistry:
 
     async def get(self, station_id: str) -> RegisteredStation | None:
         doc = await self._documents.get(REGISTRY, station_id)
-        return None if doc is None else RegisteredStation(**doc)
+        return None if doc is None else _registered(doc)
 
     async def list(self) -> list[RegisteredStation]:
-        return [RegisteredStation(**doc) for doc in await self._documents.list(REGISTRY)]
+        return [_registered(doc) for doc in await self._documents.list(REGISTRY)]
+
+
+def _registered(doc: dict[str, Any]) -> RegisteredStation:
+    # Named fields, not **doc: a field the record does not have must not fail a handshake.
+    return RegisteredStation(doc["station_id"], doc["password_hash"], doc["added_at"])
 
 
 STATION_ID = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$")

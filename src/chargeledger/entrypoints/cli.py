@@ -444,7 +444,7 @@ async def _rebuild_projections(args: argparse.Namespace) -> int:
     return 0
 
 
-BENCHMARKS = ["store", "bus", "gateway", "commands", "e2e", "cluster"]
+BENCHMARKS = ["store", "bus", "gateway", "commands", "e2e", "cluster", "fuzz"]
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -249,20 +249,21 @@ async def test_bad_input_is_refused_clearly_and_writes_nothing(
 
 
 async def test_documents_are_written_listed_and_deleted(backend: Backend) -> None:
+    # "thing": a model without a shape (quarantine.SHAPES), whose documents are opaque.
     _, docs = await backend.open()
     await docs.write(
         [
-            DocumentWrite("station", "b", {"id": "b", "n": 2}),
-            DocumentWrite("station", "a", {"id": "a", "nested": {"x": [1, 2]}}, tag="open"),
+            DocumentWrite("thing", "b", {"id": "b", "n": 2}),
+            DocumentWrite("thing", "a", {"id": "a", "nested": {"x": [1, 2]}}, tag="open"),
             DocumentWrite("command", "a", {"id": "cmd"}),
         ]
     )
-    assert await docs.get("station", "a") == {"id": "a", "nested": {"x": [1, 2]}}
-    assert await docs.get("station", "zzz") is None
-    assert [d["id"] for d in await docs.list("station")] == ["a", "b"]
-    assert [d["id"] for d in await docs.list("station", tag="open")] == ["a"]
-    await docs.write([DocumentWrite("station", "a", None), DocumentWrite("station", "b", {"n": 3})])
-    assert await docs.list("station") == [{"n": 3}]
+    assert await docs.get("thing", "a") == {"id": "a", "nested": {"x": [1, 2]}}
+    assert await docs.get("thing", "zzz") is None
+    assert [d["id"] for d in await docs.list("thing")] == ["a", "b"]
+    assert [d["id"] for d in await docs.list("thing", tag="open")] == ["a"]
+    await docs.write([DocumentWrite("thing", "a", None), DocumentWrite("thing", "b", {"n": 3})])
+    assert await docs.list("thing") == [{"n": 3}]
 
 
 async def test_documents_page_by_key_after_a_cursor_either_way(backend: Backend) -> None:
@@ -290,17 +291,17 @@ async def test_documents_page_by_key_after_a_cursor_either_way(backend: Backend)
 async def test_a_batch_and_its_checkpoint_commit_together(backend: Backend) -> None:
     _, docs = await backend.open()
     assert await docs.checkpoint("views") == 0
-    await docs.commit_batch("views", 7, [DocumentWrite("station", "a", {"v": 1})])
+    await docs.commit_batch("views", 7, [DocumentWrite("thing", "a", {"v": 1})])
     assert await docs.checkpoint("views") == 7
     with pytest.raises((TypeError, ValueError)):
         await docs.commit_batch(
             "views",
             9,
-            [DocumentWrite("station", "a", {"v": 2}), DocumentWrite("station", "b", {"x": {1}})],
+            [DocumentWrite("thing", "a", {"v": 2}), DocumentWrite("thing", "b", {"x": {1}})],
         )
     assert await docs.checkpoint("views") == 7
-    assert await docs.get("station", "a") == {"v": 1}
-    assert await docs.get("station", "b") is None
+    assert await docs.get("thing", "a") == {"v": 1}
+    assert await docs.get("thing", "b") is None
 
 
 async def test_sequences_hand_out_unique_increasing_numbers(backend: Backend) -> None:
@@ -334,7 +335,7 @@ async def test_a_conflict_among_concurrent_appends_fails_only_itself(backend: Ba
 async def test_what_was_appended_is_there_after_reopening(durable: Backend) -> None:
     store, docs = await durable.open()
     await store.append("s-1", [event(1)], NO_STREAM, Metadata(command_id="a"))
-    await docs.commit_batch("views", 1, [DocumentWrite("station", "a", {"v": 1})])
+    await docs.commit_batch("views", 1, [DocumentWrite("thing", "a", {"v": 1})])
     await store.close()
     durable.opened.remove(store)
     reopened, docs = await durable.open()

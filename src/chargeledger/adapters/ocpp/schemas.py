@@ -162,6 +162,31 @@ def check(name: str, payload: dict[str, Any]) -> None:
     numbers = _numbers_of(name)
     if numbers is not None:
         _check_numbers(name, numbers, payload, "")
+    where = _nul_in(payload, "")
+    if where is not None:
+        raise PayloadError(
+            framing.PROPERTY_CONSTRAINT_VIOLATION,
+            f"{name}: {where or 'payload'} holds U+0000, which no field of OCPP may hold",
+        )
+
+
+def _nul_in(value: Any, path: str) -> str | None:
+    """The path of a string holding U+0000, if any. Valid JSON and valid Unicode, but
+    PostgreSQL cannot store it (in text or JSONB): taken in, it would fail the station's
+    boot and transactions, and every later twin flush with it (issue 10)."""
+    if type(value) is str:
+        return path if "\x00" in value else None
+    if type(value) is dict:
+        for key, item in value.items():
+            found = _nul_in(item, f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+    elif type(value) is list:
+        for index, item in enumerate(value):
+            found = _nul_in(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _check_numbers(name: str, schema: dict[str, Any], value: Any, path: str) -> None:
