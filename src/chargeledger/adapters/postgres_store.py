@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from chargeledger.adapters.serialization import (
     encode_metadata,
     encode_outcome,
 )
+from chargeledger.application.cluster import LeadershipLostError
 from chargeledger.application.ports import (
     ANY,
     AppendResult,
@@ -312,6 +313,9 @@ class PostgresDocumentStore:
 
     def __init__(self, database: PostgresDatabase) -> None:
         self._db = database
+        self.leader_term: Callable[[], int] | None = None
+        """In a cluster: the term under which this node's projections write; a batch is
+        refused (``LeadershipLostError``) unless it is the cluster's current term."""
 
     async def get(self, model: str, key: str) -> dict[str, Any] | None:
         async with self._db.pool.connection() as conn:
@@ -349,6 +353,8 @@ class PostgresDocumentStore:
     async def commit_batch(self, name: str, position: int, writes: Sequence[DocumentWrite]) -> None:
         upserts, deletes = _split(writes)
         async with self._db.pool.connection() as conn, conn.transaction():
+            if self.leader_term is not None:
+                await _check_term(conn, self.leader_term())
             await _apply(conn, upserts, deletes)
             await conn.execute(
                 "INSERT INTO checkpoints (name, position) VALUES (%s, %s) "
@@ -378,6 +384,19 @@ class PostgresDocumentStore:
             row = await cursor.fetchone()
         assert row is not None
         return int(row[0])
+
+
+async def _check_term(conn: AnyConnection, term: int) -> None:
+    # FOR SHARE: a new leader's term waits for this batch; once it is written, no
+    # batch of an older term gets through.
+    cursor = await conn.execute("SELECT term FROM cluster_leader WHERE id = 1 FOR SHARE")
+    row = await cursor.fetchone()
+    current = 0 if row is None else int(row[0])
+    if current != term:
+        raise LeadershipLostError(
+            f"projection batch of leadership term {term} refused: the cluster's term is "
+            f"{current}; the node that holds it projects now"
+        )
 
 
 def _split(
