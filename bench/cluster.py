@@ -29,6 +29,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,7 @@ def _free_port() -> int:
 
 
 def _start_nodes(
-    store: str, count: int
+    store: str, count: int, logs: Path
 ) -> tuple[list[subprocess.Popen[bytes]], list[dict[str, str]]]:
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
@@ -102,9 +103,8 @@ def _start_nodes(
             "--heartbeat-interval",
             "3600",
         ]
-        processes.append(
-            subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        )
+        with open(logs / f"node-{n}.log", "wb") as log:
+            processes.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env))
         urls.append(
             {"api": f"http://127.0.0.1:{api_port}", "ocpp": f"ws://127.0.0.1:{ocpp_port}/ocpp"}
         )
@@ -308,7 +308,8 @@ def _measure(postgres: str, count: int, plan: Plan) -> dict[str, Any]:
     store = side.fresh_url()
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        processes, nodes = _start_nodes(store, count)
+        logs = Path(tempfile.mkdtemp(prefix=f"bench-cluster-{count}-"))
+        processes, nodes = _start_nodes(store, count, logs)
         context = multiprocessing.get_context("spawn")
         barrier = context.Barrier(LOAD_PROCESSES)
         results = context.Queue()
@@ -326,7 +327,9 @@ def _measure(postgres: str, count: int, plan: Plan) -> dict[str, Any]:
             load.join(30)
         for part in parts:
             if "error" in part:
-                raise RuntimeError(f"{count} nodes: a load process failed: {part['error']}")
+                raise RuntimeError(
+                    f"{count} nodes: a load process failed: {part['error']} (logs in {logs})"
+                )
         return {
             "heartbeats_per_s": sum(p["heartbeats"] / p["heartbeat_s"] for p in parts),
             "commands_per_s": sum(p["commands"] for p in parts)

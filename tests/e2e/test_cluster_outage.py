@@ -156,8 +156,10 @@ async def test_a_node_cut_from_postgresql_sends_no_call_until_it_is_back_and_rec
         await eventually(says_store_is_down, 10, 0.2)
         await remote_start(other, "CUT-1", "during", 2)
         await remote_start(other, "KEPT-1", "elsewhere", 1)
-        # The cluster goes on without the cut node: its other station is served.
+        # The cluster goes on without the cut node, its leader until then: the other
+        # station is served, and the read models (the new leader's) show the outcome.
         await eventually(lambda: _received(on_other, "elsewhere"), 15)
+        await eventually(lambda: _ended(other, "elsewhere"), 15, 0.2)
         await asyncio.sleep(3.0)  # past the cut node's lease
         code, _ = await readiness(cut_node)
         assert code == 503, "the cut node said it was ready while it could not reach PostgreSQL"

@@ -9,8 +9,9 @@ Global order without a global writer lock: an event's position is the id of the
 transaction that wrote it, shifted left 16 bits, plus its index among the events
 that transaction wrote (a transaction holds one append, or one batch of them).
 Readers of the whole log see only positions below the oldest transaction still
-running (``pg_snapshot_xmin``), so a transaction that commits late can never
-land behind a position a reader has already passed.
+running in this database (``_VISIBLE_BOUND`` in ``postgres_store.py``), so a
+transaction that commits late can never land behind a position a reader has
+already passed.
 """
 
 from __future__ import annotations

@@ -78,10 +78,19 @@ WHERE NOT EXISTS (SELECT 1 FROM dup) AND NOT (%(x)s = -1 OR cur.v = %(x)s)
 _SELECT_EVENTS = (
     "SELECT position, stream_id, version, type, schema_version, data, metadata FROM events "
 )
-# Everything below the oldest running transaction has committed or never will.
-_VISIBLE_BOUND = (
-    f"(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {POSITION_SHIFT})"
-)
+# Everything below the oldest transaction still running in this database has committed
+# or never will. Transaction ids are the server's, shared by all its databases, so a
+# transaction open in another database (another application's, a pg_dump) would hold
+# the bound back as long as it runs: an id the snapshot sees running that is running
+# in another database now is passed over. An id whose transaction has ended since the
+# snapshot is kept (it may be ours, committed after the snapshot), which only holds
+# the bound back until the next read.
+_VISIBLE_BOUND = f"""(SELECT coalesce(
+    (SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+     WHERE x::text::bigint %% 4294967296 NOT IN (
+         SELECT backend_xid::text::bigint FROM pg_stat_activity
+         WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database())),
+    pg_snapshot_xmax(pg_current_snapshot())::text::bigint) << {POSITION_SHIFT})"""
 _READ_ALL = (
     _SELECT_EVENTS
     + f"WHERE position > %s AND position < {_VISIBLE_BOUND} ORDER BY position LIMIT %s"
