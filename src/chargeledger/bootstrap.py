@@ -17,7 +17,12 @@ from chargeledger.adapters.sqlite_store import SQLiteDocumentStore, SQLiteEventS
 from chargeledger.adapters.telemetry import LogTelemetry
 from chargeledger.application import faults
 from chargeledger.application.charging_sessions import ChargingSessions
-from chargeledger.application.cluster import Readiness, cluster_ready, follow_twins
+from chargeledger.application.cluster import (
+    Readiness,
+    cluster_ready,
+    follow_twins,
+    store_ready,
+)
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.id_tags import IdTagRegistry
@@ -111,6 +116,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         reconcile_grace_s=settings.reconcile_grace_s,
         response_timeout_s=settings.response_timeout_s,
         held_elsewhere=None if cluster is None else cluster.held_elsewhere,
+        may_send=None if cluster is None else cluster.may_send,
     )
     dispatcher.follow_views(store, projections.wait_until)
     sessions = SessionMessages(
@@ -165,8 +171,11 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         supervisor.add("projections", projections.run)
         supervisor.add("reservation-expiry", reservation_expiry)
     else:
-        _join_cluster(cluster, settings, supervisor, projections, reservation_expiry, twin, gateway)
+        _join_cluster(
+            cluster, settings, supervisor, projections, reservation_expiry, twin, gateway, documents
+        )
         readiness.append(lambda: cluster_ready(cluster))
+        readiness.append(lambda: store_ready(cluster.database.ping))
         closers.append(cluster.close)
     tls = tls_context(settings)
     supervisor.add("gateway", lambda: gateway.run(settings.host, settings.ocpp_port, ssl=tls))
@@ -211,9 +220,7 @@ async def _presence(
     from chargeledger.adapters.postgres_presence import PostgresPresence
 
     database = store.database
-    presence = PostgresPresence(
-        database.conninfo, database.pool, settings.node_id, settings.lease_s
-    )
+    presence = PostgresPresence(database, settings.node_id, settings.lease_s)
     await presence.start()
     return presence, presence
 
@@ -226,13 +233,17 @@ def _join_cluster(
     reservation_expiry: Callable[[], Awaitable[None]],
     twin: TwinService,
     gateway: OcppGateway,
+    documents: DocumentStore,
 ) -> None:
     """Once-only jobs run on the leader; the rest on every node (application/cluster.py)."""
     from chargeledger.adapters.postgres_leadership import PostgresLeadership
+    from chargeledger.adapters.postgres_store import PostgresDocumentStore
 
     presence.holding(gateway.held_here)
     presence.on_lease_lost(lambda: gateway.drop_all("this node's lease lapsed"))
     leadership = PostgresLeadership(presence.conninfo, settings.node_id)
+    if isinstance(documents, PostgresDocumentStore):
+        documents.leader_term = lambda: leadership.term
     leadership.add("projections", projections.run)
     leadership.add("reservation-expiry", reservation_expiry)
     leadership.add("lapsed-nodes-sweep", presence.run_sweeper)

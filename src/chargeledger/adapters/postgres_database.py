@@ -9,8 +9,9 @@ Global order without a global writer lock: an event's position is the id of the
 transaction that wrote it, shifted left 16 bits, plus its index among the events
 that transaction wrote (a transaction holds one append, or one batch of them).
 Readers of the whole log see only positions below the oldest transaction still
-running (``pg_snapshot_xmin``), so a transaction that commits late can never
-land behind a position a reader has already passed.
+running in this database (``_VISIBLE_BOUND`` in ``postgres_store.py``), so a
+transaction that commits late can never land behind a position a reader has
+already passed.
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class PostgresDatabase:
         self._to_announce = 0
         self._announced = 0
         self._last_announced_at = 0.0
+        self._health: psycopg.AsyncConnection[tuple[object, ...]] | None = None
 
     @classmethod
     async def open(cls, url: str, connect_timeout_s: float = 10.0) -> PostgresDatabase:
@@ -157,12 +159,18 @@ class PostgresDatabase:
     async def _listen(self) -> None:
         """Feed NOTIFY payloads (last positions) to the notifier; reconnect on loss."""
         delay = 0.1
+        lost = False
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    self.conninfo, autocommit=True
+                    self.conninfo, autocommit=True, connect_timeout=5
                 ) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
+                    if lost:
+                        # The server is back: the pool's idle connections died with it,
+                        # and each would fail one piece of work before being replaced.
+                        await self.pool.check()
+                        lost = False
                     self._listening.set()
                     delay = 0.1
                     # Whatever committed while we were not listening: let readers look.
@@ -173,8 +181,29 @@ class PostgresDatabase:
                 raise
             except Exception as exc:
                 log.warning("listening for new events failed (%s); reconnecting", exc)
+            lost = True
+            self._listening.clear()
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            delay = min(delay * 2, 1.0)
+
+    async def ping(self, timeout_s: float = 2.0) -> str:
+        """Why the server does not answer now, or "" when it does: a query on a connection
+        of its own, so that a pool busy with work is not taken for a server that is gone."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                if self._health is None or self._health.closed:
+                    self._health = await psycopg.AsyncConnection.connect(
+                        self.conninfo, autocommit=True, connect_timeout=max(1, int(timeout_s))
+                    )
+                await self._health.execute("SELECT 1")
+            return ""
+        except Exception as exc:
+            health, self._health = self._health, None
+            if health is not None:
+                with contextlib.suppress(Exception):
+                    await health.close()
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            return f"PostgreSQL at {where(self.conninfo)} does not answer: {reason}"
 
     def announce(self, last_position: int) -> None:
         """Tell other processes that the log reached ``last_position``, after commit.
@@ -206,6 +235,9 @@ class PostgresDatabase:
             self._announced = position
 
     async def close(self) -> None:
+        if self._health is not None:
+            with contextlib.suppress(Exception):
+                await self._health.close()
         for task in (self._announcer, self._listener):
             if task is not None:
                 task.cancel()

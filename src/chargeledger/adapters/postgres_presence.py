@@ -16,7 +16,10 @@ under which epoch, and which nodes are alive (I8 across nodes).
   only). Rows of a node whose lease lapsed are swept by any node, and its
   stations shown disconnected. A node that could not renew within its lease
   drops its own connections, so its stations come back elsewhere or to it with
-  new epochs.
+  new epochs; from its first failed renewal it records no dispatch (``may_send``).
+  A sweep is announced, and a node that comes back compares what it holds with
+  the registry (``_fence_missed``), so a connection whose row was swept while its
+  node could not hear is fenced, not left refused at every dispatch.
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
 
+from chargeledger.adapters.postgres_database import PostgresDatabase
 from chargeledger.application.presence import Claim, Fence
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,13 @@ CREATE TABLE IF NOT EXISTS station_presence (
     since TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS station_presence_by_node ON station_presence (node_id);
+CREATE SEQUENCE IF NOT EXISTS cluster_leader_terms;
+CREATE TABLE IF NOT EXISTS cluster_leader (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    term BIGINT NOT NULL,
+    node_id TEXT COLLATE "C" NOT NULL,
+    since TIMESTAMPTZ NOT NULL DEFAULT now()
+);
 
 CREATE OR REPLACE FUNCTION cluster_fence_dispatch() RETURNS trigger AS $$
 DECLARE current_epoch BIGINT;
@@ -148,13 +158,12 @@ async def install_schema(conn: psycopg.AsyncConnection[Any]) -> None:
 class PostgresPresence:
     """Implements the ``Presence`` port on PostgreSQL, and the node's lease."""
 
-    def __init__(
-        self, conninfo: str, pool: AsyncConnectionPool, node_id: str, lease_s: float = 10.0
-    ) -> None:
+    def __init__(self, database: PostgresDatabase, node_id: str, lease_s: float = 10.0) -> None:
         self.node_id = node_id
         self.lease_s = lease_s
-        self.conninfo = conninfo
-        self._pool = pool
+        self.database = database
+        self.conninfo = database.conninfo
+        self._pool = database.pool
         self._fences: list[Fence] = []
         self._lost: list[Callable[[], None]] = []
         self._held_here: Callable[[], dict[str, int]] = dict
@@ -162,6 +171,7 @@ class PostgresPresence:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._listening = asyncio.Event()
         self._renewed_at: float | None = None
+        self._renewal_failed = False
         self._lock_key = 0
         self.last_error = ""
 
@@ -203,6 +213,12 @@ class PostgresPresence:
         self._lock_key = int(row[0])
         self._renewed_at = asyncio.get_running_loop().time()
 
+    def may_send(self) -> bool:
+        """Whether this node may record a dispatch and send a CALL: its last renewal
+        went through and its lease runs. From the first failed renewal on it may not:
+        the others may soon take its stations, and it could not record the answer."""
+        return not self._renewal_failed and self.lease_held()
+
     def lease_held(self) -> bool:
         """Renewed within the lease time, as this node's own clock measures it."""
         if self._renewed_at is None:
@@ -216,9 +232,14 @@ class PostgresPresence:
         while True:
             try:
                 await asyncio.wait_for(self.renew(), self.lease_s / 3)
+                if self._renewal_failed:
+                    # Others may have swept our stations while we could not answer.
+                    await self._fence_missed()
+                self._renewal_failed = False
                 self.last_error = ""
                 lapsed = False
             except Exception as exc:
+                self._renewal_failed = True
                 self.last_error = f"cannot renew the node's lease: {exc!r}"
                 log.warning("%s", self.last_error)
                 if not lapsed and not self.lease_held():
@@ -237,6 +258,11 @@ class PostgresPresence:
         assert row is not None
         if row[0]:
             log.warning("released %d stations of nodes whose lease lapsed", row[0])
+            with contextlib.suppress(Exception):
+                async with self._pool.connection() as conn:
+                    # A node that was only slow hears it, and fences what it lost.
+                    payload = json.dumps({"k": "swept", "s": "", "e": 0, "n": self.node_id})
+                    await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
         return int(row[0]), int(row[1])
 
     async def run_sweeper(self, every_s: float = 1.0) -> None:
@@ -381,7 +407,9 @@ class PostgresPresence:
             kind, station_id, epoch = notice["k"], str(notice["s"]), int(notice["e"])
         except (ValueError, KeyError, TypeError):
             return
-        if kind == "taken":
+        if kind == "swept":
+            self._spawn(self._fence_missed(), "presence-swept")
+        elif kind == "taken":
             if notice.get("n") == self.node_id:
                 return  # our own claim: the gateway took the older connection over itself
             for fence in self._fences:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from chargeledger.adapters.serialization import (
     encode_metadata,
     encode_outcome,
 )
+from chargeledger.application.cluster import LeadershipLostError
 from chargeledger.application.ports import (
     ANY,
     AppendResult,
@@ -80,10 +81,19 @@ WHERE NOT EXISTS (SELECT 1 FROM dup) AND NOT (%(x)s = -1 OR cur.v = %(x)s)
 _SELECT_EVENTS = (
     "SELECT position, stream_id, version, type, schema_version, data, metadata FROM events "
 )
-# Everything below the oldest running transaction has committed or never will.
-_VISIBLE_BOUND = (
-    f"(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {POSITION_SHIFT})"
-)
+# Everything below the oldest transaction still running in this database has committed
+# or never will. Transaction ids are the server's, shared by all its databases, so a
+# transaction open in another database (another application's, a pg_dump) would hold
+# the bound back as long as it runs: an id the snapshot sees running that is running
+# in another database now is passed over. An id whose transaction has ended since the
+# snapshot is kept (it may be ours, committed after the snapshot), which only holds
+# the bound back until the next read.
+_VISIBLE_BOUND = f"""(SELECT coalesce(
+    (SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+     WHERE x::text::bigint %% 4294967296 NOT IN (
+         SELECT backend_xid::text::bigint FROM pg_stat_activity
+         WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database())),
+    pg_snapshot_xmax(pg_current_snapshot())::text::bigint) << {POSITION_SHIFT})"""
 _READ_ALL = (
     _SELECT_EVENTS
     + f"WHERE position > %s AND position < {_VISIBLE_BOUND} ORDER BY position LIMIT %s"
@@ -316,6 +326,9 @@ class PostgresDocumentStore:
     def __init__(self, database: PostgresDatabase, quarantine: Quarantine | None = None) -> None:
         self._db = database
         self.quarantine = Quarantine() if quarantine is None else quarantine
+        self.leader_term: Callable[[], int] | None = None
+        """In a cluster: the term under which this node's projections write; a batch is
+        refused (``LeadershipLostError``) unless it is the cluster's current term."""
 
     async def get(self, model: str, key: str) -> dict[str, Any] | None:
         async with self._db.pool.connection() as conn:
@@ -385,6 +398,8 @@ class PostgresDocumentStore:
     async def commit_batch(self, name: str, position: int, writes: Sequence[DocumentWrite]) -> None:
         upserts, deletes = _split(writes)
         async with self._db.pool.connection() as conn, conn.transaction():
+            if self.leader_term is not None:
+                await _check_term(conn, self.leader_term())
             await _apply(conn, upserts, deletes)
             await conn.execute(
                 "INSERT INTO checkpoints (name, position) VALUES (%s, %s) "
@@ -414,6 +429,19 @@ class PostgresDocumentStore:
             row = await cursor.fetchone()
         assert row is not None
         return int(row[0])
+
+
+async def _check_term(conn: AnyConnection, term: int) -> None:
+    # FOR SHARE: a new leader's term waits for this batch; once it is written, no
+    # batch of an older term gets through.
+    cursor = await conn.execute("SELECT term FROM cluster_leader WHERE id = 1 FOR SHARE")
+    row = await cursor.fetchone()
+    current = 0 if row is None else int(row[0])
+    if current != term:
+        raise LeadershipLostError(
+            f"projection batch of leadership term {term} refused: the cluster's term is "
+            f"{current}; the node that holds it projects now"
+        )
 
 
 def _split(

@@ -4,8 +4,11 @@ Background work, and where it runs:
 
 - once per cluster, on the node holding the leadership lock: the projections
   (one writer of the read models: no document written twice with different
-  content, no projection racing another), the reservation expiry sweep, and the
-  sweep of lapsed nodes' stations;
+  content, no projection racing another; a batch is written only under the
+  cluster's current leadership term, so a deposed leader that has not noticed yet
+  writes nothing), the reservation expiry sweep (its outcomes have command ids of
+  their own, so a repeat during a handover is a duplicate), and the sweep of
+  lapsed nodes' stations (each row is deleted once);
 - on every node, safe by construction: the dispatcher (it sends only to the
   stations connected to its own node, and a dispatch with a stale epoch is
   refused by the database), the command expiry sweep (an outcome's command id
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,6 +39,11 @@ class Readiness:
     name: str
     ok: bool
     detail: str = ""
+
+
+class LeadershipLostError(Exception):
+    """A job of the cluster's leader wrote under a term that is no longer the current
+    one: another node leads now, and this node's leader jobs must stop."""
 
 
 class Membership(Protocol):
@@ -61,6 +69,13 @@ async def cluster_ready(membership: Membership) -> Readiness:
     if not membership.listening():
         return Readiness("cluster", False, "not listening for takeovers (PostgreSQL?)")
     return Readiness("cluster", True)
+
+
+async def store_ready(ping: Callable[[], Awaitable[str]]) -> Readiness:
+    """Ready while the store answers; otherwise the node can record nothing (no
+    dispatch, so no CALL) and says so, naming the store."""
+    problem = await ping()
+    return Readiness("store", not problem, problem)
 
 
 async def follow_twins(

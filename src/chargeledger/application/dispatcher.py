@@ -79,6 +79,7 @@ class Dispatcher:
         expiry_check_s: float = 1.0,
         response_timeout_s: float = 30.0,
         held_elsewhere: Callable[[str], Awaitable[bool]] | None = None,
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         self._bus = bus
         self._documents = documents
@@ -89,6 +90,9 @@ class Dispatcher:
         self._response_timeout_s = response_timeout_s
         self._held_elsewhere = held_elsewhere
         """In a cluster: whether another node holds a station now (it reconciles)."""
+        self._may_send = may_send
+        """In a cluster: whether this node's lease holds; when not, it records no
+        dispatch and sends no CALL (the expiry sweep queues the command again)."""
         self._links: dict[str, StationLink] = {}
         self._queues: dict[str, _StationQueue] = {}
         self._reconciling: set[str] = set()
@@ -210,6 +214,10 @@ class Dispatcher:
             if link is None:
                 queue.pending.clear()  # taken up again when the station is ready
                 return
+            if self._may_send is not None and not self._may_send():
+                log.warning("node cut from its cluster: %s waits", station_id)
+                queue.pending.clear()  # queued again by the expiry sweep once it is back
+                return
             _, doc = queue.pending.popitem(last=False)
             try:
                 await self._dispatch(link, doc, attempt=int(doc.get("attempt", 0)) + 1)
@@ -225,6 +233,8 @@ class Dispatcher:
         if not redispatch and _expired(doc, now):
             await self._record(link.station_id, command_id, "expired", "time to live ran out")
             return
+        if self._may_send is not None and not self._may_send():
+            return  # no lease: taken up again when the station is ready or by the sweep
         dispatched = await self._bus.execute(
             link.station_id,
             MarkDispatched(
