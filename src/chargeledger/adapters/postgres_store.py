@@ -382,7 +382,12 @@ class PostgresDocumentStore:
         async with self._db.pool.connection() as conn:
             cursor = await conn.execute(sql, params)
             rows = await cursor.fetchall()
-        return [(str(row[0]), dict(row[1])) for row in rows]
+        page = []
+        for key, value in rows:
+            doc = self._readable(model, str(key), value)
+            if doc is not None:
+                page.append((str(key), doc))
+        return page
 
     async def write(self, writes: Sequence[DocumentWrite]) -> None:
         upserts, deletes = _split(writes)

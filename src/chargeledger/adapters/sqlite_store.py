@@ -340,18 +340,18 @@ class SQLiteDocumentStore:
         after: str | None = None,
         descending: bool = False,
     ) -> DocumentPage:
-        sql, params = page_query(model, limit, tag, after, descending, "?")
+        sql, params = page_query(model, limit, tag, after, descending, "?", as_bytes=True)
         rows = await self._db.read(lambda conn: conn.execute(sql, params).fetchall())
         docs = []
-        for key, text in rows:
+        for raw_key, raw in rows:
+            key = bytes(raw_key).decode("utf-8", "backslashreplace")
             try:
-                doc = json.loads(text)
-                if not isinstance(doc, dict):
-                    raise ValueError(f"a document is a JSON object, not {type(doc).__name__}")
-            except (ValueError, TypeError) as error:
-                self.quarantine.add(model, str(key), error)
+                doc = loads_document(raw)
+                check_shape(model, doc)
+            except (UnreadableDocumentError, MisshapenDocumentError) as error:
+                self.quarantine.add(model, key, error)
                 continue
-            docs.append((str(key), doc))
+            docs.append((key, doc))
         return docs
 
     async def write(self, writes: Sequence[DocumentWrite]) -> None:
