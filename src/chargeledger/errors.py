@@ -13,6 +13,8 @@ base kept for callers that catch the built-in)::
     │   ├── CorruptEventError              a stored event that cannot be decoded
     │   ├── InvalidAppendError (ValueError)  refused before anything was written
     │   │   └── UnknownEventTypeError      an event type the codec does not know
+    │   ├── UnreadableDocumentError (ValueError)  a stored document that is not JSON text
+    │   ├── MisshapenDocumentError (ValueError)   … or lacks what its readers need
     │   ├── StoreUnavailableError          PostgreSQL cannot be reached
     │   └── FileInUseError                 another node serves this SQLite file
     ├── StationLinkError                   talking to a station
@@ -26,6 +28,7 @@ base kept for callers that catch the built-in)::
     │   │   └── StationAnswerInvalidError  its answer broke the schema
     │   └── StaleEpochError                a newer connection holds the station
     ├── PayloadError                       a station's payload breaks its schema
+    ├── LeadershipLostError                this node's leader term ended; its write refused
     ├── RetriesExhaustedError              a command lost every optimistic retry
     ├── RegistryError                      a station registry change refused
     │   └── InvalidStationIdError, StationAlreadyRegisteredError, …

@@ -73,11 +73,13 @@ class RepeatLimiter(logging.Filter):
         self._windows: dict[tuple[str, int, str], list[float | int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        # Per station and client: one station's flood must not hide another's lines.
+        # Per station and client: one station's flood must not hide another's lines. A
+        # line about one thing (a document, say) names it in ``limit_key``.
         key = (
             record.name,
             record.levelno,
-            f"{record.msg}|{getattr(record, 'station', None)}|{getattr(record, 'client', None)}",
+            f"{record.msg}|{getattr(record, 'station', None)}|{getattr(record, 'client', None)}"
+            f"|{getattr(record, 'limit_key', None)}",
         )
         now = time.monotonic()
         window = self._windows.get(key)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from chargeledger.application.twin_service import TwinService
+from chargeledger.errors import ChargeledgerError
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class Readiness:
     detail: str = ""
 
 
-class LeadershipLostError(Exception):
+class LeadershipLostError(ChargeledgerError):
     """A job of the cluster's leader wrote under a term that is no longer the current
     one: another node leads now, and this node's leader jobs must stop."""
 

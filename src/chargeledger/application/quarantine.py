@@ -12,6 +12,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Final
 
+from chargeledger.errors import StoreError
+
 log = logging.getLogger(__name__)
 
 _TEXT: Final = (str,)
@@ -31,7 +33,7 @@ SHAPES: Final[dict[str, dict[str, tuple[type, ...]]]] = {
 of these types. Models not named here are read defensively where they are used."""
 
 
-class MisshapenDocumentError(ValueError):
+class MisshapenDocumentError(StoreError, ValueError):
     """A document without a field its readers need, or with a field of another type."""
 
 
@@ -82,7 +84,13 @@ class Quarantine:
         model, key = found.model, found.key
         if (model, key) not in self._kept:
             self.count += 1
-            log.error("quarantined %s document %r (not loaded): %s", model, key, found.reason)
+            log.error(
+                "quarantined %s document %r (not loaded): %s",
+                model,
+                key,
+                found.reason,
+                extra={"limit_key": f"{model}/{key}"},  # one line per document, never merged
+            )
             if len(self._kept) < MAX_KEPT:
                 self._kept[(model, key)] = found
         return found
