@@ -182,7 +182,7 @@ async def _fuzz(url: str, pool: list[Case], frames: int, connections: int, tally
                     f"{url}/FUZZ-{n}",
                     pool,
                     random.Random(SEED + n),
-                    frames // connections,
+                    -(-frames // connections),  # rounded up: at least ``frames`` in all
                     f"f{n}-",
                     tally,
                 )

@@ -114,8 +114,10 @@ class InMemoryEventStore:
             for append in appends
         ]
 
-    async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
-        return list(self._streams.get(stream_id, [])[max(from_version, 1) - 1 :])
+    async def read_stream(
+        self, stream_id: str, from_version: int = 1, to_version: int | None = None
+    ) -> list[RecordedEvent]:
+        return list(self._streams.get(stream_id, [])[max(from_version, 1) - 1 : to_version])
 
     async def read_all(self, after_position: int, limit: int = 1000) -> list[RecordedEvent]:
         start = max(after_position, 0)

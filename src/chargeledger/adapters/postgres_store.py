@@ -250,10 +250,14 @@ class PostgresEventStore:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
-    async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
+    async def read_stream(
+        self, stream_id: str, from_version: int = 1, to_version: int | None = None
+    ) -> list[RecordedEvent]:
+        last = 2**63 - 1 if to_version is None else to_version
         rows = await self._fetch(
-            _SELECT_EVENTS + "WHERE stream_id = %s AND version >= %s ORDER BY version",
-            (stream_id, from_version),
+            _SELECT_EVENTS
+            + "WHERE stream_id = %s AND version >= %s AND version <= %s ORDER BY version",
+            (stream_id, from_version, last),
         )
         return [self._decode(row) for row in rows]
 

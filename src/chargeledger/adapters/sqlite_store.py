@@ -37,6 +37,9 @@ from chargeledger.application.ports import (
 from chargeledger.application.quarantine import MisshapenDocumentError, Quarantine, check_shape
 from chargeledger.domain.events import Event
 
+_LAST_VERSION = 2**63 - 1
+"""No stream is longer: ``read_stream`` without ``to_version`` reads to the end."""
+
 _SELECT_EVENTS = (
     "SELECT position, stream_id, version, type, schema_version, data, metadata FROM events "
 )
@@ -116,11 +119,15 @@ class SQLiteEventStore:
             self._notifier.advance(last)
         return results
 
-    async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
+    async def read_stream(
+        self, stream_id: str, from_version: int = 1, to_version: int | None = None
+    ) -> list[RecordedEvent]:
+        last = _LAST_VERSION if to_version is None else to_version
         rows = self._db.read_now(
             lambda conn: conn.execute(
-                _SELECT_EVENTS + "WHERE stream_id = ? AND version >= ? ORDER BY version",
-                (stream_id, from_version),
+                _SELECT_EVENTS
+                + "WHERE stream_id = ? AND version >= ? AND version <= ? ORDER BY version",
+                (stream_id, from_version, last),
             ).fetchall()
         )
         return [self._decode(row) for row in rows]

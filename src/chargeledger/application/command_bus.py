@@ -386,7 +386,12 @@ class CommandBus:
         if first.first_position is None or first.last_position is None:
             return []
         span = first.last_position - first.first_position
-        recorded = await self._store.read_stream(stream_id, max(1, first.version - span))
+        # Bounded above too: a repeat (a station retransmitting its StartTransaction)
+        # must not read every event the stream gained since, which made each repeat
+        # cost the length of the stream (found by bench fuzz: 5x slower at 4,000).
+        recorded = await self._store.read_stream(
+            stream_id, max(1, first.version - span), first.version
+        )
         return [
             r.event
             for r in recorded

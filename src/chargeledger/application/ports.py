@@ -106,8 +106,11 @@ class EventStore(Protocol):
         """
         ...
 
-    async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
-        """The stream's events from ``from_version`` on, in version order."""
+    async def read_stream(
+        self, stream_id: str, from_version: int = 1, to_version: int | None = None
+    ) -> list[RecordedEvent]:
+        """The stream's events from ``from_version`` on (up to ``to_version``, when
+        given), in version order."""
         ...
 
     async def read_all(self, after_position: int, limit: int = 1000) -> list[RecordedEvent]:

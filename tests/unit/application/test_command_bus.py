@@ -11,7 +11,7 @@ import pytest
 
 from chargeledger.adapters.memory import InMemoryEventStore
 from chargeledger.application.command_bus import CommandBus, RetriesExhaustedError
-from chargeledger.application.ports import ANY, AppendResult, Metadata, PendingAppend
+from chargeledger.application.ports import ANY, AppendResult, Metadata, PendingAppend, RecordedEvent
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain.errors import (
@@ -289,3 +289,32 @@ async def test_a_flight_cancelled_at_shutdown_leaves_no_caller_waiting() -> None
             task.cancel()
     outcomes = await asyncio.wait_for(asyncio.gather(*callers, return_exceptions=True), 1)
     assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
+
+
+class ReadCountingStore(InMemoryEventStore):
+    """Counts the events each ``read_stream`` hands back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: list[int] = []
+
+    async def read_stream(
+        self, stream_id: str, from_version: int = 1, to_version: int | None = None
+    ) -> list[RecordedEvent]:
+        events = await super().read_stream(stream_id, from_version, to_version)
+        self.read.append(len(events))
+        return events
+
+
+async def test_a_repeat_reads_the_first_handling_not_what_the_stream_gained_since() -> None:
+    # Found by bench fuzz: every StartTransaction a station retransmitted read its stream
+    # from the first handling to the end, so repeats cost the stream's length.
+    store = ReadCountingStore()
+    bus = CommandBus(store, FakeClock())
+    await bus.execute("CP1", start_transaction(7))
+    for number in range(300):
+        await bus.execute("CP1", reset(f"reset-{number}"))
+    store.read.clear()
+    again = await bus.execute("CP1", start_transaction(9))
+    assert again.duplicate and again.events == [started(7)]
+    assert sum(store.read) <= 2, store.read
