@@ -21,7 +21,6 @@ from chargeledger.application.cluster import (
     Readiness,
     cluster_ready,
     follow_twins,
-    store_ready,
 )
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.dispatcher import Dispatcher
@@ -175,7 +174,6 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
             cluster, settings, supervisor, projections, reservation_expiry, twin, gateway, documents
         )
         readiness.append(lambda: cluster_ready(cluster))
-        readiness.append(lambda: store_ready(cluster.database.ping))
         closers.append(cluster.close)
     tls = tls_context(settings)
     supervisor.add("gateway", lambda: gateway.run(settings.host, settings.ocpp_port, ssl=tls))

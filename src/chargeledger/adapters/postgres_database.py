@@ -125,7 +125,6 @@ class PostgresDatabase:
         self._to_announce = 0
         self._announced = 0
         self._last_announced_at = 0.0
-        self._health: psycopg.AsyncConnection[tuple[object, ...]] | None = None
 
     @classmethod
     async def open(cls, url: str, connect_timeout_s: float = 10.0) -> PostgresDatabase:
@@ -186,25 +185,6 @@ class PostgresDatabase:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
 
-    async def ping(self, timeout_s: float = 2.0) -> str:
-        """Why the server does not answer now, or "" when it does: a query on a connection
-        of its own, so that a pool busy with work is not taken for a server that is gone."""
-        try:
-            async with asyncio.timeout(timeout_s):
-                if self._health is None or self._health.closed:
-                    self._health = await psycopg.AsyncConnection.connect(
-                        self.conninfo, autocommit=True, connect_timeout=max(1, int(timeout_s))
-                    )
-                await self._health.execute("SELECT 1")
-            return ""
-        except Exception as exc:
-            health, self._health = self._health, None
-            if health is not None:
-                with contextlib.suppress(Exception):
-                    await health.close()
-            reason = " ".join(str(exc).split()) or type(exc).__name__
-            return f"PostgreSQL at {where(self.conninfo)} does not answer: {reason}"
-
     def announce(self, last_position: int) -> None:
         """Tell other processes that the log reached ``last_position``, after commit.
 
@@ -235,9 +215,6 @@ class PostgresDatabase:
             self._announced = position
 
     async def close(self) -> None:
-        if self._health is not None:
-            with contextlib.suppress(Exception):
-                await self._health.close()
         for task in (self._announcer, self._listener):
             if task is not None:
                 task.cancel()

@@ -172,6 +172,7 @@ class PostgresPresence:
         self._listening = asyncio.Event()
         self._renewed_at: float | None = None
         self._renewal_failed = False
+        self._lease_conn: psycopg.AsyncConnection[Any] | None = None
         self._lock_key = 0
         self.last_error = ""
 
@@ -190,6 +191,9 @@ class PostgresPresence:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._lease_conn is not None:
+            with contextlib.suppress(Exception):
+                await self._lease_conn.close()
 
     def on_fence(self, fence: Fence) -> None:
         self._fences.append(fence)
@@ -206,9 +210,20 @@ class PostgresPresence:
     # -- the lease ---------------------------------------------------------------
 
     async def renew(self) -> None:
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(_RENEW, {"n": self.node_id, "l": self.lease_s})
+        """Renew on a connection of its own: behind a pool busy with the node's work, a
+        renewal would wait its turn until the lease lapsed on a node that is well."""
+        if self._lease_conn is None or self._lease_conn.closed:
+            self._lease_conn = await psycopg.AsyncConnection.connect(
+                self.conninfo, autocommit=True, connect_timeout=max(1, int(self.lease_s / 3))
+            )
+        try:
+            cursor = await self._lease_conn.execute(_RENEW, {"n": self.node_id, "l": self.lease_s})
             row = await cursor.fetchone()
+        except BaseException:
+            # Cut off mid-query (a timeout, a lost server): the next renewal starts afresh.
+            lost, self._lease_conn = self._lease_conn, None
+            self._spawn(lost.close(), "lease-connection-close")
+            raise
         assert row is not None
         self._lock_key = int(row[0])
         self._renewed_at = asyncio.get_running_loop().time()

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -70,13 +70,6 @@ async def cluster_ready(membership: Membership) -> Readiness:
     if not membership.listening():
         return Readiness("cluster", False, "not listening for takeovers (PostgreSQL?)")
     return Readiness("cluster", True)
-
-
-async def store_ready(ping: Callable[[], Awaitable[str]]) -> Readiness:
-    """Ready while the store answers; otherwise the node can record nothing (no
-    dispatch, so no CALL) and says so, naming the store."""
-    problem = await ping()
-    return Readiness("store", not problem, problem)
 
 
 async def follow_twins(
