@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from chargeledger.adapters.clock import SystemClock
+from chargeledger.adapters.metrics import MeasuredDocuments, NodeMetrics, measured
 from chargeledger.adapters.ocpp.gateway import GatewayOptions, OcppGateway
 from chargeledger.adapters.ocpp.handlers import StationMessages
 from chargeledger.adapters.ocpp.session_messages import SessionMessages
 from chargeledger.adapters.sqlite_database import SQLiteDatabase, sqlite_path
 from chargeledger.adapters.sqlite_store import SQLiteDocumentStore, SQLiteEventStore
+from chargeledger.adapters.telemetry import LogTelemetry
 from chargeledger.application import faults
 from chargeledger.application.charging_sessions import ChargingSessions
 from chargeledger.application.cluster import Readiness, cluster_ready, follow_twins
@@ -25,6 +27,7 @@ from chargeledger.application.presence import LocalPresence, Presence
 from chargeledger.application.projection_cache import CachedDocuments
 from chargeledger.application.projections import CommandAndStationProjection, ProjectionRunner
 from chargeledger.application.quarantine import Quarantine
+from chargeledger.application.readiness import StoreProbe, gateway_listening, read_models_within
 from chargeledger.application.registration import RegistrationPolicy
 from chargeledger.application.registry import StationRegistry
 from chargeledger.application.reservation_expiry import ReservationExpiry
@@ -53,6 +56,10 @@ class Node:
     readiness: list[Callable[[], Awaitable[Readiness]]] = field(default_factory=list)
     """Checks a node passes to be ready (``/readyz``); the cluster adds its own."""
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    store_probe: StoreProbe | None = None
+    """The readiness check that writes to the store; its last verdict is in ``/healthz``."""
+    metrics: NodeMetrics = field(default_factory=lambda: NodeMetrics("-"))
+    telemetry: LogTelemetry | None = None
 
     async def close(self) -> None:
         await self.gateway.stop()
@@ -83,10 +90,13 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     faults.arm(settings.crash_at)
     clock = clock or SystemClock()
     store, documents = await open_stores(settings.store)
-    bus = CommandBus(store, clock)
+    metrics = NodeMetrics(settings.node_id, _version())
+    bus = CommandBus(measured(store, metrics), clock)
     found = getattr(documents, "quarantine", None)  # what the store could not read
     quarantine = found if isinstance(found, Quarantine) else Quarantine()
-    twin = TwinService(documents, settings.twin_flush_interval_s, quarantine)
+    twin = TwinService(
+        MeasuredDocuments(documents, metrics), settings.twin_flush_interval_s, quarantine
+    )
     presence, cluster = await _presence(settings, store)
     await twin.load(shared=cluster is not None)
     registry = StationRegistry(documents)
@@ -130,15 +140,26 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
             handshake_timeout_s=settings.handshake_timeout_s,
             close_timeout_s=settings.close_timeout_s,
             max_queue=settings.station_queue,
+            max_connections=settings.max_ocpp_connections,
+            max_connections_per_address=settings.max_ocpp_connections_per_address,
+            new_stations_per_address_per_minute=settings.new_stations_per_minute,
         ),
         presence=presence,
+        metrics=metrics,
     )
     supervisor = Supervisor()
+    telemetry = LogTelemetry(store, documents, metrics, settings.response_timeout_s)
+    supervisor.add("telemetry", telemetry.run)
     supervisor.add("dispatcher", dispatcher.run)
     supervisor.add("expiry", dispatcher.run_expiry)
     supervisor.add("twin-writer", twin.run_writer)
     reservation_expiry = ReservationExpiry(bus, documents, clock).run
-    readiness: list[Callable[[], Awaitable[Readiness]]] = []
+    store_probe = StoreProbe(store, documents, clock, settings.node_id)
+    readiness: list[Callable[[], Awaitable[Readiness]]] = [
+        store_probe.check,
+        gateway_listening(gateway.listening.is_set),
+        read_models_within(store, lambda: projections.position, settings.ready_max_lag),
+    ]
     closers: list[Callable[[], Awaitable[None]]] = []
     if cluster is None:
         supervisor.add("projections", projections.run)
@@ -164,7 +185,19 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         quarantine,
         readiness,
         closers,
+        store_probe,
+        metrics,
+        telemetry,
     )
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("chargeledger")
+    except PackageNotFoundError:
+        return ""
 
 
 async def _presence(
@@ -207,6 +240,18 @@ def _join_cluster(
     supervisor.add("projections-follow", projections.follow_checkpoint)
     supervisor.add("lease", presence.keep_lease)
     supervisor.add("twins-follow", lambda: follow_twins(twin, gateway.held_here))
+
+
+def store_failures() -> tuple[type[Exception], ...]:
+    """What the stores raise when their disk or database fails them (a full or
+    read-only disk, a lost server): an outage to report, not a bug."""
+    import sqlite3
+
+    import psycopg
+
+    from chargeledger.adapters.postgres_database import StoreUnavailableError
+
+    return (sqlite3.OperationalError, psycopg.OperationalError, StoreUnavailableError)
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:

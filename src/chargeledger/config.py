@@ -34,6 +34,10 @@ class Settings:
     handshake_timeout_s: float = 10.0
     close_timeout_s: float = 5.0
     station_queue: int = 64
+    max_ocpp_connections: int = 20_000
+    max_ocpp_connections_per_address: int = 1_000
+    new_stations_per_minute: float = 60
+    """Accept mode: station ids never seen before that one client address may bring."""
     data_transfer_vendors: tuple[str, ...] = ()
     twin_flush_interval_s: float = 0.5
     read_wait_s: float = 5.0
@@ -43,6 +47,18 @@ class Settings:
     """A station's ConnectionTimeOut when it has not reported its own (remote-start holds)."""
     lease_s: float = 10.0
     """Cluster (PostgreSQL): a node that has not renewed its lease this long loses its stations."""
+    max_body_bytes: int = 64 * 1024
+    """The largest HTTP request body; a larger one is refused with 413 unread."""
+    http_header_timeout_s: float = 10.0
+    """Seconds an HTTP client has to send a request's line and headers (then 408)."""
+    http_keep_alive_s: int = 30
+    """Seconds an HTTP connection may sit idle between requests."""
+    max_http_connections: int = 0
+    """HTTP connections the API port holds at once; 0: a quarter of ``ulimit -n``, at most 1024."""
+    max_http_connections_per_client: int = 0
+    """HTTP connections one client address holds at once; 0: a quarter of the port's cap."""
+    ready_max_lag: int = 10_000
+    """Events the read models may trail the log by and the node still be ready."""
     crash_at: str | None = None
     """Fault injection for tests only: ``POINT:N`` (see application/faults.py)."""
 

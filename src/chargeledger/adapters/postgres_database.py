@@ -24,6 +24,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from chargeledger.adapters.notifier import HeadNotifier
+from chargeledger.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ MIGRATIONS: list[str] = [
 ]
 
 
-class StoreUnavailableError(Exception):
+class StoreUnavailableError(StoreError):
     """The PostgreSQL server named by the store URL cannot be reached."""
 
 

@@ -12,8 +12,10 @@ import os
 from pathlib import Path
 from typing import IO
 
+from chargeledger.errors import StoreError
 
-class FileInUseError(Exception):
+
+class FileInUseError(StoreError):
     """Another process holds the file's node lock."""
 
     def __init__(self, path: Path, holder: str) -> None:

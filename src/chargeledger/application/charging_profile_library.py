@@ -14,11 +14,12 @@ from typing import Any
 from chargeledger.application.ports import Clock, DocumentStore, DocumentWrite
 from chargeledger.domain.charging_profiles import check_profile
 from chargeledger.domain.errors import InvalidChargingProfileError
+from chargeledger.errors import ChargeledgerError
 
 CHARGING_PROFILES = "charging_profile"
 
 
-class ChargingProfileNotFoundError(LookupError):
+class ChargingProfileNotFoundError(ChargeledgerError, LookupError):
     """A command names a stored charging profile that is not there."""
 
     def __init__(self, profile_id: int) -> None:

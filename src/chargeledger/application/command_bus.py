@@ -48,9 +48,10 @@ from chargeledger.domain import station
 from chargeledger.domain.commands import Command, OperatorCommand
 from chargeledger.domain.errors import DomainError, IdempotencyKeyReusedError
 from chargeledger.domain.events import CommandMerged, Event
+from chargeledger.errors import ChargeledgerError
 
 
-class RetriesExhaustedError(Exception):
+class RetriesExhaustedError(ChargeledgerError):
     """Every attempt met a version conflict; the caller may try again shortly."""
 
     def __init__(self, stream_id: str, attempts: int) -> None:

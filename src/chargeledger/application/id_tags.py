@@ -12,13 +12,14 @@ from typing import Any
 
 from chargeledger.application.ports import Clock, DocumentStore, DocumentWrite
 from chargeledger.domain.id_tags import STORED_STATUSES, IdTagInfo, IdTagRecord, authorize
+from chargeledger.errors import ChargeledgerError
 
 ID_TAGS = "id_tag"
 MAX_ID_TAG_LENGTH = 20
 """OCPP 1.6 ``IdToken``: at most 20 characters."""
 
 
-class InvalidIdTagError(ValueError):
+class InvalidIdTagError(ChargeledgerError, ValueError):
     """An id tag, status or expiry that the registry cannot store; says what to send."""
 
 

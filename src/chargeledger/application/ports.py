@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Final, Protocol, runtime_checkable
 
 from chargeledger.domain.events import Event
+from chargeledger.errors import StationLinkError, StoreError
 
 ANY: Final = -1
 """Expected version that skips the version check."""
@@ -20,7 +21,7 @@ NO_STREAM: Final = 0
 """Expected version of a stream that has no events yet."""
 
 
-class VersionConflictError(Exception):
+class VersionConflictError(StoreError):
     """Another writer appended to the stream since it was loaded."""
 
     def __init__(self, stream_id: str, expected: int, actual: int) -> None:
@@ -33,7 +34,7 @@ class VersionConflictError(Exception):
         self.actual = actual
 
 
-class CorruptEventError(Exception):
+class CorruptEventError(StoreError):
     """A stored event that cannot be decoded; names where it is."""
 
     def __init__(self, stream_id: str, position: int, reason: str) -> None:
@@ -46,7 +47,7 @@ class CorruptEventError(Exception):
         self.reason = reason
 
 
-class InvalidAppendError(ValueError):
+class InvalidAppendError(StoreError, ValueError):
     """An append the store refuses before writing anything (bad stream id, bad expected
     version, an event that cannot be stored); the message says what to fix."""
 
@@ -148,7 +149,7 @@ class EventStore(Protocol):
         ...
 
 
-class CommandAlreadyRecordedError(Exception):
+class CommandAlreadyRecordedError(StoreError):
     """An append chain wrote nothing because one of its command ids was already recorded."""
 
     def __init__(self, stream_id: str, command_id: str) -> None:
@@ -238,15 +239,15 @@ class Clock(Protocol):
         ...
 
 
-class CallTimeoutError(Exception):
+class CallTimeoutError(StationLinkError):
     """The station did not answer a CALL within the response timeout."""
 
 
-class StationDisconnectedError(Exception):
+class StationDisconnectedError(StationLinkError):
     """The connection closed before the station answered."""
 
 
-class CallNotSentError(Exception):
+class CallNotSentError(StationLinkError):
     """The CALL never left this node: the station cannot have acted on it."""
 
 
@@ -279,7 +280,7 @@ class StationLink(Protocol):
         ...
 
 
-class StationCallError(Exception):
+class StationCallError(StationLinkError):
     """The station answered with a CALLERROR."""
 
     def __init__(self, code: str, description: str) -> None:

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from chargeledger.errors import StationLinkError
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -76,6 +78,6 @@ class LocalPresence:
         return None
 
 
-class StaleEpochError(Exception):
+class StaleEpochError(StationLinkError):
     """A dispatch carried a connection epoch that is no longer the station's: another
     connection (perhaps on another node) took the station over, so this one may not act."""

@@ -12,7 +12,7 @@ from chargeledger.application.projections import (
     transaction_key,
 )
 from chargeledger.application.registry import REGISTRY
-from chargeledger.application.twin_service import TwinService
+from chargeledger.application.twin_service import TwinService, meter_series
 from chargeledger.domain.twin import StationTwin
 
 COMMAND_VIEW_FIELDS = (
@@ -144,6 +144,20 @@ class Views:
             view["last_meter_value"] = meters["last"]
             view["meter_value_count"] = meters["count"]
         return view
+
+    async def transaction_meter_values(self, transaction_id: int) -> dict[str, Any] | None:
+        """The session's readings over time (energy and power, thinned to a bounded
+        number of points), for a chart; ``None`` when there is no such session."""
+        doc = await self._documents.get(TRANSACTIONS, transaction_key(transaction_id))
+        if doc is None:
+            return None
+        meters = await self._twin.meters(doc["station_id"], int(doc["transaction_id"]))
+        return {
+            "transaction_id": doc["transaction_id"],
+            "station_id": doc["station_id"],
+            "meter_start": doc.get("meter_start"),
+            "points": meter_series(meters),
+        }
 
     async def transactions(self, station_id: str | None = None) -> list[dict[str, Any]]:
         """Charging sessions in transaction order, of one station when given."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chargeledger.application.ports import DocumentStore, DocumentWrite
+from chargeledger.errors import ChargeledgerError
 
 REGISTRY = "station_registry"
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -97,7 +98,7 @@ STATION_ID = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$")
 characters); the registry accepts no other."""
 
 
-class RegistryError(Exception):
+class RegistryError(ChargeledgerError):
     """A registry change refused; ``code`` is the API's ``error``."""
 
     code = "RegistryError"
@@ -116,10 +117,11 @@ class StationNotInRegistryError(RegistryError):
 
 
 def check_station_id(station_id: str) -> None:
-    if not STATION_ID.match(station_id):
+    # "." and ".." are path segments, not names: every URL naming them means another.
+    if not STATION_ID.match(station_id) or station_id in (".", ".."):
         raise InvalidStationIdError(
             f"station id {station_id!r}: 1-48 characters of A-Z a-z 0-9 * - _ = : + | @ . "
-            "(what the OCPP gateway accepts)"
+            "other than . and .. (what the OCPP gateway accepts)"
         )
 
 

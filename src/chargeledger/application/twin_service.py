@@ -17,6 +17,7 @@ from typing import Any
 
 from chargeledger.application.ports import DocumentStore, DocumentWrite
 from chargeledger.application.quarantine import QUARANTINE, Quarantine
+from chargeledger.domain import meter_series as ms
 from chargeledger.domain import station_reports as r
 from chargeledger.domain import twin as t
 
@@ -182,6 +183,8 @@ class TwinService:
         if meter_value:
             current = {**current, "count": current["count"] + len(meter_value)}
             current["last"] = meter_value[-1]
+            if transaction_id is not None:
+                current["series"] = _series_with(current.get("series"), meter_value)
         self._meters[key] = current
         self._meters.move_to_end(key)
         self._dirty_meters.add(key)
@@ -249,6 +252,30 @@ class TwinService:
                 await self.flush()
         finally:
             await asyncio.shield(self.flush())
+
+
+def _series_with(stored: object, meter_value: list[dict[str, Any]]) -> list[list[Any]]:
+    """The session's chart series (``[at, energy_wh, power_w]`` rows) with new readings."""
+    series = [
+        ms.MeterPoint(*row)
+        for row in (stored if isinstance(stored, list) else [])
+        if isinstance(row, list) and len(row) == 3
+    ]
+    for item in meter_value:
+        point = ms.meter_point(item)
+        if point is not None:
+            series = ms.with_point(series, point)
+    return [list(point) for point in series]
+
+
+def meter_series(meters: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The chart points of a session's meter document, oldest first."""
+    rows = (meters or {}).get("series") or []
+    return [
+        {"at": row[0], "energy_wh": row[1], "power_w": row[2]}
+        for row in rows
+        if isinstance(row, list) and len(row) == 3
+    ]
 
 
 def meter_key(station_id: str, connector_id: int, transaction_id: int | None) -> str:

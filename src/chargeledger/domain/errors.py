@@ -7,8 +7,10 @@ command id.
 
 from __future__ import annotations
 
+from chargeledger.errors import ChargeledgerError
 
-class DomainError(Exception):
+
+class DomainError(ChargeledgerError):
     """A command the domain refuses; it decides no events."""
 
     def __init__(self, detail: str = "", code: str | None = None) -> None:

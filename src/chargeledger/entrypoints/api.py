@@ -16,9 +16,10 @@ from fastapi import Body, Depends, FastAPI, Header, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from chargeledger.adapters.metrics import CONTENT_TYPE
 from chargeledger.application.charging_profile_library import (
     ChargingProfileLibrary,
     ChargingProfileNotFoundError,
@@ -32,16 +33,22 @@ from chargeledger.application.operation_queries import OperationViews, event_vie
 from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.ports import RecordedEvent
 from chargeledger.application.queries import Views
-from chargeledger.application.registry import RegistryError, registry_view
-from chargeledger.bootstrap import Node
+from chargeledger.application.registry import RegistryError, check_station_id, registry_view
+from chargeledger.bootstrap import Node, store_failures
 from chargeledger.domain.errors import DomainError, InvalidChargingProfileError
+from chargeledger.entrypoints import observability
 from chargeledger.entrypoints.command_bodies import (
     OPERATION_BODIES,
     ChargingProfile,
     CommandBody,
+    ConnectorId,
+    OcppInteger,
     RemoteStartBody,
+    UtcDateTime,
     body_schemas,
 )
+from chargeledger.entrypoints.http_guard import MAX_QUERY_INTEGER
+from chargeledger.errors import ChargeledgerError
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +76,11 @@ class CommandName(StrEnum):
 
 
 class RemoteStopBody(CommandBody):
-    transaction_id: int
+    transaction_id: OcppInteger
 
 
 class UnlockConnectorBody(CommandBody):
-    connector_id: int = Field(gt=0)
+    connector_id: ConnectorId = Field(gt=0)
 
 
 class ResetBody(CommandBody):
@@ -81,7 +88,7 @@ class ResetBody(CommandBody):
 
 
 class ChangeAvailabilityBody(CommandBody):
-    connector_id: int = Field(ge=0, description="0 means the whole station")
+    connector_id: ConnectorId = Field(ge=0, description="0 means the whole station")
     type: Literal["Operative", "Inoperative"]
 
 
@@ -94,7 +101,7 @@ class TriggerMessageBody(CommandBody):
         "MeterValues",
         "StatusNotification",
     ]
-    connector_id: int | None = Field(default=None, ge=0)
+    connector_id: ConnectorId | None = Field(default=None, ge=0)
 
 
 BODIES: dict[CommandName, type[CommandBody]] = {
@@ -137,7 +144,20 @@ class CloseBody(BaseModel):
 class IdTagBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Literal["Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"] = "Accepted"
-    expiry: datetime | None = Field(default=None, description="ISO-8601; without a zone, UTC")
+    expiry: UtcDateTime | None = Field(
+        default=None, description="ISO-8601; without a zone, UTC; from 1970 to 9000"
+    )
+
+
+def _station_id(station_id: str) -> str:
+    try:
+        check_station_id(station_id)
+    except RegistryError as invalid:
+        raise ValueError(str(invalid)) from None
+    return station_id
+
+
+StationIdPath = Annotated[str, AfterValidator(_station_id), Path(description="a station id")]
 
 
 def _validated(name: CommandName, body: dict[str, Any]) -> CommandBody:
@@ -154,7 +174,7 @@ def _problems(errors: Sequence[Any]) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in errors)
 
 
-class ApiError(Exception):
+class ApiError(ChargeledgerError):
     def __init__(self, status: int, error: str, detail: str, headers: dict[str, str] | None = None):
         super().__init__(detail)
         self.status = status
@@ -166,6 +186,7 @@ class ApiError(Exception):
 def create_app(node: Node) -> FastAPI:
     app = FastAPI(title="chargeledger", version="0.1.0")
     _with_nested_schemas(app)
+    observability.count_requests(app, node)
     views = Views(node.documents, node.twin)
     id_tags = IdTagRegistry(node.documents, node.clock)
     profiles = ChargingProfileLibrary(node.documents, node.clock)
@@ -248,9 +269,24 @@ def create_app(node: Node) -> FastAPI:
             exc.status_code,
         )
 
+    async def store_failed(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s: the store failed: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {
+                "error": "StoreUnavailable",
+                "detail": f"the store could not record it ({exc}); nothing was sent; "
+                "retry when /readyz answers 200",
+            },
+            503,
+            headers={"Retry-After": "5"},
+        )
+
+    for failure in store_failures():
+        app.add_exception_handler(failure, store_failed)
+
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("%s %s failed", request.method, request.url.path)
+        # Logged once, by the HttpGuard this app runs behind (Starlette re-raises it).
         return JSONResponse(
             {"error": "InternalError", "detail": "the CSMS could not handle it; see its log"},
             500,
@@ -264,9 +300,13 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
+        """200 while the process is alive; what it found wrong is in the body."""
+        # A liveness probe must answer fast even when the store hangs.
+        store = await node.store_probe.check(timeout_s=1.0) if node.store_probe else None
         return {
             "status": "ok",
             "node": node.settings.node_id,
+            "store": None if store is None else {"ok": store.ok, "detail": store.detail},
             "quarantined": {
                 "count": len(node.quarantine),
                 "documents": [found.view() for found in node.quarantine.items()[:100]],
@@ -277,20 +317,20 @@ def create_app(node: Node) -> FastAPI:
     async def readyz() -> JSONResponse:
         """200 when every readiness check of the node passes, else 503 naming what fails."""
         verdicts = [await check() for check in node.readiness]
+        checks = {v.name: {"ok": v.ok, "detail": v.detail} for v in verdicts}
         failing = {v.name: v.detail for v in verdicts if not v.ok}
-        body = {"status": "fail" if failing else "ok", "node": node.settings.node_id}
-        return JSONResponse({**body, "failing": failing}, 503 if failing else 200)
+        body = {
+            "status": "not ready" if failing else "ready",
+            "node": node.settings.node_id,
+            "checks": checks,
+            "failing": failing,
+        }
+        return JSONResponse(body, 503 if failing else 200)
 
     @app.get("/metrics", response_class=PlainTextResponse)
-    async def metrics() -> str:
-        return (
-            "# TYPE chargeledger_connected_stations gauge\n"
-            f"chargeledger_connected_stations {node.gateway.connected_count}\n"
-            "# TYPE chargeledger_projection_position gauge\n"
-            f"chargeledger_projection_position {node.projections.position}\n"
-            "# TYPE chargeledger_version_conflicts_total counter\n"
-            f"chargeledger_version_conflicts_total {node.bus.conflicts}\n"
-        )
+    async def metrics() -> Response:
+        """Prometheus text format: every family with HELP and TYPE (README, Metrics)."""
+        return Response(await observability.scrape(node), media_type=CONTENT_TYPE)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> str:
@@ -310,7 +350,7 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/api/stations/{station_id}", dependencies=api)
     async def get_station(
-        station_id: str, min_position: int | None = None, at: datetime | None = None
+        station_id: StationIdPath, min_position: int | None = None, at: datetime | None = None
     ) -> dict[str, Any]:
         if at is not None:
             if at.tzinfo is None:
@@ -332,8 +372,8 @@ def create_app(node: Node) -> FastAPI:
     ) -> StreamingResponse:
         """Server-sent events of the log, live, from ``after`` (default: from now on). A
         reconnecting EventSource sends ``Last-Event-ID`` and goes on from there."""
-        if after is None and last_event_id is not None and last_event_id.isdigit():
-            after = int(last_event_id)
+        if after is None and last_event_id is not None:
+            after = _event_id(last_event_id)
         start = await node.store.head_position() if after is None else after
 
         async def lines() -> AsyncIterator[str]:
@@ -353,7 +393,7 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/api/stations/{station_id}/events", dependencies=api)
     async def station_events(
-        station_id: str, from_version: int = 1, limit: int = 1000
+        station_id: StationIdPath, from_version: int = 1, limit: int = 1000
     ) -> list[dict[str, Any]]:
         """The station's event history, oldest first, from ``from_version`` on."""
         history = await node.store.read_stream(stream_of(station_id), max(1, from_version))
@@ -368,7 +408,7 @@ def create_app(node: Node) -> FastAPI:
         openapi_extra=_COMMAND_BODY_SCHEMA,
     )
     async def post_command(
-        station_id: str,
+        station_id: StationIdPath,
         name: CommandName,
         body: Annotated[dict[str, Any], Body()],
         idempotency_key: Annotated[
@@ -424,6 +464,15 @@ def create_app(node: Node) -> FastAPI:
             raise ApiError(404, "TransactionNotFound", f"no transaction {transaction_id}")
         return view
 
+    @app.get("/api/transactions/{transaction_id}/meter-values", dependencies=api)
+    async def get_transaction_meter_values(transaction_id: int) -> dict[str, Any]:
+        """The session's energy register and power over time, oldest first: every
+        reading while it is short, thinned evenly in its older half once it is long."""
+        series = await views.transaction_meter_values(transaction_id)
+        if series is None:
+            raise ApiError(404, "TransactionNotFound", f"no transaction {transaction_id}")
+        return series
+
     @app.post("/api/transactions/{transaction_id}/close", dependencies=api)
     async def close_transaction(transaction_id: int, body: CloseBody) -> dict[str, Any]:
         """Close by hand a session the station no longer runs (it lost it, and its
@@ -478,7 +527,7 @@ def create_app(node: Node) -> FastAPI:
         return [registry_view(s) for s in await node.registry.list()]
 
     @app.get("/api/registry/stations/{station_id}", dependencies=api)
-    async def get_registered_station(station_id: str) -> dict[str, Any]:
+    async def get_registered_station(station_id: StationIdPath) -> dict[str, Any]:
         registered = await node.registry.get(station_id)
         if registered is None:
             raise ApiError(404, "StationNotFound", f"station {station_id!r} is not registered")
@@ -495,11 +544,13 @@ def create_app(node: Node) -> FastAPI:
         return registry_view(registered)
 
     @app.put("/api/registry/stations/{station_id}/password", dependencies=api)
-    async def set_station_password(station_id: str, body: StationPasswordBody) -> dict[str, Any]:
+    async def set_station_password(
+        station_id: StationIdPath, body: StationPasswordBody
+    ) -> dict[str, Any]:
         return registry_view(await node.registry.set_password(station_id, body.password))
 
     @app.delete("/api/registry/stations/{station_id}", status_code=204, dependencies=api)
-    async def remove_registered_station(station_id: str) -> Response:
+    async def remove_registered_station(station_id: StationIdPath) -> Response:
         await node.registry.remove(station_id)
         return Response(status_code=204)
 
@@ -551,6 +602,13 @@ def _utf8_key(header: str) -> str:
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
         raise ApiError(422, "ValidationError", "header.idempotency-key: no control characters")
     return key
+
+
+def _event_id(header: str) -> int:
+    """A reconnecting EventSource's ``Last-Event-ID``: a position this stream sent."""
+    if not (header.isascii() and header.isdigit() and int(header) <= MAX_QUERY_INTEGER):
+        raise ApiError(400, "ValidationError", "header.last-event-id: a position this stream sent")
+    return int(header)
 
 
 def _id_tag_view(doc: dict[str, Any]) -> dict[str, Any]:

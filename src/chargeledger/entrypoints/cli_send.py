@@ -15,35 +15,37 @@ from pathlib import Path
 from typing import Any
 
 from chargeledger.application.operator_commands import BUILDERS
-from chargeledger.config import env
+from chargeledger.entrypoints.cli_options import Parser, UserError, option, subcommand
 
 NAMES = tuple(BUILDERS)
 TERMINAL = ("accepted", "rejected", "timed_out", "expired", "failed")
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    send = sub.add_parser(
+def add_parser(sub: argparse._SubParsersAction[Parser]) -> None:
+    send = subcommand(
+        sub,
         "send",
-        help="send a station command through the HTTP API",
-        description="Exit status: 0 when the node took the command (and with --wait, when "
-        "the station accepted it), 1 when it ended otherwise, 2 when the node refused it.",
+        "send a station command through the HTTP API",
+        description="Send a station command through the HTTP API.\n\nExit status: 0 when "
+        "the node took the command (and with --wait, when the station accepted it), 1 when "
+        "it ended otherwise, 2 when the node refused it.",
     )
     send.add_argument("station")
     send.add_argument("name", choices=NAMES, metavar="NAME", help=", ".join(NAMES))
-    send.add_argument(
-        "--body", default="{}", help="the JSON body (snake_case), or @FILE to read it from"
-    )
-    send.add_argument("--api", default=env("api", "http://127.0.0.1:8000"))
-    send.add_argument("--api-token", default=env("api_token", ""))
-    send.add_argument("--idempotency-key", default=None, help="default: a new UUID")
-    send.add_argument(
+    option(send, "--body", "{}", "the JSON body (snake_case), or @FILE to read it from")
+    option(send, "--api", "http://127.0.0.1:8000", "the node's HTTP API")
+    option(send, "--api-token", "", "bearer token of the HTTP API")
+    option(send, "--idempotency-key", None, "the command's key", shown_default="a new UUID")
+    option(
+        send,
         "--wait",
+        None,
+        "wait up to SECONDS (60 without a value) for the outcome and print the final view",
         type=float,
         nargs="?",
         const=60.0,
-        default=None,
         metavar="SECONDS",
-        help="wait for the outcome (default 60 s) and print the final command view",
+        shown_default="do not wait",
     )
 
 
@@ -70,18 +72,23 @@ def _request(
 
 def _body(text: str) -> Any:
     if text.startswith("@"):
-        text = Path(text[1:]).read_text()
-    return json.loads(text)
+        path = Path(text[1:])
+        try:
+            text = path.read_text()
+        except OSError as unreadable:
+            raise UserError(
+                f"send: --body @{path}: cannot read it ({unreadable.strerror or unreadable})"
+            ) from None
+    try:
+        return json.loads(text)
+    except ValueError as bad:
+        raise UserError(
+            f'send: --body is not JSON ({bad}); e.g. --body \'{{"type": "Soft"}}\''
+        ) from None
 
 
 def send(args: argparse.Namespace) -> int:
-    try:
-        body = _body(args.body)
-    except (OSError, ValueError) as bad:
-        print(
-            f'send: --body is not JSON ({bad}); e.g. --body \'{{"type": "Soft"}}\'', file=sys.stderr
-        )
-        return 2
+    body = _body(args.body)
     key = args.idempotency_key or str(uuid.uuid4())
     try:
         status, view = _request(

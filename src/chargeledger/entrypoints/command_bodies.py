@@ -5,7 +5,10 @@ station's state or more than one field (a charging profile's periods, a
 reservation in the past) are the domain's.
 
 Times are ISO-8601; one without a zone is taken as UTC, and every time is sent
-as UTC. The CSMS allocates reservation ids, and builds the local list from the
+as UTC. Every number and time is bounded: integers are JSON integers (``1.0``,
+``true`` and ``"1"`` are refused) within OCPP's 32 bits, connector ids within what
+the gateway accepts from stations, decimals finite and bounded, times between
+1970 and 9000. The CSMS allocates reservation ids, and builds the local list from the
 id-tag registry, so neither is in a body.
 """
 
@@ -19,23 +22,42 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     model_validator,
 )
 
+from chargeledger.adapters.ocpp.schemas import MAX_CONNECTOR_ID, MAX_INTEGER, MIN_INTEGER
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+"""Times outside these are typing mistakes, and near year 9999 arithmetic overflows."""
+
+MAX_DECIMAL = 1e9
+"""Far above any power (W) or current (A) a station takes, far below overflow."""
+
 
 def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        utc = LATEST  # e.g. 9999-12-31T23:59:59-23:59 is past year 9999 in UTC
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError(f"a time from {EARLIEST:%Y} to {LATEST:%Y}")
+    return utc
 
 
 UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
+OcppInteger = Annotated[int, Strict(), Field(ge=MIN_INTEGER, le=MAX_INTEGER)]
+ConnectorId = Annotated[int, Strict(), Field(ge=0, le=MAX_CONNECTOR_ID)]
+BoundedDecimal = Annotated[float, Strict(), Field(ge=-MAX_DECIMAL, le=MAX_DECIMAL)]
 IdToken = Annotated[str, StringConstraints(min_length=1, max_length=20)]
 Purpose = Literal["ChargePointMaxProfile", "TxDefaultProfile", "TxProfile"]
 
 
 class CommandBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    ttl_s: float | None = Field(
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    ttl_s: Annotated[float, Strict()] | None = Field(
         default=None,
         gt=0,
         le=30 * 24 * 3600,
@@ -44,31 +66,35 @@ class CommandBody(BaseModel):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ChargingSchedulePeriod(_Strict):
-    start_period: int = Field(description="seconds from the schedule's start; the first is 0")
-    limit: float = Field(description="positive, in the schedule's unit, one decimal at most")
-    number_phases: int | None = None
+    start_period: OcppInteger = Field(
+        description="seconds from the schedule's start; the first is 0"
+    )
+    limit: BoundedDecimal = Field(
+        description="positive, in the schedule's unit, one decimal at most"
+    )
+    number_phases: OcppInteger | None = None
 
 
 class ChargingSchedule(_Strict):
-    duration: int | None = None
+    duration: OcppInteger | None = None
     start_schedule: UtcDateTime | None = None
     charging_rate_unit: Literal["W", "A"]
     charging_schedule_period: list[ChargingSchedulePeriod]
-    min_charging_rate: float | None = None
+    min_charging_rate: BoundedDecimal | None = None
 
 
 class ChargingProfile(_Strict):
     """OCPP 1.6 ``csChargingProfiles`` in snake_case."""
 
-    charging_profile_id: int | None = Field(
+    charging_profile_id: OcppInteger | None = Field(
         default=None, description="required in a command; in a PUT it comes from the path"
     )
-    transaction_id: int | None = None
-    stack_level: int
+    transaction_id: OcppInteger | None = None
+    stack_level: OcppInteger
     charging_profile_purpose: Purpose
     charging_profile_kind: Literal["Absolute", "Recurring", "Relative"]
     recurrency_kind: Literal["Daily", "Weekly"] | None = None
@@ -83,12 +109,12 @@ def _one_profile(inline: object, stored_id: int | None, inline_name: str) -> Non
 
 
 class RemoteStartBody(CommandBody):
-    connector_id: int = Field(gt=0)
+    connector_id: ConnectorId = Field(gt=0)
     id_tag: IdToken
     charging_profile: ChargingProfile | None = Field(
         default=None, description="a TxProfile for the session, inline"
     )
-    charging_profile_id: int | None = Field(default=None, description="a stored TxProfile")
+    charging_profile_id: OcppInteger | None = Field(default=None, description="a stored TxProfile")
     force: bool = Field(
         default=False,
         description="send it even though the id-tag registry refuses the tag (409 otherwise)",
@@ -124,14 +150,14 @@ class DataTransferBody(CommandBody):
 class UpdateFirmwareBody(CommandBody):
     location: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
     retrieve_date: UtcDateTime
-    retries: int | None = Field(default=None, ge=0)
-    retry_interval: int | None = Field(default=None, ge=0, description="seconds")
+    retries: OcppInteger | None = Field(default=None, ge=0)
+    retry_interval: OcppInteger | None = Field(default=None, ge=0, description="seconds")
 
 
 class GetDiagnosticsBody(CommandBody):
     location: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-    retries: int | None = Field(default=None, ge=0)
-    retry_interval: int | None = Field(default=None, ge=0, description="seconds")
+    retries: OcppInteger | None = Field(default=None, ge=0)
+    retry_interval: OcppInteger | None = Field(default=None, ge=0, description="seconds")
     start_time: UtcDateTime | None = None
     stop_time: UtcDateTime | None = None
 
@@ -142,26 +168,26 @@ class GetLocalListVersionBody(CommandBody):
 
 class SendLocalListBody(CommandBody):
     update_type: Literal["Full", "Differential"]
-    list_version: int | None = Field(
+    list_version: OcppInteger | None = Field(
         default=None, ge=1, description="default: the version last installed + 1"
     )
 
 
 class ReserveNowBody(CommandBody):
-    connector_id: int = Field(ge=0, description="0 reserves the station as a whole")
+    connector_id: ConnectorId = Field(ge=0, description="0 reserves the station as a whole")
     expiry_date: UtcDateTime
     id_tag: IdToken
     parent_id_tag: IdToken | None = None
 
 
 class CancelReservationBody(CommandBody):
-    reservation_id: int
+    reservation_id: OcppInteger
 
 
 class SetChargingProfileBody(CommandBody):
-    connector_id: int = Field(ge=0)
+    connector_id: ConnectorId = Field(ge=0)
     cs_charging_profiles: ChargingProfile | None = None
-    charging_profile_id: int | None = Field(default=None, description="a stored profile")
+    charging_profile_id: OcppInteger | None = Field(default=None, description="a stored profile")
 
     @model_validator(mode="after")
     def _one(self) -> SetChargingProfileBody:
@@ -172,15 +198,15 @@ class SetChargingProfileBody(CommandBody):
 
 
 class ClearChargingProfileBody(CommandBody):
-    id: int | None = None
-    connector_id: int | None = Field(default=None, ge=0)
+    id: OcppInteger | None = None
+    connector_id: ConnectorId | None = Field(default=None, ge=0)
     charging_profile_purpose: Purpose | None = None
-    stack_level: int | None = Field(default=None, ge=0)
+    stack_level: OcppInteger | None = Field(default=None, ge=0)
 
 
 class GetCompositeScheduleBody(CommandBody):
-    connector_id: int = Field(ge=0)
-    duration: int = Field(gt=0, description="seconds")
+    connector_id: ConnectorId = Field(ge=0)
+    duration: OcppInteger = Field(gt=0, description="seconds")
     charging_rate_unit: Literal["W", "A"] | None = None
 
 

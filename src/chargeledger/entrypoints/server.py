@@ -11,9 +11,18 @@ from collections.abc import Generator
 
 import uvicorn
 
+from chargeledger.adapters import logs
 from chargeledger.bootstrap import Node, build_node
 from chargeledger.config import Settings
+from chargeledger.entrypoints import observability
 from chargeledger.entrypoints.api import create_app
+from chargeledger.entrypoints.http_connections import (
+    AcceptErrorLog,
+    HttpLimits,
+    default_http_connection_cap,
+    guarded_protocol,
+)
+from chargeledger.entrypoints.http_guard import HttpGuard
 
 log = logging.getLogger("chargeledger")
 
@@ -27,6 +36,7 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
+    logs.bind(node=settings.node_id)  # every task started from here on carries it
     node = await build_node(settings)
     # Everything built so far lives as long as the node: keep it out of the
     # collector's full passes, which would otherwise stall every connection.
@@ -41,27 +51,43 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
             f"could not listen for OCPP on {settings.host}:{settings.ocpp_port} "
             "(see the log above); choose another --ocpp-port or free that one"
         )
+    asyncio.get_running_loop().set_exception_handler(AcceptErrorLog())
+    limits = http_limits(settings)
     api = _EmbeddedServer(
         uvicorn.Config(
-            create_app(node),
+            HttpGuard(
+                create_app(node),
+                token=settings.api_token,
+                max_body_bytes=settings.max_body_bytes,
+            ),
             host=settings.host,
             port=settings.api_port,
             log_level="warning",
+            log_config=None,  # its lines go through our handler, in our format
             lifespan="off",
-            timeout_keep_alive=30,  # operator tools keep connections between bursts
+            http=guarded_protocol(limits),
+            timeout_keep_alive=settings.http_keep_alive_s,
+            # asyncio accepts up to `backlog` connections in one go, before any can be
+            # refused: bound that burst by the cap too, or it alone can exhaust the fds.
+            backlog=limits.max_connections,
         )
     )
     scheme = "wss" if settings.tls_cert else "ws"
     print(f"OCPP endpoint: {scheme}://{settings.host}:{settings.ocpp_port}/ocpp/{{station_id}}")
     print(f"HTTP API:      http://{settings.host}:{settings.api_port}/api/stations")
-    print(f"Web page:      http://{settings.host}:{settings.api_port}/#token={settings.api_token}")
+    page = f"http://{settings.host}:{settings.api_port}/"
+    if settings.api_token_generated:
+        print(f"Web page:      {page}#token={settings.api_token}")
+    else:  # a token the user chose stays out of the output (and the journal)
+        print(f"Web page:      {page}  (add #token=YOUR_API_TOKEN to sign in)")
     if settings.api_token_generated:
         print(
             f"API token:     {settings.api_token}  (made for this run; pass --api-token to fix it)"
         )
     if settings.accept_unknown_stations:
         print("Unknown stations are accepted (--unknown-stations accept).")
-    print(f"Store:         {settings.store}", flush=True)
+    print(f"Store:         {observability.masked_url(settings.store)}", flush=True)
+    observability.log_settings(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -73,11 +99,19 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     try:
         await _until_stopped(stop, tasks)
     finally:
+        log.info("node shutting down: closing station connections and flushing the twins")
         api.should_exit = True
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await _close(node)
+
+
+def http_limits(settings: Settings) -> HttpLimits:
+    """The settings' caps, 0 meaning the default that leaves descriptors for stations."""
+    port_cap = settings.max_http_connections or default_http_connection_cap()
+    per_client = settings.max_http_connections_per_client or max(4, port_cap // 4)
+    return HttpLimits(settings.http_header_timeout_s, port_cap, min(per_client, port_cap))
 
 
 async def _gateway_listening(node: Node, supervisor: asyncio.Task[None]) -> bool:

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from chargeledger.errors import ChargeledgerError
 from chargeledger.simulator.charger import Behaviour, Charger
 from chargeledger.simulator.fleet import StationRun, run_station, show_progress
 from chargeledger.simulator.power import Vehicle
@@ -22,7 +23,7 @@ ACTIONS = ("arrive", "plug", "tag", "unplug", "offline")
 UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
 
-class ScenarioError(ValueError):
+class ScenarioError(ChargeledgerError, ValueError):
     """A scenario file that cannot be played; the message names the file and the field."""
 
 

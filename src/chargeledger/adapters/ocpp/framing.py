@@ -116,7 +116,8 @@ def parse(text: str | bytes) -> Frame | FrameFault:
     """One WebSocket message to a frame, or the fault that names what is wrong with it."""
     try:
         if not isinstance(text, str):
-            # OCPP-J uses text frames; a binary frame of UTF-8 JSON is taken as text.
+            # The gateway hands over text (it closes on invalid UTF-8 with 1007 and on
+            # binary frames with 1003); bytes are read as strict UTF-8 all the same.
             text = text.decode("utf-8")
         message = _decode(text)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:

@@ -16,6 +16,7 @@ from typing import Any, Final
 import fastjsonschema
 
 from chargeledger.adapters.ocpp import framing
+from chargeledger.errors import ChargeledgerError
 
 Validator = Callable[[Any], Any]
 
@@ -93,7 +94,7 @@ def _is_iso_8601(value: str) -> bool:
     return MIN_YEAR <= parsed.year <= MAX_YEAR
 
 
-class PayloadError(Exception):
+class PayloadError(ChargeledgerError):
     """A payload that breaks its schema, with the CALLERROR code that names the fault."""
 
     def __init__(self, code: str, description: str) -> None:

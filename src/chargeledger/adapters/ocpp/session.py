@@ -99,6 +99,11 @@ class StationSession:
         return self._closed
 
     @property
+    def outstanding_action(self) -> str | None:
+        """The action of our CALL that awaits its answer (for its round-trip time)."""
+        return None if self._outstanding is None else self._outstanding.action
+
+    @property
     def queued(self) -> int:
         """CALLs waiting to be sent (the outstanding one not counted)."""
         return len(self._queue)

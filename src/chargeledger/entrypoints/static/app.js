@@ -606,6 +606,21 @@ function sample(session) {
   return series;
 }
 
+// The node's stored readings of a session, merged with what this page saw live.
+function withStoredReadings(series, stored, session) {
+  if (!stored || !stored.points) return series;
+  const base = session.meter_start || 0;
+  const merge = (live, points) => {
+    const byTime = new Map(live.map((p) => [p[0], p[1]]));
+    for (const [t, v] of points) if (Number.isFinite(t) && v !== null && v !== undefined) byTime.set(t, v);
+    return [...byTime.entries()].sort((a, b) => a[0] - b[0]);
+  };
+  return {
+    energy: merge(series.energy, stored.points.map((p) => [Date.parse(p.at), p.energy_wh === null ? null : p.energy_wh - base])),
+    power: merge(series.power, stored.points.map((p) => [Date.parse(p.at), p.power_w])),
+  };
+}
+
 function currentPower(session) {
   return session.status === 'open' ? reading(session.last_meter_value, 'Power.Active.Import') : null;
 }
@@ -811,14 +826,18 @@ pages.station = async (view, ctx) => {
   // Sessions, energy and the chart.
   const ordered = [...sessions].sort((a, b) => b.transaction_id - a.transaction_id);
   const charts = [];
-  for (const s of ordered.slice(0, 3)) {
-    const series = sample(s);
-    charts.push(h('figure', {}, h('figcaption', { text: `Session #${s.transaction_id} (${s.status})` }),
+  const recent = ordered.slice(0, 3);
+  const stored = await Promise.all(recent.map((s) =>
+    api(`/api/transactions/${s.transaction_id}/meter-values`).catch(() => null)));
+  recent.forEach((s, index) => {
+    const series = withStoredReadings(sample(s), stored[index], s);
+    charts.push(h('figure', { dataset: { session: String(s.transaction_id) } },
+      h('figcaption', { text: `Session #${s.transaction_id} (${s.status})` }),
       lineChart(series.energy, 'Energy', 'Wh'), series.power.length ? lineChart(series.power, 'Power', 'W') : null));
-  }
+  });
   view.append(section('Sessions', 'sessions',
     table(SESSION_HEADERS, sessionRows(ordered), { id: 'station-sessions' }),
-    h('p', { class: 'hint', text: 'The node keeps each session\'s last reading, not every one: the charts show what this page has seen since it opened, and the energy of stopped sessions.' }),
+    h('p', { class: 'hint', text: 'Energy and power of the three newest sessions from their meter values (long sessions are thinned evenly in their older part).' }),
     charts));
 
   view.append(section('Reservations', 'reservations', table(['id', 'connector', 'id tag', 'expiry', 'status', 'detail'],

@@ -1,0 +1,152 @@
+"""The gateway's log lines and metrics for connections and frames, kept out of the hot
+path's code: each call site in the gateway is one line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Protocol
+
+from websockets.frames import CloseCode
+from websockets.http11 import Request, Response
+from websockets.server import ServerProtocol
+
+from chargeledger.adapters import logs
+from chargeledger.adapters.metrics import NodeMetrics
+from chargeledger.adapters.ocpp import framing, schemas
+
+log = logging.getLogger("chargeledger.gateway")
+
+PROTOCOL = "ocpp1.6"
+
+_OUR_CLOSE_REASONS = {
+    "superseded by a newer connection": "superseded",
+    "superseded by a newer connection elsewhere": "superseded",
+    "the CSMS is shutting down": "shutdown",
+    "keepalive ping timeout": "ping_timeout",
+}
+
+
+def peer(transport: asyncio.BaseTransport) -> str:
+    address = transport.get_extra_info("peername")
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address) if address else "?"
+
+
+def action_label(action: str) -> str:
+    """The action as a metric label: a name a station made up becomes ``unknown``, so a
+    hostile client cannot grow the label set without bound."""
+    if action in schemas.STATION_ACTIONS or schemas.known_action(action):
+        return action
+    return "unknown"
+
+
+def opened(metrics: NodeMetrics, station_id: str, client: str, request: Request, tls: bool) -> None:
+    metrics.connections_opened.labels(PROTOCOL).inc()
+    auth = (
+        "basic" if request.headers.get("Authorization", "").lower().startswith("basic ") else "none"
+    )
+    log.info(
+        "station connected (protocol %s, %s, auth %s)",
+        PROTOCOL,
+        "wss" if tls else "ws",
+        auth,
+        extra={"station": station_id, "client": client},
+    )
+
+
+def refused(metrics: NodeMetrics, client: str, request: Request, response: Response) -> None:
+    metrics.connections_closed.labels("refused").inc()
+    why = response.body.decode(errors="replace").strip()[:200] if response.body else ""
+    log.info(
+        "connection to %s refused: %d %s",
+        request.path[:100],
+        response.status_code,
+        why or response.reason_phrase,
+        extra={"client": client},
+    )
+
+
+class Connection(Protocol):
+    client: str
+    ws: ServerProtocol
+    connected_at: float
+
+
+def ended(metrics: NodeMetrics, station_id: str | None, connection: Connection) -> None:
+    if not station_id:
+        return  # a refused handshake was counted and logged as such
+    client, ws = connection.client, connection.ws
+    connected_at = connection.connected_at
+    reason = _reason(ws)
+    metrics.connections_closed.labels(reason).inc()
+    detail = ""
+    if ws.close_rcvd is not None:
+        detail = f"; the station sent {ws.close_rcvd.code} {ws.close_rcvd.reason[:100]!r}"
+    elif ws.close_sent is not None:
+        detail = f"; we sent {ws.close_sent.code} {ws.close_sent.reason!r}"
+    log.info(
+        "station disconnected (%s) after %.1f s%s",
+        reason,
+        time.monotonic() - connected_at,
+        detail,
+        extra={"station": station_id, "client": client},
+    )
+
+
+def _reason(ws: ServerProtocol) -> str:
+    sent, received = ws.close_sent, ws.close_rcvd
+    if sent is not None and (received is None or ws.close_rcvd_then_sent is False):
+        if sent.code == CloseCode.MESSAGE_TOO_BIG:
+            return "frame_too_big"
+        return _OUR_CLOSE_REASONS.get(sent.reason, "closed_by_csms")
+    if received is not None:
+        return "closed_by_station"
+    return "connection_lost"
+
+
+def frame(direction: str, station_id: str, client: str, data: bytes | str) -> None:
+    """Every OCPP frame, whole, at DEBUG (bounded by --max-frame-bytes)."""
+    if log.isEnabledFor(logging.DEBUG):
+        text = data.decode(errors="replace") if isinstance(data, bytes) else data
+        context = {"station": station_id, "client": client, **_ids(text)}
+        log.debug("%s %s", direction, text, extra=context)
+
+
+def _ids(text: str) -> dict[str, str]:
+    """The frame's unique id and (for a CALL) action, for the log line's context."""
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return {}
+    if not isinstance(frame, list) or len(frame) < 3:
+        return {}
+    ids = {"unique_id": str(frame[1])[:64]}
+    if frame[0] == framing.CALL:
+        ids["action"] = action_label(str(frame[2]))
+    return ids
+
+
+def bind(station_id: str, client: str) -> None:
+    """Later lines from this connection's callbacks, and the tasks they start, name it.
+    (Each transport's read callback runs in a context of its own, so this holds per
+    connection; after the first frame it costs one lookup.)"""
+    if logs.current("station") is not station_id:
+        logs.bind(station=station_id, client=client)
+
+
+def answered(
+    metrics: NodeMetrics,
+    action: str | None,
+    answer: framing.CallResult | framing.CallError,
+    sent_at: float,
+) -> None:
+    outcome = "result" if isinstance(answer, framing.CallResult) else "error"
+    metrics.call_answered(action or "unknown", outcome, time.monotonic() - sent_at)
+
+
+def station_call(metrics: NodeMetrics, action: str, outcome: str) -> None:
+    metrics.station_call(action, outcome, action_label)

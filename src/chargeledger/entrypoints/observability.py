@@ -1,0 +1,80 @@
+"""``/metrics`` and the HTTP request metrics of one node, and its start-up log."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+
+from chargeledger.bootstrap import Node
+from chargeledger.config import Settings
+
+log = logging.getLogger("chargeledger")
+
+SECRETS = ("api_token",)
+
+
+async def scrape(node: Node) -> bytes:
+    """Set the gauges of state, then render every family of the node's registry."""
+    metrics = node.metrics
+    metrics.connected_stations.labels("ocpp1.6").set(node.gateway.connected_count)
+    metrics.append_retries.set(node.bus.conflicts)
+    head = await node.store.head_position()
+    projected = node.projections.position
+    metrics.log_head.set(head)
+    metrics.projection_position.set(projected)
+    metrics.projection_lag_events.set(max(0, head - projected))
+    if node.telemetry is not None:
+        behind = head > projected
+        lag = await node.telemetry.projection_lag_seconds(projected) if behind else 0.0
+        metrics.projection_lag_seconds.set(lag)
+        metrics.commands_in_doubt.set(await node.telemetry.commands_in_doubt())
+    return metrics.render()
+
+
+def count_requests(app: FastAPI, node: Node) -> None:
+    """Every answered request by method, route template (never the raw path: ids would
+    grow the label set without bound) and status."""
+    metrics = node.metrics
+
+    @app.middleware("http")
+    async def counted(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = request.scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            metrics.http_requests.labels(request.method, template, str(status)).inc()
+            metrics.http_latency.labels(template).observe(time.perf_counter() - started)
+
+
+def masked_url(url: str) -> str:
+    """The URL without the password it may carry (postgresql://user:secret@host/db)."""
+    scheme, sep, rest = url.partition("//")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return f"{scheme}//{credentials.split(':', 1)[0]}:***@{host}"
+
+
+def log_settings(settings: Settings) -> None:
+    """The configuration at start, one line; a token the user chose is not printed."""
+    shown = dataclasses.asdict(settings)
+    for name in SECRETS:
+        if shown.get(name):
+            chosen = not settings.api_token_generated
+            shown[name] = "***" if chosen else "(made for this run, printed above)"
+    shown["store"] = masked_url(settings.store)
+    log.info(
+        "node starting with %s",
+        " ".join(f"{k}={v}" for k, v in shown.items() if v not in (None, "", ())),
+    )

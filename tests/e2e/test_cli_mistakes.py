@@ -1,0 +1,185 @@
+"""A user's mistake with the real ``chargeledger`` command ends in one clear line on
+stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from chargeledger.adapters.sqlite_database import SQLiteDatabase
+from chargeledger.adapters.sqlite_store import SQLiteEventStore
+from chargeledger.application.ports import Metadata
+from chargeledger.domain.events import StationBooted
+
+CHARGELEDGER = shutil.which("chargeledger", path=str(Path(sys.executable).parent)) or "chargeledger"
+
+
+def run(*args: str, cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CHARGELEDGER_")}
+    return subprocess.run(
+        [CHARGELEDGER, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env=environment,
+    )
+
+
+def one_clear_line(result: subprocess.CompletedProcess[str], *words: str) -> str:
+    assert result.returncode != 0, result
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+def test_a_store_url_of_no_known_kind(tmp_path: Path) -> None:
+    result = run("stations", "list", "--store", "mysql://somewhere/db", cwd=tmp_path)
+    one_clear_line(result, "--store", "mysql://somewhere/db", "sqlite:///", "postgresql://")
+    assert result.returncode == 2
+
+
+def test_an_unreachable_postgresql(tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nobody listens there once it is closed
+    result = run("events", "--store", f"postgresql://postgres@127.0.0.1:{port}/x", cwd=tmp_path)
+    one_clear_line(result, f"127.0.0.1:{port}", "PostgreSQL")
+
+
+def test_a_sqlite_file_in_a_missing_folder(tmp_path: Path) -> None:
+    result = run("events", "--store", f"sqlite:///{tmp_path}/no/such/dir/x.db", cwd=tmp_path)
+    one_clear_line(result, "cannot open the store")
+
+
+def test_a_busy_port_is_named_and_serve_stops_at_once(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        result = run(
+            "serve",
+            "--store",
+            f"sqlite:///{tmp_path}/n.db",
+            "--ocpp-port",
+            str(port),
+            "--api-port",
+            "0",
+            cwd=tmp_path,
+        )
+        elapsed = time.monotonic() - started
+    one_clear_line(result, str(port), "--ocpp-port", "in use")
+    assert elapsed < 5, elapsed
+
+
+def test_a_missing_body_file(tmp_path: Path) -> None:
+    result = run("send", "CP-1", "reset", "--body", "@missing.json", cwd=tmp_path)
+    one_clear_line(result, "missing.json", "No such file")
+
+
+def test_a_body_that_is_not_json(tmp_path: Path) -> None:
+    result = run("send", "CP-1", "reset", "--body", "{type: Soft}", cwd=tmp_path)
+    one_clear_line(result, "--body is not JSON")
+
+
+def test_a_wrong_log_level_lists_the_valid_ones(tmp_path: Path) -> None:
+    result = run("--log-level", "LOUD", "events", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "DEBUG, INFO, WARNING, ERROR" in result.stderr
+    # In the environment too: the same check, the same message.
+    environment = {**os.environ, "CHARGELEDGER_LOG_LEVEL": "chatty"}
+    from_env = subprocess.run(
+        [CHARGELEDGER, "events"], capture_output=True, text=True, cwd=tmp_path, env=environment
+    )
+    assert from_env.returncode == 2
+    assert "DEBUG, INFO, WARNING, ERROR" in from_env.stderr
+
+
+def _seed(path: Path, stations: int) -> None:
+    async def seed() -> None:
+        store = SQLiteEventStore(SQLiteDatabase(path))
+        for n in range(stations):
+            booted = StationBooted(f"CP-{n}", "Accepted", "V", "M", "1.0", "2026-01-01T00:00:00Z")
+            await store.append(f"station-CP-{n}", [booted], 0, Metadata())
+        await store.close()
+
+    asyncio.run(seed())
+
+
+def test_events_of_a_stream_that_does_not_exist(tmp_path: Path) -> None:
+    _seed(tmp_path / "e.db", 2)
+    store = f"sqlite:///{tmp_path}/e.db"
+    line = one_clear_line(run("events", "--stream", "NOPE", "--store", store, cwd=tmp_path))
+    assert "no such stream" in line and "NOPE" in line
+    found = run("events", "--stream", "CP-1", "--store", store, cwd=tmp_path)
+    assert found.returncode == 0, found.stderr
+    assert "StationBooted" in found.stdout and "CP-0" not in found.stdout
+
+
+def test_events_into_a_reader_that_stops_early(tmp_path: Path) -> None:
+    _seed(tmp_path / "e.db", 3000)
+    command = f"{CHARGELEDGER} events --store sqlite:///{tmp_path}/e.db | head -n 2"
+    result = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {command}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert len(result.stdout.splitlines()) == 2
+    assert result.stderr == "", result.stderr
+    assert result.returncode in (0, 141)
+
+
+def test_stations_list_says_what_it_lists(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path}/r.db"
+    assert run("stations", "add", "CP-1", "--store", store, cwd=tmp_path).returncode == 0
+    listed = run("stations", "list", "--store", store, cwd=tmp_path)
+    assert listed.returncode == 0
+    assert listed.stdout.startswith("CP-1\t")
+    assert "registry" in listed.stderr and "GET /api/stations" in listed.stderr
+
+
+@pytest.mark.parametrize("before", [True, False])
+def test_shared_options_before_or_after_the_subcommand(tmp_path: Path, before: bool) -> None:
+    store = f"sqlite:///{tmp_path}/r.db"
+    shared = ["--store", store, "--log-level", "debug", "--log-format", "json"]
+    args = [*shared, "stations", "add", "CP-9"] if before else ["stations", "add", "CP-9", *shared]
+    assert run(*args, cwd=tmp_path).returncode == 0
+    listed = run("stations", "list", "--store", store, cwd=tmp_path)
+    assert "CP-9" in listed.stdout
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (["--store", "sqlite:///{tmp}/no/such/dir/x.db"], ["folder does not exist"]),
+        (["--store", "postgresql://postgres@127.0.0.1:{closed}/x"], ["PostgreSQL", "{closed}"]),
+        (["--tls-cert", "{tmp}/missing.pem"], ["--tls-cert"]),
+        (["--store", "redis://x"], ["--store", "unsupported"]),
+    ],
+)
+def test_serve_with_an_unusable_store_or_certificate(
+    tmp_path: Path, options: list[str], words: list[str]
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = str(closed.getsockname()[1])
+    fill = {"tmp": str(tmp_path), "closed": port}
+    args = [o.format(**fill) for o in options]
+    if "--store" not in args:
+        args += ["--store", f"sqlite:///{tmp_path}/n.db"]
+    result = run("serve", *args, "--ocpp-port", "0", "--api-port", "0", cwd=tmp_path)
+    one_clear_line(result, *(w.format(**fill) for w in words))

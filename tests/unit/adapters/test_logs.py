@@ -1,0 +1,81 @@
+"""Log lines: one per event, with their context, and never a flood."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import time
+
+from chargeledger.adapters import logs
+
+
+def _logger(
+    fmt: str, limiter: logs.RepeatLimiter | None = None
+) -> tuple[logging.Logger, io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.JsonFormatter() if fmt == "json" else logs.TextFormatter())
+    handler.addFilter(logs.ContextFilter())
+    if limiter is not None:
+        handler.addFilter(limiter)
+    logger = logging.getLogger(f"test-logs-{fmt}-{id(stream)}")
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    return logger, stream
+
+
+def test_a_repeated_line_is_limited_and_the_count_of_the_rest_is_told() -> None:
+    limiter = logs.RepeatLimiter(burst=5, interval_s=0.2)
+    logger, stream = _logger("text", limiter)
+    for n in range(1000):
+        logger.warning("bad frame from %s: %s", "CP-1", n, extra={"station": "CP-1"})
+    assert len(stream.getvalue().splitlines()) == 5
+    logger.warning("bad frame from %s: %s", "CP-2", 0, extra={"station": "CP-2"})
+    assert len(stream.getvalue().splitlines()) == 6  # another station is not silenced
+    time.sleep(0.25)
+    logger.warning("bad frame from %s: %s", "CP-1", "late", extra={"station": "CP-1"})
+    last = stream.getvalue().splitlines()[-1]
+    assert "late" in last and "[995 more like this were suppressed]" in last
+
+
+def test_a_huge_message_is_cut_and_stays_on_one_line() -> None:
+    logger, stream = _logger("json")
+    logger.info("frame %s", "x\n" * (logs.MAX_MESSAGE_CHARS))
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    message = json.loads(lines[0])["message"]
+    assert len(message) < logs.MAX_MESSAGE_CHARS + 100
+    assert message.endswith("more characters]")
+
+
+def test_an_exception_stays_on_one_text_line() -> None:
+    logger, stream = _logger("text")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logger.exception("handling failed")
+    assert len(stream.getvalue().splitlines()) == 1
+    assert "ValueError: boom" in stream.getvalue()
+
+
+async def test_the_context_of_a_task_reaches_its_lines_and_those_of_its_children() -> None:
+    logger, stream = _logger("json")
+
+    async def child() -> None:
+        logger.info("from the child", extra={"command": "c-1"})
+
+    async def connection() -> None:
+        logs.bind(station="CP-9", client="10.0.0.1:5000")
+        logger.info("from the task")
+        await asyncio.create_task(child())
+
+    logs.bind(node="node-x")
+    await asyncio.create_task(connection())
+    logger.info("outside")
+    first, second, third = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first == {**first, "node": "node-x", "station": "CP-9", "client": "10.0.0.1:5000"}
+    assert second["command"] == "c-1" and second["station"] == "CP-9"
+    assert "station" not in third and third["node"] == "node-x"
