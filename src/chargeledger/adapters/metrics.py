@@ -272,8 +272,10 @@ class MeasuredEventStore:
         metrics.store_append_events.observe(size)
         return result
 
-    async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
-        return await self.inner.read_stream(stream_id, from_version)
+    async def read_stream(
+        self, stream_id: str, from_version: int = 1, to_version: int | None = None
+    ) -> list[RecordedEvent]:
+        return await self.inner.read_stream(stream_id, from_version, to_version)
 
     async def read_all(self, after_position: int, limit: int = 1000) -> list[RecordedEvent]:
         return await self.inner.read_all(after_position, limit)
