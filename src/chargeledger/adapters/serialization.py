@@ -9,6 +9,7 @@ from typing import Any
 
 from chargeledger.application.ports import InvalidAppendError, Metadata
 from chargeledger.domain.events import ALL_EVENTS, Event
+from chargeledger.errors import StoreError
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -27,7 +28,7 @@ def dumps(value: Any) -> str:
     return _json.encode(value)
 
 
-class UnreadableDocumentError(ValueError):
+class UnreadableDocumentError(StoreError, ValueError):
     """A stored document no read model can use: quarantine it, load the others."""
 
 

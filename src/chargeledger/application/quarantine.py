@@ -12,6 +12,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Final
 
+from chargeledger.errors import StoreError
+
 log = logging.getLogger(__name__)
 
 _TEXT: Final = (str,)
@@ -31,7 +33,7 @@ SHAPES: Final[dict[str, dict[str, tuple[type, ...]]]] = {
 of these types. Models not named here are read defensively where they are used."""
 
 
-class MisshapenDocumentError(ValueError):
+class MisshapenDocumentError(StoreError, ValueError):
     """A document without a field its readers need, or with a field of another type."""
 
 
