@@ -11,6 +11,8 @@ base kept for callers that catch the built-in)::
     │   ├── VersionConflictError           another writer appended first
     │   ├── CommandAlreadyRecordedError    a chained append met a recorded command id
     │   ├── CorruptEventError              a stored event that cannot be decoded
+    │   ├── UnreadableDocumentError (ValueError)  a stored document that is not one
+    │   ├── MisshapenDocumentError (ValueError)   one without what its readers need
     │   ├── InvalidAppendError (ValueError)  refused before anything was written
     │   │   └── UnknownEventTypeError      an event type the codec does not know
     │   ├── UnreadableDocumentError (ValueError)  a stored document that is not JSON text
