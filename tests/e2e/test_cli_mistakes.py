@@ -81,7 +81,12 @@ def test_a_busy_port_is_named_and_serve_stops_at_once(tmp_path: Path) -> None:
         )
         elapsed = time.monotonic() - started
     one_clear_line(result, str(port), "--ocpp-port", "in use")
-    assert elapsed < 5, elapsed
+    # "At once": about as long as any short command takes to start on this machine
+    # (loaded or not), not the seconds of retries it took before.
+    started = time.monotonic()
+    run("stations", "list", "--store", f"sqlite:///{tmp_path}/other.db", cwd=tmp_path)
+    short_command = time.monotonic() - started
+    assert elapsed < short_command + 3, (elapsed, short_command)
 
 
 def test_a_missing_body_file(tmp_path: Path) -> None:

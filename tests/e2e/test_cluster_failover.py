@@ -130,7 +130,9 @@ async def _all_terminal(api_url: str, keys: list[str]) -> bool:
     with contextlib.suppress(httpx.TransportError):
         async with httpx.AsyncClient(base_url=api_url, timeout=5, headers=headers) as api:
             for key in keys:
-                if (await api.get(f"/api/commands/{key}")).json().get("status") not in TERMINAL:
+                answer = await api.get(f"/api/commands/{key}")
+                # During the failover the front may briefly have no ready node (503).
+                if answer.status_code != 200 or answer.json().get("status") not in TERMINAL:
                     return False
             return True
     return False

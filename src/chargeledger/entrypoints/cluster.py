@@ -53,6 +53,9 @@ global
 defaults
     mode http
     timeout connect 2s
+    # /readyz writes a probe to the store; under load that can take longer than the
+    # check interval, which is the default check timeout.
+    timeout check 4s
     timeout client 60s
     timeout server 60s
     # An OCPP WebSocket lives for hours; stations ping, the nodes too.
