@@ -116,6 +116,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         response_timeout_s=settings.response_timeout_s,
         held_elsewhere=None if cluster is None else cluster.held_elsewhere,
         may_send=None if cluster is None else cluster.may_send,
+        store_failures=store_failures(),
     )
     dispatcher.follow_views(store, projections.wait_until)
     sessions = SessionMessages(

@@ -80,7 +80,13 @@ class Dispatcher:
         response_timeout_s: float = 30.0,
         held_elsewhere: Callable[[str], Awaitable[bool]] | None = None,
         may_send: Callable[[], bool] | None = None,
+        store_failures: tuple[type[Exception], ...] = (),
+        outcome_patience_s: float = 120.0,
     ) -> None:
+        self._store_failures = store_failures
+        """What the store raises while its disk or database is away (an outage)."""
+        self._outcome_patience_s = outcome_patience_s
+        """How long a station's answer is kept, waiting for the store to take it."""
         self._bus = bus
         self._documents = documents
         self._clock = clock
@@ -342,20 +348,38 @@ class Dispatcher:
             error_code=error_code,
             answered_at=self._clock.now().isoformat(),
         )
-        for attempt in range(OUTCOME_ATTEMPTS):
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self._outcome_patience_s
+        busy = outage = 0
+        while True:
             try:
                 await self._bus.execute(
                     station_id, record, correlation_id=command_id, causation_id=command_id
                 )
+                if outage:
+                    log.info("recorded %s of %s once the store was back", outcome, command_id)
                 return
             except DomainError:
                 return  # already ended: the first outcome stands
             except RetriesExhaustedError:
                 # The station's answer must not be lost to a busy stream: the command id
                 # makes a repeat harmless, so try again after a pause.
-                if attempt + 1 == OUTCOME_ATTEMPTS:
+                busy += 1
+                if busy == OUTCOME_ATTEMPTS:
                     raise
-                await asyncio.sleep(0.05 * 2**attempt)
+                await asyncio.sleep(0.05 * 2**busy)
+            except self._store_failures as failure:
+                # Only this node knows the station's answer; left unrecorded, the command
+                # would wait in doubt until its time to live. Keep it until the store is
+                # back (a restarted database, a freed disk), for a bounded while.
+                if loop.time() > give_up_at:
+                    raise
+                if outage == 0:
+                    log.warning(
+                        "the store refused %s of %s: %s; retrying", outcome, command_id, failure
+                    )
+                outage += 1
+                await asyncio.sleep(min(2.0, 0.1 * 2**outage))
 
     async def expire_overdue(self) -> None:
         """End every command that waited past its time to live: a requested one expires;

@@ -84,3 +84,48 @@ async def test_a_dispatched_command_nobody_waits_on_is_ended_by_the_expiry_loop(
     await node.dispatcher.expire_overdue()
     await node.project()
     assert await _status(node.documents, "k2") == "failed"
+
+
+class StoreOutageError(Exception):
+    """What a store raises while its database is away."""
+
+
+class StoreThatGoesAway(InMemoryEventStore):
+    """Refuses every append while ``away`` (a restarting database)."""
+
+    away = False
+
+    async def append(self, *args: Any, **kwargs: Any) -> Any:
+        if self.away:
+            raise StoreOutageError("the database is restarting")
+        return await super().append(*args, **kwargs)
+
+
+class LinkDuringOutage(FakeLink):
+    """The station answers while the store is away, and the store returns a little later."""
+
+    def __init__(self, store: StoreThatGoesAway) -> None:
+        super().__init__("CP1", epoch=1)
+        self.store = store
+
+    async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        self.store.away = True
+        asyncio.get_running_loop().call_later(0.4, setattr, self.store, "away", False)
+        return await super().call(action, payload)
+
+
+async def test_an_answer_given_while_the_store_is_away_is_recorded_once_it_is_back() -> None:
+    clock, store, documents = FakeClock(), StoreThatGoesAway(), InMemoryDocumentStore()
+    bus = CommandBus(store, clock)
+    dispatcher = Dispatcher(
+        bus, documents, clock, TwinService(documents), store_failures=(StoreOutageError,)
+    )
+    await dispatcher.station_ready(link := LinkDuringOutage(store))
+    await bus.execute("CP1", _start("k3", LATER))  # taken by the dispatcher at its commit
+    for _ in range(100):
+        events = [type(r.event).__name__ for r in await store.read_all(0)]
+        if "CommandAccepted" in events:
+            break
+        await asyncio.sleep(0.05)
+    assert link.calls == ["RemoteStartTransaction"]
+    assert "CommandAccepted" in events, events
