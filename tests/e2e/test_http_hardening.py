@@ -227,6 +227,7 @@ EDGES: list[tuple[str, str, dict[str, Any] | None, dict[str, str]]] = [
     ),
     ("put", "/api/id-tags/T1", {"expiry": "9999-12-31T23:59:59-23:59"}, {}),
     ("put", "/api/id-tags/T1", {"expiry": "0001-01-01T00:00:00+14:00"}, {}),
+    ("put", "/api/id-tags/T%00X", {"status": "Accepted"}, {}),  # PostgreSQL text holds no NUL
     (
         "put",
         "/api/charging-profiles/1",

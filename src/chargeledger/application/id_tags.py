@@ -7,6 +7,7 @@ optional expiry, normalised to UTC. The verdict a station gets is the domain's
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +44,12 @@ def check_id_tag(id_tag: str) -> None:
     if not 1 <= len(id_tag) <= MAX_ID_TAG_LENGTH:
         raise InvalidIdTagError(
             f"id tag {id_tag!r} must be 1 to {MAX_ID_TAG_LENGTH} characters (OCPP 1.6 IdToken)"
+        )
+    # A control character (U+0000 above all: PostgreSQL text cannot hold it) or a lone
+    # surrogate can be neither stored everywhere nor sent to a station.
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in id_tag):
+        raise InvalidIdTagError(
+            f"id tag {id_tag!r} holds a control character or a lone surrogate; send printable text"
         )
 
 

@@ -45,6 +45,8 @@ async def test_a_removed_tag_is_invalid() -> None:
         ("X" * 21, "Accepted", None, "1 to 20"),
         ("T", "Maybe", None, "Accepted, Blocked, Expired, Invalid, ConcurrentTx"),
         ("T", "Accepted", "next week", "ISO-8601"),
+        ("T\x00X", "Accepted", None, "control character"),
+        ("T\ud800", "Accepted", None, "lone surrogate"),
     ],
 )
 async def test_bad_input_is_refused_with_what_to_send(
