@@ -142,12 +142,16 @@ async def _station(
 
         async def beat() -> None:
             n = 0
-            while not stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), heartbeat_s)
-                n += 1
-                await ws.send(json.dumps([2, f"h{n}", "Heartbeat", {}]))
-                load.heartbeats += 1
+            # The run's end closes the socket under a beat that was about to go out.
+            with contextlib.suppress(websockets.ConnectionClosed):
+                while not stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), heartbeat_s)
+                    if stop.is_set():
+                        break
+                    n += 1
+                    await ws.send(json.dumps([2, f"h{n}", "Heartbeat", {}]))
+                    load.heartbeats += 1
 
         beater = asyncio.create_task(beat())
         try:
