@@ -221,14 +221,18 @@ async def test_a_postgresql_restart_under_load_leaves_every_node_working_and_com
     keys: list[str] = []
     posted_after_restart: list[str] = []
     restarted = asyncio.Event()
-    pairs = iter([(sid, c) for c in range(1, 11) for sid in calls])
+    # More pairs than six paced operators post in the run, so the load spans the restart.
+    pairs = iter([(sid, c) for c in range(1, 101) for sid in calls])
     rng = random.Random(13)
 
     async def operator(until: float) -> None:
         """POSTs to random nodes; a POST that fails is repeated with its key until it is
         recorded (the key makes the repeat harmless)."""
         while time.monotonic() < until:
-            station_id, connector = next(pairs)
+            pair = next(pairs, None)
+            if pair is None:
+                return  # every (station, connector) has its command: a fast machine
+            station_id, connector = pair
             key = f"{station_id}-c{connector}"
             keys.append(key)
             if restarted.is_set():
