@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,11 @@ class ServedNode:
         return self.log_path.read_text(errors="replace")
 
 
-def start_node(tmp_path: Path, *extra: str, store: str | None = None) -> ServedNode:
+def start_node(
+    tmp_path: Path, *extra: str, store: str | None = None, max_files: int | None = None
+) -> ServedNode:
+    """``chargeledger serve`` on free ports, healthy; ``max_files`` is its ``ulimit -n``
+    from its start (the caps it derives from that limit follow)."""
     ocpp_port, api_port = free_port(), free_port()
     store = store or f"sqlite:///{tmp_path / 'node.db'}"
     log_path = tmp_path / f"node-{api_port}.log"
@@ -83,6 +88,7 @@ def start_node(tmp_path: Path, *extra: str, store: str | None = None) -> ServedN
             stdout=log_file,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=None if max_files is None else _file_limit(max_files),
         )
     node = ServedNode(
         process,
@@ -102,6 +108,14 @@ def start_node(tmp_path: Path, *extra: str, store: str | None = None) -> ServedN
         time.sleep(0.1)
     node.stop(signal.SIGKILL)
     raise RuntimeError(f"node did not become healthy:\n{node.log()}")
+
+
+def _file_limit(files: int) -> Callable[[], None]:
+    def limit() -> None:
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (files, hard))
+
+    return limit
 
 
 @pytest.fixture

@@ -285,17 +285,6 @@ async def test_an_event_stream_from_a_valid_last_event_id_stays_open(tmp_path: P
         node.stop()
 
 
-def start_node_with_descriptors(tmp_path: Path, descriptors: int, *extra: str) -> ServedNode:
-    """A node whose ``ulimit -n`` is ``descriptors`` from its start (the default caps
-    are derived from it then)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (descriptors, hard))
-    try:
-        return start_node(tmp_path, *extra)
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-
-
 def _flood(port: int, sources: list[str], each: int) -> list[socket.socket]:
     held = []
     for source in sources:
@@ -313,7 +302,7 @@ def _flood(port: int, sources: list[str], each: int) -> list[socket.socket]:
 
 
 async def test_an_http_flood_leaves_descriptors_for_stations(tmp_path: Path) -> None:
-    node = start_node_with_descriptors(tmp_path, 256)  # default caps: 64, 16 per client
+    node = start_node(tmp_path, max_files=256)  # default caps: 64, 16 per client
     held: list[socket.socket] = []
     try:
         sources = [f"127.0.0.{n}" for n in range(2, 12)]
@@ -336,7 +325,7 @@ async def test_an_http_flood_leaves_descriptors_for_stations(tmp_path: Path) -> 
 
 async def test_running_out_of_descriptors_is_logged_once_per_interval(tmp_path: Path) -> None:
     many = ("--max-http-connections", "5000", "--max-http-connections-per-client", "5000")
-    node = start_node_with_descriptors(tmp_path, 120, *many)  # caps above what it can hold
+    node = start_node(tmp_path, *many, max_files=120)  # caps above what it can hold
     held: list[socket.socket] = []
     started = time.monotonic()
     try:

@@ -8,28 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
-import os
-import resource
-import signal
 import socket
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 from websockets.frames import Frame, Opcode
 from websockets.typing import Subprotocol
 
-from tests.conftest import free_port
 from tests.e2e.conftest import ServedNode, start_node
 from tests.e2e.raw_station import RawStation
 from tests.e2e.test_gateway_security import add_station
@@ -326,58 +318,8 @@ async def test_connections_over_the_caps_are_refused_with_503(tmp_path: Path) ->
         capped.stop()
 
 
-def start_node_with_file_limit(tmp_path: Path, files: int) -> ServedNode:
-    """``start_node``, but the process may open only ``files`` files."""
-    ocpp_port, api_port = free_port(), free_port()
-    store = f"sqlite:///{tmp_path / 'node.db'}"
-    log_path = tmp_path / "node.log"
-    args = [
-        sys.executable,
-        "-m",
-        "chargeledger.entrypoints.cli",
-        "serve",
-        "--store",
-        store,
-        "--ocpp-port",
-        str(ocpp_port),
-        "--api-port",
-        str(api_port),
-        "--api-token",
-        "test-token",
-        "--unknown-stations",
-        "accept",
-        "--handshake-timeout",
-        "30",
-    ]
-
-    def limit_files() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
-
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(
-            args,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            preexec_fn=limit_files,
-        )
-    node = ServedNode(
-        process, store, f"ws://127.0.0.1:{ocpp_port}/ocpp", f"http://127.0.0.1:{api_port}", log_path
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"node exited early:\n{node.log()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{node.api_url}/healthz", timeout=1).status_code == 200:
-                return node
-        time.sleep(0.1)
-    node.stop(signal.SIGKILL)
-    raise RuntimeError(f"node did not become healthy:\n{node.log()}")
-
-
 async def test_a_connection_flood_leaves_the_node_its_files(tmp_path: Path) -> None:
-    node = start_node_with_file_limit(tmp_path, 256)
+    node = start_node(tmp_path, "--handshake-timeout", "30", max_files=256)
     port = int(node.ocpp_url.split(":")[2].split("/")[0])
     held: list[socket.socket] = []
     try:
