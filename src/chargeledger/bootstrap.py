@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -42,6 +45,8 @@ from chargeledger.config import Settings
 if TYPE_CHECKING:
     from chargeledger.adapters.postgres_presence import PostgresPresence
 
+log = logging.getLogger("chargeledger")
+
 
 @dataclass
 class Node:
@@ -65,12 +70,43 @@ class Node:
     metrics: NodeMetrics = field(default_factory=lambda: NodeMetrics("-"))
     telemetry: LogTelemetry | None = None
 
-    async def close(self) -> None:
-        await self.gateway.stop()
-        await self.twin.flush()
-        for closer in self.closers:
-            await closer()
-        await self.store.close()
+    async def close(self, within_s: float = 8.0) -> None:
+        """Close in order (stations, twins, cluster, store), all within ``within_s``: a
+        stage that overruns is logged by name and left behind, so a stop never hangs
+        until the service manager's SIGKILL loses what the later stages would save."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        stages: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+            ("closing station connections", self.gateway.stop),
+            ("flushing the twins", self.twin.flush),
+            *((f"closing {closer.__qualname__}", closer) for closer in self.closers),
+            ("closing the store", self.store.close),
+        ]
+        for stage, run in stages:
+            await bounded_stage(stage, run(), max(0.5, deadline - loop.time()))
+
+
+async def bounded_stage(stage: str, work: Awaitable[object], within_s: float) -> None:
+    """Await a shutdown stage for at most ``within_s``; say what it was still waiting on."""
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(work, within_s)
+    except TimeoutError:
+        waiting = sorted(
+            task.get_name() for task in asyncio.all_tasks() if task is not asyncio.current_task()
+        )
+        log.warning(
+            "shutdown: %s did not finish in %.1f s; going on without it (tasks still running: %s)",
+            stage,
+            within_s,
+            ", ".join(waiting[:12]) or "none",
+        )
+    except Exception as failure:  # a failed stage must not skip the ones after it
+        log.warning("shutdown: %s failed: %r", stage, failure)
+    else:
+        elapsed = time.monotonic() - started
+        if elapsed > 1.0:
+            log.info("shutdown: %s took %.1f s", stage, elapsed)
 
 
 async def open_stores(url: str) -> tuple[EventStore, DocumentStore]:

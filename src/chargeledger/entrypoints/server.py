@@ -7,12 +7,13 @@ import contextlib
 import gc
 import logging
 import signal
+import time
 from collections.abc import Generator
 
 import uvicorn
 
 from chargeledger.adapters import logs
-from chargeledger.bootstrap import Node, build_node
+from chargeledger.bootstrap import Node, bounded_stage, build_node
 from chargeledger.config import Settings
 from chargeledger.entrypoints import observability
 from chargeledger.entrypoints.api import create_app
@@ -100,11 +101,17 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
         await _until_stopped(stop, tasks)
     finally:
         log.info("node shutting down: closing station connections and flushing the twins")
+        started = time.monotonic()
         api.should_exit = True
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await _close(node)
+        await bounded_stage(
+            "stopping the workers and the HTTP server",
+            asyncio.gather(*tasks, return_exceptions=True),
+            2.0,
+        )
+        await node.close()
+        log.info("node stopped in %.1f s", time.monotonic() - started)
 
 
 def http_limits(settings: Settings) -> HttpLimits:
