@@ -175,9 +175,11 @@ def test_a_remote_stop_of_an_open_transaction_is_requested() -> None:
     ]
 
 
-def test_a_remote_stop_of_an_unknown_transaction_is_refused() -> None:
-    with pytest.raises(TransactionNotFoundError):
-        when(given(booted()), remote_stop(transaction_id=99))
+def test_a_remote_stop_of_a_transaction_never_heard_of_is_sent_for_the_station_to_answer() -> None:
+    (decided,) = when(given(booted()), remote_stop(transaction_id=99))
+    assert decided == e.RemoteStopRequested(
+        command_id="stop-1", requested_at=AT, expires_at=LATER, transaction_id=99
+    )
 
 
 def test_a_remote_stop_of_a_stopped_transaction_is_refused() -> None:
