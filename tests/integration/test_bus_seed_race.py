@@ -53,6 +53,7 @@ def _telemetry_process(url: str, ready: Queue[str], go: ProcessEvent) -> None:
 async def test_a_telemetry_flood_beside_remote_starts_makes_no_conflict(
     store_url: str,  # noqa: F811
 ) -> None:
+    """I5: a flood of telemetry beside remote starts causes no version conflict."""
     store, documents = await open_stores(store_url)
     bus = CommandBus(store, FakeClock())
     twin = TwinService(documents)

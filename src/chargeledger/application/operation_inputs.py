@@ -7,7 +7,9 @@ that the decision stays a pure function of the command:
 - a reservation gets its reservation id from a sequence (unique across the system);
 - a local-list update gets the id-tag registry, each tag with the verdict it has now
   (or the entries given, or those of a named list of the CSMS);
-- a configuration change gets what the station reported of its keys.
+- a configuration change gets what the station reported of its keys;
+- a remote stop gets what the CSMS recorded of its transaction (where it ran, how
+  it ended), or nothing for an id it has never heard of.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from chargeledger.application.local_lists import NamedLocalLists, as_sent
 from chargeledger.application.operation_projections import CONFIGURATION
 from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.application.projections import TRANSACTIONS, transaction_key
+from chargeledger.domain.commands import RecordedTransaction
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
 from chargeledger.domain.errors import TransactionNotFoundError
 from chargeledger.domain.id_tags import INVALID, IdTagRecord, authorize
@@ -101,7 +104,34 @@ class OperationInputs:
                 completed["registry"] = await self.registry_as_sent()
         elif name == "change-configuration":
             completed["configuration"] = await self.configuration(station_id)
+        elif name == "remote-stop":
+            completed["recorded"] = await self.recorded_transaction(
+                station_id, arguments["transaction_id"]
+            )
         return completed
+
+    async def recorded_transaction(
+        self, station_id: str, transaction_id: int
+    ) -> RecordedTransaction | None:
+        """What the transactions view holds of the id. It may trail the log: the
+        decision trusts the station's own log first, and a stale record only sends a
+        command the station then refuses."""
+        doc = await self._documents.get(TRANSACTIONS, transaction_key(transaction_id))
+        if doc is None:
+            return None
+        status = str(doc.get("status", "open"))
+        because = {
+            "stopped": f"stop reason {doc.get('stop_reason')}",
+            "closed": f"closed by hand: {doc.get('close_reason')}",
+            "abandoned": f"transaction {doc.get('abandoned_for')} took its connector",
+        }.get(status)
+        return RecordedTransaction(
+            station_id=doc["station_id"],
+            on_this_station=doc["station_id"] == station_id,
+            status=status,
+            ended_at=doc.get("stopped_at"),
+            ended_because=because,
+        )
 
     async def _connector_of(self, station_id: str, transaction_id: int) -> int:
         """The connector a session of the station runs on; the decision refuses a

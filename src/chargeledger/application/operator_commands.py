@@ -47,7 +47,9 @@ def _remote_start(args: Arguments, common: Common) -> c.OperatorCommand:
 
 
 def _remote_stop(args: Arguments, common: Common) -> c.OperatorCommand:
-    return c.RequestRemoteStop(transaction_id=args["transaction_id"], **common)
+    return c.RequestRemoteStop(
+        transaction_id=args["transaction_id"], recorded=args.get("recorded"), **common
+    )
 
 
 def _unlock_connector(args: Arguments, common: Common) -> c.OperatorCommand:

@@ -110,9 +110,10 @@ SPECS: dict[str, StationCommandSpec] = {
             "RemoteStopTransaction",
             _remote_stop,
             details={
-                "Rejected": "the station refused to stop transaction {transaction_id}: it "
-                "runs no such transaction (lost in a reboot or a reset?); if the session is "
-                "over, close it: POST /api/transactions/{transaction_id}/close"
+                "Rejected": "the station has no transaction {transaction_id} to stop: it "
+                "runs no such transaction (never started there, or lost in a reboot or a "
+                "reset); if GET /api/transactions/{transaction_id} shows it open, close it: "
+                "POST /api/transactions/{transaction_id}/close"
             },
         ),
         StationCommandSpec(

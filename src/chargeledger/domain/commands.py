@@ -69,9 +69,26 @@ class RequestRemoteStart(OperatorCommand):
     """Send it even though the registry refuses the tag (the operator insists)."""
 
 
+@dataclass(frozen=True)
+class RecordedTransaction:
+    """What the CSMS has recorded of a transaction id (its read model), looked up
+    before a remote stop is decided: where it ran, and whether and how it ended."""
+
+    station_id: str
+    on_this_station: bool
+    status: str
+    """``open``, ``stopped``, ``abandoned`` or ``closed``, as the transaction view says."""
+    ended_at: str | None = None
+    ended_because: str | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class RequestRemoteStop(OperatorCommand):
+    """``recorded``: the CSMS's record of the transaction; ``None`` when it has never
+    heard of it (the station may run a session it has not told us of yet)."""
+
     transaction_id: int
+    recorded: RecordedTransaction | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

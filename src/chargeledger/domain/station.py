@@ -30,6 +30,11 @@ Rules, each with a given/when/then test:
   is linked to that command.
 - MeterValues and StopTransaction need an open (or abandoned) session, else
   ``TransactionNotFound``.
+- A remote stop is refused (``TransactionNotFound``) only for a transaction the
+  station is known not to run: one that was stopped, closed or abandoned (the
+  refusal says how and when), or one of another station. A transaction id the CSMS
+  has never heard of is sent, as OCPP leaves our knowledge incomplete (a session
+  started offline is reported later): the station's answer decides.
 - Every command ends in exactly one outcome; a dispatch is recorded at most once
   per request; expiry never ends a command already sent.
 - The other operations of the six OCPP 1.6 profiles follow the same path; their
@@ -301,10 +306,8 @@ def _decide_operator_command(command: c.OperatorCommand, state: StationState) ->
     decided: list[e.Event] = []
     if isinstance(command, c.RequestRemoteStart):
         decided += _check_free_for_remote_start(command, state)
-    if isinstance(command, c.RequestRemoteStop) and command.transaction_id not in state.sessions:
-        raise TransactionNotFoundError(
-            f"no open transaction {command.transaction_id} on this station"
-        )
+    if isinstance(command, c.RequestRemoteStop):
+        _check_station_may_run(command, state)
     if isinstance(command, c.RequestReservationCancel):
         reservations.check_cancel(command, state)
     return [*decided, wanted]
@@ -321,6 +324,37 @@ def _check_registration(command: c.OperatorCommand, state: StationState) -> None
         raise StationNotRegisteredError(
             "the station's registration is Pending; accept it before starting sessions or reserving"
         )
+
+
+def _check_station_may_run(command: c.RequestRemoteStop, state: StationState) -> None:
+    """Refuse a remote stop only of a transaction we know the station does not run:
+    one that ended here, or one of another station. One we have never heard of is
+    sent: the station may run a session it has not reported yet, and it answers."""
+    transaction_id, recorded = command.transaction_id, command.recorded
+    if transaction_id in state.sessions:
+        return  # open (or unconfirmed: the station may still run it)
+    ended = state.ended_sessions.get(transaction_id)
+    if ended is not None:
+        raise _ended_refusal(transaction_id, ended.how, ended.at, ended.reason)
+    if recorded is not None and not recorded.on_this_station:
+        raise TransactionNotFoundError(
+            f"transaction {transaction_id} runs on station {recorded.station_id}, "
+            "not this one; send the remote stop there"
+        )
+    if recorded is not None and recorded.status != "open":  # ended before our memory
+        raise _ended_refusal(
+            transaction_id, recorded.status, recorded.ended_at, recorded.ended_because
+        )
+
+
+def _ended_refusal(
+    transaction_id: int, how: str, at: str | None, reason: str | None
+) -> TransactionNotFoundError:
+    since = f" since {at}" if at else ""
+    because = f" ({reason})" if reason else ""
+    return TransactionNotFoundError(
+        f"transaction {transaction_id} is {how}{since}{because}; the station no longer runs it"
+    )
 
 
 def _check_free_for_remote_start(

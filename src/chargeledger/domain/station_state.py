@@ -75,6 +75,22 @@ class OpenSession:
 
 
 @dataclass(frozen=True)
+class EndedSession:
+    """A session that ended here (``stopped``, ``closed`` or ``abandoned``): the
+    station no longer runs it. ``at``: when, if the event says; ``reason``: why."""
+
+    transaction_id: int
+    how: str
+    at: str | None
+    reason: str
+
+
+ENDED_SESSIONS_KEPT = 100
+"""How many ended sessions a station remembers to refuse a remote stop of; older
+ones are known from the transactions view."""
+
+
+@dataclass(frozen=True)
 class Reservation:
     """A reservation requested or confirmed, until it ends. ``connector_id`` 0: the
     station as a whole. ``changing_by``: a ReserveNow changing it is on its way."""
@@ -116,6 +132,8 @@ class StationState:
     hold no connector, but the session that follows is linked to them."""
     sessions: Mapping[int, OpenSession] = field(default_factory=lambda: _EMPTY)
     abandoned: tuple[int, ...] = ()
+    ended_sessions: Mapping[int, EndedSession] = field(default_factory=lambda: _EMPTY)
+    """The last sessions that ended here, by transaction id."""
     reservations: Mapping[int, Reservation] = field(default_factory=lambda: _EMPTY)
     ended_reservations: tuple[int, ...] = ()
     """The last reservations that ended here: the station no longer holds them."""
@@ -167,10 +185,14 @@ def evolve(state: StationState, event: e.Event) -> StationState:
         case e.TransactionStarted():
             return _started(state, event)
         case e.TransactionAbandoned():
+            taken = f"transaction {event.superseded_by} took its connector"
             return replace(
                 state,
                 sessions=_without(state.sessions, event.transaction_id),
                 abandoned=(*state.abandoned, event.transaction_id)[-ABANDONED_KEPT:],
+                ended_sessions=_ended_session(
+                    state, EndedSession(event.transaction_id, "abandoned", None, taken)
+                ),
             )
         case e.TransactionUnconfirmed():
             session = state.sessions.get(event.transaction_id)
@@ -179,16 +201,27 @@ def evolve(state: StationState, event: e.Event) -> StationState:
             unconfirmed = replace(session, unconfirmed=True)
             return replace(state, sessions=_with(state.sessions, event.transaction_id, unconfirmed))
         case e.TransactionClosed():
+            closed = EndedSession(
+                event.transaction_id, "closed", event.closed_at, f"closed by hand: {event.reason}"
+            )
             return replace(
                 state,
                 sessions=_without(state.sessions, event.transaction_id),
                 abandoned=(*state.abandoned, event.transaction_id)[-ABANDONED_KEPT:],
+                ended_sessions=_ended_session(state, closed),
             )
         case e.TransactionStopped():
+            stopped = EndedSession(
+                event.transaction_id,
+                "stopped",
+                event.stopped_at,
+                f"stop reason {event.reason or 'Local'}",  # none given: Local (OCPP 1.6 §6.49)
+            )
             return replace(
                 state,
                 sessions=_without(state.sessions, event.transaction_id),
                 abandoned=tuple(t for t in state.abandoned if t != event.transaction_id),
+                ended_sessions=_ended_session(state, stopped),
             )
         case e.ReservationEnded():
             ended = (*state.ended_reservations, event.reservation_id)[-ENDED_RESERVATIONS_KEPT:]
@@ -333,6 +366,13 @@ def _started(state: StationState, event: e.TransactionStarted) -> StationState:
         picked_by_station=picked,
         open_commands=open_commands,
     )
+
+
+def _ended_session(state: StationState, ended: EndedSession) -> Mapping[int, EndedSession]:
+    """The ended sessions with this one last (a late stop replaces a close), bounded."""
+    kept = [s for s in state.ended_sessions.values() if s.transaction_id != ended.transaction_id]
+    kept = [*kept[-(ENDED_SESSIONS_KEPT - 1) :], ended]
+    return MappingProxyType({s.transaction_id: s for s in kept})
 
 
 def _with(mapping: Mapping[Any, Any], key: Any, value: Any) -> Mapping[Any, Any]:

@@ -28,6 +28,7 @@ async def until(check: object, timeout: float = 10.0) -> None:
 async def test_a_subscriber_delivers_a_late_commit_in_order_and_skips_nothing(
     postgres_dsn: str,
 ) -> None:
+    """I6: a PostgreSQL append that commits after a later position is still delivered, in order."""
     store, _ = await open_stores(postgres_dsn)
     assert isinstance(store, PostgresEventStore)
     received: list[RecordedEvent] = []

@@ -47,6 +47,7 @@ async def test_a_subscriber_on_another_node_is_woken_by_notify(postgres_dsn: str
 async def test_a_duplicate_racing_an_uncommitted_first_append_answers_its_result(
     postgres_dsn: str,
 ) -> None:
+    """I2: a repeat racing the uncommitted first append answers the first's result."""
     store, _ = await open_stores(postgres_dsn)
     assert isinstance(store, PostgresEventStore)
     try:

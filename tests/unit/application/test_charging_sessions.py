@@ -37,6 +37,7 @@ async def test_transaction_ids_are_unique_across_stations() -> None:
 
 
 async def test_a_retransmitted_start_gets_the_same_id_and_verdict_and_creates_nothing() -> None:
+    """I7: a retransmitted StartTransaction gets the same transactionId and creates nothing."""
     use_case, store, tags = await sessions()
     first = await use_case.start_transaction("CP1", 1, "GOOD", 100, STAMP)
     await tags.put("GOOD", "Blocked")  # the answer the station missed still stands
@@ -46,6 +47,7 @@ async def test_a_retransmitted_start_gets_the_same_id_and_verdict_and_creates_no
 
 
 async def test_a_retransmission_after_the_stop_still_gets_the_same_id() -> None:
+    """I7: a StartTransaction retransmitted after the stop still gets the same transactionId."""
     use_case, store, _ = await sessions()
     first = await use_case.start_transaction("CP1", 1, "GOOD", 100, STAMP)
     await use_case.stop_transaction("CP1", first.transaction_id, 900, "2026-01-01T01:00:00Z")
@@ -61,6 +63,7 @@ async def test_a_blocked_tag_still_gets_a_session_and_hears_it_is_blocked() -> N
 
 
 async def test_a_repeated_stop_gets_the_same_answer_and_records_nothing() -> None:
+    """I7: a retransmitted StopTransaction gets the same answer and records nothing."""
     use_case, store, tags = await sessions()
     started = await use_case.start_transaction("CP1", 1, "GOOD", 0, STAMP)
     first = await use_case.stop_transaction("CP1", started.transaction_id, 500, "t", "GOOD")

@@ -99,6 +99,7 @@ async def test_five_attempts_by_default() -> None:
 
 
 async def test_a_repeated_command_id_returns_the_first_outcome_without_deciding() -> None:
+    """I2: a repeated command id returns the first outcome and decides nothing."""
     store = InMemoryEventStore()
     bus = CommandBus(store, FakeClock())
     first = await bus.execute("CP1", start("cmd-1"))
@@ -111,6 +112,7 @@ async def test_a_repeated_command_id_returns_the_first_outcome_without_deciding(
 
 
 async def test_a_repeat_of_a_refused_command_is_refused_the_same_way() -> None:
+    """I2: a repeat of a refused command id is refused the same way."""
     store = InMemoryEventStore()
     bus = CommandBus(store, FakeClock())
     await bus.execute("CP1", start("cmd-1", tag="A"))
@@ -141,6 +143,7 @@ async def test_a_repeated_command_id_with_another_fingerprint_is_refused() -> No
 
 
 async def test_a_repeated_start_transaction_returns_the_session_the_first_recorded() -> None:
+    """I7: a repeated StartTransaction returns the session the first recorded."""
     store = InMemoryEventStore()
     bus = CommandBus(store, FakeClock())
     await bus.execute("CP1", start_transaction(7))

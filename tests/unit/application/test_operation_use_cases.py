@@ -23,9 +23,13 @@ from chargeledger.application.ports import DocumentWrite
 from chargeledger.application.projections import CommandAndStationProjection
 from chargeledger.application.reservation_expiry import ReservationExpiry
 from chargeledger.domain import events as e
-from chargeledger.domain.errors import InvalidChargingProfileError, UnknownConfigurationKeyError
+from chargeledger.domain.errors import (
+    InvalidChargingProfileError,
+    TransactionNotFoundError,
+    UnknownConfigurationKeyError,
+)
 from tests.fakes import FakeClock
-from tests.unit.domain.scenario import boot
+from tests.unit.domain.scenario import boot, start_transaction
 
 PROFILE: dict[str, Any] = {
     "stack_level": 0,
@@ -152,6 +156,26 @@ async def test_a_configuration_key_the_station_refused_is_refused_before_sending
         await node.operator.request(
             "CP1", "c1", "change-configuration", {"key": "BOGUS", "value": "1"}
         )
+
+
+async def test_a_remote_stop_of_another_stations_transaction_is_refused_naming_it() -> None:
+    node = await booted_node()
+    await node.bus.execute("CP2", boot())
+    await node.bus.execute("CP2", start_transaction(5))
+    await node.catch_up()
+    with pytest.raises(TransactionNotFoundError, match="runs on station CP2"):
+        await node.operator.request("CP1", "s1", "remote-stop", {"transaction_id": 5})
+
+
+async def test_a_remote_stop_of_a_transaction_never_recorded_is_requested() -> None:
+    node = await booted_node()
+    requested = await node.request("remote-stop", {"transaction_id": 4242}, "s1")
+    assert requested == e.RemoteStopRequested(
+        command_id="s1",
+        requested_at=requested.requested_at,
+        expires_at=requested.expires_at,
+        transaction_id=4242,
+    )
 
 
 async def reserved_until(node: Node, until: str) -> None:

@@ -116,6 +116,7 @@ async def test_a_restart_shows_the_last_known_state_and_nobody_connected() -> No
 
 
 async def test_a_late_close_of_an_older_connection_does_not_disconnect_the_newer() -> None:
+    """I8: a late close of the older connection does not disconnect the newer."""
     twins = TwinService(InMemoryDocumentStore())
     twins.connected("CP-1", epoch=1)
     twins.connected("CP-1", epoch=2)

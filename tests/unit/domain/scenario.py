@@ -61,9 +61,13 @@ def requested(command_id: str = "cmd-1", connector: int | None = 1, tag: str = "
     )
 
 
-def remote_stop(command_id: str = "stop-1", transaction_id: int = 7) -> c.RequestRemoteStop:
+def remote_stop(
+    command_id: str = "stop-1",
+    transaction_id: int = 7,
+    recorded: c.RecordedTransaction | None = None,
+) -> c.RequestRemoteStop:
     return c.RequestRemoteStop(
-        transaction_id=transaction_id, **_common(command_id, AT, NO_SNAPSHOT)
+        transaction_id=transaction_id, recorded=recorded, **_common(command_id, AT, NO_SNAPSHOT)
     )
 
 

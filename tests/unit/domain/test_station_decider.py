@@ -175,9 +175,11 @@ def test_a_remote_stop_of_an_open_transaction_is_requested() -> None:
     ]
 
 
-def test_a_remote_stop_of_an_unknown_transaction_is_refused() -> None:
-    with pytest.raises(TransactionNotFoundError):
-        when(given(booted()), remote_stop(transaction_id=99))
+def test_a_remote_stop_of_a_transaction_never_heard_of_is_sent_for_the_station_to_answer() -> None:
+    (decided,) = when(given(booted()), remote_stop(transaction_id=99))
+    assert decided == e.RemoteStopRequested(
+        command_id="stop-1", requested_at=AT, expires_at=LATER, transaction_id=99
+    )
 
 
 def test_a_remote_stop_of_a_stopped_transaction_is_refused() -> None:
@@ -269,6 +271,7 @@ def test_different_triggers_may_be_pending_together_but_an_identical_one_is_the_
 
 
 def test_a_requested_command_is_dispatched_once() -> None:
+    """I4: a requested command is dispatched once; a repeat of the dispatch decides nothing."""
     history = given(booted(), requested())
     assert when(history, dispatch()) == [dispatched()]
     history.append(dispatched())
@@ -276,6 +279,7 @@ def test_a_requested_command_is_dispatched_once() -> None:
 
 
 def test_an_ended_command_is_never_dispatched() -> None:
+    """I4: an ended command is never dispatched."""
     history = given(booted(), requested(), e.CommandExpired("cmd-1", "ttl"))
     assert when(history, dispatch()) == []
 
@@ -295,6 +299,7 @@ def test_the_station_answer_closes_the_command(kind: str, event: e.Event) -> Non
 
 
 def test_a_second_outcome_for_an_ended_command_is_refused() -> None:
+    """I4: a command ends in exactly one terminal event: a second outcome is refused."""
     history = given(booted(), requested(), e.CommandAccepted("cmd-1"))
     with pytest.raises(CommandNotFoundError):
         when(history, outcome("rejected"))
@@ -305,6 +310,7 @@ def test_expiry_ends_a_command_never_sent() -> None:
 
 
 def test_expiry_does_not_end_a_command_already_sent() -> None:
+    """I4: expiry never ends a command already sent: its answer decides."""
     history = given(booted(), requested(), dispatched())
     assert when(history, outcome("expired")) == []
 
