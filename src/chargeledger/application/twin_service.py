@@ -12,7 +12,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import asdict, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -34,9 +34,9 @@ class TwinService:
     def __init__(
         self,
         documents: DocumentStore,
+        clock: Clock,
         flush_interval_s: float = 0.5,
         quarantine: Quarantine | None = None,
-        clock: Clock | None = None,
     ) -> None:
         self._documents = documents
         self._clock = clock
@@ -102,7 +102,7 @@ class TwinService:
     def message_received(self, station_id: str) -> None:
         """Any message from the station (a CALL, an answer): only its time is kept, in a
         plain dict and saved with the twin's next write, as this runs for every frame."""
-        self._last_message[station_id] = self._clock.now() if self._clock else datetime.now(UTC)
+        self._last_message[station_id] = self._clock.now()
         self._dirty.add(station_id)
 
     def last_message_at(self, station_id: str) -> str | None:
