@@ -140,6 +140,11 @@ class OfflineNode:
     stations: StationRegistry
     id_tags: IdTagRegistry
 
+    def read_models(self) -> tuple[CommandAndStationProjection, ProjectionRunner]:
+        """Every read model, over the documents themselves (no cache), and their runner."""
+        projection = read_models(self.documents)
+        return projection, ProjectionRunner(self.store, self.documents, projection)
+
     async def close(self) -> None:
         await self.store.close()
 

@@ -182,27 +182,6 @@ class PostgresEventStore:
             outcome=decode_outcome(stored_outcome),
         )
 
-    async def append_on(
-        self,
-        conn: AnyConnection,
-        stream_id: str,
-        events: Sequence[Event],
-        expected_version: int,
-        metadata: Metadata,
-        outcome: Mapping[str, Any] | None = None,
-    ) -> AppendResult:
-        """The append on a connection the caller holds, inside its transaction if it has
-        one: the caller commits (and so decides when subscribers can see it)."""
-        params = self._params(stream_id, events, expected_version, metadata, outcome)
-        cursor = await conn.execute(_APPEND, params, prepare=True)
-        row = await cursor.fetchone()
-        assert row is not None
-        future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
-        pending = PendingAppend(
-            stream_id, expected_version, metadata.command_id, params, len(events), future
-        )
-        return self._to_result(pending, row)
-
     def _params(
         self,
         stream_id: str,

@@ -21,6 +21,7 @@ from chargeledger.application.quarantine import QUARANTINE, Quarantine
 from chargeledger.domain import meter_series as ms
 from chargeledger.domain import station_reports as r
 from chargeledger.domain import twin as t
+from chargeledger.domain.timestamps import instant, iso_z
 
 log = logging.getLogger(__name__)
 
@@ -108,13 +109,13 @@ class TwinService:
     def last_message_at(self, station_id: str) -> str | None:
         """When the station's last message of any kind arrived (ISO-8601, UTC)."""
         at = self._last_message.get(station_id)
-        return None if at is None else at.isoformat().replace("+00:00", "Z")
+        return None if at is None else iso_z(at)
 
     def _took_last_message(self, doc: dict[str, Any]) -> None:
         stored = doc.get("last_message_at")
         if isinstance(stored, str):
             try:
-                at = datetime.fromisoformat(stored.replace("Z", "+00:00"))
+                at = instant(stored)
             except ValueError:
                 return
             self._last_message[str(doc["station_id"])] = at

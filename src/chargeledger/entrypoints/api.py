@@ -56,6 +56,7 @@ from chargeledger.application.registry import (
 )
 from chargeledger.bootstrap import Node, store_failures
 from chargeledger.domain.errors import DomainError, InvalidChargingProfileError
+from chargeledger.domain.timestamps import iso_z
 from chargeledger.entrypoints import observability
 from chargeledger.entrypoints.command_bodies import (
     OPERATION_BODIES,
@@ -588,7 +589,7 @@ def create_app(node: Node) -> FastAPI:
         view = await views.transaction(transaction_id)
         if view is None:
             raise ApiError(404, "TransactionNotFound", f"no transaction {transaction_id}")
-        now = node.clock.now().isoformat().replace("+00:00", "Z")
+        now = iso_z(node.clock.now())
         position = await sessions.close(view["station_id"], transaction_id, body.reason, now)
         if position is not None:
             await node.projections.wait_until(position, node.settings.read_wait_s)

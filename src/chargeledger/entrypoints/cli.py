@@ -144,7 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     _tags_parser(sub)
     cli_send.add_parser(sub)
 
-    bench = subcommand(sub, "bench", "a benchmark from bench/, beside its baseline")
+    bench = subcommand(
+        sub,
+        "bench",
+        "a benchmark from bench/, beside its baseline",
+        description=BENCH_DESCRIPTION,
+    )
     bench.add_argument("name", choices=[*BENCHMARKS, "all"])
     option(bench, "--quick", False, "finish within 60 s", type=bool)
     option(bench, "--json", False, "one JSON object per benchmark", type=bool)
@@ -207,16 +212,14 @@ def _node_lock(store: str, role: str) -> IO[str] | None:
 async def _rebuild_projections(args: argparse.Namespace) -> int:
     import time
 
-    from chargeledger.application.projections import ProjectionRunner, forget
-    from chargeledger.bootstrap import read_models
+    from chargeledger.application.projections import forget
 
     node = await open_user_stores(args.store)
     try:
-        projection = read_models(node.documents)
+        projection, runner = node.read_models()
         started = time.monotonic()
         deleted = await forget(node.documents, projection)
         head = await node.store.head_position()
-        runner = ProjectionRunner(node.store, node.documents, projection)
         task = asyncio.create_task(runner.run())
         progress = Progress("rebuilding", head, quiet_for_s=0.0)
         try:
@@ -239,17 +242,33 @@ async def _rebuild_projections(args: argparse.Namespace) -> int:
 BENCHMARKS = ["store", "bus", "gateway", "commands", "e2e", "cluster", "fuzz"]
 
 
+BENCH_DESCRIPTION = """a benchmark from bench/, beside its baseline.
+
+The benchmarks are not part of the installed package: they live in the bench/ folder of
+a chargeledger checkout and need its bench extra (make install, or pip install -e
+'.[bench]'). Run this command inside the checkout."""
+
+
+def checkout_with_benchmarks(start: Path) -> Path | None:
+    """The chargeledger checkout ``start`` is in (it or a parent holds bench/common.py
+    beside pyproject.toml), or ``None``."""
+    for folder in (start, *start.parents):
+        if (folder / "bench" / "common.py").is_file() and (folder / "pyproject.toml").is_file():
+            return folder
+    return None
+
+
 def _bench(args: argparse.Namespace) -> int:
-    """Benchmarks live in the repository's ``bench/`` folder, beside ``src/``."""
+    """Run benchmarks of the checkout the command runs in (see BENCH_DESCRIPTION)."""
     import importlib
 
-    here = Path(__file__).resolve()
-    roots = [Path.cwd(), *here.parents]
-    root = next((r for r in roots if (r / "bench" / "common.py").is_file()), None)
+    root = checkout_with_benchmarks(Path.cwd())
     if root is None:
-        print("bench/ not found: run from a chargeledger checkout", file=sys.stderr)
-        return 2
-    sys.path.insert(0, str(root))
+        raise UserError(
+            "bench: the benchmarks are not installed with the package; run this inside a "
+            "chargeledger checkout (its bench/ folder), after make install"
+        )
+    sys.path.insert(0, str(root))  # the checkout's bench/ package, not an installed one
     names = BENCHMARKS if args.name == "all" else [args.name]
     common = importlib.import_module("bench.common")
     for name in names:
@@ -257,14 +276,27 @@ def _bench(args: argparse.Namespace) -> int:
             module = importlib.import_module(f"bench.{name}")
         except ModuleNotFoundError as missing:
             if missing.name != f"bench.{name}":
-                raise
+                raise _missing_extra(name, missing) from None
             print(f"bench {name}: not written yet (no bench/{name}.py)", file=sys.stderr)
             if args.name != "all":
                 return 2
             continue
-        rows = module.run(quick=args.quick, postgres=args.postgres)
+        try:
+            rows = module.run(quick=args.quick, postgres=args.postgres)
+        except ModuleNotFoundError as missing:
+            raise _missing_extra(name, missing) from None
         common.print_table(name, rows, args.json)
     return 0
+
+
+def _missing_extra(name: str, missing: ModuleNotFoundError) -> Exception:
+    """A library only the benchmarks use is missing (the bench extra), or a real bug."""
+    if (missing.name or "").partition(".")[0] in ("bench", "chargeledger"):
+        return missing
+    return UserError(
+        f"bench {name}: it needs {missing.name}, of the bench extra: "
+        "pip install -e '.[bench]' (make install does)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

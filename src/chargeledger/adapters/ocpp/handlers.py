@@ -23,6 +23,7 @@ from chargeledger.application.ports import Clock
 from chargeledger.application.registration import RegistrationPolicy
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import RegisterBoot
+from chargeledger.domain.timestamps import iso_z
 
 AfterReply = Callable[[], Awaitable[None]]
 
@@ -71,7 +72,7 @@ class StationMessages:
         }
 
     def _now(self) -> str:
-        return self._clock.now().isoformat().replace("+00:00", "Z")
+        return iso_z(self._clock.now())
 
     async def boot_notification(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         now = self._now()

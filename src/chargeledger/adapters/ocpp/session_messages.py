@@ -13,6 +13,7 @@ from chargeledger.application.charging_sessions import ChargingSessions
 from chargeledger.application.ports import Clock
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.id_tags import IdTagInfo
+from chargeledger.domain.timestamps import iso_z
 
 
 def id_tag_info(info: IdTagInfo) -> dict[str, Any]:
@@ -42,7 +43,7 @@ class SessionMessages:
         return Reply({"idTagInfo": id_tag_info(info)})
 
     def _now(self) -> str:
-        return self._clock.now().isoformat().replace("+00:00", "Z")
+        return iso_z(self._clock.now())
 
     async def start_transaction(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         answer = await self._sessions.start_transaction(
