@@ -164,8 +164,21 @@ def build_parser() -> argparse.ArgumentParser:
         sub, "cluster", "a local cluster: N nodes on one PostgreSQL database behind HAProxy"
     )
     option(cluster, "--nodes", 3, "how many nodes", type=int)
-    option(cluster, "--ocpp-port", 9000, "the front's OCPP port; nodes take the next", type=int)
-    option(cluster, "--api-port", 8000, "the front's HTTP port; nodes take the next", type=int)
+    front = Settings()  # the front listens where one node would
+    option(
+        cluster,
+        "--ocpp-port",
+        front.ocpp_port,
+        "the front's OCPP port; nodes take the next",
+        type=int,
+    )
+    option(
+        cluster,
+        "--api-port",
+        front.api_port,
+        "the front's HTTP port; nodes take the next",
+        type=int,
+    )
     option(cluster, "--api-token", "", "bearer token every node shares", shown_default="a new one")
     cluster.add_argument(
         "serve_options", nargs=argparse.REMAINDER, help="after --: options for every node"
