@@ -51,7 +51,7 @@ class ChargingSessions:
         bus: CommandBus,
         documents: DocumentStore,
         id_tags: IdTagRegistry,
-        twin: TwinService | None = None,
+        twin: TwinService,
     ) -> None:
         self._bus = bus
         self._documents = documents
@@ -105,7 +105,7 @@ class ChargingSessions:
     ) -> IdTagInfo | None:
         """The verdict on the stopping id tag, when the station sent one."""
         info = await self._id_tags.authorize(id_tag) if id_tag else None
-        meters = await self._twin.meters(station_id, transaction_id) if self._twin else None
+        meters = await self._twin.meters(station_id, transaction_id)
         command = c.StopTransaction(
             command_id=stop_command_id(transaction_id),
             transaction_id=transaction_id,

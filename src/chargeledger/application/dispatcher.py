@@ -26,6 +26,7 @@ from typing import Any, Final
 from chargeledger.application import faults
 from chargeledger.application.command_bus import CommandBus, RetriesExhaustedError
 from chargeledger.application.ports import (
+    RESPONSE_TIMEOUT_S,
     CallNotSentError,
     CallTimeoutError,
     Clock,
@@ -77,7 +78,7 @@ class Dispatcher:
         twin: TwinService,
         reconcile_grace_s: float = 10.0,
         expiry_check_s: float = 1.0,
-        response_timeout_s: float = 30.0,
+        response_timeout_s: float = RESPONSE_TIMEOUT_S,
         held_elsewhere: Callable[[str], Awaitable[bool]] | None = None,
         may_send: Callable[[], bool] | None = None,
         store_failures: tuple[type[Exception], ...] = (),

@@ -13,6 +13,7 @@ from typing import Any
 
 from chargeledger.application.ports import Clock, DocumentStore, DocumentWrite
 from chargeledger.domain.id_tags import STORED_STATUSES, IdTagInfo, IdTagRecord, authorize
+from chargeledger.domain.timestamps import instant, iso_z
 from chargeledger.errors import ChargeledgerError
 
 ID_TAGS = "id_tag"
@@ -30,14 +31,14 @@ def normalise_expiry(expiry: str | datetime | None) -> str | None:
         return None
     if isinstance(expiry, str):
         try:
-            expiry = datetime.fromisoformat(expiry)
+            expiry = instant(expiry)
         except ValueError:
             raise InvalidIdTagError(
                 f"expiry {expiry!r} is not ISO-8601; send e.g. 2026-12-31T23:59:59Z"
             ) from None
     if expiry.tzinfo is None:
         expiry = expiry.replace(tzinfo=UTC)
-    return expiry.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return iso_z(expiry)
 
 
 def check_id_tag(id_tag: str) -> None:

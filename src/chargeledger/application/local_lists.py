@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chargeledger.application.ports import Clock, DocumentStore, DocumentWrite
+from chargeledger.domain.timestamps import iso_z
 from chargeledger.errors import ChargeledgerError
 
 LOCAL_LIST_NAMES = "named_local_list"
@@ -48,7 +49,7 @@ class NamedLocalLists:
         doc = {
             "name": name,
             "entries": entries,
-            "updated_at": self._clock.now().isoformat().replace("+00:00", "Z"),
+            "updated_at": iso_z(self._clock.now()),
         }
         await self._documents.write([DocumentWrite(LOCAL_LIST_NAMES, name, doc)])
         return doc

@@ -257,6 +257,10 @@ class Clock(Protocol):
         ...
 
 
+RESPONSE_TIMEOUT_S: Final = 30.0
+"""Seconds a station has to answer one of our CALLs, unless ``--response-timeout`` says."""
+
+
 class CallTimeoutError(StationLinkError):
     """The station did not answer a CALL within the response timeout."""
 

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chargeledger.domain.errors import InvalidChargingProfileError, TransactionNotFoundError
-from chargeledger.domain.id_tags import instant
+from chargeledger.domain.timestamps import instant
 
 CHARGE_POINT_MAX = "ChargePointMaxProfile"
 TX_DEFAULT = "TxDefaultProfile"

@@ -23,9 +23,9 @@ from typing import Any
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain.errors import TransactionNotFoundError
-from chargeledger.domain.id_tags import instant
 from chargeledger.domain.reservations import used_by
 from chargeledger.domain.station_state import DISPATCHED, OpenSession, StationState
+from chargeledger.domain.timestamps import instant
 
 
 def decide_start(command: c.StartTransaction, state: StationState) -> list[e.Event]:

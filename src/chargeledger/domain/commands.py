@@ -11,16 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
 from chargeledger.domain.id_tags import IdTagInfo
 from chargeledger.domain.remote_start_policy import NO_SNAPSHOT, TwinSnapshot
 
-ACCEPT_UNKNOWN = "accept"
-PEND_UNKNOWN = "pending"
-REJECT_UNKNOWN = "reject"
-UNKNOWN_STATION_POLICIES = (ACCEPT_UNKNOWN, PEND_UNKNOWN, REJECT_UNKNOWN)
+
+class UnknownStations(StrEnum):
+    """The node's policy for a booting station the registry does not hold (its
+    ``--unknown-stations``): reject its registration, or accept it."""
+
+    REJECT = "reject"
+    ACCEPT = "accept"
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ class RegisterBoot(Command):
     firmware_version: str | None
     booted_at: str
     known_station: bool = True
-    unknown_stations: str = ACCEPT_UNKNOWN
+    unknown_stations: UnknownStations = UnknownStations.ACCEPT
     serial_number: str | None = None
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from chargeledger.domain.id_tags import instant
 from chargeledger.domain.remote_start_policy import TwinSnapshot
 from chargeledger.domain.station_state import HeldConnector, OpenSession, StationState
+from chargeledger.domain.timestamps import instant
 
 FREE_STATUSES = frozenset({"Available", "Preparing"})
 

@@ -8,7 +8,9 @@ status, and an unknown tag answers ``Invalid``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+
+from chargeledger.domain.timestamps import instant
 
 ACCEPTED = "Accepted"
 BLOCKED = "Blocked"
@@ -38,12 +40,6 @@ class IdTagInfo:
     @property
     def accepted(self) -> bool:
         return self.status == ACCEPTED
-
-
-def instant(iso: str) -> datetime:
-    """An ISO-8601 time; one without a zone is taken as UTC (stations send both)."""
-    parsed = datetime.fromisoformat(iso)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def authorize(record: IdTagRecord | None, now: datetime) -> IdTagInfo:

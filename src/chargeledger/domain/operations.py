@@ -20,10 +20,10 @@ from chargeledger.domain.charging_profiles import (
 )
 from chargeledger.domain.configuration import MAX_KEY_LENGTH, MAX_VALUE_LENGTH, check_change
 from chargeledger.domain.errors import InvalidCommandError
-from chargeledger.domain.id_tags import instant
 from chargeledger.domain.local_list import update_request
 from chargeledger.domain.remote_start_policy import WHOLE_STATION, check_connector_exists
 from chargeledger.domain.station_state import StationState
+from chargeledger.domain.timestamps import instant
 
 SLOT_FIELDS: dict[str, tuple[str, ...]] = {
     "clear-cache": (),

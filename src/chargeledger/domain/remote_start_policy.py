@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from chargeledger.domain.errors import ConnectorNotAvailableError, UnknownConnectorError
-from chargeledger.domain.id_tags import instant
+from chargeledger.domain.timestamps import instant
 
 WHOLE_STATION = 0
 REFUSING_STATUSES = frozenset({"Faulted", "Unavailable"})

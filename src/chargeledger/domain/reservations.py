@@ -39,7 +39,6 @@ from chargeledger.domain.errors import (
     ExpiryInThePastError,
     ReservationNotFoundError,
 )
-from chargeledger.domain.id_tags import instant
 from chargeledger.domain.remote_start_policy import (
     WHOLE_STATION,
     TwinSnapshot,
@@ -51,6 +50,7 @@ from chargeledger.domain.station_state import (
     Reservation,
     StationState,
 )
+from chargeledger.domain.timestamps import instant
 
 RESERVE_NOW = e.ReserveNowRequested.command_name
 CANCEL_RESERVATION = e.CancelReservationRequested.command_name

@@ -156,15 +156,15 @@ def decide(command: c.Command, state: StationState) -> list[e.Event]:
     raise TypeError(f"no decision for {type(command).__name__}")
 
 
-def registration_for(known_station: bool, unknown_stations: str) -> str:
+def registration_for(known_station: bool, unknown_stations: c.UnknownStations) -> str:
     """The registry's verdict, or for an id it does not know, the node's policy."""
-    if known_station or unknown_stations == c.ACCEPT_UNKNOWN:
+    if known_station or unknown_stations == c.UnknownStations.ACCEPT:
         return ACCEPTED
-    return PENDING if unknown_stations == c.PEND_UNKNOWN else REJECTED
+    return REJECTED
 
 
 def _boot(command: c.RegisterBoot) -> e.StationBooted:
-    if command.unknown_stations not in c.UNKNOWN_STATION_POLICIES:
+    if command.unknown_stations not in tuple(c.UnknownStations):
         raise InvalidCommandError(f"unknown-station policy {command.unknown_stations!r}")
     return e.StationBooted(
         station_id=command.station_id,

@@ -6,6 +6,7 @@ from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventSto
 from chargeledger.application.charging_sessions import ChargingSessions
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.id_tags import IdTagRegistry
+from chargeledger.application.twin_service import TwinService
 from chargeledger.domain import events as e
 from chargeledger.domain.id_tags import IdTagInfo
 from tests.fakes import FakeClock
@@ -18,7 +19,8 @@ async def sessions() -> tuple[ChargingSessions, InMemoryEventStore, IdTagRegistr
     tags = IdTagRegistry(documents, clock)
     await tags.put("GOOD", "Accepted", "2027-01-01T00:00:00Z")
     await tags.put("BAD", "Blocked")
-    return ChargingSessions(CommandBus(store, clock), documents, tags), store, tags
+    twin = TwinService(documents, clock)
+    return ChargingSessions(CommandBus(store, clock), documents, tags, twin), store, tags
 
 
 async def test_authorize_answers_from_the_registry_and_records_nothing() -> None:

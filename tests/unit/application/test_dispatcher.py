@@ -37,7 +37,7 @@ class Node:
         self.clock = FakeClock()
         self.store, self.documents = InMemoryEventStore(), InMemoryDocumentStore()
         self.bus = CommandBus(self.store, self.clock)
-        twin = TwinService(self.documents)
+        twin = TwinService(self.documents, self.clock)
         self.dispatcher = Dispatcher(
             self.bus, self.documents, self.clock, twin, reconcile_grace_s=0
         )
@@ -120,7 +120,7 @@ async def test_an_answer_given_while_the_store_is_away_is_recorded_once_it_is_ba
     clock, store, documents = FakeClock(), StoreThatGoesAway(), InMemoryDocumentStore()
     bus = CommandBus(store, clock)
     dispatcher = Dispatcher(
-        bus, documents, clock, TwinService(documents), store_failures=(StoreOutageError,)
+        bus, documents, clock, TwinService(documents, clock), store_failures=(StoreOutageError,)
     )
     await dispatcher.station_ready(link := LinkDuringOutage(store))
     await bus.execute("CP1", _start("k3", LATER))  # taken by the dispatcher at its commit

@@ -11,17 +11,16 @@ import pytest
 
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
 from chargeledger.application.charging_profile_library import (
-    ChargingProfileLibrary,
     ChargingProfileNotFoundError,
 )
 from chargeledger.application.command_bus import CommandBus
-from chargeledger.application.id_tags import IdTagRegistry
-from chargeledger.application.operation_inputs import OperationInputs
 from chargeledger.application.operation_projections import CONFIGURATION, OperationsProjection
-from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.ports import DocumentWrite
 from chargeledger.application.projections import CommandAndStationProjection
 from chargeledger.application.reservation_expiry import ReservationExpiry
+from chargeledger.application.twin_service import TwinService
+from chargeledger.bootstrap import build_use_cases
+from chargeledger.config import Settings
 from chargeledger.domain import events as e
 from chargeledger.domain.errors import (
     InvalidChargingProfileError,
@@ -50,10 +49,11 @@ class Node:
             FakeClock(),
         )
         self.bus = CommandBus(self.store, self.clock)
-        self.profiles = ChargingProfileLibrary(self.documents, self.clock)
-        self.id_tags = IdTagRegistry(self.documents, self.clock)
-        inputs = OperationInputs(self.documents, self.profiles, self.id_tags, self.clock)
-        self.operator = OperatorCommands(self.bus, self.documents, self.clock, 600, None, inputs)
+        twin = TwinService(self.documents, self.clock)
+        use_cases = build_use_cases(Settings(), self.clock, self.bus, self.documents, twin)
+        self.profiles = use_cases.profiles
+        self.id_tags = use_cases.id_tags
+        self.operator = use_cases.operator
         self.projection = CommandAndStationProjection(
             self.documents, OperationsProjection(self.documents)
         )

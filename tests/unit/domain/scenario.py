@@ -35,7 +35,9 @@ def booted(registration: str = "Accepted") -> e.StationBooted:
     return e.StationBooted("CP1", registration, "v", "m", None, AT)
 
 
-def boot(known: bool = True, policy: str = c.ACCEPT_UNKNOWN) -> c.RegisterBoot:
+def boot(
+    known: bool = True, policy: c.UnknownStations = c.UnknownStations.ACCEPT
+) -> c.RegisterBoot:
     return c.RegisterBoot("b1", "CP1", "v", "m", None, AT, known, policy)
 
 

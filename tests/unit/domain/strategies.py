@@ -92,7 +92,7 @@ station_commands = st.one_of(
     st.builds(
         lambda known, policy: boot(known, policy),
         st.booleans(),
-        st.sampled_from(c.UNKNOWN_STATION_POLICIES),
+        st.sampled_from(c.UnknownStations),
     ),
     st.builds(
         lambda target, n: c.MarkDispatched(f"{target}:dispatch", target, 1, n, AT),

@@ -42,22 +42,22 @@ from tests.unit.domain.scenario import (
 
 
 def test_a_boot_of_a_registered_station_is_accepted() -> None:
-    assert when(given(), boot(known=True, policy=c.REJECT_UNKNOWN)) == [booted("Accepted")]
+    assert when(given(), boot(known=True, policy=c.UnknownStations.REJECT)) == [booted("Accepted")]
 
 
 @pytest.mark.parametrize(
     ("policy", "registration"),
-    [(c.ACCEPT_UNKNOWN, "Accepted"), (c.PEND_UNKNOWN, "Pending"), (c.REJECT_UNKNOWN, "Rejected")],
+    [(c.UnknownStations.ACCEPT, "Accepted"), (c.UnknownStations.REJECT, "Rejected")],
 )
 def test_a_boot_of_an_unknown_station_follows_the_unknown_station_policy(
-    policy: str, registration: str
+    policy: c.UnknownStations, registration: str
 ) -> None:
     assert when(given(), boot(known=False, policy=policy)) == [booted(registration)]
 
 
 def test_an_unheard_of_policy_is_refused() -> None:
     with pytest.raises(InvalidCommandError):
-        when(given(), boot(known=False, policy="maybe"))
+        when(given(), boot(known=False, policy="maybe"))  # type: ignore[arg-type]
 
 
 def test_a_later_boot_replaces_the_registration() -> None:

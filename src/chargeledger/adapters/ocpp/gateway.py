@@ -51,7 +51,9 @@ from chargeledger.adapters.ocpp.admission import (
 from chargeledger.adapters.ocpp.handlers import Reply, StationMessages
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.dispatcher import Dispatcher
+from chargeledger.application.ports import RESPONSE_TIMEOUT_S
 from chargeledger.application.presence import LocalPresence, Presence
+from chargeledger.application.registration import UnknownStations
 from chargeledger.application.registry import RegisteredStation, StationRegistry
 from chargeledger.application.twin_service import TwinService
 
@@ -72,7 +74,7 @@ pipelined frames is parsed (and held parsed) a slice at a time."""
 
 @dataclass(frozen=True)
 class GatewayOptions:
-    response_timeout_s: float = 30.0
+    response_timeout_s: float = RESPONSE_TIMEOUT_S
     ping_interval_s: float = 30.0
     ping_timeout_s: float = 30.0
     max_frame_bytes: int = 64 * 1024
@@ -94,7 +96,7 @@ class OcppGateway:
         twin: TwinService,
         dispatcher: Dispatcher,
         registry: StationRegistry,
-        accept_unknown_stations: bool,
+        unknown_stations: UnknownStations,
         options: GatewayOptions | None = None,
         presence: Presence | None = None,
         metrics: NodeMetrics | None = None,
@@ -104,7 +106,7 @@ class OcppGateway:
         self.twin = twin
         self.dispatcher = dispatcher
         self._registry = registry
-        self._accept_unknown = accept_unknown_stations
+        self._accept_unknown = unknown_stations == UnknownStations.ACCEPT
         self.options = options or GatewayOptions()
         self._connections: set[_Connection] = set()
         self._live: dict[str, _Connection] = {}

@@ -4,8 +4,8 @@ out, answer back. Nothing else happens here.
 ``StationMessages.handlers`` maps each action to its handler. A handler takes the
 session and the (already validated) payload and returns a ``Reply``, or an
 awaitable of one when it must wait (the command bus). Telemetry handlers answer
-at once, without a task, which keeps heartbeats cheap. Register more with
-``register`` (business messages: ``session_messages``).
+at once, without a task, which keeps heartbeats cheap. The business messages
+(``session_messages``) arrive through the constructor's ``business``.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.command_bus import CommandBus, stream_of
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.ports import Clock
-from chargeledger.application.registration import OPEN_REGISTRATION, RegistrationPolicy
+from chargeledger.application.registration import RegistrationPolicy
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import RegisterBoot
+from chargeledger.domain.timestamps import iso_z
 
 AfterReply = Callable[[], Awaitable[None]]
 
@@ -46,8 +47,8 @@ class StationMessages:
         twin: TwinService,
         dispatcher: Dispatcher,
         clock: Clock,
+        registration: RegistrationPolicy,
         heartbeat_interval_s: int = 300,
-        registration: RegistrationPolicy = OPEN_REGISTRATION,
         business: Mapping[str, Handler] | None = None,
         data_transfer_vendors: frozenset[str] = frozenset(),
         boot_grace_s: float = 2.0,
@@ -70,12 +71,8 @@ class StationMessages:
             **(business or {}),  # Authorize, Start/StopTransaction, MeterValues: session_messages
         }
 
-    def register(self, handlers: dict[str, Handler]) -> None:
-        """Serve more actions (a later registration of the same action wins)."""
-        self.handlers.update(handlers)
-
     def _now(self) -> str:
-        return self._clock.now().isoformat().replace("+00:00", "Z")
+        return iso_z(self._clock.now())
 
     async def boot_notification(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         now = self._now()

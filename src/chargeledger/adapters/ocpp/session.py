@@ -22,6 +22,7 @@ from typing import Any
 from chargeledger.adapters.ocpp import schemas
 from chargeledger.adapters.ocpp.framing import Call, CallError, CallResult, encode
 from chargeledger.application.ports import (
+    RESPONSE_TIMEOUT_S,
     CallTimeoutError,
     InvalidCallError,
     StationAnswerInvalidError,
@@ -73,7 +74,7 @@ class StationSession:
         station_id: str,
         epoch: int,
         send_text: SendText,
-        response_timeout_s: float = 30.0,
+        response_timeout_s: float = RESPONSE_TIMEOUT_S,
         max_queue: int = 64,
     ) -> None:
         self.station_id = station_id

@@ -21,10 +21,11 @@ from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.ports import StationAnswerInvalidError
+from chargeledger.application.registration import UnknownStations
 from chargeledger.application.registry import StationRegistry
 from chargeledger.application.twin_service import TwinService
 from tests.conftest import free_port
-from tests.fakes import FakeClock
+from tests.fakes import OPEN_REGISTRATION, FakeClock
 
 
 @pytest.fixture
@@ -32,15 +33,15 @@ async def gateway() -> AsyncIterator[tuple[OcppGateway, str]]:
     clock = FakeClock()
     documents = InMemoryDocumentStore()
     bus = CommandBus(InMemoryEventStore(), clock)
-    twin = TwinService(documents)
+    twin = TwinService(documents, clock)
     dispatcher = Dispatcher(bus, documents, clock, twin)
-    messages = StationMessages(bus, twin, dispatcher, clock)
+    messages = StationMessages(bus, twin, dispatcher, clock, OPEN_REGISTRATION)
     gateway = OcppGateway(
         messages,
         twin,
         dispatcher,
         StationRegistry(documents),
-        accept_unknown_stations=True,
+        unknown_stations=UnknownStations.ACCEPT,
         options=GatewayOptions(response_timeout_s=2.0),
     )
     port = free_port()
@@ -77,7 +78,7 @@ async def test_a_failing_handler_answers_internal_error_without_internals(
     def explode(session: StationSession, payload: dict[str, Any]) -> Reply:
         raise RuntimeError("secret table name users_v2 is locked")
 
-    node.messages.register({"Heartbeat": explode})
+    node.messages.handlers.update({"Heartbeat": explode})
     async with await connect(url, "U-1") as ws:
         await ws.send('[2,"h1","Heartbeat",{}]')
         error = await receive(ws)
@@ -94,7 +95,7 @@ async def test_an_answer_of_ours_that_breaks_its_schema_is_never_sent(
     gateway: tuple[OcppGateway, str],
 ) -> None:
     node, url = gateway
-    node.messages.register({"Heartbeat": lambda session, payload: Reply({"currentTime": 5})})
+    node.messages.handlers.update({"Heartbeat": lambda session, payload: Reply({"currentTime": 5})})
     async with await connect(url, "U-2") as ws:
         await ws.send('[2,"h1","Heartbeat",{}]')
         assert (await receive(ws))[:3] == [4, "h1", "InternalError"]
@@ -102,7 +103,7 @@ async def test_an_answer_of_ours_that_breaks_its_schema_is_never_sent(
 
 async def test_an_occurrence_fault_gets_the_16_spelling(gateway: tuple[OcppGateway, str]) -> None:
     node, url = gateway
-    node.messages.register({"MeterValues": lambda session, payload: Reply({})})
+    node.messages.handlers.update({"MeterValues": lambda session, payload: Reply({})})
     async with await connect(url, "U-3") as ws:
         await ws.send('[2,"m1","MeterValues",{"connectorId":1,"meterValue":[]}]')
         assert (await receive(ws))[:3] == [4, "m1", "OccurenceConstraintViolation"]
@@ -118,7 +119,7 @@ async def test_our_call_is_answered_while_a_slow_station_call_is_being_handled(
         await release.wait()
         return Reply({"status": "Accepted", "currentTime": "2026-01-01T00:00:00Z", "interval": 1})
 
-    node.messages.register({"BootNotification": slow})
+    node.messages.handlers.update({"BootNotification": slow})
     async with await connect(url, "U-4") as ws:
         session = await live_session(node, "U-4")
         await ws.send(
@@ -158,7 +159,7 @@ async def test_calls_piled_behind_a_slow_one_are_read_later_and_all_answered_in_
         await release.wait()
         return Reply({"currentTime": "2026-01-01T00:00:00Z"})
 
-    node.messages.register({"Heartbeat": slow})
+    node.messages.handlers.update({"Heartbeat": slow})
     async with await connect(url, "U-6") as ws:
         for number in range(2000):  # OCPP allows one at a time; the rest wait unread
             await ws.send(json.dumps([2, f"h{number}", "Heartbeat", {}]))

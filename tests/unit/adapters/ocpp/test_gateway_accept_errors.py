@@ -19,10 +19,11 @@ from chargeledger.adapters.ocpp.gateway import OcppGateway
 from chargeledger.adapters.ocpp.handlers import StationMessages
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.dispatcher import Dispatcher
+from chargeledger.application.registration import UnknownStations
 from chargeledger.application.registry import StationRegistry
 from chargeledger.application.twin_service import TwinService
 from tests.conftest import free_port
-from tests.fakes import FakeClock
+from tests.fakes import OPEN_REGISTRATION, FakeClock
 
 CONNECT_ON_CUE = """
 import socket, sys
@@ -39,14 +40,14 @@ async def listening() -> AsyncIterator[tuple[OcppGateway, int]]:
     clock = FakeClock()
     documents = InMemoryDocumentStore()
     bus = CommandBus(InMemoryEventStore(), clock)
-    twin = TwinService(documents)
+    twin = TwinService(documents, clock)
     dispatcher = Dispatcher(bus, documents, clock, twin)
     gateway = OcppGateway(
-        StationMessages(bus, twin, dispatcher, clock),
+        StationMessages(bus, twin, dispatcher, clock, OPEN_REGISTRATION),
         twin,
         dispatcher,
         StationRegistry(documents),
-        accept_unknown_stations=True,
+        unknown_stations=UnknownStations.ACCEPT,
     )
     port = free_port()
     await gateway.start("127.0.0.1", port)
