@@ -153,7 +153,7 @@ async def test_i3_no_call_leaves_for_a_request_that_was_not_committed() -> None:
     clock, store, documents = FakeClock(), StoreThatGoesAway(), InMemoryDocumentStore()
     bus = CommandBus(store, clock)
     dispatcher = Dispatcher(
-        bus, documents, clock, TwinService(documents), store_failures=(StoreOutageError,)
+        bus, documents, clock, TwinService(documents, clock), store_failures=(StoreOutageError,)
     )
     await dispatcher.station_ready(link := WitnessLink(store))
     store.away = True
