@@ -912,7 +912,7 @@ class _Connection(asyncio.Protocol):
 
     def _error(self, call: framing.Call, code: str, description: str) -> None:
         connection_log.station_call(self.gateway.metrics, call.action, "error")
-        self.send_text(framing.encode(framing.CallError(call.unique_id, code, description)))
+        self.send_text(framing.encode(framing.CallErrorFrame(call.unique_id, code, description)))
 
 
 _DATA_OPCODES = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
