@@ -52,7 +52,7 @@ class Listener(Protocol):
         """The socket closed (``counted`` still says whether it was accepted)."""
         ...
 
-    def open(self, connection: WebSocketConnection, request: Request) -> Awaitable[None]:
+    def admit(self, connection: WebSocketConnection, request: Request) -> Awaitable[None]:
         """Answer the handshake request and, if admitted, make the connection live."""
         ...
 
@@ -230,7 +230,7 @@ class WebSocketConnection(asyncio.Protocol):
                     self._frames.append(event)
             elif isinstance(event, Request):
                 self.requested = True
-                self.listener.spawn(self.listener.open(self, event), "ocpp-handshake")
+                self.listener.spawn(self.listener.admit(self, event), "ocpp-handshake")
 
     def _on_frame(self, frame: Frame) -> None:
         """Reassemble fragmented messages (RFC 6455, 5.4); their total size is bounded

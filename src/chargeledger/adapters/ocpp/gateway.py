@@ -239,7 +239,7 @@ class OcppGateway:
         self.stations.disconnected(session)
         self.presence.released(session.station_id, session.epoch)
 
-    async def open(self, connection: WebSocketConnection, request: Request) -> None:
+    async def admit(self, connection: WebSocketConnection, request: Request) -> None:
         """Answer the handshake; once admitted, claim the station, take over its older
         connection, and only then send the 101 and go live."""
         try:

@@ -1,5 +1,6 @@
 """The WebSocket connection protocol without sockets: our hand-written text frames,
-fragments reassembled, text only, keepalive pings and the handshake deadline."""
+fragments reassembled, text only, keepalive pings, the handshake request handed
+to the listener and its deadline."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ class FakeListener:
     def closed(self, connection: WebSocketConnection) -> None:
         return None
 
-    async def open(self, connection: WebSocketConnection, request: Request) -> None:
+    async def admit(self, connection: WebSocketConnection, request: Request) -> None:
         self.requests.append(request)
 
     def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
@@ -166,3 +167,18 @@ async def test_a_connection_that_never_sends_its_handshake_is_dropped() -> None:
     assert not transport.aborted
     connection.check(connection.connected_at + 5.1, OPTIONS)
     assert transport.aborted
+
+
+async def test_a_handshake_request_goes_to_the_listener_and_stops_the_handshake_clock() -> None:
+    listener = FakeListener()
+    connection, transport = Collecting(listener), FakeTransport()
+    connection.connection_made(transport)
+    connection.data_received(
+        b"GET /ocpp/CP-1 HTTP/1.1\r\nHost: csms\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
+    )
+    await asyncio.sleep(0)
+    assert [request.path for request in listener.requests] == ["/ocpp/CP-1"]
+    connection.check(connection.connected_at + 60, OPTIONS)  # the listener answers it
+    assert not transport.aborted
