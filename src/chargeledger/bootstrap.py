@@ -44,6 +44,7 @@ from chargeledger.application.readiness import StoreProbe, gateway_listening, re
 from chargeledger.application.registration import RegistrationPolicy
 from chargeledger.application.registry import StationRegistry
 from chargeledger.application.reservation_expiry import ReservationExpiry
+from chargeledger.application.station_presence import TwinAndDispatcher
 from chargeledger.application.supervisor import Supervisor
 from chargeledger.application.twin_service import TwinService
 from chargeledger.config import Settings, UnknownIdTags
@@ -216,8 +217,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     )
     gateway = OcppGateway(
         messages,
-        twin,
-        dispatcher,
+        TwinAndDispatcher(twin, dispatcher),
         registry,
         unknown_stations=settings.unknown_stations,
         options=GatewayOptions(

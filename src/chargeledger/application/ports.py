@@ -302,6 +302,39 @@ class StationLink(Protocol):
         ...
 
 
+class StationPresence(Protocol):
+    """What the OCPP gateway tells the rest of the node about the station connections
+    it holds (``Presence`` says which node holds a station; this is told what happens
+    to a connection on this one). ``link`` is the connection's ``StationLink``."""
+
+    def is_known(self, station_id: str) -> bool:
+        """Whether the node has seen the station before (in accept mode a known id
+        passes freely; a new one counts against its address's budget)."""
+        ...
+
+    def connected(self, link: StationLink, protocol: str | None) -> None:
+        """The connection went live (after its handshake and any takeover)."""
+        ...
+
+    async def ready(self, link: StationLink) -> None:
+        """The connection took over one whose registration was accepted: what waits
+        for the station may be sent on it."""
+        ...
+
+    def message_received(self, station_id: str) -> None:
+        """A message of any kind arrived from the station (runs for every frame)."""
+        ...
+
+    def superseded(self, link: StationLink) -> None:
+        """A newer connection, here or on another node, speaks for the station now:
+        ``link`` carries no more CALLs."""
+        ...
+
+    def disconnected(self, link: StationLink) -> None:
+        """The connection closed; a newer one of the same station stays."""
+        ...
+
+
 class StationCallError(StationLinkError):
     """The station answered with a CALLERROR."""
 

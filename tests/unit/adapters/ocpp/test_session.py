@@ -83,7 +83,7 @@ async def test_a_call_error_fails_the_call_with_its_code() -> None:
     session = open_session(wire)
     pending = asyncio.create_task(session.call("Reset", RESET))
     await settle()
-    session.answer_arrived(framing.CallError(wire.last_id, "NotSupported", "no resets here"))
+    session.answer_arrived(framing.CallErrorFrame(wire.last_id, "NotSupported", "no resets here"))
     with pytest.raises(StationCallError) as raised:
         await pending
     assert (raised.value.code, raised.value.description) == ("NotSupported", "no resets here")
