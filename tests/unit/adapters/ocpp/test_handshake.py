@@ -15,6 +15,7 @@ from chargeledger.adapters.memory import InMemoryDocumentStore
 from chargeledger.adapters.ocpp.admission import RateLimitedLog
 from chargeledger.adapters.ocpp.handshake import SUBPROTOCOLS, Handshake, basic_credentials
 from chargeledger.application.ports import StationLink
+from chargeledger.application.registration import UnknownStations
 from chargeledger.application.registry import StationRegistry
 
 
@@ -69,7 +70,7 @@ async def handshake_with(
     return Handshake(
         registry,
         KnownStations(*known),
-        accept_unknown,
+        UnknownStations.ACCEPT if accept_unknown else UnknownStations.REJECT,
         per_minute,
         RateLimitedLog(logging.getLogger("test.handshake")),
     )
