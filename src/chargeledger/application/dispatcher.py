@@ -47,6 +47,7 @@ from chargeledger.application.station_commands import (
 )
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import MarkDispatched, RecordOutcome
+from chargeledger.domain.enums import Outcome
 from chargeledger.domain.errors import DomainError
 from chargeledger.domain.events import TERMINAL_EVENTS, CommandRequested
 
@@ -237,7 +238,7 @@ class Dispatcher:
         spec = SPECS[doc["name"]]
         now = self._clock.now()
         if not redispatch and _expired(doc, now):
-            await self._record(link.station_id, command_id, "expired", "time to live ran out")
+            await self._record(link.station_id, command_id, Outcome.EXPIRED, "time to live ran out")
             return
         if self._may_send is not None and not self._may_send():
             return  # no lease: taken up again when the station is ready or by the sweep
@@ -279,13 +280,21 @@ class Dispatcher:
             self._never_sent[command_id] = attempt
         except CallNotSentError as not_sent:
             await self._record(
-                link.station_id, command_id, "failed", f"not sent: {not_sent}", error_code="NotSent"
+                link.station_id,
+                command_id,
+                Outcome.FAILED,
+                f"not sent: {not_sent}",
+                error_code="NotSent",
             )
         except CallTimeoutError:
-            await self._record(link.station_id, command_id, "timed_out", "no answer in time")
+            await self._record(link.station_id, command_id, Outcome.TIMED_OUT, "no answer in time")
         except StationCallError as error:
             await self._record(
-                link.station_id, command_id, "failed", error.description, error_code=error.code
+                link.station_id,
+                command_id,
+                Outcome.FAILED,
+                error.description,
+                error_code=error.code,
             )
         except StationDisconnectedError:
             # In doubt: the station may have acted. Reconciliation decides, not a re-send.
@@ -319,11 +328,11 @@ class Dispatcher:
             evidence = observed_effect(doc, since, self._twin.get(link.station_id))
             if evidence is not None:
                 await self._record(
-                    link.station_id, command_id, "accepted", f"reconciled: {evidence}"
+                    link.station_id, command_id, Outcome.ACCEPTED, f"reconciled: {evidence}"
                 )
             else:
                 await self._record(
-                    link.station_id, command_id, "failed", NOT_OBSERVED, error_code="InDoubt"
+                    link.station_id, command_id, Outcome.FAILED, NOT_OBSERVED, error_code="InDoubt"
                 )
         except Exception:
             log.exception("reconciling %s on %s failed", command_id, link.station_id)
@@ -334,7 +343,7 @@ class Dispatcher:
         self,
         station_id: str,
         command_id: str,
-        outcome: str,
+        outcome: Outcome,
         detail: str = "",
         result: dict[str, Any] | None = None,
         error_code: str = "",
@@ -397,7 +406,7 @@ class Dispatcher:
                 continue
             if doc["status"] == REQUESTED:
                 await self._record(
-                    doc["station_id"], doc["command_id"], "expired", "time to live ran out"
+                    doc["station_id"], doc["command_id"], Outcome.EXPIRED, "time to live ran out"
                 )
             elif _expired(doc, now - timedelta(seconds=self._response_timeout_s)):
                 await self._end_abandoned_dispatch(doc)
@@ -417,7 +426,7 @@ class Dispatcher:
             return  # its holder reconciles it when the station is ready there
         self._never_sent.pop(command_id, None)
         await self._record(
-            doc["station_id"], command_id, "failed", NOT_OBSERVED, error_code="InDoubt"
+            doc["station_id"], command_id, Outcome.FAILED, NOT_OBSERVED, error_code="InDoubt"
         )
 
     async def run_expiry(self) -> None:

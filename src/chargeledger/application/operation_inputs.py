@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from chargeledger.application.charging_profile_library import ChargingProfileLibrary
-from chargeledger.application.id_tags import IdTagRegistry
+from chargeledger.application.id_tags import IdTagRegistry, record_of
 from chargeledger.application.local_lists import NamedLocalLists, as_sent
 from chargeledger.application.operation_projections import CONFIGURATION
 from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.application.projections import TRANSACTIONS, transaction_key
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
 from chargeledger.domain.errors import TransactionNotFoundError
-from chargeledger.domain.id_tags import INVALID, IdTagRecord, authorize
+from chargeledger.domain.id_tags import INVALID, authorize
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ class OperationInputs:
         entries: dict[str, dict[str, Any]] = {}
         now = self._clock.now()
         for doc in await self._id_tags.list():
-            info = authorize(IdTagRecord(doc["id_tag"], doc["status"], doc.get("expiry")), now)
+            info = authorize(record_of(doc), now)
             entry: dict[str, Any] = {"status": info.status}
             if info.expiry is not None:
                 entry["expiry_date"] = info.expiry

@@ -14,6 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
+from chargeledger.domain.enums import (
+    AvailabilityType,
+    ChargingProfilePurpose,
+    ChargingRateUnit,
+    MessageTrigger,
+    Outcome,
+    ResetType,
+    StopReason,
+    UpdateType,
+)
 from chargeledger.domain.id_tags import IdTagInfo
 from chargeledger.domain.remote_start_policy import NO_SNAPSHOT, TwinSnapshot
 
@@ -81,7 +91,7 @@ class RequestUnlockConnector(OperatorCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class RequestReset(OperatorCommand):
-    reset_type: str  # Soft | Hard
+    reset_type: ResetType
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,12 +99,12 @@ class RequestAvailabilityChange(OperatorCommand):
     """``connector_id`` 0 means the whole station."""
 
     connector_id: int
-    availability_type: str  # Operative | Inoperative
+    availability_type: AvailabilityType
 
 
 @dataclass(frozen=True, kw_only=True)
 class RequestTriggerMessage(OperatorCommand):
-    requested_message: str
+    requested_message: MessageTrigger
     connector_id: int | None = None
 
 
@@ -155,7 +165,7 @@ class RequestLocalListUpdate(OperatorCommand):
     ``entries``, when given, are sent as they are instead (an explicit list, or a named
     list of the CSMS): id tag to its info, or ``None`` to remove it (Differential)."""
 
-    update_type: str  # Full | Differential
+    update_type: UpdateType
     registry: Mapping[str, Mapping[str, Any]]
     list_version: int | None = None
     entries: Mapping[str, Mapping[str, Any] | None] | None = None
@@ -190,7 +200,7 @@ class RequestChargingProfile(OperatorCommand):
 class RequestChargingProfileClear(OperatorCommand):
     id: int | None = None
     connector_id: int | None = None
-    charging_profile_purpose: str | None = None
+    charging_profile_purpose: ChargingProfilePurpose | None = None
     stack_level: int | None = None
 
 
@@ -198,7 +208,7 @@ class RequestChargingProfileClear(OperatorCommand):
 class RequestCompositeSchedule(OperatorCommand):
     connector_id: int
     duration: int
-    charging_rate_unit: str | None = None
+    charging_rate_unit: ChargingRateUnit | None = None
 
 
 @dataclass(frozen=True)
@@ -224,7 +234,7 @@ class RecordOutcome(Command):
     """The end of a station command; ``outcome`` names the terminal status."""
 
     target_command_id: str
-    outcome: str  # accepted | rejected | timed_out | expired | failed
+    outcome: Outcome
     result: dict[str, Any] = field(default_factory=dict)
     detail: str = ""
     error_code: str = ""
@@ -261,7 +271,7 @@ class StopTransaction(Command):
     timestamp: str
     id_tag: str | None = None
     id_tag_info: IdTagInfo | None = None
-    reason: str | None = None
+    reason: StopReason | None = None
     transaction_data: list[dict[str, Any]] = field(default_factory=list)
     last_reading: dict[str, Any] | None = None
     """The last MeterValue the station sent for the session (telemetry), if any."""

@@ -33,6 +33,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+from chargeledger.domain.enums import (
+    AuthorizationStatus,
+    AvailabilityType,
+    ChargingProfilePurpose,
+    ChargingRateUnit,
+    MessageTrigger,
+    RegistrationStatus,
+    ReservationEndReason,
+    ResetType,
+    StopReason,
+    UpdateType,
+)
+
 
 @dataclass(frozen=True)
 class Event:
@@ -42,7 +55,7 @@ class Event:
 @dataclass(frozen=True)
 class StationBooted(Event):
     station_id: str
-    registration: str  # Accepted | Pending | Rejected
+    registration: RegistrationStatus
     vendor: str
     model: str
     firmware_version: str | None
@@ -106,7 +119,7 @@ class UnlockConnectorRequested(CommandRequested):
 @dataclass(frozen=True, kw_only=True)
 class ResetRequested(CommandRequested):
     command_name: ClassVar[str] = "reset"
-    reset_type: str
+    reset_type: ResetType
 
     def payload(self) -> dict[str, Any]:
         return {"type": self.reset_type}
@@ -116,7 +129,7 @@ class ResetRequested(CommandRequested):
 class AvailabilityChangeRequested(CommandRequested):
     command_name: ClassVar[str] = "change-availability"
     connector_id: int
-    availability_type: str
+    availability_type: AvailabilityType
 
     def payload(self) -> dict[str, Any]:
         return {"connector_id": self.connector_id, "type": self.availability_type}
@@ -125,7 +138,7 @@ class AvailabilityChangeRequested(CommandRequested):
 @dataclass(frozen=True, kw_only=True)
 class TriggerMessageRequested(CommandRequested):
     command_name: ClassVar[str] = "trigger-message"
-    requested_message: str
+    requested_message: MessageTrigger
     connector_id: int | None = None
 
     def payload(self) -> dict[str, Any]:
@@ -197,7 +210,7 @@ class TransactionStarted(Event):
     transaction_id: int
     connector_id: int
     id_tag: str
-    id_tag_status: str
+    id_tag_status: AuthorizationStatus
     id_tag_expiry: str | None
     meter_start: int
     started_at: str
@@ -224,9 +237,9 @@ class TransactionStopped(Event):
     meter_stop: int
     stopped_at: str
     id_tag: str | None = None
-    id_tag_status: str | None = None
+    id_tag_status: AuthorizationStatus | None = None
     id_tag_expiry: str | None = None
-    reason: str | None = None
+    reason: StopReason | None = None
     transaction_data: list[dict[str, Any]] = field(default_factory=list)
     energy_wh: int | None = None
     """Decided at the stop: the sum of the rises between the session's readings (start,
@@ -332,7 +345,7 @@ class SendLocalListRequested(CommandRequested):
 
     command_name: ClassVar[str] = "send-local-list"
     list_version: int
-    update_type: str  # Full | Differential
+    update_type: UpdateType
     local_authorization_list: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -377,7 +390,7 @@ class ClearChargingProfileRequested(CommandRequested):
     command_name: ClassVar[str] = "clear-charging-profile"
     id: int | None = None
     connector_id: int | None = None
-    charging_profile_purpose: str | None = None
+    charging_profile_purpose: ChargingProfilePurpose | None = None
     stack_level: int | None = None
 
 
@@ -386,7 +399,7 @@ class GetCompositeScheduleRequested(CommandRequested):
     command_name: ClassVar[str] = "get-composite-schedule"
     connector_id: int
     duration: int
-    charging_rate_unit: str | None = None
+    charging_rate_unit: ChargingRateUnit | None = None
 
 
 # --- reservations and the local list: business decided with an outcome ------------
@@ -418,7 +431,7 @@ class ReservationEnded(Event):
 
     reservation_id: int
     connector_id: int
-    reason: str
+    reason: ReservationEndReason
     transaction_id: int | None = None
     detail: str = ""
 
@@ -428,7 +441,7 @@ class LocalListInstalled(Event):
     """The station accepted list ``list_version``; the entries are those it was sent."""
 
     list_version: int
-    update_type: str
+    update_type: UpdateType
     local_authorization_list: list[dict[str, Any]]
     installed_by: str
 
