@@ -25,6 +25,7 @@ from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.application.projections import TRANSACTIONS, transaction_key
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
 from chargeledger.domain.errors import TransactionNotFoundError
+from chargeledger.domain.events import IdTagInfoEntry
 from chargeledger.domain.id_tags import INVALID, authorize
 
 
@@ -114,13 +115,13 @@ class OperationInputs:
             )
         return int(doc["connector_id"])
 
-    async def registry_as_sent(self) -> dict[str, dict[str, Any]]:
+    async def registry_as_sent(self) -> dict[str, IdTagInfoEntry]:
         """Every registered tag with the ``idTagInfo`` (snake_case) it would get now."""
-        entries: dict[str, dict[str, Any]] = {}
+        entries: dict[str, IdTagInfoEntry] = {}
         now = self._clock.now()
         for doc in await self._id_tags.list():
             info = authorize(record_of(doc), now)
-            entry: dict[str, Any] = {"status": info.status}
+            entry: IdTagInfoEntry = {"status": info.status}
             if info.expiry is not None:
                 entry["expiry_date"] = info.expiry
             entries[doc["id_tag"]] = entry

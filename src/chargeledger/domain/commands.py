@@ -24,6 +24,7 @@ from chargeledger.domain.enums import (
     StopReason,
     UpdateType,
 )
+from chargeledger.domain.events import IdTagInfoEntry
 from chargeledger.domain.id_tags import IdTagInfo
 from chargeledger.domain.remote_start_policy import NO_SNAPSHOT, TwinSnapshot
 
@@ -166,9 +167,9 @@ class RequestLocalListUpdate(OperatorCommand):
     list of the CSMS): id tag to its info, or ``None`` to remove it (Differential)."""
 
     update_type: UpdateType
-    registry: Mapping[str, Mapping[str, Any]]
+    registry: Mapping[str, IdTagInfoEntry]
     list_version: int | None = None
-    entries: Mapping[str, Mapping[str, Any] | None] | None = None
+    entries: Mapping[str, IdTagInfoEntry | None] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

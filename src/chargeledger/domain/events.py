@@ -31,7 +31,7 @@ the local authorization list (``LocalListInstalled``, ``LocalListOutOfSync``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NotRequired, TypedDict
 
 from chargeledger.domain.enums import (
     AuthorizationStatus,
@@ -62,6 +62,14 @@ class StationBooted(Event):
     booted_at: str
     serial_number: str | None = None
     """``chargePointSerialNumber`` (or the older ``chargeBoxSerialNumber``), if sent."""
+
+
+class RequestBasics(TypedDict):
+    """What every ``CommandRequested`` carries besides its arguments."""
+
+    command_id: str
+    requested_at: str
+    expires_at: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -338,15 +346,29 @@ class GetLocalListVersionRequested(CommandRequested):
     command_name: ClassVar[str] = "get-local-list-version"
 
 
+class IdTagInfoEntry(TypedDict):
+    """An id tag's ``idTagInfo`` on a local list, snake_case."""
+
+    status: str
+    expiry_date: NotRequired[str]
+    parent_id_tag: NotRequired[str]
+
+
+class LocalListEntry(TypedDict):
+    """One entry of a local list as sent; no info removes the tag (Differential)."""
+
+    id_tag: str
+    id_tag_info: IdTagInfoEntry | None
+
+
 @dataclass(frozen=True, kw_only=True)
 class SendLocalListRequested(CommandRequested):
-    """The list as sent: entries ``{"id_tag", "id_tag_info": {...} | None}`` (no info
-    removes the tag in a Differential update)."""
+    """The list as sent, in ``local_authorization_list``."""
 
     command_name: ClassVar[str] = "send-local-list"
     list_version: int
     update_type: UpdateType
-    local_authorization_list: list[dict[str, Any]] = field(default_factory=list)
+    local_authorization_list: list[LocalListEntry] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -442,7 +464,7 @@ class LocalListInstalled(Event):
 
     list_version: int
     update_type: UpdateType
-    local_authorization_list: list[dict[str, Any]]
+    local_authorization_list: list[LocalListEntry]
     installed_by: str
 
 

@@ -36,12 +36,12 @@ SEND_LOCAL_LIST = e.SendLocalListRequested.command_name
 GET_LOCAL_LIST_VERSION = e.GetLocalListVersionRequested.command_name
 
 
-def _entry(id_tag: str, info: Mapping[str, Any] | None) -> dict[str, Any]:
-    return {"id_tag": id_tag, "id_tag_info": None if info is None else dict(info)}
+def _entry(id_tag: str, info: e.IdTagInfoEntry | None) -> e.LocalListEntry:
+    return {"id_tag": id_tag, "id_tag_info": None if info is None else info.copy()}
 
 
 def update_request(
-    command: c.RequestLocalListUpdate, state: StationState, common: dict[str, Any]
+    command: c.RequestLocalListUpdate, state: StationState, common: e.RequestBasics
 ) -> e.SendLocalListRequested:
     update_type = one_of("update type", UpdateType, command.update_type)
     installed = state.local_list
@@ -77,8 +77,8 @@ def update_request(
 
 
 def _explicit(
-    update_type: UpdateType, given: Mapping[str, Mapping[str, Any] | None]
-) -> list[dict[str, Any]]:
+    update_type: UpdateType, given: Mapping[str, e.IdTagInfoEntry | None]
+) -> list[e.LocalListEntry]:
     """Entries sent exactly as given: a Full list installs each, so each needs its
     info; a Differential one may remove a tag (no info)."""
     removed = sorted(tag for tag, info in given.items() if info is None)

@@ -171,7 +171,7 @@ def requested_event(
     command: c.OperatorCommand, state: StationState = initial_state
 ) -> e.CommandRequested:
     """The ``...Requested`` event an operator command would open, arguments checked."""
-    common = {
+    common: e.RequestBasics = {
         "command_id": command.command_id,
         "requested_at": command.requested_at,
         "expires_at": command.expires_at,

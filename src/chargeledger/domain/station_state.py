@@ -103,7 +103,7 @@ class LocalList:
     station holds (nothing installed by us yet, or it said otherwise since)."""
 
     version: int = 0
-    entries: Mapping[str, Mapping[str, Any]] | None = None
+    entries: Mapping[str, e.IdTagInfoEntry] | None = None
 
 
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
