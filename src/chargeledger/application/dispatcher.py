@@ -49,7 +49,7 @@ from chargeledger.application.station_commands import (
 )
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import MarkDispatched, RecordOutcome
-from chargeledger.domain.enums import CommandStatus, Outcome
+from chargeledger.domain.enums import CommandStatus, MessageTrigger, Outcome
 from chargeledger.domain.errors import DomainError
 from chargeledger.domain.events import TERMINAL_EVENTS, CommandRequested
 
@@ -328,7 +328,9 @@ class Dispatcher:
             # Ask the station to tell us where it stands, then give it time to report
             # what it did while we could not hear it (queued StartTransactions etc.).
             with contextlib.suppress(Exception):
-                await link.call("TriggerMessage", {"requestedMessage": "StatusNotification"})
+                await link.call(
+                    "TriggerMessage", {"requestedMessage": MessageTrigger.STATUS_NOTIFICATION}
+                )
             await asyncio.sleep(self._reconcile_grace_s)
             history = await self._bus.history(link.station_id)
             since = [r for r in history if r.position > command.position]

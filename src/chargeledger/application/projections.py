@@ -12,6 +12,7 @@ from chargeledger.application.ports import DocumentStore, DocumentWrite, EventSt
 from chargeledger.application.projection_cache import CachedDocuments
 from chargeledger.domain import events as e
 from chargeledger.domain.charging_sessions import DEFAULT_STOP_REASON, session_energy
+from chargeledger.domain.enums import OPEN_STATUSES, CommandStatus, TransactionStatus
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +24,12 @@ STATIONS = "station"
 TRANSACTIONS = "transaction"
 OPEN = "open"
 
-TERMINAL_STATUS: dict[type[e.Event], str] = {
-    e.CommandAccepted: "accepted",
-    e.CommandRejected: "rejected",
-    e.CommandTimedOut: "timed_out",
-    e.CommandExpired: "expired",
-    e.CommandFailed: "failed",
+TERMINAL_STATUS: dict[type[e.Event], CommandStatus] = {
+    e.CommandAccepted: CommandStatus.ACCEPTED,
+    e.CommandRejected: CommandStatus.REJECTED,
+    e.CommandTimedOut: CommandStatus.TIMED_OUT,
+    e.CommandExpired: CommandStatus.EXPIRED,
+    e.CommandFailed: CommandStatus.FAILED,
 }
 
 
@@ -58,7 +59,7 @@ def command_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict
             "station_id": station_id_of(recorded.stream_id),
             "name": event.command_name,
             "payload": event.payload(),
-            "status": "requested",
+            "status": CommandStatus.REQUESTED,
             "detail": "",
             "result": None,
             "requested_at": event.requested_at,
@@ -72,7 +73,7 @@ def command_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict
     if isinstance(event, e.CommandDispatched):
         return {
             **current,
-            "status": "dispatched",
+            "status": CommandStatus.DISPATCHED,
             "attempt": event.attempt,
             "attempts": event.attempt,
             "connection_epoch": event.connection_epoch,
@@ -97,7 +98,7 @@ def command_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict
     }
 
 
-ERROR_CODES = {"timed_out": "Timeout", "expired": "Expired"}
+ERROR_CODES = {CommandStatus.TIMED_OUT: "Timeout", CommandStatus.EXPIRED: "Expired"}
 """The ``error_code`` of an end that is not a station's CALLERROR."""
 
 
@@ -113,7 +114,7 @@ def transaction_doc(
             "connector_id": event.connector_id,
             "id_tag": event.id_tag,
             "id_tag_status": event.id_tag_status,
-            "status": "open",
+            "status": TransactionStatus.OPEN,
             "meter_start": event.meter_start,
             "started_at": event.started_at,
             "meter_stop": None,
@@ -145,7 +146,7 @@ def transaction_doc(
     if isinstance(event, e.TransactionClosed):
         return {
             **current,
-            "status": "closed",
+            "status": TransactionStatus.CLOSED,
             "close_reason": event.reason,
             "stopped_at": event.closed_at,
             "position": recorded.position,
@@ -160,14 +161,14 @@ def transaction_doc(
     if isinstance(event, e.TransactionAbandoned):
         return {
             **current,
-            "status": "abandoned",
+            "status": TransactionStatus.ABANDONED,
             "abandoned_for": event.superseded_by,
             "position": recorded.position,
         }
     if isinstance(event, e.TransactionStopped):
         return {
             **current,
-            "status": "stopped",
+            "status": TransactionStatus.STOPPED,
             "meter_stop": event.meter_stop,
             "stopped_at": event.stopped_at,
             "stop_reason": event.reason or DEFAULT_STOP_REASON,
@@ -262,7 +263,7 @@ class CommandAndStationProjection:
             known = stations.get(station_id) or await self._documents.get(STATIONS, station_id)
             stations[station_id] = station_doc(recorded, known)
         writes = [
-            DocumentWrite(COMMANDS, key, doc, OPEN if doc["status"] in _OPEN_STATUSES else None)
+            DocumentWrite(COMMANDS, key, doc, OPEN if doc["status"] in OPEN_STATUSES else None)
             for key, doc in commands.items()
         ]
         writes += [
@@ -372,8 +373,6 @@ def _profile_id(profile: object) -> int | None:
 
 MERGED = "merged"
 """The status of a key whose request was merged into another (``merged_into``)."""
-
-_OPEN_STATUSES = {"requested", "dispatched"}
 
 
 class ProjectionRunner:

@@ -26,16 +26,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from chargeledger.domain.enums import ChargingProfilePurpose, ChargingRateUnit
 from chargeledger.domain.errors import InvalidChargingProfileError, TransactionNotFoundError
 from chargeledger.domain.id_tags import instant
 
-CHARGE_POINT_MAX = "ChargePointMaxProfile"
-TX_DEFAULT = "TxDefaultProfile"
-TX = "TxProfile"
-PURPOSES = (CHARGE_POINT_MAX, TX_DEFAULT, TX)
+CHARGE_POINT_MAX = ChargingProfilePurpose.CHARGE_POINT_MAX_PROFILE
+TX_DEFAULT = ChargingProfilePurpose.TX_DEFAULT_PROFILE
+TX = ChargingProfilePurpose.TX_PROFILE
+PURPOSES = tuple(ChargingProfilePurpose)
 KINDS = ("Absolute", "Recurring", "Relative")
 RECURRENCY_KINDS = ("Daily", "Weekly")
-RATE_UNITS = ("W", "A")
+RATE_UNITS = tuple(ChargingRateUnit)
 
 Profile = Mapping[str, Any]
 

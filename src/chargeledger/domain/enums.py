@@ -15,10 +15,9 @@ from typing import TypeVar
 from chargeledger.domain.errors import InvalidCommandError
 
 
+# Where a station command is: open (REQUESTED, DISPATCHED) or ended with one of the
+# Outcome values. No docstring: the API's OpenAPI document shows this enum, unchanged.
 class CommandStatus(StrEnum):
-    """Where a station command is: open (``requested``, ``dispatched``) or ended with
-    one of the ``Outcome`` values."""
-
     REQUESTED = "requested"
     DISPATCHED = "dispatched"
     ACCEPTED = "accepted"
@@ -42,9 +41,8 @@ OPEN_STATUSES = frozenset({CommandStatus.REQUESTED, CommandStatus.DISPATCHED})
 ENDED_STATUSES = frozenset(CommandStatus(outcome) for outcome in Outcome)
 
 
+# A charging session as the read side shows it (no docstring: shown in OpenAPI as is).
 class TransactionStatus(StrEnum):
-    """A charging session as the read side shows it."""
-
     OPEN = "open"
     STOPPED = "stopped"
     ABANDONED = "abandoned"
@@ -126,6 +124,23 @@ class ReservationEndReason(StrEnum):
     USED = "used"
     """A session on it started."""
     EXPIRED = "expired"
+
+
+class ReservationStatus(StrEnum):
+    """A reservation as the read side shows it: live (``requested``, ``active``) or
+    ended for one of the ``ReservationEndReason`` values."""
+
+    REQUESTED = "requested"
+    ACTIVE = "active"
+    """The station confirmed it."""
+    REJECTED = "rejected"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    USED = "used"
+    EXPIRED = "expired"
+
+
+LIVE_RESERVATION_STATUSES = frozenset({ReservationStatus.REQUESTED, ReservationStatus.ACTIVE})
 
 
 class ConnectorStatus(StrEnum):

@@ -62,6 +62,7 @@ from chargeledger.application.registry import (
     registry_view,
 )
 from chargeledger.bootstrap import Node, store_failures
+from chargeledger.domain.enums import CommandStatus, TransactionStatus
 from chargeledger.domain.errors import DomainError, InvalidChargingProfileError
 from chargeledger.entrypoints import observability
 from chargeledger.entrypoints.command_bodies import (
@@ -821,23 +822,6 @@ Cursor = Annotated[
     str | None,
     Query(description='the cursor of a Link: <…>; rel="next" header: where the page starts'),
 ]
-
-
-class CommandStatus(StrEnum):
-    requested = "requested"
-    dispatched = "dispatched"
-    accepted = "accepted"
-    rejected = "rejected"
-    timed_out = "timed_out"
-    expired = "expired"
-    failed = "failed"
-
-
-class TransactionStatus(StrEnum):
-    open = "open"
-    stopped = "stopped"
-    abandoned = "abandoned"
-    closed = "closed"
 
 
 def _cursor_of(key: str) -> str:
