@@ -20,10 +20,10 @@ from chargeledger.application.ports import (
     ANY,
     AppendResult,
     CommandAlreadyRecordedError,
+    CommandAppend,
     DocumentPage,
     DocumentWrite,
     Metadata,
-    PendingAppend,
     RecordedEvent,
     VersionConflictError,
 )
@@ -99,7 +99,7 @@ class InMemoryEventStore:
         return result
 
     async def append_chain(
-        self, stream_id: str, appends: Sequence[PendingAppend], expected_version: int
+        self, stream_id: str, appends: Sequence[CommandAppend], expected_version: int
     ) -> list[AppendResult]:
         await asyncio.sleep(0)
         current = len(self._streams.get(stream_id, []))

@@ -199,7 +199,10 @@ def station_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict
     return doc
 
 
-class MoreViews(Protocol):
+class SameCommitProjection(Protocol):
+    """Read models that are written in the same commit as the command views, and are
+    given them (the other operations' views: reservations, local lists, ...)."""
+
     models: tuple[str, ...]
     """The read models it writes (rebuilding deletes them first)."""
 
@@ -212,15 +215,17 @@ class MoreViews(Protocol):
 
 class CommandAndStationProjection:
     """Keeps the command views, the stations' business views and the charging sessions,
-    and (``more``) the read models of the other operations, in the same commit."""
+    and (``operations``) the read models of the other operations, in the same commit."""
 
     name = "views"
 
-    def __init__(self, documents: DocumentStore, more: MoreViews | None = None) -> None:
+    def __init__(
+        self, documents: DocumentStore, operations: SameCommitProjection | None = None
+    ) -> None:
         self._documents = documents
-        self._more = more
+        self._operations = operations
         self.models: tuple[str, ...] = (COMMANDS, COMMAND_ORDER, STATIONS, TRANSACTIONS) + (
-            more.models if more is not None else ()
+            operations.models if operations is not None else ()
         )
 
     async def writes_for(self, batch: Sequence[RecordedEvent]) -> list[DocumentWrite]:
@@ -281,8 +286,8 @@ class CommandAndStationProjection:
             DocumentWrite(TRANSACTIONS, key, doc, doc["station_id"])
             for key, doc in sessions.items()
         ]
-        if self._more is not None:
-            writes += await self._more.writes_for(batch, commands)
+        if self._operations is not None:
+            writes += await self._operations.writes_for(batch, commands)
         return writes
 
     async def _remote_start_profile(
