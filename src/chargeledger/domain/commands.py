@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from chargeledger.domain.charging_profiles import ChargingProfile
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
 from chargeledger.domain.enums import (
     AvailabilityType,
@@ -73,7 +74,7 @@ class RequestRemoteStart(OperatorCommand):
 
     connector_id: int | None
     id_tag: str
-    charging_profile: dict[str, Any] | None = None
+    charging_profile: ChargingProfile | None = None
     id_tag_status: str | None = None
     """The id-tag registry's verdict on ``id_tag`` now (``None``: not weighed)."""
     force: bool = False
@@ -194,7 +195,7 @@ class RequestChargingProfile(OperatorCommand):
     """SetChargingProfile; the profile in snake_case, resolved from the store if named."""
 
     connector_id: int
-    cs_charging_profiles: dict[str, Any]
+    cs_charging_profiles: ChargingProfile
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, NotRequired, TypedDict
 
+from chargeledger.domain.charging_profiles import ChargingProfile
 from chargeledger.domain.enums import (
     AuthorizationStatus,
     AvailabilityType,
@@ -97,7 +98,7 @@ class RemoteStartRequested(CommandRequested):
     command_name: ClassVar[str] = "remote-start"
     connector_id: int | None
     id_tag: str
-    charging_profile: dict[str, Any] | None = None
+    charging_profile: ChargingProfile | None = None
 
     def payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"connector_id": self.connector_id, "id_tag": self.id_tag}
@@ -402,7 +403,7 @@ class SetChargingProfileRequested(CommandRequested):
 
     command_name: ClassVar[str] = "set-charging-profile"
     connector_id: int
-    cs_charging_profiles: dict[str, Any]
+    cs_charging_profiles: ChargingProfile
 
 
 @dataclass(frozen=True, kw_only=True)

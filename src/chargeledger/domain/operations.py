@@ -14,6 +14,7 @@ from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain.charging_profiles import (
     RATE_UNITS,
+    ChargingProfile,
     check_clear_criteria,
     check_for_connector,
 )
@@ -129,7 +130,7 @@ def operation_request(
             return e.SetChargingProfileRequested(
                 **common,
                 connector_id=command.connector_id,
-                cs_charging_profiles=dict(command.cs_charging_profiles),
+                cs_charging_profiles=ChargingProfile(**command.cs_charging_profiles),
             )
         case c.RequestChargingProfileClear():
             _connector(command, command.connector_id)
