@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from chargeledger.application.ports import RESPONSE_TIMEOUT_S
-from chargeledger.domain.commands import UnknownStations
+from chargeledger.domain.enums import UnknownStations
 from chargeledger.domain.remote_start_policy import DEFAULT_CONNECTION_TIMEOUT_S
 
 DEFAULT_STORE = "sqlite:///./chargeledger.db"

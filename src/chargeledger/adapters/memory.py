@@ -21,10 +21,10 @@ from chargeledger.application.ports import (
     AppendResult,
     Clock,
     CommandAlreadyRecordedError,
+    CommandAppend,
     DocumentPage,
     DocumentWrite,
     Metadata,
-    PendingAppend,
     RecordedEvent,
     VersionConflictError,
 )
@@ -102,7 +102,7 @@ class InMemoryEventStore:
         return result
 
     async def append_chain(
-        self, stream_id: str, appends: Sequence[PendingAppend], expected_version: int
+        self, stream_id: str, appends: Sequence[CommandAppend], expected_version: int
     ) -> list[AppendResult]:
         await asyncio.sleep(0)
         current = len(self._streams.get(stream_id, []))

@@ -27,11 +27,11 @@ from chargeledger.application.ports import (
     AppendResult,
     Clock,
     CommandAlreadyRecordedError,
+    CommandAppend,
     CorruptEventError,
     DocumentPage,
     DocumentWrite,
     Metadata,
-    PendingAppend,
     RecordedEvent,
     VersionConflictError,
 )
@@ -82,7 +82,7 @@ class SQLiteEventStore:
         return result
 
     async def append_chain(
-        self, stream_id: str, appends: Sequence[PendingAppend], expected_version: int
+        self, stream_id: str, appends: Sequence[CommandAppend], expected_version: int
     ) -> list[AppendResult]:
         """Several commands' appends to one stream in one job: all or none. Raises
         ``VersionConflictError`` or ``CommandAlreadyRecordedError`` before writing."""

@@ -21,6 +21,7 @@ from chargeledger.application.ports import DocumentStore
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
+from chargeledger.domain.enums import StopReason
 from chargeledger.domain.errors import DomainError
 from chargeledger.domain.id_tags import IdTagInfo
 from chargeledger.domain.station import retransmitted_start
@@ -113,7 +114,7 @@ class ChargingSessions:
             timestamp=timestamp,
             id_tag=id_tag,
             id_tag_info=info,
-            reason=reason,
+            reason=None if reason is None else StopReason(reason),  # schema-checked
             transaction_data=transaction_data or [],
             last_reading=meters.get("last") if meters else None,
         )

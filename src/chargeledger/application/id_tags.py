@@ -8,10 +8,12 @@ optional expiry, normalised to UTC. The verdict a station gets is the domain's
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from chargeledger.application.ports import Clock, DocumentStore, DocumentWrite
+from chargeledger.domain.enums import AuthorizationStatus
 from chargeledger.domain.id_tags import STORED_STATUSES, IdTagInfo, IdTagRecord, authorize
 from chargeledger.domain.timestamps import instant, iso_z
 from chargeledger.errors import ChargeledgerError
@@ -54,6 +56,11 @@ def check_id_tag(id_tag: str) -> None:
         )
 
 
+def record_of(doc: Mapping[str, Any]) -> IdTagRecord:
+    """A stored tag document as the domain reads it (``put`` checked its status)."""
+    return IdTagRecord(doc["id_tag"], AuthorizationStatus(doc["status"]), doc.get("expiry"))
+
+
 class IdTagRegistry:
     def __init__(self, documents: DocumentStore, clock: Clock) -> None:
         self._documents = documents
@@ -91,5 +98,5 @@ class IdTagRegistry:
     async def authorize(self, id_tag: str) -> IdTagInfo:
         """The verdict on ``id_tag`` now."""
         doc = await self._documents.get(ID_TAGS, id_tag)
-        record = None if doc is None else IdTagRecord(doc["id_tag"], doc["status"], doc["expiry"])
+        record = None if doc is None else record_of(doc)
         return authorize(record, self._clock.now())

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chargeledger.application.charging_profile_library import ChargingProfileLibrary
-from chargeledger.application.id_tags import IdTagRegistry
+from chargeledger.application.id_tags import IdTagRegistry, record_of
 from chargeledger.application.local_lists import NamedLocalLists, as_sent
 from chargeledger.application.operation_projections import CONFIGURATION
 from chargeledger.application.ports import Clock, DocumentStore
@@ -28,7 +28,8 @@ from chargeledger.application.projections import TRANSACTIONS, transaction_key
 from chargeledger.domain.commands import RecordedTransaction
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
 from chargeledger.domain.errors import TransactionNotFoundError
-from chargeledger.domain.id_tags import INVALID, IdTagRecord, authorize
+from chargeledger.domain.events import IdTagInfoEntry
+from chargeledger.domain.id_tags import INVALID, authorize
 
 
 @dataclass(frozen=True)
@@ -144,13 +145,13 @@ class OperationInputs:
             )
         return int(doc["connector_id"])
 
-    async def registry_as_sent(self) -> dict[str, dict[str, Any]]:
+    async def registry_as_sent(self) -> dict[str, IdTagInfoEntry]:
         """Every registered tag with the ``idTagInfo`` (snake_case) it would get now."""
-        entries: dict[str, dict[str, Any]] = {}
+        entries: dict[str, IdTagInfoEntry] = {}
         now = self._clock.now()
         for doc in await self._id_tags.list():
-            info = authorize(IdTagRecord(doc["id_tag"], doc["status"], doc.get("expiry")), now)
-            entry: dict[str, Any] = {"status": info.status}
+            info = authorize(record_of(doc), now)
+            entry: IdTagInfoEntry = {"status": info.status}
             if info.expiry is not None:
                 entry["expiry_date"] = info.expiry
             entries[doc["id_tag"]] = entry

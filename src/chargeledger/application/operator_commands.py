@@ -23,6 +23,7 @@ from chargeledger.application.projections import COMMANDS
 from chargeledger.application.queries import command_view
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain import commands as c
+from chargeledger.domain.enums import CommandStatus
 from chargeledger.domain.errors import IdempotencyKeyInUseError
 from chargeledger.domain.remote_start_policy import (
     DEFAULT_CONNECTION_TIMEOUT_S,
@@ -206,7 +207,7 @@ class OperatorCommands:
                 "command_id": command_id,
                 "station_id": station_id,
                 "name": name,
-                "status": "requested",
+                "status": CommandStatus.REQUESTED,
                 "detail": "",
                 "result": None,
                 "attempts": 0,

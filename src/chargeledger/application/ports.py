@@ -159,8 +159,9 @@ class CommandAlreadyRecordedError(StoreError):
 
 
 @dataclass(frozen=True)
-class PendingAppend:
-    """One command's share of an append chain."""
+class CommandAppend:
+    """One command's share of an append chain: its events, the metadata that carries
+    its command id, and the outcome a repeat of it returns."""
 
     events: Sequence[Event]
     metadata: Metadata
@@ -177,7 +178,7 @@ class ChainedAppends(Protocol):
     """
 
     async def append_chain(
-        self, stream_id: str, appends: Sequence[PendingAppend], expected_version: int
+        self, stream_id: str, appends: Sequence[CommandAppend], expected_version: int
     ) -> list[AppendResult]:
         """Append each in order, the first at ``expected_version`` and each next one on
         top of the one before, in one transaction: all are written, or none.

@@ -12,20 +12,20 @@ Each function answers with the evidence that the command took effect, or ``None`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from chargeledger.application.ports import RecordedEvent
 from chargeledger.domain import events as e
+from chargeledger.domain.enums import AvailabilityType, ConnectorStatus
 from chargeledger.domain.twin import StationTwin
 
-Observer = Callable[[dict[str, Any], Sequence[RecordedEvent], StationTwin | None], str | None]
+Observer = Callable[[Mapping[str, Any], Sequence[RecordedEvent], StationTwin | None], str | None]
 
 
 def _remote_start(
-    doc: dict[str, Any], since: Sequence[RecordedEvent], twin: StationTwin | None
+    payload: Mapping[str, Any], since: Sequence[RecordedEvent], twin: StationTwin | None
 ) -> str | None:
-    payload = doc["payload"]
     for recorded in since:
         event = recorded.event
         if (
@@ -41,9 +41,9 @@ def _remote_start(
 
 
 def _remote_stop(
-    doc: dict[str, Any], since: Sequence[RecordedEvent], twin: StationTwin | None
+    payload: Mapping[str, Any], since: Sequence[RecordedEvent], twin: StationTwin | None
 ) -> str | None:
-    wanted = doc["payload"]["transaction_id"]
+    wanted = payload["transaction_id"]
     for recorded in since:
         event = recorded.event
         if isinstance(event, e.TransactionStopped) and event.transaction_id == wanted:
@@ -52,12 +52,13 @@ def _remote_stop(
 
 
 def _change_availability(
-    doc: dict[str, Any], since: Sequence[RecordedEvent], twin: StationTwin | None
+    payload: Mapping[str, Any], since: Sequence[RecordedEvent], twin: StationTwin | None
 ) -> str | None:
     if twin is None:
         return None
-    connector_id = doc["payload"]["connector_id"]
-    wanted = "Available" if doc["payload"]["type"] == "Operative" else "Unavailable"
+    connector_id = payload["connector_id"]
+    operative = payload["type"] == AvailabilityType.OPERATIVE
+    wanted = ConnectorStatus.AVAILABLE if operative else ConnectorStatus.UNAVAILABLE
     status = twin.connector_status(connector_id)
     if status == wanted:
         return f"connector {connector_id} reports {status}, as the command asked"
@@ -65,13 +66,13 @@ def _change_availability(
 
 
 def _reserve_now(
-    doc: dict[str, Any], since: Sequence[RecordedEvent], twin: StationTwin | None
+    payload: Mapping[str, Any], since: Sequence[RecordedEvent], twin: StationTwin | None
 ) -> str | None:
     # A whole-station reservation shows on no connector, so only a connector's does.
-    connector_id = doc["payload"]["connector_id"]
+    connector_id = payload["connector_id"]
     if twin is None or connector_id == 0:
         return None
-    if twin.connector_status(connector_id) == "Reserved":
+    if twin.connector_status(connector_id) == ConnectorStatus.RESERVED:
         return f"connector {connector_id} reports Reserved since the station came back"
     return None
 
@@ -85,10 +86,14 @@ OBSERVERS: dict[str, Observer] = {
 
 
 def observed_effect(
-    doc: dict[str, Any], since: Sequence[RecordedEvent], twin: StationTwin | None
+    name: str,
+    payload: Mapping[str, Any],
+    since: Sequence[RecordedEvent],
+    twin: StationTwin | None,
 ) -> str | None:
-    observe = OBSERVERS.get(doc["name"])
-    return None if observe is None else observe(doc, since, twin)
+    """The evidence that command ``name`` with ``payload`` took effect, or ``None``."""
+    observe = OBSERVERS.get(name)
+    return None if observe is None else observe(payload, since, twin)
 
 
 NOT_OBSERVED = (

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chargeledger.application.registry import StationRegistry
-from chargeledger.domain.commands import UnknownStations
+from chargeledger.domain.enums import UnknownStations
 
 __all__ = ["RegistrationPolicy", "UnknownStations"]
 

@@ -32,6 +32,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from chargeledger.domain.enums import Outcome
+
 
 def _status(result: Mapping[str, Any]) -> Any:
     return result.get("status")
@@ -252,10 +254,10 @@ REPEAT_IS_HARMLESS: frozenset[str] = frozenset(
 )
 
 
-def outcome_of(spec: StationCommandSpec, result: Mapping[str, Any]) -> str:
-    """``accepted`` or ``rejected``, by the answer's own status enum."""
+def outcome_of(spec: StationCommandSpec, result: Mapping[str, Any]) -> Outcome:
+    """``ACCEPTED`` or ``REJECTED``, by the answer's own status enum."""
     status = spec.status_of(result)
-    return "accepted" if status in spec.accepted_statuses else "rejected"
+    return Outcome.ACCEPTED if status in spec.accepted_statuses else Outcome.REJECTED
 
 
 def detail_of(

@@ -31,7 +31,21 @@ the local authorization list (``LocalListInstalled``, ``LocalListOutOfSync``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NotRequired, TypedDict
+
+from chargeledger.domain.charging_profiles import ChargingProfile
+from chargeledger.domain.enums import (
+    AuthorizationStatus,
+    AvailabilityType,
+    ChargingProfilePurpose,
+    ChargingRateUnit,
+    MessageTrigger,
+    RegistrationStatus,
+    ReservationEndReason,
+    ResetType,
+    StopReason,
+    UpdateType,
+)
 
 
 @dataclass(frozen=True)
@@ -42,13 +56,21 @@ class Event:
 @dataclass(frozen=True)
 class StationBooted(Event):
     station_id: str
-    registration: str  # Accepted | Pending | Rejected
+    registration: RegistrationStatus
     vendor: str
     model: str
     firmware_version: str | None
     booted_at: str
     serial_number: str | None = None
     """``chargePointSerialNumber`` (or the older ``chargeBoxSerialNumber``), if sent."""
+
+
+class RequestBasics(TypedDict):
+    """What every ``CommandRequested`` carries besides its arguments."""
+
+    command_id: str
+    requested_at: str
+    expires_at: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,7 +98,7 @@ class RemoteStartRequested(CommandRequested):
     command_name: ClassVar[str] = "remote-start"
     connector_id: int | None
     id_tag: str
-    charging_profile: dict[str, Any] | None = None
+    charging_profile: ChargingProfile | None = None
 
     def payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"connector_id": self.connector_id, "id_tag": self.id_tag}
@@ -106,7 +128,7 @@ class UnlockConnectorRequested(CommandRequested):
 @dataclass(frozen=True, kw_only=True)
 class ResetRequested(CommandRequested):
     command_name: ClassVar[str] = "reset"
-    reset_type: str
+    reset_type: ResetType
 
     def payload(self) -> dict[str, Any]:
         return {"type": self.reset_type}
@@ -116,7 +138,7 @@ class ResetRequested(CommandRequested):
 class AvailabilityChangeRequested(CommandRequested):
     command_name: ClassVar[str] = "change-availability"
     connector_id: int
-    availability_type: str
+    availability_type: AvailabilityType
 
     def payload(self) -> dict[str, Any]:
         return {"connector_id": self.connector_id, "type": self.availability_type}
@@ -125,7 +147,7 @@ class AvailabilityChangeRequested(CommandRequested):
 @dataclass(frozen=True, kw_only=True)
 class TriggerMessageRequested(CommandRequested):
     command_name: ClassVar[str] = "trigger-message"
-    requested_message: str
+    requested_message: MessageTrigger
     connector_id: int | None = None
 
     def payload(self) -> dict[str, Any]:
@@ -197,7 +219,7 @@ class TransactionStarted(Event):
     transaction_id: int
     connector_id: int
     id_tag: str
-    id_tag_status: str
+    id_tag_status: AuthorizationStatus
     id_tag_expiry: str | None
     meter_start: int
     started_at: str
@@ -224,9 +246,9 @@ class TransactionStopped(Event):
     meter_stop: int
     stopped_at: str
     id_tag: str | None = None
-    id_tag_status: str | None = None
+    id_tag_status: AuthorizationStatus | None = None
     id_tag_expiry: str | None = None
-    reason: str | None = None
+    reason: StopReason | None = None
     transaction_data: list[dict[str, Any]] = field(default_factory=list)
     energy_wh: int | None = None
     """Decided at the stop: the sum of the rises between the session's readings (start,
@@ -325,15 +347,29 @@ class GetLocalListVersionRequested(CommandRequested):
     command_name: ClassVar[str] = "get-local-list-version"
 
 
+class IdTagInfoEntry(TypedDict):
+    """An id tag's ``idTagInfo`` on a local list, snake_case."""
+
+    status: str
+    expiry_date: NotRequired[str]
+    parent_id_tag: NotRequired[str]
+
+
+class LocalListEntry(TypedDict):
+    """One entry of a local list as sent; no info removes the tag (Differential)."""
+
+    id_tag: str
+    id_tag_info: IdTagInfoEntry | None
+
+
 @dataclass(frozen=True, kw_only=True)
 class SendLocalListRequested(CommandRequested):
-    """The list as sent: entries ``{"id_tag", "id_tag_info": {...} | None}`` (no info
-    removes the tag in a Differential update)."""
+    """The list as sent, in ``local_authorization_list``."""
 
     command_name: ClassVar[str] = "send-local-list"
     list_version: int
-    update_type: str  # Full | Differential
-    local_authorization_list: list[dict[str, Any]] = field(default_factory=list)
+    update_type: UpdateType
+    local_authorization_list: list[LocalListEntry] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -367,7 +403,7 @@ class SetChargingProfileRequested(CommandRequested):
 
     command_name: ClassVar[str] = "set-charging-profile"
     connector_id: int
-    cs_charging_profiles: dict[str, Any]
+    cs_charging_profiles: ChargingProfile
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -377,7 +413,7 @@ class ClearChargingProfileRequested(CommandRequested):
     command_name: ClassVar[str] = "clear-charging-profile"
     id: int | None = None
     connector_id: int | None = None
-    charging_profile_purpose: str | None = None
+    charging_profile_purpose: ChargingProfilePurpose | None = None
     stack_level: int | None = None
 
 
@@ -386,7 +422,7 @@ class GetCompositeScheduleRequested(CommandRequested):
     command_name: ClassVar[str] = "get-composite-schedule"
     connector_id: int
     duration: int
-    charging_rate_unit: str | None = None
+    charging_rate_unit: ChargingRateUnit | None = None
 
 
 # --- reservations and the local list: business decided with an outcome ------------
@@ -418,7 +454,7 @@ class ReservationEnded(Event):
 
     reservation_id: int
     connector_id: int
-    reason: str
+    reason: ReservationEndReason
     transaction_id: int | None = None
     detail: str = ""
 
@@ -428,8 +464,8 @@ class LocalListInstalled(Event):
     """The station accepted list ``list_version``; the entries are those it was sent."""
 
     list_version: int
-    update_type: str
-    local_authorization_list: list[dict[str, Any]]
+    update_type: UpdateType
+    local_authorization_list: list[LocalListEntry]
     installed_by: str
 
 

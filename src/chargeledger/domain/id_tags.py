@@ -10,15 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from chargeledger.domain.enums import AuthorizationStatus
 from chargeledger.domain.timestamps import instant
 
-ACCEPTED = "Accepted"
-BLOCKED = "Blocked"
-EXPIRED = "Expired"
-INVALID = "Invalid"
-CONCURRENT_TX = "ConcurrentTx"
+ACCEPTED = AuthorizationStatus.ACCEPTED
+EXPIRED = AuthorizationStatus.EXPIRED
+INVALID = AuthorizationStatus.INVALID
 
-STORED_STATUSES = (ACCEPTED, BLOCKED, EXPIRED, INVALID, CONCURRENT_TX)
+STORED_STATUSES = tuple(AuthorizationStatus)
 """What an operator may store: any OCPP 1.6 ``AuthorizationStatus``. An unknown tag
 answers ``Invalid``."""
 
@@ -26,7 +25,7 @@ answers ``Invalid``."""
 @dataclass(frozen=True)
 class IdTagRecord:
     id_tag: str
-    status: str
+    status: AuthorizationStatus
     expiry: str | None = None
 
 
@@ -34,7 +33,7 @@ class IdTagRecord:
 class IdTagInfo:
     """The verdict on one tag, as OCPP's ``idTagInfo`` carries it."""
 
-    status: str
+    status: AuthorizationStatus
     expiry: str | None = None
 
     @property

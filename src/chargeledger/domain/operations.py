@@ -9,12 +9,12 @@ only shaped, for ``same_request`` and the read side.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain.charging_profiles import (
     RATE_UNITS,
+    ChargingProfile,
     check_clear_criteria,
     check_for_connector,
 )
@@ -66,7 +66,7 @@ def _connector(command: c.OperatorCommand, connector_id: int | None) -> None:
 
 
 def operation_request(
-    command: c.OperatorCommand, state: StationState, common: dict[str, Any]
+    command: c.OperatorCommand, state: StationState, common: e.RequestBasics
 ) -> e.CommandRequested:
     """The request event of one of the thirteen operations, arguments checked."""
     match command:
@@ -130,7 +130,7 @@ def operation_request(
             return e.SetChargingProfileRequested(
                 **common,
                 connector_id=command.connector_id,
-                cs_charging_profiles=dict(command.cs_charging_profiles),
+                cs_charging_profiles=ChargingProfile(**command.cs_charging_profiles),
             )
         case c.RequestChargingProfileClear():
             _connector(command, command.connector_id)
@@ -147,7 +147,7 @@ def operation_request(
     raise TypeError(f"no request event for {type(command).__name__}")
 
 
-def _diagnostics(command: c.RequestDiagnostics, common: dict[str, Any]) -> e.CommandRequested:
+def _diagnostics(command: c.RequestDiagnostics, common: e.RequestBasics) -> e.CommandRequested:
     _length("location", command.location, 2000)
     _times(("start_time", command.start_time), ("stop_time", command.stop_time))
     _at_least_zero([("retries", command.retries), ("retry_interval", command.retry_interval)])
@@ -170,7 +170,7 @@ def _diagnostics(command: c.RequestDiagnostics, common: dict[str, Any]) -> e.Com
 
 
 def _composite_schedule(
-    command: c.RequestCompositeSchedule, common: dict[str, Any]
+    command: c.RequestCompositeSchedule, common: e.RequestBasics
 ) -> e.CommandRequested:
     _connector(command, command.connector_id)
     if command.duration <= 0:

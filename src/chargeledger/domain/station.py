@@ -60,6 +60,16 @@ from chargeledger.domain.charging_sessions import (
     retransmitted_start,
 )
 from chargeledger.domain.connector_claims import blocking_session, hold_is_live
+from chargeledger.domain.enums import (
+    AvailabilityType,
+    CommandStatus,
+    MessageTrigger,
+    Outcome,
+    RegistrationStatus,
+    ResetType,
+    UnknownStations,
+    one_of,
+)
 from chargeledger.domain.errors import (
     CommandNotFoundError,
     CommandPendingError,
@@ -79,9 +89,7 @@ from chargeledger.domain.remote_start_policy import (
 )
 from chargeledger.domain.station_state import (
     ABANDONED_KEPT,
-    DISPATCHED,
     REMOTE_START,
-    REQUESTED,
     HeldConnector,
     OpenCommand,
     OpenSession,
@@ -93,9 +101,7 @@ from chargeledger.domain.station_state import (
 
 __all__ = [
     "ABANDONED_KEPT",
-    "DISPATCHED",
     "REMOTE_START",
-    "REQUESTED",
     "HeldConnector",
     "OpenCommand",
     "OpenSession",
@@ -108,22 +114,9 @@ __all__ = [
     "same_request",
 ]
 
-ACCEPTED = "Accepted"
-PENDING = "Pending"
-REJECTED = "Rejected"
-
-RESET_TYPES = ("Soft", "Hard")
-AVAILABILITY_TYPES = ("Operative", "Inoperative")
-TRIGGERABLE_MESSAGES = (
-    "BootNotification",
-    "DiagnosticsStatusNotification",
-    "FirmwareStatusNotification",
-    "Heartbeat",
-    "MeterValues",
-    "StatusNotification",
-)
-
-_OUTCOMES = ("accepted", "rejected", "timed_out", "expired", "failed")
+ACCEPTED = RegistrationStatus.ACCEPTED
+PENDING = RegistrationStatus.PENDING
+REJECTED = RegistrationStatus.REJECTED
 
 
 def decide(command: c.Command, state: StationState) -> list[e.Event]:
@@ -156,15 +149,15 @@ def decide(command: c.Command, state: StationState) -> list[e.Event]:
     raise TypeError(f"no decision for {type(command).__name__}")
 
 
-def registration_for(known_station: bool, unknown_stations: c.UnknownStations) -> str:
+def registration_for(known_station: bool, unknown_stations: UnknownStations) -> RegistrationStatus:
     """The registry's verdict, or for an id it does not know, the node's policy."""
-    if known_station or unknown_stations == c.UnknownStations.ACCEPT:
+    if known_station or unknown_stations == UnknownStations.ACCEPT:
         return ACCEPTED
     return REJECTED
 
 
 def _boot(command: c.RegisterBoot) -> e.StationBooted:
-    if command.unknown_stations not in tuple(c.UnknownStations):
+    if command.unknown_stations not in tuple(UnknownStations):
         raise InvalidCommandError(f"unknown-station policy {command.unknown_stations!r}")
     return e.StationBooted(
         station_id=command.station_id,
@@ -184,7 +177,7 @@ def requested_event(
     command: c.OperatorCommand, state: StationState = initial_state
 ) -> e.CommandRequested:
     """The ``...Requested`` event an operator command would open, arguments checked."""
-    common = {
+    common: e.RequestBasics = {
         "command_id": command.command_id,
         "requested_at": command.requested_at,
         "expires_at": command.expires_at,
@@ -207,32 +200,27 @@ def requested_event(
             check_connector_exists(command.twin, command.connector_id)
             return e.UnlockConnectorRequested(**common, connector_id=command.connector_id)
         case c.RequestReset():
-            _one_of("reset type", command.reset_type, RESET_TYPES)
-            return e.ResetRequested(**common, reset_type=command.reset_type)
+            reset_type = one_of("reset type", ResetType, command.reset_type)
+            return e.ResetRequested(**common, reset_type=reset_type)
         case c.RequestAvailabilityChange():
-            _one_of("availability type", command.availability_type, AVAILABILITY_TYPES)
+            availability = one_of("availability type", AvailabilityType, command.availability_type)
             if command.connector_id != WHOLE_STATION:
                 check_connector_exists(command.twin, command.connector_id)
             return e.AvailabilityChangeRequested(
                 **common,
                 connector_id=command.connector_id,
-                availability_type=command.availability_type,
+                availability_type=availability,
             )
         case c.RequestTriggerMessage():
-            _one_of("requested message", command.requested_message, TRIGGERABLE_MESSAGES)
+            message = one_of("requested message", MessageTrigger, command.requested_message)
             if command.connector_id not in (None, WHOLE_STATION):
                 check_connector_exists(command.twin, command.connector_id)
             return e.TriggerMessageRequested(
                 **common,
-                requested_message=command.requested_message,
+                requested_message=message,
                 connector_id=command.connector_id,
             )
     return operation_request(command, state, common)
-
-
-def _one_of(what: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise InvalidCommandError(f"{what} {value!r} is not one of {', '.join(allowed)}")
 
 
 def _slot(name: str, payload: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -417,8 +405,10 @@ def _decide_dispatch(command: c.MarkDispatched, state: StationState) -> list[e.E
     target = state.open_commands.get(command.target_command_id)
     if target is None:
         return []  # ended: nothing may be sent
-    sendable = target.status == REQUESTED or (
-        command.redispatch and target.status == DISPATCHED and command.attempt == target.attempt + 1
+    sendable = target.status == CommandStatus.REQUESTED or (
+        command.redispatch
+        and target.status == CommandStatus.DISPATCHED
+        and command.attempt == target.attempt + 1
     )
     if not sendable:
         return []  # already dispatched: a repeat must not send it twice
@@ -434,24 +424,25 @@ def _decide_dispatch(command: c.MarkDispatched, state: StationState) -> list[e.E
 
 def _outcome_event(command: c.RecordOutcome) -> e.Event:
     target, at = command.target_command_id, command.answered_at
-    if command.outcome == "accepted":
-        return e.CommandAccepted(target, command.result, command.detail, at)
-    if command.outcome == "rejected":
-        return e.CommandRejected(target, command.result, command.detail, at)
-    if command.outcome == "timed_out":
-        return e.CommandTimedOut(target, command.detail, at)
-    if command.outcome == "expired":
-        return e.CommandExpired(target, command.detail, at)
+    match command.outcome:
+        case Outcome.ACCEPTED:
+            return e.CommandAccepted(target, command.result, command.detail, at)
+        case Outcome.REJECTED:
+            return e.CommandRejected(target, command.result, command.detail, at)
+        case Outcome.TIMED_OUT:
+            return e.CommandTimedOut(target, command.detail, at)
+        case Outcome.EXPIRED:
+            return e.CommandExpired(target, command.detail, at)
     return e.CommandFailed(target, command.detail, command.error_code, at)
 
 
 def _decide_outcome(command: c.RecordOutcome, state: StationState) -> list[e.Event]:
-    if command.outcome not in _OUTCOMES:
+    if command.outcome not in set(Outcome):
         raise InvalidCommandError(f"unknown outcome {command.outcome!r}")
     target = state.open_commands.get(command.target_command_id)
     if target is None:
         raise CommandNotFoundError(f"command {command.target_command_id} is not open")
-    if command.outcome == "expired" and target.status != REQUESTED:
+    if command.outcome == Outcome.EXPIRED and target.status != CommandStatus.REQUESTED:
         return []  # already on its way to the station: its answer decides, not the clock
     follow_ups = [
         *reservations.after_outcome(target, command.outcome, command.result, state),

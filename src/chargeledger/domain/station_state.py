@@ -12,9 +12,12 @@ from types import MappingProxyType
 from typing import Any
 
 from chargeledger.domain import events as e
-
-REQUESTED = "requested"
-DISPATCHED = "dispatched"
+from chargeledger.domain.enums import (
+    AuthorizationStatus,
+    CommandStatus,
+    RegistrationStatus,
+    UpdateType,
+)
 
 REMOTE_START = e.RemoteStartRequested.command_name
 
@@ -28,7 +31,8 @@ class OpenCommand:
 
     command_id: str
     name: str
-    status: str
+    status: CommandStatus
+    """``REQUESTED`` or ``DISPATCHED``: an ended command is no longer open."""
     payload: Mapping[str, Any]
     expires_at: str
     attempt: int = 0
@@ -65,7 +69,7 @@ class OpenSession:
     id_tag: str
     meter_start: int
     started_at: str
-    id_tag_status: str
+    id_tag_status: AuthorizationStatus
     id_tag_expiry: str | None = None
     remote_start_command_id: str | None = None
     boot: int = 0
@@ -115,7 +119,7 @@ class LocalList:
     station holds (nothing installed by us yet, or it said otherwise since)."""
 
     version: int = 0
-    entries: Mapping[str, Mapping[str, Any]] | None = None
+    entries: Mapping[str, e.IdTagInfoEntry] | None = None
 
 
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
@@ -124,7 +128,7 @@ ENDED_RESERVATIONS_KEPT = 100
 
 @dataclass(frozen=True)
 class StationState:
-    registration: str | None = None
+    registration: RegistrationStatus | None = None
     open_commands: Mapping[str, OpenCommand] = field(default_factory=lambda: _EMPTY)
     held_connectors: Mapping[int, HeldConnector] = field(default_factory=lambda: _EMPTY)
     picked_by_station: Mapping[str, HeldConnector] = field(default_factory=lambda: _EMPTY)
@@ -174,7 +178,7 @@ def evolve(state: StationState, event: e.Event) -> StationState:
             target = state.open_commands.get(event.command_id)
             if target is None:
                 return state
-            dispatched = replace(target, status=DISPATCHED, attempt=event.attempt)
+            dispatched = replace(target, status=CommandStatus.DISPATCHED, attempt=event.attempt)
             return replace(
                 state, open_commands=_with(state.open_commands, event.command_id, dispatched)
             )
@@ -280,7 +284,7 @@ def _reservations_after(
 
 def _installed(local_list: LocalList, event: e.LocalListInstalled) -> LocalList:
     sent = {entry["id_tag"]: entry.get("id_tag_info") for entry in event.local_authorization_list}
-    if event.update_type == "Full":
+    if event.update_type == UpdateType.FULL:
         entries = {tag: info for tag, info in sent.items() if info is not None}
         return LocalList(event.list_version, MappingProxyType(entries))
     if local_list.entries is None:
@@ -298,7 +302,7 @@ def _requested(state: StationState, event: e.CommandRequested) -> StationState:
     opened = OpenCommand(
         command_id=event.command_id,
         name=event.command_name,
-        status=REQUESTED,
+        status=CommandStatus.REQUESTED,
         payload=MappingProxyType(event.payload()),
         expires_at=event.expires_at,
     )

@@ -55,6 +55,7 @@ from chargeledger.application.registry import (
     registry_view,
 )
 from chargeledger.bootstrap import Node, store_failures
+from chargeledger.domain.enums import CommandStatus, TransactionStatus
 from chargeledger.domain.errors import DomainError, InvalidChargingProfileError
 from chargeledger.domain.timestamps import iso_z
 from chargeledger.entrypoints import observability
@@ -800,23 +801,6 @@ Cursor = Annotated[
     str | None,
     Query(description='the cursor of a Link: <…>; rel="next" header: where the page starts'),
 ]
-
-
-class CommandStatus(StrEnum):
-    requested = "requested"
-    dispatched = "dispatched"
-    accepted = "accepted"
-    rejected = "rejected"
-    timed_out = "timed_out"
-    expired = "expired"
-    failed = "failed"
-
-
-class TransactionStatus(StrEnum):
-    open = "open"
-    stopped = "stopped"
-    abandoned = "abandoned"
-    closed = "closed"
 
 
 def _cursor_of(key: str) -> str:

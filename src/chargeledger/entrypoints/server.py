@@ -15,7 +15,7 @@ import uvicorn
 from chargeledger.adapters import logs
 from chargeledger.bootstrap import Node, bounded_stage, build_node
 from chargeledger.config import Settings
-from chargeledger.domain.commands import UnknownStations
+from chargeledger.domain.enums import UnknownStations
 from chargeledger.entrypoints import observability
 from chargeledger.entrypoints.api import create_app
 from chargeledger.entrypoints.http_connections import (

@@ -7,6 +7,7 @@ from typing import Any
 
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
+from chargeledger.domain.enums import UnknownStations
 from chargeledger.domain.id_tags import IdTagInfo
 from chargeledger.domain.remote_start_policy import NO_SNAPSHOT, TwinSnapshot
 from chargeledger.domain.station import decide, fold
@@ -35,9 +36,7 @@ def booted(registration: str = "Accepted") -> e.StationBooted:
     return e.StationBooted("CP1", registration, "v", "m", None, AT)
 
 
-def boot(
-    known: bool = True, policy: c.UnknownStations = c.UnknownStations.ACCEPT
-) -> c.RegisterBoot:
+def boot(known: bool = True, policy: UnknownStations = UnknownStations.ACCEPT) -> c.RegisterBoot:
     return c.RegisterBoot("b1", "CP1", "v", "m", None, AT, known, policy)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
+from chargeledger.domain.enums import UnknownStations
 from chargeledger.domain.errors import (
     CommandNotFoundError,
     CommandPendingError,
@@ -42,15 +42,15 @@ from tests.unit.domain.scenario import (
 
 
 def test_a_boot_of_a_registered_station_is_accepted() -> None:
-    assert when(given(), boot(known=True, policy=c.UnknownStations.REJECT)) == [booted("Accepted")]
+    assert when(given(), boot(known=True, policy=UnknownStations.REJECT)) == [booted("Accepted")]
 
 
 @pytest.mark.parametrize(
     ("policy", "registration"),
-    [(c.UnknownStations.ACCEPT, "Accepted"), (c.UnknownStations.REJECT, "Rejected")],
+    [(UnknownStations.ACCEPT, "Accepted"), (UnknownStations.REJECT, "Rejected")],
 )
 def test_a_boot_of_an_unknown_station_follows_the_unknown_station_policy(
-    policy: c.UnknownStations, registration: str
+    policy: UnknownStations, registration: str
 ) -> None:
     assert when(given(), boot(known=False, policy=policy)) == [booted(registration)]
 

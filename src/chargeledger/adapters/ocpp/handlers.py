@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ocpp.v16.enums import DataTransferStatus
+
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.command_bus import CommandBus, stream_of
 from chargeledger.application.dispatcher import Dispatcher
@@ -23,6 +25,7 @@ from chargeledger.application.ports import Clock
 from chargeledger.application.registration import RegistrationPolicy
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import RegisterBoot
+from chargeledger.domain.enums import RegistrationStatus
 from chargeledger.domain.timestamps import iso_z
 
 AfterReply = Callable[[], Awaitable[None]]
@@ -92,7 +95,7 @@ class StationMessages:
                 or payload.get("chargeBoxSerialNumber"),
             ),
         )
-        registration = result.state.registration or "Rejected"
+        registration = result.state.registration or RegistrationStatus.REJECTED
 
         async def send_what_waits() -> None:
             if session.fenced:
@@ -102,7 +105,7 @@ class StationMessages:
 
         return Reply(
             {"status": registration, "currentTime": now, "interval": self._heartbeat_interval_s},
-            after=send_what_waits if registration == "Accepted" else None,
+            after=send_what_waits if registration == RegistrationStatus.ACCEPTED else None,
         )
 
     async def resume(self, session: StationSession) -> None:
@@ -114,7 +117,9 @@ class StationMessages:
         if session.registered or session.fenced or session.closed:
             return
         state, _ = await self._bus.load(stream_of(session.station_id))
-        if state.registration == "Accepted" and not (session.registered or session.fenced):
+        if state.registration == RegistrationStatus.ACCEPTED and not (
+            session.registered or session.fenced
+        ):
             session.registered = True
             await self._dispatcher.station_ready(session)
 
@@ -139,7 +144,8 @@ class StationMessages:
     def data_transfer(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         # No vendor extension is implemented; a configured vendor id is acknowledged
         # (Accepted) so that its stations stop retrying, and kept in the twin.
-        answer = "Accepted" if payload["vendorId"] in self._vendors else "UnknownVendorId"
+        known = payload["vendorId"] in self._vendors
+        answer = DataTransferStatus.accepted if known else DataTransferStatus.unknown_vendor_id
         self._twin.data_transferred(
             session.station_id,
             payload["vendorId"],
