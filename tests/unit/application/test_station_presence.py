@@ -10,6 +10,7 @@ from chargeledger.adapters.memory import InMemoryDocumentStore
 from chargeledger.application.ports import StationLink
 from chargeledger.application.station_presence import TwinAndDispatcher
 from chargeledger.application.twin_service import TwinService
+from tests.fakes import FakeClock
 
 
 class Link:
@@ -33,7 +34,7 @@ class RecordingDispatcher:
 
 
 def presence() -> tuple[TwinAndDispatcher, TwinService, RecordingDispatcher]:
-    twin = TwinService(InMemoryDocumentStore())
+    twin = TwinService(InMemoryDocumentStore(), FakeClock())
     dispatcher = RecordingDispatcher()
     return TwinAndDispatcher(twin, dispatcher), twin, dispatcher  # type: ignore[arg-type]
 
