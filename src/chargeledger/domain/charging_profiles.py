@@ -26,7 +26,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NotRequired, TypedDict
 
-from chargeledger.domain.enums import ChargingProfilePurpose, ChargingRateUnit
+from chargeledger.domain.enums import (
+    ChargingProfileKind,
+    ChargingProfilePurpose,
+    ChargingRateUnit,
+    RecurrencyKind,
+)
 from chargeledger.domain.errors import InvalidChargingProfileError, TransactionNotFoundError
 from chargeledger.domain.timestamps import instant
 
@@ -34,8 +39,8 @@ CHARGE_POINT_MAX = ChargingProfilePurpose.CHARGE_POINT_MAX_PROFILE
 TX_DEFAULT = ChargingProfilePurpose.TX_DEFAULT_PROFILE
 TX = ChargingProfilePurpose.TX_PROFILE
 PURPOSES = tuple(ChargingProfilePurpose)
-KINDS = ("Absolute", "Recurring", "Relative")
-RECURRENCY_KINDS = ("Daily", "Weekly")
+KINDS = tuple(ChargingProfileKind)
+RECURRENCY_KINDS = tuple(RecurrencyKind)
 RATE_UNITS = tuple(ChargingRateUnit)
 
 Profile = Mapping[str, Any]
@@ -109,7 +114,7 @@ def check_profile(profile: Profile) -> None:
         raise _refuse("stack_level", f"must be 0 or more, got {profile['stack_level']}")
     purpose = _one_of(profile, "charging_profile_purpose", PURPOSES, "")
     kind = _one_of(profile, "charging_profile_kind", KINDS, "")
-    if kind == "Recurring":
+    if kind == ChargingProfileKind.RECURRING:
         _one_of(profile, "recurrency_kind", RECURRENCY_KINDS, "")
     elif profile.get("recurrency_kind") is not None:
         raise _refuse("recurrency_kind", f"only a Recurring profile has one, this one is {kind}")

@@ -163,6 +163,17 @@ class ChargingProfilePurpose(StrEnum):
     TX_PROFILE = "TxProfile"
 
 
+class ChargingProfileKind(StrEnum):
+    ABSOLUTE = "Absolute"
+    RECURRING = "Recurring"
+    RELATIVE = "Relative"
+
+
+class RecurrencyKind(StrEnum):
+    DAILY = "Daily"
+    WEEKLY = "Weekly"
+
+
 class ChargingRateUnit(StrEnum):
     WATTS = "W"
     AMPERES = "A"

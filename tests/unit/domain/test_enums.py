@@ -21,6 +21,8 @@ SAME_AS_OCPP: list[tuple[type[StrEnum], type[StrEnum]]] = [
     (enums.ConnectorStatus, ocpp.ChargePointStatus),
     (enums.ChargingProfilePurpose, ocpp.ChargingProfilePurposeType),
     (enums.ChargingRateUnit, ocpp.ChargingRateUnitType),
+    (enums.ChargingProfileKind, ocpp.ChargingProfileKindType),
+    (enums.RecurrencyKind, ocpp.RecurrencyKind),
 ]
 
 
