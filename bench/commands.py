@@ -350,7 +350,9 @@ def run(quick: bool, postgres: str) -> list[Row]:
     and SQLite at 10,000."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
-    if quick:
+    if os.environ.get("CHARGELEDGER_BENCH_COMMANDS"):
+        setups = _setups(os.environ["CHARGELEDGER_BENCH_COMMANDS"])
+    elif quick:
         setups = [("sqlite", 200, 4.0)]
     else:
         setups = [("sqlite", 1000, 15.0), ("postgresql", 1000, 15.0), ("sqlite", 10_000, 10.0)]
@@ -358,6 +360,18 @@ def run(quick: bool, postgres: str) -> list[Row]:
     for kind, stations, seconds in setups:
         rows += _compare(kind, stations, seconds, postgres)
     return rows
+
+
+def _setups(spec: str) -> list[tuple[str, int, float]]:
+    """``CHARGELEDGER_BENCH_COMMANDS=postgresql:1000:15,sqlite:200:4``: only these
+    setups (store, stations, seconds of paced load), to look at one row at a time."""
+    setups = []
+    for part in spec.split(","):
+        kind, stations, seconds = part.strip().split(":")
+        if kind not in ("sqlite", "postgresql"):
+            raise ValueError(f"CHARGELEDGER_BENCH_COMMANDS: unknown store {kind!r}")
+        setups.append((kind, int(stations), float(seconds)))
+    return setups
 
 
 def _compare(kind: str, stations: int, seconds: float, postgres: str) -> list[Row]:

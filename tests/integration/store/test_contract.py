@@ -266,6 +266,20 @@ async def test_documents_are_written_listed_and_deleted(backend: Backend) -> Non
     assert await docs.list("thing") == [{"n": 3}]
 
 
+async def test_documents_read_together_each_get_their_own(backend: Backend) -> None:
+    """Gets at the same moment (PostgreSQL sends them as one statement) each answer
+    for their own key, a repeated key and a missing one included."""
+    _, docs = await backend.open()
+    await docs.write([DocumentWrite("thing", f"k{n}", {"id": f"k{n}", "n": n}) for n in range(300)])
+    keys = [f"k{n}" for n in range(300)] + ["k7", "missing", "k7"]
+    found = await asyncio.gather(*(docs.get("thing", key) for key in keys))
+    assert found[:300] == [{"id": f"k{n}", "n": n} for n in range(300)]
+    assert found[300:] == [{"id": "k7", "n": 7}, None, {"id": "k7", "n": 7}]
+    await docs.write([DocumentWrite("thing", "k7", {"id": "k7", "n": -1})])
+    again = await asyncio.gather(docs.get("thing", "k7"), docs.get("other", "k7"))
+    assert again == [{"id": "k7", "n": -1}, None]
+
+
 async def test_documents_page_by_key_after_a_cursor_either_way(backend: Backend) -> None:
     _, docs = await backend.open()
     await docs.write(
