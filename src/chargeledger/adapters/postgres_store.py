@@ -18,6 +18,7 @@ from chargeledger.adapters.postgres_presence import STALE_EPOCH_SQLSTATE
 from chargeledger.adapters.postgres_reads import ABSENT, DocumentGetBatcher
 from chargeledger.adapters.serialization import (
     EventCodec,
+    RecentlyDecoded,
     check_append,
     decode_metadata,
     decode_outcome,
@@ -114,6 +115,7 @@ class PostgresEventStore:
     def __init__(self, database: PostgresDatabase, codec: EventCodec | None = None) -> None:
         self._db = database
         self._codec = codec or EventCodec()
+        self._decoded = RecentlyDecoded()
         self._notifier = database.notifier
         self._batcher = AppendBatcher(database.pool, self._append_alone, self._to_result)
         self._head_poll: asyncio.Future[int] | None = None
@@ -321,12 +323,17 @@ class PostgresEventStore:
 
     def _decode(self, row: tuple[Any, ...]) -> RecordedEvent:
         position, stream_id, version, type_name, schema_version, data, meta = row
+        decoded = self._decoded.get(row)
+        if decoded is not None:
+            return decoded
         try:
             event = self._codec.decode(type_name, schema_version, data)
             metadata = decode_metadata(meta)
         except Exception as exc:
             raise CorruptEventError(stream_id, position, f"{type(exc).__name__}: {exc}") from exc
-        return RecordedEvent(stream_id, version, position, event, metadata)
+        decoded = RecordedEvent(stream_id, version, position, event, metadata)
+        self._decoded.keep(row, decoded)
+        return decoded
 
 
 def _retrieved(future: asyncio.Future[int]) -> None:
