@@ -56,6 +56,12 @@ class Server:
     ocpp: str
     store: str
 
+    def cpu_seconds(self) -> float:
+        """CPU the server process has used so far (user and system): on a machine that
+        other work shares, CPU per command says more than the wall clock does."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -235,7 +241,9 @@ async def _post(
 
 async def _drive(
     server: Server, mode: str, stations: int, seconds: float, heartbeat_s: float
-) -> tuple[Load, Load, float]:
+) -> tuple[Load, Load, float, float]:
+    """The paced load, the burst, the burst's commands/s, and the server's CPU
+    milliseconds per command over both phases."""
     stop = asyncio.Event()
     ready = asyncio.Semaphore(0)
     load = Load()
@@ -250,6 +258,7 @@ async def _drive(
     try:
         # Latency at a steady rate: open loop, one command every 1/RATE s.
         paced = Load(call_at=load.call_at)
+        cpu_before = server.cpu_seconds()
         pending: list[asyncio.Task[None]] = []
         start = time.perf_counter()
         for n in range(int(RATE_PER_S * seconds)):
@@ -275,11 +284,12 @@ async def _drive(
         await asyncio.gather(*(one(n, *next(pairs)) for n in range(count)))
         await _until_received(load, burst.sent_at, 60)
         elapsed = time.perf_counter() - began
+        cpu_ms = (server.cpu_seconds() - cpu_before) * 1000 / (len(paced.sent_at) + count)
     finally:
         await client.close()
     stop.set()
     await asyncio.gather(*station_tasks, return_exceptions=True)
-    return paced, burst, count / elapsed
+    return paced, burst, count / elapsed, cpu_ms
 
 
 async def _until_received(load: Load, tags: dict[str, float], timeout: float) -> None:
@@ -350,7 +360,9 @@ def run(quick: bool, postgres: str) -> list[Row]:
     and SQLite at 10,000."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
-    if quick:
+    if os.environ.get("CHARGELEDGER_BENCH_COMMANDS"):
+        setups = _setups(os.environ["CHARGELEDGER_BENCH_COMMANDS"])
+    elif quick:
         setups = [("sqlite", 200, 4.0)]
     else:
         setups = [("sqlite", 1000, 15.0), ("postgresql", 1000, 15.0), ("sqlite", 10_000, 10.0)]
@@ -358,6 +370,18 @@ def run(quick: bool, postgres: str) -> list[Row]:
     for kind, stations, seconds in setups:
         rows += _compare(kind, stations, seconds, postgres)
     return rows
+
+
+def _setups(spec: str) -> list[tuple[str, int, float]]:
+    """``CHARGELEDGER_BENCH_COMMANDS=postgresql:1000:15,sqlite:200:4``: only these
+    setups (store, stations, seconds of paced load), to look at one row at a time."""
+    setups = []
+    for part in spec.split(","):
+        kind, stations, seconds = part.strip().split(":")
+        if kind not in ("sqlite", "postgresql"):
+            raise ValueError(f"CHARGELEDGER_BENCH_COMMANDS: unknown store {kind!r}")
+        setups.append((kind, int(stations), float(seconds)))
+    return setups
 
 
 def _compare(kind: str, stations: int, seconds: float, postgres: str) -> list[Row]:
@@ -371,11 +395,15 @@ def _compare(kind: str, stations: int, seconds: float, postgres: str) -> list[Ro
             store = side.fresh_url() if side else f"sqlite:///{Path(workdir) / mode}.db"
             server = _start(mode, store, int(heartbeat_s))
             try:
-                paced, _, throughput = asyncio.run(
+                paced, _, throughput, cpu_ms = asyncio.run(
                     _drive(server, mode, stations, seconds, heartbeat_s)
                 )
                 server.stop()
-                results[mode] = {**_summary(mode, server, paced), "throughput": throughput}
+                results[mode] = {
+                    **_summary(mode, server, paced),
+                    "throughput": throughput,
+                    "cpu_ms": cpu_ms,
+                }
             finally:
                 server.stop()
                 if side:
@@ -422,5 +450,13 @@ def _compare(kind: str, stations: int, seconds: float, postgres: str) -> list[Ro
             ours["throughput"],
             baseline,
             base["throughput"],
+        ),
+        Row(
+            f"{label}: server CPU per command (both phases)",
+            "ms",
+            ours["cpu_ms"],
+            baseline,
+            base["cpu_ms"],
+            False,
         ),
     ]

@@ -15,8 +15,10 @@ from chargeledger.adapters.notifier import follow
 from chargeledger.adapters.postgres_batch import AppendBatcher, PendingAppend
 from chargeledger.adapters.postgres_database import CHANNEL, POSITION_SHIFT, PostgresDatabase
 from chargeledger.adapters.postgres_presence import STALE_EPOCH_SQLSTATE
+from chargeledger.adapters.postgres_reads import ABSENT, DocumentGetBatcher
 from chargeledger.adapters.serialization import (
     EventCodec,
+    RecentlyDecoded,
     check_append,
     decode_metadata,
     decode_outcome,
@@ -121,8 +123,10 @@ class PostgresEventStore:
         self._db = database
         self._codec = codec or EventCodec()
         self._clock = clock or SystemClock()
+        self._decoded = RecentlyDecoded()
         self._notifier = database.notifier
         self._batcher = AppendBatcher(database.pool, self._append_alone, self._to_result)
+        self._head_poll: asyncio.Future[int] | None = None
 
     @property
     def database(self) -> PostgresDatabase:
@@ -273,13 +277,23 @@ class PostgresEventStore:
         await self._notifier.wait(after_position, timeout)
         pause = 0.002
         while self._notifier.head > after_position:
-            if await self.head_position() > after_position:
+            if await self._shared_head() > after_position:
                 return
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return
             await asyncio.sleep(min(pause, remaining))
             pause = min(pause * 2, 0.1)
+
+    async def _shared_head(self) -> int:
+        """The readable head for the followers of the log: one wake-up sets them all
+        looking at once (the dispatcher, the projections, the telemetry, the twins), and
+        they share one query instead of each sending its own. A follower may get an
+        answer asked for a moment before it came, which only makes it look again."""
+        if self._head_poll is None or self._head_poll.done():
+            self._head_poll = asyncio.ensure_future(self.head_position())
+            self._head_poll.add_done_callback(_retrieved)
+        return await asyncio.shield(self._head_poll)
 
     def subscribe(
         self, after_position: int, page_size: int = 500, safety_poll_s: float = 1.0
@@ -296,12 +310,24 @@ class PostgresEventStore:
 
     def _decode(self, row: tuple[Any, ...]) -> RecordedEvent:
         position, stream_id, version, type_name, schema_version, data, meta = row
+        decoded = self._decoded.get(row)
+        if decoded is not None:
+            return decoded
         try:
             event = self._codec.decode(type_name, schema_version, data)
             metadata = decode_metadata(meta)
         except Exception as exc:
             raise CorruptEventError(stream_id, position, f"{type(exc).__name__}: {exc}") from exc
-        return RecordedEvent(stream_id, version, position, event, metadata)
+        decoded = RecordedEvent(stream_id, version, position, event, metadata)
+        self._decoded.keep(row, decoded)
+        return decoded
+
+
+def _retrieved(future: asyncio.Future[int]) -> None:
+    """A shared query's failure reaches each follower that waits for it; this keeps
+    one that no follower waited for any more from being logged as never retrieved."""
+    if not future.cancelled():
+        future.exception()
 
 
 _UPSERT_DOC = (
@@ -316,18 +342,15 @@ class PostgresDocumentStore:
 
     def __init__(self, database: PostgresDatabase, quarantine: Quarantine | None = None) -> None:
         self._db = database
+        self._gets = DocumentGetBatcher(database.pool)
         self.quarantine = Quarantine() if quarantine is None else quarantine
         self.leader_term: Callable[[], int] | None = None
         """In a cluster: the term under which this node's projections write; a batch is
         refused (``LeadershipLostError``) unless it is the cluster's current term."""
 
     async def get(self, model: str, key: str) -> dict[str, Any] | None:
-        async with self._db.pool.connection() as conn:
-            cursor = await conn.execute(
-                "SELECT doc FROM documents WHERE model = %s AND key = %s", (model, key)
-            )
-            row = await cursor.fetchone()
-        return None if row is None else self._readable(model, key, row[0])
+        value = await self._gets.get(model, key)
+        return None if value is ABSENT else self._readable(model, key, value)
 
     async def list(self, model: str, tag: str | None = None) -> list[dict[str, Any]]:
         async with self._db.pool.connection() as conn:

@@ -6,11 +6,12 @@ import dataclasses
 import json
 import types
 import typing
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
-from chargeledger.application.ports import InvalidAppendError, Metadata
+from chargeledger.application.ports import InvalidAppendError, Metadata, RecordedEvent
 from chargeledger.domain.events import ALL_EVENTS, Event
 from chargeledger.errors import StoreError
 
@@ -218,3 +219,34 @@ def check_append(stream_id: object, expected_version: object, events: Iterable[o
             f"{count} events in one append; split it into appends of at most "
             f"{MAX_EVENTS_PER_APPEND}"
         )
+
+
+RECENTLY_DECODED = 4096
+"""Events kept decoded, with the rows they came from, for the next reader of them."""
+
+
+class RecentlyDecoded:
+    """The events a store decoded last, by position. Every new event is read by each
+    follower of the log in turn (the dispatcher, the projections, the telemetry, the
+    twins), and decoding it (JSON, then the dataclasses) cost each of them more than
+    reading it. Events are immutable (the in-memory store hands every reader the same
+    objects too), so the first reader's decoding serves the others, as long as the row
+    read is the very row decoded: one changed behind the store's back (a damaged or
+    rewritten row) is decoded again, and so still named if it is corrupt. Oldest
+    forgotten first."""
+
+    def __init__(self, capacity: int = RECENTLY_DECODED) -> None:
+        self._capacity = capacity
+        self._events: OrderedDict[int, tuple[tuple[Any, ...], RecordedEvent]] = OrderedDict()
+
+    def get(self, row: tuple[Any, ...]) -> RecordedEvent | None:
+        """The event decoded before from this row (position first), if any."""
+        kept = self._events.get(row[0])
+        if kept is None or kept[0] != row:
+            return None
+        return kept[1]
+
+    def keep(self, row: tuple[Any, ...], recorded: RecordedEvent) -> None:
+        self._events[row[0]] = (row, recorded)
+        if len(self._events) > self._capacity:
+            self._events.popitem(last=False)

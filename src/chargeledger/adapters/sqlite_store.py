@@ -12,6 +12,7 @@ from chargeledger.adapters.document_paging import page_query
 from chargeledger.adapters.notifier import HeadNotifier, follow
 from chargeledger.adapters.serialization import (
     EventCodec,
+    RecentlyDecoded,
     UnreadableDocumentError,
     check_append,
     decode_metadata,
@@ -44,6 +45,10 @@ _LAST_VERSION = 2**63 - 1
 _SELECT_EVENTS = (
     "SELECT position, stream_id, version, type, schema_version, data, metadata FROM events "
 )
+_READ_ALL = _SELECT_EVENTS + "WHERE position > ? ORDER BY position LIMIT ?"
+_READ_NOW_EVENTS = 32
+"""Events ``read_all`` reads on the event loop's thread before it hands the rest of a
+page to a reader thread."""
 
 
 class SQLiteEventStore:
@@ -57,6 +62,7 @@ class SQLiteEventStore:
         self._db = database
         self._codec = codec or EventCodec()
         self._clock = clock or SystemClock()
+        self._decoded = RecentlyDecoded()
         self._notifier = HeadNotifier()
 
     async def append(
@@ -138,12 +144,19 @@ class SQLiteEventStore:
         return [self._decode(row) for row in rows]
 
     async def read_all(self, after_position: int, limit: int = 1000) -> list[RecordedEvent]:
-        rows = await self._db.read(
-            lambda conn: conn.execute(
-                _SELECT_EVENTS + "WHERE position > ? ORDER BY position LIMIT ?",
-                (after_position, limit),
-            ).fetchall()
+        # A follower of the log at its head reads a few new events per wake-up: that
+        # read is a point read, done on the event loop's thread (handing it to a
+        # thread and back cost more). Only a page that comes back full goes on in a
+        # thread: positions are dense and commit in order, so the rest follows on.
+        first = min(limit, _READ_NOW_EVENTS)
+        rows = self._db.read_now(
+            lambda conn: conn.execute(_READ_ALL, (after_position, first)).fetchall()
         )
+        if len(rows) == first < limit:
+            after, more = rows[-1][0], limit - first
+            rows += await self._db.read(
+                lambda conn: conn.execute(_READ_ALL, (after, more)).fetchall()
+            )
         return [self._decode(row) for row in rows]
 
     async def head_position(self) -> int:
@@ -168,12 +181,17 @@ class SQLiteEventStore:
 
     def _decode(self, row: tuple[Any, ...]) -> RecordedEvent:
         position, stream_id, version, type_name, schema_version, data, meta = row
+        decoded = self._decoded.get(row)
+        if decoded is not None:
+            return decoded
         try:
             event = self._codec.decode(type_name, schema_version, data)
             metadata = decode_metadata(meta)
         except Exception as exc:
             raise CorruptEventError(stream_id, position, f"{type(exc).__name__}: {exc}") from exc
-        return RecordedEvent(stream_id, version, position, event, metadata)
+        decoded = RecordedEvent(stream_id, version, position, event, metadata)
+        self._decoded.keep(row, decoded)
+        return decoded
 
 
 @dataclass(slots=True)

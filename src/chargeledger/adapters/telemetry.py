@@ -92,12 +92,13 @@ class LogTelemetry:
             if len(self._open) > MAX_TRACKED:
                 self._open.popitem(last=False)
             metrics.commands_requested.labels(name).inc()
-            log.info(
-                "command %s requested: %s",
-                name,
-                event.payload(),
-                extra={"station": station, "command": event.command_id},
-            )
+            if log.isEnabledFor(logging.INFO):  # the payload is built only to be logged
+                log.info(
+                    "command %s requested: %s",
+                    name,
+                    event.payload(),
+                    extra={"station": station, "command": event.command_id},
+                )
         elif isinstance(event, e.CommandDispatched):
             name, requested_at = self._open.get(event.command_id, ("unknown", ""))
             waited = _seconds_between(requested_at, event.dispatched_at)

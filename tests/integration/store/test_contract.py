@@ -40,6 +40,26 @@ async def test_appends_are_read_back_in_order(backend: Backend) -> None:
     assert await store.head_position() == log[-1].position
 
 
+async def test_pages_of_the_log_are_whole_at_any_size(backend: Backend) -> None:
+    """A page is read in parts on some stores (SQLite: a few events on the event
+    loop's thread, the rest in a reader thread); either way it holds what it must."""
+    store, _ = await backend.open()
+    last = None
+    for n in range(100):
+        last = await store.append(f"s-{n % 3}", [event(n)], ANY, Metadata())
+    assert last is not None
+    await caught_up(store, last.last_position)
+    everything = await store.read_all(0, 1000)
+    assert [r.event for r in everything] == [event(n) for n in range(100)]
+    for size in (1, 31, 32, 33, 64, 99, 100):
+        page = await store.read_all(0, size)
+        assert page == everything[:size]
+        rest = await store.read_all(page[-1].position, 1000)
+        assert page + rest == everything
+    # Read again, every event is still the event stored (decoded once or not).
+    assert await store.read_all(0, 1000) == everything
+
+
 async def test_an_append_reports_where_it_landed(backend: Backend) -> None:
     store, _ = await backend.open()
     result = await store.append("s-1", [event(1), event(2)], NO_STREAM, Metadata())
@@ -268,6 +288,20 @@ async def test_documents_are_written_listed_and_deleted(backend: Backend) -> Non
     assert [d["id"] for d in await docs.list("thing", tag="open")] == ["a"]
     await docs.write([DocumentWrite("thing", "a", None), DocumentWrite("thing", "b", {"n": 3})])
     assert await docs.list("thing") == [{"n": 3}]
+
+
+async def test_documents_read_together_each_get_their_own(backend: Backend) -> None:
+    """Gets at the same moment (PostgreSQL sends them as one statement) each answer
+    for their own key, a repeated key and a missing one included."""
+    _, docs = await backend.open()
+    await docs.write([DocumentWrite("thing", f"k{n}", {"id": f"k{n}", "n": n}) for n in range(300)])
+    keys = [f"k{n}" for n in range(300)] + ["k7", "missing", "k7"]
+    found = await asyncio.gather(*(docs.get("thing", key) for key in keys))
+    assert found[:300] == [{"id": f"k{n}", "n": n} for n in range(300)]
+    assert found[300:] == [{"id": "k7", "n": 7}, None, {"id": "k7", "n": 7}]
+    await docs.write([DocumentWrite("thing", "k7", {"id": "k7", "n": -1})])
+    again = await asyncio.gather(docs.get("thing", "k7"), docs.get("other", "k7"))
+    assert again == [{"id": "k7", "n": -1}, None]
 
 
 async def test_documents_page_by_key_after_a_cursor_either_way(backend: Backend) -> None:

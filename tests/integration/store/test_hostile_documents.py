@@ -22,6 +22,7 @@ INSERT = (
 EVERYWHERE = {
     "a-list": "[1, 2]",
     "a-string": '"x"',
+    "a-null": "null",
     "no-id": '{"registration": "Accepted"}',
     "id-is-a-number": '{"id": 7}',
     "id-is-true": '{"id": true}',
