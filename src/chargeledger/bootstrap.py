@@ -15,6 +15,7 @@ from chargeledger.adapters.metrics import MeasuredDocuments, NodeMetrics, measur
 from chargeledger.adapters.ocpp.gateway import GatewayOptions, OcppGateway
 from chargeledger.adapters.ocpp.handlers import StationMessages
 from chargeledger.adapters.ocpp.session_messages import SessionMessages
+from chargeledger.adapters.ocpp.v16.operations import OCPP16
 from chargeledger.adapters.sqlite_database import SQLiteDatabase, sqlite_path
 from chargeledger.adapters.sqlite_store import SQLiteDocumentStore, SQLiteEventStore
 from chargeledger.adapters.telemetry import LogTelemetry
@@ -148,6 +149,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         documents,
         clock,
         twin,
+        OCPP16,
         reconcile_grace_s=settings.reconcile_grace_s,
         response_timeout_s=settings.response_timeout_s,
         held_elsewhere=None if cluster is None else cluster.held_elsewhere,

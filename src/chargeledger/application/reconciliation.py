@@ -1,94 +1,28 @@
 """Reconciling a command whose fate is in doubt: what the station did since the dispatch.
 
-A Reset has no observer: a BootNotification after it could be the reboot it asked
-for or a reconnect for another reason, so a Reset in doubt ends failed, not guessed.
-
-A command is in doubt when its ``CommandDispatched`` is recorded but no answer is:
-the node died, or the connection dropped, between sending the CALL and recording
-the answer. Re-sending it blindly could start a second charge or reset a station
-twice, so we look for the command's effect instead (ARCHITECTURE.md flow 4).
-Each function answers with the evidence that the command took effect, or ``None``.
+Each operation says how (``Operation.observe``, in ``domain/operations/in_doubt.py``);
+one without an observer (a Reset: a BootNotification after it could be the reboot it
+asked for or a reconnect for another reason) ends failed, not guessed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from chargeledger.application.ports import RecordedEvent
-from chargeledger.domain import events as e
+from chargeledger.domain.operations import OPERATIONS
 from chargeledger.domain.twin import StationTwin
-
-Observer = Callable[[dict[str, Any], Sequence[RecordedEvent], StationTwin | None], str | None]
-
-
-def _remote_start(
-    doc: dict[str, Any], since: Sequence[RecordedEvent], twin: StationTwin | None
-) -> str | None:
-    payload = doc["payload"]
-    for recorded in since:
-        event = recorded.event
-        if (
-            isinstance(event, e.TransactionStarted)
-            and event.connector_id == payload["connector_id"]
-            and event.id_tag == payload["id_tag"]
-        ):
-            return (
-                f"the station started transaction {event.transaction_id} on connector "
-                f"{event.connector_id} for {event.id_tag}"
-            )
-    return None
-
-
-def _remote_stop(
-    doc: dict[str, Any], since: Sequence[RecordedEvent], twin: StationTwin | None
-) -> str | None:
-    wanted = doc["payload"]["transaction_id"]
-    for recorded in since:
-        event = recorded.event
-        if isinstance(event, e.TransactionStopped) and event.transaction_id == wanted:
-            return f"the station stopped transaction {wanted}"
-    return None
-
-
-def _change_availability(
-    doc: dict[str, Any], since: Sequence[RecordedEvent], twin: StationTwin | None
-) -> str | None:
-    if twin is None:
-        return None
-    connector_id = doc["payload"]["connector_id"]
-    wanted = "Available" if doc["payload"]["type"] == "Operative" else "Unavailable"
-    status = twin.connector_status(connector_id)
-    if status == wanted:
-        return f"connector {connector_id} reports {status}, as the command asked"
-    return None
-
-
-def _reserve_now(
-    doc: dict[str, Any], since: Sequence[RecordedEvent], twin: StationTwin | None
-) -> str | None:
-    # A whole-station reservation shows on no connector, so only a connector's does.
-    connector_id = doc["payload"]["connector_id"]
-    if twin is None or connector_id == 0:
-        return None
-    if twin.connector_status(connector_id) == "Reserved":
-        return f"connector {connector_id} reports Reserved since the station came back"
-    return None
-
-
-OBSERVERS: dict[str, Observer] = {
-    "remote-start": _remote_start,
-    "remote-stop": _remote_stop,
-    "change-availability": _change_availability,
-    "reserve-now": _reserve_now,
-}
 
 
 def observed_effect(
     doc: dict[str, Any], since: Sequence[RecordedEvent], twin: StationTwin | None
 ) -> str | None:
-    observe = OBSERVERS.get(doc["name"])
-    return None if observe is None else observe(doc, since, twin)
+    """The evidence that the command of view ``doc`` took effect, or ``None``."""
+    observe = OPERATIONS[doc["name"]].observe
+    if observe is None:
+        return None
+    return observe(doc["payload"], [recorded.event for recorded in since], twin)
 
 
 NOT_OBSERVED = (

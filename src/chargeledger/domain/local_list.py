@@ -22,6 +22,7 @@ from typing import Any
 
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
+from chargeledger.domain import operations
 from chargeledger.domain.errors import (
     InvalidCommandError,
     LocalListOutOfSyncError,
@@ -32,8 +33,8 @@ from chargeledger.domain.station_state import OpenCommand, StationState
 FULL = "Full"
 DIFFERENTIAL = "Differential"
 UPDATE_TYPES = (FULL, DIFFERENTIAL)
-SEND_LOCAL_LIST = e.SendLocalListRequested.command_name
-GET_LOCAL_LIST_VERSION = e.GetLocalListVersionRequested.command_name
+SEND_LOCAL_LIST = operations.SEND_LOCAL_LIST.name
+GET_LOCAL_LIST_VERSION = operations.GET_LOCAL_LIST_VERSION.name
 
 
 def _entry(id_tag: str, info: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from typing import Any
 
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
+from chargeledger.domain import operations
 from chargeledger.domain.connector_claims import hold_is_live, station_lost
 from chargeledger.domain.errors import (
     CommandPendingError,
@@ -52,8 +53,8 @@ from chargeledger.domain.station_state import (
     StationState,
 )
 
-RESERVE_NOW = e.ReserveNowRequested.command_name
-CANCEL_RESERVATION = e.CancelReservationRequested.command_name
+RESERVE_NOW = operations.RESERVE_NOW.name
+CANCEL_RESERVATION = operations.CANCEL_RESERVATION.name
 
 
 def is_live(reservation: Reservation, now: str) -> bool:
@@ -71,7 +72,7 @@ def _free_connectors(state: StationState, twin: TwinSnapshot, now: str, besides:
     taken |= {
         cmd.connector_id
         for cmd in state.open_commands.values()
-        if cmd.name == "remote-start" and cmd.connector_id is not None
+        if cmd.name == operations.REMOTE_START.name and cmd.connector_id is not None
     }
     taken |= {r.connector_id for r in state.reservations.values() if is_live(r, now)}
     known = {cid for cid in twin.connectors if cid != WHOLE_STATION}

@@ -65,7 +65,8 @@ from chargeledger.domain.errors import (
     StationNotRegisteredError,
     TransactionNotFoundError,
 )
-from chargeledger.domain.operations import SLOT_FIELDS, operation_request
+from chargeledger.domain.operations import OPERATIONS, name_of
+from chargeledger.domain.operations.arguments import operation_request
 from chargeledger.domain.remote_start_policy import (
     WHOLE_STATION,
     TwinSnapshot,
@@ -230,23 +231,6 @@ def _one_of(what: str, value: str, allowed: tuple[str, ...]) -> None:
         raise InvalidCommandError(f"{what} {value!r} is not one of {', '.join(allowed)}")
 
 
-def _slot(name: str, payload: Mapping[str, Any]) -> tuple[Any, ...]:
-    """What a command occupies while open: one command per slot at a time."""
-    if name == REMOTE_START:
-        if payload.get("connector_id") is None:  # the station picks: one per id tag
-            return (name, None, payload["id_tag"])
-        return (name, payload["connector_id"])
-    if name == "remote-stop":
-        return (name, payload["transaction_id"])
-    if name in ("unlock-connector", "change-availability"):
-        return (name, payload["connector_id"])
-    if name == "reset":
-        return (name,)
-    if name in SLOT_FIELDS:
-        return (name, *(payload[field] for field in SLOT_FIELDS[name]))
-    return (name, *sorted(payload.items()))  # trigger-message: only an identical one waits
-
-
 def same_request(command: c.OperatorCommand, state: StationState) -> str | None:
     """The id of the open (or connector-holding) command that this one repeats, if any."""
     if isinstance(command, c.RequestReservation):
@@ -265,12 +249,10 @@ def _holder(
     wanted: e.CommandRequested, state: StationState, now: str, twin: TwinSnapshot
 ) -> tuple[str, Mapping[str, Any]] | None:
     """The command holding the slot ``wanted`` needs: (its id, its payload)."""
-    slot = _slot(wanted.command_name, wanted.payload())
+    operation = OPERATIONS[name_of(wanted)]
+    slot = operation.slot_of(wanted.payload())
     for open_command in state.open_commands.values():
-        if (
-            open_command.name == wanted.command_name
-            and _slot(open_command.name, open_command.payload) == slot
-        ):
+        if open_command.name == operation.name and operation.slot_of(open_command.payload) == slot:
             return open_command.command_id, open_command.payload
     if isinstance(wanted, e.RemoteStartRequested) and wanted.connector_id is not None:
         held = state.held_connectors.get(wanted.connector_id)
@@ -295,8 +277,7 @@ def _decide_operator_command(command: c.OperatorCommand, state: StationState) ->
                 "for another id tag; wait for it to end"
             )
         raise CommandPendingError(
-            f"{wanted.command_name} {held_by} is still pending for this target; "
-            "wait for its outcome"
+            f"{name_of(wanted)} {held_by} is still pending for this target; wait for its outcome"
         )
     decided: list[e.Event] = []
     if isinstance(command, c.RequestRemoteStart):

@@ -12,11 +12,12 @@ from types import MappingProxyType
 from typing import Any
 
 from chargeledger.domain import events as e
+from chargeledger.domain import operations
 
 REQUESTED = "requested"
 DISPATCHED = "dispatched"
 
-REMOTE_START = e.RemoteStartRequested.command_name
+REMOTE_START = operations.REMOTE_START.name
 
 ABANDONED_KEPT = 16
 """How many abandoned sessions a station remembers for a late StopTransaction."""
@@ -264,7 +265,7 @@ def _installed(local_list: LocalList, event: e.LocalListInstalled) -> LocalList:
 def _requested(state: StationState, event: e.CommandRequested) -> StationState:
     opened = OpenCommand(
         command_id=event.command_id,
-        name=event.command_name,
+        name=operations.name_of(event),
         status=REQUESTED,
         payload=MappingProxyType(event.payload()),
         expires_at=event.expires_at,

@@ -14,10 +14,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from chargeledger.application.operator_commands import BUILDERS
+from chargeledger.domain.operations import OPERATIONS
 from chargeledger.entrypoints.cli_options import Parser, UserError, option, subcommand
 
-NAMES = tuple(BUILDERS)
+NAMES = tuple(OPERATIONS)
 TERMINAL = ("accepted", "rejected", "timed_out", "expired", "failed")
 
 

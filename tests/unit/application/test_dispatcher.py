@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
+from chargeledger.adapters.ocpp.v16.operations import OCPP16
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.projections import CommandAndStationProjection, ProjectionRunner
@@ -37,7 +38,7 @@ class Node:
         self.bus = CommandBus(self.store, self.clock)
         twin = TwinService(self.documents)
         self.dispatcher = Dispatcher(
-            self.bus, self.documents, self.clock, twin, reconcile_grace_s=0
+            self.bus, self.documents, self.clock, twin, OCPP16, reconcile_grace_s=0
         )
         self.projections = ProjectionRunner(
             self.store, self.documents, CommandAndStationProjection(self.documents)
@@ -118,7 +119,7 @@ async def test_an_answer_given_while_the_store_is_away_is_recorded_once_it_is_ba
     clock, store, documents = FakeClock(), StoreThatGoesAway(), InMemoryDocumentStore()
     bus = CommandBus(store, clock)
     dispatcher = Dispatcher(
-        bus, documents, clock, TwinService(documents), store_failures=(StoreOutageError,)
+        bus, documents, clock, TwinService(documents), OCPP16, store_failures=(StoreOutageError,)
     )
     await dispatcher.station_ready(link := LinkDuringOutage(store))
     await bus.execute("CP1", _start("k3", LATER))  # taken by the dispatcher at its commit

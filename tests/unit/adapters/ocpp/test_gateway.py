@@ -18,6 +18,7 @@ from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventSto
 from chargeledger.adapters.ocpp.gateway import GatewayOptions, OcppGateway
 from chargeledger.adapters.ocpp.handlers import Reply, StationMessages
 from chargeledger.adapters.ocpp.session import StationSession
+from chargeledger.adapters.ocpp.v16.operations import OCPP16
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.ports import StationAnswerInvalidError
@@ -33,7 +34,7 @@ async def gateway() -> AsyncIterator[tuple[OcppGateway, str]]:
     documents = InMemoryDocumentStore()
     bus = CommandBus(InMemoryEventStore(), clock)
     twin = TwinService(documents)
-    dispatcher = Dispatcher(bus, documents, clock, twin)
+    dispatcher = Dispatcher(bus, documents, clock, twin, OCPP16)
     messages = StationMessages(bus, twin, dispatcher, clock)
     gateway = OcppGateway(
         messages,

@@ -17,6 +17,7 @@ import pytest
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
 from chargeledger.adapters.ocpp.gateway import OcppGateway
 from chargeledger.adapters.ocpp.handlers import StationMessages
+from chargeledger.adapters.ocpp.v16.operations import OCPP16
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.registry import StationRegistry
@@ -40,7 +41,7 @@ async def listening() -> AsyncIterator[tuple[OcppGateway, int]]:
     documents = InMemoryDocumentStore()
     bus = CommandBus(InMemoryEventStore(), clock)
     twin = TwinService(documents)
-    dispatcher = Dispatcher(bus, documents, clock, twin)
+    dispatcher = Dispatcher(bus, documents, clock, twin, OCPP16)
     gateway = OcppGateway(
         StationMessages(bus, twin, dispatcher, clock),
         twin,

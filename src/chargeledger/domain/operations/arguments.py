@@ -25,19 +25,6 @@ from chargeledger.domain.local_list import update_request
 from chargeledger.domain.remote_start_policy import WHOLE_STATION, check_connector_exists
 from chargeledger.domain.station_state import StationState
 
-SLOT_FIELDS: dict[str, tuple[str, ...]] = {
-    "clear-cache": (),
-    "change-configuration": ("key",),
-    "update-firmware": (),
-    "get-diagnostics": (),
-    "send-local-list": (),
-    "cancel-reservation": ("reservation_id",),
-}
-"""What an open command of these names occupies (one at a time per slot): one
-firmware update, one diagnostics upload, one list update (its version counts on the
-last), one change per configuration key. The other names wait only for an identical
-request."""
-
 
 def _length(what: str, value: str | None, most: int, least: int = 1) -> None:
     if value is not None and not least <= len(value) <= most:

@@ -1,0 +1,184 @@
+"""The operations an operator can send a station: one ``Operation`` each, declared once
+here, in the order the API lists them. Every table about them (the API's names, the
+CLI's ``send``, the slots, the reconciliation of a dispatch in doubt, where a charging
+profile rides) is derived from ``OPERATIONS``; how each travels in a protocol version
+is that version's table (``adapters/ocpp/v16/operations.py``).
+
+Adding an operation: its command (``commands``), its event (``events``), its entry
+here, its checks (``arguments``), and its entry in each protocol version's table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from chargeledger.domain import commands as c
+from chargeledger.domain import events as e
+from chargeledger.domain.operations import in_doubt
+from chargeledger.domain.operations.spec import Arguments, Common, Operation, holds
+
+
+def _remote_start(args: Arguments, common: Common) -> c.OperatorCommand:
+    return c.RequestRemoteStart(
+        connector_id=args.get("connector_id"),
+        id_tag=args["id_tag"],
+        charging_profile=args.get("charging_profile"),
+        id_tag_status=args.get("id_tag_status"),
+        force=bool(args.get("force", False)),
+        **common,
+    )
+
+
+def _remote_start_slot(payload: Arguments) -> tuple[object, ...]:
+    if payload.get("connector_id") is None:  # the station picks: one per id tag
+        return (None, payload["id_tag"])
+    return (payload["connector_id"],)
+
+
+def _reset(args: Arguments, common: Common) -> c.OperatorCommand:
+    return c.RequestReset(reset_type=args["type"], **common)
+
+
+def _change_availability(args: Arguments, common: Common) -> c.OperatorCommand:
+    return c.RequestAvailabilityChange(
+        connector_id=args["connector_id"], availability_type=args["type"], **common
+    )
+
+
+REMOTE_START = Operation(
+    "remote-start",
+    c.RequestRemoteStart,
+    e.RemoteStartRequested,
+    slot=_remote_start_slot,
+    build=_remote_start,
+    profile_field="charging_profile",
+    observe=in_doubt.remote_start_took_effect,
+)
+REMOTE_STOP = Operation(
+    "remote-stop",
+    c.RequestRemoteStop,
+    e.RemoteStopRequested,
+    slot=holds("transaction_id"),
+    observe=in_doubt.remote_stop_took_effect,
+)
+UNLOCK_CONNECTOR = Operation(
+    "unlock-connector",
+    c.RequestUnlockConnector,
+    e.UnlockConnectorRequested,
+    slot=holds("connector_id"),
+)
+RESET = Operation("reset", c.RequestReset, e.ResetRequested, slot=holds(), build=_reset)
+CHANGE_AVAILABILITY = Operation(
+    "change-availability",
+    c.RequestAvailabilityChange,
+    e.AvailabilityChangeRequested,
+    slot=holds("connector_id"),
+    build=_change_availability,
+    observe=in_doubt.availability_took_effect,
+)
+# The repeats that are harmless only ask the station something; a second asking leaves
+# it as it was. Not so: clear-cache (the cache may have refilled in between, and a
+# repeat empties it again), get-diagnostics (a second upload of the station's log),
+# update-firmware and set-charging-profile (they change the station), data-transfer
+# (whatever the vendor's message does), and the rest.
+TRIGGER_MESSAGE = Operation(
+    "trigger-message", c.RequestTriggerMessage, e.TriggerMessageRequested, repeat_is_harmless=True
+)
+# One firmware update, one diagnostics upload, one list update (its version counts on
+# the last), one change per configuration key at a time.
+CLEAR_CACHE = Operation("clear-cache", c.RequestCacheClear, e.ClearCacheRequested, slot=holds())
+GET_CONFIGURATION = Operation(
+    "get-configuration",
+    c.RequestConfiguration,
+    e.GetConfigurationRequested,
+    repeat_is_harmless=True,
+)
+CHANGE_CONFIGURATION = Operation(
+    "change-configuration",
+    c.RequestConfigurationChange,
+    e.ChangeConfigurationRequested,
+    slot=holds("key"),
+)
+DATA_TRANSFER = Operation("data-transfer", c.RequestDataTransfer, e.DataTransferRequested)
+UPDATE_FIRMWARE = Operation(
+    "update-firmware", c.RequestFirmwareUpdate, e.UpdateFirmwareRequested, slot=holds()
+)
+GET_DIAGNOSTICS = Operation(
+    "get-diagnostics", c.RequestDiagnostics, e.GetDiagnosticsRequested, slot=holds()
+)
+GET_LOCAL_LIST_VERSION = Operation(
+    "get-local-list-version",
+    c.RequestLocalListVersion,
+    e.GetLocalListVersionRequested,
+    repeat_is_harmless=True,
+)
+SEND_LOCAL_LIST = Operation(
+    "send-local-list", c.RequestLocalListUpdate, e.SendLocalListRequested, slot=holds()
+)
+RESERVE_NOW = Operation(
+    "reserve-now",
+    c.RequestReservation,
+    e.ReserveNowRequested,
+    observe=in_doubt.reservation_took_effect,
+)
+CANCEL_RESERVATION = Operation(
+    "cancel-reservation",
+    c.RequestReservationCancel,
+    e.CancelReservationRequested,
+    slot=holds("reservation_id"),
+)
+SET_CHARGING_PROFILE = Operation(
+    "set-charging-profile",
+    c.RequestChargingProfile,
+    e.SetChargingProfileRequested,
+    profile_field="cs_charging_profiles",
+)
+CLEAR_CHARGING_PROFILE = Operation(
+    "clear-charging-profile", c.RequestChargingProfileClear, e.ClearChargingProfileRequested
+)
+GET_COMPOSITE_SCHEDULE = Operation(
+    "get-composite-schedule",
+    c.RequestCompositeSchedule,
+    e.GetCompositeScheduleRequested,
+    repeat_is_harmless=True,
+)
+
+OPERATIONS: Mapping[str, Operation] = {
+    operation.name: operation
+    for operation in (
+        REMOTE_START,
+        REMOTE_STOP,
+        UNLOCK_CONNECTOR,
+        RESET,
+        CHANGE_AVAILABILITY,
+        TRIGGER_MESSAGE,
+        CLEAR_CACHE,
+        GET_CONFIGURATION,
+        CHANGE_CONFIGURATION,
+        DATA_TRANSFER,
+        UPDATE_FIRMWARE,
+        GET_DIAGNOSTICS,
+        GET_LOCAL_LIST_VERSION,
+        SEND_LOCAL_LIST,
+        RESERVE_NOW,
+        CANCEL_RESERVATION,
+        SET_CHARGING_PROFILE,
+        CLEAR_CHARGING_PROFILE,
+        GET_COMPOSITE_SCHEDULE,
+    )
+}
+"""Every operation by name, in the order the API lists them."""
+
+_BY_EVENT: Mapping[type[e.CommandRequested], Operation] = {
+    operation.event: operation for operation in OPERATIONS.values()
+}
+
+
+def operation_of(event: e.CommandRequested) -> Operation:
+    """The operation a ``...Requested`` event opens."""
+    return _BY_EVENT[type(event)]
+
+
+def name_of(event: e.CommandRequested) -> str:
+    """The operation's name, as the command view and the API show it."""
+    return operation_of(event).name
