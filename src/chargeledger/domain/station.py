@@ -47,7 +47,6 @@ from typing import Any
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain import local_list, reservations
-from chargeledger.domain.charging_profiles import check_for_remote_start
 from chargeledger.domain.charging_sessions import (
     decide_meter_values,
     decide_start,
@@ -65,12 +64,9 @@ from chargeledger.domain.errors import (
     StationNotRegisteredError,
     TransactionNotFoundError,
 )
-from chargeledger.domain.operations import OPERATIONS, name_of
-from chargeledger.domain.operations.arguments import operation_request
+from chargeledger.domain.operations import OPERATIONS, name_of, operation_for
 from chargeledger.domain.remote_start_policy import (
-    WHOLE_STATION,
     TwinSnapshot,
-    check_connector_exists,
     check_remote_start,
 )
 from chargeledger.domain.station_state import (
@@ -107,17 +103,6 @@ __all__ = [
 ACCEPTED = "Accepted"
 PENDING = "Pending"
 REJECTED = "Rejected"
-
-RESET_TYPES = ("Soft", "Hard")
-AVAILABILITY_TYPES = ("Operative", "Inoperative")
-TRIGGERABLE_MESSAGES = (
-    "BootNotification",
-    "DiagnosticsStatusNotification",
-    "FirmwareStatusNotification",
-    "Heartbeat",
-    "MeterValues",
-    "StatusNotification",
-)
 
 _OUTCOMES = ("accepted", "rejected", "timed_out", "expired", "failed")
 
@@ -180,55 +165,7 @@ def requested_event(
     command: c.OperatorCommand, state: StationState = initial_state
 ) -> e.CommandRequested:
     """The ``...Requested`` event an operator command would open, arguments checked."""
-    common = {
-        "command_id": command.command_id,
-        "requested_at": command.requested_at,
-        "expires_at": command.expires_at,
-    }
-    match command:
-        case c.RequestRemoteStart():
-            if command.connector_id is not None:
-                check_connector_exists(command.twin, command.connector_id)
-            if command.charging_profile is not None:
-                check_for_remote_start(command.charging_profile)
-            return e.RemoteStartRequested(
-                **common,
-                connector_id=command.connector_id,
-                id_tag=command.id_tag,
-                charging_profile=command.charging_profile,
-            )
-        case c.RequestRemoteStop():
-            return e.RemoteStopRequested(**common, transaction_id=command.transaction_id)
-        case c.RequestUnlockConnector():
-            check_connector_exists(command.twin, command.connector_id)
-            return e.UnlockConnectorRequested(**common, connector_id=command.connector_id)
-        case c.RequestReset():
-            _one_of("reset type", command.reset_type, RESET_TYPES)
-            return e.ResetRequested(**common, reset_type=command.reset_type)
-        case c.RequestAvailabilityChange():
-            _one_of("availability type", command.availability_type, AVAILABILITY_TYPES)
-            if command.connector_id != WHOLE_STATION:
-                check_connector_exists(command.twin, command.connector_id)
-            return e.AvailabilityChangeRequested(
-                **common,
-                connector_id=command.connector_id,
-                availability_type=command.availability_type,
-            )
-        case c.RequestTriggerMessage():
-            _one_of("requested message", command.requested_message, TRIGGERABLE_MESSAGES)
-            if command.connector_id not in (None, WHOLE_STATION):
-                check_connector_exists(command.twin, command.connector_id)
-            return e.TriggerMessageRequested(
-                **common,
-                requested_message=command.requested_message,
-                connector_id=command.connector_id,
-            )
-    return operation_request(command, state, common)
-
-
-def _one_of(what: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise InvalidCommandError(f"{what} {value!r} is not one of {', '.join(allowed)}")
+    return operation_for(command).requested(command, state)
 
 
 def same_request(command: c.OperatorCommand, state: StationState) -> str | None:

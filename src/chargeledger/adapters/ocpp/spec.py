@@ -57,7 +57,7 @@ class CommandBody(BaseModel):
 
 @dataclass(frozen=True)
 class OperationSpec:
-    operation: Operation
+    operation: Operation[Any]
     body: type[CommandBody]
     """The API body it is requested with (``ttl_s`` beside the arguments)."""
     action: str

@@ -4,17 +4,18 @@ CLI's ``send``, the slots, the reconciliation of a dispatch in doubt, where a ch
 profile rides) is derived from ``OPERATIONS``; how each travels in a protocol version
 is that version's table (``adapters/ocpp/v16/operations.py``).
 
-Adding an operation: its command (``commands``), its event (``events``), its entry
-here, its checks (``arguments``), and its entry in each protocol version's table.
+Adding an operation: its command (``commands``) and event (``events``) types, its
+checks (``arguments``), its entry here, and its entry in each protocol version's table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
-from chargeledger.domain.operations import in_doubt
+from chargeledger.domain.operations import arguments, in_doubt
 from chargeledger.domain.operations.spec import Arguments, Common, Operation, holds
 
 
@@ -49,6 +50,7 @@ REMOTE_START = Operation(
     "remote-start",
     c.RequestRemoteStart,
     e.RemoteStartRequested,
+    arguments.remote_start,
     slot=_remote_start_slot,
     build=_remote_start,
     profile_field="charging_profile",
@@ -58,6 +60,7 @@ REMOTE_STOP = Operation(
     "remote-stop",
     c.RequestRemoteStop,
     e.RemoteStopRequested,
+    arguments.remote_stop,
     slot=holds("transaction_id"),
     observe=in_doubt.remote_stop_took_effect,
 )
@@ -65,13 +68,17 @@ UNLOCK_CONNECTOR = Operation(
     "unlock-connector",
     c.RequestUnlockConnector,
     e.UnlockConnectorRequested,
+    arguments.unlock_connector,
     slot=holds("connector_id"),
 )
-RESET = Operation("reset", c.RequestReset, e.ResetRequested, slot=holds(), build=_reset)
+RESET = Operation(
+    "reset", c.RequestReset, e.ResetRequested, arguments.reset, slot=holds(), build=_reset
+)
 CHANGE_AVAILABILITY = Operation(
     "change-availability",
     c.RequestAvailabilityChange,
     e.AvailabilityChangeRequested,
+    arguments.change_availability,
     slot=holds("connector_id"),
     build=_change_availability,
     observe=in_doubt.availability_took_effect,
@@ -82,68 +89,98 @@ CHANGE_AVAILABILITY = Operation(
 # update-firmware and set-charging-profile (they change the station), data-transfer
 # (whatever the vendor's message does), and the rest.
 TRIGGER_MESSAGE = Operation(
-    "trigger-message", c.RequestTriggerMessage, e.TriggerMessageRequested, repeat_is_harmless=True
+    "trigger-message",
+    c.RequestTriggerMessage,
+    e.TriggerMessageRequested,
+    arguments.trigger_message,
+    repeat_is_harmless=True,
 )
 # One firmware update, one diagnostics upload, one list update (its version counts on
 # the last), one change per configuration key at a time.
-CLEAR_CACHE = Operation("clear-cache", c.RequestCacheClear, e.ClearCacheRequested, slot=holds())
+CLEAR_CACHE = Operation(
+    "clear-cache", c.RequestCacheClear, e.ClearCacheRequested, arguments.clear_cache, slot=holds()
+)
 GET_CONFIGURATION = Operation(
     "get-configuration",
     c.RequestConfiguration,
     e.GetConfigurationRequested,
+    arguments.get_configuration,
     repeat_is_harmless=True,
 )
 CHANGE_CONFIGURATION = Operation(
     "change-configuration",
     c.RequestConfigurationChange,
     e.ChangeConfigurationRequested,
+    arguments.change_configuration,
     slot=holds("key"),
 )
-DATA_TRANSFER = Operation("data-transfer", c.RequestDataTransfer, e.DataTransferRequested)
+DATA_TRANSFER = Operation(
+    "data-transfer", c.RequestDataTransfer, e.DataTransferRequested, arguments.data_transfer
+)
 UPDATE_FIRMWARE = Operation(
-    "update-firmware", c.RequestFirmwareUpdate, e.UpdateFirmwareRequested, slot=holds()
+    "update-firmware",
+    c.RequestFirmwareUpdate,
+    e.UpdateFirmwareRequested,
+    arguments.update_firmware,
+    slot=holds(),
 )
 GET_DIAGNOSTICS = Operation(
-    "get-diagnostics", c.RequestDiagnostics, e.GetDiagnosticsRequested, slot=holds()
+    "get-diagnostics",
+    c.RequestDiagnostics,
+    e.GetDiagnosticsRequested,
+    arguments.get_diagnostics,
+    slot=holds(),
 )
 GET_LOCAL_LIST_VERSION = Operation(
     "get-local-list-version",
     c.RequestLocalListVersion,
     e.GetLocalListVersionRequested,
+    arguments.get_local_list_version,
     repeat_is_harmless=True,
 )
 SEND_LOCAL_LIST = Operation(
-    "send-local-list", c.RequestLocalListUpdate, e.SendLocalListRequested, slot=holds()
+    "send-local-list",
+    c.RequestLocalListUpdate,
+    e.SendLocalListRequested,
+    arguments.send_local_list,
+    slot=holds(),
 )
 RESERVE_NOW = Operation(
     "reserve-now",
     c.RequestReservation,
     e.ReserveNowRequested,
+    arguments.reserve_now,
     observe=in_doubt.reservation_took_effect,
 )
 CANCEL_RESERVATION = Operation(
     "cancel-reservation",
     c.RequestReservationCancel,
     e.CancelReservationRequested,
+    arguments.cancel_reservation,
     slot=holds("reservation_id"),
 )
 SET_CHARGING_PROFILE = Operation(
     "set-charging-profile",
     c.RequestChargingProfile,
     e.SetChargingProfileRequested,
+    arguments.set_charging_profile,
     profile_field="cs_charging_profiles",
 )
 CLEAR_CHARGING_PROFILE = Operation(
-    "clear-charging-profile", c.RequestChargingProfileClear, e.ClearChargingProfileRequested
+    "clear-charging-profile",
+    c.RequestChargingProfileClear,
+    e.ClearChargingProfileRequested,
+    arguments.clear_charging_profile,
 )
 GET_COMPOSITE_SCHEDULE = Operation(
     "get-composite-schedule",
     c.RequestCompositeSchedule,
     e.GetCompositeScheduleRequested,
+    arguments.get_composite_schedule,
     repeat_is_harmless=True,
 )
 
-OPERATIONS: Mapping[str, Operation] = {
+OPERATIONS: Mapping[str, Operation[Any]] = {
     operation.name: operation
     for operation in (
         REMOTE_START,
@@ -169,14 +206,22 @@ OPERATIONS: Mapping[str, Operation] = {
 }
 """Every operation by name, in the order the API lists them."""
 
-_BY_EVENT: Mapping[type[e.CommandRequested], Operation] = {
+_BY_COMMAND: Mapping[type[c.OperatorCommand], Operation[Any]] = {
+    operation.command: operation for operation in OPERATIONS.values()
+}
+_BY_EVENT: Mapping[type[e.CommandRequested], Operation[Any]] = {
     operation.event: operation for operation in OPERATIONS.values()
 }
 
 
-def operation_of(event: e.CommandRequested) -> Operation:
+def operation_of(event: e.CommandRequested) -> Operation[Any]:
     """The operation a ``...Requested`` event opens."""
     return _BY_EVENT[type(event)]
+
+
+def operation_for(command: c.OperatorCommand) -> Operation[Any]:
+    """The operation a domain command requests."""
+    return _BY_COMMAND[type(command)]
 
 
 def name_of(event: e.CommandRequested) -> str:

@@ -1,6 +1,7 @@
-"""The request events of the operations beyond the first six operator commands, their
-arguments checked against OCPP 1.6 (lengths, enumerations, times) and against the
-station's state where a rule needs it (charging profiles, the local list).
+"""The request event of each operation, its arguments checked against OCPP 1.6
+(lengths, enumerations, times) and against the station's state where a rule needs it
+(charging profiles, the local list). Each ``Operation`` names its function here as
+``request``; ``opening`` is the event's command id and times.
 
 Reservations decide more than a request (``reservations``); here their request is
 only shaped, for ``same_request`` and the read side.
@@ -9,7 +10,7 @@ only shaped, for ``same_request`` and the read side.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
@@ -17,13 +18,34 @@ from chargeledger.domain.charging_profiles import (
     RATE_UNITS,
     check_clear_criteria,
     check_for_connector,
+    check_for_remote_start,
 )
 from chargeledger.domain.configuration import MAX_KEY_LENGTH, MAX_VALUE_LENGTH, check_change
 from chargeledger.domain.errors import InvalidCommandError
 from chargeledger.domain.id_tags import instant
-from chargeledger.domain.local_list import update_request
 from chargeledger.domain.remote_start_policy import WHOLE_STATION, check_connector_exists
-from chargeledger.domain.station_state import StationState
+
+if TYPE_CHECKING:  # station_state names the operations: imported when deciding, not here
+    from chargeledger.domain.station_state import StationState
+
+Opening = dict[str, Any]
+"""The fields every ``...Requested`` event opens with: command_id, requested_at, expires_at."""
+
+RESET_TYPES = ("Soft", "Hard")
+AVAILABILITY_TYPES = ("Operative", "Inoperative")
+TRIGGERABLE_MESSAGES = (
+    "BootNotification",
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
+    "Heartbeat",
+    "MeterValues",
+    "StatusNotification",
+)
+
+
+def _one_of(what: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InvalidCommandError(f"{what} {value!r} is not one of {', '.join(allowed)}")
 
 
 def _length(what: str, value: str | None, most: int, least: int = 1) -> None:
@@ -52,89 +74,120 @@ def _connector(command: c.OperatorCommand, connector_id: int | None) -> None:
         check_connector_exists(command.twin, connector_id)
 
 
-def operation_request(
-    command: c.OperatorCommand, state: StationState, common: dict[str, Any]
+def remote_start(
+    command: c.RequestRemoteStart, state: StationState, opening: Opening
 ) -> e.CommandRequested:
-    """The request event of one of the thirteen operations, arguments checked."""
-    match command:
-        case c.RequestCacheClear():
-            return e.ClearCacheRequested(**common)
-        case c.RequestConfiguration():
-            for key in command.key or ():
-                _length("a configuration key", key, MAX_KEY_LENGTH)
-            keys = None if command.key is None else list(command.key)
-            return e.GetConfigurationRequested(**common, key=keys)
-        case c.RequestConfigurationChange():
-            _length("key", command.key, MAX_KEY_LENGTH)
-            _length("value", command.value, MAX_VALUE_LENGTH, least=0)
-            check_change(command.configuration, command.key)
-            return e.ChangeConfigurationRequested(**common, key=command.key, value=command.value)
-        case c.RequestDataTransfer():
-            _length("vendor_id", command.vendor_id, 255)
-            _length("message_id", command.message_id, 50)
-            return e.DataTransferRequested(
-                **common,
-                vendor_id=command.vendor_id,
-                message_id=command.message_id,
-                data=command.data,
-            )
-        case c.RequestFirmwareUpdate():
-            _length("location", command.location, 2000)
-            _times(("retrieve_date", command.retrieve_date))
-            _at_least_zero(
-                [("retries", command.retries), ("retry_interval", command.retry_interval)]
-            )
-            return e.UpdateFirmwareRequested(
-                **common,
-                location=command.location,
-                retrieve_date=command.retrieve_date,
-                retries=command.retries,
-                retry_interval=command.retry_interval,
-            )
-        case c.RequestDiagnostics():
-            return _diagnostics(command, common)
-        case c.RequestLocalListVersion():
-            return e.GetLocalListVersionRequested(**common)
-        case c.RequestLocalListUpdate():
-            return update_request(command, state, common)
-        case c.RequestReservation():
-            return e.ReserveNowRequested(
-                **common,
-                reservation_id=command.reservation_id,
-                connector_id=command.connector_id,
-                expiry_date=command.expiry_date,
-                id_tag=command.id_tag,
-                parent_id_tag=command.parent_id_tag,
-            )
-        case c.RequestReservationCancel():
-            return e.CancelReservationRequested(**common, reservation_id=command.reservation_id)
-        case c.RequestChargingProfile():
-            _connector(command, command.connector_id)
-            open_transactions = {t: s.connector_id for t, s in state.sessions.items()}
-            check_for_connector(
-                command.cs_charging_profiles, command.connector_id, open_transactions
-            )
-            return e.SetChargingProfileRequested(
-                **common,
-                connector_id=command.connector_id,
-                cs_charging_profiles=dict(command.cs_charging_profiles),
-            )
-        case c.RequestChargingProfileClear():
-            _connector(command, command.connector_id)
-            check_clear_criteria(command.charging_profile_purpose, command.stack_level)
-            return e.ClearChargingProfileRequested(
-                **common,
-                id=command.id,
-                connector_id=command.connector_id,
-                charging_profile_purpose=command.charging_profile_purpose,
-                stack_level=command.stack_level,
-            )
-        case c.RequestCompositeSchedule():
-            return _composite_schedule(command, common)
-    raise TypeError(f"no request event for {type(command).__name__}")
+    if command.connector_id is not None:
+        check_connector_exists(command.twin, command.connector_id)
+    if command.charging_profile is not None:
+        check_for_remote_start(command.charging_profile)
+    return e.RemoteStartRequested(
+        **opening,
+        connector_id=command.connector_id,
+        id_tag=command.id_tag,
+        charging_profile=command.charging_profile,
+    )
 
 
-def _diagnostics(command: c.RequestDiagnostics, common: dict[str, Any]) -> e.CommandRequested:
+def remote_stop(
+    command: c.RequestRemoteStop, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    return e.RemoteStopRequested(**opening, transaction_id=command.transaction_id)
+
+
+def unlock_connector(
+    command: c.RequestUnlockConnector, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    check_connector_exists(command.twin, command.connector_id)
+    return e.UnlockConnectorRequested(**opening, connector_id=command.connector_id)
+
+
+def reset(command: c.RequestReset, state: StationState, opening: Opening) -> e.CommandRequested:
+    _one_of("reset type", command.reset_type, RESET_TYPES)
+    return e.ResetRequested(**opening, reset_type=command.reset_type)
+
+
+def change_availability(
+    command: c.RequestAvailabilityChange, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    _one_of("availability type", command.availability_type, AVAILABILITY_TYPES)
+    if command.connector_id != WHOLE_STATION:
+        check_connector_exists(command.twin, command.connector_id)
+    return e.AvailabilityChangeRequested(
+        **opening,
+        connector_id=command.connector_id,
+        availability_type=command.availability_type,
+    )
+
+
+def trigger_message(
+    command: c.RequestTriggerMessage, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    _one_of("requested message", command.requested_message, TRIGGERABLE_MESSAGES)
+    if command.connector_id not in (None, WHOLE_STATION):
+        check_connector_exists(command.twin, command.connector_id)
+    return e.TriggerMessageRequested(
+        **opening,
+        requested_message=command.requested_message,
+        connector_id=command.connector_id,
+    )
+
+
+def clear_cache(
+    command: c.RequestCacheClear, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    return e.ClearCacheRequested(**opening)
+
+
+def get_configuration(
+    command: c.RequestConfiguration, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    for key in command.key or ():
+        _length("a configuration key", key, MAX_KEY_LENGTH)
+    keys = None if command.key is None else list(command.key)
+    return e.GetConfigurationRequested(**opening, key=keys)
+
+
+def change_configuration(
+    command: c.RequestConfigurationChange, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    _length("key", command.key, MAX_KEY_LENGTH)
+    _length("value", command.value, MAX_VALUE_LENGTH, least=0)
+    check_change(command.configuration, command.key)
+    return e.ChangeConfigurationRequested(**opening, key=command.key, value=command.value)
+
+
+def data_transfer(
+    command: c.RequestDataTransfer, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    _length("vendor_id", command.vendor_id, 255)
+    _length("message_id", command.message_id, 50)
+    return e.DataTransferRequested(
+        **opening,
+        vendor_id=command.vendor_id,
+        message_id=command.message_id,
+        data=command.data,
+    )
+
+
+def update_firmware(
+    command: c.RequestFirmwareUpdate, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    _length("location", command.location, 2000)
+    _times(("retrieve_date", command.retrieve_date))
+    _at_least_zero([("retries", command.retries), ("retry_interval", command.retry_interval)])
+    return e.UpdateFirmwareRequested(
+        **opening,
+        location=command.location,
+        retrieve_date=command.retrieve_date,
+        retries=command.retries,
+        retry_interval=command.retry_interval,
+    )
+
+
+def get_diagnostics(
+    command: c.RequestDiagnostics, state: StationState, opening: Opening
+) -> e.CommandRequested:
     _length("location", command.location, 2000)
     _times(("start_time", command.start_time), ("stop_time", command.stop_time))
     _at_least_zero([("retries", command.retries), ("retry_interval", command.retry_interval)])
@@ -147,7 +200,7 @@ def _diagnostics(command: c.RequestDiagnostics, common: dict[str, Any]) -> e.Com
             f"start_time {command.start_time} is not before stop_time {command.stop_time}"
         )
     return e.GetDiagnosticsRequested(
-        **common,
+        **opening,
         location=command.location,
         retries=command.retries,
         retry_interval=command.retry_interval,
@@ -156,8 +209,69 @@ def _diagnostics(command: c.RequestDiagnostics, common: dict[str, Any]) -> e.Com
     )
 
 
-def _composite_schedule(
-    command: c.RequestCompositeSchedule, common: dict[str, Any]
+def get_local_list_version(
+    command: c.RequestLocalListVersion, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    return e.GetLocalListVersionRequested(**opening)
+
+
+def send_local_list(
+    command: c.RequestLocalListUpdate, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    # local_list names the operations it follows up on, so it is imported here.
+    from chargeledger.domain.local_list import update_request
+
+    return update_request(command, state, opening)
+
+
+def reserve_now(
+    command: c.RequestReservation, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    return e.ReserveNowRequested(
+        **opening,
+        reservation_id=command.reservation_id,
+        connector_id=command.connector_id,
+        expiry_date=command.expiry_date,
+        id_tag=command.id_tag,
+        parent_id_tag=command.parent_id_tag,
+    )
+
+
+def cancel_reservation(
+    command: c.RequestReservationCancel, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    return e.CancelReservationRequested(**opening, reservation_id=command.reservation_id)
+
+
+def set_charging_profile(
+    command: c.RequestChargingProfile, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    _connector(command, command.connector_id)
+    open_transactions = {t: s.connector_id for t, s in state.sessions.items()}
+    check_for_connector(command.cs_charging_profiles, command.connector_id, open_transactions)
+    return e.SetChargingProfileRequested(
+        **opening,
+        connector_id=command.connector_id,
+        cs_charging_profiles=dict(command.cs_charging_profiles),
+    )
+
+
+def clear_charging_profile(
+    command: c.RequestChargingProfileClear, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    _connector(command, command.connector_id)
+    check_clear_criteria(command.charging_profile_purpose, command.stack_level)
+    return e.ClearChargingProfileRequested(
+        **opening,
+        id=command.id,
+        connector_id=command.connector_id,
+        charging_profile_purpose=command.charging_profile_purpose,
+        stack_level=command.stack_level,
+    )
+
+
+def get_composite_schedule(
+    command: c.RequestCompositeSchedule, state: StationState, opening: Opening
 ) -> e.CommandRequested:
     _connector(command, command.connector_id)
     if command.duration <= 0:
@@ -167,7 +281,7 @@ def _composite_schedule(
             f"charging_rate_unit {command.charging_rate_unit!r} is not one of W, A"
         )
     return e.GetCompositeScheduleRequested(
-        **common,
+        **opening,
         connector_id=command.connector_id,
         duration=command.duration,
         charging_rate_unit=command.charging_rate_unit,

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from chargeledger.domain.commands import OperatorCommand
 from chargeledger.domain.events import CommandRequested, Event
 from chargeledger.domain.twin import StationTwin
+
+if TYPE_CHECKING:  # station_state names the operations
+    from chargeledger.domain.station_state import StationState
 
 Arguments = Mapping[str, Any]
 """An operation's arguments, named as in the API body and the event's payload."""
@@ -26,6 +29,12 @@ Common = dict[str, Any]
 COMMON = ("command_id", "requested_at", "expires_at", "twin")
 
 Builder = Callable[[Arguments, Common], OperatorCommand]
+
+C = TypeVar("C", bound=OperatorCommand)
+
+Request = Callable[[C, "StationState", dict[str, Any]], CommandRequested]
+"""The event that opens a command of the operation, its arguments checked (given the
+event's command id and times); raises a ``DomainError`` for arguments it refuses."""
 
 Slot = Callable[[Arguments], tuple[Any, ...]]
 """What an open command of the operation occupies, from its payload: one open command
@@ -51,11 +60,12 @@ def holds(*names: str) -> Slot:
 
 
 @dataclass(frozen=True)
-class Operation:
+class Operation(Generic[C]):
     name: str
     """As in the API path and the command view: ``remote-start``."""
-    command: type[OperatorCommand]
+    command: type[C]
     event: type[CommandRequested]
+    request: Request[C]
     slot: Slot = identical
     build: Builder | None = None
     """The command from the (completed) arguments; ``None``: fields named as the arguments."""
@@ -71,6 +81,15 @@ class Operation:
             return self.build(arguments, common)
         names = {f.name for f in fields(self.command)} - set(COMMON)
         return self.command(**common, **{k: v for k, v in arguments.items() if k in names})
+
+    def requested(self, command: C, state: StationState) -> CommandRequested:
+        """The event that would open ``command``, its arguments checked."""
+        opening = {
+            "command_id": command.command_id,
+            "requested_at": command.requested_at,
+            "expires_at": command.expires_at,
+        }
+        return self.request(command, state, opening)
 
     def slot_of(self, payload: Arguments) -> tuple[Any, ...]:
         return (self.name, *self.slot(payload))
