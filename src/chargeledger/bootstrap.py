@@ -28,8 +28,8 @@ from chargeledger.application.cluster import (
 )
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.dispatcher import Dispatcher
+from chargeledger.application.holdings_projection import OperationsProjection
 from chargeledger.application.id_tags import IdTagRegistry
-from chargeledger.application.operation_projections import OperationsProjection
 from chargeledger.application.ports import Clock, DocumentStore, EventStore
 from chargeledger.application.presence import LocalPresence, Presence
 from chargeledger.application.projection_cache import CachedDocuments

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from chargeledger.application.command_bus import CommandBus, CommandResult
-from chargeledger.application.operation_inputs import OperationInputs
+from chargeledger.application.command_inputs import OperationInputs
 from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.application.projections import COMMANDS
 from chargeledger.application.queries import command_view

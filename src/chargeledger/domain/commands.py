@@ -85,7 +85,7 @@ class RequestReset(OperatorCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestAvailabilityChange(OperatorCommand):
+class RequestChangeAvailability(OperatorCommand):
     """``connector_id`` 0 means the whole station."""
 
     connector_id: int
@@ -99,19 +99,19 @@ class RequestTriggerMessage(OperatorCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestCacheClear(OperatorCommand):
+class RequestClearCache(OperatorCommand):
     pass
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestConfiguration(OperatorCommand):
+class RequestGetConfiguration(OperatorCommand):
     """GetConfiguration; ``key`` ``None`` asks for every key."""
 
     key: list[str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestConfigurationChange(OperatorCommand):
+class RequestChangeConfiguration(OperatorCommand):
     """``configuration``: what the station reported of its keys, looked up before deciding."""
 
     key: str
@@ -127,7 +127,7 @@ class RequestDataTransfer(OperatorCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestFirmwareUpdate(OperatorCommand):
+class RequestUpdateFirmware(OperatorCommand):
     location: str
     retrieve_date: str
     retries: int | None = None
@@ -135,7 +135,7 @@ class RequestFirmwareUpdate(OperatorCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestDiagnostics(OperatorCommand):
+class RequestGetDiagnostics(OperatorCommand):
     location: str
     retries: int | None = None
     retry_interval: int | None = None
@@ -144,12 +144,12 @@ class RequestDiagnostics(OperatorCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestLocalListVersion(OperatorCommand):
+class RequestGetLocalListVersion(OperatorCommand):
     pass
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestLocalListUpdate(OperatorCommand):
+class RequestSendLocalList(OperatorCommand):
     """SendLocalList built from ``registry``, the id-tag registry as the station should
     know it (id tag to ``{"status", "expiry_date"?}``); ``list_version`` ``None``: ours + 1.
     ``entries``, when given, are sent as they are instead (an explicit list, or a named
@@ -162,7 +162,7 @@ class RequestLocalListUpdate(OperatorCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestReservation(OperatorCommand):
+class RequestReserveNow(OperatorCommand):
     """ReserveNow. ``reservation_id`` is allocated before deciding; the decision keeps
     the id of the reservation it changes when the same id tag reserves again."""
 
@@ -174,12 +174,12 @@ class RequestReservation(OperatorCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestReservationCancel(OperatorCommand):
+class RequestCancelReservation(OperatorCommand):
     reservation_id: int
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestChargingProfile(OperatorCommand):
+class RequestSetChargingProfile(OperatorCommand):
     """SetChargingProfile; the profile in snake_case, resolved from the store if named."""
 
     connector_id: int
@@ -187,7 +187,7 @@ class RequestChargingProfile(OperatorCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestChargingProfileClear(OperatorCommand):
+class RequestClearChargingProfile(OperatorCommand):
     id: int | None = None
     connector_id: int | None = None
     charging_profile_purpose: str | None = None
@@ -195,7 +195,7 @@ class RequestChargingProfileClear(OperatorCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestCompositeSchedule(OperatorCommand):
+class RequestGetCompositeSchedule(OperatorCommand):
     connector_id: int
     duration: int
     charging_rate_unit: str | None = None

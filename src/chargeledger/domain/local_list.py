@@ -42,7 +42,7 @@ def _entry(id_tag: str, info: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def update_request(
-    command: c.RequestLocalListUpdate, state: StationState, common: dict[str, Any]
+    command: c.RequestSendLocalList, state: StationState, common: dict[str, Any]
 ) -> e.SendLocalListRequested:
     if command.update_type not in UPDATE_TYPES:
         raise InvalidCommandError(

@@ -105,7 +105,7 @@ def check_not_reserved(
         )
 
 
-def _same_tag(command: c.RequestReservation, state: StationState, now: str) -> Reservation | None:
+def _same_tag(command: c.RequestReserveNow, state: StationState, now: str) -> Reservation | None:
     for reservation in state.reservations.values():
         if (
             reservation.connector_id == command.connector_id
@@ -124,14 +124,14 @@ def _open_request(reservation: Reservation, state: StationState) -> OpenCommand 
     return state.open_commands.get(command_id) if command_id else None
 
 
-def _asks_the_same(command: c.RequestReservation, open_command: OpenCommand) -> bool:
+def _asks_the_same(command: c.RequestReserveNow, open_command: OpenCommand) -> bool:
     return (
         open_command.payload.get("expiry_date") == command.expiry_date
         and open_command.payload.get("parent_id_tag") == command.parent_id_tag
     )
 
 
-def same_reservation_request(command: c.RequestReservation, state: StationState) -> str | None:
+def same_reservation_request(command: c.RequestReserveNow, state: StationState) -> str | None:
     """The id of the open ReserveNow this one repeats, if any."""
     reservation = _same_tag(command, state, command.requested_at)
     if reservation is None:
@@ -142,7 +142,7 @@ def same_reservation_request(command: c.RequestReservation, state: StationState)
     return None
 
 
-def decide_reserve_now(command: c.RequestReservation, state: StationState) -> list[e.Event]:
+def decide_reserve_now(command: c.RequestReserveNow, state: StationState) -> list[e.Event]:
     if instant(command.expiry_date) <= instant(command.requested_at):
         raise ExpiryInThePastError(
             f"expiry_date {command.expiry_date} is not after now ({command.requested_at}); "
@@ -178,7 +178,7 @@ def decide_reserve_now(command: c.RequestReservation, state: StationState) -> li
     ]
 
 
-def check_cancel(command: c.RequestReservationCancel, state: StationState) -> None:
+def check_cancel(command: c.RequestCancelReservation, state: StationState) -> None:
     reservation = state.reservations.get(command.reservation_id)
     if reservation is None and command.reservation_id in state.ended_reservations:
         raise ReservationNotFoundError(

@@ -170,7 +170,7 @@ def requested_event(
 
 def same_request(command: c.OperatorCommand, state: StationState) -> str | None:
     """The id of the open (or connector-holding) command that this one repeats, if any."""
-    if isinstance(command, c.RequestReservation):
+    if isinstance(command, c.RequestReserveNow):
         return reservations.same_reservation_request(command, state)
     try:
         wanted = requested_event(command, state)
@@ -200,7 +200,7 @@ def _holder(
 
 def _decide_operator_command(command: c.OperatorCommand, state: StationState) -> list[e.Event]:
     _check_registration(command, state)
-    if isinstance(command, c.RequestReservation):
+    if isinstance(command, c.RequestReserveNow):
         return reservations.decide_reserve_now(command, state)
     wanted = requested_event(command, state)
     holder = _holder(wanted, state, command.requested_at, command.twin)
@@ -223,7 +223,7 @@ def _decide_operator_command(command: c.OperatorCommand, state: StationState) ->
         raise TransactionNotFoundError(
             f"no open transaction {command.transaction_id} on this station"
         )
-    if isinstance(command, c.RequestReservationCancel):
+    if isinstance(command, c.RequestCancelReservation):
         reservations.check_cancel(command, state)
     return [*decided, wanted]
 
@@ -234,7 +234,7 @@ def _check_registration(command: c.OperatorCommand, state: StationState) -> None
             "the station's last BootNotification was rejected; register it, then let it boot"
         )
     if state.registration == PENDING and isinstance(
-        command, c.RequestRemoteStart | c.RequestReservation
+        command, c.RequestRemoteStart | c.RequestReserveNow
     ):
         raise StationNotRegisteredError(
             "the station's registration is Pending; accept it before starting sessions or reserving"

@@ -37,7 +37,9 @@ from chargeledger.application.charging_profile_library import (
 )
 from chargeledger.application.charging_sessions import ChargingSessions
 from chargeledger.application.command_bus import RetriesExhaustedError, stream_of
+from chargeledger.application.command_inputs import OperationInputs
 from chargeledger.application.history import station_as_of
+from chargeledger.application.holdings_views import OperationViews, event_view
 from chargeledger.application.id_tags import (
     ID_TAGS,
     MAX_ID_TAG_LENGTH,
@@ -50,8 +52,6 @@ from chargeledger.application.local_lists import (
     LocalListNotFoundError,
     NamedLocalLists,
 )
-from chargeledger.application.operation_inputs import OperationInputs
-from chargeledger.application.operation_queries import OperationViews, event_view
 from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.paging import (
     DEFAULT_PAGE_SIZE,

@@ -411,7 +411,7 @@ def _node_lock(store: str, role: str) -> IO[str] | None:
 async def _rebuild_projections(args: argparse.Namespace) -> int:
     import time
 
-    from chargeledger.application.operation_projections import OperationsProjection
+    from chargeledger.application.holdings_projection import OperationsProjection
     from chargeledger.application.projections import (
         CommandAndStationProjection,
         ProjectionRunner,

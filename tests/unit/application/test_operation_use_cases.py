@@ -15,9 +15,9 @@ from chargeledger.application.charging_profile_library import (
     ChargingProfileNotFoundError,
 )
 from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_inputs import OperationInputs
+from chargeledger.application.holdings_projection import CONFIGURATION, OperationsProjection
 from chargeledger.application.id_tags import IdTagRegistry
-from chargeledger.application.operation_inputs import OperationInputs
-from chargeledger.application.operation_projections import CONFIGURATION, OperationsProjection
 from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.ports import DocumentWrite
 from chargeledger.application.projections import CommandAndStationProjection

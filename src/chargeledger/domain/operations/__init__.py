@@ -41,7 +41,7 @@ def _reset(args: Arguments, common: Common) -> c.OperatorCommand:
 
 
 def _change_availability(args: Arguments, common: Common) -> c.OperatorCommand:
-    return c.RequestAvailabilityChange(
+    return c.RequestChangeAvailability(
         connector_id=args["connector_id"], availability_type=args["type"], **common
     )
 
@@ -76,7 +76,7 @@ RESET = Operation(
 )
 CHANGE_AVAILABILITY = Operation(
     "change-availability",
-    c.RequestAvailabilityChange,
+    c.RequestChangeAvailability,
     e.AvailabilityChangeRequested,
     arguments.change_availability,
     slot=holds("connector_id"),
@@ -98,18 +98,18 @@ TRIGGER_MESSAGE = Operation(
 # One firmware update, one diagnostics upload, one list update (its version counts on
 # the last), one change per configuration key at a time.
 CLEAR_CACHE = Operation(
-    "clear-cache", c.RequestCacheClear, e.ClearCacheRequested, arguments.clear_cache, slot=holds()
+    "clear-cache", c.RequestClearCache, e.ClearCacheRequested, arguments.clear_cache, slot=holds()
 )
 GET_CONFIGURATION = Operation(
     "get-configuration",
-    c.RequestConfiguration,
+    c.RequestGetConfiguration,
     e.GetConfigurationRequested,
     arguments.get_configuration,
     repeat_is_harmless=True,
 )
 CHANGE_CONFIGURATION = Operation(
     "change-configuration",
-    c.RequestConfigurationChange,
+    c.RequestChangeConfiguration,
     e.ChangeConfigurationRequested,
     arguments.change_configuration,
     slot=holds("key"),
@@ -119,62 +119,62 @@ DATA_TRANSFER = Operation(
 )
 UPDATE_FIRMWARE = Operation(
     "update-firmware",
-    c.RequestFirmwareUpdate,
+    c.RequestUpdateFirmware,
     e.UpdateFirmwareRequested,
     arguments.update_firmware,
     slot=holds(),
 )
 GET_DIAGNOSTICS = Operation(
     "get-diagnostics",
-    c.RequestDiagnostics,
+    c.RequestGetDiagnostics,
     e.GetDiagnosticsRequested,
     arguments.get_diagnostics,
     slot=holds(),
 )
 GET_LOCAL_LIST_VERSION = Operation(
     "get-local-list-version",
-    c.RequestLocalListVersion,
+    c.RequestGetLocalListVersion,
     e.GetLocalListVersionRequested,
     arguments.get_local_list_version,
     repeat_is_harmless=True,
 )
 SEND_LOCAL_LIST = Operation(
     "send-local-list",
-    c.RequestLocalListUpdate,
+    c.RequestSendLocalList,
     e.SendLocalListRequested,
     arguments.send_local_list,
     slot=holds(),
 )
 RESERVE_NOW = Operation(
     "reserve-now",
-    c.RequestReservation,
+    c.RequestReserveNow,
     e.ReserveNowRequested,
     arguments.reserve_now,
     observe=in_doubt.reservation_took_effect,
 )
 CANCEL_RESERVATION = Operation(
     "cancel-reservation",
-    c.RequestReservationCancel,
+    c.RequestCancelReservation,
     e.CancelReservationRequested,
     arguments.cancel_reservation,
     slot=holds("reservation_id"),
 )
 SET_CHARGING_PROFILE = Operation(
     "set-charging-profile",
-    c.RequestChargingProfile,
+    c.RequestSetChargingProfile,
     e.SetChargingProfileRequested,
     arguments.set_charging_profile,
     profile_field="cs_charging_profiles",
 )
 CLEAR_CHARGING_PROFILE = Operation(
     "clear-charging-profile",
-    c.RequestChargingProfileClear,
+    c.RequestClearChargingProfile,
     e.ClearChargingProfileRequested,
     arguments.clear_charging_profile,
 )
 GET_COMPOSITE_SCHEDULE = Operation(
     "get-composite-schedule",
-    c.RequestCompositeSchedule,
+    c.RequestGetCompositeSchedule,
     e.GetCompositeScheduleRequested,
     arguments.get_composite_schedule,
     repeat_is_harmless=True,

@@ -108,7 +108,7 @@ def reset(command: c.RequestReset, state: StationState, opening: Opening) -> e.C
 
 
 def change_availability(
-    command: c.RequestAvailabilityChange, state: StationState, opening: Opening
+    command: c.RequestChangeAvailability, state: StationState, opening: Opening
 ) -> e.CommandRequested:
     _one_of("availability type", command.availability_type, AVAILABILITY_TYPES)
     if command.connector_id != WHOLE_STATION:
@@ -134,13 +134,13 @@ def trigger_message(
 
 
 def clear_cache(
-    command: c.RequestCacheClear, state: StationState, opening: Opening
+    command: c.RequestClearCache, state: StationState, opening: Opening
 ) -> e.CommandRequested:
     return e.ClearCacheRequested(**opening)
 
 
 def get_configuration(
-    command: c.RequestConfiguration, state: StationState, opening: Opening
+    command: c.RequestGetConfiguration, state: StationState, opening: Opening
 ) -> e.CommandRequested:
     for key in command.key or ():
         _length("a configuration key", key, MAX_KEY_LENGTH)
@@ -149,7 +149,7 @@ def get_configuration(
 
 
 def change_configuration(
-    command: c.RequestConfigurationChange, state: StationState, opening: Opening
+    command: c.RequestChangeConfiguration, state: StationState, opening: Opening
 ) -> e.CommandRequested:
     _length("key", command.key, MAX_KEY_LENGTH)
     _length("value", command.value, MAX_VALUE_LENGTH, least=0)
@@ -171,7 +171,7 @@ def data_transfer(
 
 
 def update_firmware(
-    command: c.RequestFirmwareUpdate, state: StationState, opening: Opening
+    command: c.RequestUpdateFirmware, state: StationState, opening: Opening
 ) -> e.CommandRequested:
     _length("location", command.location, 2000)
     _times(("retrieve_date", command.retrieve_date))
@@ -186,7 +186,7 @@ def update_firmware(
 
 
 def get_diagnostics(
-    command: c.RequestDiagnostics, state: StationState, opening: Opening
+    command: c.RequestGetDiagnostics, state: StationState, opening: Opening
 ) -> e.CommandRequested:
     _length("location", command.location, 2000)
     _times(("start_time", command.start_time), ("stop_time", command.stop_time))
@@ -210,13 +210,13 @@ def get_diagnostics(
 
 
 def get_local_list_version(
-    command: c.RequestLocalListVersion, state: StationState, opening: Opening
+    command: c.RequestGetLocalListVersion, state: StationState, opening: Opening
 ) -> e.CommandRequested:
     return e.GetLocalListVersionRequested(**opening)
 
 
 def send_local_list(
-    command: c.RequestLocalListUpdate, state: StationState, opening: Opening
+    command: c.RequestSendLocalList, state: StationState, opening: Opening
 ) -> e.CommandRequested:
     # local_list names the operations it follows up on, so it is imported here.
     from chargeledger.domain.local_list import update_request
@@ -225,7 +225,7 @@ def send_local_list(
 
 
 def reserve_now(
-    command: c.RequestReservation, state: StationState, opening: Opening
+    command: c.RequestReserveNow, state: StationState, opening: Opening
 ) -> e.CommandRequested:
     return e.ReserveNowRequested(
         **opening,
@@ -238,13 +238,13 @@ def reserve_now(
 
 
 def cancel_reservation(
-    command: c.RequestReservationCancel, state: StationState, opening: Opening
+    command: c.RequestCancelReservation, state: StationState, opening: Opening
 ) -> e.CommandRequested:
     return e.CancelReservationRequested(**opening, reservation_id=command.reservation_id)
 
 
 def set_charging_profile(
-    command: c.RequestChargingProfile, state: StationState, opening: Opening
+    command: c.RequestSetChargingProfile, state: StationState, opening: Opening
 ) -> e.CommandRequested:
     _connector(command, command.connector_id)
     open_transactions = {t: s.connector_id for t, s in state.sessions.items()}
@@ -257,7 +257,7 @@ def set_charging_profile(
 
 
 def clear_charging_profile(
-    command: c.RequestChargingProfileClear, state: StationState, opening: Opening
+    command: c.RequestClearChargingProfile, state: StationState, opening: Opening
 ) -> e.CommandRequested:
     _connector(command, command.connector_id)
     check_clear_criteria(command.charging_profile_purpose, command.stack_level)
@@ -271,7 +271,7 @@ def clear_charging_profile(
 
 
 def get_composite_schedule(
-    command: c.RequestCompositeSchedule, state: StationState, opening: Opening
+    command: c.RequestGetCompositeSchedule, state: StationState, opening: Opening
 ) -> e.CommandRequested:
     _connector(command, command.connector_id)
     if command.duration <= 0:

@@ -222,3 +222,14 @@ def test_only_questions_are_sent_again_when_in_doubt() -> None:
         "get-local-list-version",
         "get-composite-schedule",
     } == {operation.name for operation in OPERATIONS.values() if operation.repeat_is_harmless}
+
+
+def test_each_command_and_event_is_named_after_its_operation() -> None:
+    def words(name: str) -> str:
+        return "".join(word.title() for word in name.split("-"))
+
+    for name, operation in OPERATIONS.items():
+        assert operation.command.__name__ == f"Request{words(name)}"
+        # AvailabilityChangeRequested keeps its name: events in the log are read by it.
+        legacy = {"change-availability": "AvailabilityChangeRequested"}
+        assert operation.event.__name__ == legacy.get(name, f"{words(name)}Requested")

@@ -1,5 +1,6 @@
-"""Read models of the six profiles' operations, built from the log beside the command
-views (``CommandAndStationProjection`` calls ``writes_for`` with the batch's commands):
+"""What a station holds as far as the CSMS knows: read models built from the operations'
+answers, beside the command views (``CommandAndStationProjection`` calls ``writes_for``
+with the batch's commands):
 
 - reservations, one per reservation id (tagged with the station), and the live ones
   apart so the expiry sweep reads only those;

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from chargeledger.application.charging_profile_library import ChargingProfileLibrary
+from chargeledger.application.holdings_projection import CONFIGURATION
 from chargeledger.application.id_tags import IdTagRegistry
 from chargeledger.application.local_lists import NamedLocalLists, as_sent
-from chargeledger.application.operation_projections import CONFIGURATION
 from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.application.projections import TRANSACTIONS, transaction_key
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
