@@ -314,7 +314,9 @@ class Dispatcher:
             await asyncio.sleep(self._reconcile_grace_s)
             history = await self._bus.history(link.station_id)
             since = [r for r in history if r.position > int(doc["position"])]
-            evidence = observed_effect(doc, since, self._twin.get(link.station_id))
+            evidence = observed_effect(
+                doc["name"], doc["payload"], since, self._twin.get(link.station_id)
+            )
             if evidence is not None:
                 await self._record(
                     link.station_id, command_id, "accepted", f"reconciled: {evidence}"

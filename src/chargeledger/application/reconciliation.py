@@ -7,7 +7,7 @@ asked for or a reconnect for another reason) ends failed, not guessed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chargeledger.application.ports import RecordedEvent
@@ -16,13 +16,16 @@ from chargeledger.domain.twin import StationTwin
 
 
 def observed_effect(
-    doc: dict[str, Any], since: Sequence[RecordedEvent], twin: StationTwin | None
+    name: str,
+    payload: Mapping[str, Any],
+    since: Sequence[RecordedEvent],
+    twin: StationTwin | None,
 ) -> str | None:
-    """The evidence that the command of view ``doc`` took effect, or ``None``."""
-    observe = OPERATIONS[doc["name"]].observe
+    """The evidence that command ``name`` with ``payload`` took effect, or ``None``."""
+    observe = OPERATIONS[name].observe
     if observe is None:
         return None
-    return observe(doc["payload"], [recorded.event for recorded in since], twin)
+    return observe(payload, [recorded.event for recorded in since], twin)
 
 
 NOT_OBSERVED = (
