@@ -8,7 +8,11 @@ from typing import Any
 
 from chargeledger.adapters.memory import InMemoryEventStore
 from chargeledger.application.ports import ANY, AppendResult, Metadata
+from chargeledger.application.registration import RegistrationPolicy, UnknownStations
 from chargeledger.domain.events import Event, StationBooted
+
+OPEN_REGISTRATION = RegistrationPolicy(None, UnknownStations.ACCEPT)
+"""No registry: every station is known and accepted."""
 
 
 class FakeClock:

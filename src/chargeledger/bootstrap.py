@@ -20,6 +20,7 @@ from chargeledger.adapters.sqlite_database import SQLiteDatabase, sqlite_path
 from chargeledger.adapters.sqlite_store import SQLiteDocumentStore, SQLiteEventStore
 from chargeledger.adapters.telemetry import LogTelemetry
 from chargeledger.application import faults
+from chargeledger.application.charging_profile_library import ChargingProfileLibrary
 from chargeledger.application.charging_sessions import ChargingSessions
 from chargeledger.application.cluster import (
     Readiness,
@@ -27,26 +28,45 @@ from chargeledger.application.cluster import (
     follow_twins,
 )
 from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_inputs import OperationInputs
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.holdings_projection import OperationsProjection
+from chargeledger.application.holdings_views import OperationViews
 from chargeledger.application.id_tags import IdTagRegistry
+from chargeledger.application.local_lists import NamedLocalLists
+from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.ports import Clock, DocumentStore, EventStore
 from chargeledger.application.presence import LocalPresence, Presence
 from chargeledger.application.projection_cache import CachedDocuments
 from chargeledger.application.projections import CommandAndStationProjection, ProjectionRunner
 from chargeledger.application.quarantine import Quarantine
+from chargeledger.application.queries import Views
 from chargeledger.application.readiness import StoreProbe, gateway_listening, read_models_within
 from chargeledger.application.registration import RegistrationPolicy
 from chargeledger.application.registry import StationRegistry
 from chargeledger.application.reservation_expiry import ReservationExpiry
+from chargeledger.application.station_presence import TwinAndDispatcher
 from chargeledger.application.supervisor import Supervisor
 from chargeledger.application.twin_service import TwinService
-from chargeledger.config import Settings
+from chargeledger.config import Settings, UnknownIdTags
 
 if TYPE_CHECKING:
     from chargeledger.adapters.postgres_presence import PostgresPresence
 
 log = logging.getLogger("chargeledger")
+
+
+@dataclass(frozen=True)
+class UseCases:
+    """What the HTTP API calls, built once per node over its stores and its twins."""
+
+    views: Views
+    operation_views: OperationViews
+    operator: OperatorCommands
+    sessions: ChargingSessions
+    id_tags: IdTagRegistry
+    profiles: ChargingProfileLibrary
+    local_lists: NamedLocalLists
 
 
 @dataclass
@@ -58,6 +78,7 @@ class Node:
     bus: CommandBus
     twin: TwinService
     registry: StationRegistry
+    use_cases: UseCases
     projections: ProjectionRunner
     dispatcher: Dispatcher
     gateway: OcppGateway
@@ -110,18 +131,46 @@ async def bounded_stage(stage: str, work: Awaitable[object], within_s: float) ->
             log.info("shutdown: %s took %.1f s", stage, elapsed)
 
 
-async def open_stores(url: str) -> tuple[EventStore, DocumentStore]:
+@dataclass
+class OfflineNode:
+    """What the CLI's commands on a store use (stations, tags, events, projections
+    rebuild): the stores and the registries over them, without workers or listeners."""
+
+    clock: Clock
+    store: EventStore
+    documents: DocumentStore
+    stations: StationRegistry
+    id_tags: IdTagRegistry
+
+    def read_models(self) -> tuple[CommandAndStationProjection, ProjectionRunner]:
+        """Every read model, over the documents themselves (no cache), and their runner."""
+        projection = read_models(self.documents)
+        return projection, ProjectionRunner(self.store, self.documents, projection)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+async def open_offline_node(url: str, clock: Clock | None = None) -> OfflineNode:
+    clock = clock or SystemClock()
+    store, documents = await open_stores(url, clock)
+    return OfflineNode(
+        clock, store, documents, StationRegistry(documents), IdTagRegistry(documents, clock)
+    )
+
+
+async def open_stores(url: str, clock: Clock | None = None) -> tuple[EventStore, DocumentStore]:
     """The event store and the document store behind one URL; closing the event store
     closes both (they share the file or the connection pool)."""
     if url.startswith("sqlite:///"):
         database = SQLiteDatabase(sqlite_path(url))
-        return SQLiteEventStore(database), SQLiteDocumentStore(database)
+        return SQLiteEventStore(database, clock=clock), SQLiteDocumentStore(database)
     if url.startswith(("postgresql://", "postgres://")):
         from chargeledger.adapters.postgres_database import PostgresDatabase
         from chargeledger.adapters.postgres_store import PostgresDocumentStore, PostgresEventStore
 
         shared = await PostgresDatabase.open(url)
-        return PostgresEventStore(shared), PostgresDocumentStore(shared)
+        return PostgresEventStore(shared, clock=clock), PostgresDocumentStore(shared)
     raise ValueError(
         f"unsupported store URL {url!r}: use sqlite:///path or postgresql://user@host/db"
     )
@@ -130,20 +179,20 @@ async def open_stores(url: str) -> tuple[EventStore, DocumentStore]:
 async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     faults.arm(settings.crash_at)
     clock = clock or SystemClock()
-    store, documents = await open_stores(settings.store)
+    store, documents = await open_stores(settings.store, clock)
     metrics = NodeMetrics(settings.node_id, _version())
     bus = CommandBus(measured(store, metrics), clock)
     found = getattr(documents, "quarantine", None)  # what the store could not read
     quarantine = found if isinstance(found, Quarantine) else Quarantine()
     twin = TwinService(
-        MeasuredDocuments(documents, metrics), settings.twin_flush_interval_s, quarantine, clock
+        MeasuredDocuments(documents, metrics), clock, settings.twin_flush_interval_s, quarantine
     )
     presence, cluster = await _presence(settings, store)
     await twin.load(shared=cluster is not None)
     registry = StationRegistry(documents)
+    use_cases = build_use_cases(settings, clock, bus, documents, twin)
     projected = CachedDocuments(documents)  # the projection is their only writer here
-    views = CommandAndStationProjection(projected, OperationsProjection(projected))
-    projections = ProjectionRunner(store, projected, views)
+    projections = ProjectionRunner(store, projected, read_models(projected))
     dispatcher = Dispatcher(
         bus,
         documents,
@@ -157,25 +206,22 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         store_failures=store_failures(),
     )
     dispatcher.follow_views(store, projections.wait_until)
-    sessions = SessionMessages(
-        ChargingSessions(bus, documents, IdTagRegistry(documents, clock), twin), twin, clock
-    )
+    sessions = SessionMessages(use_cases.sessions, twin, clock)
     messages = StationMessages(
         bus,
         twin,
         dispatcher,
         clock,
+        RegistrationPolicy(registry, settings.unknown_stations),
         settings.heartbeat_interval_s,
-        registration=RegistrationPolicy(registry, settings.unknown_stations),
         business=sessions.handlers,
         data_transfer_vendors=frozenset(settings.data_transfer_vendors),
     )
     gateway = OcppGateway(
         messages,
-        twin,
-        dispatcher,
+        TwinAndDispatcher(twin, dispatcher),
         registry,
-        accept_unknown_stations=settings.accept_unknown_stations,
+        unknown_stations=settings.unknown_stations,
         options=GatewayOptions(
             response_timeout_s=settings.response_timeout_s,
             ping_interval_s=settings.ping_interval_s,
@@ -224,6 +270,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         bus,
         twin,
         registry,
+        use_cases,
         projections,
         dispatcher,
         gateway,
@@ -235,6 +282,48 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         metrics,
         telemetry,
     )
+
+
+def build_use_cases(
+    settings: Settings,
+    clock: Clock,
+    bus: CommandBus,
+    documents: DocumentStore,
+    twin: TwinService,
+) -> UseCases:
+    id_tags = IdTagRegistry(documents, clock)
+    profiles = ChargingProfileLibrary(documents, clock)
+    local_lists = NamedLocalLists(documents, clock)
+    inputs = OperationInputs(
+        documents,
+        profiles,
+        id_tags,
+        clock,
+        settings.remote_start_unknown_tags == UnknownIdTags.REFUSE,
+        local_lists,
+    )
+    return UseCases(
+        views=Views(documents, twin),
+        operation_views=OperationViews(documents, profiles, twin),
+        operator=OperatorCommands(
+            bus,
+            documents,
+            clock,
+            settings.command_ttl_s,
+            twin,
+            inputs,
+            settings.connection_timeout_s,
+        ),
+        sessions=ChargingSessions(bus, documents, id_tags, twin),
+        id_tags=id_tags,
+        profiles=profiles,
+        local_lists=local_lists,
+    )
+
+
+def read_models(documents: DocumentStore) -> CommandAndStationProjection:
+    """Every read model the projection runner keeps, writing into ``documents``."""
+    return CommandAndStationProjection(documents, OperationsProjection(documents))
 
 
 def _version() -> str:

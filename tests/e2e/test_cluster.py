@@ -76,7 +76,7 @@ STATIONS = 200
 async def test_commands_posted_to_any_node_reach_their_stations_once_through_the_nodes_holding_them(
     tmp_path: Path, postgres_dsn: str
 ) -> None:
-    """Routing: 200 stations spread over three nodes, each command posted to a random
+    """I4, I9 routing: 200 stations spread over three nodes, each command posted to a random
     node; every one is sent once, by its station's node, and ends once (I4). A read on
     another node with the writer's position sees the writer's event (I9)."""
     nodes = start_cluster(tmp_path, postgres_dsn, 3, *FAST)

@@ -141,6 +141,8 @@ async def _all_terminal(api_url: str, keys: list[str]) -> bool:
 async def test_sigkill_of_a_node_moves_its_stations_to_the_others_and_every_command_ends_once(
     tmp_path: Path, postgres_dsn: str
 ) -> None:
+    """I4, I7, I8: kill -9 of a node: every command ends once, transaction ids stay unique, one live
+    connection per station."""
     nodes = start_cluster(tmp_path, postgres_dsn, 3, *FAST, "--lease", "3")
     front_ocpp, front_api = free_port(), free_port()
     addresses = [_address(node, n + 1) for n, node in enumerate(nodes)]

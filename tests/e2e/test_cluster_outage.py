@@ -131,6 +131,7 @@ def start_nodes(tmp_path: Path, urls: list[str]) -> list[ServedNode]:
 async def test_a_node_cut_from_postgresql_sends_no_call_until_it_is_back_and_recovers_by_itself(
     tmp_path: Path, private_postgres: PrivateServer
 ) -> None:
+    """I3, I4: a node that cannot commit sends no CALL; every command ends once."""
     dsn = private_postgres.database(f"cut_{uuid.uuid4().hex[:8]}")
     relay = CuttableRelay(private_postgres.port)
     # node-1 starts first, so it is the leader: its cut moves the leadership too.

@@ -88,6 +88,7 @@ class VanishingStation(Station):
 
 
 async def test_a_station_that_drops_mid_call_is_reconciled_not_resent(tmp_path: Path) -> None:
+    """I4: a CALL in doubt is reconciled, not re-sent: sent once, ended once."""
     node = start_node(tmp_path, "--reconcile-grace", "0.5")
     try:
         async with connected_station(node, "GONE-1", VanishingStation) as first:
@@ -107,6 +108,7 @@ async def test_a_station_that_drops_mid_call_is_reconciled_not_resent(tmp_path: 
 async def test_a_takeover_during_a_pending_call_reconciles_instead_of_doubling(
     tmp_path: Path,
 ) -> None:
+    """I4, I8: a takeover mid-CALL: the call is not doubled on the newer connection."""
     node = start_node(tmp_path, "--reconcile-grace", "0.5", "--response-timeout", "20")
     try:
         async with connected_station(node, "TAKE-1") as old:
@@ -210,6 +212,8 @@ async def test_one_idempotency_key_names_one_command_across_stations(node: Serve
 
 
 async def test_a_read_past_the_log_waits_then_says_it_is_not_caught_up(tmp_path: Path) -> None:
+    """I9: a read with a position token reflects it, or answers 503 NotCaughtUp after a bounded
+    wait."""
     node = start_node(tmp_path, "--read-wait", "0.3")
     try:
         async with node.client() as api:

@@ -95,6 +95,8 @@ async def _post_until_recorded(
 async def test_sigkill_at_a_point_of_the_path_never_loses_or_doubles_a_command(
     tmp_path: Path, point: str
 ) -> None:
+    """I3, I4: kill -9 anywhere on the path: no CALL before the request commits, one end, at most
+    one send per recorded dispatch."""
     nth = random.Random(point).randint(5, 25)
     args = ("--reconcile-grace", "0.5", "--response-timeout", "5")
     holder = {"node": start_node(tmp_path, *args, "--crash-at", f"{point}:{nth}")}

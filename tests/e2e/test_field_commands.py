@@ -29,6 +29,7 @@ TRIGGER = {"requested_message": "Heartbeat"}
 async def test_every_accepted_idempotency_key_reads_back_even_when_merged(
     node: ServedNode,
 ) -> None:
+    """I2: every Idempotency-Key answered 202 has effect once and reads back."""
     async with connected_station(node, "CP-IDEM", SlowStation) as station, node.client() as api:
         await station.boot()
         answers = await asyncio.gather(

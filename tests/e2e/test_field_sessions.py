@@ -200,3 +200,78 @@ async def test_a_remote_start_for_a_tag_the_registry_refuses_is_a_409_unless_for
             assert forced.status_code == 202, forced.text
     finally:
         node.stop()
+
+
+class OfflineStartedStation(Station):
+    """A station that started a session while offline and has not uploaded its
+    StartTransaction yet: it stops what it runs and rejects a stop of anything else."""
+
+    running = {9001}
+
+    @on(Action.remote_stop_transaction)
+    async def on_remote_stop(self, transaction_id: int, **payload: Any) -> Any:
+        self.received.append(("RemoteStopTransaction", {"transaction_id": transaction_id}))
+        runs = transaction_id in self.running
+        return call_result.RemoteStopTransaction(status="Accepted" if runs else "Rejected")
+
+
+async def test_a_remote_stop_the_csms_never_heard_of_is_sent_and_the_station_answers(
+    node: ServedNode,
+) -> None:
+    async with node.client() as api:
+        await add_tag(api, "TAG-S")
+        async with connected_station(node, "CP-ELSE") as elsewhere:
+            await elsewhere.boot()
+            other = await elsewhere.call(
+                call.StartTransaction(
+                    connector_id=1, id_tag="TAG-S", meter_start=0, timestamp=STAMP
+                )
+            )
+        async with connected_station(node, "CP-OFFLINE", OfflineStartedStation) as station:
+            await station.boot()
+            url = "/api/stations/CP-OFFLINE/commands/remote-stop"
+            sent = await api.post(
+                url, json={"transaction_id": 9001}, headers={"Idempotency-Key": "stop-offline"}
+            )
+            assert sent.status_code == 202, sent.text
+            assert (await command(api, "stop-offline"))["status"] == "accepted"
+
+            unknown = await api.post(
+                url, json={"transaction_id": 9002}, headers={"Idempotency-Key": "stop-none"}
+            )
+            assert unknown.status_code == 202, unknown.text
+            rejected = await command(api, "stop-none")
+            assert (rejected["status"], rejected["result"]) == ("rejected", {"status": "Rejected"})
+            assert "the station has no transaction 9002" in rejected["detail"]
+            assert station.received == [
+                ("RemoteStopTransaction", {"transaction_id": 9001}),
+                ("RemoteStopTransaction", {"transaction_id": 9002}),
+            ]
+
+            started = await station.call(
+                call.StartTransaction(
+                    connector_id=1, id_tag="TAG-S", meter_start=5, timestamp=STAMP
+                )
+            )
+            await station.call(
+                call.StopTransaction(
+                    meter_stop=50,
+                    timestamp=LATER,
+                    transaction_id=started.transaction_id,
+                    reason="EVDisconnected",
+                )
+            )
+            ended = await api.post(url, json={"transaction_id": started.transaction_id})
+            assert ended.status_code == 409, ended.text
+            assert ended.json()["error"] == "TransactionNotFound"
+            assert "stopped since 2026-03-01T11:00:00" in ended.json()["detail"]
+            assert "EVDisconnected" in ended.json()["detail"]
+
+            await session(api, other.transaction_id, "open")
+            foreign = await api.post(url, json={"transaction_id": other.transaction_id})
+            assert foreign.status_code == 409, foreign.text
+            assert "runs on station CP-ELSE" in foreign.json()["detail"]
+
+            malformed = await api.post(url, json={"transaction_id": "seven"})
+            assert malformed.status_code == 422
+            assert len(station.received) == 2  # nothing refused up front was sent

@@ -273,6 +273,7 @@ async def test_a_station_that_answers_pings_stays_connected(gw: ServedNode) -> N
 
 
 async def test_a_newer_connection_takes_over_and_commands_go_to_it(gw: ServedNode) -> None:
+    """I8: the newer connection takes over, the older is closed, commands go to the newer."""
     async with connected_station(gw, "GW-TAKE") as older:
         await older.boot()
         async with connected_station(gw, "GW-TAKE") as newer:
@@ -315,6 +316,7 @@ async def test_a_dead_older_socket_never_locks_the_station_out(gw: ServedNode) -
 
 
 async def test_frames_from_a_superseded_connection_are_not_handled(gw: ServedNode) -> None:
+    """I8: a superseded connection can no longer act: its frames are not handled."""
     old = await asyncio.to_thread(raw_upgrade, gw.ocpp_url, "GW-FENCE")
     try:
         # The newer connection waits for the older to close; the older ignores our close
@@ -347,6 +349,7 @@ def _masked_text(text: str) -> bytes:
 
 
 async def test_a_storm_of_reconnects_leaves_exactly_one_live_connection(gw: ServedNode) -> None:
+    """I8: a storm of reconnects leaves exactly one live connection."""
     connections = []
     for _ in range(8):
         connections.append(await websockets.connect(f"{gw.ocpp_url}/GW-STORM", subprotocols=OCPP))

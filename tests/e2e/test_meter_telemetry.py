@@ -19,6 +19,7 @@ def _now() -> str:
 async def test_meter_values_show_on_the_session_without_moving_the_stream(
     node: ServedNode,
 ) -> None:
+    """I5: meter values reach the session view without moving the station's stream version."""
     async with connected_station(node, "MTR-1") as station, node.client() as api:
         await station.boot()
         started = await station.call(

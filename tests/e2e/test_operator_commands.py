@@ -131,8 +131,19 @@ async def test_refusals_are_409_with_the_domain_error_name(node: ServedNode) -> 
                 timestamp=datetime.now(UTC).isoformat(),
             )
         )
-        cases = [
-            ("remote-stop", {"transaction_id": 424242}, "TransactionNotFound"),
+        started = await station.call(
+            call.StartTransaction(
+                connector_id=2, id_tag="T", meter_start=0, timestamp=datetime.now(UTC).isoformat()
+            )
+        )
+        over = started.transaction_id
+        await station.call(
+            call.StopTransaction(
+                meter_stop=10, timestamp=datetime.now(UTC).isoformat(), transaction_id=over
+            )
+        )
+        cases = [  # a transaction id never heard of is sent: test_field_sessions.py
+            ("remote-stop", {"transaction_id": over}, "TransactionNotFound"),
             ("remote-start", {"connector_id": 1, "id_tag": "T"}, "ConnectorNotAvailable"),
             ("unlock-connector", {"connector_id": 5}, "UnknownConnector"),
         ]

@@ -48,6 +48,8 @@ async def test_authorize_answers_from_the_id_tag_registry(node: ServedNode) -> N
 async def test_a_retransmitted_start_transaction_gets_the_same_id_and_creates_nothing(
     node: ServedNode,
 ) -> None:
+    """I7: over OCPP, a retransmitted StartTransaction gets the same transactionId: one
+    transaction."""
     async with connected_station(node, "CP-S") as station, node.client() as api:
         await station.boot()
         await add_tag(api, "TAG-1")
@@ -71,6 +73,7 @@ async def test_a_retransmitted_start_transaction_gets_the_same_id_and_creates_no
 
 
 async def test_meter_values_then_a_repeated_stop_gets_the_same_answer(node: ServedNode) -> None:
+    """I7: over OCPP, a repeated StopTransaction gets the same answer."""
     async with connected_station(node, "CP-M") as station, node.client() as api:
         await station.boot()
         await add_tag(api, "TAG-2", expiry="2099-01-01T00:00:00Z")

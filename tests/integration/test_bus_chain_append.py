@@ -11,9 +11,9 @@ from chargeledger.adapters.memory import InMemoryEventStore
 from chargeledger.application.ports import (
     ChainedAppends,
     CommandAlreadyRecordedError,
+    CommandAppend,
     EventStore,
     Metadata,
-    PendingAppend,
     VersionConflictError,
 )
 from chargeledger.bootstrap import open_stores
@@ -34,9 +34,9 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await opened.close()
 
 
-def chain(*command_ids: str, events_each: int = 1) -> list[PendingAppend]:
+def chain(*command_ids: str, events_each: int = 1) -> list[CommandAppend]:
     return [
-        PendingAppend(
+        CommandAppend(
             [CommandAccepted(f"{cid}-{n}") for n in range(events_each)], Metadata(command_id=cid)
         )
         for cid in command_ids
@@ -59,7 +59,7 @@ async def test_a_chain_lands_as_consecutive_appends_each_with_its_command_id(
 
 async def test_a_refusal_in_a_chain_is_recorded_with_its_outcome(store: EventStore) -> None:
     assert isinstance(store, ChainedAppends)
-    refusal = PendingAppend([], Metadata(command_id="no"), {"error": "ConnectorNotAvailable"})
+    refusal = CommandAppend([], Metadata(command_id="no"), {"error": "ConnectorNotAvailable"})
     await store.append_chain("s", [*chain("a"), refusal, *chain("b")], 0)
     recorded = await store.find_command("s", "no")
     assert recorded is not None

@@ -16,9 +16,9 @@ from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
 
 from chargeledger.application.command_bus import CommandBus
-from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.twin_service import TwinService
-from chargeledger.bootstrap import open_stores
+from chargeledger.bootstrap import build_use_cases, open_stores
+from chargeledger.config import Settings
 from chargeledger.domain import events as e
 from chargeledger.domain.errors import DomainError
 from tests.fakes import FakeClock
@@ -43,7 +43,7 @@ def _telemetry_process(url: str, ready: Queue[str], go: ProcessEvent) -> None:
         try:
             ready.put("telemetry")
             await asyncio.to_thread(go.wait, 30)
-            await flood_telemetry(TwinService(documents), 2000)
+            await flood_telemetry(TwinService(documents, FakeClock()), 2000)
         finally:
             await store.close()
 
@@ -53,10 +53,12 @@ def _telemetry_process(url: str, ready: Queue[str], go: ProcessEvent) -> None:
 async def test_a_telemetry_flood_beside_remote_starts_makes_no_conflict(
     store_url: str,  # noqa: F811
 ) -> None:
+    """I5: a flood of telemetry beside remote starts causes no version conflict."""
     store, documents = await open_stores(store_url)
-    bus = CommandBus(store, FakeClock())
-    twin = TwinService(documents)
-    operator = OperatorCommands(bus, documents, FakeClock(), 600, twin)
+    clock = FakeClock()
+    bus = CommandBus(store, clock)
+    twin = TwinService(documents, clock)
+    operator = build_use_cases(Settings(), clock, bus, documents, twin).operator
     await bus.execute(STATION, s.boot())
     for connector in (1, 2, 3, 4):
         twin.status_notified(STATION, connector, "Available", "NoError")

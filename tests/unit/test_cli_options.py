@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +80,39 @@ def test_the_environment_sets_an_option_and_is_checked_like_the_command_line(
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve"])
     assert "'maybe' is not one of reject, accept" in capsys.readouterr().err
+
+
+def test_serve_has_one_option_per_declared_setting_and_builds_the_same_settings_as_the_env(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chargeledger.config import Settings, settings_options
+    from chargeledger.entrypoints.cli import _settings
+
+    serve = dict(_parsers(build_parser()))["chargeledger serve"]
+    flags = {flag for action in serve._actions for flag in action.option_strings}
+    assert {declared.option.flag for declared in settings_options()} <= flags
+    for name, value in {
+        "STORE": "sqlite:///x.db",
+        "API_TOKEN": "t",
+        "UNKNOWN_STATIONS": "accept",
+        "RESPONSE_TIMEOUT": "7.5",
+        "DATA_TRANSFER_VENDORS": "a,b",
+        "REMOTE_START_UNKNOWN_TAGS": "refuse",
+        "MAX_BODY_BYTES": "123",
+    }.items():
+        monkeypatch.setenv(f"CHARGELEDGER_{name}", value)
+    from_options = _settings(build_parser().parse_args(["serve"]))
+    assert from_options == Settings.from_env()
+    assert from_options.unknown_stations == "accept"
+    assert from_options.data_transfer_vendors == ("a", "b")
+    assert (from_options.response_timeout_s, from_options.max_body_bytes) == (7.5, 123)
+
+
+def test_bench_outside_a_checkout_says_it_needs_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chargeledger.entrypoints.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "store", "--quick"]) == 2
+    assert "run this inside a chargeledger checkout" in capsys.readouterr().err

@@ -11,19 +11,20 @@ import copy
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
+from chargeledger.adapters.clock import SystemClock
 from chargeledger.adapters.notifier import HeadNotifier, follow
 from chargeledger.adapters.serialization import EventCodec, check_append, dumps, encode_outcome
 from chargeledger.application.ports import (
     ANY,
     AppendResult,
+    Clock,
     CommandAlreadyRecordedError,
+    CommandAppend,
     DocumentPage,
     DocumentWrite,
     Metadata,
-    PendingAppend,
     RecordedEvent,
     VersionConflictError,
 )
@@ -31,8 +32,10 @@ from chargeledger.domain.events import Event
 
 
 class InMemoryEventStore:
-    def __init__(self, codec: EventCodec | None = None) -> None:
+    def __init__(self, codec: EventCodec | None = None, clock: Clock | None = None) -> None:
+        """``clock`` stamps ``recorded_at`` on metadata that arrives without one."""
         self._codec = codec or EventCodec()
+        self._clock = clock or SystemClock()
         self.log: list[RecordedEvent] = []
         self._streams: dict[str, list[RecordedEvent]] = {}
         self._commands: dict[tuple[str, str], AppendResult] = {}
@@ -51,7 +54,7 @@ class InMemoryEventStore:
             self._codec.encode(event)  # refuse what a real store could not store
         encode_outcome(outcome)
         if metadata.recorded_at is None:
-            metadata = dataclasses.replace(metadata, recorded_at=datetime.now(UTC).isoformat())
+            metadata = dataclasses.replace(metadata, recorded_at=self._clock.now().isoformat())
         await asyncio.sleep(0)  # a real store yields here; let races interleave
         return self._append_now(stream_id, events, expected_version, metadata, outcome)
 
@@ -99,7 +102,7 @@ class InMemoryEventStore:
         return result
 
     async def append_chain(
-        self, stream_id: str, appends: Sequence[PendingAppend], expected_version: int
+        self, stream_id: str, appends: Sequence[CommandAppend], expected_version: int
     ) -> list[AppendResult]:
         await asyncio.sleep(0)
         current = len(self._streams.get(stream_id, []))

@@ -26,11 +26,11 @@ from prometheus_client.registry import Collector
 from chargeledger.application.ports import (
     AppendResult,
     ChainedAppends,
+    CommandAppend,
     DocumentStore,
     DocumentWrite,
     EventStore,
     Metadata,
-    PendingAppend,
     RecordedEvent,
     VersionConflictError,
 )
@@ -302,7 +302,7 @@ class MeasuredChainingEventStore(MeasuredEventStore):
     """The same, for a store that also chains appends (``ChainedAppends``)."""
 
     async def append_chain(
-        self, stream_id: str, appends: Sequence[PendingAppend], expected_version: int
+        self, stream_id: str, appends: Sequence[CommandAppend], expected_version: int
     ) -> list[AppendResult]:
         chain = self.inner
         assert isinstance(chain, ChainedAppends)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg import errors
 
+from chargeledger.adapters.clock import SystemClock
 from chargeledger.adapters.document_paging import page_query
 from chargeledger.adapters.notifier import follow
 from chargeledger.adapters.postgres_batch import AppendBatcher, PendingAppend
@@ -28,6 +28,7 @@ from chargeledger.application.cluster import LeadershipLostError
 from chargeledger.application.ports import (
     ANY,
     AppendResult,
+    Clock,
     CorruptEventError,
     DocumentPage,
     DocumentWrite,
@@ -110,9 +111,16 @@ class PostgresEventStore:
     """The shared event store. Positions increase in commit-safe order but are not dense:
     each is (writing transaction id << 16) + the event's index within its transaction."""
 
-    def __init__(self, database: PostgresDatabase, codec: EventCodec | None = None) -> None:
+    def __init__(
+        self,
+        database: PostgresDatabase,
+        codec: EventCodec | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        """``clock`` stamps ``recorded_at`` on metadata that arrives without one."""
         self._db = database
         self._codec = codec or EventCodec()
+        self._clock = clock or SystemClock()
         self._notifier = database.notifier
         self._batcher = AppendBatcher(database.pool, self._append_alone, self._to_result)
 
@@ -174,27 +182,6 @@ class PostgresEventStore:
             outcome=decode_outcome(stored_outcome),
         )
 
-    async def append_on(
-        self,
-        conn: AnyConnection,
-        stream_id: str,
-        events: Sequence[Event],
-        expected_version: int,
-        metadata: Metadata,
-        outcome: Mapping[str, Any] | None = None,
-    ) -> AppendResult:
-        """The append on a connection the caller holds, inside its transaction if it has
-        one: the caller commits (and so decides when subscribers can see it)."""
-        params = self._params(stream_id, events, expected_version, metadata, outcome)
-        cursor = await conn.execute(_APPEND, params, prepare=True)
-        row = await cursor.fetchone()
-        assert row is not None
-        future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
-        pending = PendingAppend(
-            stream_id, expected_version, metadata.command_id, params, len(events), future
-        )
-        return self._to_result(pending, row)
-
     def _params(
         self,
         stream_id: str,
@@ -214,7 +201,7 @@ class PostgresEventStore:
             "x": expected_version,
             "c": metadata.command_id,
             "e": f"[{encoded}]",
-            "m": encode_metadata(metadata, datetime.now(UTC).isoformat()),
+            "m": encode_metadata(metadata, self._clock.now().isoformat()),
             "o": encode_outcome(outcome),
         }
 

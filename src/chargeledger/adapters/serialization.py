@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from collections.abc import Callable, Iterable, Mapping
+from enum import StrEnum
 from typing import Any
 
 from chargeledger.application.ports import InvalidAppendError, Metadata
@@ -84,6 +87,7 @@ class EventCodec:
         self._fields = {
             name: tuple(f.name for f in dataclasses.fields(t)) for name, t in self._types.items()
         }
+        self._closed_sets = {name: _closed_set_fields(t) for name, t in self._types.items()}
         self._schema_versions = schema_versions or {}
         self._upcasters = upcasters or {}
 
@@ -138,7 +142,34 @@ class EventCodec:
                 )
             fields = upcast(fields)
             version += 1
+        for name, kind in self._closed_sets[type_name]:
+            value = fields.get(name)
+            if isinstance(value, str) and not isinstance(value, kind):
+                # A spelling outside the set (written before the set was a type) stays
+                # as it was: an old event must never make its stream unreadable.
+                fields[name] = _member_or_text(kind, value)
         return event_type(**fields)
+
+
+def _closed_set_fields(event_type: type[Event]) -> tuple[tuple[str, type[StrEnum]], ...]:
+    """The fields typed with a closed set (``X`` or ``X | None``), to decode as members."""
+    hints = typing.get_type_hints(event_type)
+    found: list[tuple[str, type[StrEnum]]] = []
+    for field in dataclasses.fields(event_type):
+        hint = hints[field.name]
+        union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+        options = typing.get_args(hint) if union else (hint,)
+        for option in options:
+            if isinstance(option, type) and issubclass(option, StrEnum):
+                found.append((field.name, option))
+    return tuple(found)
+
+
+def _member_or_text(kind: type[StrEnum], value: str) -> str:
+    try:
+        return kind(value)
+    except ValueError:
+        return value
 
 
 def encode_metadata(metadata: Metadata, recorded_at: str) -> str:

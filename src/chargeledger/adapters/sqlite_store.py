@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from chargeledger.adapters.clock import SystemClock
 from chargeledger.adapters.document_paging import page_query
 from chargeledger.adapters.notifier import HeadNotifier, follow
 from chargeledger.adapters.serialization import (
@@ -25,12 +25,13 @@ from chargeledger.adapters.sqlite_database import SQLiteDatabase
 from chargeledger.application.ports import (
     ANY,
     AppendResult,
+    Clock,
     CommandAlreadyRecordedError,
+    CommandAppend,
     CorruptEventError,
     DocumentPage,
     DocumentWrite,
     Metadata,
-    PendingAppend,
     RecordedEvent,
     VersionConflictError,
 )
@@ -49,9 +50,13 @@ class SQLiteEventStore:
     """The embedded event store. Positions are dense (1, 2, 3, ...) and commit in order,
     since the file has one writer at a time."""
 
-    def __init__(self, database: SQLiteDatabase, codec: EventCodec | None = None) -> None:
+    def __init__(
+        self, database: SQLiteDatabase, codec: EventCodec | None = None, clock: Clock | None = None
+    ) -> None:
+        """``clock`` stamps ``recorded_at`` on metadata that arrives without one."""
         self._db = database
         self._codec = codec or EventCodec()
+        self._clock = clock or SystemClock()
         self._notifier = HeadNotifier()
 
     async def append(
@@ -68,7 +73,7 @@ class SQLiteEventStore:
             expected_version,
             metadata.command_id,
             [self._codec.encode(event) for event in events],
-            encode_metadata(metadata, datetime.now(UTC).isoformat()),
+            encode_metadata(metadata, self._clock.now().isoformat()),
             outcome,
         )
         result: AppendResult = await self._db.write_in_group(_run_appends, item)
@@ -77,11 +82,11 @@ class SQLiteEventStore:
         return result
 
     async def append_chain(
-        self, stream_id: str, appends: Sequence[PendingAppend], expected_version: int
+        self, stream_id: str, appends: Sequence[CommandAppend], expected_version: int
     ) -> list[AppendResult]:
         """Several commands' appends to one stream in one job: all or none. Raises
         ``VersionConflictError`` or ``CommandAlreadyRecordedError`` before writing."""
-        recorded_at = datetime.now(UTC).isoformat()
+        recorded_at = self._clock.now().isoformat()
         items: list[_Append] = []
         version = expected_version
         for append in appends:

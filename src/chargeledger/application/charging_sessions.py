@@ -21,6 +21,7 @@ from chargeledger.application.ports import DocumentStore
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
+from chargeledger.domain.enums import StopReason
 from chargeledger.domain.errors import DomainError
 from chargeledger.domain.id_tags import IdTagInfo
 from chargeledger.domain.station import retransmitted_start
@@ -51,7 +52,7 @@ class ChargingSessions:
         bus: CommandBus,
         documents: DocumentStore,
         id_tags: IdTagRegistry,
-        twin: TwinService | None = None,
+        twin: TwinService,
     ) -> None:
         self._bus = bus
         self._documents = documents
@@ -105,7 +106,7 @@ class ChargingSessions:
     ) -> IdTagInfo | None:
         """The verdict on the stopping id tag, when the station sent one."""
         info = await self._id_tags.authorize(id_tag) if id_tag else None
-        meters = await self._twin.meters(station_id, transaction_id) if self._twin else None
+        meters = await self._twin.meters(station_id, transaction_id)
         command = c.StopTransaction(
             command_id=stop_command_id(transaction_id),
             transaction_id=transaction_id,
@@ -113,7 +114,7 @@ class ChargingSessions:
             timestamp=timestamp,
             id_tag=id_tag,
             id_tag_info=info,
-            reason=reason,
+            reason=None if reason is None else StopReason(reason),  # schema-checked
             transaction_data=transaction_data or [],
             last_reading=meters.get("last") if meters else None,
         )

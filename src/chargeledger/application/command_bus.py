@@ -38,9 +38,9 @@ from chargeledger.application.ports import (
     ChainedAppends,
     Clock,
     CommandAlreadyRecordedError,
+    CommandAppend,
     EventStore,
     Metadata,
-    PendingAppend,
     RecordedEvent,
     VersionConflictError,
 )
@@ -289,7 +289,7 @@ class CommandBus:
                 state = decision.state_after
         if not decisions:
             return []
-        appends = [PendingAppend(d.events, d.job.metadata, d.outcome) for d in decisions]
+        appends = [CommandAppend(d.events, d.job.metadata, d.outcome) for d in decisions]
         for decision in decisions:
             faults.crash_point(f"before-append:{type(decision.job.command).__name__}")
         chain = self._store

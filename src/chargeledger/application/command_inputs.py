@@ -7,7 +7,9 @@ that the decision stays a pure function of the command:
 - a reservation gets its reservation id from a sequence (unique across the system);
 - a local-list update gets the id-tag registry, each tag with the verdict it has now
   (or the entries given, or those of a named list of the CSMS);
-- a configuration change gets what the station reported of its keys.
+- a configuration change gets what the station reported of its keys;
+- a remote stop gets what the CSMS recorded of its transaction (where it ran, how
+  it ended), or nothing for an id it has never heard of.
 """
 
 from __future__ import annotations
@@ -19,17 +21,20 @@ from typing import Any
 
 from chargeledger.application.charging_profile_library import ChargingProfileLibrary
 from chargeledger.application.holdings_projection import CONFIGURATION
-from chargeledger.application.id_tags import IdTagRegistry
+from chargeledger.application.id_tags import IdTagRegistry, record_of
 from chargeledger.application.local_lists import NamedLocalLists, as_sent
 from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.application.projections import TRANSACTIONS, transaction_key
+from chargeledger.domain.commands import RecordedTransaction
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
 from chargeledger.domain.errors import TransactionNotFoundError
-from chargeledger.domain.id_tags import INVALID, IdTagRecord, authorize
+from chargeledger.domain.events import IdTagInfoEntry
+from chargeledger.domain.id_tags import INVALID, authorize
 from chargeledger.domain.operations import (
     CHANGE_CONFIGURATION,
     OPERATIONS,
     REMOTE_START,
+    REMOTE_STOP,
     RESERVE_NOW,
     SEND_LOCAL_LIST,
 )
@@ -103,7 +108,34 @@ class OperationInputs:
                 completed["registry"] = await self.registry_as_sent()
         elif name == CHANGE_CONFIGURATION.name:
             completed["configuration"] = await self.configuration(station_id)
+        elif name == REMOTE_STOP.name:
+            completed["recorded"] = await self.recorded_transaction(
+                station_id, arguments["transaction_id"]
+            )
         return completed
+
+    async def recorded_transaction(
+        self, station_id: str, transaction_id: int
+    ) -> RecordedTransaction | None:
+        """What the transactions view holds of the id. It may trail the log: the
+        decision trusts the station's own log first, and a stale record only sends a
+        command the station then refuses."""
+        doc = await self._documents.get(TRANSACTIONS, transaction_key(transaction_id))
+        if doc is None:
+            return None
+        status = str(doc.get("status", "open"))
+        because = {
+            "stopped": f"stop reason {doc.get('stop_reason')}",
+            "closed": f"closed by hand: {doc.get('close_reason')}",
+            "abandoned": f"transaction {doc.get('abandoned_for')} took its connector",
+        }.get(status)
+        return RecordedTransaction(
+            station_id=doc["station_id"],
+            on_this_station=doc["station_id"] == station_id,
+            status=status,
+            ended_at=doc.get("stopped_at"),
+            ended_because=because,
+        )
 
     async def _connector_of(self, station_id: str, transaction_id: int) -> int:
         """The connector a session of the station runs on; the decision refuses a
@@ -116,13 +148,13 @@ class OperationInputs:
             )
         return int(doc["connector_id"])
 
-    async def registry_as_sent(self) -> dict[str, dict[str, Any]]:
+    async def registry_as_sent(self) -> dict[str, IdTagInfoEntry]:
         """Every registered tag with the ``idTagInfo`` (snake_case) it would get now."""
-        entries: dict[str, dict[str, Any]] = {}
+        entries: dict[str, IdTagInfoEntry] = {}
         now = self._clock.now()
         for doc in await self._id_tags.list():
-            info = authorize(IdTagRecord(doc["id_tag"], doc["status"], doc.get("expiry")), now)
-            entry: dict[str, Any] = {"status": info.status}
+            info = authorize(record_of(doc), now)
+            entry: IdTagInfoEntry = {"status": info.status}
             if info.expiry is not None:
                 entry["expiry_date"] = info.expiry
             entries[doc["id_tag"]] = entry

@@ -21,12 +21,15 @@ import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
-from typing import Any, Final
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
 
 from chargeledger.application import faults
 from chargeledger.application.command_bus import CommandBus, RetriesExhaustedError
+from chargeledger.application.outgoing_commands import OutgoingCommand
 from chargeledger.application.ports import (
+    RESPONSE_TIMEOUT_S,
     CallNotSentError,
     CallTimeoutError,
     Clock,
@@ -39,10 +42,11 @@ from chargeledger.application.ports import (
     StationOfflineError,
     StationProtocol,
 )
-from chargeledger.application.projections import COMMANDS, OPEN, command_doc
+from chargeledger.application.projections import COMMANDS, OPEN
 from chargeledger.application.reconciliation import NOT_OBSERVED, observed_effect
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import MarkDispatched, RecordOutcome
+from chargeledger.domain.enums import CommandStatus, Outcome
 from chargeledger.domain.errors import DomainError
 from chargeledger.domain.events import TERMINAL_EVENTS, CommandRequested
 from chargeledger.domain.operations import OPERATIONS
@@ -55,13 +59,10 @@ OUTCOME_ATTEMPTS = 5
 
 TAKEN_LOCALLY_KEPT = 100_000
 
-REQUESTED = "requested"
-DISPATCHED = "dispatched"
-
 
 class _StationQueue:
     def __init__(self) -> None:
-        self.pending: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.pending: OrderedDict[str, OutgoingCommand] = OrderedDict()
         self.task: asyncio.Task[None] | None = None
 
 
@@ -75,7 +76,7 @@ class Dispatcher:
         protocol: StationProtocol,
         reconcile_grace_s: float = 10.0,
         expiry_check_s: float = 1.0,
-        response_timeout_s: float = 30.0,
+        response_timeout_s: float = RESPONSE_TIMEOUT_S,
         held_elsewhere: Callable[[str], Awaitable[bool]] | None = None,
         may_send: Callable[[], bool] | None = None,
         store_failures: tuple[type[Exception], ...] = (),
@@ -124,13 +125,13 @@ class Dispatcher:
             event = one.event
             if not isinstance(event, CommandRequested):
                 continue
-            doc = command_doc(one, None)
-            if doc is None or doc["station_id"] not in self._links:
+            command = OutgoingCommand.requested(one, event)
+            if command.station_id not in self._links:
                 continue
             self._taken_locally[event.command_id] = None
             if len(self._taken_locally) > TAKEN_LOCALLY_KEPT:
                 self._taken_locally.popitem(last=False)
-            self._enqueue(doc)
+            self._enqueue(command)
 
     def follow_views(self, store: EventStore, views_reach: ViewsReach) -> None:
         """Follow the log itself (``run``), and know how to wait for the read models."""
@@ -154,9 +155,9 @@ class Dispatcher:
                 if isinstance(event, CommandRequested):
                     if self._taken_locally.pop(event.command_id, "absent") is None:
                         continue
-                    doc = command_doc(recorded, None)
-                    if doc is not None and doc["station_id"] in self._links:
-                        self._enqueue(doc)
+                    command = OutgoingCommand.requested(recorded, event)
+                    if command.station_id in self._links:
+                        self._enqueue(command)
                 elif isinstance(event, TERMINAL_EVENTS):
                     self._never_sent.pop(getattr(event, "command_id"), None)  # noqa: B009
             self._position = batch[-1].position
@@ -170,40 +171,48 @@ class Dispatcher:
             # the read models before they are read.
             position = self._position or await self._store.head_position()
             await self._views_reach(position, 5.0)  # if not, the expiry sweep catches up
-        open_docs = sorted(
+        waiting = sorted(
             (
-                doc
-                for doc in await self._documents.list(COMMANDS, tag=OPEN)
-                if _sendable(doc) and doc["station_id"] == link.station_id
+                command
+                for command in await self._open_commands()
+                if command.station_id == link.station_id
             ),
-            key=lambda d: int(d["position"]),
+            key=lambda command: command.position,
         )
-        for doc in open_docs:
-            if doc["status"] == REQUESTED:
-                self._enqueue(doc)
-            elif doc["command_id"] not in self._in_flight:
-                self._take_up_dispatched(link, doc)
+        for command in waiting:
+            if command.status == CommandStatus.REQUESTED:
+                self._enqueue(command)
+            elif command.command_id not in self._in_flight:
+                self._take_up_dispatched(link, command)
+
+    async def _open_commands(self) -> list[OutgoingCommand]:
+        """The open commands' views, read here once; an unreadable one is passed over."""
+        read = map(OutgoingCommand.from_view, await self._documents.list(COMMANDS, tag=OPEN))
+        return [command for command in read if command is not None]
 
     def station_gone(self, link: StationLink) -> None:
         """The connection closed; a newer link of the same station stays."""
         if self._links.get(link.station_id) is link:
             del self._links[link.station_id]
 
-    def _enqueue(self, doc: dict[str, Any]) -> None:
-        queue = self._queues.setdefault(doc["station_id"], _StationQueue())
-        queue.pending.setdefault(doc["command_id"], doc)
+    def _enqueue(self, command: OutgoingCommand) -> None:
+        station_id = command.station_id
+        queue = self._queues.setdefault(station_id, _StationQueue())
+        queue.pending.setdefault(command.command_id, command)
         if queue.task is None or queue.task.done():
-            queue.task = self._spawn(self._drain(doc["station_id"], queue), doc["station_id"])
+            queue.task = self._spawn(self._drain(station_id, queue), station_id)
 
-    def _take_up_dispatched(self, link: StationLink, doc: dict[str, Any]) -> None:
+    def _take_up_dispatched(self, link: StationLink, command: OutgoingCommand) -> None:
         """A recorded dispatch that no task here is waiting on: send it again if it
         provably never left, otherwise reconcile it."""
-        unsent_attempt = self._never_sent.pop(doc["command_id"], None)
-        if unsent_attempt is not None and unsent_attempt == int(doc.get("attempt", 0)):
+        unsent_attempt = self._never_sent.pop(command.command_id, None)
+        if unsent_attempt is not None and unsent_attempt == command.attempt:
             next_attempt = unsent_attempt + 1
-            self._spawn(self._dispatch(link, doc, next_attempt, redispatch=True), link.station_id)
+            self._spawn(
+                self._dispatch(link, command, next_attempt, redispatch=True), link.station_id
+            )
         else:
-            self._start_reconciling(link, doc)
+            self._start_reconciling(link, command)
 
     def _spawn(self, work: Any, station_id: str) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.create_task(
@@ -223,19 +232,19 @@ class Dispatcher:
                 log.warning("node cut from its cluster: %s waits", station_id)
                 queue.pending.clear()  # queued again by the expiry sweep once it is back
                 return
-            _, doc = queue.pending.popitem(last=False)
+            _, command = queue.pending.popitem(last=False)
             try:
-                await self._dispatch(link, doc, attempt=int(doc.get("attempt", 0)) + 1)
+                await self._dispatch(link, command, attempt=command.attempt + 1)
             except Exception:
-                log.exception("dispatch of %s to %s failed", doc["command_id"], station_id)
+                log.exception("dispatch of %s to %s failed", command.command_id, station_id)
 
     async def _dispatch(
-        self, link: StationLink, doc: dict[str, Any], attempt: int, redispatch: bool = False
+        self, link: StationLink, command: OutgoingCommand, attempt: int, redispatch: bool = False
     ) -> None:
-        command_id = doc["command_id"]
+        command_id = command.command_id
         now = self._clock.now()
-        if not redispatch and _expired(doc, now):
-            await self._record(link.station_id, command_id, "expired", "time to live ran out")
+        if not redispatch and command.expired(now):
+            await self._record(link.station_id, command_id, Outcome.EXPIRED, "time to live ran out")
             return
         if self._may_send is not None and not self._may_send():
             return  # no lease: taken up again when the station is ready or by the sweep
@@ -256,9 +265,9 @@ class Dispatcher:
             # Recorded before, perhaps by a node that died, or ended. Whatever a read
             # model said, the decider's state tells whether it still waits for an end.
             target = dispatched.state.open_commands.get(command_id)
-            in_doubt = target is not None and target.status == DISPATCHED
+            in_doubt = target is not None and target.status == CommandStatus.DISPATCHED
             if in_doubt and target is not None and command_id not in self._in_flight:
-                self._take_up_dispatched(link, {**doc, "attempt": target.attempt})
+                self._take_up_dispatched(link, replace(command, attempt=target.attempt))
             return
         faults.crash_point("after-dispatched")
         if self._links.get(link.station_id) is not link:
@@ -266,46 +275,54 @@ class Dispatcher:
             self._never_sent[command_id] = attempt
             newer = self._links.get(link.station_id)
             if newer is not None:
-                self._take_up_dispatched(newer, {**doc, "attempt": attempt})
+                self._take_up_dispatched(newer, replace(command, attempt=attempt))
             return
         self._in_flight.add(command_id)
         try:
-            answer = await link.call(*self._protocol.call(doc["name"], doc["payload"]))
+            answer = await link.call(*self._protocol.call(command.name, command.payload))
         except StationOfflineError:
             # The connection went before the CALL left: the station cannot have acted,
             # so the next connection gets it as a new attempt, not as a doubt.
             self._never_sent[command_id] = attempt
         except CallNotSentError as not_sent:
             await self._record(
-                link.station_id, command_id, "failed", f"not sent: {not_sent}", error_code="NotSent"
+                link.station_id,
+                command_id,
+                Outcome.FAILED,
+                f"not sent: {not_sent}",
+                error_code="NotSent",
             )
         except CallTimeoutError:
-            await self._record(link.station_id, command_id, "timed_out", "no answer in time")
+            await self._record(link.station_id, command_id, Outcome.TIMED_OUT, "no answer in time")
         except StationCallError as error:
             await self._record(
-                link.station_id, command_id, "failed", error.description, error_code=error.code
+                link.station_id,
+                command_id,
+                Outcome.FAILED,
+                error.description,
+                error_code=error.code,
             )
         except StationDisconnectedError:
             # In doubt: the station may have acted. Reconciliation decides, not a re-send.
             log.warning("station %s left before answering %s", link.station_id, command_id)
         else:
             faults.crash_point("after-answer")
-            outcome, detail = self._protocol.answer(doc["name"], doc["payload"], answer)
+            outcome, detail = self._protocol.answer(command.name, command.payload, answer)
             await self._record(link.station_id, command_id, outcome, detail, result=answer)
         finally:
             self._in_flight.discard(command_id)
 
-    def _start_reconciling(self, link: StationLink, doc: dict[str, Any]) -> None:
-        if doc["command_id"] in self._reconciling:
+    def _start_reconciling(self, link: StationLink, command: OutgoingCommand) -> None:
+        if command.command_id in self._reconciling:
             return
-        self._reconciling.add(doc["command_id"])
-        self._spawn(self._reconcile(link, doc), link.station_id)
+        self._reconciling.add(command.command_id)
+        self._spawn(self._reconcile(link, command), link.station_id)
 
-    async def _reconcile(self, link: StationLink, doc: dict[str, Any]) -> None:
-        command_id = doc["command_id"]
+    async def _reconcile(self, link: StationLink, command: OutgoingCommand) -> None:
+        command_id = command.command_id
         try:
-            if OPERATIONS[doc["name"]].repeat_is_harmless:
-                await self._dispatch(link, doc, int(doc.get("attempt", 1)) + 1, redispatch=True)
+            if OPERATIONS[command.name].repeat_is_harmless:
+                await self._dispatch(link, command, command.attempt + 1, redispatch=True)
                 return
             # Ask the station to tell us where it stands, then give it time to report
             # what it did while we could not hear it (queued StartTransactions etc.).
@@ -313,17 +330,17 @@ class Dispatcher:
                 await link.call(*self._protocol.status_request())
             await asyncio.sleep(self._reconcile_grace_s)
             history = await self._bus.history(link.station_id)
-            since = [r for r in history if r.position > int(doc["position"])]
+            since = [r for r in history if r.position > command.position]
             evidence = observed_effect(
-                doc["name"], doc["payload"], since, self._twin.get(link.station_id)
+                command.name, command.payload, since, self._twin.get(link.station_id)
             )
             if evidence is not None:
                 await self._record(
-                    link.station_id, command_id, "accepted", f"reconciled: {evidence}"
+                    link.station_id, command_id, Outcome.ACCEPTED, f"reconciled: {evidence}"
                 )
             else:
                 await self._record(
-                    link.station_id, command_id, "failed", NOT_OBSERVED, error_code="InDoubt"
+                    link.station_id, command_id, Outcome.FAILED, NOT_OBSERVED, error_code="InDoubt"
                 )
         except Exception:
             log.exception("reconciling %s on %s failed", command_id, link.station_id)
@@ -334,7 +351,7 @@ class Dispatcher:
         self,
         station_id: str,
         command_id: str,
-        outcome: str,
+        outcome: Outcome,
         detail: str = "",
         result: dict[str, Any] | None = None,
         error_code: str = "",
@@ -385,74 +402,41 @@ class Dispatcher:
         """End every command that waited past its time to live: a requested one expires;
         one in doubt whose station never came back fails as not observed."""
         now = self._clock.now()
-        for doc in await self._documents.list(COMMANDS, tag=OPEN):
-            try:
-                due = _expired(doc, now)
-            except (KeyError, TypeError, ValueError):
-                _unreadable(doc)  # one bad view must not stop every other from expiring
+        for command in await self._open_commands():
+            requested = command.status == CommandStatus.REQUESTED
+            if not command.expired(now):
+                if requested and command.station_id in self._links:
+                    self._enqueue(command)  # a safety net: queued twice is still sent once
                 continue
-            if not due:
-                if doc["status"] == REQUESTED and doc["station_id"] in self._links:
-                    self._enqueue(doc)  # a safety net: queued twice is still sent once
-                continue
-            if doc["status"] == REQUESTED:
+            if requested:
                 await self._record(
-                    doc["station_id"], doc["command_id"], "expired", "time to live ran out"
+                    command.station_id, command.command_id, Outcome.EXPIRED, "time to live ran out"
                 )
-            elif _expired(doc, now - timedelta(seconds=self._response_timeout_s)):
-                await self._end_abandoned_dispatch(doc)
+            elif command.expired(now - timedelta(seconds=self._response_timeout_s)):
+                await self._end_abandoned_dispatch(command)
 
-    async def _end_abandoned_dispatch(self, doc: dict[str, Any]) -> None:
+    async def _end_abandoned_dispatch(self, command: OutgoingCommand) -> None:
         """A dispatch past its time to live and its answer's timeout that nothing here
         waits on still needs its one terminal event: reconcile it where its station
         is linked, otherwise it fails as not observed."""
-        command_id = doc["command_id"]
+        command_id, station_id = command.command_id, command.station_id
         if command_id in self._in_flight or command_id in self._reconciling:
             return
-        link = self._links.get(doc["station_id"])
+        link = self._links.get(station_id)
         if link is not None:
-            self._start_reconciling(link, doc)
+            self._start_reconciling(link, command)
             return
-        if self._held_elsewhere is not None and await self._held_elsewhere(doc["station_id"]):
+        if self._held_elsewhere is not None and await self._held_elsewhere(station_id):
             return  # its holder reconciles it when the station is ready there
         self._never_sent.pop(command_id, None)
         await self._record(
-            doc["station_id"], command_id, "failed", NOT_OBSERVED, error_code="InDoubt"
+            station_id, command_id, Outcome.FAILED, NOT_OBSERVED, error_code="InDoubt"
         )
 
     async def run_expiry(self) -> None:
         while True:
             await asyncio.sleep(self._expiry_check_s)
             await self.expire_overdue()
-
-
-_UNREADABLE: set[str] = set()
-
-
-def _unreadable(doc: dict[str, Any]) -> None:
-    key = str(doc.get("command_id"))
-    if key not in _UNREADABLE and len(_UNREADABLE) < 10_000:
-        _UNREADABLE.add(key)
-        log.error("command view %r cannot be read; skipped: %.200r", key, doc)
-
-
-_OPEN_FIELDS: Final = {"command_id": str, "station_id": str, "status": str, "name": str}
-
-
-def _sendable(doc: dict[str, Any]) -> bool:
-    """Whether an open command view has what sending it reads: one that has not is
-    logged and passed over, so that it never keeps the others of a station (or of
-    every station) from going out when a station boots."""
-    fine = all(isinstance(doc.get(k), t) for k, t in _OPEN_FIELDS.items()) and (
-        type(doc.get("position")) is int and isinstance(doc.get("payload"), dict)
-    )
-    if not fine:
-        _unreadable(doc)
-    return fine
-
-
-def _expired(doc: dict[str, Any], now: datetime) -> bool:
-    return datetime.fromisoformat(doc["expires_at"]) <= now
 
 
 async def _logged(work: Any, what: str) -> None:

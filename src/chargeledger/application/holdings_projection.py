@@ -20,6 +20,7 @@ from typing import Any
 from chargeledger.application.ports import DocumentStore, DocumentWrite, RecordedEvent
 from chargeledger.domain import events as e
 from chargeledger.domain import operations as o
+from chargeledger.domain.enums import LIVE_RESERVATION_STATUSES, ReservationStatus
 from chargeledger.domain.operations import OPERATIONS
 
 RESERVATIONS = "reservation"
@@ -112,7 +113,7 @@ async def _reservation(touched: _Batch, recorded: RecordedEvent) -> None:
             "id_tag": event.id_tag,
             "parent_id_tag": event.parent_id_tag,
             "expiry_date": event.expiry_date,
-            "status": "requested",
+            "status": ReservationStatus.REQUESTED,
             "command_id": event.command_id,
             "changing_by": None,
             "transaction_id": None,
@@ -125,7 +126,7 @@ async def _reservation(touched: _Batch, recorded: RecordedEvent) -> None:
     elif isinstance(event, e.ReservationConfirmed):
         doc = {
             **doc,
-            "status": "active",
+            "status": ReservationStatus.ACTIVE,
             "connector_id": event.connector_id,
             "expiry_date": event.expiry_date,
             "command_id": event.confirmed_by,
@@ -144,7 +145,7 @@ async def _reservation(touched: _Batch, recorded: RecordedEvent) -> None:
     doc["position"] = recorded.position
     touched.put(RESERVATIONS, key, doc, station_id)
     live = None
-    if doc["status"] in ("requested", "active"):
+    if doc["status"] in LIVE_RESERVATION_STATUSES:
         live = {"station_id": station_id, "reservation_id": doc["reservation_id"]}
         live["expiry_date"] = doc["expiry_date"]
     touched.put(LIVE_RESERVATIONS, key, live)

@@ -100,7 +100,7 @@ class OperationViews:
         self,
         documents: DocumentStore,
         profiles: ChargingProfileLibrary,
-        twin: TwinService | None = None,
+        twin: TwinService,
     ) -> None:
         self._documents = documents
         self._profiles = profiles
@@ -124,7 +124,7 @@ class OperationViews:
         installed = await self._documents.get(STATION_PROFILES, station_id)
         if local_list is not None:
             local_list = {k: v for k, v in local_list.items() if k != "station_id"}
-        twin = self._twin.get(station_id) if self._twin else None
+        twin = self._twin.get(station_id)
         return {
             "configuration": configuration_view(configuration),
             "local_list": local_list,
@@ -137,7 +137,7 @@ class OperationViews:
         self, station_id: str, twin: StationTwin | None
     ) -> list[dict[str, Any]]:
         """Per connector, the readings sent outside a transaction: count and last."""
-        if self._twin is None or twin is None:
+        if twin is None:
             return []
         shown = []
         for connector_id in twin.connectors:

@@ -8,11 +8,14 @@ optional expiry, normalised to UTC. The verdict a station gets is the domain's
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from chargeledger.application.ports import Clock, DocumentStore, DocumentWrite
+from chargeledger.domain.enums import AuthorizationStatus
 from chargeledger.domain.id_tags import STORED_STATUSES, IdTagInfo, IdTagRecord, authorize
+from chargeledger.domain.timestamps import instant, iso_z
 from chargeledger.errors import ChargeledgerError
 
 ID_TAGS = "id_tag"
@@ -30,14 +33,14 @@ def normalise_expiry(expiry: str | datetime | None) -> str | None:
         return None
     if isinstance(expiry, str):
         try:
-            expiry = datetime.fromisoformat(expiry)
+            expiry = instant(expiry)
         except ValueError:
             raise InvalidIdTagError(
                 f"expiry {expiry!r} is not ISO-8601; send e.g. 2026-12-31T23:59:59Z"
             ) from None
     if expiry.tzinfo is None:
         expiry = expiry.replace(tzinfo=UTC)
-    return expiry.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return iso_z(expiry)
 
 
 def check_id_tag(id_tag: str) -> None:
@@ -51,6 +54,11 @@ def check_id_tag(id_tag: str) -> None:
         raise InvalidIdTagError(
             f"id tag {id_tag!r} holds a control character or a lone surrogate; send printable text"
         )
+
+
+def record_of(doc: Mapping[str, Any]) -> IdTagRecord:
+    """A stored tag document as the domain reads it (``put`` checked its status)."""
+    return IdTagRecord(doc["id_tag"], AuthorizationStatus(doc["status"]), doc.get("expiry"))
 
 
 class IdTagRegistry:
@@ -90,5 +98,5 @@ class IdTagRegistry:
     async def authorize(self, id_tag: str) -> IdTagInfo:
         """The verdict on ``id_tag`` now."""
         doc = await self._documents.get(ID_TAGS, id_tag)
-        record = None if doc is None else IdTagRecord(doc["id_tag"], doc["status"], doc["expiry"])
+        record = None if doc is None else record_of(doc)
         return authorize(record, self._clock.now())

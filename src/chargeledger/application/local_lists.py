@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chargeledger.application.ports import Clock, DocumentStore, DocumentWrite
+from chargeledger.domain.events import IdTagInfoEntry
+from chargeledger.domain.timestamps import iso_z
 from chargeledger.errors import ChargeledgerError
 
 LOCAL_LIST_NAMES = "named_local_list"
@@ -22,14 +24,14 @@ class LocalListNotFoundError(ChargeledgerError, LookupError):
     """No named local list by that name; ``PUT /api/local-lists/{name}`` makes one."""
 
 
-def as_sent(entries: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any] | None]:
+def as_sent(entries: Iterable[Mapping[str, Any]]) -> dict[str, IdTagInfoEntry | None]:
     """Id tag to the ``idTagInfo`` the station is to hold (``None``: remove the tag)."""
-    sent: dict[str, dict[str, Any] | None] = {}
+    sent: dict[str, IdTagInfoEntry | None] = {}
     for entry in entries:
         if entry.get("status") is None:
             sent[entry["id_tag"]] = None
             continue
-        info: dict[str, Any] = {"status": entry["status"]}
+        info: IdTagInfoEntry = {"status": entry["status"]}
         if entry.get("expiry") is not None:
             info["expiry_date"] = entry["expiry"]
         if entry.get("parent_id_tag") is not None:
@@ -48,7 +50,7 @@ class NamedLocalLists:
         doc = {
             "name": name,
             "entries": entries,
-            "updated_at": self._clock.now().isoformat().replace("+00:00", "Z"),
+            "updated_at": iso_z(self._clock.now()),
         }
         await self._documents.write([DocumentWrite(LOCAL_LIST_NAMES, name, doc)])
         return doc
@@ -62,7 +64,7 @@ class NamedLocalLists:
         await self._documents.write([DocumentWrite(LOCAL_LIST_NAMES, name, None)])
         return True
 
-    async def entries(self, name: str) -> dict[str, dict[str, Any] | None]:
+    async def entries(self, name: str) -> dict[str, IdTagInfoEntry | None]:
         """The named list's entries as sent; ``LocalListNotFoundError`` if there is none."""
         doc = await self.get(name)
         if doc is None:

@@ -22,6 +22,7 @@ from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.application.projections import COMMANDS
 from chargeledger.application.queries import command_view
 from chargeledger.application.twin_service import TwinService
+from chargeledger.domain.enums import CommandStatus
 from chargeledger.domain.errors import IdempotencyKeyInUseError
 from chargeledger.domain.operations import OPERATIONS
 from chargeledger.domain.operations.spec import Common
@@ -68,8 +69,8 @@ class OperatorCommands:
         documents: DocumentStore,
         clock: Clock,
         default_ttl_s: float,
-        twin: TwinService | None = None,
-        inputs: OperationInputs | None = None,
+        twin: TwinService,
+        inputs: OperationInputs,
         connection_timeout_s: float = DEFAULT_CONNECTION_TIMEOUT_S,
     ) -> None:
         self._connection_timeout_s = connection_timeout_s
@@ -97,12 +98,10 @@ class OperatorCommands:
             )
         now = self._clock.now()
         expires = now + timedelta(seconds=ttl_s if ttl_s is not None else self._default_ttl_s)
-        timeout, connectors = self._connection_timeout_s, None
-        if self._inputs is not None:
-            reported = await self._inputs.reported_configuration(station_id)
-            timeout = reported.connection_timeout_s or timeout
-            connectors = reported.number_of_connectors
-        twin = self._twin.get(station_id) if self._twin else None
+        reported = await self._inputs.reported_configuration(station_id)
+        timeout = reported.connection_timeout_s or self._connection_timeout_s
+        connectors = reported.number_of_connectors
+        twin = self._twin.get(station_id)
         common: Common = {
             "command_id": command_id,
             "requested_at": now.isoformat(),
@@ -110,8 +109,7 @@ class OperatorCommands:
             "twin": snapshot_of(twin, timeout, connectors),
         }
         said = fingerprint(name, arguments, ttl_s)
-        if self._inputs is not None:
-            arguments = await self._inputs.complete(station_id, name, arguments)
+        arguments = await self._inputs.complete(station_id, name, arguments)
         command = OPERATIONS[name].command_of(arguments, common)
         result = await self._bus.execute(station_id, command, fingerprint=said)
         view = await self._view(station_id, result.same_as or command_id, name, result)
@@ -130,7 +128,7 @@ class OperatorCommands:
                 "command_id": command_id,
                 "station_id": station_id,
                 "name": name,
-                "status": "requested",
+                "status": CommandStatus.REQUESTED,
                 "detail": "",
                 "result": None,
                 "attempts": 0,

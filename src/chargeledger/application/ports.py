@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Protocol, runtime_checkable
 
+from chargeledger.domain.enums import Outcome
 from chargeledger.domain.events import Event
 from chargeledger.errors import StationLinkError, StoreError
 
@@ -159,8 +160,9 @@ class CommandAlreadyRecordedError(StoreError):
 
 
 @dataclass(frozen=True)
-class PendingAppend:
-    """One command's share of an append chain."""
+class CommandAppend:
+    """One command's share of an append chain: its events, the metadata that carries
+    its command id, and the outcome a repeat of it returns."""
 
     events: Sequence[Event]
     metadata: Metadata
@@ -177,7 +179,7 @@ class ChainedAppends(Protocol):
     """
 
     async def append_chain(
-        self, stream_id: str, appends: Sequence[PendingAppend], expected_version: int
+        self, stream_id: str, appends: Sequence[CommandAppend], expected_version: int
     ) -> list[AppendResult]:
         """Append each in order, the first at ``expected_version`` and each next one on
         top of the one before, in one transaction: all are written, or none.
@@ -257,6 +259,10 @@ class Clock(Protocol):
         ...
 
 
+RESPONSE_TIMEOUT_S: Final = 30.0
+"""Seconds a station has to answer one of our CALLs, unless ``--response-timeout`` says."""
+
+
 class CallTimeoutError(StationLinkError):
     """The station did not answer a CALL within the response timeout."""
 
@@ -298,6 +304,39 @@ class StationLink(Protocol):
         ...
 
 
+class StationPresence(Protocol):
+    """What the OCPP gateway tells the rest of the node about the station connections
+    it holds (``Presence`` says which node holds a station; this is told what happens
+    to a connection on this one). ``link`` is the connection's ``StationLink``."""
+
+    def is_known(self, station_id: str) -> bool:
+        """Whether the node has seen the station before (in accept mode a known id
+        passes freely; a new one counts against its address's budget)."""
+        ...
+
+    def connected(self, link: StationLink, protocol: str | None) -> None:
+        """The connection went live (after its handshake and any takeover)."""
+        ...
+
+    async def ready(self, link: StationLink) -> None:
+        """The connection took over one whose registration was accepted: what waits
+        for the station may be sent on it."""
+        ...
+
+    def message_received(self, station_id: str) -> None:
+        """A message of any kind arrived from the station (runs for every frame)."""
+        ...
+
+    def superseded(self, link: StationLink) -> None:
+        """A newer connection, here or on another node, speaks for the station now:
+        ``link`` carries no more CALLs."""
+        ...
+
+    def disconnected(self, link: StationLink) -> None:
+        """The connection closed; a newer one of the same station stays."""
+        ...
+
+
 class StationCallError(StationLinkError):
     """The station answered with a CALLERROR."""
 
@@ -321,8 +360,8 @@ class StationProtocol(Protocol):
 
     def answer(
         self, name: str, payload: Mapping[str, Any], result: Mapping[str, Any]
-    ) -> tuple[str, str]:
-        """The outcome (``accepted`` or ``rejected``) of an answer, and what it means in
+    ) -> tuple[Outcome, str]:
+        """The outcome (``ACCEPTED`` or ``REJECTED``) of an answer, and what it means in
         words (``""`` when its status says it all)."""
         ...
 

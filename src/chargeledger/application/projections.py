@@ -12,6 +12,7 @@ from chargeledger.application.ports import DocumentStore, DocumentWrite, EventSt
 from chargeledger.application.projection_cache import CachedDocuments
 from chargeledger.domain import events as e
 from chargeledger.domain.charging_sessions import DEFAULT_STOP_REASON, session_energy
+from chargeledger.domain.enums import OPEN_STATUSES, CommandStatus, TransactionStatus
 from chargeledger.domain.operations import name_of
 
 log = logging.getLogger(__name__)
@@ -24,12 +25,12 @@ STATIONS = "station"
 TRANSACTIONS = "transaction"
 OPEN = "open"
 
-TERMINAL_STATUS: dict[type[e.Event], str] = {
-    e.CommandAccepted: "accepted",
-    e.CommandRejected: "rejected",
-    e.CommandTimedOut: "timed_out",
-    e.CommandExpired: "expired",
-    e.CommandFailed: "failed",
+TERMINAL_STATUS: dict[type[e.Event], CommandStatus] = {
+    e.CommandAccepted: CommandStatus.ACCEPTED,
+    e.CommandRejected: CommandStatus.REJECTED,
+    e.CommandTimedOut: CommandStatus.TIMED_OUT,
+    e.CommandExpired: CommandStatus.EXPIRED,
+    e.CommandFailed: CommandStatus.FAILED,
 }
 
 
@@ -59,7 +60,7 @@ def command_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict
             "station_id": station_id_of(recorded.stream_id),
             "name": name_of(event),
             "payload": event.payload(),
-            "status": "requested",
+            "status": CommandStatus.REQUESTED,
             "detail": "",
             "result": None,
             "requested_at": event.requested_at,
@@ -73,7 +74,7 @@ def command_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict
     if isinstance(event, e.CommandDispatched):
         return {
             **current,
-            "status": "dispatched",
+            "status": CommandStatus.DISPATCHED,
             "attempt": event.attempt,
             "attempts": event.attempt,
             "connection_epoch": event.connection_epoch,
@@ -98,7 +99,7 @@ def command_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict
     }
 
 
-ERROR_CODES = {"timed_out": "Timeout", "expired": "Expired"}
+ERROR_CODES = {CommandStatus.TIMED_OUT: "Timeout", CommandStatus.EXPIRED: "Expired"}
 """The ``error_code`` of an end that is not a station's CALLERROR."""
 
 
@@ -114,7 +115,7 @@ def transaction_doc(
             "connector_id": event.connector_id,
             "id_tag": event.id_tag,
             "id_tag_status": event.id_tag_status,
-            "status": "open",
+            "status": TransactionStatus.OPEN,
             "meter_start": event.meter_start,
             "started_at": event.started_at,
             "meter_stop": None,
@@ -146,7 +147,7 @@ def transaction_doc(
     if isinstance(event, e.TransactionClosed):
         return {
             **current,
-            "status": "closed",
+            "status": TransactionStatus.CLOSED,
             "close_reason": event.reason,
             "stopped_at": event.closed_at,
             "position": recorded.position,
@@ -161,14 +162,14 @@ def transaction_doc(
     if isinstance(event, e.TransactionAbandoned):
         return {
             **current,
-            "status": "abandoned",
+            "status": TransactionStatus.ABANDONED,
             "abandoned_for": event.superseded_by,
             "position": recorded.position,
         }
     if isinstance(event, e.TransactionStopped):
         return {
             **current,
-            "status": "stopped",
+            "status": TransactionStatus.STOPPED,
             "meter_stop": event.meter_stop,
             "stopped_at": event.stopped_at,
             "stop_reason": event.reason or DEFAULT_STOP_REASON,
@@ -199,7 +200,10 @@ def station_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict
     return doc
 
 
-class MoreViews(Protocol):
+class SameCommitProjection(Protocol):
+    """Read models that are written in the same commit as the command views, and are
+    given them (the other operations' views: reservations, local lists, ...)."""
+
     models: tuple[str, ...]
     """The read models it writes (rebuilding deletes them first)."""
 
@@ -212,15 +216,17 @@ class MoreViews(Protocol):
 
 class CommandAndStationProjection:
     """Keeps the command views, the stations' business views and the charging sessions,
-    and (``more``) the read models of the other operations, in the same commit."""
+    and (``operations``) the read models of the other operations, in the same commit."""
 
     name = "views"
 
-    def __init__(self, documents: DocumentStore, more: MoreViews | None = None) -> None:
+    def __init__(
+        self, documents: DocumentStore, operations: SameCommitProjection | None = None
+    ) -> None:
         self._documents = documents
-        self._more = more
+        self._operations = operations
         self.models: tuple[str, ...] = (COMMANDS, COMMAND_ORDER, STATIONS, TRANSACTIONS) + (
-            more.models if more is not None else ()
+            operations.models if operations is not None else ()
         )
 
     async def writes_for(self, batch: Sequence[RecordedEvent]) -> list[DocumentWrite]:
@@ -263,7 +269,7 @@ class CommandAndStationProjection:
             known = stations.get(station_id) or await self._documents.get(STATIONS, station_id)
             stations[station_id] = station_doc(recorded, known)
         writes = [
-            DocumentWrite(COMMANDS, key, doc, OPEN if doc["status"] in _OPEN_STATUSES else None)
+            DocumentWrite(COMMANDS, key, doc, OPEN if doc["status"] in OPEN_STATUSES else None)
             for key, doc in commands.items()
         ]
         writes += [
@@ -281,8 +287,8 @@ class CommandAndStationProjection:
             DocumentWrite(TRANSACTIONS, key, doc, doc["station_id"])
             for key, doc in sessions.items()
         ]
-        if self._more is not None:
-            writes += await self._more.writes_for(batch, commands)
+        if self._operations is not None:
+            writes += await self._operations.writes_for(batch, commands)
         return writes
 
     async def _remote_start_profile(
@@ -373,8 +379,6 @@ def _profile_id(profile: object) -> int | None:
 
 MERGED = "merged"
 """The status of a key whose request was merged into another (``merged_into``)."""
-
-_OPEN_STATUSES = {"requested", "dispatched"}
 
 
 class ProjectionRunner:

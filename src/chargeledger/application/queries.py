@@ -15,6 +15,7 @@ from chargeledger.application.projections import (
 )
 from chargeledger.application.registry import REGISTRY
 from chargeledger.application.twin_service import TwinService, meter_series
+from chargeledger.domain.enums import ENDED_STATUSES, TransactionStatus
 from chargeledger.domain.twin import StationTwin
 
 COMMAND_VIEW_FIELDS = (
@@ -75,11 +76,6 @@ def command_view(doc: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-ENDED_STATUSES = frozenset({"accepted", "rejected", "timed_out", "expired", "failed"})
-COMMAND_STATUSES = ("requested", "dispatched", *sorted(ENDED_STATUSES))
-TRANSACTION_STATUSES = ("open", "stopped", "abandoned", "closed")
-
-
 def transaction_view(doc: dict[str, Any]) -> dict[str, Any]:
     """A charging session: ``status`` is open, stopped, abandoned (the station started
     another session on the connector without stopping this one) or closed (by an
@@ -88,7 +84,7 @@ def transaction_view(doc: dict[str, Any]) -> dict[str, Any]:
     ``anomalies``: what was implausible about it (a meter that went down)."""
     view = {name: doc.get(name) for name in TRANSACTION_VIEW_FIELDS}
     if doc.get("status") == "unconfirmed":  # as projected before it counted as open
-        view["status"], view["unconfirmed"] = "open", True
+        view["status"], view["unconfirmed"] = TransactionStatus.OPEN, True
     view["unconfirmed"] = bool(view["unconfirmed"])
     view["anomalies"] = [doc["energy_anomaly"]] if doc.get("energy_anomaly") else []
     return view

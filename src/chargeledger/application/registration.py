@@ -6,17 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chargeledger.application.registry import StationRegistry
-from chargeledger.domain.commands import ACCEPT_UNKNOWN
+from chargeledger.domain.enums import UnknownStations
+
+__all__ = ["RegistrationPolicy", "UnknownStations"]
 
 
 @dataclass(frozen=True)
 class RegistrationPolicy:
-    registry: StationRegistry | None = None
-    unknown_stations: str = ACCEPT_UNKNOWN
+    registry: StationRegistry | None
+    """``None``: every id is known (a node without a registry)."""
+    unknown_stations: UnknownStations
 
     async def known(self, station_id: str) -> bool:
         """Whether the registry holds the station (every id, when there is no registry)."""
         return self.registry is None or await self.registry.get(station_id) is not None
-
-
-OPEN_REGISTRATION = RegistrationPolicy()

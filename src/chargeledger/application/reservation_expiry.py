@@ -17,7 +17,7 @@ from chargeledger.application.holdings_projection import LIVE_RESERVATIONS
 from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.domain.commands import ExpireReservation
 from chargeledger.domain.errors import DomainError
-from chargeledger.domain.id_tags import instant
+from chargeledger.domain.timestamps import instant
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import asdict, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -21,6 +21,7 @@ from chargeledger.application.quarantine import QUARANTINE, Quarantine
 from chargeledger.domain import meter_series as ms
 from chargeledger.domain import station_reports as r
 from chargeledger.domain import twin as t
+from chargeledger.domain.timestamps import instant, iso_z
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,9 @@ class TwinService:
     def __init__(
         self,
         documents: DocumentStore,
+        clock: Clock,
         flush_interval_s: float = 0.5,
         quarantine: Quarantine | None = None,
-        clock: Clock | None = None,
     ) -> None:
         self._documents = documents
         self._clock = clock
@@ -102,19 +103,19 @@ class TwinService:
     def message_received(self, station_id: str) -> None:
         """Any message from the station (a CALL, an answer): only its time is kept, in a
         plain dict and saved with the twin's next write, as this runs for every frame."""
-        self._last_message[station_id] = self._clock.now() if self._clock else datetime.now(UTC)
+        self._last_message[station_id] = self._clock.now()
         self._dirty.add(station_id)
 
     def last_message_at(self, station_id: str) -> str | None:
         """When the station's last message of any kind arrived (ISO-8601, UTC)."""
         at = self._last_message.get(station_id)
-        return None if at is None else at.isoformat().replace("+00:00", "Z")
+        return None if at is None else iso_z(at)
 
     def _took_last_message(self, doc: dict[str, Any]) -> None:
         stored = doc.get("last_message_at")
         if isinstance(stored, str):
             try:
-                at = datetime.fromisoformat(stored.replace("Z", "+00:00"))
+                at = instant(stored)
             except ValueError:
                 return
             self._last_message[str(doc["station_id"])] = at

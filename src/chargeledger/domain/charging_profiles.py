@@ -24,20 +24,56 @@ Rules (each refusal is an ``InvalidChargingProfileError`` naming the field):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
+from chargeledger.domain.enums import (
+    ChargingProfileKind,
+    ChargingProfilePurpose,
+    ChargingRateUnit,
+    RecurrencyKind,
+)
 from chargeledger.domain.errors import InvalidChargingProfileError, TransactionNotFoundError
-from chargeledger.domain.id_tags import instant
+from chargeledger.domain.timestamps import instant
 
-CHARGE_POINT_MAX = "ChargePointMaxProfile"
-TX_DEFAULT = "TxDefaultProfile"
-TX = "TxProfile"
-PURPOSES = (CHARGE_POINT_MAX, TX_DEFAULT, TX)
-KINDS = ("Absolute", "Recurring", "Relative")
-RECURRENCY_KINDS = ("Daily", "Weekly")
-RATE_UNITS = ("W", "A")
+CHARGE_POINT_MAX = ChargingProfilePurpose.CHARGE_POINT_MAX_PROFILE
+TX_DEFAULT = ChargingProfilePurpose.TX_DEFAULT_PROFILE
+TX = ChargingProfilePurpose.TX_PROFILE
+PURPOSES = tuple(ChargingProfilePurpose)
+KINDS = tuple(ChargingProfileKind)
+RECURRENCY_KINDS = tuple(RecurrencyKind)
+RATE_UNITS = tuple(ChargingRateUnit)
 
 Profile = Mapping[str, Any]
+"""A profile as it arrives, before ``check_profile`` has passed it."""
+
+
+class ChargingSchedulePeriod(TypedDict):
+    start_period: int
+    limit: float
+    number_phases: NotRequired[int | None]
+
+
+class ChargingSchedule(TypedDict):
+    charging_rate_unit: str
+    charging_schedule_period: list[ChargingSchedulePeriod]
+    duration: NotRequired[int | None]
+    start_schedule: NotRequired[str | None]
+    min_charging_rate: NotRequired[float | None]
+
+
+class ChargingProfile(TypedDict):
+    """A profile that passed ``check_profile``, as commands and events carry it (the
+    optional fields absent or ``None``)."""
+
+    charging_profile_id: int
+    stack_level: int
+    charging_profile_purpose: str
+    charging_profile_kind: str
+    charging_schedule: ChargingSchedule
+    transaction_id: NotRequired[int | None]
+    recurrency_kind: NotRequired[str | None]
+    valid_from: NotRequired[str | None]
+    valid_to: NotRequired[str | None]
 
 
 def _refuse(where: str, problem: str) -> InvalidChargingProfileError:
@@ -78,7 +114,7 @@ def check_profile(profile: Profile) -> None:
         raise _refuse("stack_level", f"must be 0 or more, got {profile['stack_level']}")
     purpose = _one_of(profile, "charging_profile_purpose", PURPOSES, "")
     kind = _one_of(profile, "charging_profile_kind", KINDS, "")
-    if kind == "Recurring":
+    if kind == ChargingProfileKind.RECURRING:
         _one_of(profile, "recurrency_kind", RECURRENCY_KINDS, "")
     elif profile.get("recurrency_kind") is not None:
         raise _refuse("recurrency_kind", f"only a Recurring profile has one, this one is {kind}")

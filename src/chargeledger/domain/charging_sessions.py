@@ -22,10 +22,11 @@ from typing import Any
 
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
+from chargeledger.domain.enums import CommandStatus, StopReason
 from chargeledger.domain.errors import TransactionNotFoundError
-from chargeledger.domain.id_tags import instant
 from chargeledger.domain.reservations import used_by
-from chargeledger.domain.station_state import DISPATCHED, OpenSession, StationState
+from chargeledger.domain.station_state import OpenSession, StationState
+from chargeledger.domain.timestamps import instant
 
 
 def decide_start(command: c.StartTransaction, state: StationState) -> list[e.Event]:
@@ -82,7 +83,7 @@ def _remote_start_behind(command: c.StartTransaction, state: StationState) -> st
     pending = state.pending_remote_start(command.connector_id, command.id_tag)
     if (
         pending is not None
-        and pending.status == DISPATCHED
+        and pending.status == CommandStatus.DISPATCHED
         and pending.id_tag == command.id_tag
         and not pending.linked
     ):
@@ -142,7 +143,7 @@ def decide_stop(command: c.StopTransaction, state: StationState) -> list[e.Event
     ]
 
 
-DEFAULT_STOP_REASON = "Local"
+DEFAULT_STOP_REASON = StopReason.LOCAL
 """OCPP 1.6 §6.49: a StopTransaction without a reason was stopped locally."""
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"

@@ -13,14 +13,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from chargeledger.domain.charging_profiles import ChargingProfile
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
+from chargeledger.domain.enums import (
+    AvailabilityType,
+    ChargingProfilePurpose,
+    ChargingRateUnit,
+    MessageTrigger,
+    Outcome,
+    ResetType,
+    StopReason,
+    UnknownStations,
+    UpdateType,
+)
+from chargeledger.domain.events import IdTagInfoEntry
 from chargeledger.domain.id_tags import IdTagInfo
 from chargeledger.domain.remote_start_policy import NO_SNAPSHOT, TwinSnapshot
-
-ACCEPT_UNKNOWN = "accept"
-PEND_UNKNOWN = "pending"
-REJECT_UNKNOWN = "reject"
-UNKNOWN_STATION_POLICIES = (ACCEPT_UNKNOWN, PEND_UNKNOWN, REJECT_UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,7 @@ class RegisterBoot(Command):
     firmware_version: str | None
     booted_at: str
     known_station: bool = True
-    unknown_stations: str = ACCEPT_UNKNOWN
+    unknown_stations: UnknownStations = UnknownStations.ACCEPT
     serial_number: str | None = None
 
 
@@ -62,16 +70,33 @@ class RequestRemoteStart(OperatorCommand):
 
     connector_id: int | None
     id_tag: str
-    charging_profile: dict[str, Any] | None = None
+    charging_profile: ChargingProfile | None = None
     id_tag_status: str | None = None
     """The id-tag registry's verdict on ``id_tag`` now (``None``: not weighed)."""
     force: bool = False
     """Send it even though the registry refuses the tag (the operator insists)."""
 
 
+@dataclass(frozen=True)
+class RecordedTransaction:
+    """What the CSMS has recorded of a transaction id (its read model), looked up
+    before a remote stop is decided: where it ran, and whether and how it ended."""
+
+    station_id: str
+    on_this_station: bool
+    status: str
+    """``open``, ``stopped``, ``abandoned`` or ``closed``, as the transaction view says."""
+    ended_at: str | None = None
+    ended_because: str | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class RequestRemoteStop(OperatorCommand):
+    """``recorded``: the CSMS's record of the transaction; ``None`` when it has never
+    heard of it (the station may run a session it has not told us of yet)."""
+
     transaction_id: int
+    recorded: RecordedTransaction | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,7 +106,7 @@ class RequestUnlockConnector(OperatorCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class RequestReset(OperatorCommand):
-    reset_type: str  # Soft | Hard
+    reset_type: ResetType
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,12 +114,12 @@ class RequestChangeAvailability(OperatorCommand):
     """``connector_id`` 0 means the whole station."""
 
     connector_id: int
-    availability_type: str  # Operative | Inoperative
+    availability_type: AvailabilityType
 
 
 @dataclass(frozen=True, kw_only=True)
 class RequestTriggerMessage(OperatorCommand):
-    requested_message: str
+    requested_message: MessageTrigger
     connector_id: int | None = None
 
 
@@ -155,10 +180,10 @@ class RequestSendLocalList(OperatorCommand):
     ``entries``, when given, are sent as they are instead (an explicit list, or a named
     list of the CSMS): id tag to its info, or ``None`` to remove it (Differential)."""
 
-    update_type: str  # Full | Differential
-    registry: Mapping[str, Mapping[str, Any]]
+    update_type: UpdateType
+    registry: Mapping[str, IdTagInfoEntry]
     list_version: int | None = None
-    entries: Mapping[str, Mapping[str, Any] | None] | None = None
+    entries: Mapping[str, IdTagInfoEntry | None] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,14 +208,14 @@ class RequestSetChargingProfile(OperatorCommand):
     """SetChargingProfile; the profile in snake_case, resolved from the store if named."""
 
     connector_id: int
-    cs_charging_profiles: dict[str, Any]
+    cs_charging_profiles: ChargingProfile
 
 
 @dataclass(frozen=True, kw_only=True)
 class RequestClearChargingProfile(OperatorCommand):
     id: int | None = None
     connector_id: int | None = None
-    charging_profile_purpose: str | None = None
+    charging_profile_purpose: ChargingProfilePurpose | None = None
     stack_level: int | None = None
 
 
@@ -198,7 +223,7 @@ class RequestClearChargingProfile(OperatorCommand):
 class RequestGetCompositeSchedule(OperatorCommand):
     connector_id: int
     duration: int
-    charging_rate_unit: str | None = None
+    charging_rate_unit: ChargingRateUnit | None = None
 
 
 @dataclass(frozen=True)
@@ -224,7 +249,7 @@ class RecordOutcome(Command):
     """The end of a station command; ``outcome`` names the terminal status."""
 
     target_command_id: str
-    outcome: str  # accepted | rejected | timed_out | expired | failed
+    outcome: Outcome
     result: dict[str, Any] = field(default_factory=dict)
     detail: str = ""
     error_code: str = ""
@@ -261,7 +286,7 @@ class StopTransaction(Command):
     timestamp: str
     id_tag: str | None = None
     id_tag_info: IdTagInfo | None = None
-    reason: str | None = None
+    reason: StopReason | None = None
     transaction_data: list[dict[str, Any]] = field(default_factory=list)
     last_reading: dict[str, Any] | None = None
     """The last MeterValue the station sent for the session (telemetry), if any."""

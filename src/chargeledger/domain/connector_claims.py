@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from chargeledger.domain.id_tags import instant
+from chargeledger.domain.enums import ConnectorStatus
 from chargeledger.domain.remote_start_policy import TwinSnapshot
 from chargeledger.domain.station_state import HeldConnector, OpenSession, StationState
+from chargeledger.domain.timestamps import instant
 
-FREE_STATUSES = frozenset({"Available", "Preparing"})
+FREE_STATUSES = frozenset({ConnectorStatus.AVAILABLE, ConnectorStatus.PREPARING})
 
 
 def station_lost(session: OpenSession, state: StationState, twin: TwinSnapshot) -> bool:
@@ -51,7 +52,7 @@ def hold_is_live(held: HeldConnector, twin: TwinSnapshot, now: str) -> bool:
         return False
     if held.accepted_at is None:
         return True
-    if twin.connectors.get(held.connector_id) == "Available" and twin.reported_since(
+    if twin.connectors.get(held.connector_id) == ConnectorStatus.AVAILABLE and twin.reported_since(
         held.connector_id, held.accepted_at
     ):
         return False

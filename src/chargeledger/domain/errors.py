@@ -35,7 +35,8 @@ class StationNotRegisteredError(DomainError):
 
 
 class TransactionNotFoundError(DomainError):
-    """No open charging session with that transaction id on this station."""
+    """No open charging session with that transaction id on this station (for a remote
+    stop: one known to have ended, or to run on another station)."""
 
 
 class UnknownConnectorError(DomainError):

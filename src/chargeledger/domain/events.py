@@ -21,7 +21,21 @@ the local authorization list (``LocalListInstalled``, ``LocalListOutOfSync``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, NotRequired, TypedDict
+
+from chargeledger.domain.charging_profiles import ChargingProfile
+from chargeledger.domain.enums import (
+    AuthorizationStatus,
+    AvailabilityType,
+    ChargingProfilePurpose,
+    ChargingRateUnit,
+    MessageTrigger,
+    RegistrationStatus,
+    ReservationEndReason,
+    ResetType,
+    StopReason,
+    UpdateType,
+)
 
 
 @dataclass(frozen=True)
@@ -32,13 +46,21 @@ class Event:
 @dataclass(frozen=True)
 class StationBooted(Event):
     station_id: str
-    registration: str  # Accepted | Pending | Rejected
+    registration: RegistrationStatus
     vendor: str
     model: str
     firmware_version: str | None
     booted_at: str
     serial_number: str | None = None
     """``chargePointSerialNumber`` (or the older ``chargeBoxSerialNumber``), if sent."""
+
+
+class RequestBasics(TypedDict):
+    """What every ``CommandRequested`` carries besides its arguments."""
+
+    command_id: str
+    requested_at: str
+    expires_at: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,7 +85,7 @@ class RemoteStartRequested(CommandRequested):
 
     connector_id: int | None
     id_tag: str
-    charging_profile: dict[str, Any] | None = None
+    charging_profile: ChargingProfile | None = None
 
     def payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"connector_id": self.connector_id, "id_tag": self.id_tag}
@@ -90,7 +112,7 @@ class UnlockConnectorRequested(CommandRequested):
 
 @dataclass(frozen=True, kw_only=True)
 class ResetRequested(CommandRequested):
-    reset_type: str
+    reset_type: ResetType
 
     def payload(self) -> dict[str, Any]:
         return {"type": self.reset_type}
@@ -99,7 +121,7 @@ class ResetRequested(CommandRequested):
 @dataclass(frozen=True, kw_only=True)
 class AvailabilityChangeRequested(CommandRequested):
     connector_id: int
-    availability_type: str
+    availability_type: AvailabilityType
 
     def payload(self) -> dict[str, Any]:
         return {"connector_id": self.connector_id, "type": self.availability_type}
@@ -107,7 +129,7 @@ class AvailabilityChangeRequested(CommandRequested):
 
 @dataclass(frozen=True, kw_only=True)
 class TriggerMessageRequested(CommandRequested):
-    requested_message: str
+    requested_message: MessageTrigger
     connector_id: int | None = None
 
     def payload(self) -> dict[str, Any]:
@@ -179,7 +201,7 @@ class TransactionStarted(Event):
     transaction_id: int
     connector_id: int
     id_tag: str
-    id_tag_status: str
+    id_tag_status: AuthorizationStatus
     id_tag_expiry: str | None
     meter_start: int
     started_at: str
@@ -206,9 +228,9 @@ class TransactionStopped(Event):
     meter_stop: int
     stopped_at: str
     id_tag: str | None = None
-    id_tag_status: str | None = None
+    id_tag_status: AuthorizationStatus | None = None
     id_tag_expiry: str | None = None
-    reason: str | None = None
+    reason: StopReason | None = None
     transaction_data: list[dict[str, Any]] = field(default_factory=list)
     energy_wh: int | None = None
     """Decided at the stop: the sum of the rises between the session's readings (start,
@@ -302,14 +324,28 @@ class GetLocalListVersionRequested(CommandRequested):
     """GetLocalListVersion: no arguments."""
 
 
+class IdTagInfoEntry(TypedDict):
+    """An id tag's ``idTagInfo`` on a local list, snake_case."""
+
+    status: str
+    expiry_date: NotRequired[str]
+    parent_id_tag: NotRequired[str]
+
+
+class LocalListEntry(TypedDict):
+    """One entry of a local list as sent; no info removes the tag (Differential)."""
+
+    id_tag: str
+    id_tag_info: IdTagInfoEntry | None
+
+
 @dataclass(frozen=True, kw_only=True)
 class SendLocalListRequested(CommandRequested):
-    """The list as sent: entries ``{"id_tag", "id_tag_info": {...} | None}`` (no info
-    removes the tag in a Differential update)."""
+    """The list as sent, in ``local_authorization_list``."""
 
     list_version: int
-    update_type: str  # Full | Differential
-    local_authorization_list: list[dict[str, Any]] = field(default_factory=list)
+    update_type: UpdateType
+    local_authorization_list: list[LocalListEntry] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -340,7 +376,7 @@ class SetChargingProfileRequested(CommandRequested):
     """``cs_charging_profiles``: the profile sent, snake_case, checked."""
 
     connector_id: int
-    cs_charging_profiles: dict[str, Any]
+    cs_charging_profiles: ChargingProfile
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -349,7 +385,7 @@ class ClearChargingProfileRequested(CommandRequested):
 
     id: int | None = None
     connector_id: int | None = None
-    charging_profile_purpose: str | None = None
+    charging_profile_purpose: ChargingProfilePurpose | None = None
     stack_level: int | None = None
 
 
@@ -357,7 +393,7 @@ class ClearChargingProfileRequested(CommandRequested):
 class GetCompositeScheduleRequested(CommandRequested):
     connector_id: int
     duration: int
-    charging_rate_unit: str | None = None
+    charging_rate_unit: ChargingRateUnit | None = None
 
 
 # --- reservations and the local list: business decided with an outcome ------------
@@ -389,7 +425,7 @@ class ReservationEnded(Event):
 
     reservation_id: int
     connector_id: int
-    reason: str
+    reason: ReservationEndReason
     transaction_id: int | None = None
     detail: str = ""
 
@@ -399,8 +435,8 @@ class LocalListInstalled(Event):
     """The station accepted list ``list_version``; the entries are those it was sent."""
 
     list_version: int
-    update_type: str
-    local_authorization_list: list[dict[str, Any]]
+    update_type: UpdateType
+    local_authorization_list: list[LocalListEntry]
     installed_by: str
 
 

@@ -8,15 +8,16 @@ status, and an unknown tag answers ``Invalid``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-ACCEPTED = "Accepted"
-BLOCKED = "Blocked"
-EXPIRED = "Expired"
-INVALID = "Invalid"
-CONCURRENT_TX = "ConcurrentTx"
+from chargeledger.domain.enums import AuthorizationStatus
+from chargeledger.domain.timestamps import instant
 
-STORED_STATUSES = (ACCEPTED, BLOCKED, EXPIRED, INVALID, CONCURRENT_TX)
+ACCEPTED = AuthorizationStatus.ACCEPTED
+EXPIRED = AuthorizationStatus.EXPIRED
+INVALID = AuthorizationStatus.INVALID
+
+STORED_STATUSES = tuple(AuthorizationStatus)
 """What an operator may store: any OCPP 1.6 ``AuthorizationStatus``. An unknown tag
 answers ``Invalid``."""
 
@@ -24,7 +25,7 @@ answers ``Invalid``."""
 @dataclass(frozen=True)
 class IdTagRecord:
     id_tag: str
-    status: str
+    status: AuthorizationStatus
     expiry: str | None = None
 
 
@@ -32,18 +33,12 @@ class IdTagRecord:
 class IdTagInfo:
     """The verdict on one tag, as OCPP's ``idTagInfo`` carries it."""
 
-    status: str
+    status: AuthorizationStatus
     expiry: str | None = None
 
     @property
     def accepted(self) -> bool:
         return self.status == ACCEPTED
-
-
-def instant(iso: str) -> datetime:
-    """An ISO-8601 time; one without a zone is taken as UTC (stations send both)."""
-    parsed = datetime.fromisoformat(iso)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def authorize(record: IdTagRecord | None, now: datetime) -> IdTagInfo:

@@ -23,6 +23,7 @@ from typing import Any
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain import operations
+from chargeledger.domain.enums import Outcome, UpdateType, one_of
 from chargeledger.domain.errors import (
     InvalidCommandError,
     LocalListOutOfSyncError,
@@ -30,24 +31,20 @@ from chargeledger.domain.errors import (
 )
 from chargeledger.domain.station_state import OpenCommand, StationState
 
-FULL = "Full"
-DIFFERENTIAL = "Differential"
-UPDATE_TYPES = (FULL, DIFFERENTIAL)
+FULL = UpdateType.FULL
+DIFFERENTIAL = UpdateType.DIFFERENTIAL
 SEND_LOCAL_LIST = operations.SEND_LOCAL_LIST.name
 GET_LOCAL_LIST_VERSION = operations.GET_LOCAL_LIST_VERSION.name
 
 
-def _entry(id_tag: str, info: Mapping[str, Any] | None) -> dict[str, Any]:
-    return {"id_tag": id_tag, "id_tag_info": None if info is None else dict(info)}
+def _entry(id_tag: str, info: e.IdTagInfoEntry | None) -> e.LocalListEntry:
+    return {"id_tag": id_tag, "id_tag_info": None if info is None else info.copy()}
 
 
 def update_request(
-    command: c.RequestSendLocalList, state: StationState, common: dict[str, Any]
+    command: c.RequestSendLocalList, state: StationState, common: e.RequestBasics
 ) -> e.SendLocalListRequested:
-    if command.update_type not in UPDATE_TYPES:
-        raise InvalidCommandError(
-            f"update type {command.update_type!r} is not one of {', '.join(UPDATE_TYPES)}"
-        )
+    update_type = one_of("update type", UpdateType, command.update_type)
     installed = state.local_list
     version = installed.version + 1 if command.list_version is None else command.list_version
     if version < 1:
@@ -59,8 +56,8 @@ def update_request(
         )
     wanted = command.registry
     if command.entries is not None:
-        entries = _explicit(command.update_type, command.entries)
-    elif command.update_type == FULL:
+        entries = _explicit(update_type, command.entries)
+    elif update_type == FULL:
         entries = [_entry(tag, wanted[tag]) for tag in sorted(wanted)]
     elif installed.entries is None:
         raise LocalListOutOfSyncError(
@@ -75,14 +72,14 @@ def update_request(
     return e.SendLocalListRequested(
         **common,
         list_version=version,
-        update_type=command.update_type,
+        update_type=update_type,
         local_authorization_list=entries,
     )
 
 
 def _explicit(
-    update_type: str, given: Mapping[str, Mapping[str, Any] | None]
-) -> list[dict[str, Any]]:
+    update_type: UpdateType, given: Mapping[str, e.IdTagInfoEntry | None]
+) -> list[e.LocalListEntry]:
     """Entries sent exactly as given: a Full list installs each, so each needs its
     info; a Differential one may remove a tag (no info)."""
     removed = sorted(tag for tag, info in given.items() if info is None)
@@ -95,26 +92,26 @@ def _explicit(
 
 
 def after_outcome(
-    target: OpenCommand, outcome: str, result: Mapping[str, Any], state: StationState
+    target: OpenCommand, outcome: Outcome, result: Mapping[str, Any], state: StationState
 ) -> list[e.Event]:
     """What a send-local-list's or get-local-list-version's outcome says of the list."""
     ours = state.local_list.version
     if target.name == SEND_LOCAL_LIST:
-        if outcome == "accepted":
+        if outcome == Outcome.ACCEPTED:
             return [
                 e.LocalListInstalled(
                     list_version=int(target.payload["list_version"]),
-                    update_type=str(target.payload["update_type"]),
+                    update_type=UpdateType(target.payload["update_type"]),
                     local_authorization_list=list(target.payload["local_authorization_list"]),
                     installed_by=target.command_id,
                 )
             ]
         answer = result.get("status")
-        if outcome == "expired" or answer == "NotSupported":
+        if outcome == Outcome.EXPIRED or answer == "NotSupported":
             return []  # never sent, or the station keeps no list: nothing changed on it
         why = f"the station answered {answer}" if answer else f"send-local-list ended {outcome}"
         return [e.LocalListOutOfSync(our_version=ours, station_version=None, reason=why)]
-    if target.name == GET_LOCAL_LIST_VERSION and outcome == "accepted":
+    if target.name == GET_LOCAL_LIST_VERSION and outcome == Outcome.ACCEPTED:
         reported = result.get("listVersion")
         if isinstance(reported, int) and reported >= 0 and reported != ours:
             return [

@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from chargeledger.domain.enums import ConnectorStatus
 from chargeledger.domain.errors import ConnectorNotAvailableError, UnknownConnectorError
-from chargeledger.domain.id_tags import instant
+from chargeledger.domain.timestamps import instant
 
 WHOLE_STATION = 0
-REFUSING_STATUSES = frozenset({"Faulted", "Unavailable"})
+REFUSING_STATUSES = frozenset({ConnectorStatus.FAULTED, ConnectorStatus.UNAVAILABLE})
 
 
 DEFAULT_CONNECTION_TIMEOUT_S = 120.0

@@ -34,24 +34,24 @@ from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain import operations
 from chargeledger.domain.connector_claims import hold_is_live, station_lost
+from chargeledger.domain.enums import CommandStatus, Outcome, ReservationEndReason
 from chargeledger.domain.errors import (
     CommandPendingError,
     ConnectorReservedError,
     ExpiryInThePastError,
     ReservationNotFoundError,
 )
-from chargeledger.domain.id_tags import instant
 from chargeledger.domain.remote_start_policy import (
     WHOLE_STATION,
     TwinSnapshot,
     check_connector_exists,
 )
 from chargeledger.domain.station_state import (
-    REQUESTED,
     OpenCommand,
     Reservation,
     StationState,
 )
+from chargeledger.domain.timestamps import instant
 
 RESERVE_NOW = operations.RESERVE_NOW.name
 CANCEL_RESERVATION = operations.CANCEL_RESERVATION.name
@@ -195,7 +195,7 @@ def check_cancel(command: c.RequestCancelReservation, state: StationState) -> No
 
 
 def after_outcome(
-    target: OpenCommand, outcome: str, result: Mapping[str, Any], state: StationState
+    target: OpenCommand, outcome: Outcome, result: Mapping[str, Any], state: StationState
 ) -> list[e.Event]:
     """What a reserve-now's or cancel-reservation's outcome decides of the reservation."""
     if target.name not in (RESERVE_NOW, CANCEL_RESERVATION):
@@ -204,10 +204,16 @@ def after_outcome(
     if reservation is None:
         return []  # it ended meanwhile (expired, used)
     if target.name == CANCEL_RESERVATION:
-        if outcome != "accepted":
+        if outcome != Outcome.ACCEPTED:
             return []
-        return [_ended(reservation, "cancelled", detail=f"cancelled by {target.command_id}")]
-    if outcome == "accepted":
+        return [
+            _ended(
+                reservation,
+                ReservationEndReason.CANCELLED,
+                detail=f"cancelled by {target.command_id}",
+            )
+        ]
+    if outcome == Outcome.ACCEPTED:
         return [
             e.ReservationConfirmed(
                 reservation_id=reservation.reservation_id,
@@ -224,13 +230,20 @@ def after_outcome(
             )
         ]
     answer = result.get("status")
-    if outcome == "rejected":
-        return [_ended(reservation, "rejected", detail=f"the station answered {answer}")]
-    return [_ended(reservation, "failed", detail=f"reserve-now ended {outcome}")]
+    if outcome == Outcome.REJECTED:
+        return [
+            _ended(
+                reservation, ReservationEndReason.REJECTED, detail=f"the station answered {answer}"
+            )
+        ]
+    return [_ended(reservation, ReservationEndReason.FAILED, detail=f"reserve-now ended {outcome}")]
 
 
 def _ended(
-    reservation: Reservation, reason: str, transaction_id: int | None = None, detail: str = ""
+    reservation: Reservation,
+    reason: ReservationEndReason,
+    transaction_id: int | None = None,
+    detail: str = "",
 ) -> e.ReservationEnded:
     return e.ReservationEnded(
         reservation_id=reservation.reservation_id,
@@ -254,7 +267,7 @@ def used_by(command: c.StartTransaction, state: StationState) -> list[e.Event]:
     if reservation is None or not _live_when_started(reservation, command.timestamp):
         return []  # an expired one is ended by the sweep, not used
     detail = f"used by transaction {command.transaction_id} on connector {command.connector_id}"
-    return [_ended(reservation, "used", command.transaction_id, detail)]
+    return [_ended(reservation, ReservationEndReason.USED, command.transaction_id, detail)]
 
 
 def _live_when_started(reservation: Reservation, started_at: str) -> bool:
@@ -270,13 +283,17 @@ def decide_expire(command: c.ExpireReservation, state: StationState) -> list[e.E
     if reservation is None or is_live(reservation, command.now):
         return []
     decided: list[e.Event] = [
-        _ended(reservation, "expired", detail=f"expired at {reservation.expiry_date}")
+        _ended(
+            reservation,
+            ReservationEndReason.EXPIRED,
+            detail=f"expired at {reservation.expiry_date}",
+        )
     ]
     # Both the ReserveNow that made it and one changing it may still wait for the
     # station: left open, a late change would reserve a connector we no longer list.
     for command_id in (reservation.command_id, reservation.changing_by):
         waiting = state.open_commands.get(command_id) if command_id else None
-        if waiting is not None and waiting.status == REQUESTED:
+        if waiting is not None and waiting.status == CommandStatus.REQUESTED:
             decided.append(
                 e.CommandExpired(
                     waiting.command_id,

@@ -30,6 +30,11 @@ Rules, each with a given/when/then test:
   is linked to that command.
 - MeterValues and StopTransaction need an open (or abandoned) session, else
   ``TransactionNotFound``.
+- A remote stop is refused (``TransactionNotFound``) only for a transaction the
+  station is known not to run: one that was stopped, closed or abandoned (the
+  refusal says how and when), or one of another station. A transaction id the CSMS
+  has never heard of is sent, as OCPP leaves our knowledge incomplete (a session
+  started offline is reported later): the station's answer decides.
 - Every command ends in exactly one outcome; a dispatch is recorded at most once
   per request; expiry never ends a command already sent.
 - The other operations of the six OCPP 1.6 profiles follow the same path; their
@@ -54,6 +59,12 @@ from chargeledger.domain.charging_sessions import (
     retransmitted_start,
 )
 from chargeledger.domain.connector_claims import blocking_session, hold_is_live
+from chargeledger.domain.enums import (
+    CommandStatus,
+    Outcome,
+    RegistrationStatus,
+    UnknownStations,
+)
 from chargeledger.domain.errors import (
     CommandNotFoundError,
     CommandPendingError,
@@ -71,9 +82,7 @@ from chargeledger.domain.remote_start_policy import (
 )
 from chargeledger.domain.station_state import (
     ABANDONED_KEPT,
-    DISPATCHED,
     REMOTE_START,
-    REQUESTED,
     HeldConnector,
     OpenCommand,
     OpenSession,
@@ -85,9 +94,7 @@ from chargeledger.domain.station_state import (
 
 __all__ = [
     "ABANDONED_KEPT",
-    "DISPATCHED",
     "REMOTE_START",
-    "REQUESTED",
     "HeldConnector",
     "OpenCommand",
     "OpenSession",
@@ -100,11 +107,9 @@ __all__ = [
     "same_request",
 ]
 
-ACCEPTED = "Accepted"
-PENDING = "Pending"
-REJECTED = "Rejected"
-
-_OUTCOMES = ("accepted", "rejected", "timed_out", "expired", "failed")
+ACCEPTED = RegistrationStatus.ACCEPTED
+PENDING = RegistrationStatus.PENDING
+REJECTED = RegistrationStatus.REJECTED
 
 
 def decide(command: c.Command, state: StationState) -> list[e.Event]:
@@ -137,15 +142,15 @@ def decide(command: c.Command, state: StationState) -> list[e.Event]:
     raise TypeError(f"no decision for {type(command).__name__}")
 
 
-def registration_for(known_station: bool, unknown_stations: str) -> str:
+def registration_for(known_station: bool, unknown_stations: UnknownStations) -> RegistrationStatus:
     """The registry's verdict, or for an id it does not know, the node's policy."""
-    if known_station or unknown_stations == c.ACCEPT_UNKNOWN:
+    if known_station or unknown_stations == UnknownStations.ACCEPT:
         return ACCEPTED
-    return PENDING if unknown_stations == c.PEND_UNKNOWN else REJECTED
+    return REJECTED
 
 
 def _boot(command: c.RegisterBoot) -> e.StationBooted:
-    if command.unknown_stations not in c.UNKNOWN_STATION_POLICIES:
+    if command.unknown_stations not in tuple(UnknownStations):
         raise InvalidCommandError(f"unknown-station policy {command.unknown_stations!r}")
     return e.StationBooted(
         station_id=command.station_id,
@@ -219,10 +224,8 @@ def _decide_operator_command(command: c.OperatorCommand, state: StationState) ->
     decided: list[e.Event] = []
     if isinstance(command, c.RequestRemoteStart):
         decided += _check_free_for_remote_start(command, state)
-    if isinstance(command, c.RequestRemoteStop) and command.transaction_id not in state.sessions:
-        raise TransactionNotFoundError(
-            f"no open transaction {command.transaction_id} on this station"
-        )
+    if isinstance(command, c.RequestRemoteStop):
+        _check_station_may_run(command, state)
     if isinstance(command, c.RequestCancelReservation):
         reservations.check_cancel(command, state)
     return [*decided, wanted]
@@ -239,6 +242,37 @@ def _check_registration(command: c.OperatorCommand, state: StationState) -> None
         raise StationNotRegisteredError(
             "the station's registration is Pending; accept it before starting sessions or reserving"
         )
+
+
+def _check_station_may_run(command: c.RequestRemoteStop, state: StationState) -> None:
+    """Refuse a remote stop only of a transaction we know the station does not run:
+    one that ended here, or one of another station. One we have never heard of is
+    sent: the station may run a session it has not reported yet, and it answers."""
+    transaction_id, recorded = command.transaction_id, command.recorded
+    if transaction_id in state.sessions:
+        return  # open (or unconfirmed: the station may still run it)
+    ended = state.ended_sessions.get(transaction_id)
+    if ended is not None:
+        raise _ended_refusal(transaction_id, ended.how, ended.at, ended.reason)
+    if recorded is not None and not recorded.on_this_station:
+        raise TransactionNotFoundError(
+            f"transaction {transaction_id} runs on station {recorded.station_id}, "
+            "not this one; send the remote stop there"
+        )
+    if recorded is not None and recorded.status != "open":  # ended before our memory
+        raise _ended_refusal(
+            transaction_id, recorded.status, recorded.ended_at, recorded.ended_because
+        )
+
+
+def _ended_refusal(
+    transaction_id: int, how: str, at: str | None, reason: str | None
+) -> TransactionNotFoundError:
+    since = f" since {at}" if at else ""
+    because = f" ({reason})" if reason else ""
+    return TransactionNotFoundError(
+        f"transaction {transaction_id} is {how}{since}{because}; the station no longer runs it"
+    )
 
 
 def _check_free_for_remote_start(
@@ -301,8 +335,10 @@ def _decide_dispatch(command: c.MarkDispatched, state: StationState) -> list[e.E
     target = state.open_commands.get(command.target_command_id)
     if target is None:
         return []  # ended: nothing may be sent
-    sendable = target.status == REQUESTED or (
-        command.redispatch and target.status == DISPATCHED and command.attempt == target.attempt + 1
+    sendable = target.status == CommandStatus.REQUESTED or (
+        command.redispatch
+        and target.status == CommandStatus.DISPATCHED
+        and command.attempt == target.attempt + 1
     )
     if not sendable:
         return []  # already dispatched: a repeat must not send it twice
@@ -318,24 +354,25 @@ def _decide_dispatch(command: c.MarkDispatched, state: StationState) -> list[e.E
 
 def _outcome_event(command: c.RecordOutcome) -> e.Event:
     target, at = command.target_command_id, command.answered_at
-    if command.outcome == "accepted":
-        return e.CommandAccepted(target, command.result, command.detail, at)
-    if command.outcome == "rejected":
-        return e.CommandRejected(target, command.result, command.detail, at)
-    if command.outcome == "timed_out":
-        return e.CommandTimedOut(target, command.detail, at)
-    if command.outcome == "expired":
-        return e.CommandExpired(target, command.detail, at)
+    match command.outcome:
+        case Outcome.ACCEPTED:
+            return e.CommandAccepted(target, command.result, command.detail, at)
+        case Outcome.REJECTED:
+            return e.CommandRejected(target, command.result, command.detail, at)
+        case Outcome.TIMED_OUT:
+            return e.CommandTimedOut(target, command.detail, at)
+        case Outcome.EXPIRED:
+            return e.CommandExpired(target, command.detail, at)
     return e.CommandFailed(target, command.detail, command.error_code, at)
 
 
 def _decide_outcome(command: c.RecordOutcome, state: StationState) -> list[e.Event]:
-    if command.outcome not in _OUTCOMES:
+    if command.outcome not in set(Outcome):
         raise InvalidCommandError(f"unknown outcome {command.outcome!r}")
     target = state.open_commands.get(command.target_command_id)
     if target is None:
         raise CommandNotFoundError(f"command {command.target_command_id} is not open")
-    if command.outcome == "expired" and target.status != REQUESTED:
+    if command.outcome == Outcome.EXPIRED and target.status != CommandStatus.REQUESTED:
         return []  # already on its way to the station: its answer decides, not the clock
     follow_ups = [
         *reservations.after_outcome(target, command.outcome, command.result, state),

@@ -13,9 +13,12 @@ from typing import Any
 
 from chargeledger.domain import events as e
 from chargeledger.domain import operations
-
-REQUESTED = "requested"
-DISPATCHED = "dispatched"
+from chargeledger.domain.enums import (
+    AuthorizationStatus,
+    CommandStatus,
+    RegistrationStatus,
+    UpdateType,
+)
 
 REMOTE_START = operations.REMOTE_START.name
 
@@ -29,7 +32,8 @@ class OpenCommand:
 
     command_id: str
     name: str
-    status: str
+    status: CommandStatus
+    """``REQUESTED`` or ``DISPATCHED``: an ended command is no longer open."""
     payload: Mapping[str, Any]
     expires_at: str
     attempt: int = 0
@@ -66,13 +70,29 @@ class OpenSession:
     id_tag: str
     meter_start: int
     started_at: str
-    id_tag_status: str
+    id_tag_status: AuthorizationStatus
     id_tag_expiry: str | None = None
     remote_start_command_id: str | None = None
     boot: int = 0
     """How many boots the station had recorded when the session started."""
     unconfirmed: bool = False
     """The station reported the connector free after a boot: it no longer runs it."""
+
+
+@dataclass(frozen=True)
+class EndedSession:
+    """A session that ended here (``stopped``, ``closed`` or ``abandoned``): the
+    station no longer runs it. ``at``: when, if the event says; ``reason``: why."""
+
+    transaction_id: int
+    how: str
+    at: str | None
+    reason: str
+
+
+ENDED_SESSIONS_KEPT = 100
+"""How many ended sessions a station remembers to refuse a remote stop of; older
+ones are known from the transactions view."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +120,7 @@ class LocalList:
     station holds (nothing installed by us yet, or it said otherwise since)."""
 
     version: int = 0
-    entries: Mapping[str, Mapping[str, Any]] | None = None
+    entries: Mapping[str, e.IdTagInfoEntry] | None = None
 
 
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
@@ -109,7 +129,7 @@ ENDED_RESERVATIONS_KEPT = 100
 
 @dataclass(frozen=True)
 class StationState:
-    registration: str | None = None
+    registration: RegistrationStatus | None = None
     open_commands: Mapping[str, OpenCommand] = field(default_factory=lambda: _EMPTY)
     held_connectors: Mapping[int, HeldConnector] = field(default_factory=lambda: _EMPTY)
     picked_by_station: Mapping[str, HeldConnector] = field(default_factory=lambda: _EMPTY)
@@ -117,6 +137,8 @@ class StationState:
     hold no connector, but the session that follows is linked to them."""
     sessions: Mapping[int, OpenSession] = field(default_factory=lambda: _EMPTY)
     abandoned: tuple[int, ...] = ()
+    ended_sessions: Mapping[int, EndedSession] = field(default_factory=lambda: _EMPTY)
+    """The last sessions that ended here, by transaction id."""
     reservations: Mapping[int, Reservation] = field(default_factory=lambda: _EMPTY)
     ended_reservations: tuple[int, ...] = ()
     """The last reservations that ended here: the station no longer holds them."""
@@ -157,7 +179,7 @@ def evolve(state: StationState, event: e.Event) -> StationState:
             target = state.open_commands.get(event.command_id)
             if target is None:
                 return state
-            dispatched = replace(target, status=DISPATCHED, attempt=event.attempt)
+            dispatched = replace(target, status=CommandStatus.DISPATCHED, attempt=event.attempt)
             return replace(
                 state, open_commands=_with(state.open_commands, event.command_id, dispatched)
             )
@@ -168,10 +190,14 @@ def evolve(state: StationState, event: e.Event) -> StationState:
         case e.TransactionStarted():
             return _started(state, event)
         case e.TransactionAbandoned():
+            taken = f"transaction {event.superseded_by} took its connector"
             return replace(
                 state,
                 sessions=_without(state.sessions, event.transaction_id),
                 abandoned=(*state.abandoned, event.transaction_id)[-ABANDONED_KEPT:],
+                ended_sessions=_ended_session(
+                    state, EndedSession(event.transaction_id, "abandoned", None, taken)
+                ),
             )
         case e.TransactionUnconfirmed():
             session = state.sessions.get(event.transaction_id)
@@ -180,16 +206,27 @@ def evolve(state: StationState, event: e.Event) -> StationState:
             unconfirmed = replace(session, unconfirmed=True)
             return replace(state, sessions=_with(state.sessions, event.transaction_id, unconfirmed))
         case e.TransactionClosed():
+            closed = EndedSession(
+                event.transaction_id, "closed", event.closed_at, f"closed by hand: {event.reason}"
+            )
             return replace(
                 state,
                 sessions=_without(state.sessions, event.transaction_id),
                 abandoned=(*state.abandoned, event.transaction_id)[-ABANDONED_KEPT:],
+                ended_sessions=_ended_session(state, closed),
             )
         case e.TransactionStopped():
+            stopped = EndedSession(
+                event.transaction_id,
+                "stopped",
+                event.stopped_at,
+                f"stop reason {event.reason or 'Local'}",  # none given: Local (OCPP 1.6 §6.49)
+            )
             return replace(
                 state,
                 sessions=_without(state.sessions, event.transaction_id),
                 abandoned=tuple(t for t in state.abandoned if t != event.transaction_id),
+                ended_sessions=_ended_session(state, stopped),
             )
         case e.ReservationEnded():
             ended = (*state.ended_reservations, event.reservation_id)[-ENDED_RESERVATIONS_KEPT:]
@@ -248,7 +285,7 @@ def _reservations_after(
 
 def _installed(local_list: LocalList, event: e.LocalListInstalled) -> LocalList:
     sent = {entry["id_tag"]: entry.get("id_tag_info") for entry in event.local_authorization_list}
-    if event.update_type == "Full":
+    if event.update_type == UpdateType.FULL:
         entries = {tag: info for tag, info in sent.items() if info is not None}
         return LocalList(event.list_version, MappingProxyType(entries))
     if local_list.entries is None:
@@ -266,7 +303,7 @@ def _requested(state: StationState, event: e.CommandRequested) -> StationState:
     opened = OpenCommand(
         command_id=event.command_id,
         name=operations.name_of(event),
-        status=REQUESTED,
+        status=CommandStatus.REQUESTED,
         payload=MappingProxyType(event.payload()),
         expires_at=event.expires_at,
     )
@@ -334,6 +371,13 @@ def _started(state: StationState, event: e.TransactionStarted) -> StationState:
         picked_by_station=picked,
         open_commands=open_commands,
     )
+
+
+def _ended_session(state: StationState, ended: EndedSession) -> Mapping[int, EndedSession]:
+    """The ended sessions with this one last (a late stop replaces a close), bounded."""
+    kept = [s for s in state.ended_sessions.values() if s.transaction_id != ended.transaction_id]
+    kept = [*kept[-(ENDED_SESSIONS_KEPT - 1) :], ended]
+    return MappingProxyType({s.transaction_id: s for s in kept})
 
 
 def _with(mapping: Mapping[Any, Any], key: Any, value: Any) -> Mapping[Any, Any]:

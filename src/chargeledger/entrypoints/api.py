@@ -32,27 +32,21 @@ from chargeledger.adapters.ocpp.v16.bodies import (
 )
 from chargeledger.adapters.ocpp.v16.operations import SPECS
 from chargeledger.application.charging_profile_library import (
-    ChargingProfileLibrary,
     ChargingProfileNotFoundError,
 )
-from chargeledger.application.charging_sessions import ChargingSessions
 from chargeledger.application.command_bus import RetriesExhaustedError, stream_of
-from chargeledger.application.command_inputs import OperationInputs
 from chargeledger.application.history import station_as_of
-from chargeledger.application.holdings_views import OperationViews, event_view
+from chargeledger.application.holdings_views import event_view
 from chargeledger.application.id_tags import (
     ID_TAGS,
     MAX_ID_TAG_LENGTH,
-    IdTagRegistry,
     InvalidIdTagError,
 )
 from chargeledger.application.local_lists import (
     LOCAL_LIST_NAMES,
     MAX_LIST_NAME_LENGTH,
     LocalListNotFoundError,
-    NamedLocalLists,
 )
-from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.paging import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -61,7 +55,6 @@ from chargeledger.application.paging import (
     scan,
 )
 from chargeledger.application.ports import RecordedEvent
-from chargeledger.application.queries import Views
 from chargeledger.application.registry import (
     REGISTRY,
     RegisteredStation,
@@ -70,7 +63,9 @@ from chargeledger.application.registry import (
     registry_view,
 )
 from chargeledger.bootstrap import Node, store_failures
+from chargeledger.domain.enums import CommandStatus, TransactionStatus
 from chargeledger.domain.errors import DomainError, InvalidChargingProfileError
+from chargeledger.domain.timestamps import iso_z
 from chargeledger.entrypoints import observability
 from chargeledger.entrypoints.http_guard import MAX_QUERY_INTEGER
 from chargeledger.errors import ChargeledgerError
@@ -186,28 +181,13 @@ def create_app(node: Node) -> FastAPI:
     app = FastAPI(title="chargeledger", version="0.1.0")
     _with_nested_schemas(app)
     observability.count_requests(app, node)
-    views = Views(node.documents, node.twin)
-    id_tags = IdTagRegistry(node.documents, node.clock)
-    profiles = ChargingProfileLibrary(node.documents, node.clock)
-    operations = OperationViews(node.documents, profiles, node.twin)
-    local_lists = NamedLocalLists(node.documents, node.clock)
-    operator = OperatorCommands(
-        node.bus,
-        node.documents,
-        node.clock,
-        node.settings.command_ttl_s,
-        node.twin,
-        OperationInputs(
-            node.documents,
-            profiles,
-            id_tags,
-            node.clock,
-            node.settings.remote_start_unknown_tags == "refuse",
-            local_lists,
-        ),
-        node.settings.connection_timeout_s,
-    )
-    sessions = ChargingSessions(node.bus, node.documents, id_tags, node.twin)
+    views = node.use_cases.views
+    operations = node.use_cases.operation_views
+    operator = node.use_cases.operator
+    sessions = node.use_cases.sessions
+    id_tags = node.use_cases.id_tags
+    profiles = node.use_cases.profiles
+    local_lists = node.use_cases.local_lists
     token = node.settings.api_token
 
     async def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
@@ -554,7 +534,7 @@ def create_app(node: Node) -> FastAPI:
         view = await views.transaction(transaction_id)
         if view is None:
             raise ApiError(404, "TransactionNotFound", f"no transaction {transaction_id}")
-        now = node.clock.now().isoformat().replace("+00:00", "Z")
+        now = iso_z(node.clock.now())
         position = await sessions.close(view["station_id"], transaction_id, body.reason, now)
         if position is not None:
             await node.projections.wait_until(position, node.settings.read_wait_s)
@@ -765,23 +745,6 @@ Cursor = Annotated[
     str | None,
     Query(description='the cursor of a Link: <…>; rel="next" header: where the page starts'),
 ]
-
-
-class CommandStatus(StrEnum):
-    requested = "requested"
-    dispatched = "dispatched"
-    accepted = "accepted"
-    rejected = "rejected"
-    timed_out = "timed_out"
-    expired = "expired"
-    failed = "failed"
-
-
-class TransactionStatus(StrEnum):
-    open = "open"
-    stopped = "stopped"
-    abandoned = "abandoned"
-    closed = "closed"
 
 
 def _cursor_of(key: str) -> str:

@@ -11,256 +11,52 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from chargeledger.adapters import logs
-from chargeledger.config import Settings, env
+from chargeledger.config import GATEWAY, HTTP, Settings, settings_options
 from chargeledger.entrypoints import cli_send
 from chargeledger.entrypoints.cli_options import (
     Parser,
     UserError,
     option,
+    setting_option,
     shared_options,
     subcommand,
 )
 from chargeledger.entrypoints.progress import Progress
 
-SERVE_OPTIONS: list[tuple[str, str, Any, str, dict[str, Any]]] = [
-    # (flag, Settings field, default, help, more for ``option``)
-    ("--host", "host", "127.0.0.1", "address to listen on for OCPP and HTTP", {}),
-    ("--ocpp-port", "ocpp_port", 9000, "port of the OCPP endpoint", {"type": int}),
-    ("--api-port", "api_port", 8000, "port of the HTTP API and page", {"type": int}),
-    ("--node-id", "node_id", "node-1", "this node's name in logs, metrics and the cluster", {}),
-    (
-        "--api-token",
-        "api_token",
-        "",
-        "bearer token of the HTTP API",
-        {"shown_default": "a new random one, printed at start"},
-    ),
-    (
-        "--unknown-stations",
-        "unknown_stations",
-        "reject",
-        "a station missing from the registry: reject its connection, or accept it",
-        {"choices": ["reject", "accept"]},
-    ),
-    ("--tls-cert", "tls_cert", None, "PEM certificate: serve wss:// (security profile 2)", {}),
-    ("--tls-key", "tls_key", None, "PEM private key of --tls-cert", {}),
-    (
-        "--heartbeat-interval",
-        "heartbeat_interval_s",
-        300,
-        "seconds between heartbeats, told to stations at boot",
-        {"type": int},
-    ),
-    (
-        "--response-timeout",
-        "response_timeout_s",
-        30.0,
-        "seconds a station has to answer one of our CALLs",
-        {"type": float},
-    ),
-    (
-        "--command-ttl",
-        "command_ttl_s",
-        600.0,
-        "seconds an operator command may wait for its station before it expires",
-        {"type": float},
-    ),
-    (
-        "--read-wait",
-        "read_wait_s",
-        5.0,
-        "seconds a read with ?min_position waits for the read models before a 503",
-        {"type": float},
-    ),
-    (
-        "--reconcile-grace",
-        "reconcile_grace_s",
-        10.0,
-        "seconds a reconnected station has to show what an in-doubt command did",
-        {"type": float},
-    ),
-    (
-        "--connection-timeout",
-        "connection_timeout_s",
-        120.0,
-        "seconds a station waits for a cable after accepting a remote start, when it "
-        "has not reported its ConnectionTimeOut (the hold on the connector ends then)",
-        {"type": float},
-    ),
-    (
-        "--remote-start-unknown-tags",
-        "remote_start_unknown_tags",
-        "send",
-        "a remote start for an id tag the registry does not hold: send it, or refuse "
-        "it (409 IdTagNotAccepted) as a tag the registry refuses is",
-        {"choices": ["send", "refuse"]},
-    ),
-    (
-        "--lease",
-        "lease_s",
-        10.0,
-        "seconds without renewing its lease after which a node loses its stations "
-        "(several nodes on PostgreSQL)",
-        {"type": float},
-    ),
-    ("--crash-at", "crash_at", None, "fault injection for tests", {"hide": True}),
-]
-GATEWAY_OPTIONS: list[tuple[str, str, Any, str, dict[str, Any]]] = [
-    (
-        "--ping-interval",
-        "ping_interval_s",
-        30.0,
-        "seconds of silence before a WebSocket ping",
-        {"type": float},
-    ),
-    (
-        "--ping-timeout",
-        "ping_timeout_s",
-        30.0,
-        "seconds to wait for any answer to a ping before dropping the station",
-        {"type": float},
-    ),
-    (
-        "--max-frame-bytes",
-        "max_frame_bytes",
-        64 * 1024,
-        "largest message a station may send; a larger one closes with 1009",
-        {"type": int},
-    ),
-    (
-        "--handshake-timeout",
-        "handshake_timeout_s",
-        10.0,
-        "seconds for a station to complete the TLS and HTTP handshake",
-        {"type": float},
-    ),
-    (
-        "--close-timeout",
-        "close_timeout_s",
-        5.0,
-        "seconds a closing or superseded connection gets before it is cut",
-        {"type": float},
-    ),
-    (
-        "--station-queue",
-        "station_queue",
-        64,
-        "CALLs that may wait per station before a new one is refused",
-        {"type": int},
-    ),
-    (
-        "--max-ocpp-connections",
-        "max_ocpp_connections",
-        20000,
-        "open OCPP connections at most (0: no cap; kept 1024 below the file limit); "
-        "more are answered 503",
-        {"type": int},
-    ),
-    (
-        "--max-ocpp-connections-per-address",
-        "max_ocpp_connections_per_address",
-        1000,
-        "open OCPP connections from one client address or IPv6 /64 (0: no cap; "
-        "behind a proxy that hides station addresses, use 0)",
-        {"type": int},
-    ),
-    (
-        "--new-stations-per-minute",
-        "new_stations_per_minute",
-        60.0,
-        "with --unknown-stations accept: station ids never seen before that one "
-        "client address may connect per minute (more are answered 429)",
-        {"type": float},
-    ),
-    (
-        "--data-transfer-vendors",
-        "data_transfer_vendors",
-        "",
-        "comma-separated vendor ids whose DataTransfer is Accepted (else UnknownVendorId)",
-        {},
-    ),
-]
-
-
-HTTP_OPTIONS: list[tuple[str, str, Any, str, dict[str, Any]]] = [
-    (
-        "--max-body-bytes",
-        "max_body_bytes",
-        64 * 1024,
-        "largest request body; a larger one is refused with 413 before it is read",
-        {"type": int},
-    ),
-    (
-        "--http-header-timeout",
-        "http_header_timeout_s",
-        10.0,
-        "seconds a client has to send a request's line and headers (then 408)",
-        {"type": float},
-    ),
-    (
-        "--http-keep-alive",
-        "http_keep_alive_s",
-        30,
-        "seconds an idle connection is kept between requests",
-        {"type": int},
-    ),
-    (
-        "--max-http-connections",
-        "max_http_connections",
-        0,
-        "connections the API holds at once (503 beyond); 0: a quarter of ulimit -n, "
-        "at most 1024, leaving the rest for stations",
-        {"type": int},
-    ),
-    (
-        "--max-http-connections-per-client",
-        "max_http_connections_per_client",
-        0,
-        "connections one client address holds at once; 0: a quarter of the API's cap",
-        {"type": int},
-    ),
-    (
-        "--ready-max-lag",
-        "ready_max_lag",
-        10_000,
-        "events the read models may trail the log by while /readyz answers 200",
-        {"type": int},
-    ),
-]
+if TYPE_CHECKING:
+    from chargeledger.bootstrap import OfflineNode
 
 
 def _serve_parser(sub: argparse._SubParsersAction[Parser]) -> None:
+    """``serve``'s options: one per setting that declares one (config.py), in its section."""
     p = subcommand(sub, "serve", "run one node: OCPP endpoint, HTTP API, page, workers")
-    for group, options in (
-        (p, SERVE_OPTIONS),
-        (p.add_argument_group("OCPP gateway"), GATEWAY_OPTIONS),
-        (p.add_argument_group("HTTP API"), HTTP_OPTIONS),
-    ):
-        for flag, _, default, text, more in options:
-            more = dict(more)
-            if more.pop("hide", False):
-                p.add_argument(flag, default=env(flag[2:], "") or default, help=argparse.SUPPRESS)
-                continue
-            option(group, flag, default, text, **more)
+    sections: dict[str | None, argparse.ArgumentParser | argparse._ArgumentGroup] = {
+        None: p,
+        GATEWAY: p.add_argument_group(GATEWAY),
+        HTTP: p.add_argument_group(HTTP),
+    }
+    for declared in settings_options():
+        setting_option(sections[declared.option.section], declared)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    """The node's settings from the options declared in SERVE_OPTIONS and GATEWAY_OPTIONS."""
-    values = {
-        field: getattr(args, flag[2:].replace("-", "_"))
-        for flag, field, *_ in (*SERVE_OPTIONS, *GATEWAY_OPTIONS, *HTTP_OPTIONS)
-    }
-    values["data_transfer_vendors"] = tuple(
-        v for v in values["data_transfer_vendors"].split(",") if v
-    )
-    values["api_token"] = args.api_token or secrets.token_urlsafe(24)
-    return Settings(store=args.store, api_token_generated=not args.api_token, **values)
+    """The node's settings from ``serve``'s options (each already read its environment
+    variable when not given)."""
+    values: dict[str, Any] = {}
+    for declared in settings_options():
+        value = getattr(args, declared.option.flag[2:].replace("-", "_"))
+        if declared.choices is not None and value is not None:
+            value = declared.parse(value)  # the text given, as its type
+        values[declared.name] = value
+    chosen_token = values.pop("api_token")
+    if chosen_token:
+        values["api_token"] = chosen_token
+    return Settings(store=args.store, api_token_generated=not chosen_token, **values)
 
 
 def _tags_parser(sub: argparse._SubParsersAction[Parser]) -> None:
@@ -348,7 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     _tags_parser(sub)
     cli_send.add_parser(sub)
 
-    bench = subcommand(sub, "bench", "a benchmark from bench/, beside its baseline")
+    bench = subcommand(
+        sub,
+        "bench",
+        "a benchmark from bench/, beside its baseline",
+        description=BENCH_DESCRIPTION,
+    )
     bench.add_argument("name", choices=[*BENCHMARKS, "all"])
     option(bench, "--quick", False, "finish within 60 s", type=bool)
     option(bench, "--json", False, "one JSON object per benchmark", type=bool)
@@ -363,8 +164,21 @@ def build_parser() -> argparse.ArgumentParser:
         sub, "cluster", "a local cluster: N nodes on one PostgreSQL database behind HAProxy"
     )
     option(cluster, "--nodes", 3, "how many nodes", type=int)
-    option(cluster, "--ocpp-port", 9000, "the front's OCPP port; nodes take the next", type=int)
-    option(cluster, "--api-port", 8000, "the front's HTTP port; nodes take the next", type=int)
+    front = Settings()  # the front listens where one node would
+    option(
+        cluster,
+        "--ocpp-port",
+        front.ocpp_port,
+        "the front's OCPP port; nodes take the next",
+        type=int,
+    )
+    option(
+        cluster,
+        "--api-port",
+        front.api_port,
+        "the front's HTTP port; nodes take the next",
+        type=int,
+    )
     option(cluster, "--api-token", "", "bearer token every node shares", shown_default="a new one")
     cluster.add_argument(
         "serve_options", nargs=argparse.REMAINDER, help="after --: options for every node"
@@ -411,20 +225,14 @@ def _node_lock(store: str, role: str) -> IO[str] | None:
 async def _rebuild_projections(args: argparse.Namespace) -> int:
     import time
 
-    from chargeledger.application.holdings_projection import OperationsProjection
-    from chargeledger.application.projections import (
-        CommandAndStationProjection,
-        ProjectionRunner,
-        forget,
-    )
+    from chargeledger.application.projections import forget
 
-    store, documents = await open_user_stores(args.store)
+    node = await open_user_stores(args.store)
     try:
-        projection = CommandAndStationProjection(documents, OperationsProjection(documents))
+        projection, runner = node.read_models()
         started = time.monotonic()
-        deleted = await forget(documents, projection)
-        head = await store.head_position()
-        runner = ProjectionRunner(store, documents, projection)
+        deleted = await forget(node.documents, projection)
+        head = await node.store.head_position()
         task = asyncio.create_task(runner.run())
         progress = Progress("rebuilding", head, quiet_for_s=0.0)
         try:
@@ -440,24 +248,40 @@ async def _rebuild_projections(args: argparse.Namespace) -> int:
             f"({deleted} documents replaced)"
         )
     finally:
-        await store.close()
+        await node.close()
     return 0
 
 
 BENCHMARKS = ["store", "bus", "gateway", "commands", "e2e", "cluster", "fuzz"]
 
 
+BENCH_DESCRIPTION = """a benchmark from bench/, beside its baseline.
+
+The benchmarks are not part of the installed package: they live in the bench/ folder of
+a chargeledger checkout and need its bench extra (make install, or pip install -e
+'.[bench]'). Run this command inside the checkout."""
+
+
+def checkout_with_benchmarks(start: Path) -> Path | None:
+    """The chargeledger checkout ``start`` is in (it or a parent holds bench/common.py
+    beside pyproject.toml), or ``None``."""
+    for folder in (start, *start.parents):
+        if (folder / "bench" / "common.py").is_file() and (folder / "pyproject.toml").is_file():
+            return folder
+    return None
+
+
 def _bench(args: argparse.Namespace) -> int:
-    """Benchmarks live in the repository's ``bench/`` folder, beside ``src/``."""
+    """Run benchmarks of the checkout the command runs in (see BENCH_DESCRIPTION)."""
     import importlib
 
-    here = Path(__file__).resolve()
-    roots = [Path.cwd(), *here.parents]
-    root = next((r for r in roots if (r / "bench" / "common.py").is_file()), None)
+    root = checkout_with_benchmarks(Path.cwd())
     if root is None:
-        print("bench/ not found: run from a chargeledger checkout", file=sys.stderr)
-        return 2
-    sys.path.insert(0, str(root))
+        raise UserError(
+            "bench: the benchmarks are not installed with the package; run this inside a "
+            "chargeledger checkout (its bench/ folder), after make install"
+        )
+    sys.path.insert(0, str(root))  # the checkout's bench/ package, not an installed one
     names = BENCHMARKS if args.name == "all" else [args.name]
     common = importlib.import_module("bench.common")
     for name in names:
@@ -465,14 +289,27 @@ def _bench(args: argparse.Namespace) -> int:
             module = importlib.import_module(f"bench.{name}")
         except ModuleNotFoundError as missing:
             if missing.name != f"bench.{name}":
-                raise
+                raise _missing_extra(name, missing) from None
             print(f"bench {name}: not written yet (no bench/{name}.py)", file=sys.stderr)
             if args.name != "all":
                 return 2
             continue
-        rows = module.run(quick=args.quick, postgres=args.postgres)
+        try:
+            rows = module.run(quick=args.quick, postgres=args.postgres)
+        except ModuleNotFoundError as missing:
+            raise _missing_extra(name, missing) from None
         common.print_table(name, rows, args.json)
     return 0
+
+
+def _missing_extra(name: str, missing: ModuleNotFoundError) -> Exception:
+    """A library only the benchmarks use is missing (the bench extra), or a real bug."""
+    if (missing.name or "").partition(".")[0] in ("bench", "chargeledger"):
+        return missing
+    return UserError(
+        f"bench {name}: it needs {missing.name}, of the bench extra: "
+        "pip install -e '.[bench]' (make install does)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -543,15 +380,15 @@ def _run(args: argparse.Namespace) -> int:
     return 2
 
 
-async def open_user_stores(url: str) -> tuple[Any, Any]:
+async def open_user_stores(url: str) -> OfflineNode:
     """The stores behind ``--store``, or the reason they cannot be opened as a UserError."""
     import sqlite3
 
     from chargeledger.adapters.postgres_database import StoreUnavailableError
-    from chargeledger.bootstrap import open_stores
+    from chargeledger.bootstrap import open_offline_node
 
     try:
-        return await open_stores(url)
+        return await open_offline_node(url)
     except ValueError as bad_url:
         raise UserError(f"--store: {bad_url}") from None
     except StoreUnavailableError as unavailable:
@@ -560,13 +397,14 @@ async def open_user_stores(url: str) -> tuple[Any, Any]:
         raise UserError(f"cannot open the store {url}: {unusable}") from None
 
 
-async def _with_store(args: argparse.Namespace, command: Any) -> int:
-    store, documents = await open_user_stores(args.store)
+async def _with_store(
+    args: argparse.Namespace, command: Callable[[argparse.Namespace, OfflineNode], Awaitable[int]]
+) -> int:
+    node = await open_user_stores(args.store)
     try:
-        result: int = await command(args, store, documents)
-        return result
+        return await command(args, node)
     finally:
-        await store.close()
+        await node.close()
 
 
 def _simulate_scenario(args: argparse.Namespace) -> int:
@@ -626,13 +464,13 @@ def _ports_free(settings: Settings) -> None:
                 ) from None
 
 
-async def _stations(args: argparse.Namespace, store: Any, documents: Any) -> int:
-    from chargeledger.application.registry import RegistryError, StationRegistry
+async def _stations(args: argparse.Namespace, node: OfflineNode) -> int:
+    from chargeledger.application.registry import RegistryError
 
-    registry = StationRegistry(documents)
+    registry = node.stations
     try:
         if args.action == "add":
-            await registry.add(args.id, args.password, datetime.now(UTC).isoformat())
+            await registry.add(args.id, args.password, node.clock.now().isoformat())
             auth = "with a password (HTTP Basic)" if args.password else "without a password"
             print(f"station {args.id} added {auth}")
         elif args.action == "set-password":
@@ -661,11 +499,10 @@ async def _stations(args: argparse.Namespace, store: Any, documents: Any) -> int
     return 0
 
 
-async def _tags(args: argparse.Namespace, store: Any, documents: Any) -> int:
-    from chargeledger.adapters.clock import SystemClock
-    from chargeledger.application.id_tags import IdTagRegistry, InvalidIdTagError
+async def _tags(args: argparse.Namespace, node: OfflineNode) -> int:
+    from chargeledger.application.id_tags import InvalidIdTagError
 
-    registry = IdTagRegistry(documents, SystemClock())
+    registry = node.id_tags
     if args.action == "add":
         try:
             doc = await registry.put(args.tag, args.status, args.expiry)
@@ -679,7 +516,8 @@ async def _tags(args: argparse.Namespace, store: Any, documents: Any) -> int:
     return 0
 
 
-async def _events(args: argparse.Namespace, store: Any, documents: Any) -> int:
+async def _events(args: argparse.Namespace, node: OfflineNode) -> int:
+    store = node.store
     stream = f"station-{args.stream}" if args.stream else None
     position, printed, caught_up = 0, 0, False
     # Events on a terminal show themselves; a redirected output gets a progress report.

@@ -10,16 +10,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from chargeledger.adapters.logs import FORMATS, LEVELS
-from chargeledger.config import DEFAULT_STORE, env
+from chargeledger.config import DEFAULT_STORE, DeclaredSetting, env, env_name
 from chargeledger.errors import ChargeledgerError
 
 
 class UserError(ChargeledgerError):
     """A mistake the user can fix: shown as one line on stderr, exit status 2."""
-
-
-def env_name(flag: str) -> str:
-    return "CHARGELEDGER_" + flag.lstrip("-").upper().replace("-", "_")
 
 
 def one_of(values: Sequence[str], upper: bool = False) -> Callable[[str], str]:
@@ -78,6 +74,24 @@ def option(
         raw = env(name[13:], "")
         value = raw if raw else default  # argparse converts and checks a string default
     parser.add_argument(flag, default=value, type=type, help=text, **more)
+
+
+def setting_option(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, declared: DeclaredSetting
+) -> None:
+    """The option of one of the node's settings, as ``Settings`` declares it."""
+    flag = declared.option.flag
+    if declared.option.hidden:
+        parser.add_argument(flag, default=env(flag, "") or declared.default, help=argparse.SUPPRESS)
+        return
+    more: dict[str, Any] = {}
+    if declared.choices is not None:
+        more["choices"] = declared.choices
+    elif declared.parse is not str:
+        more["type"] = declared.parse
+    if declared.option.shown_default is not None:
+        more["shown_default"] = declared.option.shown_default
+    option(parser, flag, declared.default, declared.option.help, **more)
 
 
 def _shown(default: Any) -> str:

@@ -14,11 +14,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from chargeledger.domain.enums import ENDED_STATUSES, CommandStatus
 from chargeledger.domain.operations import OPERATIONS
 from chargeledger.entrypoints.cli_options import Parser, UserError, option, subcommand
 
 NAMES = tuple(OPERATIONS)
-TERMINAL = ("accepted", "rejected", "timed_out", "expired", "failed")
 
 
 def add_parser(sub: argparse._SubParsersAction[Parser]) -> None:
@@ -110,7 +110,7 @@ def send(args: argparse.Namespace) -> int:
     print(json.dumps(view, indent=2))
     if args.wait is None:
         return 0
-    return 0 if view.get("status") == "accepted" else 1
+    return 0 if view.get("status") == CommandStatus.ACCEPTED else 1
 
 
 def _wait(args: argparse.Namespace, command_id: str, timeout: float) -> dict[str, Any] | None:
@@ -118,7 +118,7 @@ def _wait(args: argparse.Namespace, command_id: str, timeout: float) -> dict[str
     view: dict[str, Any] | None = None
     while time.monotonic() < deadline:
         status, view = _request(args, "GET", f"/api/commands/{command_id}")
-        if status == 200 and view and view.get("status") in TERMINAL:
+        if status == 200 and view and view.get("status") in ENDED_STATUSES:
             return view
         time.sleep(0.2)
     return view

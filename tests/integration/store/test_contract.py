@@ -91,6 +91,7 @@ async def test_a_wrong_expected_version_raises_a_conflict_that_names_everything(
 
 
 async def test_a_stale_version_conflicts_once_another_writer_moved_on(backend: Backend) -> None:
+    """I1: a writer behind the stream's version conflicts instead of writing a duplicate version."""
     store, _ = await backend.open()
     await store.append("s-1", [event(1)], NO_STREAM, Metadata())
     await store.append("s-1", [event(2)], 1, Metadata())
@@ -109,6 +110,7 @@ async def test_any_appends_whatever_the_version(backend: Backend) -> None:
 async def test_a_repeated_command_id_writes_nothing_and_answers_the_first_result(
     backend: Backend,
 ) -> None:
+    """I2: a repeated command id writes nothing and answers the first result."""
     store, _ = await backend.open()
     first = await store.append("s-1", [event(1)], NO_STREAM, Metadata(command_id="cmd"))
     await caught_up(store, first.last_position)
@@ -147,6 +149,7 @@ async def test_a_refusal_is_recorded_without_events_and_repeated(backend: Backen
 
 
 async def test_the_whole_log_reads_in_pages_exactly_once(backend: Backend) -> None:
+    """I6: the log read in pages gives every event once, in global order."""
     store, _ = await backend.open()
     for n in range(25):
         last = await store.append(f"s-{n % 4}", [event(n)], ANY, Metadata())
@@ -169,6 +172,7 @@ async def test_an_empty_store_has_nothing_to_read(backend: Backend) -> None:
 
 
 async def test_a_subscriber_catches_up_then_follows_live(backend: Backend) -> None:
+    """I6: a subscriber delivers every committed event in global order, old then live."""
     store, _ = await backend.open()
     await store.append("s-1", [event(1), event(2)], NO_STREAM, Metadata())
     received: list[Event] = []

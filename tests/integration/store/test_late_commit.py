@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 
 import psycopg
+import pytest
 
 from chargeledger.adapters.postgres_store import PostgresEventStore
 from chargeledger.application.ports import NO_STREAM, Metadata, RecordedEvent
 from chargeledger.bootstrap import open_stores
 from chargeledger.domain.events import CommandAccepted
 from tests.integration.store.conftest import caught_up
+from tests.integration.store.held_commit import commits_held
 
 
 def event(n: int) -> CommandAccepted:
@@ -28,6 +30,7 @@ async def until(check: object, timeout: float = 10.0) -> None:
 async def test_a_subscriber_delivers_a_late_commit_in_order_and_skips_nothing(
     postgres_dsn: str,
 ) -> None:
+    """I6: a PostgreSQL append that commits after a later position is still delivered, in order."""
     store, _ = await open_stores(postgres_dsn)
     assert isinstance(store, PostgresEventStore)
     received: list[RecordedEvent] = []
@@ -41,9 +44,11 @@ async def test_a_subscriber_delivers_a_late_commit_in_order_and_skips_nothing(
     try:
         await store.append("before", [event(0)], NO_STREAM, Metadata())
         await until(lambda: len(received) == 1)
-        held = await psycopg.AsyncConnection.connect(postgres_dsn)
-        async with held, held.transaction():
-            late = await store.append_on(held, "late", [event(1)], NO_STREAM, Metadata())
+        async with commits_held(postgres_dsn, "late") as held:
+            held_append = asyncio.create_task(
+                store.append("late", [event(1)], NO_STREAM, Metadata())
+            )
+            await held.waiting()
             later = [
                 await store.append(f"after-{n}", [event(n)], NO_STREAM, Metadata())
                 for n in range(2, 7)
@@ -55,6 +60,7 @@ async def test_a_subscriber_delivers_a_late_commit_in_order_and_skips_nothing(
             assert [r.stream_id for r in received] == ["before"]
             assert await store.head_position() == received[0].position
         # The late transaction commits now, after all the others.
+        late = await asyncio.wait_for(held_append, 10.0)
         await until(lambda: len(received) == 7)
     finally:
         running.cancel()
@@ -74,15 +80,19 @@ async def test_a_held_append_does_not_block_writers_of_other_streams(postgres_ds
     store, _ = await open_stores(postgres_dsn)
     assert isinstance(store, PostgresEventStore)
     try:
-        async with await psycopg.AsyncConnection.connect(postgres_dsn) as held:
-            # Not autocommit: the append opens a transaction that stays open.
-            await store.append_on(held, "held", [event(1)], NO_STREAM, Metadata())
+        async with commits_held(postgres_dsn, "held") as held:
+            held_append = asyncio.create_task(
+                store.append("held", [event(1)], NO_STREAM, Metadata())
+            )
+            await held.waiting()
             appends = [
                 store.append(f"free-{n}", [event(n)], NO_STREAM, Metadata()) for n in range(20)
             ]
             done = await asyncio.wait_for(asyncio.gather(*appends), 5.0)
             assert len(done) == 20
-            await held.rollback()
+            await held.cancel()
+            with pytest.raises(psycopg.errors.QueryCanceled):
+                await asyncio.wait_for(held_append, 10.0)
         await caught_up(store, max(r.last_position or 0 for r in done))
         # The rolled-back append left nothing, and the log reads on past its position.
         assert await store.read_stream("held") == []

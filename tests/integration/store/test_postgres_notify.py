@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
-import psycopg
-
 from chargeledger.adapters.postgres_store import PostgresEventStore
 from chargeledger.application.ports import NO_STREAM, Metadata, RecordedEvent
 from chargeledger.bootstrap import open_stores
 from chargeledger.domain.events import CommandAccepted
+from tests.integration.store.held_commit import commits_held
 
 
 def event(n: int) -> CommandAccepted:
@@ -47,21 +46,26 @@ async def test_a_subscriber_on_another_node_is_woken_by_notify(postgres_dsn: str
 async def test_a_duplicate_racing_an_uncommitted_first_append_answers_its_result(
     postgres_dsn: str,
 ) -> None:
+    """I2: a repeat racing the uncommitted first append answers the first's result."""
     store, _ = await open_stores(postgres_dsn)
+    other_node, _ = await open_stores(postgres_dsn)
     assert isinstance(store, PostgresEventStore)
     try:
-        held = await psycopg.AsyncConnection.connect(postgres_dsn)
-        async with held:
-            first = await store.append_on(held, "s-1", [event(1)], NO_STREAM, Metadata("cmd"))
-            # The second writer (another node, say) meets the uncommitted key and waits.
+        async with commits_held(postgres_dsn, "s-1") as held:
+            first_append = asyncio.create_task(
+                other_node.append("s-1", [event(1)], NO_STREAM, Metadata("cmd"))
+            )
+            await held.waiting()
+            # The second writer (this node) meets the uncommitted key and waits.
             second = asyncio.create_task(
                 store.append("s-1", [event(1)], NO_STREAM, Metadata("cmd"))
             )
             await asyncio.sleep(0.3)
             assert not second.done()
-            await held.commit()
+        first = await asyncio.wait_for(first_append, 10.0)
         repeat = await asyncio.wait_for(second, 10.0)
     finally:
         await store.close()
+        await other_node.close()
     assert repeat.duplicate
     assert (repeat.version, repeat.last_position) == (first.version, first.last_position)

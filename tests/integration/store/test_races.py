@@ -79,6 +79,7 @@ async def assert_gap_free(store: EventStore, streams: list[str], total: int) -> 
 
 
 async def test_32_tasks_on_one_stream_leave_versions_one_to_n(backend: Backend) -> None:
+    """I1: 32 concurrent writers on one stream leave versions 1..n, no gap, no duplicate."""
     store, _ = await backend.open()
     tallies = await asyncio.gather(
         *(append_until_done(store, f"w{n}", ["hot"], 4, n) for n in range(TASKS))
@@ -88,6 +89,7 @@ async def test_32_tasks_on_one_stream_leave_versions_one_to_n(backend: Backend) 
 
 
 async def test_32_tasks_on_many_streams_leave_every_stream_gap_free(backend: Backend) -> None:
+    """I1: concurrent writers on many streams leave each stream 1..n, gap-free."""
     store, _ = await backend.open()
     streams = [f"s-{n}" for n in range(8)]
     tallies = await asyncio.gather(
@@ -98,6 +100,7 @@ async def test_32_tasks_on_many_streams_leave_every_stream_gap_free(backend: Bac
 
 
 async def test_32_tasks_sending_one_command_id_write_it_once(backend: Backend) -> None:
+    """I2: one command id sent by 32 racers is written once; the others get the first result."""
     store, _ = await backend.open()
     for round_ in range(5):
         command_id = f"cmd-{round_}"
@@ -148,6 +151,7 @@ def _process(url: str, process: int) -> tuple[int, int, int]:
 async def test_four_processes_racing_leave_no_gap_no_duplicate_and_one_write_per_id(
     durable: Backend,
 ) -> None:
+    """I1, I2: four OS processes racing leave every stream 1..n and each command id written once."""
     assert durable.url is not None
     store, _ = await durable.open()  # creates the schema before the processes race
     # Few connections per process: the server is shared with every other test.

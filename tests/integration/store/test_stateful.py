@@ -152,10 +152,15 @@ async def _memory() -> EventStore:
 
 
 def test_the_memory_store_behaves_like_the_model() -> None:
+    """I1, I2: the in-memory store, under random appends and reads: versions without gap, a
+    repeated command id recognised, as the model says."""
     run_state_machine_as_test(machine_for(_memory, 100))
 
 
 def test_the_sqlite_store_behaves_like_the_model(tmp_path: Path) -> None:
+    """I1, I2: the SQLite store, under random appends and reads: versions without gap, a
+    repeated command id recognised, as the model says."""
+
     async def sqlite() -> EventStore:
         path = tempfile.mkdtemp(dir=tmp_path)
         store, _ = await open_stores(f"sqlite:///{path}/store.db")
@@ -166,6 +171,9 @@ def test_the_sqlite_store_behaves_like_the_model(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_the_postgres_store_behaves_like_the_model(postgres_dsn: str) -> None:
+    """I1, I2: the PostgreSQL store, under random appends and reads: versions without gap, a
+    repeated command id recognised, as the model says."""
+
     async def postgres() -> EventStore:
         store, _ = await open_stores(postgres_dsn + "?pool_max=2")
         # One database for every example: start each from an empty log.

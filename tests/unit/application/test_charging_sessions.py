@@ -6,6 +6,7 @@ from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventSto
 from chargeledger.application.charging_sessions import ChargingSessions
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.id_tags import IdTagRegistry
+from chargeledger.application.twin_service import TwinService
 from chargeledger.domain import events as e
 from chargeledger.domain.id_tags import IdTagInfo
 from tests.fakes import FakeClock
@@ -18,7 +19,8 @@ async def sessions() -> tuple[ChargingSessions, InMemoryEventStore, IdTagRegistr
     tags = IdTagRegistry(documents, clock)
     await tags.put("GOOD", "Accepted", "2027-01-01T00:00:00Z")
     await tags.put("BAD", "Blocked")
-    return ChargingSessions(CommandBus(store, clock), documents, tags), store, tags
+    twin = TwinService(documents, clock)
+    return ChargingSessions(CommandBus(store, clock), documents, tags, twin), store, tags
 
 
 async def test_authorize_answers_from_the_registry_and_records_nothing() -> None:
@@ -37,6 +39,7 @@ async def test_transaction_ids_are_unique_across_stations() -> None:
 
 
 async def test_a_retransmitted_start_gets_the_same_id_and_verdict_and_creates_nothing() -> None:
+    """I7: a retransmitted StartTransaction gets the same transactionId and creates nothing."""
     use_case, store, tags = await sessions()
     first = await use_case.start_transaction("CP1", 1, "GOOD", 100, STAMP)
     await tags.put("GOOD", "Blocked")  # the answer the station missed still stands
@@ -46,6 +49,7 @@ async def test_a_retransmitted_start_gets_the_same_id_and_verdict_and_creates_no
 
 
 async def test_a_retransmission_after_the_stop_still_gets_the_same_id() -> None:
+    """I7: a StartTransaction retransmitted after the stop still gets the same transactionId."""
     use_case, store, _ = await sessions()
     first = await use_case.start_transaction("CP1", 1, "GOOD", 100, STAMP)
     await use_case.stop_transaction("CP1", first.transaction_id, 900, "2026-01-01T01:00:00Z")
@@ -61,6 +65,7 @@ async def test_a_blocked_tag_still_gets_a_session_and_hears_it_is_blocked() -> N
 
 
 async def test_a_repeated_stop_gets_the_same_answer_and_records_nothing() -> None:
+    """I7: a retransmitted StopTransaction gets the same answer and records nothing."""
     use_case, store, tags = await sessions()
     started = await use_case.start_transaction("CP1", 1, "GOOD", 0, STAMP)
     first = await use_case.stop_transaction("CP1", started.transaction_id, 500, "t", "GOOD")

@@ -11,7 +11,7 @@ import pytest
 
 from chargeledger.adapters.memory import InMemoryEventStore
 from chargeledger.application.command_bus import CommandBus, RetriesExhaustedError
-from chargeledger.application.ports import ANY, AppendResult, Metadata, PendingAppend, RecordedEvent
+from chargeledger.application.ports import ANY, AppendResult, CommandAppend, Metadata, RecordedEvent
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain.errors import (
@@ -43,7 +43,7 @@ class CountingStore(InMemoryEventStore):
         return await super().append(stream_id, events, expected_version, metadata, outcome)
 
     async def append_chain(
-        self, stream_id: str, appends: Sequence[PendingAppend], expected_version: int
+        self, stream_id: str, appends: Sequence[CommandAppend], expected_version: int
     ) -> list[AppendResult]:
         self.chains.append(len(appends))
         return await super().append_chain(stream_id, appends, expected_version)
@@ -57,7 +57,7 @@ class RacingChainStore(CountingStore):
         self.races = races
 
     async def append_chain(
-        self, stream_id: str, appends: Sequence[PendingAppend], expected_version: int
+        self, stream_id: str, appends: Sequence[CommandAppend], expected_version: int
     ) -> list[AppendResult]:
         if self.races > 0:
             self.races -= 1
@@ -99,6 +99,7 @@ async def test_five_attempts_by_default() -> None:
 
 
 async def test_a_repeated_command_id_returns_the_first_outcome_without_deciding() -> None:
+    """I2: a repeated command id returns the first outcome and decides nothing."""
     store = InMemoryEventStore()
     bus = CommandBus(store, FakeClock())
     first = await bus.execute("CP1", start("cmd-1"))
@@ -111,6 +112,7 @@ async def test_a_repeated_command_id_returns_the_first_outcome_without_deciding(
 
 
 async def test_a_repeat_of_a_refused_command_is_refused_the_same_way() -> None:
+    """I2: a repeat of a refused command id is refused the same way."""
     store = InMemoryEventStore()
     bus = CommandBus(store, FakeClock())
     await bus.execute("CP1", start("cmd-1", tag="A"))
@@ -141,6 +143,7 @@ async def test_a_repeated_command_id_with_another_fingerprint_is_refused() -> No
 
 
 async def test_a_repeated_start_transaction_returns_the_session_the_first_recorded() -> None:
+    """I7: a repeated StartTransaction returns the session the first recorded."""
     store = InMemoryEventStore()
     bus = CommandBus(store, FakeClock())
     await bus.execute("CP1", start_transaction(7))
@@ -276,7 +279,7 @@ async def test_an_unexpected_error_fails_only_its_command() -> None:
 async def test_a_flight_cancelled_at_shutdown_leaves_no_caller_waiting() -> None:
     class SlowStore(InMemoryEventStore):
         async def append_chain(
-            self, stream_id: str, appends: Sequence[PendingAppend], expected_version: int
+            self, stream_id: str, appends: Sequence[CommandAppend], expected_version: int
         ) -> list[AppendResult]:
             await asyncio.sleep(10)
             raise AssertionError("never reached")

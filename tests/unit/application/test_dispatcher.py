@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
 from chargeledger.adapters.ocpp.v16.operations import OCPP16
 from chargeledger.application.command_bus import CommandBus
@@ -36,7 +38,7 @@ class Node:
         self.clock = FakeClock()
         self.store, self.documents = InMemoryEventStore(), InMemoryDocumentStore()
         self.bus = CommandBus(self.store, self.clock)
-        twin = TwinService(self.documents)
+        twin = TwinService(self.documents, self.clock)
         self.dispatcher = Dispatcher(
             self.bus, self.documents, self.clock, twin, OCPP16, reconcile_grace_s=0
         )
@@ -119,7 +121,12 @@ async def test_an_answer_given_while_the_store_is_away_is_recorded_once_it_is_ba
     clock, store, documents = FakeClock(), StoreThatGoesAway(), InMemoryDocumentStore()
     bus = CommandBus(store, clock)
     dispatcher = Dispatcher(
-        bus, documents, clock, TwinService(documents), OCPP16, store_failures=(StoreOutageError,)
+        bus,
+        documents,
+        clock,
+        TwinService(documents, clock),
+        OCPP16,
+        store_failures=(StoreOutageError,),
     )
     await dispatcher.station_ready(link := LinkDuringOutage(store))
     await bus.execute("CP1", _start("k3", LATER))  # taken by the dispatcher at its commit
@@ -130,3 +137,47 @@ async def test_an_answer_given_while_the_store_is_away_is_recorded_once_it_is_ba
         await asyncio.sleep(0.05)
     assert link.calls == ["RemoteStartTransaction"]
     assert "CommandAccepted" in events, events
+
+
+class WitnessLink(FakeLink):
+    """Reads the log at the moment each CALL leaves, to see what was committed then."""
+
+    def __init__(self, store: InMemoryEventStore) -> None:
+        super().__init__("CP1", epoch=1)
+        self.store = store
+        self.committed_at_call: list[list[str]] = []
+
+    async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        log = await self.store.read_all(0)
+        self.committed_at_call.append([type(r.event).__name__ for r in log])
+        return await super().call(action, payload)
+
+
+async def test_i3_no_call_leaves_for_a_request_that_was_not_committed() -> None:
+    """I3: a request whose append fails is never sent; one that commits is sent only
+    after its requesting event, and its dispatch, are in the log."""
+    clock, store, documents = FakeClock(), StoreThatGoesAway(), InMemoryDocumentStore()
+    bus = CommandBus(store, clock)
+    dispatcher = Dispatcher(
+        bus,
+        documents,
+        clock,
+        TwinService(documents, clock),
+        OCPP16,
+        store_failures=(StoreOutageError,),
+    )
+    await dispatcher.station_ready(link := WitnessLink(store))
+    store.away = True
+    with pytest.raises(StoreOutageError):
+        await bus.execute("CP1", _start("lost", LATER))
+    store.away = False
+    await asyncio.sleep(0.1)
+    assert link.calls == []
+    await bus.execute("CP1", _start("kept", LATER))
+    for _ in range(100):
+        if link.calls:
+            break
+        await asyncio.sleep(0.02)
+    assert link.calls == ["RemoteStartTransaction"]
+    (committed,) = link.committed_at_call
+    assert committed[-2:] == ["RemoteStartRequested", "CommandDispatched"]

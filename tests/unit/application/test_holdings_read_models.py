@@ -21,6 +21,7 @@ from chargeledger.application.holdings_projection import (
 )
 from chargeledger.application.holdings_views import OperationViews
 from chargeledger.application.projections import CommandAndStationProjection
+from chargeledger.application.twin_service import TwinService
 from chargeledger.domain import commands as c
 from tests.fakes import FakeClock
 from tests.unit.domain.operation_scenario import common, reserve
@@ -170,7 +171,10 @@ async def test_clearing_by_criteria_removes_what_matches() -> None:
     )
     await station.answered(clear, "accepted", status="Accepted")
     documents = await project(station.store, 3)
-    views = OperationViews(documents, ChargingProfileLibrary(documents, FakeClock()))
+    clock = FakeClock()
+    views = OperationViews(
+        documents, ChargingProfileLibrary(documents, clock), TwinService(documents, clock)
+    )
     extras = await views.station_extras("CP1")
     assert [p["profile"]["charging_profile_id"] for p in extras["charging_profiles"]] == [3]
     assert extras["configuration"]["keys"][0] == {

@@ -11,21 +11,24 @@ import pytest
 
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
 from chargeledger.application.charging_profile_library import (
-    ChargingProfileLibrary,
     ChargingProfileNotFoundError,
 )
 from chargeledger.application.command_bus import CommandBus
-from chargeledger.application.command_inputs import OperationInputs
 from chargeledger.application.holdings_projection import CONFIGURATION, OperationsProjection
-from chargeledger.application.id_tags import IdTagRegistry
-from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.ports import DocumentWrite
 from chargeledger.application.projections import CommandAndStationProjection
 from chargeledger.application.reservation_expiry import ReservationExpiry
+from chargeledger.application.twin_service import TwinService
+from chargeledger.bootstrap import build_use_cases
+from chargeledger.config import Settings
 from chargeledger.domain import events as e
-from chargeledger.domain.errors import InvalidChargingProfileError, UnknownConfigurationKeyError
+from chargeledger.domain.errors import (
+    InvalidChargingProfileError,
+    TransactionNotFoundError,
+    UnknownConfigurationKeyError,
+)
 from tests.fakes import FakeClock
-from tests.unit.domain.scenario import boot
+from tests.unit.domain.scenario import boot, start_transaction
 
 PROFILE: dict[str, Any] = {
     "stack_level": 0,
@@ -46,10 +49,11 @@ class Node:
             FakeClock(),
         )
         self.bus = CommandBus(self.store, self.clock)
-        self.profiles = ChargingProfileLibrary(self.documents, self.clock)
-        self.id_tags = IdTagRegistry(self.documents, self.clock)
-        inputs = OperationInputs(self.documents, self.profiles, self.id_tags, self.clock)
-        self.operator = OperatorCommands(self.bus, self.documents, self.clock, 600, None, inputs)
+        twin = TwinService(self.documents, self.clock)
+        use_cases = build_use_cases(Settings(), self.clock, self.bus, self.documents, twin)
+        self.profiles = use_cases.profiles
+        self.id_tags = use_cases.id_tags
+        self.operator = use_cases.operator
         self.projection = CommandAndStationProjection(
             self.documents, OperationsProjection(self.documents)
         )
@@ -152,6 +156,26 @@ async def test_a_configuration_key_the_station_refused_is_refused_before_sending
         await node.operator.request(
             "CP1", "c1", "change-configuration", {"key": "BOGUS", "value": "1"}
         )
+
+
+async def test_a_remote_stop_of_another_stations_transaction_is_refused_naming_it() -> None:
+    node = await booted_node()
+    await node.bus.execute("CP2", boot())
+    await node.bus.execute("CP2", start_transaction(5))
+    await node.catch_up()
+    with pytest.raises(TransactionNotFoundError, match="runs on station CP2"):
+        await node.operator.request("CP1", "s1", "remote-stop", {"transaction_id": 5})
+
+
+async def test_a_remote_stop_of_a_transaction_never_recorded_is_requested() -> None:
+    node = await booted_node()
+    requested = await node.request("remote-stop", {"transaction_id": 4242}, "s1")
+    assert requested == e.RemoteStopRequested(
+        command_id="s1",
+        requested_at=requested.requested_at,
+        expires_at=requested.expires_at,
+        transaction_id=4242,
+    )
 
 
 async def reserved_until(node: Node, until: str) -> None:

@@ -10,6 +10,8 @@ from chargeledger.adapters.ocpp.v16.operations import OCPP16
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.twin_service import TwinService
+from chargeledger.bootstrap import build_use_cases
+from chargeledger.config import Settings
 from chargeledger.domain.errors import (
     ConnectorNotAvailableError,
     IdempotencyKeyReusedError,
@@ -21,8 +23,9 @@ from tests.fakes import FakeClock
 
 def operator() -> tuple[OperatorCommands, TwinService, InMemoryEventStore]:
     store, documents, clock = InMemoryEventStore(), InMemoryDocumentStore(), FakeClock()
-    twin = TwinService(documents)
-    return OperatorCommands(CommandBus(store, clock), documents, clock, 600, twin), twin, store
+    twin = TwinService(documents, clock)
+    use_cases = build_use_cases(Settings(), clock, CommandBus(store, clock), documents, twin)
+    return use_cases.operator, twin, store
 
 
 def test_every_command_the_bus_builds_has_a_way_to_the_station() -> None:

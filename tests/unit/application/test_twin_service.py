@@ -13,6 +13,7 @@ from chargeledger.adapters.sqlite_database import SQLiteDatabase
 from chargeledger.adapters.sqlite_store import SQLiteDocumentStore
 from chargeledger.application.ports import DocumentWrite
 from chargeledger.application.twin_service import TWINS, TwinService
+from tests.fakes import FakeClock
 
 
 class CountingDocumentStore(InMemoryDocumentStore):
@@ -29,7 +30,7 @@ class CountingDocumentStore(InMemoryDocumentStore):
 
 async def test_ten_thousand_heartbeats_make_one_transaction_per_flush() -> None:
     store = CountingDocumentStore()
-    twins = TwinService(store)
+    twins = TwinService(store, FakeClock())
     for beat in range(3):  # three heartbeat intervals of 10,000 stations
         for number in range(10_000):
             twins.heartbeat(f"CP-{number:05}", f"2026-01-01T00:00:0{beat}Z")
@@ -42,12 +43,13 @@ async def test_ten_thousand_heartbeats_make_one_transaction_per_flush() -> None:
 
 async def test_the_writer_flushes_on_its_interval_while_heartbeats_arrive() -> None:
     store = CountingDocumentStore()
-    twins = TwinService(store, flush_interval_s=0.05)
+    twins = TwinService(store, FakeClock(), flush_interval_s=0.05)
     writer = asyncio.create_task(twins.run_writer())
     loop = asyncio.get_running_loop()
     started = loop.time()
     beats = 0
-    while loop.time() - started < 0.3:
+    # at least 0.3 s and 12,000 beats: a loaded machine takes longer, not fewer beats
+    while loop.time() - started < 0.3 or beats < 12_000:
         for number in range(200):
             twins.heartbeat(f"CP-{number}", str(beats))
             beats += 1
@@ -64,7 +66,7 @@ async def test_the_writer_flushes_on_its_interval_while_heartbeats_arrive() -> N
 
 async def test_nothing_changed_means_no_transaction() -> None:
     store = CountingDocumentStore()
-    twins = TwinService(store)
+    twins = TwinService(store, FakeClock())
     assert await twins.flush() == 0
     twins.heartbeat("CP-1", "t1")
     assert await twins.flush() == 1
@@ -83,7 +85,7 @@ async def test_a_failed_flush_keeps_the_changes_for_the_next() -> None:
             await super().write(writes)
 
     store = FailingOnce()
-    twins = TwinService(store)
+    twins = TwinService(store, FakeClock())
     twins.status_notified("CP-1", 1, "Charging", "NoError")
     with pytest.raises(OSError, match="disk full"):
         await twins.flush()
@@ -93,7 +95,7 @@ async def test_a_failed_flush_keeps_the_changes_for_the_next() -> None:
 
 async def test_a_restart_shows_the_last_known_state_and_nobody_connected() -> None:
     store = InMemoryDocumentStore()
-    before = TwinService(store)
+    before = TwinService(store, FakeClock())
     before.connected("CP-1", epoch=7)
     before.heartbeat("CP-1", "2026-01-01T00:00:00Z")
     before.status_notified("CP-1", 1, "Faulted", "GroundFailure", info="leak", timestamp="t")
@@ -101,7 +103,7 @@ async def test_a_restart_shows_the_last_known_state_and_nobody_connected() -> No
     before.firmware_status_notified("CP-1", "Installed")
     await before.flush()
 
-    after = TwinService(store)
+    after = TwinService(store, FakeClock())
     await after.load()
     twin = after.get("CP-1")
     assert twin is not None
@@ -116,7 +118,8 @@ async def test_a_restart_shows_the_last_known_state_and_nobody_connected() -> No
 
 
 async def test_a_late_close_of_an_older_connection_does_not_disconnect_the_newer() -> None:
-    twins = TwinService(InMemoryDocumentStore())
+    """I8: a late close of the older connection does not disconnect the newer."""
+    twins = TwinService(InMemoryDocumentStore(), FakeClock())
     twins.connected("CP-1", epoch=1)
     twins.connected("CP-1", epoch=2)
     twins.disconnected("CP-1", epoch=1)
@@ -131,12 +134,12 @@ async def test_meter_readings_count_on_across_a_restart_and_stay_with_their_stat
 
     documents = InMemoryDocumentStore()
     reading = [{"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{"value": "1"}]}]
-    before = TwinService(documents)
+    before = TwinService(documents, FakeClock())
     for _ in range(3):
         await before.meter_values("CP1", 1, 42, reading)
     await before.meter_values("EVIL", 1, 42, reading)  # another station names tx 42
     await before.flush()
-    after = TwinService(documents)  # a restarted node
+    after = TwinService(documents, FakeClock())  # a restarted node
     await after.meter_values("CP1", 1, 42, reading)
     mine = await after.meters("CP1", 42)
     assert mine is not None and mine["count"] == 4
@@ -161,7 +164,7 @@ async def test_a_twin_that_cannot_be_read_is_quarantined_and_the_others_load() -
             DocumentWrite(TWINS, "EPOCH", {"station_id": "EPOCH", "connection_epoch": "soon"}),
         ]
     )
-    twins = TwinService(store)
+    twins = TwinService(store, FakeClock())
     await twins.load()
     assert [twin.station_id for twin in twins.all()] == ["GOOD"]
     assert twins.get("GOOD") is not None and twins.get("GOOD").connectors[1].status == "Faulted"  # type: ignore[union-attr]
@@ -176,7 +179,7 @@ async def test_one_stations_unsaveable_data_never_fails_the_batch_of_others(
     database = SQLiteDatabase(tmp_path / "twins.db")
     store = SQLiteDocumentStore(database)
     try:
-        twins = TwinService(store)
+        twins = TwinService(store, FakeClock())
         twins.status_notified("POISON", 1, "Available", "NoError", info="\ud800")
         twins.status_notified("OTHER", 1, "Faulted", "GroundFailure")
         assert await twins.flush() == 1

@@ -7,6 +7,7 @@ from typing import Any
 
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
+from chargeledger.domain.enums import UnknownStations
 from chargeledger.domain.id_tags import IdTagInfo
 from chargeledger.domain.remote_start_policy import NO_SNAPSHOT, TwinSnapshot
 from chargeledger.domain.station import decide, fold
@@ -35,7 +36,7 @@ def booted(registration: str = "Accepted") -> e.StationBooted:
     return e.StationBooted("CP1", registration, "v", "m", None, AT)
 
 
-def boot(known: bool = True, policy: str = c.ACCEPT_UNKNOWN) -> c.RegisterBoot:
+def boot(known: bool = True, policy: UnknownStations = UnknownStations.ACCEPT) -> c.RegisterBoot:
     return c.RegisterBoot("b1", "CP1", "v", "m", None, AT, known, policy)
 
 
@@ -61,9 +62,13 @@ def requested(command_id: str = "cmd-1", connector: int | None = 1, tag: str = "
     )
 
 
-def remote_stop(command_id: str = "stop-1", transaction_id: int = 7) -> c.RequestRemoteStop:
+def remote_stop(
+    command_id: str = "stop-1",
+    transaction_id: int = 7,
+    recorded: c.RecordedTransaction | None = None,
+) -> c.RequestRemoteStop:
     return c.RequestRemoteStop(
-        transaction_id=transaction_id, **_common(command_id, AT, NO_SNAPSHOT)
+        transaction_id=transaction_id, recorded=recorded, **_common(command_id, AT, NO_SNAPSHOT)
     )
 
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
+from chargeledger.domain.enums import UnknownStations
 from chargeledger.domain.id_tags import IdTagInfo
 from chargeledger.domain.station import REMOTE_START, StationState
 from tests.unit.domain.scenario import (
@@ -92,7 +93,7 @@ station_commands = st.one_of(
     st.builds(
         lambda known, policy: boot(known, policy),
         st.booleans(),
-        st.sampled_from(c.UNKNOWN_STATION_POLICIES),
+        st.sampled_from(UnknownStations),
     ),
     st.builds(
         lambda target, n: c.MarkDispatched(f"{target}:dispatch", target, 1, n, AT),

@@ -34,6 +34,7 @@ def test_the_id_tag_verdict_is_recorded_even_when_it_is_not_accepted() -> None:
 
 
 def test_a_retransmitted_start_transaction_decides_nothing() -> None:
+    """I7: a retransmitted StartTransaction decides nothing: one transaction."""
     assert when(given(booted(), started(7)), start_transaction(8)) == []
 
 

@@ -16,6 +16,7 @@ HISTORY = [
 
 
 def test_a_dispatched_command_is_not_sent_again_by_a_plain_dispatch() -> None:
+    """I4: a dispatched command is not dispatched again by a plain dispatch."""
     assert decide(c.MarkDispatched("d2", "cmd-1", 2, 8, AT), fold(HISTORY)) == []
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
+from chargeledger.domain.enums import UnknownStations
 from chargeledger.domain.errors import (
     CommandNotFoundError,
     CommandPendingError,
@@ -42,22 +42,22 @@ from tests.unit.domain.scenario import (
 
 
 def test_a_boot_of_a_registered_station_is_accepted() -> None:
-    assert when(given(), boot(known=True, policy=c.REJECT_UNKNOWN)) == [booted("Accepted")]
+    assert when(given(), boot(known=True, policy=UnknownStations.REJECT)) == [booted("Accepted")]
 
 
 @pytest.mark.parametrize(
     ("policy", "registration"),
-    [(c.ACCEPT_UNKNOWN, "Accepted"), (c.PEND_UNKNOWN, "Pending"), (c.REJECT_UNKNOWN, "Rejected")],
+    [(UnknownStations.ACCEPT, "Accepted"), (UnknownStations.REJECT, "Rejected")],
 )
 def test_a_boot_of_an_unknown_station_follows_the_unknown_station_policy(
-    policy: str, registration: str
+    policy: UnknownStations, registration: str
 ) -> None:
     assert when(given(), boot(known=False, policy=policy)) == [booted(registration)]
 
 
 def test_an_unheard_of_policy_is_refused() -> None:
     with pytest.raises(InvalidCommandError):
-        when(given(), boot(known=False, policy="maybe"))
+        when(given(), boot(known=False, policy="maybe"))  # type: ignore[arg-type]
 
 
 def test_a_later_boot_replaces_the_registration() -> None:
@@ -175,9 +175,11 @@ def test_a_remote_stop_of_an_open_transaction_is_requested() -> None:
     ]
 
 
-def test_a_remote_stop_of_an_unknown_transaction_is_refused() -> None:
-    with pytest.raises(TransactionNotFoundError):
-        when(given(booted()), remote_stop(transaction_id=99))
+def test_a_remote_stop_of_a_transaction_never_heard_of_is_sent_for_the_station_to_answer() -> None:
+    (decided,) = when(given(booted()), remote_stop(transaction_id=99))
+    assert decided == e.RemoteStopRequested(
+        command_id="stop-1", requested_at=AT, expires_at=LATER, transaction_id=99
+    )
 
 
 def test_a_remote_stop_of_a_stopped_transaction_is_refused() -> None:
@@ -269,6 +271,7 @@ def test_different_triggers_may_be_pending_together_but_an_identical_one_is_the_
 
 
 def test_a_requested_command_is_dispatched_once() -> None:
+    """I4: a requested command is dispatched once; a repeat of the dispatch decides nothing."""
     history = given(booted(), requested())
     assert when(history, dispatch()) == [dispatched()]
     history.append(dispatched())
@@ -276,6 +279,7 @@ def test_a_requested_command_is_dispatched_once() -> None:
 
 
 def test_an_ended_command_is_never_dispatched() -> None:
+    """I4: an ended command is never dispatched."""
     history = given(booted(), requested(), e.CommandExpired("cmd-1", "ttl"))
     assert when(history, dispatch()) == []
 
@@ -295,6 +299,7 @@ def test_the_station_answer_closes_the_command(kind: str, event: e.Event) -> Non
 
 
 def test_a_second_outcome_for_an_ended_command_is_refused() -> None:
+    """I4: a command ends in exactly one terminal event: a second outcome is refused."""
     history = given(booted(), requested(), e.CommandAccepted("cmd-1"))
     with pytest.raises(CommandNotFoundError):
         when(history, outcome("rejected"))
@@ -305,6 +310,7 @@ def test_expiry_ends_a_command_never_sent() -> None:
 
 
 def test_expiry_does_not_end_a_command_already_sent() -> None:
+    """I4: expiry never ends a command already sent: its answer decides."""
     history = given(booted(), requested(), dispatched())
     assert when(history, outcome("expired")) == []
 

@@ -16,6 +16,8 @@ from tests.unit.domain.strategies import check_invariants, numbered, station_com
 @settings(max_examples=300, deadline=None)
 @given(st.lists(station_commands, max_size=40))
 def test_no_command_sequence_breaks_the_invariants(commands: list[c.Command]) -> None:
+    """I4: whatever the command sequence, each command ends at most once and nothing is dispatched
+    after its end."""
     state = initial_state
     history: list[e.Event] = []
     for command in numbered(commands, [0]):

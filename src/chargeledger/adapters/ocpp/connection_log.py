@@ -141,7 +141,7 @@ def bind(station_id: str, client: str) -> None:
 def answered(
     metrics: NodeMetrics,
     action: str | None,
-    answer: framing.CallResult | framing.CallError,
+    answer: framing.CallResult | framing.CallErrorFrame,
     sent_at: float,
 ) -> None:
     outcome = "result" if isinstance(answer, framing.CallResult) else "error"

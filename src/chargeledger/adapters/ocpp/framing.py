@@ -80,7 +80,10 @@ class CallResult:
 
 
 @dataclass(slots=True)
-class CallError:
+class CallErrorFrame:
+    """A CALLERROR on the wire (message type 4), either way; the exception our caller
+    gets for one a station sent is ``StationCallError`` (application ports)."""
+
     unique_id: str
     code: str
     description: str = ""
@@ -97,11 +100,11 @@ class FrameFault:
     description: str
     replyable: bool = True
 
-    def to_call_error(self) -> CallError:
-        return CallError(self.unique_id, self.code, self.description)
+    def to_call_error(self) -> CallErrorFrame:
+        return CallErrorFrame(self.unique_id, self.code, self.description)
 
 
-Frame = Call | CallResult | CallError
+Frame = Call | CallResult | CallErrorFrame
 
 
 def _refuse_constant(name: str) -> Any:
@@ -205,7 +208,7 @@ def _call_result(unique_id: str, message: list[Any]) -> CallResult | FrameFault:
     return CallResult(unique_id, message[2])
 
 
-def _call_error(unique_id: str, message: list[Any]) -> CallError | FrameFault:
+def _call_error(unique_id: str, message: list[Any]) -> CallErrorFrame | FrameFault:
     # Stations often leave out the details object; we take [4, id, code, description].
     if len(message) not in (4, 5) or not isinstance(message[2], str):
         return FrameFault(
@@ -216,7 +219,7 @@ def _call_error(unique_id: str, message: list[Any]) -> CallError | FrameFault:
         )
     description = message[3] if isinstance(message[3], str) else _encode(message[3])
     details = message[4] if len(message) == 5 and isinstance(message[4], dict) else {}
-    return CallError(unique_id, message[2], description, details)
+    return CallErrorFrame(unique_id, message[2], description, details)
 
 
 def encode(frame: Frame) -> str:

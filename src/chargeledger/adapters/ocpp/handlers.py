@@ -4,8 +4,8 @@ out, answer back. Nothing else happens here.
 ``StationMessages.handlers`` maps each action to its handler. A handler takes the
 session and the (already validated) payload and returns a ``Reply``, or an
 awaitable of one when it must wait (the command bus). Telemetry handlers answer
-at once, without a task, which keeps heartbeats cheap. Register more with
-``register`` (business messages: ``session_messages``).
+at once, without a task, which keeps heartbeats cheap. The business messages
+(``session_messages``) arrive through the constructor's ``business``.
 """
 
 from __future__ import annotations
@@ -16,13 +16,17 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ocpp.v16.enums import DataTransferStatus
+
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.command_bus import CommandBus, stream_of
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.ports import Clock
-from chargeledger.application.registration import OPEN_REGISTRATION, RegistrationPolicy
+from chargeledger.application.registration import RegistrationPolicy
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import RegisterBoot
+from chargeledger.domain.enums import RegistrationStatus
+from chargeledger.domain.timestamps import iso_z
 
 AfterReply = Callable[[], Awaitable[None]]
 
@@ -46,8 +50,8 @@ class StationMessages:
         twin: TwinService,
         dispatcher: Dispatcher,
         clock: Clock,
+        registration: RegistrationPolicy,
         heartbeat_interval_s: int = 300,
-        registration: RegistrationPolicy = OPEN_REGISTRATION,
         business: Mapping[str, Handler] | None = None,
         data_transfer_vendors: frozenset[str] = frozenset(),
         boot_grace_s: float = 2.0,
@@ -70,12 +74,8 @@ class StationMessages:
             **(business or {}),  # Authorize, Start/StopTransaction, MeterValues: session_messages
         }
 
-    def register(self, handlers: dict[str, Handler]) -> None:
-        """Serve more actions (a later registration of the same action wins)."""
-        self.handlers.update(handlers)
-
     def _now(self) -> str:
-        return self._clock.now().isoformat().replace("+00:00", "Z")
+        return iso_z(self._clock.now())
 
     async def boot_notification(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         now = self._now()
@@ -95,7 +95,7 @@ class StationMessages:
                 or payload.get("chargeBoxSerialNumber"),
             ),
         )
-        registration = result.state.registration or "Rejected"
+        registration = result.state.registration or RegistrationStatus.REJECTED
 
         async def send_what_waits() -> None:
             if session.fenced:
@@ -105,7 +105,7 @@ class StationMessages:
 
         return Reply(
             {"status": registration, "currentTime": now, "interval": self._heartbeat_interval_s},
-            after=send_what_waits if registration == "Accepted" else None,
+            after=send_what_waits if registration == RegistrationStatus.ACCEPTED else None,
         )
 
     async def resume(self, session: StationSession) -> None:
@@ -117,7 +117,9 @@ class StationMessages:
         if session.registered or session.fenced or session.closed:
             return
         state, _ = await self._bus.load(stream_of(session.station_id))
-        if state.registration == "Accepted" and not (session.registered or session.fenced):
+        if state.registration == RegistrationStatus.ACCEPTED and not (
+            session.registered or session.fenced
+        ):
             session.registered = True
             await self._dispatcher.station_ready(session)
 
@@ -142,7 +144,8 @@ class StationMessages:
     def data_transfer(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         # No vendor extension is implemented; a configured vendor id is acknowledged
         # (Accepted) so that its stations stop retrying, and kept in the twin.
-        answer = "Accepted" if payload["vendorId"] in self._vendors else "UnknownVendorId"
+        known = payload["vendorId"] in self._vendors
+        answer = DataTransferStatus.accepted if known else DataTransferStatus.unknown_vendor_id
         self._twin.data_transferred(
             session.station_id,
             payload["vendorId"],

@@ -20,8 +20,9 @@ from collections.abc import Callable
 from typing import Any
 
 from chargeledger.adapters.ocpp import schemas
-from chargeledger.adapters.ocpp.framing import Call, CallError, CallResult, encode
+from chargeledger.adapters.ocpp.framing import Call, CallErrorFrame, CallResult, encode
 from chargeledger.application.ports import (
+    RESPONSE_TIMEOUT_S,
     CallTimeoutError,
     InvalidCallError,
     StationAnswerInvalidError,
@@ -73,7 +74,7 @@ class StationSession:
         station_id: str,
         epoch: int,
         send_text: SendText,
-        response_timeout_s: float = 30.0,
+        response_timeout_s: float = RESPONSE_TIMEOUT_S,
         max_queue: int = 64,
     ) -> None:
         self.station_id = station_id
@@ -168,7 +169,7 @@ class StationSession:
             )
         self._pump()
 
-    def answer_arrived(self, frame: CallResult | CallError) -> bool:
+    def answer_arrived(self, frame: CallResult | CallErrorFrame) -> bool:
         """Settle our outstanding CALL with its answer; ``False`` if we did not ask."""
         entry = self._outstanding
         if entry is None or entry.unique_id != frame.unique_id or self.fenced:
@@ -218,8 +219,8 @@ class StationSession:
             )
 
 
-def _answer_error(action: str, frame: CallResult | CallError) -> StationCallError | None:
-    if isinstance(frame, CallError):
+def _answer_error(action: str, frame: CallResult | CallErrorFrame) -> StationCallError | None:
+    if isinstance(frame, CallErrorFrame):
         return StationCallError(frame.code, frame.description)
     try:
         schemas.check(f"{action}Response", frame.payload)

@@ -5,7 +5,6 @@ the other station messages in ``handlers``."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from chargeledger.adapters.ocpp.handlers import Handler, Reply
@@ -14,6 +13,7 @@ from chargeledger.application.charging_sessions import ChargingSessions
 from chargeledger.application.ports import Clock
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.id_tags import IdTagInfo
+from chargeledger.domain.timestamps import iso_z
 
 
 def id_tag_info(info: IdTagInfo) -> dict[str, Any]:
@@ -26,9 +26,7 @@ def id_tag_info(info: IdTagInfo) -> dict[str, Any]:
 class SessionMessages:
     """``clock`` stamps what the twin mirrors of an Authorize (it records no event)."""
 
-    def __init__(
-        self, sessions: ChargingSessions, twin: TwinService, clock: Clock | None = None
-    ) -> None:
+    def __init__(self, sessions: ChargingSessions, twin: TwinService, clock: Clock) -> None:
         self._sessions = sessions
         self._twin = twin
         self._clock = clock
@@ -45,8 +43,7 @@ class SessionMessages:
         return Reply({"idTagInfo": id_tag_info(info)})
 
     def _now(self) -> str:
-        now = self._clock.now() if self._clock else datetime.now(UTC)
-        return now.isoformat().replace("+00:00", "Z")
+        return iso_z(self._clock.now())
 
     async def start_transaction(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         answer = await self._sessions.start_transaction(

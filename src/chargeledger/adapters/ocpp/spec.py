@@ -20,10 +20,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
+from chargeledger.domain.enums import Outcome
 from chargeledger.domain.operations.spec import Operation
-
-ACCEPTED = "accepted"
-REJECTED = "rejected"
 
 _CAMEL = re.compile(r"_([a-z])")
 
@@ -72,9 +70,10 @@ class OperationSpec:
     def name(self) -> str:
         return self.operation.name
 
-    def outcome_of(self, result: Mapping[str, Any]) -> str:
-        """``accepted`` or ``rejected``, by the answer's own status enum."""
-        return ACCEPTED if self.status_of(result) in self.accepted_statuses else REJECTED
+    def outcome_of(self, result: Mapping[str, Any]) -> Outcome:
+        """``ACCEPTED`` or ``REJECTED``, by the answer's own status enum."""
+        accepted = self.status_of(result) in self.accepted_statuses
+        return Outcome.ACCEPTED if accepted else Outcome.REJECTED
 
     def detail_of(self, payload: Mapping[str, Any], result: Mapping[str, Any]) -> str:
         """What the answer means, in words, or ``""`` when its status says it all."""
@@ -100,7 +99,7 @@ class SpokenOperations:
 
     def answer(
         self, name: str, payload: Mapping[str, Any], result: Mapping[str, Any]
-    ) -> tuple[str, str]:
+    ) -> tuple[Outcome, str]:
         spec = self.specs[name]
         return spec.outcome_of(result), spec.detail_of(payload, result)
 

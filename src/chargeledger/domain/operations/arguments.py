@@ -10,42 +10,28 @@ only shaped, for ``same_request`` and the read side.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain.charging_profiles import (
     RATE_UNITS,
+    ChargingProfile,
     check_clear_criteria,
     check_for_connector,
     check_for_remote_start,
 )
 from chargeledger.domain.configuration import MAX_KEY_LENGTH, MAX_VALUE_LENGTH, check_change
+from chargeledger.domain.enums import AvailabilityType, MessageTrigger, ResetType, one_of
 from chargeledger.domain.errors import InvalidCommandError
-from chargeledger.domain.id_tags import instant
 from chargeledger.domain.remote_start_policy import WHOLE_STATION, check_connector_exists
+from chargeledger.domain.timestamps import instant
 
 if TYPE_CHECKING:  # station_state names the operations: imported when deciding, not here
     from chargeledger.domain.station_state import StationState
 
-Opening = dict[str, Any]
+Opening = e.RequestBasics
 """The fields every ``...Requested`` event opens with: command_id, requested_at, expires_at."""
-
-RESET_TYPES = ("Soft", "Hard")
-AVAILABILITY_TYPES = ("Operative", "Inoperative")
-TRIGGERABLE_MESSAGES = (
-    "BootNotification",
-    "DiagnosticsStatusNotification",
-    "FirmwareStatusNotification",
-    "Heartbeat",
-    "MeterValues",
-    "StatusNotification",
-)
-
-
-def _one_of(what: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise InvalidCommandError(f"{what} {value!r} is not one of {', '.join(allowed)}")
 
 
 def _length(what: str, value: str | None, most: int, least: int = 1) -> None:
@@ -103,32 +89,32 @@ def unlock_connector(
 
 
 def reset(command: c.RequestReset, state: StationState, opening: Opening) -> e.CommandRequested:
-    _one_of("reset type", command.reset_type, RESET_TYPES)
-    return e.ResetRequested(**opening, reset_type=command.reset_type)
+    reset_type = one_of("reset type", ResetType, command.reset_type)
+    return e.ResetRequested(**opening, reset_type=reset_type)
 
 
 def change_availability(
     command: c.RequestChangeAvailability, state: StationState, opening: Opening
 ) -> e.CommandRequested:
-    _one_of("availability type", command.availability_type, AVAILABILITY_TYPES)
+    availability = one_of("availability type", AvailabilityType, command.availability_type)
     if command.connector_id != WHOLE_STATION:
         check_connector_exists(command.twin, command.connector_id)
     return e.AvailabilityChangeRequested(
         **opening,
         connector_id=command.connector_id,
-        availability_type=command.availability_type,
+        availability_type=availability,
     )
 
 
 def trigger_message(
     command: c.RequestTriggerMessage, state: StationState, opening: Opening
 ) -> e.CommandRequested:
-    _one_of("requested message", command.requested_message, TRIGGERABLE_MESSAGES)
+    message = one_of("requested message", MessageTrigger, command.requested_message)
     if command.connector_id not in (None, WHOLE_STATION):
         check_connector_exists(command.twin, command.connector_id)
     return e.TriggerMessageRequested(
         **opening,
-        requested_message=command.requested_message,
+        requested_message=message,
         connector_id=command.connector_id,
     )
 
@@ -252,7 +238,7 @@ def set_charging_profile(
     return e.SetChargingProfileRequested(
         **opening,
         connector_id=command.connector_id,
-        cs_charging_profiles=dict(command.cs_charging_profiles),
+        cs_charging_profiles=ChargingProfile(**command.cs_charging_profiles),
     )
 
 

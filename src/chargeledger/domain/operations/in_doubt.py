@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chargeledger.domain import events as e
+from chargeledger.domain.enums import AvailabilityType, ConnectorStatus
 from chargeledger.domain.operations.spec import Arguments
 from chargeledger.domain.twin import StationTwin
 
@@ -51,7 +52,8 @@ def availability_took_effect(
     if twin is None:
         return None
     connector_id = payload["connector_id"]
-    wanted = "Available" if payload["type"] == "Operative" else "Unavailable"
+    operative = payload["type"] == AvailabilityType.OPERATIVE
+    wanted = ConnectorStatus.AVAILABLE if operative else ConnectorStatus.UNAVAILABLE
     status = twin.connector_status(connector_id)
     if status == wanted:
         return f"connector {connector_id} reports {status}, as the command asked"
@@ -65,6 +67,6 @@ def reservation_took_effect(
     connector_id = payload["connector_id"]
     if twin is None or connector_id == 0:
         return None
-    if twin.connector_status(connector_id) == "Reserved":
+    if twin.connector_status(connector_id) == ConnectorStatus.RESERVED:
         return f"connector {connector_id} reports Reserved since the station came back"
     return None

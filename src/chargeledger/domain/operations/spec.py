@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from chargeledger.domain.commands import OperatorCommand
-from chargeledger.domain.events import CommandRequested, Event
+from chargeledger.domain.events import CommandRequested, Event, RequestBasics
 from chargeledger.domain.twin import StationTwin
 
 if TYPE_CHECKING:  # station_state names the operations
@@ -32,7 +32,7 @@ Builder = Callable[[Arguments, Common], OperatorCommand]
 
 C = TypeVar("C", bound=OperatorCommand)
 
-Request = Callable[[C, "StationState", dict[str, Any]], CommandRequested]
+Request = Callable[[C, "StationState", RequestBasics], CommandRequested]
 """The event that opens a command of the operation, its arguments checked (given the
 event's command id and times); raises a ``DomainError`` for arguments it refuses."""
 
@@ -84,7 +84,7 @@ class Operation(Generic[C]):
 
     def requested(self, command: C, state: StationState) -> CommandRequested:
         """The event that would open ``command``, its arguments checked."""
-        opening = {
+        opening: RequestBasics = {
             "command_id": command.command_id,
             "requested_at": command.requested_at,
             "expires_at": command.expires_at,

@@ -1,16 +1,13 @@
-"""Connection counts, rate-limited log lines and the handshake's Authorization
-header: the small bounds of the OCPP port, without sockets."""
+"""Connection counts and rate-limited log lines: the small bounds of the OCPP port,
+without sockets."""
 
 from __future__ import annotations
 
-import base64
 import logging
 
 import pytest
-from websockets.datastructures import Headers
 
 from chargeledger.adapters.ocpp.admission import ConnectionCounts, RateLimitedLog
-from chargeledger.adapters.ocpp.gateway import _basic_credentials
 
 
 def test_connections_are_capped_per_port_and_per_address() -> None:
@@ -55,22 +52,3 @@ def test_a_flood_of_one_event_is_one_line_then_one_line_with_its_count(
     assert caplog.records[-1].getMessage() == (
         "cannot accept: again (and 999 more like it in the last 3600 s)"
     )
-
-
-def basic(value: str) -> str:
-    return "Basic " + base64.b64encode(value.encode()).decode()
-
-
-def test_basic_credentials_are_read_or_refused_with_a_reason() -> None:
-    assert _basic_credentials(Headers()) is None
-    assert _basic_credentials(Headers(Authorization="Bearer x")) is None
-    assert _basic_credentials(Headers(Authorization=basic("CP-1:pw:with:colons"))) == (
-        "CP-1",
-        "pw:with:colons",
-    )
-    two = Headers([("Authorization", basic("CP-1:a")), ("Authorization", basic("CP-1:b"))])
-    with pytest.raises(ValueError, match="one Authorization header"):
-        _basic_credentials(two)
-    for malformed in ("Basic !!", basic("no-colon"), "Basic " + base64.b64encode(b"\xff").decode()):
-        with pytest.raises(ValueError):
-            _basic_credentials(Headers(Authorization=malformed))

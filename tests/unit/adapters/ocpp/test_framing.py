@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chargeledger.adapters.ocpp import framing
-from chargeledger.adapters.ocpp.framing import Call, CallError, CallResult, FrameFault
+from chargeledger.adapters.ocpp.framing import Call, CallErrorFrame, CallResult, FrameFault
 
 
 def test_a_call_parses_into_its_parts() -> None:
@@ -18,13 +18,15 @@ def test_a_call_parses_into_its_parts() -> None:
 
 def test_a_call_result_and_a_call_error_parse() -> None:
     assert framing.parse('[3,"7",{"status":"Accepted"}]') == CallResult("7", {"status": "Accepted"})
-    assert framing.parse('[4,"7","NotSupported","no",{"a":1}]') == CallError(
+    assert framing.parse('[4,"7","NotSupported","no",{"a":1}]') == CallErrorFrame(
         "7", "NotSupported", "no", {"a": 1}
     )
 
 
 def test_a_call_error_without_details_is_taken_as_stations_send_it() -> None:
-    assert framing.parse('[4,"7","GenericError","boom"]') == CallError("7", "GenericError", "boom")
+    assert framing.parse('[4,"7","GenericError","boom"]') == CallErrorFrame(
+        "7", "GenericError", "boom"
+    )
 
 
 def test_bytes_of_utf8_json_are_taken_like_text() -> None:
@@ -157,7 +159,7 @@ _payloads = st.dictionaries(
         st.builds(Call, _ids, st.text(min_size=1, max_size=20), _payloads),
         st.builds(CallResult, _ids, _payloads),
         st.builds(
-            CallError, _ids, st.sampled_from(sorted(framing.ERROR_CODES)), st.text(), _payloads
+            CallErrorFrame, _ids, st.sampled_from(sorted(framing.ERROR_CODES)), st.text(), _payloads
         ),
     )
 )
@@ -167,4 +169,4 @@ def test_every_frame_survives_encode_then_parse(frame: framing.Frame) -> None:
 
 @given(st.text(max_size=60) | st.binary(max_size=60))
 def test_any_input_gives_a_frame_or_a_fault_never_an_exception(text: str | bytes) -> None:
-    assert isinstance(framing.parse(text), Call | CallResult | CallError | FrameFault)
+    assert isinstance(framing.parse(text), Call | CallResult | CallErrorFrame | FrameFault)

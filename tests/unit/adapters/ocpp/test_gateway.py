@@ -1,173 +1,162 @@
-"""The gateway in-process on a real 127.0.0.1 socket, with fakes for our own ports:
-what only handlers registered by a test can provoke (internal errors, slow
-handlers, answers that break their schema)."""
+"""The listener in-process on a real 127.0.0.1 socket: takeover of an older
+connection of the same station (I8), fencing from another node, the connection
+cap, and, out of file descriptors, each failed accept on its port (asyncio reports
+one a second, with a traceback) as one counted line per interval while reports
+about anything else still reach the handler before ours."""
 
 from __future__ import annotations
 
 import asyncio
-import json
+import logging
+import os
+import resource
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
-from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
 from chargeledger.adapters.ocpp.gateway import GatewayOptions, OcppGateway
-from chargeledger.adapters.ocpp.handlers import Reply, StationMessages
 from chargeledger.adapters.ocpp.session import StationSession
-from chargeledger.adapters.ocpp.v16.operations import OCPP16
-from chargeledger.application.command_bus import CommandBus
-from chargeledger.application.dispatcher import Dispatcher
-from chargeledger.application.ports import StationAnswerInvalidError
-from chargeledger.application.registry import StationRegistry
-from chargeledger.application.twin_service import TwinService
 from tests.conftest import free_port
-from tests.fakes import FakeClock
+from tests.unit.adapters.ocpp.gateway_support import new_gateway
+
+CONNECT_ON_CUE = """
+import socket, sys
+port = int(sys.argv[1])
+sys.stdin.readline()
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(30)]
+print("connected", flush=True)
+sys.stdin.readline()
+"""
 
 
 @pytest.fixture
-async def gateway() -> AsyncIterator[tuple[OcppGateway, str]]:
-    clock = FakeClock()
-    documents = InMemoryDocumentStore()
-    bus = CommandBus(InMemoryEventStore(), clock)
-    twin = TwinService(documents)
-    dispatcher = Dispatcher(bus, documents, clock, twin, OCPP16)
-    messages = StationMessages(bus, twin, dispatcher, clock)
-    gateway = OcppGateway(
-        messages,
-        twin,
-        dispatcher,
-        StationRegistry(documents),
-        accept_unknown_stations=True,
-        options=GatewayOptions(response_timeout_s=2.0),
-    )
+async def listening() -> AsyncIterator[tuple[OcppGateway, int]]:
+    gateway = new_gateway()
     port = free_port()
     await gateway.start("127.0.0.1", port)
     try:
-        yield gateway, f"ws://127.0.0.1:{port}/ocpp"
+        yield gateway, port
     finally:
         await gateway.stop()
 
 
-async def connect(url: str, station_id: str) -> ClientConnection:
-    return await websockets.connect(f"{url}/{station_id}", subprotocols=[Subprotocol("ocpp1.6")])
+async def test_accept_errors_make_one_line_with_a_count_not_a_traceback_each(
+    listening: tuple[OcppGateway, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    _, port = listening
+    clients = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CONNECT_ON_CUE,
+        str(port),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert clients.stdin is not None and clients.stdout is not None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    caplog.set_level(logging.INFO)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 4, hard))
+        clients.stdin.write(b"go\n")
+        await clients.stdin.drain()
+        assert await asyncio.wait_for(clients.stdout.readline(), 10) == b"connected\n"
+        await asyncio.sleep(2.5)  # asyncio tries the accept again every second
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        clients.stdin.write(b"done\n")
+        await clients.stdin.drain()
+        await asyncio.wait_for(clients.wait(), 10)
+    ours = [r for r in caplog.records if "cannot accept a connection" in r.getMessage()]
+    assert len(ours) == 1 and "Too many open files" in ours[0].getMessage()
+    assert not [r for r in caplog.records if "out of system resource" in r.getMessage()]
 
 
-async def receive(ws: ClientConnection) -> list[Any]:
-    frame: list[Any] = json.loads(await asyncio.wait_for(ws.recv(), 5))
-    return frame
+async def test_other_loop_reports_still_reach_the_previous_handler(
+    listening: tuple[OcppGateway, int],
+) -> None:
+    seen: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    ours = loop.get_exception_handler()
+    assert ours is not None
+    loop.set_exception_handler(None)
+    gateway, _ = listening
+    loop.set_exception_handler(lambda _loop, context: seen.append(context))
+    gateway._log_accept_errors_briefly(loop)
+    try:
+        loop.call_exception_handler({"message": "something else"})
+    finally:
+        loop.set_exception_handler(ours)
+    assert seen == [{"message": "something else"}]
 
 
-async def live_session(gateway: OcppGateway, station_id: str) -> StationSession:
-    for _ in range(100):
+async def connect(port: int, station_id: str) -> ClientConnection:
+    return await websockets.connect(
+        f"ws://127.0.0.1:{port}/ocpp/{station_id}", subprotocols=[Subprotocol("ocpp1.6")]
+    )
+
+
+async def live_session(gateway: OcppGateway, station_id: str, epoch: int = 0) -> StationSession:
+    for _ in range(200):
         session = gateway.session(station_id)
-        if session is not None:
+        if session is not None and session.epoch > epoch:
             return session
         await asyncio.sleep(0.01)
-    raise AssertionError(f"{station_id} never went live")
+    raise AssertionError(f"no newer connection of {station_id} went live")
 
 
-async def test_a_failing_handler_answers_internal_error_without_internals(
-    gateway: tuple[OcppGateway, str],
+async def test_a_newer_connection_of_a_station_takes_over_and_closes_the_older(
+    listening: tuple[OcppGateway, int],
 ) -> None:
-    node, url = gateway
+    gateway, port = listening
+    async with await connect(port, "T-1") as older:
+        first = await live_session(gateway, "T-1")
+        async with await connect(port, "T-1"):
+            second = await live_session(gateway, "T-1", first.epoch)
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(older.recv(), 5)
+            assert closed.value.rcvd is not None
+            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+                1000,
+                "superseded by a newer connection",
+            )
+            assert first.fenced and not second.fenced
+            assert gateway.connected_count == 1
+            assert gateway.held_here() == {"T-1": second.epoch}
 
-    def explode(session: StationSession, payload: dict[str, Any]) -> Reply:
-        raise RuntimeError("secret table name users_v2 is locked")
 
-    node.messages.register({"Heartbeat": explode})
-    async with await connect(url, "U-1") as ws:
-        await ws.send('[2,"h1","Heartbeat",{}]')
-        error = await receive(ws)
-        assert error[:3] == [4, "h1", "InternalError"]
-        assert "secret" not in json.dumps(error)
-        await ws.send(
-            '[2,"s1","StatusNotification",{"connectorId":1,"errorCode":"NoError",'
-            '"status":"Available"}]'
-        )
-        assert (await receive(ws))[:2] == [3, "s1"]
-
-
-async def test_an_answer_of_ours_that_breaks_its_schema_is_never_sent(
-    gateway: tuple[OcppGateway, str],
+async def test_another_node_taking_a_station_closes_it_here(
+    listening: tuple[OcppGateway, int],
 ) -> None:
-    node, url = gateway
-    node.messages.register({"Heartbeat": lambda session, payload: Reply({"currentTime": 5})})
-    async with await connect(url, "U-2") as ws:
-        await ws.send('[2,"h1","Heartbeat",{}]')
-        assert (await receive(ws))[:3] == [4, "h1", "InternalError"]
+    gateway, port = listening
+    async with await connect(port, "F-1") as ws, await connect(port, "F-2") as other:
+        session = await live_session(gateway, "F-1")
+        await live_session(gateway, "F-2")
+        gateway.fence("F-1", session.epoch)  # not newer: nothing happens
+        gateway.fence("F-1", session.epoch + 1)
+        assert gateway.session("F-1") is None and session.closed
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 5)
+        gateway.drop_all("lease lapsed")
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(other.recv(), 5)
+        assert gateway.held_here() == {}
 
 
-async def test_an_occurrence_fault_gets_the_16_spelling(gateway: tuple[OcppGateway, str]) -> None:
-    node, url = gateway
-    node.messages.register({"MeterValues": lambda session, payload: Reply({})})
-    async with await connect(url, "U-3") as ws:
-        await ws.send('[2,"m1","MeterValues",{"connectorId":1,"meterValue":[]}]')
-        assert (await receive(ws))[:3] == [4, "m1", "OccurenceConstraintViolation"]
-
-
-async def test_our_call_is_answered_while_a_slow_station_call_is_being_handled(
-    gateway: tuple[OcppGateway, str],
-) -> None:
-    node, url = gateway
-    release = asyncio.Event()
-
-    async def slow(session: StationSession, payload: dict[str, Any]) -> Reply:
-        await release.wait()
-        return Reply({"status": "Accepted", "currentTime": "2026-01-01T00:00:00Z", "interval": 1})
-
-    node.messages.register({"BootNotification": slow})
-    async with await connect(url, "U-4") as ws:
-        session = await live_session(node, "U-4")
-        await ws.send(
-            '[2,"b1","BootNotification",{"chargePointVendor":"v","chargePointModel":"m"}]'
-        )
-        await ws.send('[2,"h1","Heartbeat",{}]')  # a second CALL waits behind the first
-        ours = asyncio.create_task(session.call("ClearCache", {}))
-        call = await receive(ws)
-        assert call[0] == 2 and call[2] == "ClearCache"
-        await ws.send(json.dumps([3, call[1], {"status": "Accepted"}]))
-        assert await asyncio.wait_for(ours, 5) == {"status": "Accepted"}  # boot still pending
-        release.set()
-        assert (await receive(ws))[:2] == [3, "b1"]
-        assert (await receive(ws))[:2] == [3, "h1"]  # answered in the order asked
-
-
-async def test_a_station_answer_that_breaks_the_response_schema_fails_our_call(
-    gateway: tuple[OcppGateway, str],
-) -> None:
-    node, url = gateway
-    async with await connect(url, "U-5") as ws:
-        session = await live_session(node, "U-5")
-        ours = asyncio.create_task(session.call("Reset", {"type": "Hard"}))
-        call = await receive(ws)
-        await ws.send(json.dumps([3, call[1], {"state": "done"}]))
-        with pytest.raises(StationAnswerInvalidError, match="breaks the OCPP schema"):
-            await asyncio.wait_for(ours, 5)
-
-
-async def test_calls_piled_behind_a_slow_one_are_read_later_and_all_answered_in_order(
-    gateway: tuple[OcppGateway, str],
-) -> None:
-    node, url = gateway
-    release = asyncio.Event()
-
-    async def slow(session: StationSession, payload: dict[str, Any]) -> Reply:
-        await release.wait()
-        return Reply({"currentTime": "2026-01-01T00:00:00Z"})
-
-    node.messages.register({"Heartbeat": slow})
-    async with await connect(url, "U-6") as ws:
-        for number in range(2000):  # OCPP allows one at a time; the rest wait unread
-            await ws.send(json.dumps([2, f"h{number}", "Heartbeat", {}]))
-        await asyncio.sleep(0.2)
-        connection = node._live["U-6"]
-        # held parsed: what was parsed before the wait filled, about a slice (~37 B each)
-        assert connection.inbox is not None and len(connection.inbox) < 700
-        assert connection._reading_paused
-        release.set()
-        answered = [(await receive(ws))[1] for _ in range(2000)]
-        assert answered == [f"h{number}" for number in range(2000)]
+async def test_a_connection_over_the_cap_is_answered_503_at_once() -> None:
+    gateway = new_gateway(GatewayOptions(max_connections=1))
+    port = free_port()
+    await gateway.start("127.0.0.1", port)
+    try:
+        async with await connect(port, "C-1"):
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(port, "C-2")
+            assert refused.value.response.status_code == 503
+            assert refused.value.response.headers["Retry-After"] == "10"
+    finally:
+        await gateway.stop()

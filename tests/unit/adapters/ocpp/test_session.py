@@ -83,7 +83,7 @@ async def test_a_call_error_fails_the_call_with_its_code() -> None:
     session = open_session(wire)
     pending = asyncio.create_task(session.call("Reset", RESET))
     await settle()
-    session.answer_arrived(framing.CallError(wire.last_id, "NotSupported", "no resets here"))
+    session.answer_arrived(framing.CallErrorFrame(wire.last_id, "NotSupported", "no resets here"))
     with pytest.raises(StationCallError) as raised:
         await pending
     assert (raised.value.code, raised.value.description) == ("NotSupported", "no resets here")
@@ -163,6 +163,8 @@ async def test_a_close_leaves_the_sent_call_in_doubt_and_the_queued_unsent() -> 
 
 
 async def test_a_takeover_moves_unsent_calls_to_the_newer_connection_in_order() -> None:
+    """I8: the older connection is fenced at takeover: its late answer is not taken, its unsent
+    CALLs move to the newer."""
     old_wire, new_wire = Wire(), Wire()
     older = open_session(old_wire)
     in_flight = asyncio.create_task(older.call("Reset", RESET))

@@ -26,6 +26,7 @@ from typing import Any
 from chargeledger.adapters.ocpp.spec import OperationSpec, SpokenOperations, camel
 from chargeledger.adapters.ocpp.v16 import bodies as b
 from chargeledger.domain import operations as o
+from chargeledger.domain.enums import MessageTrigger
 
 
 def _answered(result: Mapping[str, Any]) -> str:
@@ -72,9 +73,10 @@ SPECS: tuple[OperationSpec, ...] = (
         "RemoteStopTransaction",
         _remote_stop,
         details={
-            "Rejected": "the station refused to stop transaction {transaction_id}: it "
-            "runs no such transaction (lost in a reboot or a reset?); if the session is "
-            "over, close it: POST /api/transactions/{transaction_id}/close"
+            "Rejected": "the station has no transaction {transaction_id} to stop: it "
+            "runs no such transaction (never started there, or lost in a reboot or a "
+            "reset); if GET /api/transactions/{transaction_id} shows it open, close it: "
+            "POST /api/transactions/{transaction_id}/close"
         },
     ),
     OperationSpec(
@@ -200,5 +202,7 @@ SPECS: tuple[OperationSpec, ...] = (
     ),
 )
 
-OCPP16 = SpokenOperations(SPECS, ("TriggerMessage", {"requestedMessage": "StatusNotification"}))
+OCPP16 = SpokenOperations(
+    SPECS, ("TriggerMessage", {"requestedMessage": MessageTrigger.STATUS_NOTIFICATION})
+)
 """The dispatcher's ``StationProtocol`` for OCPP 1.6 stations."""

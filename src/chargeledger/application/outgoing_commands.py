@@ -1,0 +1,96 @@
+"""The dispatcher's work item: an open station command, read once from where it comes
+from (a committed request event, or a command view when a station boots) and typed
+from then on."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from chargeledger.application.ports import RecordedEvent
+from chargeledger.application.projections import station_id_of
+from chargeledger.domain.enums import CommandStatus
+from chargeledger.domain.events import CommandRequested
+from chargeledger.domain.operations import name_of
+
+log = logging.getLogger(__name__)
+
+UNREADABLE_LOGGED = 10_000
+
+
+@dataclass(frozen=True)
+class OutgoingCommand:
+    """An open command to send, or to reconcile if its dispatch is in doubt."""
+
+    command_id: str
+    station_id: str
+    name: str
+    """The command's API name (``remote-start``)."""
+    payload: Mapping[str, Any]
+    """Its arguments, named as in the API body (the request event's ``payload()``)."""
+    status: CommandStatus
+    """``REQUESTED`` or ``DISPATCHED``."""
+    expires_at: datetime
+    position: int
+    """Of the last event about it: what the station did since counts as its effect."""
+    attempt: int = 0
+    """The last dispatch recorded (0: none yet)."""
+
+    @classmethod
+    def requested(cls, recorded: RecordedEvent, event: CommandRequested) -> OutgoingCommand:
+        """The command a request event opens, just committed."""
+        return cls(
+            command_id=event.command_id,
+            station_id=station_id_of(recorded.stream_id),
+            name=name_of(event),
+            payload=MappingProxyType(event.payload()),
+            status=CommandStatus.REQUESTED,
+            expires_at=datetime.fromisoformat(event.expires_at),
+            position=recorded.position,
+        )
+
+    @classmethod
+    def from_view(cls, doc: Mapping[str, Any]) -> OutgoingCommand | None:
+        """An open command's view, or ``None`` (logged once) when it lacks what sending
+        it reads: one bad view must never keep the others of a station, or of every
+        station, from going out or from expiring."""
+        try:
+            status = CommandStatus(doc["status"])
+            fine = (
+                all(isinstance(doc.get(k), str) for k in ("command_id", "station_id", "name"))
+                and type(doc.get("position")) is int
+                and isinstance(doc.get("payload"), dict)
+                and status in (CommandStatus.REQUESTED, CommandStatus.DISPATCHED)
+            )
+            if fine:
+                return cls(
+                    command_id=doc["command_id"],
+                    station_id=doc["station_id"],
+                    name=doc["name"],
+                    payload=MappingProxyType(doc["payload"]),
+                    status=status,
+                    expires_at=datetime.fromisoformat(doc["expires_at"]),
+                    position=doc["position"],
+                    attempt=int(doc.get("attempt", 0)),
+                )
+        except (KeyError, TypeError, ValueError):
+            pass
+        _unreadable(doc)
+        return None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at <= now
+
+
+_UNREADABLE: set[str] = set()
+
+
+def _unreadable(doc: Mapping[str, Any]) -> None:
+    key = str(doc.get("command_id"))
+    if key not in _UNREADABLE and len(_UNREADABLE) < UNREADABLE_LOGGED:
+        _UNREADABLE.add(key)
+        log.error("command view %r cannot be read; skipped: %.200r", key, doc)

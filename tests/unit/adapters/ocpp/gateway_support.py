@@ -1,0 +1,31 @@
+"""A gateway in-process over in-memory stores, for the gateway's unit tests."""
+
+from __future__ import annotations
+
+from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
+from chargeledger.adapters.ocpp.gateway import GatewayOptions, OcppGateway
+from chargeledger.adapters.ocpp.handlers import StationMessages
+from chargeledger.adapters.ocpp.v16.operations import OCPP16
+from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.dispatcher import Dispatcher
+from chargeledger.application.registration import UnknownStations
+from chargeledger.application.registry import StationRegistry
+from chargeledger.application.station_presence import TwinAndDispatcher
+from chargeledger.application.twin_service import TwinService
+from tests.fakes import OPEN_REGISTRATION, FakeClock
+
+
+def new_gateway(options: GatewayOptions | None = None) -> OcppGateway:
+    """A gateway that accepts unknown stations, with real handlers behind it."""
+    clock = FakeClock()
+    documents = InMemoryDocumentStore()
+    bus = CommandBus(InMemoryEventStore(), clock)
+    twin = TwinService(documents, clock)
+    dispatcher = Dispatcher(bus, documents, clock, twin, OCPP16)
+    return OcppGateway(
+        StationMessages(bus, twin, dispatcher, clock, OPEN_REGISTRATION),
+        TwinAndDispatcher(twin, dispatcher),
+        StationRegistry(documents),
+        unknown_stations=UnknownStations.ACCEPT,
+        options=options,
+    )

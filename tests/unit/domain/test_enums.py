@@ -1,0 +1,44 @@
+"""The domain keeps its own copy of OCPP 1.6's closed sets (it does not import the
+``ocpp`` package); each copy spells exactly what the protocol does."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import pytest
+from ocpp.v16 import enums as ocpp
+
+from chargeledger.domain import enums
+from chargeledger.domain.errors import InvalidCommandError
+
+SAME_AS_OCPP: list[tuple[type[StrEnum], type[StrEnum]]] = [
+    (enums.RegistrationStatus, ocpp.RegistrationStatus),
+    (enums.AuthorizationStatus, ocpp.AuthorizationStatus),
+    (enums.ResetType, ocpp.ResetType),
+    (enums.AvailabilityType, ocpp.AvailabilityType),
+    (enums.UpdateType, ocpp.UpdateType),
+    (enums.StopReason, ocpp.Reason),
+    (enums.ConnectorStatus, ocpp.ChargePointStatus),
+    (enums.ChargingProfilePurpose, ocpp.ChargingProfilePurposeType),
+    (enums.ChargingRateUnit, ocpp.ChargingRateUnitType),
+    (enums.ChargingProfileKind, ocpp.ChargingProfileKindType),
+    (enums.RecurrencyKind, ocpp.RecurrencyKind),
+]
+
+
+@pytest.mark.parametrize(("ours", "theirs"), SAME_AS_OCPP, ids=lambda kind: kind.__name__)
+def test_a_domain_copy_of_an_ocpp_set_spells_what_the_protocol_does(
+    ours: type[StrEnum], theirs: type[StrEnum]
+) -> None:
+    assert {member.value for member in ours} == {member.value for member in theirs}
+
+
+def test_a_trigger_message_asks_for_what_ocpp_lets_it_ask_for() -> None:
+    # ocpp's MessageTrigger adds the security extension's, which TriggerMessage lacks.
+    assert {m.value for m in enums.MessageTrigger} < {m.value for m in ocpp.MessageTrigger}
+
+
+def test_a_spelling_outside_the_set_is_refused_with_the_set_named() -> None:
+    assert enums.one_of("reset type", enums.ResetType, "Hard") is enums.ResetType.HARD
+    with pytest.raises(InvalidCommandError, match="reset type 'Warm' is not one of Soft, Hard"):
+        enums.one_of("reset type", enums.ResetType, "Warm")
