@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from chargeledger.application.command_bus import CommandBus
-from chargeledger.bootstrap import build_node
+from chargeledger.bootstrap import build_node, build_use_cases
 from chargeledger.config import Settings
 from chargeledger.entrypoints.api import create_app
 from tests.fakes import FakeClock, RacingEventStore
@@ -20,7 +20,10 @@ async def test_exhausted_retries_answer_503_with_retry_after(tmp_path: Path) -> 
     node = await build_node(settings)
     try:
         await node.registry.add("CP-BUSY", None, "2026-01-01T00:00:00Z")
-        node = replace(node, bus=CommandBus(RacingEventStore(races=1000), FakeClock()))
+        bus = CommandBus(RacingEventStore(races=1000), FakeClock())
+        # create_app reads the node's use cases, so they are built over the racing bus.
+        use_cases = build_use_cases(node.settings, node.clock, bus, node.documents, node.twin)
+        node = replace(node, bus=bus, use_cases=use_cases)
         transport = httpx.ASGITransport(app=create_app(node))
         async with httpx.AsyncClient(
             transport=transport, base_url="http://api", headers={"Authorization": "Bearer t"}
