@@ -15,6 +15,7 @@ from chargeledger.adapters.metrics import MeasuredDocuments, NodeMetrics, measur
 from chargeledger.adapters.ocpp.gateway import GatewayOptions, OcppGateway
 from chargeledger.adapters.ocpp.handlers import StationMessages
 from chargeledger.adapters.ocpp.session_messages import SessionMessages
+from chargeledger.adapters.ocpp.v16.operations import OCPP16
 from chargeledger.adapters.sqlite_database import SQLiteDatabase, sqlite_path
 from chargeledger.adapters.sqlite_store import SQLiteDocumentStore, SQLiteEventStore
 from chargeledger.adapters.telemetry import LogTelemetry
@@ -27,12 +28,12 @@ from chargeledger.application.cluster import (
     follow_twins,
 )
 from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_inputs import OperationInputs
 from chargeledger.application.dispatcher import Dispatcher
+from chargeledger.application.holdings_projection import OperationsProjection
+from chargeledger.application.holdings_views import OperationViews
 from chargeledger.application.id_tags import IdTagRegistry
 from chargeledger.application.local_lists import NamedLocalLists
-from chargeledger.application.operation_inputs import OperationInputs
-from chargeledger.application.operation_projections import OperationsProjection
-from chargeledger.application.operation_queries import OperationViews
 from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.ports import Clock, DocumentStore, EventStore
 from chargeledger.application.presence import LocalPresence, Presence
@@ -197,6 +198,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         documents,
         clock,
         twin,
+        OCPP16,
         reconcile_grace_s=settings.reconcile_grace_s,
         response_timeout_s=settings.response_timeout_s,
         held_elsewhere=None if cluster is None else cluster.held_elsewhere,

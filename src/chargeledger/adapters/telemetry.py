@@ -24,6 +24,7 @@ from chargeledger.application.projections import (
     station_id_of,
 )
 from chargeledger.domain import events as e
+from chargeledger.domain.operations import name_of
 
 log = logging.getLogger("chargeledger.telemetry")
 
@@ -87,7 +88,7 @@ class LogTelemetry:
                 extra={"station": station},
             )
         elif isinstance(event, e.CommandRequested):
-            name = event.command_name
+            name = name_of(event)
             self._open[event.command_id] = (name, event.requested_at)
             if len(self._open) > MAX_TRACKED:
                 self._open.popitem(last=False)

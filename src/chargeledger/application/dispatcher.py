@@ -5,7 +5,8 @@ then records the station's answer: decide, then record, then act (ARCHITECTURE.m
 flow 2). A command whose dispatch is already recorded is never sent again by a
 repeat, so a crash can leave a command in doubt but never doubled (I3, I4); a
 command in doubt is reconciled from what the station did, not re-sent, unless its
-repeat is harmless (``REPEAT_IS_HARMLESS``).
+repeat is harmless (``Operation.repeat_is_harmless``). What a CALL looks like and what
+its answer means is the station's protocol version's (``StationProtocol``).
 
 It follows the log itself, from its head (``run``), so a CALL never waits for the read
 models; what was requested before, or while a station was away, it takes up from the
@@ -39,20 +40,16 @@ from chargeledger.application.ports import (
     StationDisconnectedError,
     StationLink,
     StationOfflineError,
+    StationProtocol,
 )
 from chargeledger.application.projections import COMMANDS, OPEN
 from chargeledger.application.reconciliation import NOT_OBSERVED, observed_effect
-from chargeledger.application.station_commands import (
-    REPEAT_IS_HARMLESS,
-    SPECS,
-    detail_of,
-    outcome_of,
-)
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import MarkDispatched, RecordOutcome
-from chargeledger.domain.enums import CommandStatus, MessageTrigger, Outcome
+from chargeledger.domain.enums import CommandStatus, Outcome
 from chargeledger.domain.errors import DomainError
 from chargeledger.domain.events import TERMINAL_EVENTS, CommandRequested
+from chargeledger.domain.operations import OPERATIONS
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +73,7 @@ class Dispatcher:
         documents: DocumentStore,
         clock: Clock,
         twin: TwinService,
+        protocol: StationProtocol,
         reconcile_grace_s: float = 10.0,
         expiry_check_s: float = 1.0,
         response_timeout_s: float = RESPONSE_TIMEOUT_S,
@@ -92,6 +90,7 @@ class Dispatcher:
         self._documents = documents
         self._clock = clock
         self._twin = twin
+        self._protocol = protocol
         self._reconcile_grace_s = reconcile_grace_s
         self._expiry_check_s = expiry_check_s
         self._response_timeout_s = response_timeout_s
@@ -243,7 +242,6 @@ class Dispatcher:
         self, link: StationLink, command: OutgoingCommand, attempt: int, redispatch: bool = False
     ) -> None:
         command_id = command.command_id
-        spec = SPECS[command.name]
         now = self._clock.now()
         if not redispatch and command.expired(now):
             await self._record(link.station_id, command_id, Outcome.EXPIRED, "time to live ran out")
@@ -281,7 +279,7 @@ class Dispatcher:
             return
         self._in_flight.add(command_id)
         try:
-            answer = await link.call(spec.action, spec.to_ocpp(command.payload))
+            answer = await link.call(*self._protocol.call(command.name, command.payload))
         except StationOfflineError:
             # The connection went before the CALL left: the station cannot have acted,
             # so the next connection gets it as a new attempt, not as a doubt.
@@ -309,7 +307,7 @@ class Dispatcher:
             log.warning("station %s left before answering %s", link.station_id, command_id)
         else:
             faults.crash_point("after-answer")
-            outcome, detail = outcome_of(spec, answer), detail_of(spec, command.payload, answer)
+            outcome, detail = self._protocol.answer(command.name, command.payload, answer)
             await self._record(link.station_id, command_id, outcome, detail, result=answer)
         finally:
             self._in_flight.discard(command_id)
@@ -323,15 +321,13 @@ class Dispatcher:
     async def _reconcile(self, link: StationLink, command: OutgoingCommand) -> None:
         command_id = command.command_id
         try:
-            if command.name in REPEAT_IS_HARMLESS:
+            if OPERATIONS[command.name].repeat_is_harmless:
                 await self._dispatch(link, command, command.attempt + 1, redispatch=True)
                 return
             # Ask the station to tell us where it stands, then give it time to report
             # what it did while we could not hear it (queued StartTransactions etc.).
             with contextlib.suppress(Exception):
-                await link.call(
-                    "TriggerMessage", {"requestedMessage": MessageTrigger.STATUS_NOTIFICATION}
-                )
+                await link.call(*self._protocol.status_request())
             await asyncio.sleep(self._reconcile_grace_s)
             history = await self._bus.history(link.station_id)
             since = [r for r in history if r.position > command.position]

@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import fields, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
 from chargeledger.application.command_bus import CommandBus, CommandResult
-from chargeledger.application.operation_inputs import OperationInputs
+from chargeledger.application.command_inputs import OperationInputs
 from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.application.projections import COMMANDS
 from chargeledger.application.queries import command_view
 from chargeledger.application.twin_service import TwinService
-from chargeledger.domain import commands as c
 from chargeledger.domain.enums import CommandStatus
 from chargeledger.domain.errors import IdempotencyKeyInUseError
+from chargeledger.domain.operations import OPERATIONS
+from chargeledger.domain.operations.spec import Common
 from chargeledger.domain.remote_start_policy import (
     DEFAULT_CONNECTION_TIMEOUT_S,
     NO_SNAPSHOT,
@@ -33,86 +34,6 @@ from chargeledger.domain.remote_start_policy import (
 from chargeledger.domain.twin import StationTwin
 
 Arguments = Mapping[str, Any]
-Common = dict[str, Any]
-
-
-def _remote_start(args: Arguments, common: Common) -> c.OperatorCommand:
-    return c.RequestRemoteStart(
-        connector_id=args.get("connector_id"),
-        id_tag=args["id_tag"],
-        charging_profile=args.get("charging_profile"),
-        id_tag_status=args.get("id_tag_status"),
-        force=bool(args.get("force", False)),
-        **common,
-    )
-
-
-def _remote_stop(args: Arguments, common: Common) -> c.OperatorCommand:
-    return c.RequestRemoteStop(
-        transaction_id=args["transaction_id"], recorded=args.get("recorded"), **common
-    )
-
-
-def _unlock_connector(args: Arguments, common: Common) -> c.OperatorCommand:
-    return c.RequestUnlockConnector(connector_id=args["connector_id"], **common)
-
-
-def _reset(args: Arguments, common: Common) -> c.OperatorCommand:
-    return c.RequestReset(reset_type=args["type"], **common)
-
-
-def _change_availability(args: Arguments, common: Common) -> c.OperatorCommand:
-    return c.RequestAvailabilityChange(
-        connector_id=args["connector_id"], availability_type=args["type"], **common
-    )
-
-
-def _trigger_message(args: Arguments, common: Common) -> c.OperatorCommand:
-    return c.RequestTriggerMessage(
-        requested_message=args["requested_message"],
-        connector_id=args.get("connector_id"),
-        **common,
-    )
-
-
-Builder = Callable[[Arguments, Common], c.OperatorCommand]
-
-
-def _same_names(command_type: type[c.OperatorCommand]) -> Builder:
-    """A builder for a command whose fields are named as the API body's."""
-    names = {f.name for f in fields(command_type)} - set(_COMMON)
-
-    def build(args: Arguments, common: Common) -> c.OperatorCommand:
-        return command_type(**common, **{k: v for k, v in args.items() if k in names})
-
-    return build
-
-
-_COMMON = ("command_id", "requested_at", "expires_at", "twin")
-
-BUILDERS: dict[str, Builder] = {
-    "remote-start": _remote_start,
-    "remote-stop": _remote_stop,
-    "unlock-connector": _unlock_connector,
-    "reset": _reset,
-    "change-availability": _change_availability,
-    "trigger-message": _trigger_message,
-    "clear-cache": _same_names(c.RequestCacheClear),
-    "get-configuration": _same_names(c.RequestConfiguration),
-    "change-configuration": _same_names(c.RequestConfigurationChange),
-    "data-transfer": _same_names(c.RequestDataTransfer),
-    "update-firmware": _same_names(c.RequestFirmwareUpdate),
-    "get-diagnostics": _same_names(c.RequestDiagnostics),
-    "get-local-list-version": _same_names(c.RequestLocalListVersion),
-    "send-local-list": _same_names(c.RequestLocalListUpdate),
-    "reserve-now": _same_names(c.RequestReservation),
-    "cancel-reservation": _same_names(c.RequestReservationCancel),
-    "set-charging-profile": _same_names(c.RequestChargingProfile),
-    "clear-charging-profile": _same_names(c.RequestChargingProfileClear),
-    "get-composite-schedule": _same_names(c.RequestCompositeSchedule),
-}
-"""Command name (as in the API path) to the domain command; arguments as the API body,
-completed by ``OperationInputs``."""
 
 
 def snapshot_of(
@@ -189,7 +110,7 @@ class OperatorCommands:
         }
         said = fingerprint(name, arguments, ttl_s)
         arguments = await self._inputs.complete(station_id, name, arguments)
-        command = BUILDERS[name](arguments, common)
+        command = OPERATIONS[name].command_of(arguments, common)
         result = await self._bus.execute(station_id, command, fingerprint=said)
         view = await self._view(station_id, result.same_as or command_id, name, result)
         if view["command_id"] != command_id:

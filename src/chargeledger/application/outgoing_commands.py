@@ -15,6 +15,7 @@ from chargeledger.application.ports import RecordedEvent
 from chargeledger.application.projections import station_id_of
 from chargeledger.domain.enums import CommandStatus
 from chargeledger.domain.events import CommandRequested
+from chargeledger.domain.operations import name_of
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class OutgoingCommand:
         return cls(
             command_id=event.command_id,
             station_id=station_id_of(recorded.stream_id),
-            name=event.command_name,
+            name=name_of(event),
             payload=MappingProxyType(event.payload()),
             status=CommandStatus.REQUESTED,
             expires_at=datetime.fromisoformat(event.expires_at),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Protocol, runtime_checkable
 
+from chargeledger.domain.enums import Outcome
 from chargeledger.domain.events import Event
 from chargeledger.errors import StationLinkError, StoreError
 
@@ -347,3 +348,23 @@ class StationCallError(StationLinkError):
 
 class StationAnswerInvalidError(StationCallError):
     """The station answered with a CALLRESULT that breaks the action's response schema."""
+
+
+class StationProtocol(Protocol):
+    """How the operations are spoken to a station in one protocol version (OCPP 1.6:
+    ``adapters/ocpp/v16``): the CALL for a command, and what its answer means."""
+
+    def call(self, name: str, payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The action and payload of the CALL for a command of operation ``name``."""
+        ...
+
+    def answer(
+        self, name: str, payload: Mapping[str, Any], result: Mapping[str, Any]
+    ) -> tuple[Outcome, str]:
+        """The outcome (``ACCEPTED`` or ``REJECTED``) of an answer, and what it means in
+        words (``""`` when its status says it all)."""
+        ...
+
+    def status_request(self) -> tuple[str, dict[str, Any]]:
+        """A CALL that makes the station report where it stands (reconciliation)."""
+        ...

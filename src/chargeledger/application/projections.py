@@ -13,6 +13,7 @@ from chargeledger.application.projection_cache import CachedDocuments
 from chargeledger.domain import events as e
 from chargeledger.domain.charging_sessions import DEFAULT_STOP_REASON, session_energy
 from chargeledger.domain.enums import OPEN_STATUSES, CommandStatus, TransactionStatus
+from chargeledger.domain.operations import name_of
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def command_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict
         return {
             "command_id": event.command_id,
             "station_id": station_id_of(recorded.stream_id),
-            "name": event.command_name,
+            "name": name_of(event),
             "payload": event.payload(),
             "status": CommandStatus.REQUESTED,
             "detail": "",

@@ -13,7 +13,7 @@ import asyncio
 import logging
 
 from chargeledger.application.command_bus import CommandBus
-from chargeledger.application.operation_projections import LIVE_RESERVATIONS
+from chargeledger.application.holdings_projection import LIVE_RESERVATIONS
 from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.domain.commands import ExpireReservation
 from chargeledger.domain.errors import DomainError

@@ -110,7 +110,7 @@ class RequestReset(OperatorCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestAvailabilityChange(OperatorCommand):
+class RequestChangeAvailability(OperatorCommand):
     """``connector_id`` 0 means the whole station."""
 
     connector_id: int
@@ -124,19 +124,19 @@ class RequestTriggerMessage(OperatorCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestCacheClear(OperatorCommand):
+class RequestClearCache(OperatorCommand):
     pass
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestConfiguration(OperatorCommand):
+class RequestGetConfiguration(OperatorCommand):
     """GetConfiguration; ``key`` ``None`` asks for every key."""
 
     key: list[str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestConfigurationChange(OperatorCommand):
+class RequestChangeConfiguration(OperatorCommand):
     """``configuration``: what the station reported of its keys, looked up before deciding."""
 
     key: str
@@ -152,7 +152,7 @@ class RequestDataTransfer(OperatorCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestFirmwareUpdate(OperatorCommand):
+class RequestUpdateFirmware(OperatorCommand):
     location: str
     retrieve_date: str
     retries: int | None = None
@@ -160,7 +160,7 @@ class RequestFirmwareUpdate(OperatorCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestDiagnostics(OperatorCommand):
+class RequestGetDiagnostics(OperatorCommand):
     location: str
     retries: int | None = None
     retry_interval: int | None = None
@@ -169,12 +169,12 @@ class RequestDiagnostics(OperatorCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestLocalListVersion(OperatorCommand):
+class RequestGetLocalListVersion(OperatorCommand):
     pass
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestLocalListUpdate(OperatorCommand):
+class RequestSendLocalList(OperatorCommand):
     """SendLocalList built from ``registry``, the id-tag registry as the station should
     know it (id tag to ``{"status", "expiry_date"?}``); ``list_version`` ``None``: ours + 1.
     ``entries``, when given, are sent as they are instead (an explicit list, or a named
@@ -187,7 +187,7 @@ class RequestLocalListUpdate(OperatorCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestReservation(OperatorCommand):
+class RequestReserveNow(OperatorCommand):
     """ReserveNow. ``reservation_id`` is allocated before deciding; the decision keeps
     the id of the reservation it changes when the same id tag reserves again."""
 
@@ -199,12 +199,12 @@ class RequestReservation(OperatorCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestReservationCancel(OperatorCommand):
+class RequestCancelReservation(OperatorCommand):
     reservation_id: int
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestChargingProfile(OperatorCommand):
+class RequestSetChargingProfile(OperatorCommand):
     """SetChargingProfile; the profile in snake_case, resolved from the store if named."""
 
     connector_id: int
@@ -212,7 +212,7 @@ class RequestChargingProfile(OperatorCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestChargingProfileClear(OperatorCommand):
+class RequestClearChargingProfile(OperatorCommand):
     id: int | None = None
     connector_id: int | None = None
     charging_profile_purpose: ChargingProfilePurpose | None = None
@@ -220,7 +220,7 @@ class RequestChargingProfileClear(OperatorCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestCompositeSchedule(OperatorCommand):
+class RequestGetCompositeSchedule(OperatorCommand):
     connector_id: int
     duration: int
     charging_rate_unit: ChargingRateUnit | None = None

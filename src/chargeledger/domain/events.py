@@ -1,19 +1,9 @@
 """Events of the station stream. Past tense, frozen, JSON-friendly fields only.
 
-Operator commands open with a ``...Requested`` event (a ``CommandRequested``):
-
-| command name          | event                         | payload (snake_case, as the API body) |
-| --------------------- | ----------------------------- | ------------------------------------- |
-| remote-start          | ``RemoteStartRequested``      | connector_id, id_tag, charging_profile? |
-| remote-stop           | ``RemoteStopRequested``       | transaction_id                        |
-| unlock-connector      | ``UnlockConnectorRequested``  | connector_id                          |
-| reset                 | ``ResetRequested``            | type                                  |
-| change-availability   | ``AvailabilityChangeRequested`` | connector_id, type                  |
-| trigger-message       | ``TriggerMessageRequested``   | requested_message, connector_id       |
-
-and the thirteen other operations of the six profiles (``ClearCacheRequested`` ...
-``GetCompositeScheduleRequested``), whose payload is every field but the three
-common ones, named as in the API body;
+Operator commands open with a ``...Requested`` event (a ``CommandRequested``), one
+per operation (``domain/operations`` says which event opens which operation); its
+``payload()`` is the command's arguments, named as in the API body (the reset's and
+the availability change's ``type`` included);
 
 then ``CommandDispatched`` before each send, and end in exactly one shared outcome
 event: ``CommandAccepted``, ``CommandRejected``, ``CommandTimedOut``,
@@ -31,7 +21,7 @@ the local authorization list (``LocalListInstalled``, ``LocalListOutOfSync``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from chargeledger.domain.charging_profiles import ChargingProfile
 from chargeledger.domain.enums import (
@@ -77,8 +67,6 @@ class RequestBasics(TypedDict):
 class CommandRequested(Event):
     """An operator command decided for the station; the dispatcher sends it after commit."""
 
-    command_name: ClassVar[str]
-
     command_id: str
     requested_at: str
     expires_at: str
@@ -95,7 +83,6 @@ class RemoteStartRequested(CommandRequested):
     """``charging_profile``: a TxProfile for the session, snake_case, checked;
     ``connector_id`` ``None``: the station picks the connector."""
 
-    command_name: ClassVar[str] = "remote-start"
     connector_id: int | None
     id_tag: str
     charging_profile: ChargingProfile | None = None
@@ -109,7 +96,6 @@ class RemoteStartRequested(CommandRequested):
 
 @dataclass(frozen=True, kw_only=True)
 class RemoteStopRequested(CommandRequested):
-    command_name: ClassVar[str] = "remote-stop"
     transaction_id: int
 
     def payload(self) -> dict[str, Any]:
@@ -118,7 +104,6 @@ class RemoteStopRequested(CommandRequested):
 
 @dataclass(frozen=True, kw_only=True)
 class UnlockConnectorRequested(CommandRequested):
-    command_name: ClassVar[str] = "unlock-connector"
     connector_id: int
 
     def payload(self) -> dict[str, Any]:
@@ -127,7 +112,6 @@ class UnlockConnectorRequested(CommandRequested):
 
 @dataclass(frozen=True, kw_only=True)
 class ResetRequested(CommandRequested):
-    command_name: ClassVar[str] = "reset"
     reset_type: ResetType
 
     def payload(self) -> dict[str, Any]:
@@ -136,7 +120,6 @@ class ResetRequested(CommandRequested):
 
 @dataclass(frozen=True, kw_only=True)
 class AvailabilityChangeRequested(CommandRequested):
-    command_name: ClassVar[str] = "change-availability"
     connector_id: int
     availability_type: AvailabilityType
 
@@ -146,7 +129,6 @@ class AvailabilityChangeRequested(CommandRequested):
 
 @dataclass(frozen=True, kw_only=True)
 class TriggerMessageRequested(CommandRequested):
-    command_name: ClassVar[str] = "trigger-message"
     requested_message: MessageTrigger
     connector_id: int | None = None
 
@@ -295,27 +277,24 @@ class TransactionClosed(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ClearCacheRequested(CommandRequested):
-    command_name: ClassVar[str] = "clear-cache"
+    """ClearCache: no arguments."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class GetConfigurationRequested(CommandRequested):
     """``key``: the keys asked for; ``None`` asks for every key."""
 
-    command_name: ClassVar[str] = "get-configuration"
     key: list[str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class ChangeConfigurationRequested(CommandRequested):
-    command_name: ClassVar[str] = "change-configuration"
     key: str
     value: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class DataTransferRequested(CommandRequested):
-    command_name: ClassVar[str] = "data-transfer"
     vendor_id: str
     message_id: str | None = None
     data: str | None = None
@@ -323,7 +302,6 @@ class DataTransferRequested(CommandRequested):
 
 @dataclass(frozen=True, kw_only=True)
 class UpdateFirmwareRequested(CommandRequested):
-    command_name: ClassVar[str] = "update-firmware"
     location: str
     retrieve_date: str
     retries: int | None = None
@@ -334,7 +312,6 @@ class UpdateFirmwareRequested(CommandRequested):
 class GetDiagnosticsRequested(CommandRequested):
     """``start_time``/``stop_time``: the window of the log the station is to upload."""
 
-    command_name: ClassVar[str] = "get-diagnostics"
     location: str
     retries: int | None = None
     retry_interval: int | None = None
@@ -344,7 +321,7 @@ class GetDiagnosticsRequested(CommandRequested):
 
 @dataclass(frozen=True, kw_only=True)
 class GetLocalListVersionRequested(CommandRequested):
-    command_name: ClassVar[str] = "get-local-list-version"
+    """GetLocalListVersion: no arguments."""
 
 
 class IdTagInfoEntry(TypedDict):
@@ -366,7 +343,6 @@ class LocalListEntry(TypedDict):
 class SendLocalListRequested(CommandRequested):
     """The list as sent, in ``local_authorization_list``."""
 
-    command_name: ClassVar[str] = "send-local-list"
     list_version: int
     update_type: UpdateType
     local_authorization_list: list[LocalListEntry] = field(default_factory=list)
@@ -377,7 +353,6 @@ class ReserveNowRequested(CommandRequested):
     """Opens (or, with ``replaces``, changes) reservation ``reservation_id``; connector
     0 reserves the station as a whole."""
 
-    command_name: ClassVar[str] = "reserve-now"
     reservation_id: int
     connector_id: int
     expiry_date: str
@@ -393,7 +368,6 @@ class ReserveNowRequested(CommandRequested):
 
 @dataclass(frozen=True, kw_only=True)
 class CancelReservationRequested(CommandRequested):
-    command_name: ClassVar[str] = "cancel-reservation"
     reservation_id: int
 
 
@@ -401,7 +375,6 @@ class CancelReservationRequested(CommandRequested):
 class SetChargingProfileRequested(CommandRequested):
     """``cs_charging_profiles``: the profile sent, snake_case, checked."""
 
-    command_name: ClassVar[str] = "set-charging-profile"
     connector_id: int
     cs_charging_profiles: ChargingProfile
 
@@ -410,7 +383,6 @@ class SetChargingProfileRequested(CommandRequested):
 class ClearChargingProfileRequested(CommandRequested):
     """Clears by ``id``, or every profile matching the criteria given (none: all)."""
 
-    command_name: ClassVar[str] = "clear-charging-profile"
     id: int | None = None
     connector_id: int | None = None
     charging_profile_purpose: ChargingProfilePurpose | None = None
@@ -419,7 +391,6 @@ class ClearChargingProfileRequested(CommandRequested):
 
 @dataclass(frozen=True, kw_only=True)
 class GetCompositeScheduleRequested(CommandRequested):
-    command_name: ClassVar[str] = "get-composite-schedule"
     connector_id: int
     duration: int
     charging_rate_unit: ChargingRateUnit | None = None

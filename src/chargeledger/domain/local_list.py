@@ -22,6 +22,7 @@ from typing import Any
 
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
+from chargeledger.domain import operations
 from chargeledger.domain.enums import Outcome, UpdateType, one_of
 from chargeledger.domain.errors import (
     InvalidCommandError,
@@ -32,8 +33,8 @@ from chargeledger.domain.station_state import OpenCommand, StationState
 
 FULL = UpdateType.FULL
 DIFFERENTIAL = UpdateType.DIFFERENTIAL
-SEND_LOCAL_LIST = e.SendLocalListRequested.command_name
-GET_LOCAL_LIST_VERSION = e.GetLocalListVersionRequested.command_name
+SEND_LOCAL_LIST = operations.SEND_LOCAL_LIST.name
+GET_LOCAL_LIST_VERSION = operations.GET_LOCAL_LIST_VERSION.name
 
 
 def _entry(id_tag: str, info: e.IdTagInfoEntry | None) -> e.LocalListEntry:
@@ -41,7 +42,7 @@ def _entry(id_tag: str, info: e.IdTagInfoEntry | None) -> e.LocalListEntry:
 
 
 def update_request(
-    command: c.RequestLocalListUpdate, state: StationState, common: e.RequestBasics
+    command: c.RequestSendLocalList, state: StationState, common: e.RequestBasics
 ) -> e.SendLocalListRequested:
     update_type = one_of("update type", UpdateType, command.update_type)
     installed = state.local_list

@@ -32,6 +32,7 @@ from typing import Any
 
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
+from chargeledger.domain import operations
 from chargeledger.domain.connector_claims import hold_is_live, station_lost
 from chargeledger.domain.enums import CommandStatus, Outcome, ReservationEndReason
 from chargeledger.domain.errors import (
@@ -52,8 +53,8 @@ from chargeledger.domain.station_state import (
 )
 from chargeledger.domain.timestamps import instant
 
-RESERVE_NOW = e.ReserveNowRequested.command_name
-CANCEL_RESERVATION = e.CancelReservationRequested.command_name
+RESERVE_NOW = operations.RESERVE_NOW.name
+CANCEL_RESERVATION = operations.CANCEL_RESERVATION.name
 
 
 def is_live(reservation: Reservation, now: str) -> bool:
@@ -71,7 +72,7 @@ def _free_connectors(state: StationState, twin: TwinSnapshot, now: str, besides:
     taken |= {
         cmd.connector_id
         for cmd in state.open_commands.values()
-        if cmd.name == "remote-start" and cmd.connector_id is not None
+        if cmd.name == operations.REMOTE_START.name and cmd.connector_id is not None
     }
     taken |= {r.connector_id for r in state.reservations.values() if is_live(r, now)}
     known = {cid for cid in twin.connectors if cid != WHOLE_STATION}
@@ -104,7 +105,7 @@ def check_not_reserved(
         )
 
 
-def _same_tag(command: c.RequestReservation, state: StationState, now: str) -> Reservation | None:
+def _same_tag(command: c.RequestReserveNow, state: StationState, now: str) -> Reservation | None:
     for reservation in state.reservations.values():
         if (
             reservation.connector_id == command.connector_id
@@ -123,14 +124,14 @@ def _open_request(reservation: Reservation, state: StationState) -> OpenCommand 
     return state.open_commands.get(command_id) if command_id else None
 
 
-def _asks_the_same(command: c.RequestReservation, open_command: OpenCommand) -> bool:
+def _asks_the_same(command: c.RequestReserveNow, open_command: OpenCommand) -> bool:
     return (
         open_command.payload.get("expiry_date") == command.expiry_date
         and open_command.payload.get("parent_id_tag") == command.parent_id_tag
     )
 
 
-def same_reservation_request(command: c.RequestReservation, state: StationState) -> str | None:
+def same_reservation_request(command: c.RequestReserveNow, state: StationState) -> str | None:
     """The id of the open ReserveNow this one repeats, if any."""
     reservation = _same_tag(command, state, command.requested_at)
     if reservation is None:
@@ -141,7 +142,7 @@ def same_reservation_request(command: c.RequestReservation, state: StationState)
     return None
 
 
-def decide_reserve_now(command: c.RequestReservation, state: StationState) -> list[e.Event]:
+def decide_reserve_now(command: c.RequestReserveNow, state: StationState) -> list[e.Event]:
     if instant(command.expiry_date) <= instant(command.requested_at):
         raise ExpiryInThePastError(
             f"expiry_date {command.expiry_date} is not after now ({command.requested_at}); "
@@ -177,7 +178,7 @@ def decide_reserve_now(command: c.RequestReservation, state: StationState) -> li
     ]
 
 
-def check_cancel(command: c.RequestReservationCancel, state: StationState) -> None:
+def check_cancel(command: c.RequestCancelReservation, state: StationState) -> None:
     reservation = state.reservations.get(command.reservation_id)
     if reservation is None and command.reservation_id in state.ended_reservations:
         raise ReservationNotFoundError(

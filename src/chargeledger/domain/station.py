@@ -52,7 +52,6 @@ from typing import Any
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain import local_list, reservations
-from chargeledger.domain.charging_profiles import check_for_remote_start
 from chargeledger.domain.charging_sessions import (
     decide_meter_values,
     decide_start,
@@ -61,14 +60,10 @@ from chargeledger.domain.charging_sessions import (
 )
 from chargeledger.domain.connector_claims import blocking_session, hold_is_live
 from chargeledger.domain.enums import (
-    AvailabilityType,
     CommandStatus,
-    MessageTrigger,
     Outcome,
     RegistrationStatus,
-    ResetType,
     UnknownStations,
-    one_of,
 )
 from chargeledger.domain.errors import (
     CommandNotFoundError,
@@ -80,11 +75,9 @@ from chargeledger.domain.errors import (
     StationNotRegisteredError,
     TransactionNotFoundError,
 )
-from chargeledger.domain.operations import SLOT_FIELDS, operation_request
+from chargeledger.domain.operations import OPERATIONS, name_of, operation_for
 from chargeledger.domain.remote_start_policy import (
-    WHOLE_STATION,
     TwinSnapshot,
-    check_connector_exists,
     check_remote_start,
 )
 from chargeledger.domain.station_state import (
@@ -177,72 +170,12 @@ def requested_event(
     command: c.OperatorCommand, state: StationState = initial_state
 ) -> e.CommandRequested:
     """The ``...Requested`` event an operator command would open, arguments checked."""
-    common: e.RequestBasics = {
-        "command_id": command.command_id,
-        "requested_at": command.requested_at,
-        "expires_at": command.expires_at,
-    }
-    match command:
-        case c.RequestRemoteStart():
-            if command.connector_id is not None:
-                check_connector_exists(command.twin, command.connector_id)
-            if command.charging_profile is not None:
-                check_for_remote_start(command.charging_profile)
-            return e.RemoteStartRequested(
-                **common,
-                connector_id=command.connector_id,
-                id_tag=command.id_tag,
-                charging_profile=command.charging_profile,
-            )
-        case c.RequestRemoteStop():
-            return e.RemoteStopRequested(**common, transaction_id=command.transaction_id)
-        case c.RequestUnlockConnector():
-            check_connector_exists(command.twin, command.connector_id)
-            return e.UnlockConnectorRequested(**common, connector_id=command.connector_id)
-        case c.RequestReset():
-            reset_type = one_of("reset type", ResetType, command.reset_type)
-            return e.ResetRequested(**common, reset_type=reset_type)
-        case c.RequestAvailabilityChange():
-            availability = one_of("availability type", AvailabilityType, command.availability_type)
-            if command.connector_id != WHOLE_STATION:
-                check_connector_exists(command.twin, command.connector_id)
-            return e.AvailabilityChangeRequested(
-                **common,
-                connector_id=command.connector_id,
-                availability_type=availability,
-            )
-        case c.RequestTriggerMessage():
-            message = one_of("requested message", MessageTrigger, command.requested_message)
-            if command.connector_id not in (None, WHOLE_STATION):
-                check_connector_exists(command.twin, command.connector_id)
-            return e.TriggerMessageRequested(
-                **common,
-                requested_message=message,
-                connector_id=command.connector_id,
-            )
-    return operation_request(command, state, common)
-
-
-def _slot(name: str, payload: Mapping[str, Any]) -> tuple[Any, ...]:
-    """What a command occupies while open: one command per slot at a time."""
-    if name == REMOTE_START:
-        if payload.get("connector_id") is None:  # the station picks: one per id tag
-            return (name, None, payload["id_tag"])
-        return (name, payload["connector_id"])
-    if name == "remote-stop":
-        return (name, payload["transaction_id"])
-    if name in ("unlock-connector", "change-availability"):
-        return (name, payload["connector_id"])
-    if name == "reset":
-        return (name,)
-    if name in SLOT_FIELDS:
-        return (name, *(payload[field] for field in SLOT_FIELDS[name]))
-    return (name, *sorted(payload.items()))  # trigger-message: only an identical one waits
+    return operation_for(command).requested(command, state)
 
 
 def same_request(command: c.OperatorCommand, state: StationState) -> str | None:
     """The id of the open (or connector-holding) command that this one repeats, if any."""
-    if isinstance(command, c.RequestReservation):
+    if isinstance(command, c.RequestReserveNow):
         return reservations.same_reservation_request(command, state)
     try:
         wanted = requested_event(command, state)
@@ -258,12 +191,10 @@ def _holder(
     wanted: e.CommandRequested, state: StationState, now: str, twin: TwinSnapshot
 ) -> tuple[str, Mapping[str, Any]] | None:
     """The command holding the slot ``wanted`` needs: (its id, its payload)."""
-    slot = _slot(wanted.command_name, wanted.payload())
+    operation = OPERATIONS[name_of(wanted)]
+    slot = operation.slot_of(wanted.payload())
     for open_command in state.open_commands.values():
-        if (
-            open_command.name == wanted.command_name
-            and _slot(open_command.name, open_command.payload) == slot
-        ):
+        if open_command.name == operation.name and operation.slot_of(open_command.payload) == slot:
             return open_command.command_id, open_command.payload
     if isinstance(wanted, e.RemoteStartRequested) and wanted.connector_id is not None:
         held = state.held_connectors.get(wanted.connector_id)
@@ -274,7 +205,7 @@ def _holder(
 
 def _decide_operator_command(command: c.OperatorCommand, state: StationState) -> list[e.Event]:
     _check_registration(command, state)
-    if isinstance(command, c.RequestReservation):
+    if isinstance(command, c.RequestReserveNow):
         return reservations.decide_reserve_now(command, state)
     wanted = requested_event(command, state)
     holder = _holder(wanted, state, command.requested_at, command.twin)
@@ -288,15 +219,14 @@ def _decide_operator_command(command: c.OperatorCommand, state: StationState) ->
                 "for another id tag; wait for it to end"
             )
         raise CommandPendingError(
-            f"{wanted.command_name} {held_by} is still pending for this target; "
-            "wait for its outcome"
+            f"{name_of(wanted)} {held_by} is still pending for this target; wait for its outcome"
         )
     decided: list[e.Event] = []
     if isinstance(command, c.RequestRemoteStart):
         decided += _check_free_for_remote_start(command, state)
     if isinstance(command, c.RequestRemoteStop):
         _check_station_may_run(command, state)
-    if isinstance(command, c.RequestReservationCancel):
+    if isinstance(command, c.RequestCancelReservation):
         reservations.check_cancel(command, state)
     return [*decided, wanted]
 
@@ -307,7 +237,7 @@ def _check_registration(command: c.OperatorCommand, state: StationState) -> None
             "the station's last BootNotification was rejected; register it, then let it boot"
         )
     if state.registration == PENDING and isinstance(
-        command, c.RequestRemoteStart | c.RequestReservation
+        command, c.RequestRemoteStart | c.RequestReserveNow
     ):
         raise StationNotRegisteredError(
             "the station's registration is Pending; accept it before starting sessions or reserving"

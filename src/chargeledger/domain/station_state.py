@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from chargeledger.domain import events as e
+from chargeledger.domain import operations
 from chargeledger.domain.enums import (
     AuthorizationStatus,
     CommandStatus,
@@ -19,7 +20,7 @@ from chargeledger.domain.enums import (
     UpdateType,
 )
 
-REMOTE_START = e.RemoteStartRequested.command_name
+REMOTE_START = operations.REMOTE_START.name
 
 ABANDONED_KEPT = 16
 """How many abandoned sessions a station remembers for a late StopTransaction."""
@@ -301,7 +302,7 @@ def _installed(local_list: LocalList, event: e.LocalListInstalled) -> LocalList:
 def _requested(state: StationState, event: e.CommandRequested) -> StationState:
     opened = OpenCommand(
         command_id=event.command_id,
-        name=event.command_name,
+        name=operations.name_of(event),
         status=CommandStatus.REQUESTED,
         payload=MappingProxyType(event.payload()),
         expires_at=event.expires_at,

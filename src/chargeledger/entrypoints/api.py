@@ -23,11 +23,20 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chargeledger.adapters.metrics import CONTENT_TYPE
+from chargeledger.adapters.ocpp.spec import CommandBody
+from chargeledger.adapters.ocpp.v16.bodies import (
+    ChargingProfile,
+    LocalListEntry,
+    UtcDateTime,
+    body_schemas,
+)
+from chargeledger.adapters.ocpp.v16.operations import SPECS
 from chargeledger.application.charging_profile_library import (
     ChargingProfileNotFoundError,
 )
 from chargeledger.application.command_bus import RetriesExhaustedError, stream_of
 from chargeledger.application.history import station_as_of
+from chargeledger.application.holdings_views import event_view
 from chargeledger.application.id_tags import (
     ID_TAGS,
     MAX_ID_TAG_LENGTH,
@@ -38,7 +47,6 @@ from chargeledger.application.local_lists import (
     MAX_LIST_NAME_LENGTH,
     LocalListNotFoundError,
 )
-from chargeledger.application.operation_queries import event_view
 from chargeledger.application.paging import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -59,17 +67,6 @@ from chargeledger.domain.enums import CommandStatus, TransactionStatus
 from chargeledger.domain.errors import DomainError, InvalidChargingProfileError
 from chargeledger.domain.timestamps import iso_z
 from chargeledger.entrypoints import observability
-from chargeledger.entrypoints.command_bodies import (
-    OPERATION_BODIES,
-    ChargingProfile,
-    CommandBody,
-    ConnectorId,
-    LocalListEntry,
-    OcppInteger,
-    RemoteStartBody,
-    UtcDateTime,
-    body_schemas,
-)
 from chargeledger.entrypoints.http_guard import MAX_QUERY_INTEGER
 from chargeledger.errors import ChargeledgerError
 
@@ -78,66 +75,13 @@ log = logging.getLogger(__name__)
 MAX_IDEMPOTENCY_KEY_CHARACTERS = 200
 
 
-class CommandName(StrEnum):
-    remote_start = "remote-start"
-    remote_stop = "remote-stop"
-    unlock_connector = "unlock-connector"
-    reset = "reset"
-    change_availability = "change-availability"
-    trigger_message = "trigger-message"
-    clear_cache = "clear-cache"
-    get_configuration = "get-configuration"
-    change_configuration = "change-configuration"
-    data_transfer = "data-transfer"
-    update_firmware = "update-firmware"
-    get_diagnostics = "get-diagnostics"
-    get_local_list_version = "get-local-list-version"
-    send_local_list = "send-local-list"
-    reserve_now = "reserve-now"
-    cancel_reservation = "cancel-reservation"
-    set_charging_profile = "set-charging-profile"
-    clear_charging_profile = "clear-charging-profile"
-    get_composite_schedule = "get-composite-schedule"
+CommandName = StrEnum(  # type: ignore[misc]  # mypy wants the members literal
+    "CommandName", {spec.name.replace("-", "_"): spec.name for spec in SPECS}
+)
+"""The operations' names, as in ``POST /api/stations/{id}/commands/{name}``."""
 
+BODIES: dict[str, type[CommandBody]] = {spec.name: spec.body for spec in SPECS}
 
-class RemoteStopBody(CommandBody):
-    transaction_id: OcppInteger
-
-
-class UnlockConnectorBody(CommandBody):
-    connector_id: ConnectorId = Field(gt=0)
-
-
-class ResetBody(CommandBody):
-    type: Literal["Soft", "Hard"]
-
-
-class ChangeAvailabilityBody(CommandBody):
-    connector_id: ConnectorId = Field(ge=0, description="0 means the whole station")
-    type: Literal["Operative", "Inoperative"]
-
-
-class TriggerMessageBody(CommandBody):
-    requested_message: Literal[
-        "BootNotification",
-        "DiagnosticsStatusNotification",
-        "FirmwareStatusNotification",
-        "Heartbeat",
-        "MeterValues",
-        "StatusNotification",
-    ]
-    connector_id: ConnectorId | None = Field(default=None, ge=0)
-
-
-BODIES: dict[CommandName, type[CommandBody]] = {
-    CommandName.remote_start: RemoteStartBody,
-    CommandName.remote_stop: RemoteStopBody,
-    CommandName.unlock_connector: UnlockConnectorBody,
-    CommandName.reset: ResetBody,
-    CommandName.change_availability: ChangeAvailabilityBody,
-    CommandName.trigger_message: TriggerMessageBody,
-    **{CommandName(name): body for name, body in OPERATION_BODIES.items()},
-}
 
 _BODY_SCHEMAS, _NESTED_SCHEMAS = body_schemas(list(BODIES.values()))
 _COMMAND_BODY_SCHEMA = {

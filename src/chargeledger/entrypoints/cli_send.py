@@ -14,11 +14,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from chargeledger.application.operator_commands import BUILDERS
 from chargeledger.domain.enums import ENDED_STATUSES, CommandStatus
+from chargeledger.domain.operations import OPERATIONS
 from chargeledger.entrypoints.cli_options import Parser, UserError, option, subcommand
 
-NAMES = tuple(BUILDERS)
+NAMES = tuple(OPERATIONS)
 
 
 def add_parser(sub: argparse._SubParsersAction[Parser]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
+from chargeledger.adapters.ocpp.v16.operations import OCPP16
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.projections import CommandAndStationProjection, ProjectionRunner
@@ -39,7 +40,7 @@ class Node:
         self.bus = CommandBus(self.store, self.clock)
         twin = TwinService(self.documents, self.clock)
         self.dispatcher = Dispatcher(
-            self.bus, self.documents, self.clock, twin, reconcile_grace_s=0
+            self.bus, self.documents, self.clock, twin, OCPP16, reconcile_grace_s=0
         )
         self.projections = ProjectionRunner(
             self.store, self.documents, CommandAndStationProjection(self.documents)
@@ -120,7 +121,12 @@ async def test_an_answer_given_while_the_store_is_away_is_recorded_once_it_is_ba
     clock, store, documents = FakeClock(), StoreThatGoesAway(), InMemoryDocumentStore()
     bus = CommandBus(store, clock)
     dispatcher = Dispatcher(
-        bus, documents, clock, TwinService(documents, clock), store_failures=(StoreOutageError,)
+        bus,
+        documents,
+        clock,
+        TwinService(documents, clock),
+        OCPP16,
+        store_failures=(StoreOutageError,),
     )
     await dispatcher.station_ready(link := LinkDuringOutage(store))
     await bus.execute("CP1", _start("k3", LATER))  # taken by the dispatcher at its commit
@@ -153,7 +159,12 @@ async def test_i3_no_call_leaves_for_a_request_that_was_not_committed() -> None:
     clock, store, documents = FakeClock(), StoreThatGoesAway(), InMemoryDocumentStore()
     bus = CommandBus(store, clock)
     dispatcher = Dispatcher(
-        bus, documents, clock, TwinService(documents, clock), store_failures=(StoreOutageError,)
+        bus,
+        documents,
+        clock,
+        TwinService(documents, clock),
+        OCPP16,
+        store_failures=(StoreOutageError,),
     )
     await dispatcher.station_ready(link := WitnessLink(store))
     store.away = True

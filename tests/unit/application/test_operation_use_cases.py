@@ -14,7 +14,7 @@ from chargeledger.application.charging_profile_library import (
     ChargingProfileNotFoundError,
 )
 from chargeledger.application.command_bus import CommandBus
-from chargeledger.application.operation_projections import CONFIGURATION, OperationsProjection
+from chargeledger.application.holdings_projection import CONFIGURATION, OperationsProjection
 from chargeledger.application.ports import DocumentWrite
 from chargeledger.application.projections import CommandAndStationProjection
 from chargeledger.application.reservation_expiry import ReservationExpiry

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
+from chargeledger.adapters.ocpp.v16.operations import OCPP16
 from chargeledger.application.command_bus import CommandBus
-from chargeledger.application.operator_commands import BUILDERS, OperatorCommands
-from chargeledger.application.station_commands import SPECS
+from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.twin_service import TwinService
 from chargeledger.bootstrap import build_use_cases
 from chargeledger.config import Settings
@@ -17,6 +17,7 @@ from chargeledger.domain.errors import (
     IdempotencyKeyReusedError,
     UnknownConnectorError,
 )
+from chargeledger.domain.operations import OPERATIONS
 from tests.fakes import FakeClock
 
 
@@ -28,7 +29,7 @@ def operator() -> tuple[OperatorCommands, TwinService, InMemoryEventStore]:
 
 
 def test_every_command_the_bus_builds_has_a_way_to_the_station() -> None:
-    assert set(BUILDERS) == set(SPECS)
+    assert set(OPERATIONS) == set(OCPP16.specs)
 
 
 async def test_a_faulted_connector_in_the_twin_refuses_a_remote_start() -> None:

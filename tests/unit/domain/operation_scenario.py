@@ -28,8 +28,8 @@ def reserve(
     reservation_id: int = 1,
     at: str = AT,
     snapshot: TwinSnapshot = NO_SNAPSHOT,
-) -> c.RequestReservation:
-    return c.RequestReservation(
+) -> c.RequestReserveNow:
+    return c.RequestReserveNow(
         reservation_id=reservation_id,
         connector_id=connector,
         expiry_date=until,
@@ -89,8 +89,8 @@ def reservation(
     ]
 
 
-def cancel(command_id: str = "cancel-1", reservation_id: int = 1) -> c.RequestReservationCancel:
-    return c.RequestReservationCancel(reservation_id=reservation_id, **common(command_id))
+def cancel(command_id: str = "cancel-1", reservation_id: int = 1) -> c.RequestCancelReservation:
+    return c.RequestCancelReservation(reservation_id=reservation_id, **common(command_id))
 
 
 def ended(
@@ -103,8 +103,8 @@ def ended(
 
 def set_profile(
     profile: dict[str, Any], connector: int = 0, command_id: str = "prof-1"
-) -> c.RequestChargingProfile:
-    return c.RequestChargingProfile(
+) -> c.RequestSetChargingProfile:
+    return c.RequestSetChargingProfile(
         connector_id=connector, cs_charging_profiles=profile, **common(command_id)
     )
 
@@ -114,15 +114,15 @@ def local_list_update(
     update_type: str = "Full",
     command_id: str = "list-1",
     version: int | None = None,
-) -> c.RequestLocalListUpdate:
-    return c.RequestLocalListUpdate(
+) -> c.RequestSendLocalList:
+    return c.RequestSendLocalList(
         update_type=update_type, registry=registry, list_version=version, **common(command_id)
     )
 
 
 def change_configuration(
     key: str, value: str = "1", snapshot: ConfigurationSnapshot = NO_CONFIGURATION
-) -> c.RequestConfigurationChange:
-    return c.RequestConfigurationChange(
+) -> c.RequestChangeConfiguration:
+    return c.RequestChangeConfiguration(
         key=key, value=value, configuration=snapshot, **common(f"cfg-{key}-{value}")
     )

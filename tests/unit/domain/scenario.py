@@ -87,8 +87,8 @@ def availability(
     connector: int = 0,
     kind: str = "Inoperative",
     snapshot: TwinSnapshot = NO_SNAPSHOT,
-) -> c.RequestAvailabilityChange:
-    return c.RequestAvailabilityChange(
+) -> c.RequestChangeAvailability:
+    return c.RequestChangeAvailability(
         connector_id=connector, availability_type=kind, **_common(command_id, AT, snapshot)
     )
 

@@ -141,10 +141,10 @@ def test_a_remote_start_takes_a_tx_profile_without_a_transaction() -> None:
 
 
 def test_clearing_takes_only_known_purposes_and_stack_levels() -> None:
-    clear = c.RequestChargingProfileClear(charging_profile_purpose="Nope", **common("clr-1"))
+    clear = c.RequestClearChargingProfile(charging_profile_purpose="Nope", **common("clr-1"))
     with pytest.raises(InvalidChargingProfileError, match="charging_profile_purpose"):
         when(given(booted()), clear)
-    everything = c.RequestChargingProfileClear(**common("clr-2"))
+    everything = c.RequestClearChargingProfile(**common("clr-2"))
     assert when(given(booted()), everything)[0].payload() == {
         "id": None,
         "connector_id": None,

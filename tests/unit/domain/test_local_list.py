@@ -176,7 +176,7 @@ def test_one_list_update_at_a_time() -> None:
 
 def explicit(
     entries: dict[str, Any], update_type: str = "Full", version: int | None = None
-) -> c.RequestLocalListUpdate:
+) -> c.RequestSendLocalList:
     return replace(local_list_update({}, update_type, version=version), entries=entries)
 
 

@@ -81,7 +81,7 @@ def with_reservation_ids(commands: list[c.Command]) -> list[c.Command]:
     ready: list[c.Command] = []
     last = "op-none"
     for n, command in enumerate(numbered(commands, [0])):
-        if isinstance(command, c.RequestReservation):
+        if isinstance(command, c.RequestReserveNow):
             command = replace(command, reservation_id=n + 1)
         if isinstance(command, c.OperatorCommand):
             last = command.command_id

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from chargeledger.application.registry import InvalidStationIdError, check_station_id
-from chargeledger.entrypoints.api import BODIES, CommandName, IdTagBody
-from chargeledger.entrypoints.command_bodies import (
+from chargeledger.adapters.ocpp.v16.bodies import (
     ChargingProfile,
     RemoteStartBody,
     ReserveNowBody,
 )
+from chargeledger.application.registry import InvalidStationIdError, check_station_id
+from chargeledger.entrypoints.api import BODIES, CommandName, IdTagBody
 
 
 def profile(limit: Any) -> dict[str, Any]:

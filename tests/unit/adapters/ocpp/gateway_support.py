@@ -5,6 +5,7 @@ from __future__ import annotations
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
 from chargeledger.adapters.ocpp.gateway import GatewayOptions, OcppGateway
 from chargeledger.adapters.ocpp.handlers import StationMessages
+from chargeledger.adapters.ocpp.v16.operations import OCPP16
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.registration import UnknownStations
@@ -20,7 +21,7 @@ def new_gateway(options: GatewayOptions | None = None) -> OcppGateway:
     documents = InMemoryDocumentStore()
     bus = CommandBus(InMemoryEventStore(), clock)
     twin = TwinService(documents, clock)
-    dispatcher = Dispatcher(bus, documents, clock, twin)
+    dispatcher = Dispatcher(bus, documents, clock, twin, OCPP16)
     return OcppGateway(
         StationMessages(bus, twin, dispatcher, clock, OPEN_REGISTRATION),
         TwinAndDispatcher(twin, dispatcher),

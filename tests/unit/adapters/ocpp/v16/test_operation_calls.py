@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chargeledger.application.station_commands import SPECS, outcome_of
+from chargeledger.adapters.ocpp.v16.operations import OCPP16
+
+SPECS = OCPP16.specs
 
 
 @pytest.mark.parametrize(
@@ -43,7 +45,7 @@ def test_the_payload_becomes_the_ocpp_call(
     name: str, payload: dict[str, object], action: str, call: dict[str, object]
 ) -> None:
     spec = SPECS[name]
-    assert (spec.action, spec.to_ocpp(payload)) == (action, call)
+    assert (spec.action, spec.to_call(payload)) == (action, call) == OCPP16.call(name, payload)
 
 
 @pytest.mark.parametrize(
@@ -59,4 +61,4 @@ def test_the_payload_becomes_the_ocpp_call(
     ],
 )
 def test_which_answers_count_as_accepted(name: str, status: str, outcome: str) -> None:
-    assert outcome_of(SPECS[name], {"status": status}) == outcome
+    assert SPECS[name].outcome_of({"status": status}) == outcome

@@ -1,5 +1,6 @@
-"""Read models of the six profiles' operations, built from the log beside the command
-views (``CommandAndStationProjection`` calls ``writes_for`` with the batch's commands):
+"""What a station holds as far as the CSMS knows: read models built from the operations'
+answers, beside the command views (``CommandAndStationProjection`` calls ``writes_for``
+with the batch's commands):
 
 - reservations, one per reservation id (tagged with the station), and the live ones
   apart so the expiry sweep reads only those;
@@ -18,7 +19,9 @@ from typing import Any
 
 from chargeledger.application.ports import DocumentStore, DocumentWrite, RecordedEvent
 from chargeledger.domain import events as e
+from chargeledger.domain import operations as o
 from chargeledger.domain.enums import LIVE_RESERVATION_STATUSES, ReservationStatus
+from chargeledger.domain.operations import OPERATIONS
 
 RESERVATIONS = "reservation"
 LIVE_RESERVATIONS = "reservation_live"
@@ -206,19 +209,17 @@ async def _answered(
 ) -> None:
     accepted = isinstance(event, e.CommandAccepted)
     name, payload, result = command["name"], command["payload"], event.result
-    if name == "get-configuration" and accepted:
+    profile_field = OPERATIONS[name].profile_field
+    if name == o.GET_CONFIGURATION.name and accepted:
         await _configuration_reported(touched, recorded, payload, result)
-    elif name == "change-configuration":
+    elif name == o.CHANGE_CONFIGURATION.name:
         await _configuration_changed(touched, recorded, payload, result)
-    elif name == "get-local-list-version" and accepted:
+    elif name == o.GET_LOCAL_LIST_VERSION.name and accepted:
         await _reported_version(touched, recorded, result)
-    elif name == "set-charging-profile" and accepted:
-        await _profile_set(
-            touched, recorded, payload["connector_id"], payload["cs_charging_profiles"]
-        )
-    elif name == "remote-start" and accepted and payload.get("charging_profile"):
-        await _profile_set(touched, recorded, payload["connector_id"], payload["charging_profile"])
-    elif name == "clear-charging-profile" and accepted:
+    elif profile_field is not None and accepted and payload.get(profile_field):
+        # a profile sent with the command (set-charging-profile, a remote start's)
+        await _profile_set(touched, recorded, payload["connector_id"], payload[profile_field])
+    elif name == o.CLEAR_CHARGING_PROFILE.name and accepted:
         await _profiles_cleared(touched, station_of(recorded), payload)
 
 

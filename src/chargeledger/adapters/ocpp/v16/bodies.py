@@ -1,5 +1,5 @@
-"""Bodies of ``POST /api/stations/{id}/commands/{name}`` for the operations beyond the
-first six: each the OCPP 1.6 request payload in snake_case. Types, enumerations
+"""Bodies of ``POST /api/stations/{id}/commands/{name}``: each the OCPP 1.6 request
+payload in snake_case (``v16/operations.py`` names each operation's). Types, enumerations
 and lengths are checked here (a 422 naming the field); the rules that need the
 station's state or more than one field (a charging profile's periods, a
 reservation in the past) are the domain's.
@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from chargeledger.adapters.ocpp.schemas import MAX_CONNECTOR_ID, MAX_INTEGER, MIN_INTEGER
+from chargeledger.adapters.ocpp.spec import CommandBody
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
@@ -55,16 +56,6 @@ WrittenDecimal = Annotated[int, Strict(), Field(ge=-MAX_DECIMAL, le=MAX_DECIMAL)
 """A decimal that keeps an integer an integer, so it reads back as it was written."""
 IdToken = Annotated[str, StringConstraints(min_length=1, max_length=20)]
 Purpose = Literal["ChargePointMaxProfile", "TxDefaultProfile", "TxProfile"]
-
-
-class CommandBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    ttl_s: Annotated[float, Strict()] | None = Field(
-        default=None,
-        gt=0,
-        le=30 * 24 * 3600,
-        description="seconds to wait for an offline station (default 600, at most 30 days)",
-    )
 
 
 class _Strict(BaseModel):
@@ -129,6 +120,35 @@ class RemoteStartBody(CommandBody):
     def _one(self) -> RemoteStartBody:
         _one_profile(self.charging_profile, self.charging_profile_id, "charging_profile")
         return self
+
+
+class RemoteStopBody(CommandBody):
+    transaction_id: OcppInteger
+
+
+class UnlockConnectorBody(CommandBody):
+    connector_id: ConnectorId = Field(gt=0)
+
+
+class ResetBody(CommandBody):
+    type: Literal["Soft", "Hard"]
+
+
+class ChangeAvailabilityBody(CommandBody):
+    connector_id: ConnectorId = Field(ge=0, description="0 means the whole station")
+    type: Literal["Operative", "Inoperative"]
+
+
+class TriggerMessageBody(CommandBody):
+    requested_message: Literal[
+        "BootNotification",
+        "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification",
+        "Heartbeat",
+        "MeterValues",
+        "StatusNotification",
+    ]
+    connector_id: ConnectorId | None = Field(default=None, ge=0)
 
 
 class ClearCacheBody(CommandBody):
@@ -255,23 +275,6 @@ class GetCompositeScheduleBody(CommandBody):
     connector_id: ConnectorId = Field(ge=0)
     duration: OcppInteger = Field(gt=0, description="seconds")
     charging_rate_unit: Literal["W", "A"] | None = None
-
-
-OPERATION_BODIES: dict[str, type[CommandBody]] = {
-    "clear-cache": ClearCacheBody,
-    "get-configuration": GetConfigurationBody,
-    "change-configuration": ChangeConfigurationBody,
-    "data-transfer": DataTransferBody,
-    "update-firmware": UpdateFirmwareBody,
-    "get-diagnostics": GetDiagnosticsBody,
-    "get-local-list-version": GetLocalListVersionBody,
-    "send-local-list": SendLocalListBody,
-    "reserve-now": ReserveNowBody,
-    "cancel-reservation": CancelReservationBody,
-    "set-charging-profile": SetChargingProfileBody,
-    "clear-charging-profile": ClearChargingProfileBody,
-    "get-composite-schedule": GetCompositeScheduleBody,
-}
 
 
 def body_schemas(bodies: list[type[BaseModel]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:

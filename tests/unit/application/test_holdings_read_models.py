@@ -11,7 +11,7 @@ import pytest
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
 from chargeledger.application.charging_profile_library import ChargingProfileLibrary
 from chargeledger.application.command_bus import CommandBus
-from chargeledger.application.operation_projections import (
+from chargeledger.application.holdings_projection import (
     CONFIGURATION,
     LIVE_RESERVATIONS,
     LOCAL_LISTS,
@@ -19,7 +19,7 @@ from chargeledger.application.operation_projections import (
     STATION_PROFILES,
     OperationsProjection,
 )
-from chargeledger.application.operation_queries import OperationViews
+from chargeledger.application.holdings_views import OperationViews
 from chargeledger.application.projections import CommandAndStationProjection
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain import commands as c
@@ -81,32 +81,32 @@ async def history() -> Station:
         {"key": "NumberOfConnectors", "readonly": True, "value": "2"},
     ]
     await station.answered(
-        c.RequestConfiguration(**common("get")), "accepted", configurationKey=config
+        c.RequestGetConfiguration(**common("get")), "accepted", configurationKey=config
     )
     await station.answered(
-        c.RequestConfiguration(key=["Foo", "HeartbeatInterval"], **common("get-some")),
+        c.RequestGetConfiguration(key=["Foo", "HeartbeatInterval"], **common("get-some")),
         "accepted",
         configurationKey=[config[0]],
         unknownKey=["Foo"],
     )
-    change = c.RequestConfigurationChange(key="HeartbeatInterval", value="60", **common("chg"))
+    change = c.RequestChangeConfiguration(key="HeartbeatInterval", value="60", **common("chg"))
     await station.answered(change, "accepted", status="Accepted")
-    nope = c.RequestConfigurationChange(key="Bar", value="1", **common("chg-bar"))
+    nope = c.RequestChangeConfiguration(key="Bar", value="1", **common("chg-bar"))
     await station.answered(nope, "rejected", status="NotSupported")
     await station.answered(reserve("res-1", reservation_id=1), "accepted", status="Accepted")
     await station.answered(
         reserve("res-2", connector=2, tag="B", reservation_id=2), "rejected", status="Occupied"
     )
     await station.answered(
-        c.RequestLocalListUpdate(
+        c.RequestSendLocalList(
             update_type="Full", registry={"A": {"status": "Accepted"}}, **common("list")
         ),
         "accepted",
         status="Accepted",
     )
-    await station.answered(c.RequestLocalListVersion(**common("ver")), "accepted", listVersion=4)
+    await station.answered(c.RequestGetLocalListVersion(**common("ver")), "accepted", listVersion=4)
     await station.answered(
-        c.RequestChargingProfile(
+        c.RequestSetChargingProfile(
             connector_id=0, cs_charging_profiles=DEFAULT_PROFILE, **common("set")
         ),
         "accepted",
@@ -166,7 +166,7 @@ async def test_a_session_uses_the_reservation_and_its_end_takes_the_tx_profile_a
 
 async def test_clearing_by_criteria_removes_what_matches() -> None:
     station = await history()
-    clear = c.RequestChargingProfileClear(
+    clear = c.RequestClearChargingProfile(
         charging_profile_purpose="TxDefaultProfile", **common("clr")
     )
     await station.answered(clear, "accepted", status="Accepted")

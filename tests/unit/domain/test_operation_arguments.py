@@ -50,8 +50,8 @@ def test_one_change_per_configuration_key_at_a_time() -> None:
 
 
 def test_one_firmware_update_at_a_time() -> None:
-    def update(command_id: str, location: str) -> c.RequestFirmwareUpdate:
-        return c.RequestFirmwareUpdate(
+    def update(command_id: str, location: str) -> c.RequestUpdateFirmware:
+        return c.RequestUpdateFirmware(
             location=location, retrieve_date="2026-02-01T00:00:00Z", **common(command_id)
         )
 
@@ -61,8 +61,8 @@ def test_one_firmware_update_at_a_time() -> None:
 
 
 def test_reads_wait_only_for_an_identical_one() -> None:
-    def ask(command_id: str, keys: list[str] | None) -> c.RequestConfiguration:
-        return c.RequestConfiguration(key=keys, **common(command_id))
+    def ask(command_id: str, keys: list[str] | None) -> c.RequestGetConfiguration:
+        return c.RequestGetConfiguration(key=keys, **common(command_id))
 
     history = given(booted(), *when(given(booted()), ask("get-1", None)))
     assert when(history, ask("get-2", None)) == [e.CommandMerged("get-2", "get-1")]
@@ -73,28 +73,28 @@ def test_reads_wait_only_for_an_identical_one() -> None:
     ("command", "names"),
     [
         (
-            c.RequestConfiguration(key=["x" * 51], **common("a")),
+            c.RequestGetConfiguration(key=["x" * 51], **common("a")),
             "configuration key must be 1 to 50",
         ),
-        (c.RequestConfigurationChange(key="", value="1", **common("b")), "key must be 1 to 50"),
+        (c.RequestChangeConfiguration(key="", value="1", **common("b")), "key must be 1 to 50"),
         (
-            c.RequestConfigurationChange(key="K", value="v" * 501, **common("c")),
+            c.RequestChangeConfiguration(key="K", value="v" * 501, **common("c")),
             "value must be 0 to 500",
         ),
         (c.RequestDataTransfer(vendor_id="", **common("d")), "vendor_id must be 1 to 255"),
         (c.RequestDataTransfer(vendor_id="v", message_id="m" * 51, **common("e")), "message_id"),
         (
-            c.RequestFirmwareUpdate(location="l", retrieve_date="soon", **common("f")),
+            c.RequestUpdateFirmware(location="l", retrieve_date="soon", **common("f")),
             "retrieve_date",
         ),
         (
-            c.RequestFirmwareUpdate(
+            c.RequestUpdateFirmware(
                 location="l", retrieve_date="2026-01-01T00:00:00Z", retries=-1, **common("g")
             ),
             "retries must be 0 or more",
         ),
         (
-            c.RequestDiagnostics(
+            c.RequestGetDiagnostics(
                 location="l",
                 start_time="2026-01-02T00:00:00Z",
                 stop_time="2026-01-01T00:00:00Z",
@@ -103,11 +103,11 @@ def test_reads_wait_only_for_an_identical_one() -> None:
             "start_time 2026-01-02T00:00:00Z is not before stop_time",
         ),
         (
-            c.RequestCompositeSchedule(connector_id=1, duration=0, **common("i")),
+            c.RequestGetCompositeSchedule(connector_id=1, duration=0, **common("i")),
             "duration must be positive",
         ),
         (
-            c.RequestCompositeSchedule(
+            c.RequestGetCompositeSchedule(
                 connector_id=1, duration=60, charging_rate_unit="kW", **common("j")
             ),
             "charging_rate_unit 'kW'",
@@ -123,19 +123,19 @@ def test_arguments_outside_ocpp_1_6_are_refused_naming_them(
 
 def test_connectors_the_station_does_not_have_are_refused() -> None:
     snapshot = twin(c1="Available")
-    command = c.RequestCompositeSchedule(
+    command = c.RequestGetCompositeSchedule(
         connector_id=2, duration=60, **{**common("k"), "twin": snapshot}
     )
     with pytest.raises(UnknownConnectorError):
         when(given(booted()), command)
-    whole = c.RequestCompositeSchedule(
+    whole = c.RequestGetCompositeSchedule(
         connector_id=0, duration=60, **{**common("l"), "twin": snapshot}
     )
     assert when(given(booted()), whole) != []
 
 
 def test_each_request_carries_the_api_body_as_its_payload() -> None:
-    diagnostics = c.RequestDiagnostics(location="ftp://x", retries=1, **common("m"))
+    diagnostics = c.RequestGetDiagnostics(location="ftp://x", retries=1, **common("m"))
     assert requested_event(diagnostics).payload() == {
         "location": "ftp://x",
         "retries": 1,
@@ -143,12 +143,12 @@ def test_each_request_carries_the_api_body_as_its_payload() -> None:
         "start_time": None,
         "stop_time": None,
     }
-    assert requested_event(c.RequestCacheClear(**common("n"))).payload() == {}
+    assert requested_event(c.RequestClearCache(**common("n"))).payload() == {}
     assert isinstance(
-        requested_event(c.RequestLocalListVersion(**common("o"))), e.GetLocalListVersionRequested
+        requested_event(c.RequestGetLocalListVersion(**common("o"))), e.GetLocalListVersionRequested
     )
 
 
 def test_a_rejected_station_takes_none_of_them() -> None:
     with pytest.raises(StationNotRegisteredError):
-        when(given(booted("Rejected")), c.RequestCacheClear(**common("p")))
+        when(given(booted("Rejected")), c.RequestClearCache(**common("p")))

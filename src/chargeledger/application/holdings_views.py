@@ -1,6 +1,6 @@
-"""Read side of the six profiles' operations: reservations, what the station view
-adds (configuration keys, the local list, installed charging profiles, and from the
-twin the firmware and diagnostics statuses with their history, DataTransfers,
+"""Read side of what a station holds (``holdings_projection``): reservations, what the
+station view adds (configuration keys, the local list, installed charging profiles, and
+from the twin the firmware and diagnostics statuses with their history, DataTransfers,
 Authorizes and readings outside a transaction), stored charging profiles, and a
 station's event history."""
 
@@ -13,7 +13,7 @@ from chargeledger.application.charging_profile_library import (
     CHARGING_PROFILES,
     ChargingProfileLibrary,
 )
-from chargeledger.application.operation_projections import (
+from chargeledger.application.holdings_projection import (
     CONFIGURATION,
     LOCAL_LISTS,
     RESERVATIONS,

@@ -9,14 +9,12 @@ from typing import Any
 import pytest
 
 from chargeledger.adapters.ocpp import schemas
-from chargeledger.application.station_commands import (
-    REPEAT_IS_HARMLESS,
-    SPECS,
-    camel,
-    detail_of,
-    outcome_of,
-)
+from chargeledger.adapters.ocpp.spec import camel
+from chargeledger.adapters.ocpp.v16.operations import OCPP16
 from chargeledger.domain import events as e
+from chargeledger.domain.operations import OPERATIONS, name_of
+
+SPECS = OCPP16.specs
 
 PROFILE = {
     "charging_profile_id": 1,
@@ -89,18 +87,23 @@ PAYLOADS: dict[str, dict[str, Any]] = {
 }
 
 
-def test_every_request_event_has_a_spec() -> None:
-    assert {event.command_name for event in e.REQUEST_EVENTS} == set(SPECS)
+def test_every_request_event_opens_an_operation_with_one_spec_in_the_api_order() -> None:
+    assert {operation.event for operation in OPERATIONS.values()} == set(e.REQUEST_EVENTS)
+    assert [spec.operation for spec in OCPP16.specs.values()] == list(OPERATIONS.values())
+    assert (
+        name_of(e.ResetRequested(command_id="c", requested_at="", expires_at="", reset_type="Soft"))
+        == "reset"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(PAYLOADS))
 def test_each_call_payload_passes_the_ocpp_1_6_request_schema(name: str) -> None:
     spec = SPECS[name]
-    schemas.check(spec.action, spec.to_ocpp(PAYLOADS[name]))
+    schemas.check(spec.action, spec.to_call(PAYLOADS[name]))
 
 
 def test_unset_fields_are_left_out_and_keys_turn_camel_case() -> None:
-    assert SPECS["send-local-list"].to_ocpp(PAYLOADS["send-local-list"]) == {
+    assert SPECS["send-local-list"].to_call(PAYLOADS["send-local-list"]) == {
         "listVersion": 3,
         "updateType": "Differential",
         "localAuthorizationList": [
@@ -114,7 +117,7 @@ def test_unset_fields_are_left_out_and_keys_turn_camel_case() -> None:
     assert camel({"get_configuration": [{"a_b": None, "c_d": 1}]}) == {
         "getConfiguration": [{"cD": 1}]
     }
-    assert SPECS["remote-start"].to_ocpp({"connector_id": 1, "id_tag": "T"}) == {
+    assert SPECS["remote-start"].to_call({"connector_id": 1, "id_tag": "T"}) == {
         "connectorId": 1,
         "idTag": "T",
     }
@@ -208,7 +211,8 @@ def test_each_answer_gets_its_outcome_and_says_what_it_means(
     name: str, answer: dict[str, Any], outcome: str, detail: str
 ) -> None:
     spec = SPECS[name]
-    assert (outcome_of(spec, answer), detail_of(spec, PAYLOADS[name], answer)) == (outcome, detail)
+    assert (spec.outcome_of(answer), spec.detail_of(PAYLOADS[name], answer)) == (outcome, detail)
+    assert OCPP16.answer(name, PAYLOADS[name], answer) == (outcome, detail)
 
 
 def test_only_questions_are_sent_again_when_in_doubt() -> None:
@@ -217,4 +221,15 @@ def test_only_questions_are_sent_again_when_in_doubt() -> None:
         "get-configuration",
         "get-local-list-version",
         "get-composite-schedule",
-    } == REPEAT_IS_HARMLESS
+    } == {operation.name for operation in OPERATIONS.values() if operation.repeat_is_harmless}
+
+
+def test_each_command_and_event_is_named_after_its_operation() -> None:
+    def words(name: str) -> str:
+        return "".join(word.title() for word in name.split("-"))
+
+    for name, operation in OPERATIONS.items():
+        assert operation.command.__name__ == f"Request{words(name)}"
+        # AvailabilityChangeRequested keeps its name: events in the log are read by it.
+        legacy = {"change-availability": "AvailabilityChangeRequested"}
+        assert operation.event.__name__ == legacy.get(name, f"{words(name)}Requested")

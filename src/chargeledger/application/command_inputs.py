@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from chargeledger.application.charging_profile_library import ChargingProfileLibrary
+from chargeledger.application.holdings_projection import CONFIGURATION
 from chargeledger.application.id_tags import IdTagRegistry, record_of
 from chargeledger.application.local_lists import NamedLocalLists, as_sent
-from chargeledger.application.operation_projections import CONFIGURATION
 from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.application.projections import TRANSACTIONS, transaction_key
 from chargeledger.domain.commands import RecordedTransaction
@@ -30,6 +30,14 @@ from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSna
 from chargeledger.domain.errors import TransactionNotFoundError
 from chargeledger.domain.events import IdTagInfoEntry
 from chargeledger.domain.id_tags import INVALID, authorize
+from chargeledger.domain.operations import (
+    CHANGE_CONFIGURATION,
+    OPERATIONS,
+    REMOTE_START,
+    REMOTE_STOP,
+    RESERVE_NOW,
+    SEND_LOCAL_LIST,
+)
 
 
 @dataclass(frozen=True)
@@ -48,12 +56,6 @@ def _number(value: object) -> float | None:
 
 RESERVATION_IDS = "reservation_id"
 """The sequence reservation ids come from."""
-
-PROFILE_FIELDS = {
-    "remote-start": "charging_profile",
-    "set-charging-profile": "cs_charging_profiles",
-}
-"""Where each command carries its charging profile; ``charging_profile_id`` names a stored one."""
 
 
 class OperationInputs:
@@ -78,9 +80,10 @@ class OperationInputs:
     ) -> dict[str, Any]:
         """The command's arguments with what it needs looked up."""
         completed = dict(arguments)
-        if name == "remote-start":
+        profile_field = OPERATIONS[name].profile_field
+        if name == REMOTE_START.name:
             completed["id_tag_status"] = await self.id_tag_status(arguments["id_tag"])
-        if name in PROFILE_FIELDS:
+        if profile_field is not None:
             profile_id = completed.pop("charging_profile_id", None)
             transaction_id = completed.pop("transaction_id", None)
             if profile_id is not None:
@@ -91,10 +94,10 @@ class OperationInputs:
                         completed["connector_id"] = await self._connector_of(
                             station_id, transaction_id
                         )
-                completed[PROFILE_FIELDS[name]] = profile
-        elif name == "reserve-now":
+                completed[profile_field] = profile
+        elif name == RESERVE_NOW.name:
             completed["reservation_id"] = await self._documents.next_in_sequence(RESERVATION_IDS)
-        elif name == "send-local-list":
+        elif name == SEND_LOCAL_LIST.name:
             given, list_name = completed.pop("entries", None), completed.pop("list_name", None)
             if given is not None:
                 completed["registry"], completed["entries"] = {}, as_sent(given)
@@ -103,9 +106,9 @@ class OperationInputs:
                 completed["entries"] = await self._local_lists.entries(list_name)
             else:
                 completed["registry"] = await self.registry_as_sent()
-        elif name == "change-configuration":
+        elif name == CHANGE_CONFIGURATION.name:
             completed["configuration"] = await self.configuration(station_id)
-        elif name == "remote-stop":
+        elif name == REMOTE_STOP.name:
             completed["recorded"] = await self.recorded_transaction(
                 station_id, arguments["transaction_id"]
             )

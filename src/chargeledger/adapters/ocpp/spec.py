@@ -1,0 +1,108 @@
+"""The framework a protocol version's operation table plugs into (``v16/operations.py``
+today; a ``v201/`` folder can sit beside it): the ``OperationSpec`` type, the
+snake_case-to-camelCase mapping most payloads need, and ``SpokenOperations``, the
+``StationProtocol`` the dispatcher speaks through.
+
+A spec pairs a domain ``Operation`` with how it travels: the API body it is
+requested with, the OCPP action, the CALL payload made from the stored payload
+(snake_case, as the API body; unset fields left out), which answer statuses count
+as accepted (anything else ends ``rejected``), and ``details``: what a status means,
+in the command's ``detail``. The answer is always kept as the command's ``result``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, Strict
+
+from chargeledger.domain.enums import Outcome
+from chargeledger.domain.operations.spec import Operation
+
+_CAMEL = re.compile(r"_([a-z])")
+
+
+def camel(value: Any) -> Any:
+    """snake_case keys to camelCase, all the way down; ``None`` values left out."""
+    if isinstance(value, Mapping):
+        return {
+            _CAMEL.sub(lambda m: m.group(1).upper(), key): camel(item)
+            for key, item in value.items()
+            if item is not None
+        }
+    if isinstance(value, list):
+        return [camel(item) for item in value]
+    return value
+
+
+def status(result: Mapping[str, Any]) -> Any:
+    return result.get("status")
+
+
+class CommandBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    ttl_s: Annotated[float, Strict()] | None = Field(
+        default=None,
+        gt=0,
+        le=30 * 24 * 3600,
+        description="seconds to wait for an offline station (default 600, at most 30 days)",
+    )
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    operation: Operation[Any]
+    body: type[CommandBody]
+    """The API body it is requested with (``ttl_s`` beside the arguments)."""
+    action: str
+    to_call: Callable[[Mapping[str, Any]], dict[str, Any]] = camel
+    accepted_statuses: frozenset[str] = frozenset({"Accepted"})
+    status_of: Callable[[Mapping[str, Any]], Any] = status
+    """The answer's status; an answer without one is given one here."""
+    details: Mapping[str, str] = field(default_factory=dict)
+    """What each status means; ``{field}`` is filled from the command's payload."""
+
+    @property
+    def name(self) -> str:
+        return self.operation.name
+
+    def outcome_of(self, result: Mapping[str, Any]) -> Outcome:
+        """``ACCEPTED`` or ``REJECTED``, by the answer's own status enum."""
+        accepted = self.status_of(result) in self.accepted_statuses
+        return Outcome.ACCEPTED if accepted else Outcome.REJECTED
+
+    def detail_of(self, payload: Mapping[str, Any], result: Mapping[str, Any]) -> str:
+        """What the answer means, in words, or ``""`` when its status says it all."""
+        template = self.details.get(self.status_of(result))
+        if template is None:
+            return ""
+        known = {name: "" if value is None else value for name, value in payload.items()}
+        return template.format_map(defaultdict(str, known))
+
+
+class SpokenOperations:
+    """A protocol version's table of specs, as the ``StationProtocol`` port."""
+
+    def __init__(
+        self, specs: Iterable[OperationSpec], status_request: tuple[str, dict[str, Any]]
+    ) -> None:
+        self.specs: Mapping[str, OperationSpec] = {spec.name: spec for spec in specs}
+        self._status_request = status_request
+
+    def call(self, name: str, payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        spec = self.specs[name]
+        return spec.action, spec.to_call(payload)
+
+    def answer(
+        self, name: str, payload: Mapping[str, Any], result: Mapping[str, Any]
+    ) -> tuple[Outcome, str]:
+        spec = self.specs[name]
+        return spec.outcome_of(result), spec.detail_of(payload, result)
+
+    def status_request(self) -> tuple[str, dict[str, Any]]:
+        action, payload = self._status_request
+        return action, dict(payload)

@@ -1,0 +1,1 @@
+"""OCPP 1.6 (JSON): the operations as this version speaks them, and their API bodies."""

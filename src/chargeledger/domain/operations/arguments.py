@@ -1,0 +1,274 @@
+"""The request event of each operation, its arguments checked against OCPP 1.6
+(lengths, enumerations, times) and against the station's state where a rule needs it
+(charging profiles, the local list). Each ``Operation`` names its function here as
+``request``; ``opening`` is the event's command id and times.
+
+Reservations decide more than a request (``reservations``); here their request is
+only shaped, for ``same_request`` and the read side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from chargeledger.domain import commands as c
+from chargeledger.domain import events as e
+from chargeledger.domain.charging_profiles import (
+    RATE_UNITS,
+    ChargingProfile,
+    check_clear_criteria,
+    check_for_connector,
+    check_for_remote_start,
+)
+from chargeledger.domain.configuration import MAX_KEY_LENGTH, MAX_VALUE_LENGTH, check_change
+from chargeledger.domain.enums import AvailabilityType, MessageTrigger, ResetType, one_of
+from chargeledger.domain.errors import InvalidCommandError
+from chargeledger.domain.remote_start_policy import WHOLE_STATION, check_connector_exists
+from chargeledger.domain.timestamps import instant
+
+if TYPE_CHECKING:  # station_state names the operations: imported when deciding, not here
+    from chargeledger.domain.station_state import StationState
+
+Opening = e.RequestBasics
+"""The fields every ``...Requested`` event opens with: command_id, requested_at, expires_at."""
+
+
+def _length(what: str, value: str | None, most: int, least: int = 1) -> None:
+    if value is not None and not least <= len(value) <= most:
+        raise InvalidCommandError(f"{what} must be {least} to {most} characters, got {len(value)}")
+
+
+def _at_least_zero(values: Iterable[tuple[str, int | None]]) -> None:
+    for what, value in values:
+        if value is not None and value < 0:
+            raise InvalidCommandError(f"{what} must be 0 or more, got {value}")
+
+
+def _times(*named: tuple[str, str | None]) -> None:
+    for what, value in named:
+        if value is None:
+            continue
+        try:
+            instant(value)
+        except ValueError:
+            raise InvalidCommandError(f"{what} {value!r} is not an ISO-8601 time") from None
+
+
+def _connector(command: c.OperatorCommand, connector_id: int | None) -> None:
+    if connector_id is not None and connector_id != WHOLE_STATION:
+        check_connector_exists(command.twin, connector_id)
+
+
+def remote_start(
+    command: c.RequestRemoteStart, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    if command.connector_id is not None:
+        check_connector_exists(command.twin, command.connector_id)
+    if command.charging_profile is not None:
+        check_for_remote_start(command.charging_profile)
+    return e.RemoteStartRequested(
+        **opening,
+        connector_id=command.connector_id,
+        id_tag=command.id_tag,
+        charging_profile=command.charging_profile,
+    )
+
+
+def remote_stop(
+    command: c.RequestRemoteStop, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    return e.RemoteStopRequested(**opening, transaction_id=command.transaction_id)
+
+
+def unlock_connector(
+    command: c.RequestUnlockConnector, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    check_connector_exists(command.twin, command.connector_id)
+    return e.UnlockConnectorRequested(**opening, connector_id=command.connector_id)
+
+
+def reset(command: c.RequestReset, state: StationState, opening: Opening) -> e.CommandRequested:
+    reset_type = one_of("reset type", ResetType, command.reset_type)
+    return e.ResetRequested(**opening, reset_type=reset_type)
+
+
+def change_availability(
+    command: c.RequestChangeAvailability, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    availability = one_of("availability type", AvailabilityType, command.availability_type)
+    if command.connector_id != WHOLE_STATION:
+        check_connector_exists(command.twin, command.connector_id)
+    return e.AvailabilityChangeRequested(
+        **opening,
+        connector_id=command.connector_id,
+        availability_type=availability,
+    )
+
+
+def trigger_message(
+    command: c.RequestTriggerMessage, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    message = one_of("requested message", MessageTrigger, command.requested_message)
+    if command.connector_id not in (None, WHOLE_STATION):
+        check_connector_exists(command.twin, command.connector_id)
+    return e.TriggerMessageRequested(
+        **opening,
+        requested_message=message,
+        connector_id=command.connector_id,
+    )
+
+
+def clear_cache(
+    command: c.RequestClearCache, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    return e.ClearCacheRequested(**opening)
+
+
+def get_configuration(
+    command: c.RequestGetConfiguration, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    for key in command.key or ():
+        _length("a configuration key", key, MAX_KEY_LENGTH)
+    keys = None if command.key is None else list(command.key)
+    return e.GetConfigurationRequested(**opening, key=keys)
+
+
+def change_configuration(
+    command: c.RequestChangeConfiguration, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    _length("key", command.key, MAX_KEY_LENGTH)
+    _length("value", command.value, MAX_VALUE_LENGTH, least=0)
+    check_change(command.configuration, command.key)
+    return e.ChangeConfigurationRequested(**opening, key=command.key, value=command.value)
+
+
+def data_transfer(
+    command: c.RequestDataTransfer, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    _length("vendor_id", command.vendor_id, 255)
+    _length("message_id", command.message_id, 50)
+    return e.DataTransferRequested(
+        **opening,
+        vendor_id=command.vendor_id,
+        message_id=command.message_id,
+        data=command.data,
+    )
+
+
+def update_firmware(
+    command: c.RequestUpdateFirmware, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    _length("location", command.location, 2000)
+    _times(("retrieve_date", command.retrieve_date))
+    _at_least_zero([("retries", command.retries), ("retry_interval", command.retry_interval)])
+    return e.UpdateFirmwareRequested(
+        **opening,
+        location=command.location,
+        retrieve_date=command.retrieve_date,
+        retries=command.retries,
+        retry_interval=command.retry_interval,
+    )
+
+
+def get_diagnostics(
+    command: c.RequestGetDiagnostics, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    _length("location", command.location, 2000)
+    _times(("start_time", command.start_time), ("stop_time", command.stop_time))
+    _at_least_zero([("retries", command.retries), ("retry_interval", command.retry_interval)])
+    if (
+        command.start_time
+        and command.stop_time
+        and instant(command.start_time) >= instant(command.stop_time)
+    ):
+        raise InvalidCommandError(
+            f"start_time {command.start_time} is not before stop_time {command.stop_time}"
+        )
+    return e.GetDiagnosticsRequested(
+        **opening,
+        location=command.location,
+        retries=command.retries,
+        retry_interval=command.retry_interval,
+        start_time=command.start_time,
+        stop_time=command.stop_time,
+    )
+
+
+def get_local_list_version(
+    command: c.RequestGetLocalListVersion, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    return e.GetLocalListVersionRequested(**opening)
+
+
+def send_local_list(
+    command: c.RequestSendLocalList, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    # local_list names the operations it follows up on, so it is imported here.
+    from chargeledger.domain.local_list import update_request
+
+    return update_request(command, state, opening)
+
+
+def reserve_now(
+    command: c.RequestReserveNow, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    return e.ReserveNowRequested(
+        **opening,
+        reservation_id=command.reservation_id,
+        connector_id=command.connector_id,
+        expiry_date=command.expiry_date,
+        id_tag=command.id_tag,
+        parent_id_tag=command.parent_id_tag,
+    )
+
+
+def cancel_reservation(
+    command: c.RequestCancelReservation, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    return e.CancelReservationRequested(**opening, reservation_id=command.reservation_id)
+
+
+def set_charging_profile(
+    command: c.RequestSetChargingProfile, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    _connector(command, command.connector_id)
+    open_transactions = {t: s.connector_id for t, s in state.sessions.items()}
+    check_for_connector(command.cs_charging_profiles, command.connector_id, open_transactions)
+    return e.SetChargingProfileRequested(
+        **opening,
+        connector_id=command.connector_id,
+        cs_charging_profiles=ChargingProfile(**command.cs_charging_profiles),
+    )
+
+
+def clear_charging_profile(
+    command: c.RequestClearChargingProfile, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    _connector(command, command.connector_id)
+    check_clear_criteria(command.charging_profile_purpose, command.stack_level)
+    return e.ClearChargingProfileRequested(
+        **opening,
+        id=command.id,
+        connector_id=command.connector_id,
+        charging_profile_purpose=command.charging_profile_purpose,
+        stack_level=command.stack_level,
+    )
+
+
+def get_composite_schedule(
+    command: c.RequestGetCompositeSchedule, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    _connector(command, command.connector_id)
+    if command.duration <= 0:
+        raise InvalidCommandError(f"duration must be positive (seconds), got {command.duration}")
+    if command.charging_rate_unit is not None and command.charging_rate_unit not in RATE_UNITS:
+        raise InvalidCommandError(
+            f"charging_rate_unit {command.charging_rate_unit!r} is not one of W, A"
+        )
+    return e.GetCompositeScheduleRequested(
+        **opening,
+        connector_id=command.connector_id,
+        duration=command.duration,
+        charging_rate_unit=command.charging_rate_unit,
+    )
