@@ -276,6 +276,8 @@ def _join_cluster(
 
     presence.holding(gateway.held_here)
     presence.on_lease_lost(lambda: gateway.drop_all("this node's lease lapsed"))
+    gateway.dispatcher.route_with(presence.route)
+    presence.on_routed(gateway.dispatcher.take_routed)
     leadership = PostgresLeadership(presence.conninfo, settings.node_id)
     if isinstance(documents, PostgresDocumentStore):
         documents.leader_term = lambda: leadership.term
