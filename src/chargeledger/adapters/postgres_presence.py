@@ -259,7 +259,7 @@ class PostgresPresence:
             self.conninfo, autocommit=True, connect_timeout=max(1, int(self.lease_s / 3))
         ) as conn:
             cursor = await asyncio.wait_for(
-                conn.execute(_JOIN, {"n": self.node_id, "l": self.lease_s}), self.lease_s / 3
+                conn.execute(_JOIN, {"n": self.node_id, "l": self.lease_s}), self.lease_s
             )
             row = await cursor.fetchone()
         assert row is not None
