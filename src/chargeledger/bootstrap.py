@@ -190,7 +190,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     presence, cluster = await _presence(settings, store)
     await twin.load(shared=cluster is not None)
     registry = StationRegistry(documents)
-    use_cases = build_use_cases(settings, clock, bus, documents, twin)
+    use_cases = build_use_cases(settings, clock, bus, documents, twin, store)
     projected = CachedDocuments(documents)  # the projection is their only writer here
     projections = ProjectionRunner(store, projected, read_models(projected))
     dispatcher = Dispatcher(
@@ -256,7 +256,15 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         supervisor.add("reservation-expiry", reservation_expiry)
     else:
         _join_cluster(
-            cluster, settings, supervisor, projections, reservation_expiry, twin, gateway, documents
+            cluster,
+            settings,
+            supervisor,
+            projections,
+            reservation_expiry,
+            twin,
+            gateway,
+            dispatcher,
+            documents,
         )
         readiness.append(lambda: cluster_ready(cluster))
         closers.append(cluster.close)
@@ -290,6 +298,7 @@ def build_use_cases(
     bus: CommandBus,
     documents: DocumentStore,
     twin: TwinService,
+    log: EventStore,
 ) -> UseCases:
     id_tags = IdTagRegistry(documents, clock)
     profiles = ChargingProfileLibrary(documents, clock)
@@ -303,7 +312,7 @@ def build_use_cases(
         local_lists,
     )
     return UseCases(
-        views=Views(documents, twin),
+        views=Views(documents, twin, log),
         operation_views=OperationViews(documents, profiles, twin),
         operator=OperatorCommands(
             bus,
@@ -359,6 +368,7 @@ def _join_cluster(
     reservation_expiry: Callable[[], Awaitable[None]],
     twin: TwinService,
     gateway: OcppGateway,
+    dispatcher: Dispatcher,
     documents: DocumentStore,
 ) -> None:
     """Once-only jobs run on the leader; the rest on every node (application/cluster.py)."""
@@ -367,6 +377,8 @@ def _join_cluster(
 
     presence.holding(gateway.held_here)
     presence.on_lease_lost(lambda: gateway.drop_all("this node's lease lapsed"))
+    dispatcher.route_with(presence.route)
+    presence.on_routed(dispatcher.take_routed)
     leadership = PostgresLeadership(presence.conninfo, settings.node_id)
     if isinstance(documents, PostgresDocumentStore):
         documents.leader_term = lambda: leadership.term

@@ -22,7 +22,9 @@ async def test_exhausted_retries_answer_503_with_retry_after(tmp_path: Path) -> 
         await node.registry.add("CP-BUSY", None, "2026-01-01T00:00:00Z")
         racing = CommandBus(RacingEventStore(races=1000), FakeClock())
         # the API takes its use cases from the node: build them over the racing bus
-        use_cases = build_use_cases(settings, node.clock, racing, node.documents, node.twin)
+        use_cases = build_use_cases(
+            settings, node.clock, racing, node.documents, node.twin, node.store
+        )
         node = replace(node, bus=racing, use_cases=use_cases)
         transport = httpx.ASGITransport(app=create_app(node))
         async with httpx.AsyncClient(

@@ -58,7 +58,7 @@ async def test_a_telemetry_flood_beside_remote_starts_makes_no_conflict(
     clock = FakeClock()
     bus = CommandBus(store, clock)
     twin = TwinService(documents, clock)
-    operator = build_use_cases(Settings(), clock, bus, documents, twin).operator
+    operator = build_use_cases(Settings(), clock, bus, documents, twin, store).operator
     await bus.execute(STATION, s.boot())
     for connector in (1, 2, 3, 4):
         twin.status_notified(STATION, connector, "Available", "NoError")

@@ -49,7 +49,11 @@ class LeadershipLostError(ChargeledgerError):
 
 class Membership(Protocol):
     node_id: str
-    last_error: str
+
+    @property
+    def last_error(self) -> str:
+        """Why the lease is not renewed now ("" when it is)."""
+        ...
 
     def lease_held(self) -> bool:
         """This node renewed its lease within the lease time."""

@@ -113,8 +113,10 @@ class Dispatcher:
         """Commands this node is sending right now, awaiting the station's answer."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._taken_locally: OrderedDict[str, None] = OrderedDict()
-        """Requests this node's bus handed over at their commit (``take_recorded``),
-        which the log follower then passes over; bounded, oldest forgotten first."""
+        """Requests this node's bus handed over at their commit (``take_recorded``), or
+        another node routed here (``take_routed``), which the log follower then passes
+        over; bounded, oldest forgotten first."""
+        self._route: Callable[[OutgoingCommand], None] | None = None
         bus.on_recorded(self.take_recorded)
 
     def take_recorded(self, recorded: list[RecordedEvent]) -> None:
@@ -127,11 +129,32 @@ class Dispatcher:
                 continue
             command = OutgoingCommand.requested(one, event)
             if command.station_id not in self._links:
+                if self._route is not None:
+                    self._route(command)
                 continue
-            self._taken_locally[event.command_id] = None
-            if len(self._taken_locally) > TAKEN_LOCALLY_KEPT:
-                self._taken_locally.popitem(last=False)
-            self._enqueue(command)
+            self._take(command)
+
+    def route_with(self, route: Callable[[OutgoingCommand], None]) -> None:
+        """In a cluster: how to hand a request committed here, for a station linked
+        elsewhere, straight to the node holding it (``take_routed`` there)."""
+        self._route = route
+
+    def take_routed(self, command: OutgoingCommand) -> None:
+        """A request another node committed, for a station that may be linked here:
+        queued at once, not when the log follower reaches it (which waits for every
+        older transaction on the server). Passed over when the follower already did,
+        and a second delivery is harmless: the dispatch is recorded once (I3)."""
+        if command.station_id not in self._links or command.position <= self._position:
+            return
+        if command.command_id in self._taken_locally:
+            return
+        self._take(command)
+
+    def _take(self, command: OutgoingCommand) -> None:
+        self._taken_locally[command.command_id] = None
+        if len(self._taken_locally) > TAKEN_LOCALLY_KEPT:
+            self._taken_locally.popitem(last=False)
+        self._enqueue(command)
 
     def follow_views(self, store: EventStore, views_reach: ViewsReach) -> None:
         """Follow the log itself (``run``), and know how to wait for the read models."""

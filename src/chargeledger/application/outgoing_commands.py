@@ -85,6 +85,20 @@ class OutgoingCommand:
     def expired(self, now: datetime) -> bool:
         return self.expires_at <= now
 
+    def as_view(self) -> dict[str, Any]:
+        """The fields ``from_view`` reads, as JSON-ready values: how a command crosses
+        to another node (a routed command's notice)."""
+        return {
+            "command_id": self.command_id,
+            "station_id": self.station_id,
+            "name": self.name,
+            "payload": dict(self.payload),
+            "status": str(self.status),
+            "expires_at": self.expires_at.isoformat(),
+            "position": self.position,
+            "attempt": self.attempt,
+        }
+
 
 _UNREADABLE: set[str] = set()
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from chargeledger.application.command_bus import stream_of
 from chargeledger.application.paging import Page, scan
-from chargeledger.application.ports import DocumentStore
+from chargeledger.application.ports import DocumentStore, EventStore
 from chargeledger.application.projections import (
     COMMAND_ORDER,
     COMMANDS,
@@ -121,9 +122,10 @@ def station_view(
 
 
 class Views:
-    def __init__(self, documents: DocumentStore, twin: TwinService) -> None:
+    def __init__(self, documents: DocumentStore, twin: TwinService, log: EventStore) -> None:
         self._documents = documents
         self._twin = twin
+        self._log = log
 
     async def station(self, station_id: str) -> dict[str, Any] | None:
         twin = self._twin.get(station_id)
@@ -201,7 +203,11 @@ class Views:
         return Page(views, order.next_after)
 
     async def station_known(self, station_id: str) -> bool:
-        return await self.station(station_id) is not None
+        """Registered, seen, or with a history in the log: the log answers when the read
+        models lag, as for a station that booted a moment ago on another node."""
+        if await self.station(station_id) is not None:
+            return True
+        return bool(await self._log.read_stream(stream_of(station_id), 1, 1))
 
     async def transaction(self, transaction_id: int) -> dict[str, Any] | None:
         doc = await self._documents.get(TRANSACTIONS, transaction_key(transaction_id))

@@ -50,7 +50,9 @@ class Node:
         )
         self.bus = CommandBus(self.store, self.clock)
         twin = TwinService(self.documents, self.clock)
-        use_cases = build_use_cases(Settings(), self.clock, self.bus, self.documents, twin)
+        use_cases = build_use_cases(
+            Settings(), self.clock, self.bus, self.documents, twin, self.store
+        )
         self.profiles = use_cases.profiles
         self.id_tags = use_cases.id_tags
         self.operator = use_cases.operator

@@ -24,7 +24,7 @@ from tests.fakes import FakeClock
 def operator() -> tuple[OperatorCommands, TwinService, InMemoryEventStore]:
     store, documents, clock = InMemoryEventStore(), InMemoryDocumentStore(), FakeClock()
     twin = TwinService(documents, clock)
-    use_cases = build_use_cases(Settings(), clock, CommandBus(store, clock), documents, twin)
+    use_cases = build_use_cases(Settings(), clock, CommandBus(store, clock), documents, twin, store)
     return use_cases.operator, twin, store
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chargeledger.adapters.memory import InMemoryDocumentStore
+from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
 from chargeledger.application.ports import Metadata, RecordedEvent
 from chargeledger.application.projections import (
     COMMANDS,
@@ -75,7 +75,7 @@ async def test_sessions_are_listed_in_order_and_by_station() -> None:
     for stream, tx in (("station-A", 10), ("station-B", 9), ("station-A", 2)):
         batch = [RecordedEvent(stream, 1, tx, started(tx), Metadata())]
         await documents.write(await projection.writes_for(batch))
-    views = Views(documents, TwinService(documents, FakeClock()))
+    views = Views(documents, TwinService(documents, FakeClock()), InMemoryEventStore())
     assert [t["transaction_id"] for t in (await views.transactions(100)).items] == [2, 9, 10]
     by_station = await views.transactions(100, station_id="A")
     assert [t["transaction_id"] for t in by_station.items] == [2, 10]
@@ -115,7 +115,9 @@ async def test_a_session_names_the_reservation_it_used_and_the_profile_it_runs_u
         e.CommandAccepted(command_id="prof-1", result={"status": "Accepted"}),
     ]
     documents = await project(events)
-    view = await Views(documents, TwinService(documents, FakeClock())).transaction(7)
+    view = await Views(
+        documents, TwinService(documents, FakeClock()), InMemoryEventStore()
+    ).transaction(7)
     assert view is not None
     assert (view["reservation_id"], view["charging_profile_id"]) == (3, 30)
     assert (view["status"], view["anomalies"], view["unconfirmed"]) == ("open", [], False)
@@ -124,7 +126,7 @@ async def test_a_session_names_the_reservation_it_used_and_the_profile_it_runs_u
 async def test_commands_list_newest_first_filtered_and_paged() -> None:
     commands = [remote_stop(), unlock(), reset(), availability(), trigger()]
     documents = await project([booted(), *(requested_event(cmd) for cmd in commands)])
-    views = Views(documents, TwinService(documents, FakeClock()))
+    views = Views(documents, TwinService(documents, FakeClock()), InMemoryEventStore())
     first = await views.commands(limit=2)
     assert [c["name"] for c in first.items] == ["trigger-message", "change-availability"]
     rest = await views.commands(limit=10, after=first.next_after)
