@@ -1,0 +1,165 @@
+"""Operator commands over HTTP: ``POST /api/stations/{id}/commands/{name}`` with its
+names and bodies derived from the OCPP operation specs (and their OpenAPI schemas),
+the Idempotency-Key, and the command views."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Request, Response
+from pydantic import ValidationError
+
+from chargeledger.adapters.ocpp.spec import CommandBody
+from chargeledger.adapters.ocpp.v16.bodies import body_schemas
+from chargeledger.adapters.ocpp.v16.operations import SPECS
+from chargeledger.application.paging import page_size
+from chargeledger.bootstrap import Node
+from chargeledger.domain.enums import CommandStatus
+from chargeledger.entrypoints.api_errors import ApiError, problems
+from chargeledger.entrypoints.api_paging import Cursor, Limit, key_of, paged
+from chargeledger.entrypoints.api_preconditions import caught_up, caught_up_to_head, token_required
+from chargeledger.entrypoints.api_stations import StationIdPath
+
+MAX_IDEMPOTENCY_KEY_CHARACTERS = 200
+
+
+CommandName = StrEnum(  # type: ignore[misc]  # mypy wants the members literal
+    "CommandName", {spec.name.replace("-", "_"): spec.name for spec in SPECS}
+)
+"""The operations' names, as in ``POST /api/stations/{id}/commands/{name}``."""
+
+BODIES: dict[str, type[CommandBody]] = {spec.name: spec.body for spec in SPECS}
+
+
+_BODY_SCHEMAS, _NESTED_SCHEMAS = body_schemas(list(BODIES.values()))
+_COMMAND_BODY_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"oneOf": _BODY_SCHEMAS}}},
+    }
+}
+
+
+def _validated(name: CommandName, body: dict[str, Any]) -> CommandBody:
+    """The body checked against the named command's model; a 422 naming each bad field."""
+    try:
+        return BODIES[name].model_validate(body)
+    except ValidationError as invalid:
+        errors = [{**err, "loc": ("body", *err["loc"])} for err in invalid.errors()]
+        raise ApiError(422, "ValidationError", problems(errors)) from None
+
+
+def with_nested_schemas(app: FastAPI) -> None:
+    """Put the models the command bodies nest (charging profiles) into the OpenAPI
+    components, where the bodies' references point."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(_NESTED_SCHEMAS)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def commands_router(node: Node) -> APIRouter:
+    router = APIRouter()
+    views = node.use_cases.views
+    operator = node.use_cases.operator
+    api = [Depends(token_required(node.settings.api_token))]
+
+    @router.post(
+        "/api/stations/{station_id}/commands/{name}",
+        status_code=202,
+        dependencies=api,
+        openapi_extra=_COMMAND_BODY_SCHEMA,
+    )
+    async def post_command(
+        station_id: StationIdPath,
+        name: CommandName,
+        body: Annotated[dict[str, Any], Body()],
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                min_length=1,
+                # HTTP hands the header over byte by byte (ISO-8859-1): four bytes per
+                # character at most; the 200 characters are counted once decoded.
+                max_length=4 * MAX_IDEMPOTENCY_KEY_CHARACTERS,
+                pattern=r"^[^/]+$",
+                description="Any text without '/' (the CSMS's own ids use it) or control "
+                "characters, in UTF-8, up to 200 characters; a repeat with the same body "
+                "returns the first command, with another body is a 409 IdempotencyKeyReused",
+            ),
+        ] = None,
+    ) -> dict[str, Any]:
+        """Decide a station command; the dispatcher sends it once it is recorded."""
+        arguments = _validated(name, body)
+        if not await views.station_known(station_id):
+            raise ApiError(404, "StationNotFound", f"no station {station_id!r}")
+        command_id = _utf8_key(idempotency_key) if idempotency_key else str(uuid.uuid4())
+        fields = arguments.model_dump(mode="json", exclude={"ttl_s"})
+        return await operator.request(station_id, command_id, name, fields, arguments.ttl_s)
+
+    @router.get("/api/commands", dependencies=api)
+    async def list_commands(
+        request: Request,
+        response: Response,
+        station: str | None = None,
+        status: CommandStatus | None = None,
+        name: CommandName | None = None,
+        min_position: int | None = None,
+        limit: Limit = None,
+        cursor: Cursor = None,
+    ) -> list[dict[str, Any]]:
+        """Command views, newest first (by when they were requested), filtered by
+        station, status and name; a page at a time (``Link: <…>; rel="next"``)."""
+        await caught_up(node, min_position)
+        size = page_size(limit)
+        page = await views.commands(
+            size,
+            key_of(cursor),
+            station,
+            None if status is None else str(status),
+            None if name is None else str(name),
+        )
+        return paged(request, response, page, size)
+
+    @router.get("/api/commands/{command_id}", dependencies=api)
+    async def get_command(command_id: str, min_position: int | None = None) -> dict[str, Any]:
+        """A command by its id (its Idempotency-Key). A key merged into another request
+        answers with that command's view, ``requested_as`` the key asked for."""
+        await caught_up(node, min_position)
+        view = await views.command(command_id)
+        if view is None:
+            # Read your own writes: a command just accepted (on any node) is in the
+            # log; wait for the read models to reach the log's head, then look again.
+            await caught_up_to_head(node)
+            view = await views.command(command_id)
+        if view is None:
+            raise ApiError(404, "CommandNotFound", f"no command {command_id!r}")
+        return view
+
+    return router
+
+
+def _utf8_key(header: str) -> str:
+    """The Idempotency-Key as the client wrote it: HTTP hands header bytes over as
+    ISO-8859-1; a client sending UTF-8 (curl, browsers, httpx with bytes) means UTF-8."""
+    try:
+        key = header.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        raise ApiError(
+            422, "ValidationError", "header.idempotency-key: send the key in UTF-8"
+        ) from None
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
+        raise ApiError(422, "ValidationError", "header.idempotency-key: no control characters")
+    if len(key) > MAX_IDEMPOTENCY_KEY_CHARACTERS:
+        raise ApiError(
+            422,
+            "ValidationError",
+            f"header.idempotency-key: at most {MAX_IDEMPOTENCY_KEY_CHARACTERS} characters, "
+            f"got {len(key)}",
+        )
+    return key
