@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from chargeledger.entrypoints.api_commands import BODIES, CommandName
+from chargeledger.entrypoints.api.commands import BODIES, CommandName
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 ROW = re.compile(r"^\| [A-Za-z ]+ \| `([a-z-]+)` \| (.*) \|$")

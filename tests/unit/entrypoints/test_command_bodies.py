@@ -15,8 +15,8 @@ from chargeledger.adapters.ocpp.v16.bodies import (
     ReserveNowBody,
 )
 from chargeledger.application.registry import InvalidStationIdError, check_station_id
-from chargeledger.entrypoints.api_admission import IdTagBody
-from chargeledger.entrypoints.api_commands import BODIES, CommandName
+from chargeledger.entrypoints.api.admission import IdTagBody
+from chargeledger.entrypoints.api.commands import BODIES, CommandName
 
 
 def profile(limit: Any) -> dict[str, Any]:

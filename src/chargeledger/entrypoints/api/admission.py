@@ -15,10 +15,10 @@ from chargeledger.application.local_lists import LOCAL_LIST_NAMES, MAX_LIST_NAME
 from chargeledger.application.paging import Page, page_size, scan
 from chargeledger.application.registry import REGISTRY, RegisteredStation, registry_view
 from chargeledger.bootstrap import Node
-from chargeledger.entrypoints.api_errors import ApiError
-from chargeledger.entrypoints.api_paging import Cursor, Limit, key_of, paged
-from chargeledger.entrypoints.api_preconditions import token_required
-from chargeledger.entrypoints.api_stations import StationIdPath
+from chargeledger.entrypoints.api.errors import ApiError
+from chargeledger.entrypoints.api.paging import Cursor, Limit, key_of, paged
+from chargeledger.entrypoints.api.preconditions import token_required
+from chargeledger.entrypoints.api.stations import StationIdPath
 
 
 class RegisterStationBody(BaseModel):

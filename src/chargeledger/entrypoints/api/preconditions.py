@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Header, Request
 
 from chargeledger.bootstrap import Node
-from chargeledger.entrypoints.api_errors import ApiError
+from chargeledger.entrypoints.api.errors import ApiError
 
 TokenCheck = Callable[..., Awaitable[None]]
 

@@ -18,15 +18,15 @@ from chargeledger.application.registry import RegistryError
 from chargeledger.bootstrap import Node, store_failures
 from chargeledger.domain.errors import DomainError, InvalidChargingProfileError
 from chargeledger.entrypoints import observability
-from chargeledger.entrypoints.api_admission import admission_router
-from chargeledger.entrypoints.api_commands import commands_router, with_nested_schemas
-from chargeledger.entrypoints.api_console import serve_console
-from chargeledger.entrypoints.api_errors import ApiError, problems
-from chargeledger.entrypoints.api_events import events_router
-from chargeledger.entrypoints.api_probes import probes_router
-from chargeledger.entrypoints.api_profiles import profiles_router
-from chargeledger.entrypoints.api_sessions import sessions_router
-from chargeledger.entrypoints.api_stations import stations_router
+from chargeledger.entrypoints.api.admission import admission_router
+from chargeledger.entrypoints.api.commands import commands_router, with_nested_schemas
+from chargeledger.entrypoints.api.console import serve_console
+from chargeledger.entrypoints.api.errors import ApiError, problems
+from chargeledger.entrypoints.api.events import events_router
+from chargeledger.entrypoints.api.probes import probes_router
+from chargeledger.entrypoints.api.profiles import profiles_router
+from chargeledger.entrypoints.api.sessions import sessions_router
+from chargeledger.entrypoints.api.stations import stations_router
 
 log = logging.getLogger(__name__)
 

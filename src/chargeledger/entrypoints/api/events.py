@@ -15,10 +15,10 @@ from chargeledger.application.holdings_views import event_view
 from chargeledger.application.paging import Page, page_size
 from chargeledger.application.ports import RecordedEvent
 from chargeledger.bootstrap import Node
-from chargeledger.entrypoints.api_errors import ApiError
-from chargeledger.entrypoints.api_paging import Cursor, Limit, key_of, paged
-from chargeledger.entrypoints.api_preconditions import token_or_query_required, token_required
-from chargeledger.entrypoints.api_stations import StationIdPath
+from chargeledger.entrypoints.api.errors import ApiError
+from chargeledger.entrypoints.api.paging import Cursor, Limit, key_of, paged
+from chargeledger.entrypoints.api.preconditions import token_or_query_required, token_required
+from chargeledger.entrypoints.api.stations import StationIdPath
 from chargeledger.entrypoints.http_guard import MAX_QUERY_INTEGER
 
 

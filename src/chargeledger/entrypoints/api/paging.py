@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from fastapi import Query, Request, Response
 
 from chargeledger.application.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
-from chargeledger.entrypoints.api_errors import ApiError
+from chargeledger.entrypoints.api.errors import ApiError
 
 Limit = Annotated[
     int | None,

@@ -17,10 +17,10 @@ from chargeledger.adapters.ocpp.v16.operations import SPECS
 from chargeledger.application.paging import page_size
 from chargeledger.bootstrap import Node
 from chargeledger.domain.enums import CommandStatus
-from chargeledger.entrypoints.api_errors import ApiError, problems
-from chargeledger.entrypoints.api_paging import Cursor, Limit, key_of, paged
-from chargeledger.entrypoints.api_preconditions import caught_up, caught_up_to_head, token_required
-from chargeledger.entrypoints.api_stations import StationIdPath
+from chargeledger.entrypoints.api.errors import ApiError, problems
+from chargeledger.entrypoints.api.paging import Cursor, Limit, key_of, paged
+from chargeledger.entrypoints.api.preconditions import caught_up, caught_up_to_head, token_required
+from chargeledger.entrypoints.api.stations import StationIdPath
 
 MAX_IDEMPOTENCY_KEY_CHARACTERS = 200
 

@@ -13,9 +13,9 @@ from chargeledger.application.history import station_as_of
 from chargeledger.application.paging import page_size
 from chargeledger.application.registry import RegistryError, check_station_id
 from chargeledger.bootstrap import Node
-from chargeledger.entrypoints.api_errors import ApiError
-from chargeledger.entrypoints.api_paging import Cursor, Limit, key_of, paged
-from chargeledger.entrypoints.api_preconditions import caught_up, token_required
+from chargeledger.entrypoints.api.errors import ApiError
+from chargeledger.entrypoints.api.paging import Cursor, Limit, key_of, paged
+from chargeledger.entrypoints.api.preconditions import caught_up, token_required
 
 
 def _station_id(station_id: str) -> str:

@@ -12,9 +12,9 @@ from chargeledger.application.paging import page_size
 from chargeledger.bootstrap import Node
 from chargeledger.domain.enums import TransactionStatus
 from chargeledger.domain.timestamps import iso_z
-from chargeledger.entrypoints.api_errors import ApiError
-from chargeledger.entrypoints.api_paging import Cursor, Limit, key_of, paged
-from chargeledger.entrypoints.api_preconditions import caught_up, caught_up_to_head, token_required
+from chargeledger.entrypoints.api.errors import ApiError
+from chargeledger.entrypoints.api.paging import Cursor, Limit, key_of, paged
+from chargeledger.entrypoints.api.preconditions import caught_up, caught_up_to_head, token_required
 
 
 class CloseBody(BaseModel):

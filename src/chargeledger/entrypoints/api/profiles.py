@@ -12,9 +12,9 @@ from pydantic import Field
 from chargeledger.adapters.ocpp.v16.bodies import ChargingProfile
 from chargeledger.application.paging import page_size
 from chargeledger.bootstrap import Node
-from chargeledger.entrypoints.api_errors import ApiError
-from chargeledger.entrypoints.api_paging import Cursor, Limit, key_of, paged
-from chargeledger.entrypoints.api_preconditions import token_required
+from chargeledger.entrypoints.api.errors import ApiError
+from chargeledger.entrypoints.api.paging import Cursor, Limit, key_of, paged
+from chargeledger.entrypoints.api.preconditions import token_required
 
 
 class StoredChargingProfile(ChargingProfile):
