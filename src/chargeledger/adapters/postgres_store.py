@@ -14,7 +14,7 @@ from chargeledger.adapters.clock import SystemClock
 from chargeledger.adapters.notifier import follow
 from chargeledger.adapters.postgres_batch import AppendBatcher, PendingAppend
 from chargeledger.adapters.postgres_database import CHANNEL, POSITION_SHIFT, PostgresDatabase
-from chargeledger.adapters.postgres_presence import STALE_EPOCH_SQLSTATE
+from chargeledger.adapters.postgres_presence_schema import STALE_EPOCH_SQLSTATE
 from chargeledger.adapters.serialization import (
     EventCodec,
     RecentlyDecoded,
