@@ -17,7 +17,8 @@ from chargeledger.adapters.ocpp.handlers import StationMessages
 from chargeledger.adapters.ocpp.session_messages import SessionMessages
 from chargeledger.adapters.ocpp.v16.operations import OCPP16
 from chargeledger.adapters.sqlite_database import SQLiteDatabase, sqlite_path
-from chargeledger.adapters.sqlite_store import SQLiteDocumentStore, SQLiteEventStore
+from chargeledger.adapters.sqlite_documents import SQLiteDocumentStore
+from chargeledger.adapters.sqlite_store import SQLiteEventStore
 from chargeledger.adapters.telemetry import LogTelemetry
 from chargeledger.application import faults
 from chargeledger.application.charging_profile_library import ChargingProfileLibrary
@@ -167,7 +168,8 @@ async def open_stores(url: str, clock: Clock | None = None) -> tuple[EventStore,
         return SQLiteEventStore(database, clock=clock), SQLiteDocumentStore(database)
     if url.startswith(("postgresql://", "postgres://")):
         from chargeledger.adapters.postgres_database import PostgresDatabase
-        from chargeledger.adapters.postgres_store import PostgresDocumentStore, PostgresEventStore
+        from chargeledger.adapters.postgres_documents import PostgresDocumentStore
+        from chargeledger.adapters.postgres_store import PostgresEventStore
 
         shared = await PostgresDatabase.open(url)
         return PostgresEventStore(shared, clock=clock), PostgresDocumentStore(shared)
@@ -372,8 +374,8 @@ def _join_cluster(
     documents: DocumentStore,
 ) -> None:
     """Once-only jobs run on the leader; the rest on every node (application/cluster.py)."""
+    from chargeledger.adapters.postgres_documents import PostgresDocumentStore
     from chargeledger.adapters.postgres_leadership import PostgresLeadership
-    from chargeledger.adapters.postgres_store import PostgresDocumentStore
 
     presence.holding(gateway.held_here)
     presence.on_lease_lost(lambda: gateway.drop_all("this node's lease lapsed"))

@@ -12,9 +12,9 @@ import psycopg
 import pytest
 
 from chargeledger.adapters.postgres_database import PostgresDatabase
+from chargeledger.adapters.postgres_documents import PostgresDocumentStore
 from chargeledger.adapters.postgres_leadership import LEADER_LOCK, PostgresLeadership
-from chargeledger.adapters.postgres_presence import install_schema
-from chargeledger.adapters.postgres_store import PostgresDocumentStore
+from chargeledger.adapters.postgres_presence_schema import install_schema
 from chargeledger.application.cluster import LeadershipLostError
 from chargeledger.application.ports import DocumentWrite
 from tests.e2e.conftest import eventually

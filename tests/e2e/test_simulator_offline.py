@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from chargeledger.simulator.charger import Behaviour, Charger
+from chargeledger.simulator.charger import Charger
+from chargeledger.simulator.charger_parts import Behaviour
 from chargeledger.simulator.fleet import StationRun, progress, run_station
 from chargeledger.simulator.power import Vehicle
 from tests.conftest import free_port

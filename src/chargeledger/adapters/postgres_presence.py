@@ -12,10 +12,8 @@ under which epoch, and which nodes are alive (I8 across nodes).
   a ``CommandDispatched`` whose epoch is not the station's current one cannot be
   inserted (SQLSTATE ``CLF01``, the store raises ``StaleEpochError``), and a
   twin document is never overwritten by one of a lower epoch.
-- Claims are batched: the claims that arrive while one transaction runs go in
-  the next one (row locks taken in one order, one NOTIFY for the batch, and only
-  for stations another node held), so a connect flood costs a few transactions a
-  second, not one per station with a NOTIFY each serialized at commit.
+- Claims are batched and handed over (``adapters/postgres_claims.py``); the tables,
+  triggers and channel are ``adapters/postgres_presence_schema.py``.
 - Each node renews a lease (``cluster_nodes.lease_until``, the database's clock
   only) from a thread of its own that a busy event loop cannot delay, but that
   renews only while the loop beats (``adapters/postgres_lease.py``). Rows of a
@@ -40,128 +38,28 @@ from typing import Any
 
 import psycopg
 
+from chargeledger.adapters.postgres_claims import StationClaims
 from chargeledger.adapters.postgres_database import PostgresDatabase
 from chargeledger.adapters.postgres_lease import LeaseThread
+from chargeledger.adapters.postgres_presence_schema import (
+    ALIVE,
+    CHANNEL,
+    LIVENESS_CLASS,
+    install_schema,
+)
+from chargeledger.adapters.postgres_routing import CommandRoutes
 from chargeledger.application.outgoing_commands import OutgoingCommand
 from chargeledger.application.presence import Claim, Fence
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "chargeledger_presence"
-STALE_EPOCH_SQLSTATE = "CLF01"
 FENCE_ALL = 1 << 62
 """An epoch above every real one: fences whatever connection a station has here."""
-_SCHEMA_LOCK = 0x63686172676502  # "charge" + 2: not the store's migration lock
-
-SCHEMA = f"""
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'cluster_epochs') THEN
-        -- Start above the clock-seeded epochs a single node left in the twins.
-        EXECUTE format('CREATE SEQUENCE cluster_epochs START %s',
-                       (extract(epoch FROM clock_timestamp()) * 1000000)::bigint);
-    END IF;
-END $$;
-CREATE SEQUENCE IF NOT EXISTS cluster_node_keys;
-CREATE TABLE IF NOT EXISTS cluster_nodes (
-    node_id TEXT COLLATE "C" PRIMARY KEY,
-    lease_until TIMESTAMPTZ NOT NULL,
-    started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    lock_key BIGINT NOT NULL DEFAULT nextval('cluster_node_keys')
-);
-CREATE TABLE IF NOT EXISTS station_presence (
-    station_id TEXT COLLATE "C" PRIMARY KEY,
-    node_id TEXT COLLATE "C" NOT NULL,
-    epoch BIGINT NOT NULL,
-    since TIMESTAMPTZ NOT NULL DEFAULT now()
-);
-CREATE INDEX IF NOT EXISTS station_presence_by_node ON station_presence (node_id);
-CREATE SEQUENCE IF NOT EXISTS cluster_leader_terms;
-CREATE TABLE IF NOT EXISTS cluster_leader (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    term BIGINT NOT NULL,
-    node_id TEXT COLLATE "C" NOT NULL,
-    since TIMESTAMPTZ NOT NULL DEFAULT now()
-);
-
-CREATE OR REPLACE FUNCTION cluster_fence_dispatch() RETURNS trigger AS $$
-DECLARE current_epoch BIGINT;
-BEGIN
-    -- FOR SHARE: a takeover (UPDATE of the row) waits for this insert's transaction,
-    -- or this insert waits for the takeover and then sees its epoch.
-    SELECT epoch INTO current_epoch FROM station_presence
-        WHERE station_id = substr(NEW.stream_id, 9) FOR SHARE;
-    IF current_epoch IS DISTINCT FROM (NEW.data->>'connection_epoch')::BIGINT THEN
-        RAISE EXCEPTION 'stale connection epoch % for %: the station is held under epoch %',
-            NEW.data->>'connection_epoch', NEW.stream_id, current_epoch
-            USING ERRCODE = '{STALE_EPOCH_SQLSTATE}';
-    END IF;
-    RETURN NEW;
-END $$ LANGUAGE plpgsql;
-DROP TRIGGER IF EXISTS cluster_fence_dispatch ON events;
-CREATE TRIGGER cluster_fence_dispatch BEFORE INSERT ON events FOR EACH ROW
-    WHEN (NEW.type = 'CommandDispatched') EXECUTE FUNCTION cluster_fence_dispatch();
-
-CREATE OR REPLACE FUNCTION cluster_fence_twin() RETURNS trigger AS $$
-BEGIN
-    IF coalesce((OLD.doc->>'connection_epoch')::BIGINT, 0)
-       > coalesce((NEW.doc->>'connection_epoch')::BIGINT, 0) THEN
-        RETURN NULL;  -- a node that lost the station writes nothing over its holder
-    END IF;
-    RETURN NEW;
-END $$ LANGUAGE plpgsql;
-DROP TRIGGER IF EXISTS cluster_fence_twin ON documents;
-CREATE TRIGGER cluster_fence_twin BEFORE UPDATE ON documents FOR EACH ROW
-    WHEN (NEW.model = 'twin') EXECUTE FUNCTION cluster_fence_twin();
-"""
 
 _JOIN = (
     "INSERT INTO cluster_nodes (node_id, lease_until) "
     "VALUES (%(n)s, now() + make_interval(secs => %(l)s)) "
     "ON CONFLICT (node_id) DO UPDATE SET lease_until = excluded.lease_until RETURNING lock_key"
-)
-LIVENESS_CLASS = 0x6368
-"""A live node holds the session advisory lock (LIVENESS_CLASS << 32 | its lock_key) on
-its listening connection: PostgreSQL drops it the moment the node's process dies, so
-the others need not wait out the lease of a node that was killed."""
-_ALIVE = f"""(n.lease_until > now() AND EXISTS (
-    SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
-    AND l.classid = {LIVENESS_CLASS} AND l.objid = n.lock_key AND l.objsubid = 1))"""
-_HOLDER = (
-    f"SELECT p.node_id, p.epoch, coalesce({_ALIVE}, false) FROM station_presence p "
-    "LEFT JOIN cluster_nodes n ON n.node_id = p.node_id WHERE p.station_id = %s FOR UPDATE OF p"
-)
-_TAKE = (
-    "INSERT INTO station_presence (station_id, node_id, epoch) "
-    "VALUES (%(s)s, %(n)s, nextval('cluster_epochs')) "
-    "ON CONFLICT (station_id) DO UPDATE SET node_id = excluded.node_id, "
-    "epoch = excluded.epoch, since = now() RETURNING epoch"
-)
-MAX_CLAIMS = 500
-"""Claims in one transaction at most."""
-_NOTICE_BYTES = 7000
-"""A NOTIFY's payload must stay under 8,000 bytes: a batch's notice is cut in parts."""
-# A batch locks the rows that exist, in one order (the same on every node), and skips
-# those locked by another transaction: a dispatch's fencing check (FOR SHARE) in a
-# store batch of several stations locks in its own order, so waiting here for such a
-# row while holding others could deadlock. Skipped stations are claimed one by one.
-_HOLDERS = f"""
-WITH alive AS MATERIALIZED (SELECT n.node_id FROM cluster_nodes n WHERE {_ALIVE})
-SELECT p.station_id, p.node_id, p.epoch, p.node_id IN (SELECT node_id FROM alive)
-FROM station_presence p WHERE p.station_id = ANY(%s)
-ORDER BY p.station_id FOR UPDATE OF p SKIP LOCKED"""
-_EXISTING = "SELECT station_id FROM station_presence WHERE station_id = ANY(%s)"
-# New rows in one order too; a row another node inserted meanwhile is updated, and
-# reported (``replaced``) so that node hears it was taken over.
-_TAKE_MANY = """
-INSERT INTO station_presence (station_id, node_id, epoch)
-SELECT s, %(n)s, nextval('cluster_epochs')
-FROM unnest(%(s)s::text[]) AS s ORDER BY s COLLATE "C"
-ON CONFLICT (station_id) DO UPDATE SET node_id = excluded.node_id,
-    epoch = excluded.epoch, since = now()
-RETURNING station_id, epoch, xmax <> 0"""
-_RELEASE = (
-    "WITH gone AS (DELETE FROM station_presence WHERE station_id = %(s)s AND epoch = %(e)s) "
-    "SELECT pg_notify(%(c)s, %(p)s)"
 )
 # Stations of nodes whose lease lapsed (or that never had one): not held any more, and
 # shown disconnected unless a newer connection already wrote their twin.
@@ -177,14 +75,7 @@ WITH dead AS (
     RETURNING d.key
 )
 SELECT (SELECT count(*) FROM dead), (SELECT count(*) FROM shown)
-""".replace("{alive}", _ALIVE)
-
-
-async def install_schema(conn: psycopg.AsyncConnection[Any]) -> None:
-    """Create the registry and the fencing triggers (idempotent, nodes may race)."""
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-        await conn.execute(SCHEMA.encode())
+""".replace("{alive}", ALIVE)
 
 
 class PostgresPresence:
@@ -199,18 +90,17 @@ class PostgresPresence:
         self._fences: list[Fence] = []
         self._lost: list[Callable[[], None]] = []
         self._held_here: Callable[[], dict[str, int]] = dict
-        self._releases: dict[tuple[str, int], asyncio.Event] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._listening = asyncio.Event()
         self._lease = LeaseThread(self.conninfo, node_id, lease_s)
         self._lock_key = 0
-        self._pending: list[tuple[str, asyncio.Future[Claim]]] = []
-        self._claiming: asyncio.Task[None] | None = None
-        self._routed: list[Callable[[OutgoingCommand], None]] = []
-        self._routes: list[str] = []
-        self._routing: asyncio.Task[None] | None = None
-        self.claim_batches = 0
+        self._claims = StationClaims(self._pool, node_id, self._spawn)
+        self._commands = CommandRoutes(self._pool, node_id, self._spawn)
+
+    @property
+    def claim_batches(self) -> int:
         """Transactions that claimed stations (a batch each): for tests and metrics."""
+        return self._claims.claim_batches
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -240,7 +130,7 @@ class PostgresPresence:
 
     def on_routed(self, callback: Callable[[OutgoingCommand], None]) -> None:
         """What to call with a command another node routed to the station's holder."""
-        self._routed.append(callback)
+        self._commands.on_routed(callback)
 
     def on_lease_lost(self, callback: Callable[[], None]) -> None:
         """What to call when this node could not renew its lease in time."""
@@ -352,171 +242,14 @@ class PostgresPresence:
             await self.sweep()
 
     # -- claims ------------------------------------------------------------------
-
     async def claim(self, station_id: str) -> Claim:
-        """Queued for the next batch; one batch runs at a time, and the claims that
-        arrive meanwhile go in the next one (no wait when the node is quiet)."""
-        future: asyncio.Future[Claim] = asyncio.get_running_loop().create_future()
-        self._pending.append((station_id, future))
-        if self._claiming is None or self._claiming.done():
-            self._claiming = self._spawn(self._claim_batches(), "presence-claims")
-        return await future
-
-    async def _claim_batches(self) -> None:
-        while self._pending:
-            batch: dict[str, asyncio.Future[Claim]] = {}
-            later: list[tuple[str, asyncio.Future[Claim]]] = []
-            for station_id, future in self._pending:
-                if station_id in batch or len(batch) >= MAX_CLAIMS:
-                    later.append((station_id, future))  # a second claim: a later epoch
-                else:
-                    batch[station_id] = future
-            self._pending = later
-            try:
-                claims, skipped = await self._claim_many(sorted(batch))
-            except Exception as exc:
-                for future in batch.values():
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for station_id in skipped:
-                self._spawn(self._claim_alone(station_id, batch[station_id]), "presence-claim")
-            for claim in claims:
-                self._deliver(batch[claim.station_id], claim)
-
-    def _deliver(self, future: asyncio.Future[Claim], claim: Claim) -> None:
-        if future.done():  # its connection gave up waiting: let the hold go
-            self.released(claim.station_id, claim.epoch)
-        else:
-            future.set_result(claim)
-
-    async def _claim_alone(self, station_id: str, future: asyncio.Future[Claim]) -> None:
-        try:
-            claim = await self._claim_one(station_id)
-        except Exception as exc:
-            if not future.done():
-                future.set_exception(exc)
-            return
-        self._deliver(future, claim)
-
-    async def _claim_many(self, station_ids: list[str]) -> tuple[list[Claim], list[str]]:
-        """Take these stations in one transaction; also the stations whose rows another
-        transaction had locked, to be claimed one by one."""
-        async with self._pool.connection() as conn, conn.transaction():
-            cursor = await conn.execute(_HOLDERS, (station_ids,))
-            held = {str(s): (str(n), int(e), bool(a)) for s, n, e, a in await cursor.fetchall()}
-            skipped: list[str] = []
-            if len(held) < len(station_ids):
-                cursor = await conn.execute(_EXISTING, (station_ids,))
-                skipped = [str(s) for (s,) in await cursor.fetchall() if str(s) not in held]
-            taking = [s for s in station_ids if s not in skipped]
-            for station_id, (node, epoch, alive) in held.items():
-                if node != self.node_id and alive:
-                    # Waited for before the takeover is announced: the release may come first.
-                    self._releases.setdefault((station_id, epoch), asyncio.Event())
-            cursor = await conn.execute(_TAKE_MANY, {"s": taking, "n": self.node_id})
-            claims: list[Claim] = []
-            announce: list[tuple[str, int]] = []
-            for station_id, epoch, replaced in await cursor.fetchall():
-                station_id, epoch = str(station_id), int(epoch)
-                previous = held.get(station_id)
-                if previous is None:
-                    if replaced:  # inserted by another node since we looked
-                        announce.append((station_id, epoch))
-                    claims.append(Claim(station_id, epoch))
-                    continue
-                node, previous_epoch, alive = previous
-                if node != self.node_id:
-                    announce.append((station_id, epoch))
-                if node == self.node_id or not alive:
-                    claims.append(Claim(station_id, epoch, None, previous_epoch))
-                else:
-                    self._forget_release_later((station_id, previous_epoch))
-                    claims.append(Claim(station_id, epoch, node, previous_epoch))
-            for payload in self._taken_notices(announce):
-                await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
-        self.claim_batches += 1
-        return claims, skipped
-
-    def _taken_notices(self, taken: list[tuple[str, int]]) -> list[str]:
-        """One notice for the batch, cut in parts that fit a NOTIFY."""
-        notices: list[str] = []
-        part: list[tuple[str, int]] = []
-        size = 0
-        for station_id, epoch in taken:
-            entry = len(json.dumps([station_id, epoch])) + 1
-            if part and size + entry > _NOTICE_BYTES:
-                notices.append(json.dumps({"k": "taken", "n": self.node_id, "t": part}))
-                part, size = [], 0
-            part.append((station_id, epoch))
-            size += entry
-        if part:
-            notices.append(json.dumps({"k": "taken", "n": self.node_id, "t": part}))
-        return notices
-
-    async def _claim_one(self, station_id: str) -> Claim:
-        """A station whose row was locked when its batch ran: alone, it waits for the
-        lock without holding another."""
-        async with self._pool.connection() as conn, conn.transaction():
-            cursor = await conn.execute(_HOLDER, (station_id,))
-            held = await cursor.fetchone()
-            if held is not None and held[0] != self.node_id and held[2]:
-                self._releases.setdefault((station_id, int(held[1])), asyncio.Event())
-            cursor = await conn.execute(_TAKE, {"s": station_id, "n": self.node_id})
-            row = await cursor.fetchone()
-            assert row is not None
-            epoch = int(row[0])
-            for payload in self._taken_notices([(station_id, epoch)]):
-                await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
-        if held is None:
-            return Claim(station_id, epoch)
-        node, previous_epoch, alive = held
-        if node == self.node_id or not alive:
-            return Claim(station_id, epoch, None, int(previous_epoch))
-        self._forget_release_later((station_id, int(previous_epoch)))
-        return Claim(station_id, epoch, str(node), int(previous_epoch))
-
-    def _forget_release_later(self, key: tuple[str, int]) -> None:
-        """A claim whose connection never waits (it left at once) must not leave its
-        release waiter behind for ever."""
-        asyncio.get_running_loop().call_later(60.0, self._releases.pop, key, None)
+        return await self._claims.claim(station_id)
 
     async def handed_over(self, claim: Claim, timeout: float) -> bool:
-        if claim.previous_node is None or claim.previous_epoch is None:
-            return True
-        key = (claim.station_id, claim.previous_epoch)
-        released = self._releases.setdefault(key, asyncio.Event())
-        try:
-            await asyncio.wait_for(released.wait(), timeout)
-            return True
-        except TimeoutError:
-            log.warning(
-                "node %s did not release station %s within %g s; taking it anyway "
-                "(its epoch is fenced)",
-                claim.previous_node,
-                claim.station_id,
-                timeout,
-            )
-            return False
-        finally:
-            self._releases.pop(key, None)
+        return await self._claims.handed_over(claim, timeout)
 
     def released(self, station_id: str, epoch: int) -> None:
-        self._spawn(self._release(station_id, epoch), f"release-{station_id}")
-
-    async def _release(self, station_id: str, epoch: int) -> None:
-        payload = json.dumps({"k": "released", "s": station_id, "e": epoch})
-        for attempt in range(5):
-            try:
-                async with self._pool.connection() as conn:
-                    await conn.execute(
-                        _RELEASE, {"s": station_id, "e": epoch, "c": CHANNEL, "p": payload}
-                    )
-                return
-            except Exception as exc:
-                # The sweep releases it once our lease lapses; a new claim overrides it.
-                log.warning("could not release station %s (%r)", station_id, exc)
-                await asyncio.sleep(0.2 * 2**attempt)
+        self._claims.released(station_id, epoch)
 
     async def holders(self, station_ids: list[str]) -> dict[str, int]:
         """The current epoch of each of these stations that a connection holds."""
@@ -532,7 +265,7 @@ class PostgresPresence:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(
                 "SELECT 1 FROM station_presence p JOIN cluster_nodes n USING (node_id) "
-                f"WHERE p.station_id = %s AND p.node_id <> %s AND {_ALIVE}",
+                f"WHERE p.station_id = %s AND p.node_id <> %s AND {ALIVE}",
                 (station_id, self.node_id),
             )
             return await cursor.fetchone() is not None
@@ -540,34 +273,9 @@ class PostgresPresence:
     # -- routing -----------------------------------------------------------------
 
     def route(self, command: OutgoingCommand) -> None:
-        """Tell the cluster of a command committed here for a station held elsewhere,
-        with its view, so its holder queues it without reading the log (which waits
-        for every older transaction on the server). Only a speed-up: the holder's log
-        follower delivers it anyway, so a notice too big for a NOTIFY or lost in a
-        reconnection costs time, not the command; its dispatch is recorded once
-        under the holder's epoch (I3, I8). Does not block; sent in batches."""
-        try:
-            payload = json.dumps({"k": "command", "n": self.node_id, "d": command.as_view()})
-        except (TypeError, ValueError):
-            return
-        if len(payload.encode()) > _NOTICE_BYTES:
-            return
-        self._routes.append(payload)
-        if self._routing is None or self._routing.done():
-            self._routing = self._spawn(self._send_routes(), "presence-routes")
-
-    async def _send_routes(self) -> None:
-        while self._routes:
-            payloads, self._routes = self._routes, []
-            try:
-                async with self._pool.connection() as conn:
-                    await conn.execute(
-                        "SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p", (CHANNEL, payloads)
-                    )
-            except Exception as exc:
-                log.warning(
-                    "could not route %d commands (%r); the log delivers them", len(payloads), exc
-                )
+        """Tell the cluster of a command committed here for a station held elsewhere
+        (``CommandRoutes.route``: a speed-up; the holder's log follower delivers it)."""
+        self._commands.route(command)
 
     # -- notices -----------------------------------------------------------------
 
@@ -617,7 +325,7 @@ class PostgresPresence:
             kind = notice["k"]
             if kind == "command":
                 if notice.get("n") != self.node_id:
-                    self._take_routed(notice["d"])
+                    self._commands.take_routed(notice["d"])
                 return
             if kind == "taken":
                 taken = [(str(s), int(e)) for s, e in notice["t"]]
@@ -634,20 +342,7 @@ class PostgresPresence:
                 for fence in self._fences:
                     fence(station_id, epoch)
         elif kind == "released":
-            event = self._releases.get((station_id, epoch))
-            if event is not None:
-                event.set()
-
-    def _take_routed(self, doc: Any) -> None:
-        command = OutgoingCommand.from_view(doc) if isinstance(doc, dict) else None
-        if command is None:
-            return  # the log follower delivers it
-        for routed in self._routed:
-            try:
-                routed(command)
-            except Exception:
-                # The log follower delivers it anyway; the listener must go on.
-                log.exception("a routed command could not be queued")
+            self._claims.heard_released(station_id, epoch)
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)

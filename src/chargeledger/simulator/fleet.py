@@ -16,7 +16,8 @@ import websockets
 from websockets.typing import Subprotocol
 
 from chargeledger.simulator.backoff import Backoff
-from chargeledger.simulator.charger import Behaviour, Charger
+from chargeledger.simulator.charger import Charger
+from chargeledger.simulator.charger_parts import Behaviour
 from chargeledger.simulator.station import SimulatedStation
 
 REBOOT_S = 1.0

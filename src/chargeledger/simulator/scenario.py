@@ -15,7 +15,8 @@ from typing import Any, TextIO
 import yaml
 
 from chargeledger.errors import ChargeledgerError
-from chargeledger.simulator.charger import Behaviour, Charger
+from chargeledger.simulator.charger import Charger
+from chargeledger.simulator.charger_parts import Behaviour
 from chargeledger.simulator.fleet import StationRun, run_station, show_progress
 from chargeledger.simulator.power import Vehicle
 

@@ -24,7 +24,8 @@ from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action, RegistrationStatus
 
-from chargeledger.simulator.charger import Behaviour, Charger, Connector, Counters, now_iso
+from chargeledger.simulator.charger import Charger
+from chargeledger.simulator.charger_parts import Behaviour, Connector, Counters, now_iso
 from chargeledger.simulator.profiles import ProfileOperations
 
 __all__ = ["Behaviour", "Connector", "Counters", "SimulatedStation"]

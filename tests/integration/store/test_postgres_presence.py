@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import psycopg
 import pytest
 
-from chargeledger.adapters.postgres_presence import CHANNEL, PostgresPresence
+from chargeledger.adapters.postgres_presence import PostgresPresence
+from chargeledger.adapters.postgres_presence_schema import CHANNEL
 from chargeledger.adapters.postgres_store import PostgresEventStore
 from chargeledger.bootstrap import open_stores
 

@@ -10,7 +10,7 @@ import pytest
 
 from chargeledger.adapters.memory import InMemoryDocumentStore
 from chargeledger.adapters.sqlite_database import SQLiteDatabase
-from chargeledger.adapters.sqlite_store import SQLiteDocumentStore
+from chargeledger.adapters.sqlite_documents import SQLiteDocumentStore
 from chargeledger.application.ports import DocumentWrite
 from chargeledger.application.twin_service import TWINS, TwinService
 from tests.fakes import FakeClock

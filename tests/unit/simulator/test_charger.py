@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from chargeledger.simulator.charger import Behaviour, Charger
+from chargeledger.simulator.charger import Charger
+from chargeledger.simulator.charger_parts import Behaviour
 from chargeledger.simulator.power import Vehicle
 
 

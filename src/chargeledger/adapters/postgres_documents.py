@@ -1,0 +1,182 @@
+"""``PostgresDocumentStore``: the read models, registries, checkpoints and sequences
+beside the events, shared by the nodes of a cluster. Apart from the event store since
+it shares only the database with it: its own statements, its batched point reads, the
+quarantine of misshapen documents and the leader's term that fences projection batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import psycopg
+
+from chargeledger.adapters.document_paging import page_query
+from chargeledger.adapters.postgres_database import PostgresDatabase
+from chargeledger.adapters.postgres_reads import ABSENT, DocumentGetBatcher
+from chargeledger.adapters.serialization import dumps
+from chargeledger.application.cluster import LeadershipLostError
+from chargeledger.application.ports import DocumentPage, DocumentWrite
+from chargeledger.application.quarantine import MisshapenDocumentError, Quarantine, check_shape
+
+AnyConnection = psycopg.AsyncConnection[Any]
+
+_UPSERT_DOC = (
+    "INSERT INTO documents (model, key, doc, tag) VALUES (%s, %s, %s::jsonb, %s) "
+    "ON CONFLICT (model, key) DO UPDATE SET doc = excluded.doc, tag = excluded.tag"
+)
+_DELETE_DOC = "DELETE FROM documents WHERE model = %s AND key = %s"
+
+
+class PostgresDocumentStore:
+    """Read models, registries, checkpoints and sequences beside the events."""
+
+    def __init__(self, database: PostgresDatabase, quarantine: Quarantine | None = None) -> None:
+        self._db = database
+        self._gets = DocumentGetBatcher(database.pool)
+        self.quarantine = Quarantine() if quarantine is None else quarantine
+        self.leader_term: Callable[[], int] | None = None
+        """In a cluster: the term under which this node's projections write; a batch is
+        refused (``LeadershipLostError``) unless it is the cluster's current term."""
+
+    async def get(self, model: str, key: str) -> dict[str, Any] | None:
+        value = await self._gets.get(model, key)
+        return None if value is ABSENT else self._readable(model, key, value)
+
+    async def list(self, model: str, tag: str | None = None) -> list[dict[str, Any]]:
+        async with self._db.pool.connection() as conn:
+            if tag is None:
+                cursor = await conn.execute(
+                    "SELECT key, doc FROM documents WHERE model = %s ORDER BY key", (model,)
+                )
+            else:
+                cursor = await conn.execute(
+                    "SELECT key, doc FROM documents WHERE model = %s AND tag = %s ORDER BY key",
+                    (model, tag),
+                )
+            rows = await cursor.fetchall()
+        docs = []
+        for key, value in rows:
+            doc = self._readable(model, key, value)
+            if doc is not None:
+                docs.append(doc)
+        return docs
+
+    def _readable(self, model: str, key: str, value: Any) -> dict[str, Any] | None:
+        """JSONB holds valid JSON text, but not always an object of the model's shape:
+        one that is not is quarantined, and its readers go on with the others."""
+        try:
+            if not isinstance(value, dict):
+                raise MisshapenDocumentError(f"a document is an object, not {type(value).__name__}")
+            check_shape(model, value)
+        except MisshapenDocumentError as error:
+            self.quarantine.add(model, key, error)
+            return None
+        return value
+
+    async def page(
+        self,
+        model: str,
+        *,
+        limit: int,
+        tag: str | None = None,
+        after: str | None = None,
+        descending: bool = False,
+    ) -> DocumentPage:
+        sql, params = page_query(model, limit, tag, after, descending, "%s")
+        async with self._db.pool.connection() as conn:
+            cursor = await conn.execute(sql, params)
+            rows = await cursor.fetchall()
+        page = []
+        for key, value in rows:
+            doc = self._readable(model, str(key), value)
+            if doc is not None:
+                page.append((str(key), doc))
+        return page
+
+    async def write(self, writes: Sequence[DocumentWrite]) -> None:
+        upserts, deletes = _split(writes)
+        async with self._db.pool.connection() as conn, conn.transaction():
+            await _apply(conn, upserts, deletes)
+
+    async def checkpoint(self, name: str) -> int:
+        async with self._db.pool.connection() as conn:
+            cursor = await conn.execute("SELECT position FROM checkpoints WHERE name = %s", (name,))
+            row = await cursor.fetchone()
+        return 0 if row is None else int(row[0])
+
+    async def commit_batch(self, name: str, position: int, writes: Sequence[DocumentWrite]) -> None:
+        upserts, deletes = _split(writes)
+        async with self._db.pool.connection() as conn, conn.transaction():
+            if self.leader_term is not None:
+                await _check_term(conn, self.leader_term())
+            await _apply(conn, upserts, deletes)
+            await conn.execute(
+                "INSERT INTO checkpoints (name, position) VALUES (%s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+                (name, position),
+            )
+
+    async def forget(self, models: Sequence[str], checkpoint_name: str) -> int:
+        async with self._db.pool.connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                "DELETE FROM documents WHERE model = ANY(%s)", (list(models),)
+            )
+            await conn.execute(
+                "INSERT INTO checkpoints (name, position) VALUES (%s, 0) "
+                "ON CONFLICT (name) DO UPDATE SET position = 0",
+                (checkpoint_name,),
+            )
+            return cursor.rowcount
+
+    async def next_in_sequence(self, name: str) -> int:
+        async with self._db.pool.connection() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO sequences (name, value) VALUES (%s, 1) ON CONFLICT (name) "
+                "DO UPDATE SET value = sequences.value + 1 RETURNING value",
+                (name,),
+            )
+            row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+async def _check_term(conn: AnyConnection, term: int) -> None:
+    # FOR SHARE: a new leader's term waits for this batch; once it is written, no
+    # batch of an older term gets through.
+    cursor = await conn.execute("SELECT term FROM cluster_leader WHERE id = 1 FOR SHARE")
+    row = await cursor.fetchone()
+    current = 0 if row is None else int(row[0])
+    if current != term:
+        raise LeadershipLostError(
+            f"projection batch of leadership term {term} refused: the cluster's term is "
+            f"{current}; the node that holds it projects now"
+        )
+
+
+def _split(
+    writes: Sequence[DocumentWrite],
+) -> tuple[list[tuple[str, str, str, str | None]], list[tuple[str, str]]]:
+    """Encode every document before the transaction opens: a bad one changes nothing.
+    Only the last write of a key counts, as when the writes are applied in order."""
+    last: dict[tuple[str, str], DocumentWrite] = {}
+    for write in writes:
+        last.pop((write.model, write.key), None)
+        last[(write.model, write.key)] = write
+    upserts = [
+        (w.model, w.key, dumps(dict(w.doc)), w.tag) for w in last.values() if w.doc is not None
+    ]
+    deletes = [(w.model, w.key) for w in last.values() if w.doc is None]
+    return upserts, deletes
+
+
+async def _apply(
+    conn: AnyConnection,
+    upserts: list[tuple[str, str, str, str | None]],
+    deletes: list[tuple[str, str]],
+) -> None:
+    async with conn.cursor() as cursor:
+        if deletes:
+            await cursor.executemany(_DELETE_DOC, deletes)
+        if upserts:
+            await cursor.executemany(_UPSERT_DOC, upserts)
