@@ -27,7 +27,7 @@ from chargeledger.adapters.serialization import dumps
 from chargeledger.application.ports import AppendResult
 
 STALE_EPOCH = "CLF01"
-"""SQLSTATE of a dispatch refused for its stale epoch (postgres_presence's trigger)."""
+"""SQLSTATE of a dispatch refused for its stale epoch (the trigger in postgres_presence_schema)."""
 
 MAX_BATCH = 256
 """Appends in one statement at most."""
@@ -171,7 +171,7 @@ class AppendBatcher:
                     _settle(pending, None, exc)
                 return
             # A writer elsewhere won a key first, or one append carried a fenced epoch
-            # (postgres_presence); nothing here committed. One by one, each append
+            # (postgres_presence_schema); nothing here committed. One by one, each append
             # meets the race on its own and learns its own outcome.
             for pending in batch:
                 await self._settle_alone(pending)
