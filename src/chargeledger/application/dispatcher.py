@@ -42,7 +42,7 @@ from chargeledger.application.ports import (
     StationOfflineError,
     StationProtocol,
 )
-from chargeledger.application.projections import COMMANDS, OPEN
+from chargeledger.application.read_model_documents import COMMANDS, OPEN
 from chargeledger.application.reconciliation import NOT_OBSERVED, observed_effect
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import MarkDispatched, RecordOutcome
