@@ -16,7 +16,8 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
-from chargeledger.application.command_bus import CommandBus, CommandResult
+from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_flights import CommandResult
 from chargeledger.application.command_inputs import OperationInputs
 from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.application.queries import command_view
