@@ -39,7 +39,8 @@ from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.ports import Clock, DocumentStore, EventStore
 from chargeledger.application.presence import LocalPresence, Presence
 from chargeledger.application.projection_cache import CachedDocuments
-from chargeledger.application.projections import CommandAndStationProjection, ProjectionRunner
+from chargeledger.application.projection_runner import ProjectionRunner
+from chargeledger.application.projections import CommandAndStationProjection
 from chargeledger.application.quarantine import Quarantine
 from chargeledger.application.queries import Views
 from chargeledger.application.readiness import StoreProbe, gateway_listening, read_models_within

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from chargeledger.adapters.metrics import NodeMetrics
 from chargeledger.application.ports import DocumentStore, EventStore, RecordedEvent
-from chargeledger.application.projections import (
+from chargeledger.application.read_model_documents import (
     COMMANDS,
     OPEN,
     TERMINAL_STATUS,

@@ -21,18 +21,21 @@ How a command runs:
 - A repeated command id is recognised by the store's unique key inside the append:
   nothing new is recorded and the first outcome is returned (its events, or its
   refusal raised again), even if the state changed since.
+
+The values a command passes through on its way (its job, the decision on it, its
+result) are ``command_flights``'.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from chargeledger.application import faults
+from chargeledger.application.command_flights import CommandResult, Decision, Flight, Job, settle
 from chargeledger.application.ports import (
     AppendResult,
     ChainedAppends,
@@ -61,28 +64,6 @@ class RetriesExhaustedError(ChargeledgerError):
         self.stream_id = stream_id
 
 
-@dataclass(frozen=True)
-class CommandResult:
-    """What a command recorded: ``events`` are the events of its command id (of the
-    first handling when ``duplicate``), ``state`` and ``version`` the stream after it."""
-
-    stream_id: str
-    state: station.StationState
-    version: int
-    events: list[Event] = field(default_factory=list)
-    append: AppendResult | None = None
-    same_as: str | None = None
-    """When the command repeated a request still open, the id of that request."""
-
-    @property
-    def duplicate(self) -> bool:
-        return self.append is not None and self.append.duplicate
-
-    @property
-    def position(self) -> int | None:
-        return None if self.append is None else self.append.last_position
-
-
 def stream_of(station_id: str) -> str:
     return f"station-{station_id}"
 
@@ -91,45 +72,6 @@ def stream_of(station_id: str) -> str:
 class _Cached:
     state: station.StationState
     version: int
-
-
-@dataclass
-class _Job:
-    command: Command
-    metadata: Metadata
-    future: asyncio.Future[CommandResult]
-    conflicts: int = 0
-    fingerprint: str | None = None
-    """What the request said (its body), kept with its command id: a repeat of the id
-    that says something else is refused (``IdempotencyKeyReused``)."""
-
-
-@dataclass
-class _Decision:
-    job: _Job
-    events: list[Event]
-    refusal: DomainError | None
-    state_after: station.StationState
-    same_as: str | None = None
-
-    @property
-    def outcome(self) -> dict[str, str] | None:
-        """What a repeat of the command id must answer when no events say it, and the
-        request's fingerprint."""
-        outcome: dict[str, str] = {}
-        if self.refusal is not None:
-            outcome = {"error": self.refusal.code, "detail": self.refusal.detail}
-        elif self.same_as is not None:
-            outcome = {"same_as": self.same_as}
-        if self.job.fingerprint is not None:
-            outcome["fingerprint"] = self.job.fingerprint
-        return outcome or None
-
-
-@dataclass
-class _Flight:
-    waiting: list[_Job] = field(default_factory=list)
-    task: asyncio.Task[None] | None = None
 
 
 class CommandBus:
@@ -153,7 +95,7 @@ class CommandBus:
         self._cache_size = cache_size
         self._max_chain = max_chain
         self._chains = isinstance(store, ChainedAppends)
-        self._flights: dict[str, _Flight] = {}
+        self._flights: dict[str, Flight] = {}
         self._recorded_listeners: list[Callable[[list[RecordedEvent]], None]] = []
         self.conflicts = 0
 
@@ -181,12 +123,12 @@ class CommandBus:
             causation_id=causation_id,
             recorded_at=self._clock.now().isoformat(),
         )
-        job = _Job(
+        job = Job(
             command, metadata, asyncio.get_running_loop().create_future(), fingerprint=fingerprint
         )
         flight = self._flights.get(stream_id)
         if flight is None:
-            flight = self._flights[stream_id] = _Flight()
+            flight = self._flights[stream_id] = Flight()
         flight.waiting.append(job)
         if flight.task is None:
             flight.task = asyncio.create_task(self._fly(stream_id, flight), name=stream_id)
@@ -207,7 +149,7 @@ class CommandBus:
     async def history(self, station_id: str) -> list[RecordedEvent]:
         return await self._store.read_stream(stream_of(station_id))
 
-    async def _fly(self, stream_id: str, flight: _Flight) -> None:
+    async def _fly(self, stream_id: str, flight: Flight) -> None:
         try:
             while flight.waiting:
                 batch = flight.waiting[: self._max_chain]
@@ -216,7 +158,7 @@ class CommandBus:
                     await self._run(stream_id, batch)
                 except Exception as unexpected:  # a store failure: fail these, go on
                     for job in batch:
-                        _settle(job, error=unexpected)
+                        settle(job, error=unexpected)
                 except BaseException:
                     flight.waiting[:0] = batch
                     raise
@@ -226,7 +168,7 @@ class CommandBus:
             if self._flights.get(stream_id) is flight:
                 del self._flights[stream_id]
 
-    async def _run(self, stream_id: str, jobs: list[_Job]) -> None:
+    async def _run(self, stream_id: str, jobs: list[Job]) -> None:
         chained = self._chains
         while jobs:
             cached = self._cache.get(stream_id)
@@ -240,13 +182,13 @@ class CommandBus:
             else:
                 jobs = await self._record_one(stream_id, jobs, state, version)
 
-    def _decide(self, job: _Job, state: station.StationState) -> _Decision | None:
+    def _decide(self, job: Job, state: station.StationState) -> Decision | None:
         try:
             events = station.decide(job.command, state)
         except DomainError as refusal:
-            return _Decision(job, [], refusal, state)
+            return Decision(job, [], refusal, state)
         except Exception as error:
-            _settle(job, error=error)
+            settle(job, error=error)
             return None
         same_as = None
         if isinstance(job.command, OperatorCommand):
@@ -255,11 +197,11 @@ class CommandBus:
                 same_as = merged[0].merged_into
             elif not events:
                 same_as = station.same_request(job.command, state)
-        return _Decision(job, events, None, station.fold(events, state), same_as)
+        return Decision(job, events, None, station.fold(events, state), same_as)
 
     async def _record_one(
-        self, stream_id: str, jobs: list[_Job], state: station.StationState, version: int
-    ) -> list[_Job]:
+        self, stream_id: str, jobs: list[Job], state: station.StationState, version: int
+    ) -> list[Job]:
         """Record the first job; the jobs still to run."""
         decision = self._decide(jobs[0], state)
         if decision is None:
@@ -279,9 +221,9 @@ class CommandBus:
         return jobs[1:]
 
     async def _record_chain(
-        self, stream_id: str, jobs: list[_Job], state: station.StationState, version: int
-    ) -> list[_Job]:
-        decisions: list[_Decision] = []
+        self, stream_id: str, jobs: list[Job], state: station.StationState, version: int
+    ) -> list[Job]:
+        decisions: list[Decision] = []
         for job in jobs:
             decision = self._decide(job, state)
             if decision is not None:
@@ -308,24 +250,24 @@ class CommandBus:
         return []
 
     async def _after_conflict(
-        self, stream_id: str, jobs: list[_Job], conflicted: list[_Job]
-    ) -> list[_Job]:
+        self, stream_id: str, jobs: list[Job], conflicted: list[Job]
+    ) -> list[Job]:
         """Count the conflict, give up on jobs out of attempts, wait, top up the cache."""
         self.conflicts += 1
         for job in conflicted:
             job.conflicts += 1
             if job.conflicts >= self._max_attempts:
-                _settle(job, error=RetriesExhaustedError(stream_id, job.conflicts))
+                settle(job, error=RetriesExhaustedError(stream_id, job.conflicts))
         remaining = [job for job in jobs if not job.future.done()]
         attempt = max((job.conflicts for job in conflicted), default=1)
         await asyncio.sleep(random.uniform(0, self._base_delay_s * 2**attempt))
         await self.load(stream_id)
         return remaining
 
-    def _answer(self, stream_id: str, decision: _Decision, appended: AppendResult) -> None:
+    def _answer(self, stream_id: str, decision: Decision, appended: AppendResult) -> None:
         faults.crash_point(f"after-append:{type(decision.job.command).__name__}")
         if decision.refusal is not None:
-            _settle(decision.job, error=decision.refusal)
+            settle(decision.job, error=decision.refusal)
             return
         result = CommandResult(
             stream_id,
@@ -335,7 +277,7 @@ class CommandBus:
             appended,
             decision.same_as,
         )
-        _settle(decision.job, result=result)
+        settle(decision.job, result=result)
         if (
             self._recorded_listeners
             and appended.first_position is not None
@@ -358,10 +300,10 @@ class CommandBus:
             for listener in self._recorded_listeners:
                 listener(recorded)
 
-    async def _answer_repeat(self, stream_id: str, job: _Job, first: AppendResult) -> None:
+    async def _answer_repeat(self, stream_id: str, job: Job, first: AppendResult) -> None:
         said = (first.outcome or {}).get("fingerprint")
         if job.fingerprint is not None and said is not None and said != job.fingerprint:
-            _settle(
+            settle(
                 job,
                 error=IdempotencyKeyReusedError(
                     f"{job.metadata.command_id!r} already names a request with another body; "
@@ -371,12 +313,12 @@ class CommandBus:
             return
         if first.outcome and "error" in first.outcome:
             refusal = DomainError(str(first.outcome.get("detail", "")), code=first.outcome["error"])
-            _settle(job, error=refusal)
+            settle(job, error=refusal)
             return
         events = await self._first_events(stream_id, job.metadata.command_id, first)
         state, version = await self.load(stream_id)
         same_as = (first.outcome or {}).get("same_as")
-        _settle(job, result=CommandResult(stream_id, state, version, events, first, same_as))
+        settle(job, result=CommandResult(stream_id, state, version, events, first, same_as))
 
     async def _first_events(
         self, stream_id: str, command_id: str | None, first: AppendResult
@@ -405,17 +347,3 @@ class CommandBus:
         self._cache.move_to_end(stream_id)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-
-
-def _settle(
-    job: _Job, result: CommandResult | None = None, error: BaseException | None = None
-) -> None:
-    if job.future.done():
-        return
-    if error is not None:
-        job.future.set_exception(error)
-        with contextlib.suppress(BaseException):
-            job.future.exception()  # nobody may be waiting any more (a cancelled caller)
-    else:
-        assert result is not None
-        job.future.set_result(result)

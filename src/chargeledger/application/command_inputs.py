@@ -24,7 +24,7 @@ from chargeledger.application.holdings_projection import CONFIGURATION
 from chargeledger.application.id_tags import IdTagRegistry, record_of
 from chargeledger.application.local_lists import NamedLocalLists, as_sent
 from chargeledger.application.ports import Clock, DocumentStore
-from chargeledger.application.projections import TRANSACTIONS, transaction_key
+from chargeledger.application.read_model_documents import TRANSACTIONS, transaction_key
 from chargeledger.domain.commands import RecordedTransaction
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
 from chargeledger.domain.errors import TransactionNotFoundError

@@ -11,7 +11,8 @@ its answer means is the station's protocol version's (``StationProtocol``).
 It follows the log itself, from its head (``run``), so a CALL never waits for the read
 models; what was requested before, or while a station was away, it takes up from the
 command views when the station is ready, and an expiry sweep re-queues anything a
-race left behind.
+race left behind. Recording how a dispatch ended (the answer, a CALLERROR, silence, or
+the verdict on one in doubt) is ``dispatch_outcomes``'.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from datetime import timedelta
 from typing import Any
 
 from chargeledger.application import faults
-from chargeledger.application.command_bus import CommandBus, RetriesExhaustedError
+from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.dispatch_outcomes import OutcomeRecorder
 from chargeledger.application.outgoing_commands import OutgoingCommand
 from chargeledger.application.ports import (
     RESPONSE_TIMEOUT_S,
@@ -42,20 +44,17 @@ from chargeledger.application.ports import (
     StationOfflineError,
     StationProtocol,
 )
-from chargeledger.application.projections import COMMANDS, OPEN
-from chargeledger.application.reconciliation import NOT_OBSERVED, observed_effect
+from chargeledger.application.read_model_documents import COMMANDS, OPEN
+from chargeledger.application.reconciliation import NOT_OBSERVED
 from chargeledger.application.twin_service import TwinService
-from chargeledger.domain.commands import MarkDispatched, RecordOutcome
+from chargeledger.domain.commands import MarkDispatched
 from chargeledger.domain.enums import CommandStatus, Outcome
-from chargeledger.domain.errors import DomainError
 from chargeledger.domain.events import TERMINAL_EVENTS, CommandRequested
 from chargeledger.domain.operations import OPERATIONS
 
 log = logging.getLogger(__name__)
 
 ViewsReach = Callable[[int, float], Awaitable[bool]]
-
-OUTCOME_ATTEMPTS = 5
 
 TAKEN_LOCALLY_KEPT = 100_000
 
@@ -82,10 +81,7 @@ class Dispatcher:
         store_failures: tuple[type[Exception], ...] = (),
         outcome_patience_s: float = 120.0,
     ) -> None:
-        self._store_failures = store_failures
-        """What the store raises while its disk or database is away (an outage)."""
-        self._outcome_patience_s = outcome_patience_s
-        """How long a station's answer is kept, waiting for the store to take it."""
+        self._outcomes = OutcomeRecorder(bus, clock, store_failures, outcome_patience_s)
         self._bus = bus
         self._documents = documents
         self._clock = clock
@@ -267,7 +263,9 @@ class Dispatcher:
         command_id = command.command_id
         now = self._clock.now()
         if not redispatch and command.expired(now):
-            await self._record(link.station_id, command_id, Outcome.EXPIRED, "time to live ran out")
+            await self._outcomes.record(
+                link.station_id, command_id, Outcome.EXPIRED, "time to live ran out"
+            )
             return
         if self._may_send is not None and not self._may_send():
             return  # no lease: taken up again when the station is ready or by the sweep
@@ -307,31 +305,15 @@ class Dispatcher:
             # The connection went before the CALL left: the station cannot have acted,
             # so the next connection gets it as a new attempt, not as a doubt.
             self._never_sent[command_id] = attempt
-        except CallNotSentError as not_sent:
-            await self._record(
-                link.station_id,
-                command_id,
-                Outcome.FAILED,
-                f"not sent: {not_sent}",
-                error_code="NotSent",
-            )
-        except CallTimeoutError:
-            await self._record(link.station_id, command_id, Outcome.TIMED_OUT, "no answer in time")
-        except StationCallError as error:
-            await self._record(
-                link.station_id,
-                command_id,
-                Outcome.FAILED,
-                error.description,
-                error_code=error.code,
-            )
+        except (CallNotSentError, CallTimeoutError, StationCallError) as failure:
+            await self._outcomes.record_call_failure(link.station_id, command_id, failure)
         except StationDisconnectedError:
             # In doubt: the station may have acted. Reconciliation decides, not a re-send.
             log.warning("station %s left before answering %s", link.station_id, command_id)
         else:
             faults.crash_point("after-answer")
             outcome, detail = self._protocol.answer(command.name, command.payload, answer)
-            await self._record(link.station_id, command_id, outcome, detail, result=answer)
+            await self._outcomes.record(link.station_id, command_id, outcome, detail, result=answer)
         finally:
             self._in_flight.discard(command_id)
 
@@ -352,74 +334,11 @@ class Dispatcher:
             with contextlib.suppress(Exception):
                 await link.call(*self._protocol.status_request())
             await asyncio.sleep(self._reconcile_grace_s)
-            history = await self._bus.history(link.station_id)
-            since = [r for r in history if r.position > command.position]
-            evidence = observed_effect(
-                command.name, command.payload, since, self._twin.get(link.station_id)
-            )
-            if evidence is not None:
-                await self._record(
-                    link.station_id, command_id, Outcome.ACCEPTED, f"reconciled: {evidence}"
-                )
-            else:
-                await self._record(
-                    link.station_id, command_id, Outcome.FAILED, NOT_OBSERVED, error_code="InDoubt"
-                )
+            await self._outcomes.record_verdict(link.station_id, command, self._twin)
         except Exception:
             log.exception("reconciling %s on %s failed", command_id, link.station_id)
         finally:
             self._reconciling.discard(command_id)
-
-    async def _record(
-        self,
-        station_id: str,
-        command_id: str,
-        outcome: Outcome,
-        detail: str = "",
-        result: dict[str, Any] | None = None,
-        error_code: str = "",
-    ) -> None:
-        record = RecordOutcome(
-            command_id=f"{command_id}/{outcome}",
-            target_command_id=command_id,
-            outcome=outcome,
-            result=result or {},
-            detail=detail,
-            error_code=error_code,
-            answered_at=self._clock.now().isoformat(),
-        )
-        loop = asyncio.get_running_loop()
-        give_up_at = loop.time() + self._outcome_patience_s
-        busy = outage = 0
-        while True:
-            try:
-                await self._bus.execute(
-                    station_id, record, correlation_id=command_id, causation_id=command_id
-                )
-                if outage:
-                    log.info("recorded %s of %s once the store was back", outcome, command_id)
-                return
-            except DomainError:
-                return  # already ended: the first outcome stands
-            except RetriesExhaustedError:
-                # The station's answer must not be lost to a busy stream: the command id
-                # makes a repeat harmless, so try again after a pause.
-                busy += 1
-                if busy == OUTCOME_ATTEMPTS:
-                    raise
-                await asyncio.sleep(0.05 * 2**busy)
-            except self._store_failures as failure:
-                # Only this node knows the station's answer; left unrecorded, the command
-                # would wait in doubt until its time to live. Keep it until the store is
-                # back (a restarted database, a freed disk), for a bounded while.
-                if loop.time() > give_up_at:
-                    raise
-                if outage == 0:
-                    log.warning(
-                        "the store refused %s of %s: %s; retrying", outcome, command_id, failure
-                    )
-                outage += 1
-                await asyncio.sleep(min(2.0, 0.1 * 2**outage))
 
     async def expire_overdue(self) -> None:
         """End every command that waited past its time to live: a requested one expires;
@@ -432,7 +351,7 @@ class Dispatcher:
                     self._enqueue(command)  # a safety net: queued twice is still sent once
                 continue
             if requested:
-                await self._record(
+                await self._outcomes.record(
                     command.station_id, command.command_id, Outcome.EXPIRED, "time to live ran out"
                 )
             elif command.expired(now - timedelta(seconds=self._response_timeout_s)):
@@ -452,7 +371,7 @@ class Dispatcher:
         if self._held_elsewhere is not None and await self._held_elsewhere(station_id):
             return  # its holder reconciles it when the station is ready there
         self._never_sent.pop(command_id, None)
-        await self._record(
+        await self._outcomes.record(
             station_id, command_id, Outcome.FAILED, NOT_OBSERVED, error_code="InDoubt"
         )
 

@@ -16,11 +16,12 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
-from chargeledger.application.command_bus import CommandBus, CommandResult
+from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_flights import CommandResult
 from chargeledger.application.command_inputs import OperationInputs
 from chargeledger.application.ports import Clock, DocumentStore
-from chargeledger.application.projections import COMMANDS
 from chargeledger.application.queries import command_view
+from chargeledger.application.read_model_documents import COMMANDS
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.enums import CommandStatus
 from chargeledger.domain.errors import IdempotencyKeyInUseError

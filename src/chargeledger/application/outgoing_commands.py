@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from chargeledger.application.ports import RecordedEvent
-from chargeledger.application.projections import station_id_of
+from chargeledger.application.read_model_documents import station_id_of
 from chargeledger.domain.enums import CommandStatus
 from chargeledger.domain.events import CommandRequested
 from chargeledger.domain.operations import name_of

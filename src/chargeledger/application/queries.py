@@ -7,7 +7,7 @@ from typing import Any
 from chargeledger.application.command_bus import stream_of
 from chargeledger.application.paging import Page, scan
 from chargeledger.application.ports import DocumentStore, EventStore
-from chargeledger.application.projections import (
+from chargeledger.application.read_model_documents import (
     COMMAND_ORDER,
     COMMANDS,
     STATIONS,

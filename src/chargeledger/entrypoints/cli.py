@@ -225,7 +225,7 @@ def _node_lock(store: str, role: str) -> IO[str] | None:
 async def _rebuild_projections(args: argparse.Namespace) -> int:
     import time
 
-    from chargeledger.application.projections import forget
+    from chargeledger.application.projection_runner import forget
 
     node = await open_user_stores(args.store)
     try:

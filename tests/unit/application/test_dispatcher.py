@@ -11,7 +11,8 @@ from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventSto
 from chargeledger.adapters.ocpp.v16.operations import OCPP16
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.dispatcher import Dispatcher
-from chargeledger.application.projections import CommandAndStationProjection, ProjectionRunner
+from chargeledger.application.projection_runner import ProjectionRunner
+from chargeledger.application.projections import CommandAndStationProjection
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain import commands as c
 from tests.fakes import FakeClock

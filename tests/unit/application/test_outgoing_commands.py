@@ -8,7 +8,7 @@ from typing import Any
 
 from chargeledger.application.outgoing_commands import OutgoingCommand
 from chargeledger.application.ports import Metadata, RecordedEvent
-from chargeledger.application.projections import command_doc
+from chargeledger.application.read_model_documents import command_doc
 from chargeledger.domain import events as e
 from chargeledger.domain.enums import CommandStatus, ResetType
 

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
 from chargeledger.application.ports import Metadata, RecordedEvent
-from chargeledger.application.projections import (
-    COMMANDS,
-    TRANSACTIONS,
-    CommandAndStationProjection,
-    transaction_key,
-)
+from chargeledger.application.projections import CommandAndStationProjection
 from chargeledger.application.queries import Views
+from chargeledger.application.read_model_documents import COMMANDS, TRANSACTIONS, transaction_key
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain import events as e
 from chargeledger.domain.station import requested_event

@@ -7,11 +7,9 @@ import asyncio
 
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
 from chargeledger.application.command_bus import CommandBus
-from chargeledger.application.projections import (
-    COMMANDS,
-    CommandAndStationProjection,
-    ProjectionRunner,
-)
+from chargeledger.application.projection_runner import ProjectionRunner
+from chargeledger.application.projections import CommandAndStationProjection
+from chargeledger.application.read_model_documents import COMMANDS
 from chargeledger.domain import commands as c
 from tests.fakes import FakeClock
 from tests.unit.domain.scenario import boot
