@@ -1,4 +1,5 @@
-"""The composition root: the one place that builds and wires a node."""
+"""The composition root: the one place that builds and wires a node (a node on
+PostgreSQL joins its cluster through ``bootstrap_cluster``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from chargeledger.adapters.clock import SystemClock
 from chargeledger.adapters.metrics import MeasuredDocuments, NodeMetrics, measured
@@ -23,11 +23,7 @@ from chargeledger.adapters.telemetry import LogTelemetry
 from chargeledger.application import faults
 from chargeledger.application.charging_profile_library import ChargingProfileLibrary
 from chargeledger.application.charging_sessions import ChargingSessions
-from chargeledger.application.cluster import (
-    Readiness,
-    cluster_ready,
-    follow_twins,
-)
+from chargeledger.application.cluster import Readiness, cluster_ready
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.command_inputs import OperationInputs
 from chargeledger.application.dispatcher import Dispatcher
@@ -37,7 +33,6 @@ from chargeledger.application.id_tags import IdTagRegistry
 from chargeledger.application.local_lists import NamedLocalLists
 from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.ports import Clock, DocumentStore, EventStore
-from chargeledger.application.presence import LocalPresence, Presence
 from chargeledger.application.projection_cache import CachedDocuments
 from chargeledger.application.projection_runner import ProjectionRunner
 from chargeledger.application.projections import CommandAndStationProjection
@@ -50,10 +45,8 @@ from chargeledger.application.reservation_expiry import ReservationExpiry
 from chargeledger.application.station_presence import TwinAndDispatcher
 from chargeledger.application.supervisor import Supervisor
 from chargeledger.application.twin_service import TwinService
+from chargeledger.bootstrap_cluster import join_cluster, node_presence
 from chargeledger.config import Settings, UnknownIdTags
-
-if TYPE_CHECKING:
-    from chargeledger.adapters.postgres_presence import PostgresPresence
 
 log = logging.getLogger("chargeledger")
 
@@ -190,7 +183,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     twin = TwinService(
         MeasuredDocuments(documents, metrics), clock, settings.twin_flush_interval_s, quarantine
     )
-    presence, cluster = await _presence(settings, store)
+    presence, cluster = await node_presence(settings, store)
     await twin.load(shared=cluster is not None)
     registry = StationRegistry(documents)
     use_cases = build_use_cases(settings, clock, bus, documents, twin, store)
@@ -258,7 +251,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         supervisor.add("projections", projections.run)
         supervisor.add("reservation-expiry", reservation_expiry)
     else:
-        _join_cluster(
+        join_cluster(
             cluster,
             settings,
             supervisor,
@@ -345,53 +338,6 @@ def _version() -> str:
         return version("chargeledger")
     except PackageNotFoundError:
         return ""
-
-
-async def _presence(
-    settings: Settings, store: EventStore
-) -> tuple[Presence, PostgresPresence | None]:
-    """On PostgreSQL the node joins the cluster's connection registry; alone, it counts."""
-    from chargeledger.adapters.postgres_store import PostgresEventStore
-
-    if not isinstance(store, PostgresEventStore):
-        return LocalPresence(settings.node_id), None
-    from chargeledger.adapters.postgres_presence import PostgresPresence
-
-    database = store.database
-    presence = PostgresPresence(database, settings.node_id, settings.lease_s)
-    await presence.start()
-    return presence, presence
-
-
-def _join_cluster(
-    presence: PostgresPresence,
-    settings: Settings,
-    supervisor: Supervisor,
-    projections: ProjectionRunner,
-    reservation_expiry: Callable[[], Awaitable[None]],
-    twin: TwinService,
-    gateway: OcppGateway,
-    dispatcher: Dispatcher,
-    documents: DocumentStore,
-) -> None:
-    """Once-only jobs run on the leader; the rest on every node (application/cluster.py)."""
-    from chargeledger.adapters.postgres_documents import PostgresDocumentStore
-    from chargeledger.adapters.postgres_leadership import PostgresLeadership
-
-    presence.holding(gateway.held_here)
-    presence.on_lease_lost(lambda: gateway.drop_all("this node's lease lapsed"))
-    dispatcher.route_with(presence.route)
-    presence.on_routed(dispatcher.take_routed)
-    leadership = PostgresLeadership(presence.conninfo, settings.node_id)
-    if isinstance(documents, PostgresDocumentStore):
-        documents.leader_term = lambda: leadership.term
-    leadership.add("projections", projections.run)
-    leadership.add("reservation-expiry", reservation_expiry)
-    leadership.add("lapsed-nodes-sweep", presence.run_sweeper)
-    supervisor.add("leadership", leadership.run)
-    supervisor.add("projections-follow", projections.follow_checkpoint)
-    supervisor.add("lease", presence.keep_lease)
-    supervisor.add("twins-follow", lambda: follow_twins(twin, gateway.held_here))
 
 
 def store_failures() -> tuple[type[Exception], ...]:

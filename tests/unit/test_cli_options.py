@@ -86,7 +86,7 @@ def test_serve_has_one_option_per_declared_setting_and_builds_the_same_settings_
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from chargeledger.config import Settings, settings_options
-    from chargeledger.entrypoints.cli import _settings
+    from chargeledger.entrypoints.cli_serve import _settings
 
     serve = dict(_parsers(build_parser()))["chargeledger serve"]
     flags = {flag for action in serve._actions for flag in action.option_strings}

@@ -1,0 +1,213 @@
+"""The ``...Requested`` event of each operation, one per command of OCPP 1.6's six
+profiles (``domain/operations`` says which event opens which operation). Its
+``payload()`` is the command's arguments, named as in the API body (the reset's and
+the availability change's ``type`` included). Apart from ``command_events`` because
+these carry each operation's arguments, while that module holds what every command
+shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from chargeledger.domain.charging_profiles import ChargingProfile
+from chargeledger.domain.command_events import CommandRequested
+from chargeledger.domain.enums import (
+    AvailabilityType,
+    ChargingProfilePurpose,
+    ChargingRateUnit,
+    MessageTrigger,
+    ResetType,
+    UpdateType,
+)
+from chargeledger.domain.local_list_events import LocalListEntry
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoteStartRequested(CommandRequested):
+    """``charging_profile``: a TxProfile for the session, snake_case, checked;
+    ``connector_id`` ``None``: the station picks the connector."""
+
+    connector_id: int | None
+    id_tag: str
+    charging_profile: ChargingProfile | None = None
+
+    def payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"connector_id": self.connector_id, "id_tag": self.id_tag}
+        if self.charging_profile is not None:
+            payload["charging_profile"] = self.charging_profile
+        return payload
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoteStopRequested(CommandRequested):
+    transaction_id: int
+
+    def payload(self) -> dict[str, Any]:
+        return {"transaction_id": self.transaction_id}
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnlockConnectorRequested(CommandRequested):
+    connector_id: int
+
+    def payload(self) -> dict[str, Any]:
+        return {"connector_id": self.connector_id}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResetRequested(CommandRequested):
+    reset_type: ResetType
+
+    def payload(self) -> dict[str, Any]:
+        return {"type": self.reset_type}
+
+
+@dataclass(frozen=True, kw_only=True)
+class AvailabilityChangeRequested(CommandRequested):
+    connector_id: int
+    availability_type: AvailabilityType
+
+    def payload(self) -> dict[str, Any]:
+        return {"connector_id": self.connector_id, "type": self.availability_type}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TriggerMessageRequested(CommandRequested):
+    requested_message: MessageTrigger
+    connector_id: int | None = None
+
+    def payload(self) -> dict[str, Any]:
+        return {"requested_message": self.requested_message, "connector_id": self.connector_id}
+
+
+# --- the other operations of OCPP 1.6's six profiles (payload: every field) ----------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClearCacheRequested(CommandRequested):
+    """ClearCache: no arguments."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GetConfigurationRequested(CommandRequested):
+    """``key``: the keys asked for; ``None`` asks for every key."""
+
+    key: list[str] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeConfigurationRequested(CommandRequested):
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataTransferRequested(CommandRequested):
+    vendor_id: str
+    message_id: str | None = None
+    data: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateFirmwareRequested(CommandRequested):
+    location: str
+    retrieve_date: str
+    retries: int | None = None
+    retry_interval: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GetDiagnosticsRequested(CommandRequested):
+    """``start_time``/``stop_time``: the window of the log the station is to upload."""
+
+    location: str
+    retries: int | None = None
+    retry_interval: int | None = None
+    start_time: str | None = None
+    stop_time: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GetLocalListVersionRequested(CommandRequested):
+    """GetLocalListVersion: no arguments."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendLocalListRequested(CommandRequested):
+    """The list as sent, in ``local_authorization_list``."""
+
+    list_version: int
+    update_type: UpdateType
+    local_authorization_list: list[LocalListEntry] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReserveNowRequested(CommandRequested):
+    """Opens (or, with ``replaces``, changes) reservation ``reservation_id``; connector
+    0 reserves the station as a whole."""
+
+    reservation_id: int
+    connector_id: int
+    expiry_date: str
+    id_tag: str
+    parent_id_tag: str | None = None
+    replaces: bool = False
+
+    def payload(self) -> dict[str, Any]:
+        payload = super().payload()
+        del payload["replaces"]
+        return payload
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelReservationRequested(CommandRequested):
+    reservation_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetChargingProfileRequested(CommandRequested):
+    """``cs_charging_profiles``: the profile sent, snake_case, checked."""
+
+    connector_id: int
+    cs_charging_profiles: ChargingProfile
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClearChargingProfileRequested(CommandRequested):
+    """Clears by ``id``, or every profile matching the criteria given (none: all)."""
+
+    id: int | None = None
+    connector_id: int | None = None
+    charging_profile_purpose: ChargingProfilePurpose | None = None
+    stack_level: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GetCompositeScheduleRequested(CommandRequested):
+    connector_id: int
+    duration: int
+    charging_rate_unit: ChargingRateUnit | None = None
+
+
+REQUEST_EVENTS: tuple[type[CommandRequested], ...] = (
+    RemoteStartRequested,
+    RemoteStopRequested,
+    UnlockConnectorRequested,
+    ResetRequested,
+    AvailabilityChangeRequested,
+    TriggerMessageRequested,
+    ClearCacheRequested,
+    GetConfigurationRequested,
+    ChangeConfigurationRequested,
+    DataTransferRequested,
+    UpdateFirmwareRequested,
+    GetDiagnosticsRequested,
+    GetLocalListVersionRequested,
+    SendLocalListRequested,
+    ReserveNowRequested,
+    CancelReservationRequested,
+    SetChargingProfileRequested,
+    ClearChargingProfileRequested,
+    GetCompositeScheduleRequested,
+)
