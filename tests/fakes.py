@@ -8,7 +8,8 @@ from typing import Any
 
 from chargeledger.adapters.memory import InMemoryEventStore
 from chargeledger.application.ports import ANY, AppendResult, Metadata
-from chargeledger.application.registration import RegistrationPolicy, UnknownStations
+from chargeledger.application.registry import RegistrationPolicy
+from chargeledger.domain.enums import UnknownStations
 from chargeledger.domain.events import Event, StationBooted
 
 OPEN_REGISTRATION = RegistrationPolicy(None, UnknownStations.ACCEPT)

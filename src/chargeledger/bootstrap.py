@@ -39,8 +39,7 @@ from chargeledger.application.projections import CommandAndStationProjection
 from chargeledger.application.quarantine import Quarantine
 from chargeledger.application.queries import Views
 from chargeledger.application.readiness import StoreProbe, gateway_listening, read_models_within
-from chargeledger.application.registration import RegistrationPolicy
-from chargeledger.application.registry import StationRegistry
+from chargeledger.application.registry import RegistrationPolicy, StationRegistry
 from chargeledger.application.reservation_expiry import ReservationExpiry
 from chargeledger.application.station_presence import TwinAndDispatcher
 from chargeledger.application.supervisor import Supervisor

@@ -3,7 +3,10 @@
 Explicit semantics: ``add`` refuses an id already registered (its password stays as
 it is), ``set_password`` changes only the password (``None`` removes it), ``remove``
 takes the station out; each refuses an id that is not there. Ids are checked as the
-OCPP gateway checks them, so no registered id is one a station could never use."""
+OCPP gateway checks them, so no registered id is one a station could never use.
+
+A BootNotification's registration is decided from the registry's answer and the
+node's unknown-station policy (``RegistrationPolicy``)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chargeledger.application.ports import DocumentStore, DocumentWrite
+from chargeledger.domain.enums import UnknownStations
 from chargeledger.errors import ChargeledgerError
 
 REGISTRY = "station_registry"
@@ -127,3 +131,16 @@ def check_station_id(station_id: str) -> None:
 
 def registry_view(station: RegisteredStation) -> dict[str, Any]:
     return {"id": station.station_id, "has_password": station.password_hash is not None}
+
+
+@dataclass(frozen=True)
+class RegistrationPolicy:
+    """What a BootNotification's registration is decided from, looked up before deciding."""
+
+    registry: StationRegistry | None
+    """``None``: every id is known (a node without a registry)."""
+    unknown_stations: UnknownStations
+
+    async def known(self, station_id: str) -> bool:
+        """Whether the registry holds the station (every id, when there is no registry)."""
+        return self.registry is None or await self.registry.get(station_id) is not None

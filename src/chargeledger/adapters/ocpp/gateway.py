@@ -38,8 +38,8 @@ from chargeledger.adapters.ocpp.routing import StationConnection
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.ports import StationPresence
 from chargeledger.application.presence import LocalPresence, Presence
-from chargeledger.application.registration import UnknownStations
 from chargeledger.application.registry import StationRegistry
+from chargeledger.domain.enums import UnknownStations
 
 __all__ = ["GatewayOptions", "OcppGateway"]
 

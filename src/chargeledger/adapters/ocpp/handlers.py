@@ -22,7 +22,7 @@ from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.command_bus import CommandBus, stream_of
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.ports import Clock
-from chargeledger.application.registration import RegistrationPolicy
+from chargeledger.application.registry import RegistrationPolicy
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import RegisterBoot
 from chargeledger.domain.enums import RegistrationStatus

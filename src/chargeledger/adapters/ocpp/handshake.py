@@ -33,8 +33,8 @@ from chargeledger.adapters.ocpp.admission import (
     client_key,
 )
 from chargeledger.application.ports import StationPresence
-from chargeledger.application.registration import UnknownStations
 from chargeledger.application.registry import STATION_ID, RegisteredStation, StationRegistry
+from chargeledger.domain.enums import UnknownStations
 
 SUBPROTOCOLS = [Subprotocol("ocpp1.6")]
 PATH = re.compile(r"^/ocpp/([^/?]+)/?(\?.*)?$")

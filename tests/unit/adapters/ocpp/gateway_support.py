@@ -8,10 +8,10 @@ from chargeledger.adapters.ocpp.handlers import StationMessages
 from chargeledger.adapters.ocpp.v16.operations import OCPP16
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.dispatcher import Dispatcher
-from chargeledger.application.registration import UnknownStations
 from chargeledger.application.registry import StationRegistry
 from chargeledger.application.station_presence import TwinAndDispatcher
 from chargeledger.application.twin_service import TwinService
+from chargeledger.domain.enums import UnknownStations
 from tests.fakes import OPEN_REGISTRATION, FakeClock
 
 

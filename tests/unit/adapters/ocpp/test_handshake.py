@@ -15,8 +15,8 @@ from chargeledger.adapters.memory import InMemoryDocumentStore
 from chargeledger.adapters.ocpp.admission import RateLimitedLog
 from chargeledger.adapters.ocpp.handshake import SUBPROTOCOLS, Handshake, basic_credentials
 from chargeledger.application.ports import StationLink
-from chargeledger.application.registration import UnknownStations
 from chargeledger.application.registry import StationRegistry
+from chargeledger.domain.enums import UnknownStations
 
 
 class KnownStations:
