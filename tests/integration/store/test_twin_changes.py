@@ -114,3 +114,18 @@ async def test_a_database_of_the_first_schema_is_migrated_and_its_twins_read(
         assert await node.twins.refresh(held_here=()) == 0
     finally:
         await node.events.close()
+
+
+async def test_a_node_that_loaded_the_twins_reads_on_from_there(
+    nodes: tuple[Node, Node],
+) -> None:
+    a, b = nodes
+    for n in range(STATIONS):
+        a.twins.heartbeat(f"CP{n:05}", "2026-01-01T00:00:00Z")
+    await a.twins.flush()
+    await b.twins.load(shared=True)
+    assert len(b.twins.all()) == STATIONS
+
+    b.rows_read = 0
+    assert await b.twins.refresh(held_here=()) == 0
+    assert b.rows_read == 0
