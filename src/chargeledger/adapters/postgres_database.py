@@ -73,6 +73,20 @@ MIGRATIONS: list[str] = [
     CREATE TABLE checkpoints (name TEXT PRIMARY KEY, position BIGINT NOT NULL);
     CREATE TABLE sequences (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
     """,
+    # Each document carries the id of the transaction that last wrote it, so a node
+    # reads only the documents changed since its last read (``changed_since``); the
+    # rows already there keep 0, and are read once by a reader that starts from 0.
+    """
+    ALTER TABLE documents ADD COLUMN changed BIGINT NOT NULL DEFAULT 0;
+    CREATE OR REPLACE FUNCTION documents_mark_changed() RETURNS trigger AS $$
+    BEGIN
+        NEW.changed := pg_current_xact_id()::text::bigint;
+        RETURN NEW;
+    END $$ LANGUAGE plpgsql;
+    CREATE TRIGGER documents_mark_changed BEFORE INSERT OR UPDATE ON documents
+        FOR EACH ROW EXECUTE FUNCTION documents_mark_changed();
+    CREATE INDEX documents_by_change ON documents (model, changed, key);
+    """,
 ]
 
 

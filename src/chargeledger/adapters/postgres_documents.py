@@ -16,7 +16,7 @@ from chargeledger.adapters.postgres_database import PostgresDatabase
 from chargeledger.adapters.postgres_reads import ABSENT, DocumentGetBatcher
 from chargeledger.adapters.serialization import dumps
 from chargeledger.application.cluster import LeadershipLostError
-from chargeledger.application.ports import DocumentPage, DocumentWrite
+from chargeledger.application.ports import ChangeCursor, DocumentPage, DocumentWrite
 from chargeledger.application.quarantine import MisshapenDocumentError, Quarantine, check_shape
 
 AnyConnection = psycopg.AsyncConnection[Any]
@@ -26,6 +26,22 @@ _UPSERT_DOC = (
     "ON CONFLICT (model, key) DO UPDATE SET doc = excluded.doc, tag = excluded.tag"
 )
 _DELETE_DOC = "DELETE FROM documents WHERE model = %s AND key = %s"
+
+# A document's ``changed`` is the id of the transaction that last wrote it. Every id
+# below the oldest transaction still running has committed or never will, so a reader
+# that stops there never passes a write that commits later (as ``_VISIBLE_BOUND`` in
+# ``postgres_store.py``, and for the same reason: ids running in another database are
+# passed over).
+_CHANGED_BOUND = """(SELECT coalesce(
+    (SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+     WHERE x::text::bigint %% 4294967296 NOT IN (
+         SELECT backend_xid::text::bigint FROM pg_stat_activity
+         WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database())),
+    pg_snapshot_xmax(pg_current_snapshot())::text::bigint))"""
+_CHANGED_SINCE = (
+    "SELECT key, doc, changed FROM documents WHERE model = %s AND (changed, key) > (%s, %s) "
+    f"AND changed < {_CHANGED_BOUND} ORDER BY changed, key LIMIT %s"
+)
 
 
 class PostgresDocumentStore:
@@ -93,6 +109,20 @@ class PostgresDocumentStore:
             if doc is not None:
                 page.append((str(key), doc))
         return page
+
+    async def changed_since(
+        self, model: str, after: ChangeCursor, limit: int
+    ) -> tuple[DocumentPage, ChangeCursor]:
+        async with self._db.pool.connection() as conn:
+            cursor = await conn.execute(_CHANGED_SINCE, (model, after[0], after[1], limit))
+            rows = await cursor.fetchall()
+        page = []
+        for key, value, changed in rows:
+            after = (int(changed), str(key))
+            doc = self._readable(model, str(key), value)
+            if doc is not None:
+                page.append((str(key), doc))
+        return page, after
 
     async def write(self, writes: Sequence[DocumentWrite]) -> None:
         upserts, deletes = _split(writes)

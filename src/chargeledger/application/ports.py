@@ -253,6 +253,25 @@ class DocumentStore(Protocol):
         ...
 
 
+ChangeCursor = tuple[int, str]
+"""Where a reader of changed documents stopped: the change marker and key it read last."""
+
+NO_CHANGE_READ: Final[ChangeCursor] = (0, "")
+
+
+@runtime_checkable
+class ChangedDocuments(Protocol):
+    """Optional store capability: the documents of a model written since a cursor, so a
+    node that follows what other nodes write reads only what changed (PostgreSQL)."""
+
+    async def changed_since(
+        self, model: str, after: ChangeCursor, limit: int
+    ) -> tuple[DocumentPage, ChangeCursor]:
+        """Up to ``limit`` documents written after ``after``, in the order they were
+        written (a document written again comes again), and the cursor to read on from."""
+        ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware (UTC)."""

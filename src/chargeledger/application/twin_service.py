@@ -10,13 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from dataclasses import asdict, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from chargeledger.application.ports import Clock, DocumentStore, DocumentWrite
+from chargeledger.application.ports import (
+    NO_CHANGE_READ,
+    ChangedDocuments,
+    Clock,
+    DocumentStore,
+    DocumentWrite,
+)
 from chargeledger.application.quarantine import QUARANTINE, Quarantine
 from chargeledger.domain import meter_series as ms
 from chargeledger.domain import station_reports as r
@@ -27,6 +33,8 @@ log = logging.getLogger(__name__)
 
 TWINS = "twin"
 METERS = "meter"
+REFRESH_PAGE = 500
+"""Twins read per page by a refresh; the event loop runs between pages."""
 MAX_METERS_IN_MEMORY = 200_000
 """Meter telemetry: one document per transaction (its key) or per connector outside one."""
 
@@ -49,6 +57,9 @@ class TwinService:
         self._meters: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._dirty_meters: set[str] = set()
         self._flush_interval_s = flush_interval_s
+        self._change_cursor = NO_CHANGE_READ
+        self._recheck: set[str] = set()
+        """Stations whose stored twin is to be read again once not held here (refresh)."""
 
     async def load(self, shared: bool = False) -> None:
         """The last persisted twins; nobody is connected to a node that just started,
@@ -58,7 +69,7 @@ class TwinService:
         documents, logged, counted) and the others load: telemetry comes back with the
         station's next message, a node that will not start never does."""
         set_aside: list[DocumentWrite] = []
-        for doc in await self._documents.list(TWINS):
+        async for doc in self._stored_twins():
             try:
                 twin = _from_doc(doc) if shared else replace(_from_doc(doc), connected=False)
             except Exception as error:
@@ -78,18 +89,66 @@ class TwinService:
             except Exception:
                 log.exception("could not copy %d quarantined twins aside", len(set_aside))
 
+    async def _stored_twins(self) -> AsyncIterator[dict[str, Any]]:
+        """Every stored twin; on a store that marks changes, a page at a time, and the
+        following refreshes read on from there instead of from the start."""
+        if not isinstance(self._documents, ChangedDocuments):
+            for doc in await self._documents.list(TWINS):
+                yield doc
+            return
+        while True:
+            page, self._change_cursor = await self._documents.changed_since(
+                TWINS, self._change_cursor, REFRESH_PAGE
+            )
+            for _, doc in page:
+                yield doc
+            if len(page) < REFRESH_PAGE:
+                return
+            await asyncio.sleep(0)
+
     async def refresh(self, held_here: Collection[str]) -> int:
         """Take the stored twins of stations connected to other nodes (their holders
-        write them); those held here, or changed here and not yet written, stay."""
+        write them); those held here, or changed here and not yet written, stay.
+
+        On a store that marks changes, only the twins written since the last refresh
+        are read, a page at a time, giving the event loop back between pages: the
+        work follows the cluster's changes, not its size."""
+        if not isinstance(self._documents, ChangedDocuments):
+            return self._take_all(await self._documents.list(TWINS), held_here, remember=False)
+        taken = await self._take_rechecked(self._documents, held_here)
+        while True:
+            page, self._change_cursor = await self._documents.changed_since(
+                TWINS, self._change_cursor, REFRESH_PAGE
+            )
+            taken += self._take_all((doc for _, doc in page), held_here)
+            if len(page) < REFRESH_PAGE:
+                return taken
+            await asyncio.sleep(0)
+
+    def _take_all(
+        self, docs: Iterable[dict[str, Any]], held_here: Collection[str], remember: bool = True
+    ) -> int:
         taken = 0
-        for doc in await self._documents.list(TWINS):
+        for doc in docs:
             station_id = doc["station_id"]
             if station_id in held_here or station_id in self._dirty:
+                if remember:  # written elsewhere while ours: looked at again once not
+                    self._recheck.add(station_id)
                 continue
+            self._recheck.discard(station_id)
             self._twins[station_id] = _from_doc(doc)
             self._took_last_message(doc)
             taken += 1
         return taken
+
+    async def _take_rechecked(self, documents: DocumentStore, held_here: Collection[str]) -> int:
+        """Twins passed over while held or changed here, and twins this node wrote since
+        (a write over a newer holder's is refused by the store): once no longer held
+        here, what is stored for them is taken, as it will not come as a change."""
+        free = [sid for sid in self._recheck if sid not in held_here and sid not in self._dirty]
+        self._recheck.difference_update(free)
+        docs = await asyncio.gather(*(documents.get(TWINS, sid) for sid in free))
+        return self._take_all((doc for doc in docs if doc is not None), held_here)
 
     def get(self, station_id: str) -> t.StationTwin | None:
         return self._twins.get(station_id)
@@ -247,6 +306,8 @@ class TwinService:
             for sid in sorted(dirty)
             if (twin := self._twins.get(sid)) is not None
         ]
+        if isinstance(self._documents, ChangedDocuments):
+            self._recheck.update(dirty)
         writes += [DocumentWrite(METERS, key, self._meters[key]) for key in sorted(meters)]
         try:
             await self._documents.write(writes)
