@@ -118,17 +118,18 @@ class LinkDuringOutage(FakeLink):
         return await super().call(action, payload)
 
 
-async def test_an_answer_given_while_the_store_is_away_is_recorded_once_it_is_back() -> None:
-    clock, store, documents = FakeClock(), StoreThatGoesAway(), InMemoryDocumentStore()
+def _dispatcher_over(store: StoreThatGoesAway) -> tuple[CommandBus, Dispatcher]:
+    """A bus and a dispatcher over a store that can go away, its outage a store failure."""
+    clock, documents = FakeClock(), InMemoryDocumentStore()
     bus = CommandBus(store, clock)
-    dispatcher = Dispatcher(
-        bus,
-        documents,
-        clock,
-        TwinService(documents, clock),
-        OCPP16,
-        store_failures=(StoreOutageError,),
-    )
+    twin = TwinService(documents, clock)
+    failures = (StoreOutageError,)
+    return bus, Dispatcher(bus, documents, clock, twin, OCPP16, store_failures=failures)
+
+
+async def test_an_answer_given_while_the_store_is_away_is_recorded_once_it_is_back() -> None:
+    store = StoreThatGoesAway()
+    bus, dispatcher = _dispatcher_over(store)
     await dispatcher.station_ready(link := LinkDuringOutage(store))
     await bus.execute("CP1", _start("k3", LATER))  # taken by the dispatcher at its commit
     for _ in range(100):
@@ -157,16 +158,8 @@ class WitnessLink(FakeLink):
 async def test_i3_no_call_leaves_for_a_request_that_was_not_committed() -> None:
     """I3: a request whose append fails is never sent; one that commits is sent only
     after its requesting event, and its dispatch, are in the log."""
-    clock, store, documents = FakeClock(), StoreThatGoesAway(), InMemoryDocumentStore()
-    bus = CommandBus(store, clock)
-    dispatcher = Dispatcher(
-        bus,
-        documents,
-        clock,
-        TwinService(documents, clock),
-        OCPP16,
-        store_failures=(StoreOutageError,),
-    )
+    store = StoreThatGoesAway()
+    bus, dispatcher = _dispatcher_over(store)
     await dispatcher.station_ready(link := WitnessLink(store))
     store.away = True
     with pytest.raises(StoreOutageError):
