@@ -14,8 +14,10 @@ from chargeledger.adapters.clock import SystemClock
 from chargeledger.adapters.metrics import MeasuredDocuments, NodeMetrics, measured
 from chargeledger.adapters.ocpp.gateway import GatewayOptions, OcppGateway
 from chargeledger.adapters.ocpp.handlers import StationMessages
+from chargeledger.adapters.ocpp.schemas import OCPP201
 from chargeledger.adapters.ocpp.session_messages import SessionMessages
 from chargeledger.adapters.ocpp.v16.operations import OCPP16
+from chargeledger.adapters.ocpp.v201.operations import OCPP201_OPERATIONS
 from chargeledger.adapters.sqlite_database import SQLiteDatabase, sqlite_path
 from chargeledger.adapters.sqlite_documents import SQLiteDocumentStore
 from chargeledger.adapters.sqlite_store import SQLiteEventStore
@@ -194,6 +196,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         clock,
         twin,
         OCPP16,
+        protocols={OCPP201: OCPP201_OPERATIONS},
         reconcile_grace_s=settings.reconcile_grace_s,
         response_timeout_s=settings.response_timeout_s,
         held_elsewhere=None if cluster is None else cluster.held_elsewhere,

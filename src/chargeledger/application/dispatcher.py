@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -73,6 +73,7 @@ class Dispatcher:
         clock: Clock,
         twin: TwinService,
         protocol: StationProtocol,
+        protocols: Mapping[str, StationProtocol] | None = None,
         reconcile_grace_s: float = 10.0,
         expiry_check_s: float = 1.0,
         response_timeout_s: float = RESPONSE_TIMEOUT_S,
@@ -87,6 +88,8 @@ class Dispatcher:
         self._clock = clock
         self._twin = twin
         self._protocol = protocol
+        self._protocols = dict(protocols or {})
+        """By the link's ``protocol``; ``protocol`` speaks to a link of any other."""
         self._reconcile_grace_s = reconcile_grace_s
         self._expiry_check_s = expiry_check_s
         self._response_timeout_s = response_timeout_s
@@ -300,7 +303,8 @@ class Dispatcher:
             return
         self._in_flight.add(command_id)
         try:
-            answer = await link.call(*self._protocol.call(command.name, command.payload))
+            spoken = self._spoken(link)
+            answer = await link.call(*spoken.call(command.name, command.payload, command_id))
         except StationOfflineError:
             # The connection went before the CALL left: the station cannot have acted,
             # so the next connection gets it as a new attempt, not as a doubt.
@@ -312,10 +316,13 @@ class Dispatcher:
             log.warning("station %s left before answering %s", link.station_id, command_id)
         else:
             faults.crash_point("after-answer")
-            outcome, detail = self._protocol.answer(command.name, command.payload, answer)
+            outcome, detail = spoken.answer(command.name, command.payload, answer)
             await self._outcomes.record(link.station_id, command_id, outcome, detail, result=answer)
         finally:
             self._in_flight.discard(command_id)
+
+    def _spoken(self, link: StationLink) -> StationProtocol:
+        return self._protocols.get(getattr(link, "protocol", ""), self._protocol)
 
     def _start_reconciling(self, link: StationLink, command: OutgoingCommand) -> None:
         if command.command_id in self._reconciling:
@@ -332,7 +339,7 @@ class Dispatcher:
             # Ask the station to tell us where it stands, then give it time to report
             # what it did while we could not hear it (queued StartTransactions etc.).
             with contextlib.suppress(Exception):
-                await link.call(*self._protocol.status_request())
+                await link.call(*self._spoken(link).status_request())
             await asyncio.sleep(self._reconcile_grace_s)
             await self._outcomes.record_verdict(link.station_id, command, self._twin)
         except Exception:

@@ -311,6 +311,8 @@ class StationLink(Protocol):
 
     station_id: str
     epoch: int
+    protocol: str
+    """The OCPP version it speaks, by its WebSocket subprotocol (``ocpp1.6``)."""
 
     async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Send a CALL and return the CALLRESULT payload.
@@ -371,10 +373,18 @@ class StationAnswerInvalidError(StationCallError):
 
 class StationProtocol(Protocol):
     """How the operations are spoken to a station in one protocol version (OCPP 1.6:
-    ``adapters/ocpp/v16``): the CALL for a command, and what its answer means."""
+    ``adapters/ocpp/v16``, 2.0.1: ``adapters/ocpp/v201``): the CALL for a command, and
+    what its answer means."""
 
-    def call(self, name: str, payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        """The action and payload of the CALL for a command of operation ``name``."""
+    def call(
+        self, name: str, payload: Mapping[str, Any], command_id: str = ""
+    ) -> tuple[str, dict[str, Any]]:
+        """The action and payload of the CALL for a command of operation ``name``
+        (``command_id`` numbers what the version needs numbered, e.g. ``remoteStartId``)."""
+        ...
+
+    def speaks(self, name: str) -> bool:
+        """Whether operation ``name`` has a message in this version."""
         ...
 
     def answer(

@@ -194,6 +194,8 @@ def station_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict
         doc["serial"] = recorded.event.serial_number
         doc["firmware"] = recorded.event.firmware_version
         doc["last_boot"] = recorded.event.booted_at
+        if recorded.event.reason is not None:
+            doc["boot_reason"] = recorded.event.reason
     doc["version"] = recorded.version
     doc["position"] = recorded.position
     return doc

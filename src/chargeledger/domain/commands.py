@@ -51,6 +51,8 @@ class RegisterBoot(Command):
     known_station: bool = True
     unknown_stations: UnknownStations = UnknownStations.ACCEPT
     serial_number: str | None = None
+    reason: str | None = None
+    """Why it booted (OCPP 2.0.1's ``reason``: PowerUp, RemoteReset, ...); 1.6 says not."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -160,6 +160,7 @@ def _boot(command: c.RegisterBoot) -> e.StationBooted:
         firmware_version=command.firmware_version,
         booted_at=command.booted_at,
         serial_number=command.serial_number,
+        reason=command.reason,
     )
 
 

@@ -20,3 +20,5 @@ class StationBooted(Event):
     booted_at: str
     serial_number: str | None = None
     """``chargePointSerialNumber`` (or the older ``chargeBoxSerialNumber``), if sent."""
+    reason: str | None = None
+    """OCPP 2.0.1's boot reason (PowerUp, RemoteReset, FirmwareUpdate, ...), if sent."""

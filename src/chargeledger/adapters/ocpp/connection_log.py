@@ -39,19 +39,31 @@ def peer(transport: asyncio.BaseTransport) -> str:
 def action_label(action: str) -> str:
     """The action as a metric label: a name a station made up becomes ``unknown``, so a
     hostile client cannot grow the label set without bound."""
-    if action in schemas.STATION_ACTIONS or schemas.known_action(action):
+    if (
+        action in schemas.STATION_ACTIONS
+        or action in schemas.STATION_ACTIONS_201
+        or schemas.known_action(action)
+        or schemas.known_action(action, schemas.OCPP201)
+    ):
         return action
     return "unknown"
 
 
-def opened(metrics: NodeMetrics, station_id: str, client: str, request: Request, tls: bool) -> None:
-    metrics.connections_opened.labels(PROTOCOL).inc()
+def opened(
+    metrics: NodeMetrics,
+    station_id: str,
+    client: str,
+    request: Request,
+    tls: bool,
+    protocol: str = PROTOCOL,
+) -> None:
+    metrics.connections_opened.labels(protocol).inc()
     auth = (
         "basic" if request.headers.get("Authorization", "").lower().startswith("basic ") else "none"
     )
     log.info(
         "station connected (protocol %s, %s, auth %s)",
-        PROTOCOL,
+        protocol,
         "wss" if tls else "ws",
         auth,
         extra={"station": station_id, "client": client},

@@ -91,6 +91,7 @@ class OcppGateway:
         self._refusing: set[WebSocketConnection] = set()
         self.listening = asyncio.Event()
         schemas.warm_up(schemas.STATION_ACTIONS)
+        schemas.warm_up(schemas.STATION_ACTIONS_201, schemas.OCPP201)
 
     @property
     def connected_count(self) -> int:
@@ -270,6 +271,7 @@ class OcppGateway:
             connection.send_text,
             options.response_timeout_s,
             options.max_queue,
+            connection.ws.subprotocol or schemas.OCPP16,
         )
         connection.session = session
         await self.take_over(connection, session)
@@ -279,7 +281,9 @@ class OcppGateway:
             return
         connection.accept(response)
         tls = connection.transport.get_extra_info("sslcontext") is not None
-        connection_log.opened(self.metrics, station_id, connection.client, request, tls)
+        connection_log.opened(
+            self.metrics, station_id, connection.client, request, tls, session.protocol
+        )
         self._went_live(connection, session)
 
     # -- takeover (I8) -----------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 
 from ocpp.v16.enums import DataTransferStatus
 
+from chargeledger.adapters.ocpp.schemas import OCPP16
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.command_bus import CommandBus, stream_of
 from chargeledger.application.dispatcher import Dispatcher
@@ -73,11 +74,40 @@ class StationMessages:
             "FirmwareStatusNotification": self.firmware_status_notification,
             **(business or {}),  # Authorize, Start/StopTransaction, MeterValues: session_messages
         }
+        self._by_protocol: dict[str, Mapping[str, Handler]] = {OCPP16: self.handlers}
+
+    def speak(self, protocol: str, handlers: Mapping[str, Handler]) -> None:
+        """Serve the stations of another OCPP version with ``handlers`` (``v201``)."""
+        self._by_protocol[protocol] = handlers
+
+    def handlers_for(self, protocol: str) -> Mapping[str, Handler]:
+        """The handlers of a connection's version (none for a version not spoken here)."""
+        return self._by_protocol.get(protocol, {})
 
     def _now(self) -> str:
         return iso_z(self._clock.now())
 
     async def boot_notification(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        return await self.register_boot(
+            session,
+            vendor=payload["chargePointVendor"],
+            model=payload["chargePointModel"],
+            firmware_version=payload.get("firmwareVersion"),
+            serial_number=payload.get("chargePointSerialNumber")
+            or payload.get("chargeBoxSerialNumber"),
+        )
+
+    async def register_boot(
+        self,
+        session: StationSession,
+        vendor: str,
+        model: str,
+        firmware_version: str | None,
+        serial_number: str | None,
+        reason: str | None = None,
+    ) -> Reply:
+        """A boot of either version: recorded, answered, and once accepted what waits
+        for the station goes out after the answer."""
         now = self._now()
         self._twin.booted(session.station_id, now)
         result = await self._bus.execute(
@@ -87,12 +117,12 @@ class StationMessages:
                 station_id=session.station_id,
                 known_station=await self._registration.known(session.station_id),
                 unknown_stations=self._registration.unknown_stations,
-                vendor=payload["chargePointVendor"],
-                model=payload["chargePointModel"],
-                firmware_version=payload.get("firmwareVersion"),
+                vendor=vendor,
+                model=model,
+                firmware_version=firmware_version,
                 booted_at=now,
-                serial_number=payload.get("chargePointSerialNumber")
-                or payload.get("chargeBoxSerialNumber"),
+                serial_number=serial_number,
+                reason=reason,
             ),
         )
         registration = result.state.registration or RegistrationStatus.REJECTED

@@ -1,6 +1,7 @@
 """The handshake's answer, before any WebSocket is open: the path and station id, the
 registry and HTTP Basic auth (security profile 1), the budget of new station ids in
-accept mode, and the WebSocket upgrade checks (the ``ocpp1.6`` subprotocol). The
+accept mode, and the WebSocket upgrade checks (the ``ocpp2.0.1`` or ``ocpp1.6``
+subprotocol; 2.0.1 when a station offers both, as OCPP-J 2.0.1 §3 asks). The
 result is a refusal, or a ``101`` not yet sent: the listener sends it once the
 station's older connection is gone (takeover, I8).
 
@@ -32,11 +33,13 @@ from chargeledger.adapters.ocpp.admission import (
     TokenBuckets,
     client_key,
 )
+from chargeledger.adapters.ocpp.schemas import OCPP16, OCPP201
 from chargeledger.application.ports import StationPresence
 from chargeledger.application.registry import STATION_ID, RegisteredStation, StationRegistry
 from chargeledger.domain.enums import UnknownStations
 
-SUBPROTOCOLS = [Subprotocol("ocpp1.6")]
+SUBPROTOCOLS = [Subprotocol(OCPP201), Subprotocol(OCPP16)]
+"""In the order the server prefers them: websockets picks the first one offered."""
 PATH = re.compile(r"^/ocpp/([^/?]+)/?(\?.*)?$")
 
 

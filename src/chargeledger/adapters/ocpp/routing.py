@@ -86,17 +86,20 @@ class StationConnection(WebSocketConnection):
     def _handle_call(self, call: framing.Call) -> None:
         session = self.session
         assert session is not None
-        handler = self.gateway.messages.handlers.get(call.action)
+        protocol = session.protocol
+        handler = self.gateway.messages.handlers_for(protocol).get(call.action)
         if handler is None:
-            if call.action in schemas.STATION_ACTIONS or schemas.known_action(call.action):
+            served = schemas.STATION_ACTIONS_OF.get(protocol, frozenset())
+            if call.action in served or schemas.known_action(call.action, protocol):
                 self._error(call, framing.NOT_SUPPORTED, f"{call.action} is not served here")
             else:
+                spoken = "OCPP 2.0.1" if protocol == schemas.OCPP201 else "OCPP 1.6"
                 self._error(
-                    call, framing.NOT_IMPLEMENTED, f"{call.action} is not an OCPP 1.6 action"
+                    call, framing.NOT_IMPLEMENTED, f"{call.action} is not an {spoken} action"
                 )
             return
         try:
-            schemas.check(call.action, call.payload)
+            schemas.check(call.action, call.payload, protocol)
         except schemas.PayloadError as error:
             self._error(call, error.code, error.description)
             return
@@ -130,7 +133,7 @@ class StationConnection(WebSocketConnection):
         if session.fenced:
             return
         try:
-            schemas.check(f"{call.action}Response", reply.payload)
+            schemas.check(f"{call.action}Response", reply.payload, session.protocol)
         except schemas.PayloadError as error:
             log.error("our answer to %s broke its schema: %s", call.action, error.description)
             self._error(call, framing.INTERNAL_ERROR, "the CSMS could not handle it")

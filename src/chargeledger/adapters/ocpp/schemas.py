@@ -1,6 +1,9 @@
-"""The ``ocpp`` package's OCPP 1.6 JSON schemas, compiled once into fast validators.
+"""The ``ocpp`` package's OCPP 1.6 and 2.0.1 JSON schemas, compiled once into fast
+validators, each version's by its WebSocket subprotocol (``OCPP16``, ``OCPP201``).
 
-``check`` names a payload's fault with the CALLERROR code OCPP-J 1.6 gives it.
+``check`` names a payload's fault with the CALLERROR code OCPP-J gives it. Schemas
+are named by action, as 1.6 names its files: ``Heartbeat`` and ``HeartbeatResponse``
+(2.0.1's files say ``HeartbeatRequest``; that is resolved here).
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ from chargeledger.adapters.ocpp import framing
 from chargeledger.errors import ChargeledgerError
 
 Validator = Callable[[Any], Any]
+
+OCPP16: Final = "ocpp1.6"
+OCPP201: Final = "ocpp2.0.1"
+_PACKAGES: Final = {OCPP16: "ocpp.v16.schemas", OCPP201: "ocpp.v201.schemas"}
 
 # Stations send timestamps with and without a zone and with any fraction; the
 # specification's intent is ISO 8601, so we accept what real stations send.
@@ -67,6 +74,39 @@ STATION_ACTIONS: Final = frozenset(
 )
 """The CALLs a 1.6 station may send; any other 1.6 action flows the other way."""
 
+STATION_ACTIONS_201: Final = frozenset(
+    {
+        "Authorize",
+        "BootNotification",
+        "ClearedChargingLimit",
+        "DataTransfer",
+        "FirmwareStatusNotification",
+        "Get15118EVCertificate",
+        "GetCertificateStatus",
+        "Heartbeat",
+        "LogStatusNotification",
+        "MeterValues",
+        "NotifyChargingLimit",
+        "NotifyCustomerInformation",
+        "NotifyDisplayMessages",
+        "NotifyEVChargingNeeds",
+        "NotifyEVChargingSchedule",
+        "NotifyEvent",
+        "NotifyMonitoringReport",
+        "NotifyReport",
+        "PublishFirmwareStatusNotification",
+        "ReportChargingProfiles",
+        "ReservationStatusUpdate",
+        "SecurityEventNotification",
+        "SignCertificate",
+        "StatusNotification",
+        "TransactionEvent",
+    }
+)
+"""The CALLs a 2.0.1 station may send."""
+
+STATION_ACTIONS_OF: Final = {OCPP16: STATION_ACTIONS, OCPP201: STATION_ACTIONS_201}
+
 
 MIN_YEAR: Final = 1970
 MAX_YEAR: Final = 9998
@@ -104,22 +144,32 @@ class PayloadError(ChargeledgerError):
 
 
 @cache
-def _schema_names() -> frozenset[str]:
-    folder = resources.files("ocpp.v16.schemas")
+def _schema_names(version: str = OCPP16) -> frozenset[str]:
+    folder = resources.files(_PACKAGES[version])
     return frozenset(
-        entry.name.removesuffix(".json")
+        _action_name(entry.name.removesuffix(".json"))
         for entry in folder.iterdir()
         if entry.name.endswith(".json")
     )
 
 
+def _action_name(file_name: str) -> str:
+    return file_name.removesuffix("Request") if file_name.endswith("Request") else file_name
+
+
+def _file_name(name: str, version: str) -> str:
+    if version == OCPP16 or name.endswith("Response"):
+        return name
+    return f"{name}Request"
+
+
 @cache
-def validator(name: str) -> Validator | None:
-    """The compiled validator of schema ``name`` (``Heartbeat``, ``HeartbeatResponse``),
-    compiled on first use and kept for the life of the process."""
-    if name not in _schema_names():
+def validator(name: str, version: str = OCPP16) -> Validator | None:
+    """The compiled validator of schema ``name`` (``Heartbeat``, ``HeartbeatResponse``)
+    of ``version``, compiled on first use and kept for the life of the process."""
+    if version not in _PACKAGES or name not in _schema_names(version):
         return None
-    schema = _load(name)
+    schema = _load(name, version)
     schema.pop("$schema", None)
     schema.pop("id", None)
     schema.pop("$id", None)
@@ -129,29 +179,30 @@ def validator(name: str) -> Validator | None:
     return compiled
 
 
-_VALIDATORS: dict[str, Validator] = {}
+_VALIDATORS: dict[tuple[str, str], Validator] = {}
 """Warmed-up validators, looked up without the cache wrapper on the hot path."""
 
 
-def warm_up(actions: Iterable[str]) -> None:
+def warm_up(actions: Iterable[str], version: str = OCPP16) -> None:
     """Compile the request and response validators of ``actions`` now, not on first use."""
     for action in actions:
         for name in (action, f"{action}Response"):
-            compiled = validator(name)
+            compiled = validator(name, version)
             if compiled is not None:
-                _VALIDATORS[name] = compiled
+                _VALIDATORS[name, version] = compiled
 
 
-def known_action(action: str) -> bool:
-    """Whether ``action`` is an OCPP 1.6 message (in either direction)."""
-    return not action.endswith("Response") and action in _schema_names()
+def known_action(action: str, version: str = OCPP16) -> bool:
+    """Whether ``action`` is a message of ``version`` (in either direction)."""
+    return not action.endswith("Response") and action in _schema_names(version)
 
 
-def check(name: str, payload: dict[str, Any]) -> None:
-    """Raise ``PayloadError`` when ``payload`` breaks schema ``name``."""
-    validate = _VALIDATORS.get(name) or validator(name)
+def check(name: str, payload: dict[str, Any], version: str = OCPP16) -> None:
+    """Raise ``PayloadError`` when ``payload`` breaks schema ``name`` of ``version``."""
+    validate = _VALIDATORS.get((name, version)) or validator(name, version)
     if validate is None:
-        raise PayloadError(framing.NOT_IMPLEMENTED, f"{name}: no OCPP 1.6 schema")
+        spoken = "OCPP 1.6" if version == OCPP16 else "OCPP 2.0.1"
+        raise PayloadError(framing.NOT_IMPLEMENTED, f"{name}: no {spoken} schema")
     try:
         validate(payload)
     except fastjsonschema.JsonSchemaValueException as exc:
@@ -159,7 +210,7 @@ def check(name: str, payload: dict[str, Any]) -> None:
         code = _CODE_BY_RULE.get(rule, framing.FORMATION_VIOLATION)
         message = (exc.message or rule).replace("data.", "", 1).replace("data ", "payload ", 1)
         raise PayloadError(code, f"{name}: {message}") from None
-    numbers = _numbers_of(name)
+    numbers = _numbers_of(name, version)
     if numbers is not None:
         _check_numbers(name, numbers, payload, "")
     where = _nul_in(payload, "")
@@ -204,8 +255,9 @@ def _check_numbers(name: str, schema: dict[str, Any], value: Any, path: str) -> 
                 f"{name}: {path or 'payload'} must be an integer, not {value!r}",
             )
         if type(value) is int:
-            high = MAX_CONNECTOR_ID if path.endswith("connectorId") else MAX_INTEGER
-            low = 0 if path.endswith("connectorId") else MIN_INTEGER
+            numbered = path.endswith(("connectorId", "evseId", "evse.id"))
+            high = MAX_CONNECTOR_ID if numbered else MAX_INTEGER
+            low = 0 if numbered else MIN_INTEGER
             if not low <= value <= high:
                 raise PayloadError(
                     framing.PROPERTY_CONSTRAINT_VIOLATION,
@@ -229,17 +281,34 @@ def _check_numbers(name: str, schema: dict[str, Any], value: Any, path: str) -> 
 
 
 @cache
-def _numbers_of(name: str) -> dict[str, Any] | None:
+def _numbers_of(name: str, version: str = OCPP16) -> dict[str, Any] | None:
     """Schema ``name`` if it holds an integer or a number anywhere, else None (nothing
-    to check: most messages, Heartbeat among them)."""
-    if name not in _schema_names():
+    to check: most messages, Heartbeat among them); 2.0.1's ``$ref``s resolved."""
+    if version not in _PACKAGES or name not in _schema_names(version):
         return None
-    schema = _load(name)
+    schema = _load(name, version)
     text = json.dumps(schema)
-    return schema if '"integer"' in text or '"number"' in text else None
+    if '"integer"' not in text and '"number"' not in text:
+        return None
+    resolved: dict[str, Any] = _resolved(schema, schema.get("definitions", {}), 0)
+    return resolved
 
 
-def _load(name: str) -> dict[str, Any]:
-    text = resources.files("ocpp.v16.schemas").joinpath(f"{name}.json").read_text("utf-8")
+def _resolved(value: Any, definitions: dict[str, Any], depth: int) -> Any:
+    """``value`` with its ``#/definitions/X`` references inlined (2.0.1's schemas have
+    no recursive ones; ``depth`` bounds it all the same)."""
+    if isinstance(value, dict):
+        ref = value.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/definitions/") and depth < 16:
+            return _resolved(definitions.get(ref.rsplit("/", 1)[1], {}), definitions, depth + 1)
+        return {key: _resolved(item, definitions, depth) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_resolved(item, definitions, depth) for item in value]
+    return value
+
+
+def _load(name: str, version: str = OCPP16) -> dict[str, Any]:
+    folder = resources.files(_PACKAGES[version])
+    text = folder.joinpath(f"{_file_name(name, version)}.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema

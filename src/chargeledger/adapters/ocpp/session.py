@@ -64,6 +64,7 @@ class StationSession:
         "_successor",
         "epoch",
         "max_queue",
+        "protocol",
         "registered",
         "response_timeout_s",
         "station_id",
@@ -76,8 +77,11 @@ class StationSession:
         send_text: SendText,
         response_timeout_s: float = RESPONSE_TIMEOUT_S,
         max_queue: int = 64,
+        protocol: str = schemas.OCPP16,
     ) -> None:
         self.station_id = station_id
+        self.protocol = protocol
+        """The OCPP version this connection speaks (its WebSocket subprotocol)."""
         self.epoch = epoch
         self.response_timeout_s = response_timeout_s
         self.max_queue = max_queue
@@ -112,7 +116,7 @@ class StationSession:
     async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Queue a CALL, send it in turn, and return the station's CALLRESULT payload."""
         try:
-            schemas.check(action, payload)
+            schemas.check(action, payload, self.protocol)
         except schemas.PayloadError as error:
             raise InvalidCallError(
                 f"{action} for {self.station_id} not sent: {error.description}"
@@ -178,7 +182,7 @@ class StationSession:
         if entry.timer is not None:
             entry.timer.cancel()
         if not entry.future.done():  # a caller that stopped waiting still had it answered
-            error = _answer_error(entry.action, frame)
+            error = _answer_error(entry.action, frame, self.protocol)
             if error is None and isinstance(frame, CallResult):
                 entry.future.set_result(frame.payload)
             elif error is not None:
@@ -219,11 +223,13 @@ class StationSession:
             )
 
 
-def _answer_error(action: str, frame: CallResult | CallErrorFrame) -> StationCallError | None:
+def _answer_error(
+    action: str, frame: CallResult | CallErrorFrame, protocol: str
+) -> StationCallError | None:
     if isinstance(frame, CallErrorFrame):
         return StationCallError(frame.code, frame.description)
     try:
-        schemas.check(f"{action}Response", frame.payload)
+        schemas.check(f"{action}Response", frame.payload, protocol)
     except schemas.PayloadError as error:
         return StationAnswerInvalidError(
             error.code, f"the station's answer breaks the OCPP schema: {error.description}"

@@ -13,6 +13,7 @@ in the command's ``detail``. The answer is always kept as the command's ``result
 from __future__ import annotations
 
 import re
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,11 @@ def camel(value: Any) -> Any:
     if isinstance(value, list):
         return [camel(item) for item in value]
     return value
+
+
+def request_number(command_id: str) -> int:
+    """A positive 31-bit number for a command id, the same on every node and attempt."""
+    return zlib.crc32(command_id.encode("utf-8")) & 0x7FFFFFFF
 
 
 def status(result: Mapping[str, Any]) -> Any:
@@ -65,6 +71,9 @@ class OperationSpec:
     """The answer's status; an answer without one is given one here."""
     details: Mapping[str, str] = field(default_factory=dict)
     """What each status means; ``{field}`` is filled from the command's payload."""
+    numbered: bool = False
+    """``to_call`` also gets ``request_id``, a number made from the command id (OCPP
+    2.0.1's ``remoteStartId``, ``requestId``): the same command, the same number."""
 
     @property
     def name(self) -> str:
@@ -93,9 +102,16 @@ class SpokenOperations:
         self.specs: Mapping[str, OperationSpec] = {spec.name: spec for spec in specs}
         self._status_request = status_request
 
-    def call(self, name: str, payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    def call(
+        self, name: str, payload: Mapping[str, Any], command_id: str = ""
+    ) -> tuple[str, dict[str, Any]]:
         spec = self.specs[name]
+        if spec.numbered:
+            payload = {**payload, "request_id": request_number(command_id)}
         return spec.action, spec.to_call(payload)
+
+    def speaks(self, name: str) -> bool:
+        return name in self.specs
 
     def answer(
         self, name: str, payload: Mapping[str, Any], result: Mapping[str, Any]

@@ -92,9 +92,9 @@ async def test_a_wrong_path_or_station_id_is_refused_with_what_to_do() -> None:
     assert (response.status_code, station_id) == (400, None)
 
 
-async def test_a_station_without_the_ocpp_subprotocol_gets_no_101() -> None:
+async def test_a_station_without_a_subprotocol_we_speak_gets_no_101() -> None:
     handshake = await handshake_with(accept_unknown=False)
-    response, station_id = await answer(handshake, upgrade("/ocpp/CP-1", subprotocol="ocpp2.0.1"))
+    response, station_id = await answer(handshake, upgrade("/ocpp/CP-1", subprotocol="ocpp2.1"))
     assert response.status_code != 101 and station_id is None
 
 
