@@ -17,6 +17,7 @@ from chargeledger.adapters.ocpp.handlers import StationMessages
 from chargeledger.adapters.ocpp.schemas import OCPP201
 from chargeledger.adapters.ocpp.session_messages import SessionMessages
 from chargeledger.adapters.ocpp.v16.operations import OCPP16
+from chargeledger.adapters.ocpp.v201.messages import Messages201
 from chargeledger.adapters.ocpp.v201.operations import OCPP201_OPERATIONS
 from chargeledger.adapters.sqlite_database import SQLiteDatabase, sqlite_path
 from chargeledger.adapters.sqlite_documents import SQLiteDocumentStore
@@ -215,6 +216,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         business=sessions.handlers,
         data_transfer_vendors=frozenset(settings.data_transfer_vendors),
     )
+    messages.speak(OCPP201, Messages201(messages, use_cases.sessions, twin, clock).handlers)
     gateway = OcppGateway(
         messages,
         TwinAndDispatcher(twin, dispatcher),

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from chargeledger.application.ports import InvalidAppendError, Metadata, RecordedEvent
+from chargeledger.domain.event import OMITTED_WHEN_NONE
 from chargeledger.domain.events import ALL_EVENTS, Event
 from chargeledger.errors import StoreError
 
@@ -89,6 +90,12 @@ class EventCodec:
             name: tuple(f.name for f in dataclasses.fields(t)) for name, t in self._types.items()
         }
         self._closed_sets = {name: _closed_set_fields(t) for name, t in self._types.items()}
+        self._added_later = {
+            name: frozenset(
+                f.name for f in dataclasses.fields(t) if f.metadata.get(OMITTED_WHEN_NONE)
+            )
+            for name, t in self._types.items()
+        }
         self._schema_versions = schema_versions or {}
         self._upcasters = upcasters or {}
 
@@ -104,12 +111,19 @@ class EventCodec:
                 f"event type {type_name} is not registered with the codec; "
                 "add it to the event types the store knows"
             )
+        later = self._added_later[type_name]
         try:
-            data = _json.encode({name: getattr(event, name) for name in fields})
+            values = {name: getattr(event, name) for name in fields}
+            if later:
+                values = {k: v for k, v in values.items() if v is not None or k not in later}
+            data = _json.encode(values)
         except TypeError:
             # Nested dataclasses are rare; only they pay for asdict's deep copy.
             try:
-                data = _json.encode(dataclasses.asdict(event))
+                whole = dataclasses.asdict(event)
+                data = _json.encode(
+                    {k: v for k, v in whole.items() if v is not None or k not in later}
+                )
             except (TypeError, ValueError) as exc:
                 raise InvalidAppendError(
                     f"event {type_name} cannot be stored as JSON ({exc}); "

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_bus import CommandBus, stream_of
 from chargeledger.application.id_tags import IdTagRegistry
 from chargeledger.application.ports import DocumentStore
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
-from chargeledger.domain.enums import StopReason
+from chargeledger.domain.charging_sessions import register_readings
+from chargeledger.domain.enums import StopReason, TransactionEventType
 from chargeledger.domain.errors import DomainError
 from chargeledger.domain.id_tags import IdTagInfo
 from chargeledger.domain.station import retransmitted_start
@@ -36,6 +37,34 @@ TRANSACTION_IDS = "transaction_id"
 class StartAnswer:
     transaction_id: int
     id_tag_info: IdTagInfo
+
+
+@dataclass(frozen=True)
+class TransactionEvent:
+    """An OCPP 2.0.1 TransactionEvent as the use case takes it (``evse_id``: the EVSE,
+    the domain's connector)."""
+
+    event_type: TransactionEventType
+    station_transaction_id: str
+    seq_no: int
+    evse_id: int
+    timestamp: str
+    id_tag: str | None = None
+    reason: str | None = None
+    reservation_id: int | None = None
+    meter_value: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TransactionAnswer:
+    transaction_id: int | None
+    """Ours, once the transaction is known (``None``: a late message of one forgotten)."""
+    id_tag_info: IdTagInfo | None
+
+
+def _last_register(meter_value: list[dict[str, Any]]) -> int | None:
+    readings = register_readings(meter_value)
+    return readings[-1] if readings else None
 
 
 def start_command_id(connector_id: int, id_tag: str, meter_start: int, timestamp: str) -> str:
@@ -127,6 +156,53 @@ class ChargingSessions:
             if isinstance(event, e.TransactionStopped) and event.id_tag_status is not None:
                 return IdTagInfo(event.id_tag_status, event.id_tag_expiry)
         return None
+
+    async def transaction_event(
+        self, station_id: str, event: TransactionEvent
+    ) -> TransactionAnswer:
+        """An OCPP 2.0.1 TransactionEvent: its Started and Ended (or the first news of
+        a transaction, whichever message it is) are business; the meter values of any
+        go to the twin, a repeated seqNo's only once."""
+        info = await self._id_tags.authorize(event.id_tag) if event.id_tag else None
+        reading = _last_register(event.meter_value)
+        command = c.RecordTransactionEvent(
+            command_id=f"session/tx/{event.station_transaction_id}/{event.seq_no}",
+            event_type=event.event_type,
+            station_transaction_id=event.station_transaction_id,
+            seq_no=event.seq_no,
+            connector_id=event.evse_id,
+            timestamp=event.timestamp,
+            transaction_id=await self._documents.next_in_sequence(TRANSACTION_IDS),
+            id_tag=event.id_tag,
+            id_tag_info=info,
+            meter_reading=reading,
+            reason=None if event.reason is None else StopReason(event.reason),
+            reservation_id=event.reservation_id,
+            meter_value=event.meter_value,
+        )
+        if reading is None and event.event_type == TransactionEventType.ENDED:
+            command = await self._with_last_reading(station_id, command)
+        result = await self._bus.execute(station_id, command)
+        track = result.state.station_transactions.get(event.station_transaction_id)
+        transaction_id = None if track is None else track.transaction_id
+        if transaction_id is not None and event.meter_value:
+            await self._twin.meter_values(
+                station_id, event.evse_id, transaction_id, event.meter_value, event.seq_no
+            )
+        return TransactionAnswer(transaction_id, info)
+
+    async def _with_last_reading(
+        self, station_id: str, command: c.RecordTransactionEvent
+    ) -> c.RecordTransactionEvent:
+        """An Ended without a reading ends at the last one the station sent, if any."""
+        state, _ = await self._bus.load(stream_of(station_id))
+        track = state.station_transactions.get(command.station_transaction_id)
+        meters = (
+            None if track is None else await self._twin.meters(station_id, track.transaction_id)
+        )
+        last = (meters or {}).get("last")
+        reading = _last_register([last]) if isinstance(last, dict) else None
+        return command if reading is None else replace(command, meter_reading=reading)
 
     async def close(
         self, station_id: str, transaction_id: int, reason: str, closed_at: str

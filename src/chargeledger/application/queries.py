@@ -84,6 +84,8 @@ def transaction_view(doc: dict[str, Any]) -> dict[str, Any]:
     and reports the connector free) is ``unconfirmed``, still waiting for its stop.
     ``anomalies``: what was implausible about it (a meter that went down)."""
     view = {name: doc.get(name) for name in TRANSACTION_VIEW_FIELDS}
+    if doc.get("station_transaction_id") is not None:  # OCPP 2.0.1's own id
+        view["station_transaction_id"] = doc["station_transaction_id"]
     if doc.get("status") == "unconfirmed":  # as projected before it counted as open
         view["status"], view["unconfirmed"] = TransactionStatus.OPEN, True
     view["unconfirmed"] = bool(view["unconfirmed"])
@@ -112,13 +114,30 @@ def station_view(
         "serial": booted.get("serial"),
         "firmware": booted.get("firmware"),
         "last_boot": booted.get("last_boot"),
+        **({"boot_reason": booted["boot_reason"]} if booted.get("boot_reason") else {}),
         "connectors": [
             {"id": cid, "status": c.status, "error_code": c.error_code}
             for cid, c in (twin.connectors.items() if twin else ())
         ],
+        **_evses(twin),
         "version": (business or {}).get("version", 0),
         "position": (business or {}).get("position", 0),
     }
+
+
+def _evses(twin: StationTwin | None) -> dict[str, Any]:
+    """OCPP 2.0.1 stations add their EVSEs, each with its connectors."""
+    if twin is None or twin.protocol != "ocpp2.0.1":
+        return {}
+    evses = [
+        {
+            "id": evse_id,
+            "status": evse.status,
+            "connectors": [{"id": cid, "status": s} for cid, s in evse.evse_connectors],
+        }
+        for evse_id, evse in twin.connectors.items()
+    ]
+    return {"evses": evses}
 
 
 class Views:

@@ -132,6 +132,7 @@ def transaction_doc(
             "unconfirmed_reason": None,
             "close_reason": None,
             "position": recorded.position,
+            **_station_transaction_id(event),
         }
     if current is None:
         return None
@@ -183,6 +184,13 @@ def _energy(event: e.TransactionStopped, meter_start: int) -> dict[str, Any]:
         return {"energy_wh": event.energy_wh, "energy_anomaly": event.energy_anomaly}
     energy, anomaly = session_energy(meter_start, [], event.meter_stop)  # older events
     return {"energy_wh": energy, "energy_anomaly": anomaly}
+
+
+def _station_transaction_id(event: e.TransactionStarted) -> dict[str, Any]:
+    """OCPP 2.0.1: the station's own id of the transaction, beside ours."""
+    if event.station_transaction_id is None:
+        return {}
+    return {"station_transaction_id": event.station_transaction_id}
 
 
 def station_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict[str, Any]:

@@ -212,6 +212,14 @@ class TwinService:
             ),
         )
 
+    def evse_status_notified(
+        self, station_id: str, evse_id: int, connector_id: int, status: str, timestamp: str, at: str
+    ) -> None:
+        self._update(
+            station_id,
+            lambda twin: t.evse_status_notified(twin, evse_id, connector_id, status, timestamp, at),
+        )
+
     def booted(self, station_id: str, at: str) -> None:
         self._update(station_id, lambda twin: t.booted(twin, at))
 
@@ -252,9 +260,11 @@ class TwinService:
         connector_id: int,
         transaction_id: int | None,
         meter_value: list[dict[str, Any]],
+        seq_no: int | None = None,
     ) -> None:
         """Meter readings are telemetry (ARCHITECTURE.md flow 1): they never move the
-        station's stream; a session's energy is decided by its Start and Stop."""
+        station's stream; a session's energy is decided by its Start and Stop. Readings
+        of an OCPP 2.0.1 message already taken (its ``seq_no``) are not taken again."""
         key = meter_key(station_id, connector_id, transaction_id)
         current = (
             self._meters.get(key)
@@ -267,6 +277,11 @@ class TwinService:
                 "last": None,
             }
         )
+        if seq_no is not None:
+            taken = current.get("seq_nos") or []
+            if seq_no in taken:
+                return
+            current = {**current, "seq_nos": [*taken, seq_no][-SEQ_NOS_KEPT:]}
         if meter_value:
             current = {**current, "count": current["count"] + len(meter_value)}
             current["last"] = meter_value[-1]
@@ -347,6 +362,10 @@ class TwinService:
             await asyncio.shield(self.flush())
 
 
+SEQ_NOS_KEPT = 1000
+"""The seqNos of a 2.0.1 transaction whose readings were taken, newest kept."""
+
+
 def _series_with(stored: object, meter_value: list[dict[str, Any]]) -> list[list[Any]]:
     """The session's chart series (``[at, energy_wh, power_w]`` rows) with new readings."""
     series = [
@@ -384,7 +403,7 @@ def _to_doc(twin: t.StationTwin, last_message_at: str | None = None) -> dict[str
         "connected": twin.connected,
         "last_heartbeat": twin.last_heartbeat,
         "connection_epoch": twin.connection_epoch,
-        "connectors": {str(k): asdict(v) for k, v in twin.connectors.items()},
+        "connectors": {str(k): _connector_doc(v) for k, v in twin.connectors.items()},
         "diagnostics_status": twin.diagnostics_status,
         "firmware_status": twin.firmware_status,
         "reports": r.to_doc(twin.reports),
@@ -392,6 +411,14 @@ def _to_doc(twin: t.StationTwin, last_message_at: str | None = None) -> dict[str
         "protocol": twin.protocol,
         "last_message_at": last_message_at,
     }
+
+
+def _connector_doc(connector: t.ConnectorTwin) -> dict[str, Any]:
+    """A 1.6 connector is stored as before; a 2.0.1 EVSE adds its connectors."""
+    doc = asdict(connector)
+    if not connector.evse_connectors:
+        del doc["evse_connectors"]
+    return doc
 
 
 _CONNECTOR_FIELDS: dict[str, type] = {
@@ -409,6 +436,8 @@ def _from_doc(doc: dict[str, Any]) -> t.StationTwin:
     for key, value in doc.get("connectors", {}).items():
         if not (isinstance(key, str) and key.isdigit() and isinstance(value, dict)):
             raise ValueError(f"connector {key!r} is not a connector id")
+        pairs = value.get("evse_connectors") or ()
+        value = {**value, "evse_connectors": tuple((int(c), str(s)) for c, s in pairs)}
         connector = t.ConnectorTwin(**value)
         for name, kind in _CONNECTOR_FIELDS.items():
             field_value = getattr(connector, name)

@@ -53,6 +53,8 @@ def decide_start(command: c.StartTransaction, state: StationState) -> list[e.Eve
             started_at=command.timestamp,
             reservation_id=command.reservation_id,
             remote_start_command_id=_remote_start_behind(command, state),
+            station_transaction_id=command.station_transaction_id,
+            seq_no=command.seq_no,
         )
     )
     return [*decided, *used_by(command, state)]
@@ -60,7 +62,10 @@ def decide_start(command: c.StartTransaction, state: StationState) -> list[e.Eve
 
 def retransmitted_start(command: c.StartTransaction, state: StationState) -> OpenSession | None:
     """The open session this StartTransaction repeats (same connector, id tag, meter
-    start and timestamp, whatever its OCPP message id), if any."""
+    start and timestamp, whatever its OCPP message id), if any. A 2.0.1 transaction is
+    named by the station, so only its name makes a repeat (``transaction_tracks``)."""
+    if command.station_transaction_id is not None:
+        return None
     for session in state.sessions.values():
         if (
             session.connector_id == command.connector_id
@@ -139,6 +144,8 @@ def decide_stop(command: c.StopTransaction, state: StationState) -> list[e.Event
             transaction_data=command.transaction_data,
             energy_wh=energy,
             energy_anomaly=anomaly,
+            station_transaction_id=command.station_transaction_id,
+            seq_no=command.seq_no,
         )
     ]
 
@@ -167,7 +174,8 @@ def register_readings(meter_values: Iterable[Mapping[str, Any]]) -> list[int]:
                 number = float(value.get("value", ""))
             except (TypeError, ValueError):
                 continue
-            scale = 1000.0 if value.get("unit") == "kWh" else 1.0
+            unit = value.get("unit") or (value.get("unitOfMeasure") or {}).get("unit")
+            scale = 1000.0 if unit == "kWh" else 1.0
             readings.append(round(number * scale))
     return readings
 

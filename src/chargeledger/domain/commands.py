@@ -23,6 +23,7 @@ from chargeledger.domain.enums import (
     Outcome,
     ResetType,
     StopReason,
+    TransactionEventType,
     UnknownStations,
     UpdateType,
 )
@@ -270,6 +271,9 @@ class StartTransaction(Command):
     transaction_id: int
     id_tag_info: IdTagInfo
     reservation_id: int | None = None
+    station_transaction_id: str | None = None
+    """OCPP 2.0.1: the station's own id of the transaction (``transactionId``)."""
+    seq_no: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -292,6 +296,29 @@ class StopTransaction(Command):
     transaction_data: list[dict[str, Any]] = field(default_factory=list)
     last_reading: dict[str, Any] | None = None
     """The last MeterValue the station sent for the session (telemetry), if any."""
+    station_transaction_id: str | None = None
+    seq_no: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordTransactionEvent(Command):
+    """An OCPP 2.0.1 TransactionEvent: ``connector_id`` is the EVSE (the unit 1.6 calls
+    a connector); ``transaction_id`` our id, allocated before deciding, used if this
+    event is the first news of the station's ``station_transaction_id``;
+    ``meter_reading`` the energy register (Wh) it carries, if any."""
+
+    event_type: TransactionEventType
+    station_transaction_id: str
+    seq_no: int
+    connector_id: int
+    timestamp: str
+    transaction_id: int
+    id_tag: str | None = None
+    id_tag_info: IdTagInfo | None = None
+    meter_reading: int | None = None
+    reason: StopReason | None = None
+    reservation_id: int | None = None
+    meter_value: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -111,6 +111,26 @@ class StopReason(StrEnum):
     SOFT_RESET = "SoftReset"
     UNLOCK_COMMAND = "UnlockCommand"
     DE_AUTHORIZED = "DeAuthorized"
+    # OCPP 2.0.1 ``stoppedReason`` adds these
+    ENERGY_LIMIT_REACHED = "EnergyLimitReached"
+    GROUND_FAULT = "GroundFault"
+    IMMEDIATE_RESET = "ImmediateReset"
+    LOCAL_OUT_OF_CREDIT = "LocalOutOfCredit"
+    MASTER_PASS = "MasterPass"
+    OVERCURRENT_FAULT = "OvercurrentFault"
+    POWER_QUALITY = "PowerQuality"
+    SOC_LIMIT_REACHED = "SOCLimitReached"
+    STOPPED_BY_EV = "StoppedByEV"
+    TIME_LIMIT_REACHED = "TimeLimitReached"
+    TIMEOUT = "Timeout"
+
+
+class TransactionEventType(StrEnum):
+    """OCPP 2.0.1 ``TransactionEvent.eventType``."""
+
+    STARTED = "Started"
+    UPDATED = "Updated"
+    ENDED = "Ended"
 
 
 class ReservationEndReason(StrEnum):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chargeledger.domain.enums import AuthorizationStatus, StopReason
-from chargeledger.domain.event import Event
+from chargeledger.domain.event import Event, added_later
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,6 +26,9 @@ class TransactionStarted(Event):
     started_at: str
     reservation_id: int | None = None
     remote_start_command_id: str | None = None
+    station_transaction_id: str | None = added_later()
+    """OCPP 2.0.1: the station's own id of the transaction; ``seq_no`` of its message."""
+    seq_no: int | None = added_later()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +59,8 @@ class TransactionStopped(Event):
     readings, stop), never negative; ``None`` in events recorded before it was decided."""
     energy_anomaly: str | None = None
     """Why the energy is not simply ``meter_stop - meter_start`` (a reading went down)."""
+    station_transaction_id: str | None = added_later()
+    seq_no: int | None = added_later()
 
 
 @dataclass(frozen=True, kw_only=True)

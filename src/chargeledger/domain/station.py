@@ -91,6 +91,7 @@ from chargeledger.domain.station_state import (
     fold,
     initial_state,
 )
+from chargeledger.domain.transaction_events import decide_transaction_event
 
 __all__ = [
     "ABANDONED_KEPT",
@@ -135,6 +136,8 @@ def decide(command: c.Command, state: StationState) -> list[e.Event]:
             return decide_meter_values(command, state)
         case c.StopTransaction():
             return decide_stop(command, state)
+        case c.RecordTransactionEvent():
+            return decide_transaction_event(command, state)
         case c.ExpireReservation():
             return reservations.decide_expire(command, state)
         case c.CloseTransaction():

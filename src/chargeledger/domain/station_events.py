@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chargeledger.domain.enums import RegistrationStatus
-from chargeledger.domain.event import Event
+from chargeledger.domain.event import Event, added_later
 
 
 @dataclass(frozen=True)
@@ -20,5 +20,5 @@ class StationBooted(Event):
     booted_at: str
     serial_number: str | None = None
     """``chargePointSerialNumber`` (or the older ``chargeBoxSerialNumber``), if sent."""
-    reason: str | None = None
+    reason: str | None = added_later()
     """OCPP 2.0.1's boot reason (PowerUp, RemoteReset, FirmwareUpdate, ...), if sent."""

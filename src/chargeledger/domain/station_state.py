@@ -17,8 +17,9 @@ from chargeledger.domain.enums import (
     AuthorizationStatus,
     CommandStatus,
     RegistrationStatus,
-    UpdateType,
 )
+from chargeledger.domain.local_list_state import LocalList, installed
+from chargeledger.domain.transaction_tracks import TrackedTransaction, tracked_after
 
 REMOTE_START = operations.REMOTE_START.name
 
@@ -77,6 +78,8 @@ class OpenSession:
     """How many boots the station had recorded when the session started."""
     unconfirmed: bool = False
     """The station reported the connector free after a boot: it no longer runs it."""
+    station_transaction_id: str | None = None
+    """OCPP 2.0.1: the station's own id of the transaction."""
 
 
 @dataclass(frozen=True)
@@ -113,16 +116,6 @@ class Reservation:
         return self.connector_id == 0
 
 
-@dataclass(frozen=True)
-class LocalList:
-    """The local authorization list we last saw the station install: its version and
-    entries (id tag to id tag info). ``entries`` ``None``: we do not know what the
-    station holds (nothing installed by us yet, or it said otherwise since)."""
-
-    version: int = 0
-    entries: Mapping[str, e.IdTagInfoEntry] | None = None
-
-
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
 ENDED_RESERVATIONS_KEPT = 100
 
@@ -142,8 +135,10 @@ class StationState:
     reservations: Mapping[int, Reservation] = field(default_factory=lambda: _EMPTY)
     ended_reservations: tuple[int, ...] = ()
     """The last reservations that ended here: the station no longer holds them."""
-    local_list: LocalList = LocalList()
+    local_list: LocalList = field(default_factory=LocalList)
     boots: int = 0
+    station_transactions: Mapping[str, TrackedTransaction] = field(default_factory=lambda: _EMPTY)
+    """OCPP 2.0.1 transactions by the station's id: ours, and the seqNos recorded."""
 
     def pending_remote_start(self, connector_id: int, id_tag: str) -> OpenCommand | None:
         """The open remote start for this connector, or else one of this id tag that
@@ -216,6 +211,7 @@ def evolve(state: StationState, event: e.Event) -> StationState:
                 ended_sessions=_ended_session(state, closed),
             )
         case e.TransactionStopped():
+            state = replace(state, station_transactions=tracked_after(state, event))
             stopped = EndedSession(
                 event.transaction_id,
                 "stopped",
@@ -238,7 +234,7 @@ def evolve(state: StationState, event: e.Event) -> StationState:
         case e.ReservationConfirmed() | e.ReservationChangeRefused():
             return replace(state, reservations=_reservations_after(state.reservations, event))
         case e.LocalListInstalled():
-            return replace(state, local_list=_installed(state.local_list, event))
+            return replace(state, local_list=installed(state.local_list, event))
         case e.LocalListOutOfSync():
             version = state.local_list.version
             if event.station_version is not None:
@@ -281,22 +277,6 @@ def _reservations_after(
         confirmed=True,
     )
     return _with(reservations, event.reservation_id, confirmed)
-
-
-def _installed(local_list: LocalList, event: e.LocalListInstalled) -> LocalList:
-    sent = {entry["id_tag"]: entry.get("id_tag_info") for entry in event.local_authorization_list}
-    if event.update_type == UpdateType.FULL:
-        entries = {tag: info for tag, info in sent.items() if info is not None}
-        return LocalList(event.list_version, MappingProxyType(entries))
-    if local_list.entries is None:
-        return LocalList(event.list_version, None)
-    updated = dict(local_list.entries)
-    for tag, info in sent.items():
-        if info is None:
-            updated.pop(tag, None)
-        else:
-            updated[tag] = info
-    return LocalList(event.list_version, MappingProxyType(updated))
 
 
 def _requested(state: StationState, event: e.CommandRequested) -> StationState:
@@ -355,6 +335,7 @@ def _started(state: StationState, event: e.TransactionStarted) -> StationState:
         id_tag_expiry=event.id_tag_expiry,
         remote_start_command_id=event.remote_start_command_id,
         boot=state.boots,
+        station_transaction_id=event.station_transaction_id,
     )
     open_commands = state.open_commands
     linked = open_commands.get(event.remote_start_command_id or "")
@@ -370,6 +351,7 @@ def _started(state: StationState, event: e.TransactionStarted) -> StationState:
         held_connectors=_without(state.held_connectors, event.connector_id),
         picked_by_station=picked,
         open_commands=open_commands,
+        station_transactions=tracked_after(state, event),
     )
 
 

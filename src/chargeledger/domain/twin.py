@@ -23,6 +23,8 @@ class ConnectorTwin:
     """When the station says the status began (its clock), if it said."""
     received_at: str | None = None
     """When we received it (our clock)."""
+    evse_connectors: tuple[tuple[int, str], ...] = ()
+    """OCPP 2.0.1: this is an EVSE, and these its connectors' own statuses."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,33 @@ def status_notified(
     updated = dict(twin.connectors)
     updated[connector_id] = ConnectorTwin(
         status, error_code, info, vendor_error_code, timestamp, received_at
+    )
+    return replace(twin, connectors=MappingProxyType(dict(sorted(updated.items()))))
+
+
+EVSE_STATUS_ORDER = ("Faulted", "Occupied", "Reserved", "Available", "Unavailable")
+"""An EVSE reads as the first of these that one of its connectors reports."""
+
+
+def evse_status_notified(
+    twin: StationTwin,
+    evse_id: int,
+    connector_id: int,
+    status: str,
+    timestamp: str | None = None,
+    received_at: str | None = None,
+) -> StationTwin:
+    """An OCPP 2.0.1 StatusNotification: a connector of an EVSE. The domain's connector
+    is the EVSE (what 1.6 calls a connector), so the EVSE gets one status from its
+    connectors' (a fault anywhere faults it, one connector in use occupies it)."""
+    current = twin.connectors.get(evse_id)
+    statuses = dict(current.evse_connectors if current else ())
+    statuses[connector_id] = status
+    ranked = [s for s in EVSE_STATUS_ORDER if s in statuses.values()]
+    evse_status = ranked[0] if ranked else status
+    updated = dict(twin.connectors)
+    updated[evse_id] = ConnectorTwin(
+        evse_status, "NoError", None, None, timestamp, received_at, tuple(sorted(statuses.items()))
     )
     return replace(twin, connectors=MappingProxyType(dict(sorted(updated.items()))))
 

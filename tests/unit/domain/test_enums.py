@@ -7,6 +7,7 @@ from enum import StrEnum
 
 import pytest
 from ocpp.v16 import enums as ocpp
+from ocpp.v201 import enums as ocpp201
 
 from chargeledger.domain import enums
 from chargeledger.domain.errors import InvalidCommandError
@@ -17,13 +18,18 @@ SAME_AS_OCPP: list[tuple[type[StrEnum], type[StrEnum]]] = [
     (enums.ResetType, ocpp.ResetType),
     (enums.AvailabilityType, ocpp.AvailabilityType),
     (enums.UpdateType, ocpp.UpdateType),
-    (enums.StopReason, ocpp.Reason),
     (enums.ConnectorStatus, ocpp.ChargePointStatus),
     (enums.ChargingProfilePurpose, ocpp.ChargingProfilePurposeType),
     (enums.ChargingRateUnit, ocpp.ChargingRateUnitType),
     (enums.ChargingProfileKind, ocpp.ChargingProfileKindType),
     (enums.RecurrencyKind, ocpp.RecurrencyKind),
+    (enums.TransactionEventType, ocpp201.TransactionEventEnumType),
 ]
+
+
+def test_a_stop_reason_is_one_that_ocpp_1_6_or_2_0_1_names() -> None:
+    both = {m.value for m in ocpp.Reason} | {m.value for m in ocpp201.ReasonEnumType}
+    assert {member.value for member in enums.StopReason} == both
 
 
 @pytest.mark.parametrize(("ours", "theirs"), SAME_AS_OCPP, ids=lambda kind: kind.__name__)

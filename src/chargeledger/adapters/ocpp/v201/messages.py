@@ -1,0 +1,129 @@
+"""OCPP 2.0.1 station-initiated messages, translated: payload in, the same use cases as
+1.6's (``handlers``, ``session_messages``) called, answer back. Registered with
+``StationMessages.speak`` for the ``ocpp2.0.1`` subprotocol.
+
+The domain's connector is the EVSE (``evseId``): what 1.6 numbers as a connector,
+2.0.1 numbers as an EVSE, each with connectors of its own, which the twin keeps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chargeledger.adapters.ocpp.handlers import EMPTY, Handler, Reply, StationMessages
+from chargeledger.adapters.ocpp.session import StationSession
+from chargeledger.application.charging_sessions import ChargingSessions, TransactionEvent
+from chargeledger.application.ports import Clock
+from chargeledger.application.twin_service import TwinService
+from chargeledger.domain.enums import TransactionEventType
+from chargeledger.domain.id_tags import IdTagInfo
+from chargeledger.domain.timestamps import iso_z
+
+
+def id_token_info(info: IdTagInfo) -> dict[str, Any]:
+    answer: dict[str, Any] = {"status": info.status}
+    if info.expiry is not None:
+        answer["cacheExpiryDateTime"] = info.expiry
+    return answer
+
+
+class Messages201:
+    """``handlers``: what a 2.0.1 station may send, by action."""
+
+    def __init__(
+        self,
+        common: StationMessages,
+        sessions: ChargingSessions,
+        twin: TwinService,
+        clock: Clock,
+    ) -> None:
+        self._common = common
+        self._sessions = sessions
+        self._twin = twin
+        self._clock = clock
+        self.handlers: dict[str, Handler] = {
+            "BootNotification": self.boot_notification,
+            "Heartbeat": common.heartbeat,
+            "StatusNotification": self.status_notification,
+            "Authorize": self.authorize,
+            "TransactionEvent": self.transaction_event,
+            "MeterValues": self.meter_values,
+            "FirmwareStatusNotification": self.firmware_status_notification,
+            "LogStatusNotification": self.log_status_notification,
+            "DataTransfer": common.data_transfer,
+            "NotifyEvent": self.noted,
+            "NotifyReport": self.noted,
+            "SecurityEventNotification": self.noted,
+        }
+
+    def _now(self) -> str:
+        return iso_z(self._clock.now())
+
+    async def boot_notification(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        station = payload["chargingStation"]
+        return await self._common.register_boot(
+            session,
+            vendor=station["vendorName"],
+            model=station["model"],
+            firmware_version=station.get("firmwareVersion"),
+            serial_number=station.get("serialNumber"),
+            reason=payload["reason"],
+        )
+
+    def status_notification(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        self._twin.evse_status_notified(
+            session.station_id,
+            payload["evseId"],
+            payload["connectorId"],
+            payload["connectorStatus"],
+            payload["timestamp"],
+            self._now(),
+        )
+        return EMPTY
+
+    async def authorize(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        token = payload["idToken"]["idToken"]
+        info = await self._sessions.authorize(session.station_id, token)
+        self._twin.authorized(session.station_id, token, info.status, self._now())
+        return Reply({"idTokenInfo": id_token_info(info)})
+
+    async def transaction_event(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        transaction = payload["transactionInfo"]
+        token = payload.get("idToken")
+        answer = await self._sessions.transaction_event(
+            session.station_id,
+            TransactionEvent(
+                event_type=TransactionEventType(payload["eventType"]),
+                station_transaction_id=transaction["transactionId"],
+                seq_no=payload["seqNo"],
+                evse_id=(payload.get("evse") or {}).get("id", 0),
+                timestamp=payload["timestamp"],
+                id_tag=None if token is None else token["idToken"],
+                reason=transaction.get("stoppedReason"),
+                reservation_id=payload.get("reservationId"),
+                meter_value=payload.get("meterValue") or [],
+            ),
+        )
+        if answer.id_tag_info is None:
+            return EMPTY
+        return Reply({"idTokenInfo": id_token_info(answer.id_tag_info)})
+
+    async def meter_values(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        await self._twin.meter_values(
+            session.station_id, payload["evseId"], None, payload["meterValue"]
+        )
+        return EMPTY
+
+    def firmware_status_notification(
+        self, session: StationSession, payload: dict[str, Any]
+    ) -> Reply:
+        self._twin.firmware_status_notified(session.station_id, payload["status"], self._now())
+        return EMPTY
+
+    def log_status_notification(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        self._twin.diagnostics_status_notified(session.station_id, payload["status"], self._now())
+        return EMPTY
+
+    def noted(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        """Acknowledged; what it reports is not kept yet."""
+        return EMPTY

@@ -1,0 +1,144 @@
+"""End to end: OCPP 2.0.1 stations (the ``ocpp`` package's v201 ``ChargePoint``) boot,
+report their EVSEs, authorize and charge, with the guarantees 1.6 stations have: a
+transaction is one transaction whatever the network did to its messages (I7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocpp.v201 import call
+
+from tests.e2e.conftest import ServedNode, connected_station, eventually
+from tests.e2e.station201 import connected_201
+
+
+async def _transactions(api: Any, station_id: str) -> list[dict[str, Any]]:
+    response = await api.get("/api/transactions", params={"station": station_id})
+    listed: list[dict[str, Any]] = response.json()
+    return listed
+
+
+async def _stopped(api: Any, station_id: str) -> Any:
+    async def stopped() -> Any:
+        listed = await _transactions(api, station_id)
+        return listed if listed and all(t["status"] == "stopped" for t in listed) else None
+
+    return await eventually(stopped)
+
+
+async def test_a_2_0_1_station_boots_beats_and_reports_its_evses(node: ServedNode) -> None:
+    async with connected_201(node, "V2-1") as station, node.client() as api:
+        boot = await station.boot(reason="PowerUp")
+        assert boot.status == "Accepted" and boot.interval > 0
+        await station.call(call.Heartbeat())
+        await station.status(1, 1, "Available")
+        await station.status(2, 1, "Faulted")
+
+        async def booted() -> Any:
+            view = (await api.get("/api/stations/V2-1")).json()
+            return view if view["registration"] == "Accepted" else None
+
+        view = await eventually(booted)
+        assert view["protocol"] == "ocpp2.0.1"
+        assert view["vendor"] == "test" and view["model"] == "e2e-201"
+        assert view["boot_reason"] == "PowerUp"
+        assert view["last_heartbeat"] is not None
+        assert view["evses"] == [
+            {"id": 1, "status": "Available", "connectors": [{"id": 1, "status": "Available"}]},
+            {"id": 2, "status": "Faulted", "connectors": [{"id": 1, "status": "Faulted"}]},
+        ]
+        assert view["version"] == 1  # telemetry never moved the business stream (I5)
+
+
+async def test_authorize_answers_the_registry_s_verdict_on_the_id_token(node: ServedNode) -> None:
+    async with connected_201(node, "V2-2") as station, node.client() as api:
+        await api.put("/api/id-tags/TAG-201", json={"status": "Accepted"})
+        await station.boot()
+        known = await station.call(
+            call.Authorize(id_token={"id_token": "TAG-201", "type": "ISO14443"})
+        )
+        unknown = await station.call(
+            call.Authorize(id_token={"id_token": "NOBODY", "type": "ISO14443"})
+        )
+        assert known.id_token_info["status"] == "Accepted"
+        assert unknown.id_token_info["status"] != "Accepted"
+
+
+async def test_a_whole_transaction_started_updated_and_ended_is_one_session(
+    node: ServedNode,
+) -> None:
+    async with connected_201(node, "V2-3") as station, node.client() as api:
+        await api.put("/api/id-tags/TAG-1", json={"status": "Accepted"})
+        await station.boot()
+        started = await station.transaction_event("Started", "TX-A", 0, wh=1000, id_token="TAG-1")
+        assert started.id_token_info["status"] == "Accepted"
+        await station.transaction_event("Updated", "TX-A", 1, wh=1500)
+        await station.transaction_event(
+            "Ended", "TX-A", 2, wh=2500, stopped_reason="EVDisconnected"
+        )
+        [session] = await _stopped(api, "V2-3")
+        assert session["station_transaction_id"] == "TX-A"
+        assert (session["connector_id"], session["id_tag"]) == (1, "TAG-1")
+        assert (session["meter_start"], session["meter_stop"]) == (1000, 2500)
+        assert session["energy_wh"] == 1500
+        assert session["stop_reason"] == "EVDisconnected"
+
+
+async def test_retransmitted_transaction_events_make_one_transaction(node: ServedNode) -> None:
+    async with connected_201(node, "V2-4") as station, node.client() as api:
+        await station.boot()
+        at = "2026-12-01T10:00:00Z"
+        for _ in range(3):  # the station missed our answer twice
+            await station.transaction_event("Started", "TX-R", 0, wh=0, timestamp=at)
+        await station.transaction_event("Updated", "TX-R", 1, wh=400)
+        await station.transaction_event("Updated", "TX-R", 1, wh=400)
+        for _ in range(2):
+            await station.transaction_event("Ended", "TX-R", 2, wh=700)
+        [session] = await _stopped(api, "V2-4")
+        assert (session["meter_start"], session["meter_stop"], session["energy_wh"]) == (
+            0,
+            700,
+            700,
+        )
+        events = (await api.get("/api/stations/V2-4/events")).json()
+        kinds = [event["type"] for event in events]
+        assert kinds.count("TransactionStarted") == 1 and kinds.count("TransactionStopped") == 1
+
+
+async def test_out_of_order_transaction_events_still_make_one_transaction(
+    node: ServedNode,
+) -> None:
+    async with connected_201(node, "V2-5") as station, node.client() as api:
+        await station.boot()
+        # Replayed from an offline queue and delivered out of order: an update first,
+        # then the end, then the start and an update from before the end.
+        await station.transaction_event("Updated", "TX-O", 1, wh=300, offline=True)
+        await station.transaction_event("Ended", "TX-O", 3, wh=900, offline=True)
+        await station.transaction_event("Started", "TX-O", 0, wh=100, offline=True)
+        await station.transaction_event("Updated", "TX-O", 2, wh=600, offline=True)
+        [session] = await _stopped(api, "V2-5")
+        assert session["station_transaction_id"] == "TX-O"
+        assert session["meter_stop"] == 900
+        events = (await api.get("/api/stations/V2-5/events")).json()
+        kinds = [event["type"] for event in events]
+        assert kinds.count("TransactionStarted") == 1 and kinds.count("TransactionStopped") == 1
+
+
+async def test_a_1_6_station_that_comes_back_speaking_2_0_1_keeps_its_history(
+    node: ServedNode,
+) -> None:
+    async with connected_station(node, "UP-1") as old, node.client() as api:
+        await old.boot()
+    async with connected_201(node, "UP-1") as upgraded, node.client() as api:
+        boot = await upgraded.boot(reason="FirmwareUpdate")
+        assert boot.status == "Accepted"
+
+        async def both_boots() -> Any:
+            view = (await api.get("/api/stations/UP-1")).json()
+            return view if view["version"] == 2 else None
+
+        view = await eventually(both_boots)
+        assert view["protocol"] == "ocpp2.0.1"
+        assert view["boot_reason"] == "FirmwareUpdate"
+        events = (await api.get("/api/stations/UP-1/events")).json()
+        assert [event["type"] for event in events] == ["StationBooted", "StationBooted"]
