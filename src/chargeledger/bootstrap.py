@@ -322,6 +322,7 @@ def build_use_cases(
             twin,
             inputs,
             settings.connection_timeout_s,
+            protocols={OCPP201: OCPP201_OPERATIONS},
         ),
         sessions=ChargingSessions(bus, documents, id_tags, twin),
         id_tags=id_tags,

@@ -165,12 +165,13 @@ async def connected_201(
     node: ServedNode,
     station_id: str,
     offered: tuple[Subprotocol, ...] = (OCPP201,),
+    station_type: type[Station201] = Station201,
     **connect: Any,
 ) -> AsyncIterator[Station201]:
     async with websockets.connect(
         f"{node.ocpp_url}/{station_id}", subprotocols=list(offered), **connect
     ) as ws:
-        station = Station201(station_id, ws)
+        station = station_type(station_id, ws)
         reader = asyncio.create_task(station.start())
         try:
             yield station

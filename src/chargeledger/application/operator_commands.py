@@ -19,12 +19,16 @@ from typing import Any
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.command_flights import CommandResult
 from chargeledger.application.command_inputs import OperationInputs
-from chargeledger.application.ports import Clock, DocumentStore
+from chargeledger.application.ports import Clock, DocumentStore, StationProtocol
 from chargeledger.application.queries import command_view
 from chargeledger.application.read_model_documents import COMMANDS
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.enums import CommandStatus
-from chargeledger.domain.errors import IdempotencyKeyInUseError
+from chargeledger.domain.errors import (
+    IdempotencyKeyInUseError,
+    InvalidCommandError,
+    NotSupportedByProtocolError,
+)
 from chargeledger.domain.operations import OPERATIONS
 from chargeledger.domain.operations.spec import Common
 from chargeledger.domain.remote_start_policy import (
@@ -73,8 +77,11 @@ class OperatorCommands:
         twin: TwinService,
         inputs: OperationInputs,
         connection_timeout_s: float = DEFAULT_CONNECTION_TIMEOUT_S,
+        protocols: Mapping[str, StationProtocol] | None = None,
     ) -> None:
         self._connection_timeout_s = connection_timeout_s
+        self._protocols = dict(protocols or {})
+        """By the version a station last spoke: what it can be told (1.6 if unknown)."""
         self._bus = bus
         self._documents = documents
         self._clock = clock
@@ -103,6 +110,7 @@ class OperatorCommands:
         timeout = reported.connection_timeout_s or self._connection_timeout_s
         connectors = reported.number_of_connectors
         twin = self._twin.get(station_id)
+        self._check_sayable(twin, name, arguments)
         common: Common = {
             "command_id": command_id,
             "requested_at": now.isoformat(),
@@ -117,6 +125,19 @@ class OperatorCommands:
         if view["command_id"] != command_id:
             view["requested_as"] = command_id  # merged into the open request it repeated
         return view
+
+    def _check_sayable(self, twin: StationTwin | None, name: str, arguments: Arguments) -> None:
+        """A command the station's OCPP version has no message for, or cannot say with
+        these arguments, is refused now rather than failed when sent."""
+        spoken = self._protocols.get(twin.protocol or "") if twin is not None else None
+        if spoken is None:
+            return
+        reason = spoken.unspeakable(name, arguments)
+        if reason is None:
+            return
+        if not spoken.speaks(name):
+            raise NotSupportedByProtocolError(reason)
+        raise InvalidCommandError(reason)
 
     async def _view(
         self, station_id: str, command_id: str, name: str, result: CommandResult

@@ -387,6 +387,11 @@ class StationProtocol(Protocol):
         """Whether operation ``name`` has a message in this version."""
         ...
 
+    def unspeakable(self, name: str, arguments: Mapping[str, Any]) -> str | None:
+        """Why a command of ``name`` with these arguments cannot be said in this version
+        (no such message, or its CALL would break the version's schema), or ``None``."""
+        ...
+
     def answer(
         self, name: str, payload: Mapping[str, Any], result: Mapping[str, Any]
     ) -> tuple[Outcome, str]:

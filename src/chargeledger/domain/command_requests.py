@@ -20,6 +20,7 @@ from chargeledger.domain.enums import (
     ResetType,
     UpdateType,
 )
+from chargeledger.domain.event import added_later
 from chargeledger.domain.local_list_events import LocalListEntry
 
 
@@ -42,9 +43,16 @@ class RemoteStartRequested(CommandRequested):
 @dataclass(frozen=True, kw_only=True)
 class RemoteStopRequested(CommandRequested):
     transaction_id: int
+    station_transaction_id: str | None = added_later()
+    """OCPP 2.0.1: the station's own id of the transaction, which its stop names."""
 
     def payload(self) -> dict[str, Any]:
-        return {"transaction_id": self.transaction_id}
+        if self.station_transaction_id is None:
+            return {"transaction_id": self.transaction_id}
+        return {
+            "transaction_id": self.transaction_id,
+            "station_transaction_id": self.station_transaction_id,
+        }
 
 
 @dataclass(frozen=True, kw_only=True)

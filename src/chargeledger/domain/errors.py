@@ -39,6 +39,10 @@ class TransactionNotFoundError(DomainError):
     stop: one known to have ended, or to run on another station)."""
 
 
+class NotSupportedByProtocolError(DomainError):
+    """The operation has no message in the OCPP version the station speaks."""
+
+
 class UnknownConnectorError(DomainError):
     """The station has no such connector (by what it last reported)."""
 

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
+from chargeledger.adapters.ocpp import schemas
 from chargeledger.domain.enums import Outcome
 from chargeledger.domain.operations.spec import Operation
 
@@ -38,6 +39,11 @@ def camel(value: Any) -> Any:
     if isinstance(value, list):
         return [camel(item) for item in value]
     return value
+
+
+def _plain(value: Any) -> Any:
+    """A body's value as the stored payload holds it (times as ISO text)."""
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def request_number(command_id: str) -> int:
@@ -97,10 +103,14 @@ class SpokenOperations:
     """A protocol version's table of specs, as the ``StationProtocol`` port."""
 
     def __init__(
-        self, specs: Iterable[OperationSpec], status_request: tuple[str, dict[str, Any]]
+        self,
+        specs: Iterable[OperationSpec],
+        status_request: tuple[str, dict[str, Any]],
+        protocol: str = schemas.OCPP16,
     ) -> None:
         self.specs: Mapping[str, OperationSpec] = {spec.name: spec for spec in specs}
         self._status_request = status_request
+        self.protocol = protocol
 
     def call(
         self, name: str, payload: Mapping[str, Any], command_id: str = ""
@@ -112,6 +122,22 @@ class SpokenOperations:
 
     def speaks(self, name: str) -> bool:
         return name in self.specs
+
+    def unspeakable(self, name: str, arguments: Mapping[str, Any]) -> str | None:
+        spoken = "OCPP 2.0.1" if self.protocol == schemas.OCPP201 else "OCPP 1.6"
+        if name not in self.specs:
+            return f"{name} has no message in {spoken}, which the station speaks"
+        payload = {key: _plain(value) for key, value in arguments.items()}
+        try:
+            action, call = self.call(name, payload)
+            schemas.check(action, call, self.protocol)
+        except (KeyError, TypeError):
+            return None  # the domain checks what is missing; the CALL is checked when sent
+        except ValueError as error:
+            return f"not sayable in {spoken}, which the station speaks: {error}"
+        except schemas.PayloadError as error:
+            return f"not sayable in {spoken}, which the station speaks: {error.description}"
+        return None
 
     def answer(
         self, name: str, payload: Mapping[str, Any], result: Mapping[str, Any]

@@ -78,7 +78,12 @@ def remote_start(
 def remote_stop(
     command: c.RequestRemoteStop, state: StationState, opening: Opening
 ) -> e.CommandRequested:
-    return e.RemoteStopRequested(**opening, transaction_id=command.transaction_id)
+    session = state.sessions.get(command.transaction_id)
+    return e.RemoteStopRequested(
+        **opening,
+        transaction_id=command.transaction_id,
+        station_transaction_id=None if session is None else session.station_transaction_id,
+    )
 
 
 def unlock_connector(

@@ -80,15 +80,21 @@ def _trigger_message(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def variable(key: str) -> dict[str, Any]:
-    """``Component/Variable`` as 2.0.1's component and variable (a key without a
-    component names a variable of no component the station accepts, so it is refused
-    by the schema check before it is sent)."""
+    """``Component/Variable`` as 2.0.1's component and variable."""
     component, _, name = key.rpartition("/")
+    if not component or not name:
+        raise ValueError(
+            f"configuration key {key!r}: write it Component/Variable, "
+            "e.g. OCPPCommCtrlr/HeartbeatInterval"
+        )
     return {"component": {"name": component}, "variable": {"name": name}}
 
 
 def _get_variables(payload: Mapping[str, Any]) -> dict[str, Any]:
-    return {"getVariableData": [variable(key) for key in payload.get("key") or []]}
+    keys = payload.get("key") or []
+    if not keys:
+        raise ValueError("name the variables to get (key: [Component/Variable, ...])")
+    return {"getVariableData": [variable(key) for key in keys]}
 
 
 def _set_variables(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -259,7 +265,7 @@ SPECS: tuple[OperationSpec, ...] = (
 )
 
 OCPP201_OPERATIONS = SpokenOperations(
-    SPECS, ("TriggerMessage", {"requestedMessage": "TransactionEvent"})
+    SPECS, ("TriggerMessage", {"requestedMessage": "TransactionEvent"}), OCPP201
 )
 """The dispatcher's ``StationProtocol`` for OCPP 2.0.1 stations. Reconciling asks for
 TransactionEvents: the station reports each transaction it runs (triggerReason

@@ -1,0 +1,142 @@
+"""How each operator command maps onto its OCPP 2.0.1 CALL and answer: the same domain
+operations and API bodies as 1.6, said the 2.0.1 way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chargeledger.adapters.ocpp import schemas
+from chargeledger.adapters.ocpp.spec import request_number
+from chargeledger.adapters.ocpp.v16.operations import OCPP16
+from chargeledger.adapters.ocpp.v201.operations import OCPP201_OPERATIONS as OCPP201
+from chargeledger.domain.enums import Outcome
+from tests.unit.adapters.ocpp.v16.test_operation_answers import PAYLOADS
+
+CALLS: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
+    (
+        "remote-start",
+        {"connector_id": 2, "id_tag": "T"},
+        "RequestStartTransaction",
+        {
+            "idToken": {"idToken": "T", "type": "Central"},
+            "remoteStartId": request_number("c-1"),
+            "evseId": 2,
+        },
+    ),
+    (
+        "remote-stop",
+        {"transaction_id": 7, "station_transaction_id": "TX-9"},
+        "RequestStopTransaction",
+        {"transactionId": "TX-9"},
+    ),
+    ("reset", {"type": "Hard"}, "Reset", {"type": "Immediate"}),
+    ("reset", {"type": "Soft"}, "Reset", {"type": "OnIdle"}),
+    (
+        "change-availability",
+        {"connector_id": 0, "type": "Inoperative"},
+        "ChangeAvailability",
+        {"operationalStatus": "Inoperative"},
+    ),
+    (
+        "change-availability",
+        {"connector_id": 1, "type": "Operative"},
+        "ChangeAvailability",
+        {"operationalStatus": "Operative", "evse": {"id": 1}},
+    ),
+    ("unlock-connector", {"connector_id": 2}, "UnlockConnector", {"evseId": 2, "connectorId": 1}),
+    (
+        "trigger-message",
+        {"requested_message": "DiagnosticsStatusNotification", "connector_id": None},
+        "TriggerMessage",
+        {"requestedMessage": "LogStatusNotification"},
+    ),
+    ("clear-cache", {}, "ClearCache", {}),
+    (
+        "get-configuration",
+        {"key": ["OCPPCommCtrlr/HeartbeatInterval"]},
+        "GetVariables",
+        {
+            "getVariableData": [
+                {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+            ]
+        },
+    ),
+    (
+        "change-configuration",
+        {"key": "OCPPCommCtrlr/HeartbeatInterval", "value": "60"},
+        "SetVariables",
+        {
+            "setVariableData": [
+                {
+                    "component": {"name": "OCPPCommCtrlr"},
+                    "variable": {"name": "HeartbeatInterval"},
+                    "attributeValue": "60",
+                }
+            ]
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "payload", "action", "call"), CALLS)
+def test_the_payload_becomes_the_2_0_1_call_which_passes_its_schema(
+    name: str, payload: dict[str, Any], action: str, call: dict[str, Any]
+) -> None:
+    assert OCPP201.call(name, payload, "c-1") == (action, call)
+    schemas.check(action, call, schemas.OCPP201)
+
+
+@pytest.mark.parametrize("name", sorted(set(PAYLOADS) & set(OCPP201.specs)))
+def test_each_spoken_operation_s_call_passes_the_2_0_1_schema(name: str) -> None:
+    payload = {**PAYLOADS[name], "key": ["A/B"]} if name == "get-configuration" else PAYLOADS[name]
+    if name == "change-configuration":
+        payload = {**payload, "key": "OCPPCommCtrlr/HeartbeatInterval"}
+    action, call = OCPP201.call(name, payload, "c-1")
+    schemas.check(action, call, schemas.OCPP201)
+
+
+def test_the_same_command_gets_the_same_request_number_on_every_attempt() -> None:
+    first = OCPP201.call("remote-start", {"connector_id": None, "id_tag": "T"}, "k-1")
+    again = OCPP201.call("remote-start", {"connector_id": None, "id_tag": "T"}, "k-1")
+    other = OCPP201.call("remote-start", {"connector_id": None, "id_tag": "T"}, "k-2")
+    assert first == again != other
+    assert "evseId" not in first[1]  # the station picks the EVSE
+
+
+def test_an_operation_without_a_2_0_1_message_is_unspeakable_and_says_so() -> None:
+    assert not OCPP201.speaks("set-charging-profile")
+    reason = OCPP201.unspeakable("set-charging-profile", {})
+    assert reason is not None and "OCPP 2.0.1" in reason
+    assert OCPP16.unspeakable("set-charging-profile", PAYLOADS["set-charging-profile"]) is None
+
+
+def test_a_configuration_key_without_its_component_is_unspeakable_in_2_0_1() -> None:
+    reason = OCPP201.unspeakable("change-configuration", {"key": "HeartbeatInterval", "value": "1"})
+    assert reason is not None and "Component/Variable" in reason
+    assert OCPP201.unspeakable("get-configuration", {"key": None}) is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "answer", "outcome"),
+    [
+        ("reset", {"status": "Scheduled"}, Outcome.ACCEPTED),
+        ("unlock-connector", {"status": "Unlocked"}, Outcome.ACCEPTED),
+        ("unlock-connector", {"status": "UnlockFailed"}, Outcome.REJECTED),
+        (
+            "change-configuration",
+            {"setVariableResult": [{"attributeStatus": "RebootRequired"}]},
+            Outcome.ACCEPTED,
+        ),
+        (
+            "change-configuration",
+            {"setVariableResult": [{"attributeStatus": "UnknownVariable"}]},
+            Outcome.REJECTED,
+        ),
+        ("get-configuration", {"getVariableResult": []}, Outcome.ACCEPTED),
+    ],
+)
+def test_what_a_2_0_1_answer_means(name: str, answer: dict[str, Any], outcome: Outcome) -> None:
+    payload = {"key": "C/V", "value": "1"} if name == "change-configuration" else {}
+    assert OCPP201.answer(name, payload, answer)[0] == outcome
