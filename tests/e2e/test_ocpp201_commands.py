@@ -247,3 +247,21 @@ async def test_a_mixed_fleet_of_1_6_and_2_0_1_stations_on_one_node(node: ServedN
         assert [a for a, _ in new.received] == ["RequestStartTransaction"]
         listed = {s["id"]: s["protocol"] for s in (await api.get("/api/stations")).json()}
         assert listed["MIX-16"] == "ocpp1.6" and listed["MIX-201"] == "ocpp2.0.1"
+
+
+async def test_the_station_rules_hold_per_evse_for_2_0_1_as_per_connector_for_1_6(
+    node: ServedNode,
+) -> None:
+    async with connected_201(node, "C2-8") as station, node.client() as api:
+        station.answers["RequestStartTransaction"] = "Accepted"
+        await station.boot()
+        await station.status(2, 1, "Faulted")
+        faulted = await command(api, "C2-8", "remote-start", "f-1", connector_id=2, id_tag="A")
+        assert faulted.status_code == 409
+        assert faulted.json()["error"] == "ConnectorNotAvailable"
+        first = await command(api, "C2-8", "remote-start", "h-1", connector_id=1, id_tag="A")
+        assert first.status_code == 202
+        await ended(api, "h-1", "accepted")  # it holds EVSE 1 until its session starts
+        other = await command(api, "C2-8", "remote-start", "h-2", connector_id=1, id_tag="B")
+        assert other.status_code == 409
+        assert other.json()["error"] == "ConnectorNotAvailable"
