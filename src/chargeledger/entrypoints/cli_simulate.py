@@ -38,6 +38,13 @@ def add_parser(sub: argparse._SubParsersAction[Parser]) -> None:
     option(sim, "--meter-interval", 10.0, "seconds between MeterValues", type=float)
     option(
         sim,
+        "--protocol",
+        "ocpp1.6",
+        "the OCPP version the stations speak (2.0.1: a simpler station, no outbox yet)",
+        choices=["ocpp1.6", "ocpp2.0.1"],
+    )
+    option(
+        sim,
         "--scenario",
         None,
         "play a scenario file (YAML or JSON, see docs/scenarios.md) instead of "
@@ -64,6 +71,7 @@ def simulate(args: argparse.Namespace) -> int:
             args.prefix,
             args.heartbeat,
             behaviour,
+            args.protocol,
         )
     )
 

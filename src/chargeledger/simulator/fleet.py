@@ -19,6 +19,9 @@ from chargeledger.simulator.backoff import Backoff
 from chargeledger.simulator.charger import Charger
 from chargeledger.simulator.charger_parts import Behaviour
 from chargeledger.simulator.station import SimulatedStation
+from chargeledger.simulator.station201 import SimulatedStation201
+
+PROTOCOL_201 = "ocpp2.0.1"
 
 REBOOT_S = 1.0
 
@@ -31,6 +34,8 @@ class StationRun:
     last_error: str = ""
     charger: Charger | None = None
     booted_once: bool = field(default=False)
+    protocol: str = "ocpp1.6"
+    """The OCPP version it speaks: ``ocpp1.6`` or ``ocpp2.0.1`` (``station201``)."""
 
     @property
     def transactions(self) -> int:
@@ -78,13 +83,16 @@ async def _connect_once(
     backoff: Backoff,
 ) -> bool:
     """One connection, from the handshake until it is lost; True if it ended by a reset."""
-    station: SimulatedStation | None = None
+    station: SimulatedStation | SimulatedStation201 | None = None
     try:
         async with websockets.connect(
-            address, subprotocols=[Subprotocol("ocpp1.6")], open_timeout=30
+            address, subprotocols=[Subprotocol(run.protocol)], open_timeout=30
         ) as ws:
             run.connections += 1
-            station = SimulatedStation(charger, ws)
+            if run.protocol == PROTOCOL_201:
+                station = SimulatedStation201(charger, ws)
+            else:
+                station = SimulatedStation(charger, ws)
             reader = asyncio.create_task(station.start())
             try:
                 await station.boot()
@@ -168,10 +176,11 @@ async def run_fleet(
     prefix: str,
     heartbeat: float | None,
     behaviour: Behaviour | None = None,
+    protocol: str = "ocpp1.6",
 ) -> int:
     stop = asyncio.Event()
     behaviour = behaviour or Behaviour()
-    runs = [StationRun(f"{prefix}{n:05d}") for n in range(1, count + 1)]
+    runs = [StationRun(f"{prefix}{n:05d}", protocol=protocol) for n in range(1, count + 1)]
     for run in runs:
         run.charger = Charger(run.station_id, behaviour)
     return await run_runs(url, runs, stop, duration, heartbeat)
