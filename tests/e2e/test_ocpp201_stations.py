@@ -111,14 +111,15 @@ async def test_out_of_order_transaction_events_still_make_one_transaction(
     async with connected_201(node, "V2-5") as station, node.client() as api:
         await station.boot()
         # Replayed from an offline queue and delivered out of order: an update first,
-        # then the end, then the start and an update from before the end.
+        # then the start, the end, and an update from before the end.
         await station.transaction_event("Updated", "TX-O", 1, wh=300, offline=True)
-        await station.transaction_event("Ended", "TX-O", 3, wh=900, offline=True)
         await station.transaction_event("Started", "TX-O", 0, wh=100, offline=True)
+        await station.transaction_event("Ended", "TX-O", 3, wh=900, offline=True)
         await station.transaction_event("Updated", "TX-O", 2, wh=600, offline=True)
         [session] = await _stopped(api, "V2-5")
         assert session["station_transaction_id"] == "TX-O"
-        assert session["meter_stop"] == 900
+        assert (session["meter_start"], session["meter_stop"]) == (100, 900)
+        assert session["energy_wh"] == 800  # from where the late Started says it began
         events = (await api.get("/api/stations/V2-5/events")).json()
         kinds = [event["type"] for event in events]
         assert kinds.count("TransactionStarted") == 1 and kinds.count("TransactionStopped") == 1

@@ -159,6 +159,13 @@ def transaction_doc(
             "meter_value_count": int(current["meter_value_count"]) + len(event.meter_value),
             "position": recorded.position,
         }
+    if isinstance(event, e.TransactionStartCorrected):
+        return {
+            **current,
+            "meter_start": event.meter_start,
+            "started_at": event.started_at,
+            "position": recorded.position,
+        }
     if isinstance(event, e.TransactionAbandoned):
         return {
             **current,

@@ -96,6 +96,20 @@ class TransactionClosed(Event):
     closed_at: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class TransactionStartCorrected(Event):
+    """OCPP 2.0.1: the Started of a transaction that a later message (by ``seqNo``)
+    opened arrived after it, while the session is open: the session starts where and
+    when the station says (``meter_start``, ``started_at``), not where the opener did."""
+
+    transaction_id: int
+    connector_id: int
+    meter_start: int
+    started_at: str
+    station_transaction_id: str
+    seq_no: int
+
+
 SESSION_EVENTS: tuple[type[Event], ...] = (
     TransactionStarted,
     MeterValuesRecorded,
@@ -103,4 +117,5 @@ SESSION_EVENTS: tuple[type[Event], ...] = (
     TransactionAbandoned,
     TransactionUnconfirmed,
     TransactionClosed,
+    TransactionStartCorrected,
 )

@@ -19,7 +19,7 @@ from chargeledger.domain.enums import (
     RegistrationStatus,
 )
 from chargeledger.domain.local_list_state import LocalList, installed
-from chargeledger.domain.transaction_tracks import TrackedTransaction, tracked_after
+from chargeledger.domain.transaction_tracks import TrackedTransaction, corrected, tracked_after
 
 REMOTE_START = operations.REMOTE_START.name
 
@@ -184,6 +184,8 @@ def evolve(state: StationState, event: e.Event) -> StationState:
             return _ended(state, event.command_id, accepted=False)
         case e.TransactionStarted():
             return _started(state, event)
+        case e.TransactionStartCorrected():
+            return corrected(state, event)
         case e.TransactionAbandoned():
             taken = f"transaction {event.superseded_by} took its connector"
             return replace(

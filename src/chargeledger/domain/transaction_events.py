@@ -15,10 +15,10 @@ from __future__ import annotations
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain.charging_sessions import decide_start, decide_stop
-from chargeledger.domain.enums import AuthorizationStatus
+from chargeledger.domain.enums import AuthorizationStatus, TransactionEventType
 from chargeledger.domain.id_tags import IdTagInfo
 from chargeledger.domain.station_state import StationState, fold
-from chargeledger.domain.transaction_tracks import Verdict, verdict
+from chargeledger.domain.transaction_tracks import TrackedTransaction, Verdict, verdict
 
 NO_ID_TAG = ""
 """The id tag of a transaction that started before any IdToken was presented (2.0.1
@@ -30,6 +30,8 @@ def decide_transaction_event(
 ) -> list[e.Event]:
     track = state.station_transactions.get(command.station_transaction_id)
     found = verdict(track, command.event_type, command.seq_no)
+    if found == Verdict.CONTINUES and track is not None:
+        return _late_start(command, track, state)
     if found in (Verdict.REPEAT, Verdict.LATE, Verdict.CONTINUES):
         return []
     decided: list[e.Event] = []
@@ -40,6 +42,32 @@ def decide_transaction_event(
             return decided
         state = fold(decided, state)
     return [*decided, *decide_stop(_stop_of(command, transaction_id, state), state)]
+
+
+def _late_start(
+    command: c.RecordTransactionEvent, track: TrackedTransaction, state: StationState
+) -> list[e.Event]:
+    """A Started older than the message that opened its (still open) transaction
+    corrects where and when the session started; anything else continuing is telemetry."""
+    session = state.sessions.get(track.transaction_id)
+    if (
+        command.event_type != TransactionEventType.STARTED
+        or session is None
+        or command.seq_no > min(track.seq_nos, default=command.seq_no)
+    ):
+        return []
+    return [
+        e.TransactionStartCorrected(
+            transaction_id=track.transaction_id,
+            connector_id=session.connector_id,
+            meter_start=session.meter_start
+            if command.meter_reading is None
+            else command.meter_reading,
+            started_at=command.timestamp,
+            station_transaction_id=command.station_transaction_id,
+            seq_no=command.seq_no,
+        )
+    ]
 
 
 def _start_of(command: c.RecordTransactionEvent) -> c.StartTransaction:

@@ -68,6 +68,26 @@ def verdict(
     return Verdict.ENDS if ending else Verdict.CONTINUES
 
 
+def corrected(state: StationState, event: e.TransactionStartCorrected) -> StationState:
+    """The open session starts where its late Started says; its seqNo is recorded."""
+    session = state.sessions.get(event.transaction_id)
+    track = state.station_transactions.get(event.station_transaction_id)
+    if session is None or track is None:
+        return state
+    sessions = dict(state.sessions)
+    sessions[event.transaction_id] = replace(
+        session, meter_start=event.meter_start, started_at=event.started_at
+    )
+    recorded = replace(track, seq_nos=track.seq_nos | {event.seq_no})
+    return replace(
+        state,
+        sessions=MappingProxyType(sessions),
+        station_transactions=_with(
+            state.station_transactions, event.station_transaction_id, recorded
+        ),
+    )
+
+
 def tracked_after(
     state: StationState, event: e.TransactionStarted | e.TransactionStopped
 ) -> Mapping[str, TrackedTransaction]:

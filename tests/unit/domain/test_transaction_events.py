@@ -113,6 +113,22 @@ def test_a_started_event_arriving_after_the_end_is_late_and_decides_nothing() ->
     assert when(history[1:], tx_event(STARTED, 0, ours=8)) == []
 
 
+def test_a_started_event_arriving_after_a_later_update_corrects_where_the_session_started() -> None:
+    history = given(booted(), opened(seq_no=1, meter_start=300))
+    [corrected] = when(history, tx_event(STARTED, 0, ours=8, reading=100))
+    assert corrected == e.TransactionStartCorrected(
+        transaction_id=7,
+        connector_id=1,
+        meter_start=100,
+        started_at=AT,
+        station_transaction_id="TX-1",
+        seq_no=0,
+    )
+    after = fold([*history, corrected])
+    assert after.sessions[7].meter_start == 100
+    assert when([*history, corrected], tx_event(STARTED, 0, ours=9, reading=100)) == []
+
+
 def test_a_new_transaction_on_the_evse_abandons_the_one_the_station_never_ended() -> None:
     decided = when(given(booted(), opened()), tx_event(STARTED, 0, ours=8, station_tx="TX-2"))
     assert isinstance(decided[0], e.TransactionAbandoned) and decided[0].transaction_id == 7
@@ -154,3 +170,7 @@ def test_whatever_the_network_repeats_or_reorders_a_transaction_is_started_and_s
     final = fold(history)
     assert not final.sessions
     assert final.station_transactions["TX-1"].ended
+    kinds = [kind for kind, _ in delivered]
+    if kinds.index(STARTED) < kinds.index(ENDED):  # the start came while it was open
+        ended_at = max(seq for _, seq in delivered)
+        assert stops[0].energy_wh == ended_at * 10  # from the Started's reading, 0
