@@ -265,3 +265,29 @@ async def test_the_station_rules_hold_per_evse_for_2_0_1_as_per_connector_for_1_
         other = await command(api, "C2-8", "remote-start", "h-2", connector_id=1, id_tag="B")
         assert other.status_code == 409
         assert other.json()["error"] == "ConnectorNotAvailable"
+
+
+async def test_get_and_set_variables_results_are_kept_as_the_station_s_configuration(
+    node: ServedNode,
+) -> None:
+    async with connected_201(node, "C2-9") as station, node.client() as api:
+        await station.boot()
+        key = "OCPPCommCtrlr/HeartbeatInterval"
+        await command(api, "C2-9", "get-configuration", "gv-1", key=[key])
+        await ended(api, "gv-1", "accepted")
+        await command(api, "C2-9", "change-configuration", "sv-1", key=key, value="60")
+        await ended(api, "sv-1", "accepted")
+        station.answers["SetVariables"] = "UnknownVariable"
+        await command(api, "C2-9", "change-configuration", "sv-2", key="No/Such", value="1")
+        await ended(api, "sv-2", "rejected")
+
+        async def configured() -> Any:
+            view = (await api.get("/api/stations/C2-9")).json()
+            shown = view.get("configuration") or {}
+            return shown if shown.get("unknown_keys") else None
+
+        shown = await eventually(configured)
+        assert shown["keys"] == [{"key": key, "value": "60", "readonly": False}]
+        assert shown["unknown_keys"] == ["No/Such"]
+        again = await command(api, "C2-9", "change-configuration", "sv-3", key="No/Such", value="2")
+        assert again.status_code == 409  # the station said it has no such variable

@@ -235,7 +235,14 @@ async def _configuration_reported(
     keys = {} if payload.get("key") is None else dict(doc["keys"])
     for entry in result.get("configurationKey") or []:
         keys[entry["key"]] = {"value": entry.get("value"), "readonly": bool(entry["readonly"])}
-    unknown = set(doc["unknown_keys"]) - set(keys) | set(result.get("unknownKey") or [])
+    not_known = set(result.get("unknownKey") or [])
+    for entry in result.get("getVariableResult") or []:  # OCPP 2.0.1's GetVariables
+        key = variable_key(entry)
+        if entry.get("attributeStatus") == "Accepted":
+            keys[key] = {"value": entry.get("attributeValue"), "readonly": False}
+        elif entry.get("attributeStatus") in UNKNOWN_VARIABLE:
+            not_known.add(key)
+    unknown = set(doc["unknown_keys"]) - set(keys) | not_known
     doc.update(keys=keys, unknown_keys=sorted(unknown), reported_at=recorded.metadata.recorded_at)
     touched.put(CONFIGURATION, station_id, doc)
 
@@ -243,7 +250,7 @@ async def _configuration_reported(
 async def _configuration_changed(
     touched: _Batch, recorded: RecordedEvent, payload: Mapping[str, Any], result: Mapping[str, Any]
 ) -> None:
-    status = result.get("status")
+    status = result.get("status") or _set_variable_status(result)
     if status not in ("Accepted", "RebootRequired", "NotSupported"):
         return
     station_id = station_of(recorded)
@@ -259,6 +266,23 @@ async def _configuration_changed(
         doc["keys"] = keys
         doc["unknown_keys"] = [k for k in doc["unknown_keys"] if k != key]
     touched.put(CONFIGURATION, station_id, doc)
+
+
+UNKNOWN_VARIABLE = frozenset({"UnknownComponent", "UnknownVariable"})
+"""OCPP 2.0.1's way of saying what 1.6 says by ``unknownKey`` or ``NotSupported``."""
+
+
+def variable_key(entry: Mapping[str, Any]) -> str:
+    """A 2.0.1 component and variable as the configuration key they are shown under."""
+    component = (entry.get("component") or {}).get("name", "")
+    return f"{component}/{(entry.get('variable') or {}).get('name', '')}"
+
+
+def _set_variable_status(result: Mapping[str, Any]) -> str | None:
+    """A 2.0.1 SetVariables answer's status, as 1.6's ChangeConfiguration says it."""
+    results = result.get("setVariableResult") or []
+    status = results[0].get("attributeStatus") if results else None
+    return "NotSupported" if status in UNKNOWN_VARIABLE else status
 
 
 def _replaces(installed: Mapping[str, Any], connector_id: int, profile: Mapping[str, Any]) -> bool:
