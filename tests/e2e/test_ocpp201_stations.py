@@ -143,3 +143,39 @@ async def test_a_1_6_station_that_comes_back_speaking_2_0_1_keeps_its_history(
         assert view["boot_reason"] == "FirmwareUpdate"
         events = (await api.get("/api/stations/UP-1/events")).json()
         assert [event["type"] for event in events] == ["StationBooted", "StationBooted"]
+
+
+async def test_a_notify_report_s_variables_show_as_the_station_s_device_model(
+    node: ServedNode,
+) -> None:
+    async with connected_201(node, "V2-6") as station, node.client() as api:
+        await station.boot()
+        await station.call(
+            call.NotifyReport(
+                request_id=1,
+                generated_at="2026-12-01T10:00:00Z",
+                seq_no=0,
+                report_data=[
+                    {
+                        "component": {"name": "OCPPCommCtrlr"},
+                        "variable": {"name": "HeartbeatInterval"},
+                        "variable_attribute": [{"value": "300", "mutability": "ReadWrite"}],
+                    },
+                    {
+                        "component": {"name": "EVSE", "evse": {"id": 1}},
+                        "variable": {"name": "Power", "instance": "Max"},
+                        "variable_attribute": [{"value": "22000", "mutability": "ReadOnly"}],
+                    },
+                ],
+            )
+        )
+
+        async def reported() -> Any:
+            view = (await api.get("/api/stations/V2-6")).json()
+            return view.get("device_model")
+
+        model = await eventually(reported)
+        assert [(v["key"], v["value"], v["readonly"]) for v in model] == [
+            ("OCPPCommCtrlr/HeartbeatInterval", "300", False),
+            ("EVSE@1/Power[Max]", "22000", True),
+        ]

@@ -245,6 +245,10 @@ class TwinService:
             station_id, lambda rs: r.data_transferred(rs, vendor_id, message_id, data, answer, at)
         )
 
+    def device_model_reported(self, station_id: str, reported: list[r.VariableReport]) -> None:
+        """Variables an OCPP 2.0.1 station reported (NotifyReport)."""
+        self._report(station_id, lambda rs: r.variables_reported(rs, reported))
+
     def authorized(self, station_id: str, id_tag: str, status: str, at: str) -> None:
         """An Authorize from the station, and the verdict it got."""
         self._report(station_id, lambda rs: r.authorized(rs, id_tag, status, at))

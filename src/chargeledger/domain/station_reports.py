@@ -41,11 +41,23 @@ class AuthorizeReport:
 
 
 @dataclass(frozen=True, slots=True)
+class VariableReport:
+    """One variable of an OCPP 2.0.1 station's device model (NotifyReport): ``key`` is
+    ``Component/Variable`` (``[instance]`` and ``@evse`` added where the report says)."""
+
+    key: str
+    value: str | None
+    readonly: bool
+    at: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class StationReports:
     firmware: tuple[StatusReport, ...] = ()
     diagnostics: tuple[StatusReport, ...] = ()
     data_transfers: tuple[DataTransferReport, ...] = ()
     authorizations: tuple[AuthorizeReport, ...] = ()
+    device_model: tuple[VariableReport, ...] = ()
 
 
 NO_REPORTS = StationReports()
@@ -81,6 +93,19 @@ def authorized(reports: StationReports, id_tag: str, status: str, at: str | None
     return replace(reports, authorizations=_kept(reports.authorizations, entry))
 
 
+MAX_VARIABLES = 1000
+"""Variables of a device model the twin keeps (the last reported win)."""
+
+
+def variables_reported(reports: StationReports, reported: list[VariableReport]) -> StationReports:
+    """A NotifyReport's variables replace those of the same key; the model stays bounded."""
+    kept = {entry.key: entry for entry in reports.device_model}
+    for entry in reported:
+        kept.pop(entry.key, None)
+        kept[entry.key] = entry
+    return replace(reports, device_model=tuple(kept.values())[-MAX_VARIABLES:])
+
+
 def to_doc(reports: StationReports) -> dict[str, Any]:
     def rows(entries: tuple[Any, ...]) -> list[dict[str, Any]]:
         return [
@@ -93,6 +118,8 @@ def to_doc(reports: StationReports) -> dict[str, Any]:
         "diagnostics": rows(reports.diagnostics),
         "data_transfers": rows(reports.data_transfers),
         "authorizations": rows(reports.authorizations),
+        # only a 2.0.1 station reports one; 1.6 stations' documents stay as they were
+        **({"device_model": rows(reports.device_model)} if reports.device_model else {}),
     }
 
 
@@ -104,4 +131,5 @@ def from_doc(doc: Mapping[str, Any] | None) -> StationReports:
         diagnostics=tuple(StatusReport(**row) for row in doc.get("diagnostics", ())),
         data_transfers=tuple(DataTransferReport(**row) for row in doc.get("data_transfers", ())),
         authorizations=tuple(AuthorizeReport(**row) for row in doc.get("authorizations", ())),
+        device_model=tuple(VariableReport(**row) for row in doc.get("device_model", ())),
     )

@@ -17,6 +17,7 @@ from chargeledger.application.ports import Clock
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.enums import TransactionEventType
 from chargeledger.domain.id_tags import IdTagInfo
+from chargeledger.domain.station_reports import VariableReport
 from chargeledger.domain.timestamps import iso_z
 
 
@@ -52,7 +53,7 @@ class Messages201:
             "LogStatusNotification": self.log_status_notification,
             "DataTransfer": common.data_transfer,
             "NotifyEvent": self.noted,
-            "NotifyReport": self.noted,
+            "NotifyReport": self.notify_report,
             "SecurityEventNotification": self.noted,
         }
 
@@ -124,6 +125,34 @@ class Messages201:
         self._twin.diagnostics_status_notified(session.station_id, payload["status"], self._now())
         return EMPTY
 
+    def notify_report(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        at = payload["generatedAt"]
+        reported = [
+            VariableReport(_variable_key(item), _actual(item)[0], _actual(item)[1], at)
+            for item in payload.get("reportData") or []
+        ]
+        self._twin.device_model_reported(session.station_id, reported)
+        return EMPTY
+
     def noted(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         """Acknowledged; what it reports is not kept yet."""
         return EMPTY
+
+
+def _variable_key(item: dict[str, Any]) -> str:
+    """``Component[instance]@evse/Variable[instance]``, parts present only when reported."""
+    component, variable = item["component"], item["variable"]
+    name = component["name"]
+    if component.get("instance"):
+        name += f"[{component['instance']}]"
+    if component.get("evse"):
+        name += f"@{component['evse']['id']}"
+    key = f"{name}/{variable['name']}"
+    return key + (f"[{variable['instance']}]" if variable.get("instance") else "")
+
+
+def _actual(item: dict[str, Any]) -> tuple[str | None, bool]:
+    """The Actual attribute's value (else the first one's) and whether it is read-only."""
+    attributes = item.get("variableAttribute") or [{}]
+    actual = next((a for a in attributes if a.get("type", "Actual") == "Actual"), attributes[0])
+    return actual.get("value"), actual.get("mutability") == "ReadOnly"
