@@ -291,3 +291,18 @@ async def test_get_and_set_variables_results_are_kept_as_the_station_s_configura
         assert shown["unknown_keys"] == ["No/Such"]
         again = await command(api, "C2-9", "change-configuration", "sv-3", key="No/Such", value="2")
         assert again.status_code == 409  # the station said it has no such variable
+
+
+async def test_a_command_2_0_1_cannot_say_fails_when_its_station_comes_back_speaking_2_0_1(
+    node: ServedNode,
+) -> None:
+    async with connected_station(node, "C2-10") as old:
+        await old.boot()
+    async with node.client() as api:
+        queued = await command(api, "C2-10", "clear-charging-profile", "q-1", connector_id=1)
+        assert queued.status_code == 202  # the station spoke 1.6 when it was asked
+        async with connected_201(node, "C2-10") as upgraded:
+            await upgraded.boot()
+            view = await ended(api, "q-1", "failed")
+            assert view["error_code"] == "NotSupportedByProtocol"
+            assert upgraded.received == []

@@ -272,6 +272,17 @@ class Dispatcher:
             return
         if self._may_send is not None and not self._may_send():
             return  # no lease: taken up again when the station is ready or by the sweep
+        if not self._spoken(link).speaks(command.name):
+            # Requested while the station spoke another OCPP version: it cannot go out.
+            await self._outcomes.record(
+                link.station_id,
+                command_id,
+                Outcome.FAILED,
+                f"{command.name} has no message in the OCPP version the station speaks now "
+                f"({getattr(link, 'protocol', '?')}); not sent on this connection",
+                error_code="NotSupportedByProtocol",
+            )
+            return
         dispatched = await self._bus.execute(
             link.station_id,
             MarkDispatched(
