@@ -14,6 +14,7 @@ from chargeledger.adapters.clock import SystemClock
 from chargeledger.adapters.metrics import MeasuredDocuments, NodeMetrics, measured
 from chargeledger.adapters.ocpp.gateway import GatewayOptions, OcppGateway
 from chargeledger.adapters.ocpp.handlers import StationMessages
+from chargeledger.adapters.ocpp.schemas import OCPP16 as SPOKEN_16
 from chargeledger.adapters.ocpp.schemas import OCPP201
 from chargeledger.adapters.ocpp.session_messages import SessionMessages
 from chargeledger.adapters.ocpp.v16.operations import OCPP16
@@ -322,7 +323,7 @@ def build_use_cases(
             twin,
             inputs,
             settings.connection_timeout_s,
-            protocols={OCPP201: OCPP201_OPERATIONS},
+            protocols={SPOKEN_16: OCPP16, OCPP201: OCPP201_OPERATIONS},
         ),
         sessions=ChargingSessions(bus, documents, id_tags, twin),
         id_tags=id_tags,

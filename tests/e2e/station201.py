@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import websockets
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 from websockets.typing import Subprotocol
@@ -98,6 +98,29 @@ class Station201(ChargePoint):  # type: ignore[misc]
             for wanted in payload["set_variable_data"]
         ]
         return call_result.SetVariables(set_variable_result=results)
+
+    @on(Action.get_base_report)
+    async def on_get_base_report(self, **payload: Any) -> Any:
+        return call_result.GetBaseReport(status=self._got("GetBaseReport", payload))
+
+    @after(Action.get_base_report)
+    async def report(self, request_id: int, **payload: Any) -> None:
+        if self.answers.get("GetBaseReport", "Accepted") != "Accepted":
+            return
+        await self.call(
+            call.NotifyReport(
+                request_id=request_id,
+                generated_at=now(),
+                seq_no=0,
+                report_data=[
+                    {
+                        "component": {"name": "OCPPCommCtrlr"},
+                        "variable": {"name": "HeartbeatInterval"},
+                        "variable_attribute": [{"value": "300", "mutability": "ReadWrite"}],
+                    }
+                ],
+            )
+        )
 
     async def boot(self, reason: str = "PowerUp") -> Any:
         return await self.call(

@@ -306,3 +306,32 @@ async def test_a_command_2_0_1_cannot_say_fails_when_its_station_comes_back_spea
             view = await ended(api, "q-1", "failed")
             assert view["error_code"] == "NotSupportedByProtocol"
             assert upgraded.received == []
+
+
+async def test_a_base_report_asked_of_a_2_0_1_station_shows_as_its_device_model(
+    node: ServedNode,
+) -> None:
+    async with (
+        connected_201(node, "C2-11") as station,
+        connected_station(node, "C2-12") as old,
+        node.client() as api,
+    ):
+        await station.boot()
+        await old.boot()
+        asked = await command(api, "C2-11", "get-base-report", "br-1", report_base="FullInventory")
+        assert asked.status_code == 202, asked.text
+        view = await ended(api, "br-1", "accepted")
+        assert "device_model" in view["detail"]
+        [(action, sent)] = station.received
+        assert action == "GetBaseReport" and sent["report_base"] == "FullInventory"
+
+        async def reported() -> Any:
+            return (await api.get("/api/stations/C2-11")).json().get("device_model")
+
+        [variable] = await eventually(reported)
+        assert (variable["key"], variable["value"]) == ("OCPPCommCtrlr/HeartbeatInterval", "300")
+        refused = await command(
+            api, "C2-12", "get-base-report", "br-2", report_base="FullInventory"
+        )
+        assert refused.status_code == 409
+        assert refused.json()["error"] == "NotSupportedByProtocol"

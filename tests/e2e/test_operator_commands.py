@@ -33,8 +33,9 @@ NAMES = [
     "set-charging-profile",
     "clear-charging-profile",
     "get-composite-schedule",
+    "get-base-report",
 ]
-"""CONTRACT.md's nineteen names, in its order."""
+"""CONTRACT.md's nineteen names, in its order, and OCPP 2.0.1's get-base-report (issue 17)."""
 
 
 class ObedientStation(Station):

@@ -17,6 +17,7 @@ from chargeledger.domain.enums import (
     ChargingProfilePurpose,
     ChargingRateUnit,
     MessageTrigger,
+    ReportBase,
     ResetType,
     UpdateType,
 )
@@ -198,6 +199,13 @@ class GetCompositeScheduleRequested(CommandRequested):
     charging_rate_unit: ChargingRateUnit | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class GetBaseReportRequested(CommandRequested):
+    """OCPP 2.0.1 GetBaseReport; the report arrives as NotifyReports (the twin's)."""
+
+    report_base: ReportBase
+
+
 REQUEST_EVENTS: tuple[type[CommandRequested], ...] = (
     RemoteStartRequested,
     RemoteStopRequested,
@@ -218,4 +226,5 @@ REQUEST_EVENTS: tuple[type[CommandRequested], ...] = (
     SetChargingProfileRequested,
     ClearChargingProfileRequested,
     GetCompositeScheduleRequested,
+    GetBaseReportRequested,
 )

@@ -21,6 +21,7 @@ from chargeledger.domain.enums import (
     ChargingRateUnit,
     MessageTrigger,
     Outcome,
+    ReportBase,
     ResetType,
     StopReason,
     TransactionEventType,
@@ -174,6 +175,13 @@ class RequestGetDiagnostics(OperatorCommand):
 @dataclass(frozen=True, kw_only=True)
 class RequestGetLocalListVersion(OperatorCommand):
     pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestGetBaseReport(OperatorCommand):
+    """OCPP 2.0.1: the station reports its device model (NotifyReport) as it says."""
+
+    report_base: ReportBase
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -125,6 +125,15 @@ class StopReason(StrEnum):
     TIMEOUT = "Timeout"
 
 
+class ReportBase(StrEnum):
+    """OCPP 2.0.1 ``GetBaseReport.reportBase``: which part of its device model a
+    station reports."""
+
+    CONFIGURATION_INVENTORY = "ConfigurationInventory"
+    FULL_INVENTORY = "FullInventory"
+    SUMMARY_INVENTORY = "SummaryInventory"
+
+
 class TransactionEventType(StrEnum):
     """OCPP 2.0.1 ``TransactionEvent.eventType``."""
 

@@ -7,6 +7,7 @@ import pytest
 
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
 from chargeledger.adapters.ocpp.v16.operations import OCPP16
+from chargeledger.adapters.ocpp.v201.operations import OCPP201_OPERATIONS
 from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.twin_service import TwinService
@@ -15,6 +16,7 @@ from chargeledger.config import Settings
 from chargeledger.domain.errors import (
     ConnectorNotAvailableError,
     IdempotencyKeyReusedError,
+    NotSupportedByProtocolError,
     UnknownConnectorError,
 )
 from chargeledger.domain.operations import OPERATIONS
@@ -29,7 +31,19 @@ def operator() -> tuple[OperatorCommands, TwinService, InMemoryEventStore]:
 
 
 def test_every_command_the_bus_builds_has_a_way_to_the_station() -> None:
-    assert set(OPERATIONS) == set(OCPP16.specs)
+    assert set(OPERATIONS) == set(OCPP16.specs) | set(OCPP201_OPERATIONS.specs)
+    assert set(OPERATIONS) - set(OCPP16.specs) == {"get-base-report"}  # 2.0.1's own
+
+
+async def test_an_operation_the_station_s_version_has_no_message_for_is_refused() -> None:
+    use_case, twin, store = operator()
+    twin.connected("CP1", 1, "ocpp1.6")
+    with pytest.raises(NotSupportedByProtocolError, match=r"OCPP 1\.6"):
+        await use_case.request("CP1", "k1", "get-base-report", {"report_base": "FullInventory"})
+    twin.connected("CP2", 1, "ocpp2.0.1")
+    with pytest.raises(NotSupportedByProtocolError, match=r"OCPP 2\.0\.1"):
+        await use_case.request("CP2", "k2", "clear-charging-profile", {"connector_id": 1})
+    assert await store.read_all(0) == []
 
 
 async def test_a_faulted_connector_in_the_twin_refuses_a_remote_start() -> None:

@@ -180,6 +180,15 @@ GET_COMPOSITE_SCHEDULE = Operation(
     repeat_is_harmless=True,
 )
 
+GET_BASE_REPORT = Operation(
+    "get-base-report",
+    c.RequestGetBaseReport,
+    e.GetBaseReportRequested,
+    arguments.get_base_report,
+    repeat_is_harmless=True,
+)
+"""OCPP 2.0.1 only: a 1.6 station has no such message (409 NotSupportedByProtocol)."""
+
 OPERATIONS: Mapping[str, Operation[Any]] = {
     operation.name: operation
     for operation in (
@@ -202,6 +211,7 @@ OPERATIONS: Mapping[str, Operation[Any]] = {
         SET_CHARGING_PROFILE,
         CLEAR_CHARGING_PROFILE,
         GET_COMPOSITE_SCHEDULE,
+        GET_BASE_REPORT,
     )
 }
 """Every operation by name, in the order the API lists them."""

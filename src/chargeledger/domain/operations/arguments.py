@@ -22,7 +22,13 @@ from chargeledger.domain.charging_profiles import (
     check_for_remote_start,
 )
 from chargeledger.domain.configuration import MAX_KEY_LENGTH, MAX_VALUE_LENGTH, check_change
-from chargeledger.domain.enums import AvailabilityType, MessageTrigger, ResetType, one_of
+from chargeledger.domain.enums import (
+    AvailabilityType,
+    MessageTrigger,
+    ReportBase,
+    ResetType,
+    one_of,
+)
 from chargeledger.domain.errors import InvalidCommandError
 from chargeledger.domain.remote_start_policy import WHOLE_STATION, check_connector_exists
 from chargeledger.domain.timestamps import instant
@@ -204,6 +210,13 @@ def get_local_list_version(
     command: c.RequestGetLocalListVersion, state: StationState, opening: Opening
 ) -> e.CommandRequested:
     return e.GetLocalListVersionRequested(**opening)
+
+
+def get_base_report(
+    command: c.RequestGetBaseReport, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    report_base = one_of("report base", ReportBase, command.report_base)
+    return e.GetBaseReportRequested(**opening, report_base=report_base)
 
 
 def send_local_list(

@@ -14,9 +14,11 @@ from pydantic import ValidationError
 from chargeledger.adapters.ocpp.spec import CommandBody
 from chargeledger.adapters.ocpp.v16.bodies import body_schemas
 from chargeledger.adapters.ocpp.v16.operations import SPECS
+from chargeledger.adapters.ocpp.v201.operations import SPECS as SPECS_201
 from chargeledger.application.paging import page_size
 from chargeledger.bootstrap import Node
 from chargeledger.domain.enums import CommandStatus
+from chargeledger.domain.operations import OPERATIONS
 from chargeledger.entrypoints.api.errors import ApiError, problems
 from chargeledger.entrypoints.api.paging import Cursor, Limit, key_of, paged
 from chargeledger.entrypoints.api.preconditions import caught_up, caught_up_to_head, token_required
@@ -25,12 +27,17 @@ from chargeledger.entrypoints.api.stations import StationIdPath
 MAX_IDEMPOTENCY_KEY_CHARACTERS = 200
 
 
-CommandName = StrEnum(  # type: ignore[misc]  # mypy wants the members literal
-    "CommandName", {spec.name.replace("-", "_"): spec.name for spec in SPECS}
-)
-"""The operations' names, as in ``POST /api/stations/{id}/commands/{name}``."""
+BODIES: dict[str, type[CommandBody]] = {
+    **{spec.name: spec.body for spec in SPECS_201},
+    **{spec.name: spec.body for spec in SPECS},  # an operation of both takes 1.6's body
+}
+BODIES = {name: BODIES[name] for name in OPERATIONS}  # in the API's order
 
-BODIES: dict[str, type[CommandBody]] = {spec.name: spec.body for spec in SPECS}
+CommandName = StrEnum(  # type: ignore[misc]  # mypy wants the members literal
+    "CommandName", {name.replace("-", "_"): name for name in BODIES}
+)
+"""The operations' names, as in ``POST /api/stations/{id}/commands/{name}``; a station
+that speaks a version without the operation answers 409 ``NotSupportedByProtocol``."""
 
 
 _BODY_SCHEMAS, _NESTED_SCHEMAS = body_schemas(list(BODIES.values()))

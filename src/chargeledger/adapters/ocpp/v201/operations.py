@@ -28,6 +28,7 @@ from typing import Any
 from chargeledger.adapters.ocpp.schemas import OCPP201
 from chargeledger.adapters.ocpp.spec import OperationSpec, SpokenOperations
 from chargeledger.adapters.ocpp.v16 import bodies as b
+from chargeledger.adapters.ocpp.v201.bodies import GetBaseReportBody
 from chargeledger.domain import operations as o
 
 CENTRAL = "Central"
@@ -151,6 +152,10 @@ def _reserve_now(payload: Mapping[str, Any]) -> dict[str, Any]:
     return call
 
 
+def _get_base_report(payload: Mapping[str, Any]) -> dict[str, Any]:
+    return {"requestId": payload["request_id"], "reportBase": payload["report_base"]}
+
+
 def _cancel_reservation(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {"reservationId": payload["reservation_id"]}
 
@@ -262,10 +267,27 @@ SPECS: tuple[OperationSpec, ...] = (
         _cancel_reservation,
         details={"Rejected": "the station holds no reservation {reservation_id}"},
     ),
+    OperationSpec(
+        o.GET_BASE_REPORT,
+        GetBaseReportBody,
+        "GetBaseReport",
+        _get_base_report,
+        frozenset({"Accepted", "EmptyResultSet"}),
+        numbered=True,
+        details={
+            "Accepted": "the station reports its {report_base} (NotifyReport): the "
+            "station view's device_model",
+            "EmptyResultSet": "the station has nothing to report for {report_base}",
+            "NotSupported": "the station cannot report its {report_base}",
+        },
+    ),
 )
 
 OCPP201_OPERATIONS = SpokenOperations(
-    SPECS, ("TriggerMessage", {"requestedMessage": "TransactionEvent"}), OCPP201
+    SPECS,
+    ("TriggerMessage", {"requestedMessage": "TransactionEvent"}),
+    OCPP201,
+    checks_calls=True,
 )
 """The dispatcher's ``StationProtocol`` for OCPP 2.0.1 stations. Reconciling asks for
 TransactionEvents: the station reports each transaction it runs (triggerReason

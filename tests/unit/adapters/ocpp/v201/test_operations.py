@@ -54,6 +54,12 @@ CALLS: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
     ),
     ("clear-cache", {}, "ClearCache", {}),
     (
+        "get-base-report",
+        {"report_base": "FullInventory"},
+        "GetBaseReport",
+        {"requestId": request_number("c-1"), "reportBase": "FullInventory"},
+    ),
+    (
         "get-configuration",
         {"key": ["OCPPCommCtrlr/HeartbeatInterval"]},
         "GetVariables",
