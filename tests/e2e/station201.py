@@ -99,6 +99,11 @@ class Station201(ChargePoint):  # type: ignore[misc]
         ]
         return call_result.SetVariables(set_variable_result=results)
 
+    @on(Action.get_transaction_status)
+    async def on_get_transaction_status(self, **payload: Any) -> Any:
+        self._got("GetTransactionStatus", payload)
+        return call_result.GetTransactionStatus(messages_in_queue=False, ongoing_indicator=True)
+
     @on(Action.get_base_report)
     async def on_get_base_report(self, **payload: Any) -> Any:
         return call_result.GetBaseReport(status=self._got("GetBaseReport", payload))

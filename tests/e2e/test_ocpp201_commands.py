@@ -335,3 +335,22 @@ async def test_a_base_report_asked_of_a_2_0_1_station_shows_as_its_device_model(
         )
         assert refused.status_code == 409
         assert refused.json()["error"] == "NotSupportedByProtocol"
+
+
+async def test_get_transaction_status_asks_by_the_station_s_own_transaction_id(
+    node: ServedNode,
+) -> None:
+    async with connected_201(node, "C2-13") as station, node.client() as api:
+        await station.boot()
+        await station.transaction_event("Started", "TX-GS", 0, wh=0, id_token="T")
+
+        async def opened() -> Any:
+            return (await api.get("/api/transactions", params={"station": "C2-13"})).json()
+
+        [session] = await eventually(opened)
+        await command(
+            api, "C2-13", "get-transaction-status", "gs-1", transaction_id=session["transaction_id"]
+        )
+        view = await ended(api, "gs-1", "accepted")
+        assert view["result"] == {"messagesInQueue": False, "ongoingIndicator": True}
+        assert station.received == [("GetTransactionStatus", {"transaction_id": "TX-GS"})]

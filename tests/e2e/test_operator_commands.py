@@ -34,8 +34,9 @@ NAMES = [
     "clear-charging-profile",
     "get-composite-schedule",
     "get-base-report",
+    "get-transaction-status",
 ]
-"""CONTRACT.md's nineteen names, in its order, and OCPP 2.0.1's get-base-report (issue 17)."""
+"""CONTRACT.md's nineteen names, in its order, and OCPP 2.0.1's own two (issue 17)."""
 
 
 class ObedientStation(Station):

@@ -206,6 +206,15 @@ class GetBaseReportRequested(CommandRequested):
     report_base: ReportBase
 
 
+@dataclass(frozen=True, kw_only=True)
+class GetTransactionStatusRequested(CommandRequested):
+    """OCPP 2.0.1 GetTransactionStatus, of ``station_transaction_id`` (the station's own
+    id of our ``transaction_id``) when one is named."""
+
+    transaction_id: int | None = None
+    station_transaction_id: str | None = None
+
+
 REQUEST_EVENTS: tuple[type[CommandRequested], ...] = (
     RemoteStartRequested,
     RemoteStopRequested,
@@ -227,4 +236,5 @@ REQUEST_EVENTS: tuple[type[CommandRequested], ...] = (
     ClearChargingProfileRequested,
     GetCompositeScheduleRequested,
     GetBaseReportRequested,
+    GetTransactionStatusRequested,
 )

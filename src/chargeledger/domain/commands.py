@@ -185,6 +185,14 @@ class RequestGetBaseReport(OperatorCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RequestGetTransactionStatus(OperatorCommand):
+    """OCPP 2.0.1: whether the station still has messages of a transaction (ours, by
+    id) to send, and whether it runs; without one, whether any message waits."""
+
+    transaction_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class RequestSendLocalList(OperatorCommand):
     """SendLocalList built from ``registry``, the id-tag registry as the station should
     know it (id tag to ``{"status", "expiry_date"?}``); ``list_version`` ``None``: ours + 1.

@@ -189,6 +189,15 @@ GET_BASE_REPORT = Operation(
 )
 """OCPP 2.0.1 only: a 1.6 station has no such message (409 NotSupportedByProtocol)."""
 
+GET_TRANSACTION_STATUS = Operation(
+    "get-transaction-status",
+    c.RequestGetTransactionStatus,
+    e.GetTransactionStatusRequested,
+    arguments.get_transaction_status,
+    repeat_is_harmless=True,
+)
+"""OCPP 2.0.1 only."""
+
 OPERATIONS: Mapping[str, Operation[Any]] = {
     operation.name: operation
     for operation in (
@@ -212,6 +221,7 @@ OPERATIONS: Mapping[str, Operation[Any]] = {
         CLEAR_CHARGING_PROFILE,
         GET_COMPOSITE_SCHEDULE,
         GET_BASE_REPORT,
+        GET_TRANSACTION_STATUS,
     )
 }
 """Every operation by name, in the order the API lists them."""

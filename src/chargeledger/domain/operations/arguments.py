@@ -219,6 +219,17 @@ def get_base_report(
     return e.GetBaseReportRequested(**opening, report_base=report_base)
 
 
+def get_transaction_status(
+    command: c.RequestGetTransactionStatus, state: StationState, opening: Opening
+) -> e.CommandRequested:
+    tracked = {t.transaction_id: key for key, t in state.station_transactions.items()}
+    return e.GetTransactionStatusRequested(
+        **opening,
+        transaction_id=command.transaction_id,
+        station_transaction_id=tracked.get(command.transaction_id or 0),
+    )
+
+
 def send_local_list(
     command: c.RequestSendLocalList, state: StationState, opening: Opening
 ) -> e.CommandRequested:

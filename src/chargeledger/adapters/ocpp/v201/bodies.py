@@ -4,11 +4,18 @@ have take 1.6's bodies."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, Strict
 
+from chargeledger.adapters.ocpp.schemas import MAX_INTEGER, MIN_INTEGER
 from chargeledger.adapters.ocpp.spec import CommandBody
+
+
+class GetTransactionStatusBody(CommandBody):
+    transaction_id: Annotated[int, Strict(), Field(ge=MIN_INTEGER, le=MAX_INTEGER)] | None = Field(
+        default=None, description="ours; leave out to ask about any transaction"
+    )
 
 
 class GetBaseReportBody(CommandBody):

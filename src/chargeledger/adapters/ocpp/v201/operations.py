@@ -28,7 +28,7 @@ from typing import Any
 from chargeledger.adapters.ocpp.schemas import OCPP201
 from chargeledger.adapters.ocpp.spec import OperationSpec, SpokenOperations
 from chargeledger.adapters.ocpp.v16 import bodies as b
-from chargeledger.adapters.ocpp.v201.bodies import GetBaseReportBody
+from chargeledger.adapters.ocpp.v201.bodies import GetBaseReportBody, GetTransactionStatusBody
 from chargeledger.domain import operations as o
 
 CENTRAL = "Central"
@@ -156,6 +156,18 @@ def _get_base_report(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {"requestId": payload["request_id"], "reportBase": payload["report_base"]}
 
 
+def _get_transaction_status(payload: Mapping[str, Any]) -> dict[str, Any]:
+    if payload.get("transaction_id") is None:
+        return {}
+    return {
+        "transactionId": payload.get("station_transaction_id") or str(payload["transaction_id"])
+    }
+
+
+def _transaction_status(result: Mapping[str, Any]) -> str:
+    return "Waiting" if result.get("messagesInQueue") else "Accepted"
+
+
 def _cancel_reservation(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {"reservationId": payload["reservation_id"]}
 
@@ -280,6 +292,15 @@ SPECS: tuple[OperationSpec, ...] = (
             "EmptyResultSet": "the station has nothing to report for {report_base}",
             "NotSupported": "the station cannot report its {report_base}",
         },
+    ),
+    OperationSpec(
+        o.GET_TRANSACTION_STATUS,
+        GetTransactionStatusBody,
+        "GetTransactionStatus",
+        _get_transaction_status,
+        frozenset({"Accepted", "Waiting"}),
+        status_of=_transaction_status,
+        details={"Waiting": "the station still has messages to send"},
     ),
 )
 

@@ -54,6 +54,13 @@ CALLS: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
     ),
     ("clear-cache", {}, "ClearCache", {}),
     (
+        "get-transaction-status",
+        {"transaction_id": 7, "station_transaction_id": "TX-9"},
+        "GetTransactionStatus",
+        {"transactionId": "TX-9"},
+    ),
+    ("get-transaction-status", {"transaction_id": None}, "GetTransactionStatus", {}),
+    (
         "get-base-report",
         {"report_base": "FullInventory"},
         "GetBaseReport",
