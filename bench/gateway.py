@@ -14,6 +14,8 @@ server it measures. Workloads:
     with its logging at WARNING so that it is not measured printing;
   * a bare ``websockets`` server that answers every message with a fixed
     CALLRESULT carrying the message id: the floor for a Python server;
+- the same heartbeats on our node from stations speaking OCPP 2.0.1, against
+  our node's 1.6 stations;
 - memory per idle connection and time to accept, at 10,000 connections
   (2,000 with ``--quick``), against the bare ``websockets`` server.
 """
@@ -39,6 +41,8 @@ from pathlib import Path
 from bench.common import Row
 
 HEARTBEAT_CONNECTIONS = 500
+OURS_201 = "ours-201"
+"""Our node again, its stations speaking OCPP 2.0.1 (the same heartbeat, 2.0.1's schemas)."""
 
 RAISE_FILE_LIMIT = """
 import resource
@@ -200,9 +204,12 @@ def _masked_text(text: str) -> bytes:
 class _LoadStation(asyncio.Protocol):
     """A station reduced to what load needs: handshake, heartbeat, count the answers."""
 
-    def __init__(self, station_id: str, opened: asyncio.Future[None]) -> None:
+    def __init__(
+        self, station_id: str, opened: asyncio.Future[None], subprotocol: str = "ocpp1.6"
+    ) -> None:
         self.station_id = station_id
         self.opened = opened
+        self.subprotocol = subprotocol
         self.frame = _masked_text(f'[2,"{station_id}","Heartbeat",{{}}]')
         self.buffer = bytearray()
         self.open = False
@@ -221,7 +228,7 @@ class _LoadStation(asyncio.Protocol):
                 f"GET /ocpp/{self.station_id} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                "Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
+                f"Sec-WebSocket-Protocol: {self.subprotocol}\r\n\r\n"
             ).encode()
         )
 
@@ -283,7 +290,9 @@ class _LoadStation(asyncio.Protocol):
             self.opened.set_exception(ConnectionError(f"{self.station_id}: connection lost"))
 
 
-async def _connect(port: int, count: int, prefix: str, in_flight: int) -> list[_LoadStation]:
+async def _connect(
+    port: int, count: int, prefix: str, in_flight: int, subprotocol: str = "ocpp1.6"
+) -> list[_LoadStation]:
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(in_flight)
 
@@ -291,7 +300,9 @@ async def _connect(port: int, count: int, prefix: str, in_flight: int) -> list[_
         async with gate:
             opened: asyncio.Future[None] = loop.create_future()
             _, station = await loop.create_connection(
-                lambda: _LoadStation(f"{prefix}{number:05}", opened), "127.0.0.1", port
+                lambda: _LoadStation(f"{prefix}{number:05}", opened, subprotocol),
+                "127.0.0.1",
+                port,
             )
             await asyncio.wait_for(opened, 60)
             return station
@@ -314,7 +325,13 @@ async def _heartbeat_rates(
     heartbeat is the steadier figure when the machine is shared: it does not count
     the time the server waited for a core."""
     fleets = {
-        kind: await _connect(port, HEARTBEAT_CONNECTIONS, "HB-", in_flight=100)
+        kind: await _connect(
+            port,
+            HEARTBEAT_CONNECTIONS,
+            "HB201-" if kind == OURS_201 else "HB-",
+            in_flight=100,
+            subprotocol="ocpp2.0.1" if kind == OURS_201 else "ocpp1.6",
+        )
         for kind, (port, _) in servers.items()
     }
     rates: dict[str, list[float]] = {kind: [] for kind in servers}
@@ -389,7 +406,7 @@ def run(quick: bool, postgres: str) -> list[Row]:
             _server("ocpp", folder) as ocpp,
             _server("echo", folder) as echo,
         ):
-            servers = {"ours": ours, "ocpp": ocpp, "echo": echo}
+            servers = {"ours": ours, OURS_201: ours, "ocpp": ocpp, "echo": echo}
             measured = asyncio.run(_heartbeat_rates(servers, rounds, window))
         footprints: dict[str, tuple[float, float]] = {}
         for kind in ("ours", "echo"):
@@ -405,6 +422,21 @@ def run(quick: bool, postgres: str) -> list[Row]:
             rate["ours"],
             "ocpp ChargePoint example",
             rate["ocpp"],
+        ),
+        Row(
+            f"heartbeat round trips, {conns}, OCPP 2.0.1 stations vs 1.6 ones",
+            "calls/s",
+            rate[OURS_201],
+            "ours, OCPP 1.6 stations",
+            rate["ours"],
+        ),
+        Row(
+            f"server CPU per heartbeat, {conns}, OCPP 2.0.1 stations vs 1.6 ones",
+            "us",
+            micros[OURS_201],
+            "ours, OCPP 1.6 stations",
+            micros["ours"],
+            higher_is_better=False,
         ),
         Row(
             f"heartbeat round trips, {conns}, vs a bare echo",
