@@ -21,6 +21,7 @@ from chargeledger.adapters.sqlite_database import SQLiteDatabase, sqlite_path
 from chargeledger.adapters.sqlite_store import SQLiteEventStore
 from chargeledger.domain import events as e
 from tests.e2e.conftest import ServedNode, Station, start_node
+from tests.e2e.station201 import Station201
 
 COMMANDS_PER_POINT = 50
 TERMINAL = {"accepted", "rejected", "timed_out", "expired", "failed"}
@@ -35,8 +36,9 @@ POINTS = [
 class ReconnectingStation:
     """A station that comes back whenever the node does, counting every CALL it got."""
 
-    def __init__(self, station_id: str) -> None:
+    def __init__(self, station_id: str, protocol: str = "ocpp1.6") -> None:
         self.station_id = station_id
+        self.protocol = protocol
         self.received: Counter[str] = Counter()
         self.url = ""
         self._stop = asyncio.Event()
@@ -45,9 +47,10 @@ class ReconnectingStation:
         while not self._stop.is_set():
             with contextlib.suppress(OSError, websockets.ConnectionClosed, asyncio.TimeoutError):
                 async with websockets.connect(
-                    f"{self.url}/{self.station_id}", subprotocols=[Subprotocol("ocpp1.6")]
+                    f"{self.url}/{self.station_id}", subprotocols=[Subprotocol(self.protocol)]
                 ) as ws:
-                    station = Station(self.station_id, ws)
+                    kind = Station201 if self.protocol == "ocpp2.0.1" else Station
+                    station = kind(self.station_id, ws)
                     station.received = _CountingList(self.received)  # type: ignore[assignment]
                     reader = asyncio.create_task(station.start())
                     try:
@@ -68,7 +71,9 @@ class _CountingList(list[tuple[str, dict[str, Any]]]):
 
     def append(self, item: tuple[str, dict[str, Any]]) -> None:
         super().append(item)
-        self._counter[item[1]["id_tag"]] += 1
+        asked = item[1]
+        tag = asked["id_tag"] if "id_tag" in asked else asked["id_token"]["id_token"]
+        self._counter[tag] += 1
 
 
 async def _post_until_recorded(
@@ -97,11 +102,15 @@ async def test_sigkill_at_a_point_of_the_path_never_loses_or_doubles_a_command(
 ) -> None:
     """I3, I4: kill -9 anywhere on the path: no CALL before the request commits, one end, at most
     one send per recorded dispatch."""
+    await sigkill_at(tmp_path, point)
+
+
+async def sigkill_at(tmp_path: Path, point: str, protocol: str = "ocpp1.6") -> None:
     nth = random.Random(point).randint(5, 25)
     args = ("--reconcile-grace", "0.5", "--response-timeout", "5")
     holder = {"node": start_node(tmp_path, *args, "--crash-at", f"{point}:{nth}")}
     store_url = holder["node"].store
-    station = ReconnectingStation("CRASH-1")
+    station = ReconnectingStation("CRASH-1", protocol)
     station.url = holder["node"].ocpp_url
     station_task = asyncio.create_task(station.run())
     killed: list[int] = []
