@@ -179,3 +179,12 @@ async def test_a_notify_report_s_variables_show_as_the_station_s_device_model(
             ("OCPPCommCtrlr/HeartbeatInterval", "300", False),
             ("EVSE@1/Power[Max]", "22000", True),
         ]
+
+
+async def test_a_2_0_1_data_transfer_may_carry_any_json(node: ServedNode) -> None:
+    async with connected_201(node, "V2-7") as station:
+        await station.boot()
+        answer = await station.call(
+            call.DataTransfer(vendor_id="com.example", message_id="m", data={"a": [1, 2]})
+        )
+        assert answer.status == "UnknownVendorId"

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 ENDED_KEPT = 100
 """How many ended 2.0.1 transactions a station remembers to recognise a late message;
-an older one's late Ended is refused as for an unknown transaction."""
+a message of one ended longer ago would read as news of a transaction not seen before."""
 
 
 @dataclass(frozen=True)

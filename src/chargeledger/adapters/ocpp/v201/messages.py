@@ -8,6 +8,7 @@ The domain's connector is the EVSE (``evseId``): what 1.6 numbers as a connector
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from chargeledger.adapters.ocpp.handlers import EMPTY, Handler, Reply, StationMessages
@@ -51,7 +52,7 @@ class Messages201:
             "MeterValues": self.meter_values,
             "FirmwareStatusNotification": self.firmware_status_notification,
             "LogStatusNotification": self.log_status_notification,
-            "DataTransfer": common.data_transfer,
+            "DataTransfer": self.data_transfer,
             "NotifyEvent": self.noted,
             "NotifyReport": self.notify_report,
             "SecurityEventNotification": self.noted,
@@ -124,6 +125,13 @@ class Messages201:
     def log_status_notification(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         self._twin.diagnostics_status_notified(session.station_id, payload["status"], self._now())
         return EMPTY
+
+    def data_transfer(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        """As 1.6's, but 2.0.1's ``data`` may be any JSON: the twin keeps it as text."""
+        data = payload.get("data")
+        if data is not None and not isinstance(data, str):
+            payload = {**payload, "data": json.dumps(data, separators=(",", ":"))}
+        return self._common.data_transfer(session, payload)
 
     def notify_report(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         at = payload["generatedAt"]
