@@ -95,6 +95,10 @@ def status_notified(
     return replace(twin, connectors=MappingProxyType(dict(sorted(updated.items()))))
 
 
+MAX_CONNECTORS_PER_EVSE = 16
+"""Connectors an EVSE may report (real ones have one to four); 256 EVSEs of 256
+connectors each would make a twin of 65,536 entries."""
+
 EVSE_STATUS_ORDER = ("Faulted", "Occupied", "Reserved", "Available", "Unavailable")
 """An EVSE reads as the first of these that one of its connectors reports."""
 
@@ -112,6 +116,8 @@ def evse_status_notified(
     connectors' (a fault anywhere faults it, one connector in use occupies it)."""
     current = twin.connectors.get(evse_id)
     statuses = dict(current.evse_connectors if current else ())
+    if connector_id not in statuses and len(statuses) >= MAX_CONNECTORS_PER_EVSE:
+        return twin  # no EVSE has that many: a station's nonsense is not kept
     statuses[connector_id] = status
     ranked = [s for s in EVSE_STATUS_ORDER if s in statuses.values()]
     evse_status = ranked[0] if ranked else status
