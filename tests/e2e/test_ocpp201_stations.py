@@ -188,3 +188,42 @@ async def test_a_2_0_1_data_transfer_may_carry_any_json(node: ServedNode) -> Non
             call.DataTransfer(vendor_id="com.example", message_id="m", data={"a": [1, 2]})
         )
         assert answer.status == "UnknownVendorId"
+
+
+async def test_notified_events_and_security_events_show_in_the_station_view(
+    node: ServedNode,
+) -> None:
+    async with connected_201(node, "V2-8") as station, node.client() as api:
+        await station.boot()
+        await station.call(
+            call.NotifyEvent(
+                generated_at="2026-12-01T10:00:00Z",
+                seq_no=0,
+                event_data=[
+                    {
+                        "event_id": 1,
+                        "timestamp": "2026-12-01T10:00:00Z",
+                        "trigger": "Alerting",
+                        "actual_value": "true",
+                        "event_notification_type": "HardWiredNotification",
+                        "component": {"name": "EVSE", "evse": {"id": 1}},
+                        "variable": {"name": "Problem"},
+                    }
+                ],
+            )
+        )
+        await station.call(
+            call.SecurityEventNotification(
+                type="FirmwareUpdated", timestamp="2026-12-01T10:01:00Z", tech_info="v2"
+            )
+        )
+
+        async def noticed() -> Any:
+            notices = (await api.get("/api/stations/V2-8")).json().get("notices") or []
+            return notices if len(notices) == 2 else None
+
+        notices = await eventually(noticed)
+        assert [(n["kind"], n["what"]) for n in notices] == [
+            ("event", "EVSE@1/Problem = true (Alerting)"),
+            ("security", "FirmwareUpdated: v2"),
+        ]

@@ -93,6 +93,7 @@ def reports_view(twin: StationTwin | None) -> dict[str, Any]:
         "data_transfers": shown["data_transfers"],
         "authorizations": shown["authorizations"],
         **({"device_model": shown["device_model"]} if "device_model" in shown else {}),
+        **({"notices": shown["notices"]} if "notices" in shown else {}),
     }
 
 

@@ -249,6 +249,10 @@ class TwinService:
         """Variables an OCPP 2.0.1 station reported (NotifyReport)."""
         self._report(station_id, lambda rs: r.variables_reported(rs, reported))
 
+    def noticed(self, station_id: str, notices: list[r.NoticeReport]) -> None:
+        """Events an OCPP 2.0.1 station notified (NotifyEvent, SecurityEventNotification)."""
+        self._report(station_id, lambda rs: r.noticed(rs, notices))
+
     def authorized(self, station_id: str, id_tag: str, status: str, at: str) -> None:
         """An Authorize from the station, and the verdict it got."""
         self._report(station_id, lambda rs: r.authorized(rs, id_tag, status, at))

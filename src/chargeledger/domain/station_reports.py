@@ -52,12 +52,23 @@ class VariableReport:
 
 
 @dataclass(frozen=True, slots=True)
+class NoticeReport:
+    """An OCPP 2.0.1 station's notice: a NotifyEvent's event or a security event;
+    ``kind`` says which, ``what`` what happened, ``at`` when by the station's clock."""
+
+    kind: str
+    what: str
+    at: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class StationReports:
     firmware: tuple[StatusReport, ...] = ()
     diagnostics: tuple[StatusReport, ...] = ()
     data_transfers: tuple[DataTransferReport, ...] = ()
     authorizations: tuple[AuthorizeReport, ...] = ()
     device_model: tuple[VariableReport, ...] = ()
+    notices: tuple[NoticeReport, ...] = ()
 
 
 NO_REPORTS = StationReports()
@@ -106,6 +117,13 @@ def variables_reported(reports: StationReports, reported: list[VariableReport]) 
     return replace(reports, device_model=tuple(kept.values())[-MAX_VARIABLES:])
 
 
+def noticed(reports: StationReports, notices: list[NoticeReport]) -> StationReports:
+    kept = reports.notices
+    for notice in notices:
+        kept = _kept(kept, replace(notice, what=notice.what[:MAX_DATA]))
+    return replace(reports, notices=kept)
+
+
 def to_doc(reports: StationReports) -> dict[str, Any]:
     def rows(entries: tuple[Any, ...]) -> list[dict[str, Any]]:
         return [
@@ -120,6 +138,7 @@ def to_doc(reports: StationReports) -> dict[str, Any]:
         "authorizations": rows(reports.authorizations),
         # only a 2.0.1 station reports one; 1.6 stations' documents stay as they were
         **({"device_model": rows(reports.device_model)} if reports.device_model else {}),
+        **({"notices": rows(reports.notices)} if reports.notices else {}),
     }
 
 
@@ -132,4 +151,5 @@ def from_doc(doc: Mapping[str, Any] | None) -> StationReports:
         data_transfers=tuple(DataTransferReport(**row) for row in doc.get("data_transfers", ())),
         authorizations=tuple(AuthorizeReport(**row) for row in doc.get("authorizations", ())),
         device_model=tuple(VariableReport(**row) for row in doc.get("device_model", ())),
+        notices=tuple(NoticeReport(**row) for row in doc.get("notices", ())),
     )

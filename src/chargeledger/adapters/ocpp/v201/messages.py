@@ -18,7 +18,7 @@ from chargeledger.application.ports import Clock
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.enums import TransactionEventType
 from chargeledger.domain.id_tags import IdTagInfo
-from chargeledger.domain.station_reports import VariableReport
+from chargeledger.domain.station_reports import NoticeReport, VariableReport
 from chargeledger.domain.timestamps import iso_z
 
 
@@ -53,9 +53,9 @@ class Messages201:
             "FirmwareStatusNotification": self.firmware_status_notification,
             "LogStatusNotification": self.log_status_notification,
             "DataTransfer": self.data_transfer,
-            "NotifyEvent": self.noted,
+            "NotifyEvent": self.notify_event,
             "NotifyReport": self.notify_report,
-            "SecurityEventNotification": self.noted,
+            "SecurityEventNotification": self.security_event_notification,
         }
 
     def _now(self) -> str:
@@ -142,8 +142,21 @@ class Messages201:
         self._twin.device_model_reported(session.station_id, reported)
         return EMPTY
 
-    def noted(self, session: StationSession, payload: dict[str, Any]) -> Reply:
-        """Acknowledged; what it reports is not kept yet."""
+    def notify_event(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        notices = [
+            NoticeReport("event", _event_text(event), event["timestamp"])
+            for event in payload["eventData"]
+        ]
+        self._twin.noticed(session.station_id, notices)
+        return EMPTY
+
+    def security_event_notification(
+        self, session: StationSession, payload: dict[str, Any]
+    ) -> Reply:
+        what = payload["type"] + (f": {payload['techInfo']}" if payload.get("techInfo") else "")
+        self._twin.noticed(
+            session.station_id, [NoticeReport("security", what, payload["timestamp"])]
+        )
         return EMPTY
 
 
@@ -164,3 +177,10 @@ def _actual(item: dict[str, Any]) -> tuple[str | None, bool]:
     attributes = item.get("variableAttribute") or [{}]
     actual = next((a for a in attributes if a.get("type", "Actual") == "Actual"), attributes[0])
     return actual.get("value"), actual.get("mutability") == "ReadOnly"
+
+
+def _event_text(event: dict[str, Any]) -> str:
+    """``Component/Variable = value (trigger)``, and ``cleared`` when it says so."""
+    key = _variable_key(event)
+    text = f"{key} = {event['actualValue']} ({event['trigger']})"
+    return text + (" cleared" if event.get("cleared") else "")
