@@ -217,7 +217,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         business=sessions.handlers,
         data_transfer_vendors=frozenset(settings.data_transfer_vendors),
     )
-    messages.speak(OCPP201, Messages201(messages, use_cases.sessions, twin, clock).handlers)
+    messages.speak(OCPP201, Messages201(messages, use_cases.sessions, twin, clock, bus).handlers)
     gateway = OcppGateway(
         messages,
         TwinAndDispatcher(twin, dispatcher),

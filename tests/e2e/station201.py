@@ -99,6 +99,10 @@ class Station201(ChargePoint):  # type: ignore[misc]
         ]
         return call_result.SetVariables(set_variable_result=results)
 
+    @on(Action.reserve_now)
+    async def on_reserve_now(self, **payload: Any) -> Any:
+        return call_result.ReserveNow(status=self._got("ReserveNow", payload))
+
     @on(Action.get_transaction_status)
     async def on_get_transaction_status(self, **payload: Any) -> Any:
         self._got("GetTransactionStatus", payload)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from ocpp.routing import on
+from ocpp.v201 import call
 from ocpp.v201.enums import Action
 
 from tests.e2e.conftest import ServedNode, connected_station, eventually, start_node
@@ -354,3 +355,42 @@ async def test_get_transaction_status_asks_by_the_station_s_own_transaction_id(
         view = await ended(api, "gs-1", "accepted")
         assert view["result"] == {"messagesInQueue": False, "ongoingIndicator": True}
         assert station.received == [("GetTransactionStatus", {"transaction_id": "TX-GS"})]
+
+
+async def test_a_reservation_the_2_0_1_station_removes_ends_here_too(node: ServedNode) -> None:
+    async with connected_201(node, "C2-14") as station, node.client() as api:
+        await station.boot()
+        reserved = await command(
+            api,
+            "C2-14",
+            "reserve-now",
+            "rn-1",
+            connector_id=1,
+            expiry_date="2099-01-01T00:00:00Z",
+            id_tag="T",
+        )
+        assert reserved.status_code == 202, reserved.text
+        await ended(api, "rn-1", "accepted")
+        [(action, sent)] = station.received
+        assert action == "ReserveNow" and sent["evse_id"] == 1
+        assert sent["id_token"] == {"id_token": "T", "type": "Central"}
+
+        async def active() -> Any:
+            listed = (await api.get("/api/reservations", params={"station": "C2-14"})).json()
+            return listed if listed and listed[0]["status"] == "active" else None
+
+        [reservation] = await eventually(active)
+        assert reservation["reservation_id"] == sent["id"]
+        for _ in range(2):  # a repeat of the update changes nothing more
+            await station.call(
+                call.ReservationStatusUpdate(
+                    reservation_id=sent["id"], reservation_update_status="Removed"
+                )
+            )
+
+        async def cancelled() -> Any:
+            got = (await api.get(f"/api/reservations/{sent['id']}")).json()
+            return got if got["status"] == "cancelled" else None
+
+        done = await eventually(cancelled)
+        assert "removed" in (done.get("detail") or "")

@@ -253,6 +253,15 @@ class ExpireReservation(Command):
     now: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class EndReservationAsReported(Command):
+    """OCPP 2.0.1 ReservationStatusUpdate: the station ended a reservation itself
+    (``Expired``, or ``Removed``: e.g. by a reset)."""
+
+    reservation_id: int
+    status: str
+
+
 @dataclass(frozen=True)
 class MarkDispatched(Command):
     target_command_id: str

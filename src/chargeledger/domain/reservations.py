@@ -282,13 +282,28 @@ def decide_expire(command: c.ExpireReservation, state: StationState) -> list[e.E
     reservation = state.reservations.get(command.reservation_id)
     if reservation is None or is_live(reservation, command.now):
         return []
-    decided: list[e.Event] = [
-        _ended(
-            reservation,
-            ReservationEndReason.EXPIRED,
-            detail=f"expired at {reservation.expiry_date}",
-        )
-    ]
+    ended = _ended(
+        reservation, ReservationEndReason.EXPIRED, detail=f"expired at {reservation.expiry_date}"
+    )
+    return _with_waiting_ended(ended, reservation, state)
+
+
+def decide_reported_end(command: c.EndReservationAsReported, state: StationState) -> list[e.Event]:
+    """The station says it ended the reservation: it ends here too (a repeat, or one we
+    no longer hold, decides nothing)."""
+    reservation = state.reservations.get(command.reservation_id)
+    if reservation is None:
+        return []
+    expired = command.status == "Expired"
+    reason = ReservationEndReason.EXPIRED if expired else ReservationEndReason.CANCELLED
+    detail = f"the station reports it {command.status.lower()}"
+    return _with_waiting_ended(_ended(reservation, reason, detail=detail), reservation, state)
+
+
+def _with_waiting_ended(
+    ended: e.ReservationEnded, reservation: Reservation, state: StationState
+) -> list[e.Event]:
+    decided: list[e.Event] = [ended]
     # Both the ReserveNow that made it and one changing it may still wait for the
     # station: left open, a late change would reserve a connector we no longer list.
     for command_id in (reservation.command_id, reservation.changing_by):

@@ -140,6 +140,8 @@ def decide(command: c.Command, state: StationState) -> list[e.Event]:
             return decide_transaction_event(command, state)
         case c.ExpireReservation():
             return reservations.decide_expire(command, state)
+        case c.EndReservationAsReported():
+            return reservations.decide_reported_end(command, state)
         case c.CloseTransaction():
             return _close(command, state)
     raise TypeError(f"no decision for {type(command).__name__}")

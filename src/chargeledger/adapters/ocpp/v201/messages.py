@@ -14,8 +14,10 @@ from typing import Any
 from chargeledger.adapters.ocpp.handlers import EMPTY, Handler, Reply, StationMessages
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.charging_sessions import ChargingSessions, TransactionEvent
+from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.ports import Clock
 from chargeledger.application.twin_service import TwinService
+from chargeledger.domain.commands import EndReservationAsReported
 from chargeledger.domain.enums import TransactionEventType
 from chargeledger.domain.id_tags import IdTagInfo
 from chargeledger.domain.station_reports import NoticeReport, VariableReport
@@ -38,7 +40,9 @@ class Messages201:
         sessions: ChargingSessions,
         twin: TwinService,
         clock: Clock,
+        bus: CommandBus,
     ) -> None:
+        self._bus = bus
         self._common = common
         self._sessions = sessions
         self._twin = twin
@@ -54,6 +58,7 @@ class Messages201:
             "LogStatusNotification": self.log_status_notification,
             "DataTransfer": self.data_transfer,
             "NotifyEvent": self.notify_event,
+            "ReservationStatusUpdate": self.reservation_status_update,
             "NotifyReport": self.notify_report,
             "SecurityEventNotification": self.security_event_notification,
         }
@@ -124,6 +129,21 @@ class Messages201:
 
     def log_status_notification(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         self._twin.diagnostics_status_notified(session.station_id, payload["status"], self._now())
+        return EMPTY
+
+    async def reservation_status_update(
+        self, session: StationSession, payload: dict[str, Any]
+    ) -> Reply:
+        """The station ended a reservation itself (Expired, Removed): a business fact."""
+        reservation_id, status = payload["reservationId"], payload["reservationUpdateStatus"]
+        await self._bus.execute(
+            session.station_id,
+            EndReservationAsReported(
+                command_id=f"reservation/reported/{reservation_id}/{status}",
+                reservation_id=reservation_id,
+                status=status,
+            ),
+        )
         return EMPTY
 
     def data_transfer(self, session: StationSession, payload: dict[str, Any]) -> Reply:
