@@ -234,6 +234,17 @@ def test_a_reservation_ends_at_its_expiry_date() -> None:
     assert when(given(booted()), c.ExpireReservation("x-3", 1, PAST_UNTIL)) == []
 
 
+def test_a_reservation_the_station_reports_ended_ends_here_whatever_its_expiry() -> None:
+    """OCPP 2.0.1 ReservationStatusUpdate: Removed cancels it, Expired expires it."""
+    history = given(booted(), *reservation())
+    removed = c.EndReservationAsReported(command_id="r-1", reservation_id=1, status="Removed")
+    expired = c.EndReservationAsReported(command_id="r-2", reservation_id=1, status="Expired")
+    assert when(history, removed) == [ended("cancelled", detail="the station reports it removed")]
+    assert when(history, expired) == [ended("expired", detail="the station reports it expired")]
+    gone = given(*history, ended("cancelled"))
+    assert when(gone, removed) == []  # a repeat, or one no longer held, decides nothing
+
+
 def test_a_reserve_now_still_waiting_expires_with_its_reservation() -> None:
     decided = when(given(booted(), reserve_requested()), c.ExpireReservation("x-1", 1, PAST_UNTIL))
     assert decided[0].reason == "expired"  # type: ignore[attr-defined]
