@@ -92,6 +92,17 @@ class OutcomeRecorder:
                 station_id, command_id, Outcome.FAILED, NOT_OBSERVED, error_code="InDoubt"
             )
 
+    async def record_unspoken(self, station_id: str, command_id: str, name: str) -> None:
+        """A command the OCPP version its station speaks now has no message for (it was
+        requested while the station spoke the other): it cannot go out, so it fails."""
+        await self.record(
+            station_id,
+            command_id,
+            Outcome.FAILED,
+            f"{name} has no message in the OCPP version the station speaks now; not sent",
+            error_code="NotSupportedByProtocol",
+        )
+
     async def record(
         self,
         station_id: str,

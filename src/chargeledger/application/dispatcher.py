@@ -87,9 +87,7 @@ class Dispatcher:
         self._documents = documents
         self._clock = clock
         self._twin = twin
-        self._protocol = protocol
-        self._protocols = dict(protocols or {})
-        """By the link's ``protocol``; ``protocol`` speaks to a link of any other."""
+        self._protocol, self._protocols = protocol, dict(protocols or {})  # by link.protocol
         self._reconcile_grace_s = reconcile_grace_s
         self._expiry_check_s = expiry_check_s
         self._response_timeout_s = response_timeout_s
@@ -272,16 +270,8 @@ class Dispatcher:
             return
         if self._may_send is not None and not self._may_send():
             return  # no lease: taken up again when the station is ready or by the sweep
-        if not self._spoken(link).speaks(command.name):
-            # Requested while the station spoke another OCPP version: it cannot go out.
-            await self._outcomes.record(
-                link.station_id,
-                command_id,
-                Outcome.FAILED,
-                f"{command.name} has no message in the OCPP version the station speaks now "
-                f"({getattr(link, 'protocol', '?')}); not sent on this connection",
-                error_code="NotSupportedByProtocol",
-            )
+        if not self._spoken(link).speaks(command.name):  # asked while it spoke another
+            await self._outcomes.record_unspoken(link.station_id, command_id, command.name)
             return
         dispatched = await self._bus.execute(
             link.station_id,

@@ -311,8 +311,7 @@ class StationLink(Protocol):
 
     station_id: str
     epoch: int
-    protocol: str
-    """The OCPP version it speaks, by its WebSocket subprotocol (``ocpp1.6``)."""
+    protocol: str  # the OCPP version it speaks: its WebSocket subprotocol (``ocpp1.6``)
 
     async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Send a CALL and return the CALLRESULT payload.
@@ -372,15 +371,12 @@ class StationAnswerInvalidError(StationCallError):
 
 
 class StationProtocol(Protocol):
-    """How the operations are spoken to a station in one protocol version (OCPP 1.6:
-    ``adapters/ocpp/v16``, 2.0.1: ``adapters/ocpp/v201``): the CALL for a command, and
-    what its answer means."""
+    """How operations are spoken in one OCPP version: their CALLs, what answers mean."""
 
     def call(
         self, name: str, payload: Mapping[str, Any], command_id: str = ""
     ) -> tuple[str, dict[str, Any]]:
-        """The action and payload of the CALL for a command of operation ``name``
-        (``command_id`` numbers what the version needs numbered, e.g. ``remoteStartId``)."""
+        """The CALL's action and payload (``command_id`` numbers e.g. ``remoteStartId``)."""
         ...
 
     def speaks(self, name: str) -> bool:
@@ -388,8 +384,7 @@ class StationProtocol(Protocol):
         ...
 
     def unspeakable(self, name: str, arguments: Mapping[str, Any]) -> str | None:
-        """Why a command of ``name`` with these arguments cannot be said in this version
-        (no such message, or its CALL would break the version's schema), or ``None``."""
+        """Why these cannot be said in this version (no message, a CALL against its schema)."""
         ...
 
     def answer(
