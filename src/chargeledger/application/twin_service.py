@@ -11,9 +11,8 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime
-from types import MappingProxyType
 from typing import Any
 
 from chargeledger.application.ports import (
@@ -24,7 +23,7 @@ from chargeledger.application.ports import (
     DocumentWrite,
 )
 from chargeledger.application.quarantine import QUARANTINE, Quarantine
-from chargeledger.domain import meter_series as ms
+from chargeledger.application.twin_documents import series_with, twin_from_doc, twin_to_doc
 from chargeledger.domain import station_reports as r
 from chargeledger.domain import twin as t
 from chargeledger.domain.timestamps import instant, iso_z
@@ -71,7 +70,9 @@ class TwinService:
         set_aside: list[DocumentWrite] = []
         async for doc in self._stored_twins():
             try:
-                twin = _from_doc(doc) if shared else replace(_from_doc(doc), connected=False)
+                twin = (
+                    twin_from_doc(doc) if shared else replace(twin_from_doc(doc), connected=False)
+                )
             except Exception as error:
                 key = str(doc.get("station_id", "?")) if isinstance(doc, dict) else "?"
                 found = self.quarantine.add(TWINS, key, error)
@@ -136,7 +137,7 @@ class TwinService:
                     self._recheck.add(station_id)
                 continue
             self._recheck.discard(station_id)
-            self._twins[station_id] = _from_doc(doc)
+            self._twins[station_id] = twin_from_doc(doc)
             self._took_last_message(doc)
             taken += 1
         return taken
@@ -294,7 +295,7 @@ class TwinService:
             current = {**current, "count": current["count"] + len(meter_value)}
             current["last"] = meter_value[-1]
             if transaction_id is not None:
-                current["series"] = _series_with(current.get("series"), meter_value)
+                current["series"] = series_with(current.get("series"), meter_value)
         self._meters[key] = current
         self._meters.move_to_end(key)
         self._dirty_meters.add(key)
@@ -325,7 +326,7 @@ class TwinService:
         if not dirty and not meters:
             return 0
         writes = [
-            DocumentWrite(TWINS, sid, _to_doc(twin, self.last_message_at(sid)))
+            DocumentWrite(TWINS, sid, twin_to_doc(twin, self.last_message_at(sid)))
             for sid in sorted(dirty)
             if (twin := self._twins.get(sid)) is not None
         ]
@@ -374,20 +375,6 @@ SEQ_NOS_KEPT = 1000
 """The seqNos of a 2.0.1 transaction whose readings were taken, newest kept."""
 
 
-def _series_with(stored: object, meter_value: list[dict[str, Any]]) -> list[list[Any]]:
-    """The session's chart series (``[at, energy_wh, power_w]`` rows) with new readings."""
-    series = [
-        ms.MeterPoint(*row)
-        for row in (stored if isinstance(stored, list) else [])
-        if isinstance(row, list) and len(row) == 3
-    ]
-    for item in meter_value:
-        point = ms.meter_point(item)
-        if point is not None:
-            series = ms.with_point(series, point)
-    return [list(point) for point in series]
-
-
 def meter_series(meters: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The chart points of a session's meter document, oldest first."""
     rows = (meters or {}).get("series") or []
@@ -403,67 +390,3 @@ def meter_key(station_id: str, connector_id: int, transaction_id: int | None) ->
     if transaction_id is not None:
         return f"{station_id}/tx/{transaction_id}"
     return f"{station_id}/connector/{connector_id}"
-
-
-def _to_doc(twin: t.StationTwin, last_message_at: str | None = None) -> dict[str, Any]:
-    return {
-        "station_id": twin.station_id,
-        "connected": twin.connected,
-        "last_heartbeat": twin.last_heartbeat,
-        "connection_epoch": twin.connection_epoch,
-        "connectors": {str(k): _connector_doc(v) for k, v in twin.connectors.items()},
-        "diagnostics_status": twin.diagnostics_status,
-        "firmware_status": twin.firmware_status,
-        "reports": r.to_doc(twin.reports),
-        "booted_at": twin.booted_at,
-        "protocol": twin.protocol,
-        "last_message_at": last_message_at,
-    }
-
-
-def _connector_doc(connector: t.ConnectorTwin) -> dict[str, Any]:
-    """A 1.6 connector is stored as before; a 2.0.1 EVSE adds its connectors."""
-    doc = asdict(connector)
-    if not connector.evse_connectors:
-        del doc["evse_connectors"]
-    return doc
-
-
-_CONNECTOR_FIELDS: dict[str, type] = {
-    "status": str,
-    "error_code": str,
-    "info": str,
-    "vendor_error_code": str,
-    "timestamp": str,
-}
-
-
-def _from_doc(doc: dict[str, Any]) -> t.StationTwin:
-    """A stored twin, checked: every key a plain connector id, every field its type."""
-    connectors: dict[int, t.ConnectorTwin] = {}
-    for key, value in doc.get("connectors", {}).items():
-        if not (isinstance(key, str) and key.isdigit() and isinstance(value, dict)):
-            raise ValueError(f"connector {key!r} is not a connector id")
-        pairs = value.get("evse_connectors") or ()
-        value = {**value, "evse_connectors": tuple((int(c), str(s)) for c, s in pairs)}
-        connector = t.ConnectorTwin(**value)
-        for name, kind in _CONNECTOR_FIELDS.items():
-            field_value = getattr(connector, name)
-            if field_value is not None and type(field_value) is not kind:
-                raise ValueError(f"connector {key}: {name} is not a {kind.__name__}")
-        connectors[int(key)] = connector
-    station_id = doc["station_id"]
-    if not isinstance(station_id, str):
-        raise ValueError("station_id is not text")
-    return t.StationTwin(
-        station_id=station_id,
-        connected=bool(doc.get("connected")),
-        last_heartbeat=doc.get("last_heartbeat"),
-        connectors=MappingProxyType(connectors),
-        connection_epoch=int(doc.get("connection_epoch", 0)),
-        diagnostics_status=doc.get("diagnostics_status"),
-        firmware_status=doc.get("firmware_status"),
-        reports=r.from_doc(doc.get("reports")),
-        booted_at=doc.get("booted_at"),
-        protocol=doc.get("protocol"),
-    )

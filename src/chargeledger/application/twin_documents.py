@@ -1,0 +1,91 @@
+"""The station twin as a stored document and back: what ``TwinService`` writes in
+batches and loads at start, every field checked on the way in (a document that does
+not read is quarantined by the caller)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from types import MappingProxyType
+from typing import Any
+
+from chargeledger.domain import meter_series as ms
+from chargeledger.domain import station_reports as r
+from chargeledger.domain import twin as t
+
+
+def twin_to_doc(twin: t.StationTwin, last_message_at: str | None = None) -> dict[str, Any]:
+    return {
+        "station_id": twin.station_id,
+        "connected": twin.connected,
+        "last_heartbeat": twin.last_heartbeat,
+        "connection_epoch": twin.connection_epoch,
+        "connectors": {str(k): _connector_doc(v) for k, v in twin.connectors.items()},
+        "diagnostics_status": twin.diagnostics_status,
+        "firmware_status": twin.firmware_status,
+        "reports": r.to_doc(twin.reports),
+        "booted_at": twin.booted_at,
+        "protocol": twin.protocol,
+        "last_message_at": last_message_at,
+    }
+
+
+def _connector_doc(connector: t.ConnectorTwin) -> dict[str, Any]:
+    """A 1.6 connector is stored as before; a 2.0.1 EVSE adds its connectors."""
+    doc = asdict(connector)
+    if not connector.evse_connectors:
+        del doc["evse_connectors"]
+    return doc
+
+
+_CONNECTOR_FIELDS: dict[str, type] = {
+    "status": str,
+    "error_code": str,
+    "info": str,
+    "vendor_error_code": str,
+    "timestamp": str,
+}
+
+
+def twin_from_doc(doc: dict[str, Any]) -> t.StationTwin:
+    """A stored twin, checked: every key a plain connector id, every field its type."""
+    connectors: dict[int, t.ConnectorTwin] = {}
+    for key, value in doc.get("connectors", {}).items():
+        if not (isinstance(key, str) and key.isdigit() and isinstance(value, dict)):
+            raise ValueError(f"connector {key!r} is not a connector id")
+        pairs = value.get("evse_connectors") or ()
+        value = {**value, "evse_connectors": tuple((int(c), str(s)) for c, s in pairs)}
+        connector = t.ConnectorTwin(**value)
+        for name, kind in _CONNECTOR_FIELDS.items():
+            field_value = getattr(connector, name)
+            if field_value is not None and type(field_value) is not kind:
+                raise ValueError(f"connector {key}: {name} is not a {kind.__name__}")
+        connectors[int(key)] = connector
+    station_id = doc["station_id"]
+    if not isinstance(station_id, str):
+        raise ValueError("station_id is not text")
+    return t.StationTwin(
+        station_id=station_id,
+        connected=bool(doc.get("connected")),
+        last_heartbeat=doc.get("last_heartbeat"),
+        connectors=MappingProxyType(connectors),
+        connection_epoch=int(doc.get("connection_epoch", 0)),
+        diagnostics_status=doc.get("diagnostics_status"),
+        firmware_status=doc.get("firmware_status"),
+        reports=r.from_doc(doc.get("reports")),
+        booted_at=doc.get("booted_at"),
+        protocol=doc.get("protocol"),
+    )
+
+
+def series_with(stored: object, meter_value: list[dict[str, Any]]) -> list[list[Any]]:
+    """The session's chart series (``[at, energy_wh, power_w]`` rows) with new readings."""
+    series = [
+        ms.MeterPoint(*row)
+        for row in (stored if isinstance(stored, list) else [])
+        if isinstance(row, list) and len(row) == 3
+    ]
+    for item in meter_value:
+        point = ms.meter_point(item)
+        if point is not None:
+            series = ms.with_point(series, point)
+    return [list(point) for point in series]
