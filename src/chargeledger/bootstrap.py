@@ -24,7 +24,7 @@ from chargeledger.application import faults
 from chargeledger.application.charging_profile_library import ChargingProfileLibrary
 from chargeledger.application.charging_sessions import ChargingSessions
 from chargeledger.application.cluster import Readiness, cluster_ready
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.command_inputs import OperationInputs
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.holdings_projection import OperationsProjection
@@ -69,7 +69,7 @@ class Node:
     clock: Clock
     store: EventStore
     documents: DocumentStore
-    bus: CommandBus
+    handler: CommandHandler
     twin: TwinService
     registry: StationRegistry
     use_cases: UseCases
@@ -176,7 +176,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     clock = clock or SystemClock()
     store, documents = await open_stores(settings.store, clock)
     metrics = NodeMetrics(settings.node_id, _version())
-    bus = CommandBus(measured(store, metrics), clock)
+    handler = CommandHandler(measured(store, metrics), clock)
     found = getattr(documents, "quarantine", None)  # what the store could not read
     quarantine = found if isinstance(found, Quarantine) else Quarantine()
     twin = TwinService(
@@ -185,11 +185,11 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     presence, cluster = await node_presence(settings, store)
     await twin.load(shared=cluster is not None)
     registry = StationRegistry(documents)
-    use_cases = build_use_cases(settings, clock, bus, documents, twin, store)
+    use_cases = build_use_cases(settings, clock, handler, documents, twin, store)
     projected = CachedDocuments(documents)  # the projection is their only writer here
     projections = ProjectionRunner(store, projected, read_models(projected))
     dispatcher = Dispatcher(
-        bus,
+        handler,
         documents,
         clock,
         twin,
@@ -203,7 +203,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     dispatcher.follow_views(store, projections.wait_until)
     sessions = SessionMessages(use_cases.sessions, twin, clock)
     messages = StationMessages(
-        bus,
+        handler,
         twin,
         dispatcher,
         clock,
@@ -238,7 +238,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     supervisor.add("dispatcher", dispatcher.run)
     supervisor.add("expiry", dispatcher.run_expiry)
     supervisor.add("twin-writer", twin.run_writer)
-    reservation_expiry = ReservationExpiry(bus, documents, clock).run
+    reservation_expiry = ReservationExpiry(handler, documents, clock).run
     store_probe = StoreProbe(store, documents, clock, settings.node_id)
     readiness: list[Callable[[], Awaitable[Readiness]]] = [
         store_probe.check,
@@ -270,7 +270,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         clock,
         store,
         documents,
-        bus,
+        handler,
         twin,
         registry,
         use_cases,
@@ -290,7 +290,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
 def build_use_cases(
     settings: Settings,
     clock: Clock,
-    bus: CommandBus,
+    handler: CommandHandler,
     documents: DocumentStore,
     twin: TwinService,
     log: EventStore,
@@ -310,7 +310,7 @@ def build_use_cases(
         views=Views(documents, twin, log),
         operation_views=OperationViews(documents, profiles, twin),
         operator=OperatorCommands(
-            bus,
+            handler,
             documents,
             clock,
             settings.command_ttl_s,
@@ -318,7 +318,7 @@ def build_use_cases(
             inputs,
             settings.connection_timeout_s,
         ),
-        sessions=ChargingSessions(bus, documents, id_tags, twin),
+        sessions=ChargingSessions(handler, documents, id_tags, twin),
         id_tags=id_tags,
         profiles=profiles,
         local_lists=local_lists,

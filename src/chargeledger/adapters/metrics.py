@@ -148,7 +148,7 @@ class NodeMetrics:
         )
         self.append_retries = Gauge(
             "chargeledger_append_retries",
-            "Times the command bus retried after a version conflict (since start).",
+            "Times the command handler retried after a version conflict (since start).",
             registry=registry,
         )
         self.log_head = Gauge(
@@ -238,7 +238,7 @@ class MessageCounts(Collector):
 
 
 class MeasuredEventStore:
-    """The event store, with each append timed and counted (for the command bus)."""
+    """The event store, with each append timed and counted (for the command handler)."""
 
     def __init__(self, inner: EventStore, metrics: NodeMetrics) -> None:
         self.inner = inner

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.id_tags import IdTagRegistry
 from chargeledger.application.ports import DocumentStore
 from chargeledger.application.twin_service import TwinService
@@ -49,12 +49,12 @@ def stop_command_id(transaction_id: int) -> str:
 class ChargingSessions:
     def __init__(
         self,
-        bus: CommandBus,
+        handler: CommandHandler,
         documents: DocumentStore,
         id_tags: IdTagRegistry,
         twin: TwinService,
     ) -> None:
-        self._bus = bus
+        self._handler = handler
         self._documents = documents
         self._id_tags = id_tags
         self._twin = twin
@@ -82,7 +82,7 @@ class ChargingSessions:
             id_tag_info=await self._id_tags.authorize(id_tag),
             reservation_id=reservation_id,
         )
-        result = await self._bus.execute(station_id, command)
+        result = await self._handler.execute(station_id, command)
         for event in result.events:
             if isinstance(event, e.TransactionStarted):
                 info = IdTagInfo(event.id_tag_status, event.id_tag_expiry)
@@ -119,7 +119,7 @@ class ChargingSessions:
             last_reading=meters.get("last") if meters else None,
         )
         try:
-            result = await self._bus.execute(station_id, command)
+            result = await self._handler.execute(station_id, command)
         except DomainError as refusal:  # unknown transaction: answer, so it stops re-sending
             log.warning("StopTransaction from %s not recorded: %s", station_id, refusal.detail)
             return info
@@ -139,4 +139,4 @@ class ChargingSessions:
             reason=reason,
             closed_at=closed_at,
         )
-        return (await self._bus.execute(station_id, command)).position
+        return (await self._handler.execute(station_id, command)).position

@@ -27,7 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 from chargeledger.application import faults
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.dispatch_outcomes import OutcomeRecorder
 from chargeledger.application.outgoing_commands import OutgoingCommand
 from chargeledger.application.ports import (
@@ -68,7 +68,7 @@ class _StationQueue:
 class Dispatcher:
     def __init__(
         self,
-        bus: CommandBus,
+        handler: CommandHandler,
         documents: DocumentStore,
         clock: Clock,
         twin: TwinService,
@@ -81,8 +81,8 @@ class Dispatcher:
         store_failures: tuple[type[Exception], ...] = (),
         outcome_patience_s: float = 120.0,
     ) -> None:
-        self._outcomes = OutcomeRecorder(bus, clock, store_failures, outcome_patience_s)
-        self._bus = bus
+        self._outcomes = OutcomeRecorder(handler, clock, store_failures, outcome_patience_s)
+        self._handler = handler
         self._documents = documents
         self._clock = clock
         self._twin = twin
@@ -109,11 +109,11 @@ class Dispatcher:
         """Commands this node is sending right now, awaiting the station's answer."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._taken_locally: OrderedDict[str, None] = OrderedDict()
-        """Requests this node's bus handed over at their commit (``take_recorded``), or
+        """Requests this node's handler handed over at their commit (``take_recorded``), or
         another node routed here (``take_routed``), which the log follower then passes
         over; bounded, oldest forgotten first."""
         self._route: Callable[[OutgoingCommand], None] | None = None
-        bus.on_recorded(self.take_recorded)
+        handler.on_recorded(self.take_recorded)
 
     def take_recorded(self, recorded: list[RecordedEvent]) -> None:
         """A request committed by this node for a station linked here is queued at once,
@@ -269,7 +269,7 @@ class Dispatcher:
             return
         if self._may_send is not None and not self._may_send():
             return  # no lease: taken up again when the station is ready or by the sweep
-        dispatched = await self._bus.execute(
+        dispatched = await self._handler.execute(
             link.station_id,
             MarkDispatched(
                 command_id=f"{command_id}/dispatch/{attempt}",

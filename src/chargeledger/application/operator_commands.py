@@ -16,8 +16,8 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
-from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.command_flights import CommandResult
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.command_inputs import OperationInputs
 from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.application.queries import command_view
@@ -66,7 +66,7 @@ def snapshot_of(
 class OperatorCommands:
     def __init__(
         self,
-        bus: CommandBus,
+        handler: CommandHandler,
         documents: DocumentStore,
         clock: Clock,
         default_ttl_s: float,
@@ -75,7 +75,7 @@ class OperatorCommands:
         connection_timeout_s: float = DEFAULT_CONNECTION_TIMEOUT_S,
     ) -> None:
         self._connection_timeout_s = connection_timeout_s
-        self._bus = bus
+        self._handler = handler
         self._documents = documents
         self._clock = clock
         self._default_ttl_s = default_ttl_s
@@ -112,7 +112,7 @@ class OperatorCommands:
         said = fingerprint(name, arguments, ttl_s)
         arguments = await self._inputs.complete(station_id, name, arguments)
         command = OPERATIONS[name].command_of(arguments, common)
-        result = await self._bus.execute(station_id, command, fingerprint=said)
+        result = await self._handler.execute(station_id, command, fingerprint=said)
         view = await self._view(station_id, result.same_as or command_id, name, result)
         if view["command_id"] != command_id:
             view["requested_as"] = command_id  # merged into the open request it repeated

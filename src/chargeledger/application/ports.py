@@ -173,7 +173,7 @@ class CommandAppend:
 class ChainedAppends(Protocol):
     """Optional store capability: several commands' appends to one stream in one commit.
 
-    The command bus decides a stream's queued commands one after another on the
+    The command handler decides a stream's queued commands one after another on the
     state each leaves, then records them together; a store without this capability
     gets them one append at a time.
     """

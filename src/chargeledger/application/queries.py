@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chargeledger.application.command_bus import stream_of
+from chargeledger.application.command_handler import stream_of
 from chargeledger.application.paging import Page, scan
 from chargeledger.application.ports import DocumentStore, EventStore
 from chargeledger.application.read_model_documents import (

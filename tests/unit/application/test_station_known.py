@@ -5,7 +5,7 @@ this node's twins and read models have caught up."""
 from __future__ import annotations
 
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.queries import Views
 from chargeledger.application.twin_service import TwinService
 from tests.fakes import FakeClock
@@ -16,6 +16,6 @@ async def test_a_station_with_only_a_history_in_the_log_is_known() -> None:
     store, documents, clock = InMemoryEventStore(), InMemoryDocumentStore(), FakeClock()
     views = Views(documents, TwinService(documents, clock), store)
     assert not await views.station_known("CP1")
-    await CommandBus(store, clock).execute("CP1", s.boot())  # no projection, no twin here
+    await CommandHandler(store, clock).execute("CP1", s.boot())  # no projection, no twin here
     assert await views.station_known("CP1")
     assert not await views.station_known("CP2")

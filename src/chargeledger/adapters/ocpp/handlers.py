@@ -3,7 +3,7 @@ out, answer back. Nothing else happens here.
 
 ``StationMessages.handlers`` maps each action to its handler. A handler takes the
 session and the (already validated) payload and returns a ``Reply``, or an
-awaitable of one when it must wait (the command bus). Telemetry handlers answer
+awaitable of one when it must wait (the command handler). Telemetry handlers answer
 at once, without a task, which keeps heartbeats cheap. The business messages
 (``session_messages``) arrive through the constructor's ``business``.
 """
@@ -19,7 +19,7 @@ from typing import Any
 from ocpp.v16.enums import DataTransferStatus
 
 from chargeledger.adapters.ocpp.session import StationSession
-from chargeledger.application.command_bus import CommandBus, stream_of
+from chargeledger.application.command_handler import CommandHandler, stream_of
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.ports import Clock
 from chargeledger.application.registry import RegistrationPolicy
@@ -46,7 +46,7 @@ EMPTY = Reply({})
 class StationMessages:
     def __init__(
         self,
-        bus: CommandBus,
+        handler: CommandHandler,
         twin: TwinService,
         dispatcher: Dispatcher,
         clock: Clock,
@@ -56,7 +56,7 @@ class StationMessages:
         data_transfer_vendors: frozenset[str] = frozenset(),
         boot_grace_s: float = 2.0,
     ) -> None:
-        self._bus = bus
+        self._handler = handler
         self._twin = twin
         self._dispatcher = dispatcher
         self._clock = clock
@@ -80,7 +80,7 @@ class StationMessages:
     async def boot_notification(self, session: StationSession, payload: dict[str, Any]) -> Reply:
         now = self._now()
         self._twin.booted(session.station_id, now)
-        result = await self._bus.execute(
+        result = await self._handler.execute(
             session.station_id,
             RegisterBoot(
                 command_id=f"boot/{uuid.uuid4()}",
@@ -116,7 +116,7 @@ class StationMessages:
         await asyncio.sleep(self._boot_grace_s)
         if session.registered or session.fenced or session.closed:
             return
-        state, _ = await self._bus.load(stream_of(session.station_id))
+        state, _ = await self._handler.load(stream_of(session.station_id))
         if state.registration == RegistrationStatus.ACCEPTED and not (
             session.registered or session.fenced
         ):

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import StreamingResponse
 
-from chargeledger.application.command_bus import stream_of
+from chargeledger.application.command_handler import stream_of
 from chargeledger.application.holdings_views import event_view
 from chargeledger.application.paging import Page, page_size
 from chargeledger.application.ports import RecordedEvent

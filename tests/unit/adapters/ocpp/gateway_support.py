@@ -6,7 +6,7 @@ from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventSto
 from chargeledger.adapters.ocpp.gateway import GatewayOptions, OcppGateway
 from chargeledger.adapters.ocpp.handlers import StationMessages
 from chargeledger.adapters.ocpp.v16.operations import OCPP16
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.registry import StationRegistry
 from chargeledger.application.station_presence import TwinAndDispatcher
@@ -19,11 +19,11 @@ def new_gateway(options: GatewayOptions | None = None) -> OcppGateway:
     """A gateway that accepts unknown stations, with real handlers behind it."""
     clock = FakeClock()
     documents = InMemoryDocumentStore()
-    bus = CommandBus(InMemoryEventStore(), clock)
+    handler = CommandHandler(InMemoryEventStore(), clock)
     twin = TwinService(documents, clock)
-    dispatcher = Dispatcher(bus, documents, clock, twin, OCPP16)
+    dispatcher = Dispatcher(handler, documents, clock, twin, OCPP16)
     return OcppGateway(
-        StationMessages(bus, twin, dispatcher, clock, OPEN_REGISTRATION),
+        StationMessages(handler, twin, dispatcher, clock, OPEN_REGISTRATION),
         TwinAndDispatcher(twin, dispatcher),
         StationRegistry(documents),
         unknown_stations=UnknownStations.ACCEPT,

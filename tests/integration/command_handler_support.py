@@ -1,5 +1,5 @@
-"""What the bus integration tests share: the stores they run on, by URL. Every
-``test_bus_*`` test that takes ``store_url`` runs on a fresh SQLite file and on a fresh
+"""What the handler integration tests share: the stores they run on, by URL. Every
+``test_command_handler_*`` test that takes ``store_url`` runs on a fresh SQLite file and on a fresh
 PostgreSQL database (the ``postgres_dsn`` fixture). Test modules import the fixture
 from here.
 """
@@ -18,4 +18,4 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """``sqlite:///…`` on a fresh file, or a fresh PostgreSQL database."""
     if request.param == "postgres":
         return str(request.getfixturevalue("postgres_dsn"))
-    return f"sqlite:///{tmp_path / 'bus.db'}"
+    return f"sqlite:///{tmp_path / 'handler.db'}"
