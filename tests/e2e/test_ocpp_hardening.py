@@ -361,3 +361,12 @@ async def test_one_address_may_bring_only_so_many_new_ids_per_minute(tmp_path: P
         assert not {"NEW-5", "NEW-6", "NEW-7"} & ids
     finally:
         accepting.stop()
+
+
+async def test_dot_and_dot_dot_never_become_stations_in_accept_mode(node: ServedNode) -> None:
+    for station_id in (".", "..", "%2E", "%2E%2E", "%2e."):
+        assert await handshake_status(node, station_id) == 400, station_id
+    async with node.client() as client:
+        listed = (await client.get("/api/stations", params={"limit": 1000})).json()
+    items = listed["items"] if isinstance(listed, dict) else listed
+    assert not {".", ".."} & {station["id"] for station in items}
