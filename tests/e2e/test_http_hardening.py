@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import resource
 import socket
 import time
@@ -117,6 +118,18 @@ def _answer_of(sock: socket.socket, within_s: float) -> bytes:
         return b"(none)"
 
 
+def _read_until_closed(sock: socket.socket, within_s: float) -> tuple[bytes, float]:
+    """What arrives until the node closes the connection, and how long after the last
+    bytes it closed; fails if it is still open ``within_s`` after them."""
+    sock.settimeout(within_s)
+    received = b""
+    last = time.monotonic()
+    while chunk := sock.recv(4096):  # a timeout raises: the node kept it open
+        received += chunk
+        last = time.monotonic()
+    return received, time.monotonic() - last
+
+
 async def test_slow_and_idle_connections_are_bounded_and_stations_still_connect(
     tmp_path: Path,
 ) -> None:
@@ -128,6 +141,8 @@ async def test_slow_and_idle_connections_are_bounded_and_stations_still_connect(
         "60",
         "--max-http-connections-per-client",
         "20",
+        "--http-keep-alive",
+        "1",
     )
     held: list[socket.socket] = []
     try:
@@ -159,6 +174,13 @@ async def test_slow_and_idle_connections_are_bounded_and_stations_still_connect(
         assert time.monotonic() - loris_started < 3
         loris.close()
         assert all(_answer_of(sock, 3).startswith(b"HTTP/1.1 408") for sock in held[:20])
+        # A client that got its answer and keeps the connection idle is let go too.
+        idle = _hold(port, "127.0.0.4", 1)[0]
+        idle.sendall(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        received, idle_s = _read_until_closed(idle, 5)
+        assert received.startswith(b"HTTP/1.1 200"), received
+        assert idle_s < 3  # the keep-alive timeout (1 s), not the client, ended it
+        idle.close()
         log = node.log()
         assert "Traceback" not in log and "Too many open files" not in log
     finally:
@@ -200,6 +222,12 @@ async def test_a_store_that_cannot_write_makes_the_node_not_ready(tmp_path: Path
             assert health.status_code == 200 and health.json()["store"]["ok"] is False
             assert start.status_code == 503, start.text
             assert start.json()["error"] == "StoreUnavailable"
+            # and /metrics counts the failed writes (it "showed nothing" on main)
+            metrics = (await client.get("/metrics")).text
+            failed = re.search(
+                r'chargeledger_store_errors_total\{operation="append"\} (\S+)', metrics
+            )
+            assert failed is not None and float(failed.group(1)) >= 1, metrics[-2000:]
             # Writes come back: so does readiness.
             deadline = time.monotonic() + 10
             while (await client.get("/readyz")).status_code != 200:
