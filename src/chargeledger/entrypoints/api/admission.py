@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from chargeledger.adapters.ocpp.v16.bodies import LocalListEntry, UtcDateTime
 from chargeledger.application.id_tags import ID_TAGS, MAX_ID_TAG_LENGTH, InvalidIdTagError
@@ -45,7 +45,15 @@ class NamedLocalListBody(BaseModel):
         return self
 
 
-ListName = Annotated[str, Path(min_length=1, max_length=MAX_LIST_NAME_LENGTH)]
+def _list_name(name: str) -> str:
+    if name in (".", ".."):  # path segments, not names: no URL could name the list
+        raise ValueError("a list name other than . and ..")
+    return name
+
+
+ListName = Annotated[
+    str, AfterValidator(_list_name), Path(min_length=1, max_length=MAX_LIST_NAME_LENGTH)
+]
 
 
 class IdTagBody(BaseModel):

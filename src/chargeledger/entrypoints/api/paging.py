@@ -33,9 +33,12 @@ def key_of(cursor: str | None) -> str | None:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+        key = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(422, "ValidationError", "query.cursor: not a cursor of this list") from None
+        key = "\x00"
+    if "\x00" in key:  # no key we hand out holds U+0000, and PostgreSQL cannot compare it
+        raise ApiError(422, "ValidationError", "query.cursor: not a cursor of this list")
+    return key
 
 
 def paged(request: Request, response: Response, page: Page, size: int) -> list[dict[str, Any]]:
