@@ -61,6 +61,14 @@ class ContextFilter(logging.Filter):
         return True
 
 
+def client_host(client: object) -> str | None:
+    """``HOST:PORT`` (``::1:5000`` for IPv6, as the gateway writes it) without the port."""
+    if not isinstance(client, str):
+        return None
+    host, sep, port = client.rpartition(":")
+    return host if sep and port.isdigit() else client
+
+
 class RepeatLimiter(logging.Filter):
     """At most ``burst`` lines of one message template per ``interval_s``; the first line
     after a quiet spell says how many were left out."""
@@ -73,12 +81,15 @@ class RepeatLimiter(logging.Filter):
         self._windows: dict[tuple[str, int, str], list[float | int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        # Per station and client: one station's flood must not hide another's lines. A
-        # line about one thing (a document, say) names it in ``limit_key``.
+        # Per station and client address: one station's flood must not hide another's
+        # lines. The address without its port: a client that opens connection after
+        # connection (each refused, say) gets a new port each time, not a new budget.
+        # A line about one thing (a document, say) names it in ``limit_key``.
         key = (
             record.name,
             record.levelno,
-            f"{record.msg}|{getattr(record, 'station', None)}|{getattr(record, 'client', None)}"
+            f"{record.msg}|{getattr(record, 'station', None)}"
+            f"|{client_host(getattr(record, 'client', None))}"
             f"|{getattr(record, 'limit_key', None)}",
         )
         now = time.monotonic()

@@ -79,3 +79,25 @@ async def test_the_context_of_a_task_reaches_its_lines_and_those_of_its_children
     assert first == {**first, "node": "node-x", "station": "CP-9", "client": "10.0.0.1:5000"}
     assert second["command"] == "c-1" and second["station"] == "CP-9"
     assert "station" not in third and third["node"] == "node-x"
+
+
+def test_a_client_opening_connection_after_connection_shares_one_budget() -> None:
+    """Each new connection has a new port; a refused one logs a line: a client that
+    reconnects in a loop must not get a fresh budget per port (it would fill the disk)."""
+    limiter = logs.RepeatLimiter(burst=5, interval_s=60)
+    logger, stream = _logger("text", limiter)
+    for port in range(40000, 41000):
+        logger.info(
+            "connection to %s refused: %d", "/ocpp/X", 404, extra={"client": f"203.0.113.9:{port}"}
+        )
+    assert len(stream.getvalue().splitlines()) == 5
+    logger.info("connection to %s refused: %d", "/ocpp/X", 404, extra={"client": "198.51.100.1:5"})
+    logger.info("connection to %s refused: %d", "/ocpp/X", 404, extra={"client": "::1:40001"})
+    assert len(stream.getvalue().splitlines()) == 7  # other addresses keep their own
+
+
+def test_the_port_is_taken_off_an_address_of_either_family() -> None:
+    assert logs.client_host("203.0.113.9:40000") == "203.0.113.9"
+    assert logs.client_host("2001:db8::1:443") == "2001:db8::1"
+    assert logs.client_host("?") == "?"
+    assert logs.client_host(None) is None
