@@ -1,7 +1,8 @@
 """Structured logs: one event per line, as text or JSON, each carrying who it is about.
 
 The context (station, client address, node, command, OCPP action and unique id) comes
-from ``extra=`` when a call passes it, else from the context variables below, which
+from ``extra=`` when a call passes it, else from the context variables of
+``chargeledger.log_context`` (``bind``, ``bound``, ``current``, re-exported here), which
 a task sets once for everything it logs (a task copies them from its creator, so a
 node's id set at start-up reaches every worker it starts). Repeats of one message are
 limited per interval, so a hostile client cannot fill the disk with one line.
@@ -9,46 +10,22 @@ limited per interval, so a hostile client cannot fill the disk with one line.
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from chargeledger.log_context import CONTEXT_FIELDS as CONTEXT_FIELDS  # re-exported
+from chargeledger.log_context import bind as bind
+from chargeledger.log_context import bound as bound
+from chargeledger.log_context import current as current
+
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 FORMATS = ("text", "json")
-CONTEXT_FIELDS = ("node", "station", "client", "command", "action", "unique_id")
 MAX_MESSAGE_CHARS = 128 * 1024
 """Past this a message is cut: a whole OCPP frame (at most --max-frame-bytes) fits."""
-
-_context: dict[str, contextvars.ContextVar[str | None]] = {
-    name: contextvars.ContextVar(f"chargeledger_log_{name}", default=None)
-    for name in CONTEXT_FIELDS
-}
-
-
-def bind(**fields: str | None) -> None:
-    """Attach fields to every later line of the current task (and the tasks it starts)."""
-    for name, value in fields.items():
-        _context[name].set(value)
-
-
-def current(name: str) -> str | None:
-    return _context[name].get()
-
-
-@contextmanager
-def bound(**fields: str | None) -> Iterator[None]:
-    tokens = [(_context[name], _context[name].set(value)) for name, value in fields.items()]
-    try:
-        yield
-    finally:
-        for var, token in reversed(tokens):
-            var.reset(token)
 
 
 class ContextFilter(logging.Filter):
@@ -57,7 +34,7 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         for name in CONTEXT_FIELDS:
             if getattr(record, name, None) is None:
-                setattr(record, name, _context[name].get())
+                setattr(record, name, current(name))
         return True
 
 
