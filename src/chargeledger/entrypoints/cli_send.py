@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction[Parser]) -> None:
         "the node took the command (and with --wait, when the station accepted it), 1 when "
         "it ended otherwise, 2 when the node refused it.",
     )
-    send.add_argument("station")
+    send.add_argument("station", help="the station id")
     send.add_argument("name", choices=NAMES, metavar="NAME", help=", ".join(NAMES))
     option(send, "--body", "{}", "the JSON body (snake_case), or @FILE to read it from")
     option(send, "--api", "http://127.0.0.1:8000", "the node's HTTP API")
