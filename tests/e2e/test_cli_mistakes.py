@@ -94,6 +94,57 @@ def test_a_missing_body_file(tmp_path: Path) -> None:
     one_clear_line(result, "missing.json", "No such file")
 
 
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["send", "CP-1", "reset", "--api", "127.0.0.1:8000"], ["--api", "http/https"]),
+        (["send", "CP-1", "reset", "--api", "http://[::1"], ["--api", "not a URL"]),
+        (["simulate", "--url", "http://127.0.0.1:9000/ocpp"], ["--url", "ws/wss"]),
+        (["simulate", "--url", "127.0.0.1:9000/ocpp"], ["--url", "ws/wss"]),
+    ],
+)
+def test_a_url_of_the_wrong_kind_is_said_at_once(
+    tmp_path: Path, args: list[str], words: list[str]
+) -> None:
+    # The simulator used to retry such a URL until --duration ran out (here: forever).
+    result = run(*args, cwd=tmp_path, timeout=20)
+    one_clear_line(result, *words)
+    assert result.returncode == 2
+
+
+def test_a_scenario_with_a_url_of_the_wrong_kind_names_the_file(tmp_path: Path) -> None:
+    scenario = tmp_path / "site.json"
+    scenario.write_text(
+        '{"url": "http://127.0.0.1:9000/ocpp", "stations": [{"id": "S-1"}], "events": []}'
+    )
+    result = run("simulate", "--scenario", str(scenario), cwd=tmp_path, timeout=20)
+    one_clear_line(result, "site.json: url", "ws/wss")
+
+
+def test_an_api_that_is_not_a_node_is_one_line(tmp_path: Path) -> None:
+    """A server that answers but not with the node's JSON (another service on the port)."""
+    import http.server
+    import threading
+
+    class NotANode(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(202)
+            self.end_headers()
+            self.wfile.write(b"<html>hello</html>")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), NotANode)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        api = f"http://127.0.0.1:{server.server_address[1]}"
+        result = run("send", "CP-1", "reset", "--api", api, cwd=tmp_path)
+    finally:
+        server.shutdown()
+    one_clear_line(result, api, "JSON")
+
+
 def test_a_body_that_is_not_json(tmp_path: Path) -> None:
     result = run("send", "CP-1", "reset", "--body", "{type: Soft}", cwd=tmp_path)
     one_clear_line(result, "--body is not JSON")

@@ -31,6 +31,23 @@ def one_of(values: Sequence[str], upper: bool = False) -> Callable[[str], str]:
     return parse
 
 
+def checked_url(flag: str, url: str, schemes: Sequence[str], example: str) -> str:
+    """``url`` when it has one of ``schemes`` and a host, else a ``UserError`` saying so
+    (at once: a wrong URL is not worth retrying)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (reading it checks it)
+    except ValueError as bad:
+        raise UserError(f"{flag} {url!r}: not a URL ({bad}); e.g. {example}") from None
+    if parts.scheme not in schemes or not parts.hostname:
+        raise UserError(
+            f"{flag} {url!r}: not a {'/'.join(schemes)} URL with a host; e.g. {example}"
+        )
+    return url
+
+
 def flag_value(text: str) -> bool:
     if text.lower() in ("1", "true", "yes", "on"):
         return True
