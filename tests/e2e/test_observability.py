@@ -35,7 +35,7 @@ REQUIRED = {
     "chargeledger_store_append_events": "histogram",
     "chargeledger_store_errors": "counter",
     "chargeledger_version_conflicts": "counter",
-    "chargeledger_append_retries": "gauge",
+    "chargeledger_append_retries": "counter",
     "chargeledger_projection_lag_events": "gauge",
     "chargeledger_projection_lag_seconds": "gauge",
     "chargeledger_twin_flush_seconds": "histogram",
@@ -149,6 +149,15 @@ async def test_values_move_after_a_boot_and_a_command(node: ServedNode) -> None:
         assert posted == 1
     _, closed = scrape(node)
     assert value(closed, "chargeledger_connections_closed", "chargeledger_connections_closed_total")
+
+
+def test_the_bus_retries_are_a_counter_that_catches_up_at_each_scrape() -> None:
+    from chargeledger.adapters.metrics import NodeMetrics
+
+    metrics = NodeMetrics("a")
+    for since_start in (0, 3, 3, 7):
+        metrics.bus_retried(since_start)
+    assert b"chargeledger_append_retries_total 7.0" in metrics.render()
 
 
 def test_two_nodes_in_one_process_keep_their_own_numbers() -> None:
