@@ -236,7 +236,9 @@ def test_the_systemd_unit_starts_a_command_the_package_installs(
     program, *argv = shlex.split(service["ExecStart"])
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert Path(program).is_absolute() and Path(program).name in scripts
-    assert argv[0] == "serve"
+    # Every option from the environment file: an option on the command line would
+    # silently win over the file a user edits (the store, say, when moving to PostgreSQL).
+    assert argv == ["serve"], argv
     example = ROOT / "deploy/systemd/chargeledger.env"
     environment = dict(
         line.split("=", 1)
@@ -245,6 +247,8 @@ def test_the_systemd_unit_starts_a_command_the_package_installs(
     )
     assert service["EnvironmentFile"].lstrip("-").endswith(example.name)
     _parse_with_environment(monkeypatch, argv, environment)
+    assert environment["CHARGELEDGER_STORE"].startswith("sqlite:////var/lib/chargeledger/")
+    assert service["StateDirectory"] == "chargeledger"
     assert service["User"] != "root"
     assert _unit()["Install"]["WantedBy"] == "multi-user.target"
 
