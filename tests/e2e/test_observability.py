@@ -240,7 +240,8 @@ async def test_json_logs_say_who_each_event_is_about(tmp_path: Path) -> None:
     assert "vendor test, model e2e, firmware 4.2.1" in one("station booted")["message"]
     session = one("started on connector 2 (id tag TAG-1, meter 100 Wh)")["message"].split()[1]
     assert "(Local): 1500 Wh" in one(f"session {session} stopped on connector 2")["message"]
-    one("command remote-start requested", command="log-1")
+    requested = one("command remote-start requested", command="log-1")["message"]
+    assert requested.endswith('requested: {"connector_id": 1, "id_tag": "TAG-1"}'), requested
     one("command remote-start dispatched", command="log-1")
     accepted = one("command remote-start accepted", command="log-1")
     assert " s after its request" in accepted["message"]

@@ -101,3 +101,13 @@ def test_the_port_is_taken_off_an_address_of_either_family() -> None:
     assert logs.client_host("2001:db8::1:443") == "2001:db8::1"
     assert logs.client_host("?") == "?"
     assert logs.client_host(None) is None
+
+
+def test_a_command_body_is_logged_as_json_and_a_huge_one_is_cut() -> None:
+    from chargeledger.adapters.telemetry import MAX_PAYLOAD_CHARS, _shown
+    from chargeledger.domain.enums import ResetType
+
+    assert _shown({"type": ResetType.SOFT}) == '{"type": "Soft"}'
+    entries = [{"id_tag": f"TAG-{n}", "status": "Accepted"} for n in range(5000)]
+    shown = _shown({"update_type": "Full", "entries": entries})
+    assert len(shown) < MAX_PAYLOAD_CHARS + 50 and shown.endswith("more characters]")
