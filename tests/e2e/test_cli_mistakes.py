@@ -58,6 +58,39 @@ def test_an_unreachable_postgresql(tmp_path: Path) -> None:
     one_clear_line(result, f"127.0.0.1:{port}", "PostgreSQL")
 
 
+@pytest.mark.parametrize(
+    ("store", "words"),
+    [
+        ("postgresql://", ["--store", "libpq", "postgresql://user@host"]),
+        ("postgresql://postgres@127.0.0.1:1/x?pool_max=many", ["--store", "?pool_max=many"]),
+    ],
+)
+def test_a_postgresql_url_libpq_cannot_read(tmp_path: Path, store: str, words: list[str]) -> None:
+    one_clear_line(run("stations", "list", "--store", store, cwd=tmp_path), *words)
+
+
+@pytest.mark.postgres
+def test_a_role_that_may_not_create_the_schema(tmp_path: Path, postgres_dsn: str) -> None:
+    import uuid
+
+    import psycopg
+
+    role = f"cl_ro_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"REVOKE CREATE ON SCHEMA public FROM PUBLIC, {role}")
+    try:
+        server, database = postgres_dsn.rsplit("/", 1)
+        host = server.split("@", 1)[1]
+        store = f"postgresql://{role}@{host}/{database}"
+        result = run("stations", "list", "--store", store, cwd=tmp_path)
+        one_clear_line(result, "cannot prepare the schema", "create tables")
+    finally:
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
+
+
 def test_a_sqlite_file_in_a_missing_folder(tmp_path: Path) -> None:
     result = run("events", "--store", f"sqlite:///{tmp_path}/no/such/dir/x.db", cwd=tmp_path)
     one_clear_line(result, "cannot open the store")
