@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from chargeledger.adapters.logs import FORMATS, LEVELS
 from chargeledger.config import DEFAULT_STORE, DeclaredSetting, env, env_name
@@ -156,6 +156,10 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        """One line, not argparse's usage block (thirty lines for ``serve``) above it."""
+        self.exit(2, f"{self.prog}: {message}; {self.prog} --help lists the options\n")
 
 
 def subcommand(
