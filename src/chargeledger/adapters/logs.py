@@ -24,6 +24,9 @@ from chargeledger.log_context import current as current
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 FORMATS = ("text", "json")
+FRAME_BURST = 200
+"""OCPP frames of one station logged per 10 s at DEBUG (a real charger sends a few; a
+station emptying its queue of transaction messages after an outage, a few dozen)."""
 MAX_MESSAGE_CHARS = 128 * 1024
 """Past this a message is cut: a whole OCPP frame (at most --max-frame-bytes) fits."""
 
@@ -47,7 +50,9 @@ def client_host(client: object) -> str | None:
 
 
 class RepeatLimiter(logging.Filter):
-    """At most ``burst`` lines of one message template per ``interval_s``; the first line
+    """At most ``burst`` lines of one message template per ``interval_s`` (a record may
+    carry its own ``limit_burst``: OCPP frames, which a reconnecting station sends by
+    the dozen, every one of which a DEBUG log is read for); the first line
     after a quiet spell says how many were left out."""
 
     def __init__(self, burst: int = 20, interval_s: float = 10.0, max_keys: int = 10_000) -> None:
@@ -80,7 +85,7 @@ class RepeatLimiter(logging.Filter):
                 record.msg = f"{record.msg} [{suppressed} more like this were suppressed]"
             return True
         window[1] = int(window[1]) + 1
-        if int(window[1]) <= self.burst:
+        if int(window[1]) <= getattr(record, "limit_burst", self.burst):
             return True
         window[2] = int(window[2]) + 1
         return False

@@ -111,3 +111,31 @@ def test_a_command_body_is_logged_as_json_and_a_huge_one_is_cut() -> None:
     entries = [{"id_tag": f"TAG-{n}", "status": "Accepted"} for n in range(5000)]
     shown = _shown({"update_type": "Full", "entries": entries})
     assert len(shown) < MAX_PAYLOAD_CHARS + 50 and shown.endswith("more characters]")
+
+
+def test_every_frame_of_a_station_emptying_its_queue_is_logged_and_a_flood_is_not() -> None:
+    """At DEBUG each OCPP frame is read for: a station sending its kept MeterValues after
+    an outage (dozens at once) is logged whole; a flood is still limited."""
+    from chargeledger.adapters.ocpp import connection_log
+
+    gateway = logging.getLogger("chargeledger.gateway")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(logs.ContextFilter())
+    handler.addFilter(logs.RepeatLimiter())
+    saved = gateway.level, gateway.propagate
+    gateway.addHandler(handler)
+    gateway.setLevel(logging.DEBUG)
+    gateway.propagate = False
+    try:
+        for n in range(60):
+            frame = f'[2,"m{n}","MeterValues",{{"connectorId":1,"meterValue":[]}}]'
+            connection_log.frame("<-", "CP-Q", "10.0.0.7:4000", frame)
+        assert len(stream.getvalue().splitlines()) == 60
+        for n in range(60, 5000):
+            connection_log.frame("<-", "CP-Q", "10.0.0.7:4000", f'[2,"m{n}","Heartbeat",{{}}]')
+        assert len(stream.getvalue().splitlines()) == logs.FRAME_BURST
+    finally:
+        gateway.removeHandler(handler)
+        gateway.setLevel(saved[0])
+        gateway.propagate = saved[1]

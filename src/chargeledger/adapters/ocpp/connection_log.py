@@ -120,7 +120,8 @@ def frame(
     that id is about too (a CALL we send is logged in its command's context)."""
     if log.isEnabledFor(logging.DEBUG):
         text = data.decode(errors="replace") if isinstance(data, bytes) else data
-        context = {"station": station_id, "client": client, **_ids(text, awaited)}
+        context: dict[str, object] = {"station": station_id, "client": client}
+        context.update(_ids(text, awaited), limit_burst=logs.FRAME_BURST)
         log.debug("%s %s", direction, text, extra=context)
 
 
