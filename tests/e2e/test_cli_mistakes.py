@@ -233,6 +233,22 @@ def test_events_into_a_reader_that_stops_early(tmp_path: Path) -> None:
     assert result.returncode in (0, 141)
 
 
+def test_a_rebuild_into_a_pipe_shows_its_progress_as_plain_lines(tmp_path: Path) -> None:
+    async def seed() -> None:  # 20,000 events in 40 appends: a rebuild of about 2 s
+        store = SQLiteEventStore(SQLiteDatabase(tmp_path / "e.db"))
+        for n in range(40):
+            booted = StationBooted(f"CP-{n}", "Accepted", "V", "M", "1.0", "2026-01-01T00:00:00Z")
+            await store.append(f"station-CP-{n}", [booted] * 500, 0, Metadata())
+        await store.close()
+
+    asyncio.run(seed())
+    result = run("projections", "rebuild", "--store", f"sqlite:///{tmp_path}/e.db", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stderr  # a pipe gets lines, not a bar redrawn in place
+    assert "rebuilding: at position " in result.stderr and " of 20000 (" in result.stderr
+    assert "rebuilt from 20000 positions" in result.stdout
+
+
 def test_stations_list_says_what_it_lists(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path}/r.db"
     assert run("stations", "add", "CP-1", "--store", store, cwd=tmp_path).returncode == 0
