@@ -237,7 +237,9 @@ async def test_json_logs_say_who_each_event_is_about(tmp_path: Path) -> None:
     connected = one("station connected", node="n-7")
     assert connected["client"].startswith("127.0.0.1:")
     assert "ocpp1.6" in connected["message"] and "auth none" in connected["message"]
-    assert "vendor test, model e2e, firmware 4.2.1" in one("station booted")["message"]
+    booted = one("station booted")
+    assert "vendor test, model e2e, firmware 4.2.1; registration Accepted" in booted["message"]
+    assert booted["client"] == connected["client"] and booted["node"] == "n-7"
     session = one("started on connector 2 (id tag TAG-1, meter 100 Wh)")["message"].split()[1]
     assert "(Local): 1500 Wh" in one(f"session {session} stopped on connector 2")["message"]
     requested = one("command remote-start requested", command="log-1")["message"]

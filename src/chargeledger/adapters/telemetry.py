@@ -89,16 +89,7 @@ class LogTelemetry:
         event = recorded.event
         station = station_id_of(recorded.stream_id)
         metrics = self.metrics
-        if isinstance(event, e.StationBooted):
-            log.info(
-                "station booted: vendor %s, model %s, firmware %s; registration %s",
-                event.vendor,
-                event.model,
-                event.firmware_version or "?",
-                event.registration,
-                extra={"station": station},
-            )
-        elif isinstance(event, e.CommandRequested):
+        if isinstance(event, e.CommandRequested):
             name = name_of(event)
             self._open[event.command_id] = (name, event.requested_at)
             if len(self._open) > MAX_TRACKED:
