@@ -146,11 +146,12 @@ class NodeMetrics:
             "Appends refused because another writer moved the stream first.",
             registry=registry,
         )
-        self.append_retries = Gauge(
+        self.append_retries = Counter(
             "chargeledger_append_retries",
             "Times the command handler retried after a version conflict (since start).",
             registry=registry,
         )
+        self._retries_counted = 0
         self.log_head = Gauge(
             "chargeledger_log_head_position", "The event log's last position.", registry=registry
         )
@@ -206,6 +207,12 @@ class NodeMetrics:
         counts["out", action, outcome] = counts.get(("out", action, outcome), 0) + 1
         if seconds is not None:
             self.call_round_trip.labels(action).observe(seconds)
+
+    def handler_retried(self, since_start: int) -> None:
+        """The command handler counts its retries itself; the counter catches up at a scrape."""
+        if since_start > self._retries_counted:
+            self.append_retries.inc(since_start - self._retries_counted)
+            self._retries_counted = since_start
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -9,6 +9,7 @@ per node only for what the node did itself (``chargeledger_ocpp_*``).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import OrderedDict
@@ -30,6 +31,16 @@ log = logging.getLogger("chargeledger.telemetry")
 
 MAX_TRACKED = 100_000
 """Open commands remembered for their latency; past this the oldest are forgotten."""
+MAX_PAYLOAD_CHARS = 2000
+
+
+def _shown(payload: object) -> str:
+    """A command's body as JSON (enumerations as their values), cut at
+    ``MAX_PAYLOAD_CHARS``: a full local list can hold thousands of entries."""
+    text = json.dumps(payload, default=str, ensure_ascii=False)
+    if len(text) <= MAX_PAYLOAD_CHARS:
+        return text
+    return f"{text[:MAX_PAYLOAD_CHARS]}... [{len(text) - MAX_PAYLOAD_CHARS} more characters]"
 
 
 def _seconds_between(start: str | None, end: str | None) -> float | None:
@@ -78,16 +89,7 @@ class LogTelemetry:
         event = recorded.event
         station = station_id_of(recorded.stream_id)
         metrics = self.metrics
-        if isinstance(event, e.StationBooted):
-            log.info(
-                "station booted: vendor %s, model %s, firmware %s; registration %s",
-                event.vendor,
-                event.model,
-                event.firmware_version or "?",
-                event.registration,
-                extra={"station": station},
-            )
-        elif isinstance(event, e.CommandRequested):
+        if isinstance(event, e.CommandRequested):
             name = name_of(event)
             self._open[event.command_id] = (name, event.requested_at)
             if len(self._open) > MAX_TRACKED:
@@ -97,7 +99,7 @@ class LogTelemetry:
                 log.info(
                     "command %s requested: %s",
                     name,
-                    event.payload(),
+                    _shown(event.payload()),
                     extra={"station": station, "command": event.command_id},
                 )
         elif isinstance(event, e.CommandDispatched):

@@ -26,6 +26,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from chargeledger import log_context
 from chargeledger.application import faults
 from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.dispatch_outcomes import OutcomeRecorder
@@ -300,7 +301,10 @@ class Dispatcher:
             return
         self._in_flight.add(command_id)
         try:
-            answer = await link.call(*self._protocol.call(command.name, command.payload))
+            # The CALL's log lines name the command (only around the call: a task started
+            # inside would carry it for good).
+            with log_context.bound(command=command_id):
+                answer = await link.call(*self._protocol.call(command.name, command.payload))
         except StationOfflineError:
             # The connection went before the CALL left: the station cannot have acted,
             # so the next connection gets it as a new attempt, not as a doubt.
@@ -331,7 +335,7 @@ class Dispatcher:
                 return
             # Ask the station to tell us where it stands, then give it time to report
             # what it did while we could not hear it (queued StartTransactions etc.).
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception), log_context.bound(command=command_id):
                 await link.call(*self._protocol.status_request())
             await asyncio.sleep(self._reconcile_grace_s)
             await self._outcomes.record_verdict(link.station_id, command, self._twin)

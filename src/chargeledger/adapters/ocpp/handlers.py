@@ -11,6 +11,7 @@ at once, without a task, which keeps heartbeats cheap. The business messages
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import RegisterBoot
 from chargeledger.domain.enums import RegistrationStatus
 from chargeledger.domain.timestamps import iso_z
+
+log = logging.getLogger("chargeledger.gateway")
 
 AfterReply = Callable[[], Awaitable[None]]
 
@@ -96,6 +99,15 @@ class StationMessages:
             ),
         )
         registration = result.state.registration or RegistrationStatus.REJECTED
+        # Here, not from the log: the node holding the connection logs it, with the address.
+        log.info(
+            "station booted: vendor %s, model %s, firmware %s; registration %s",
+            payload["chargePointVendor"],
+            payload["chargePointModel"],
+            payload.get("firmwareVersion") or "?",
+            registration,
+            extra={"station": session.station_id},
+        )
 
         async def send_what_waits() -> None:
             if session.fenced:
