@@ -913,14 +913,16 @@ pages.sessions = async (view, ctx) => {
   const query = new URLSearchParams();
   if (p.get('station')) query.set('station', p.get('station'));
   if (p.get('id_tag')) query.set('id_tag', p.get('id_tag'));
-  if (p.get('status')) query.set('status', p.get('status'));
+  // "ended" is the console's own choice (stopped, abandoned or closed by hand); the
+  // node's status=closed means closed by hand only, so it is not passed on.
+  if (p.get('status') === 'open') query.set('status', 'open');
   let list = await apiAll(`/api/transactions${query.toString() ? '?' + query : ''}`);
   // The node may not filter by every field yet: filter here too.
   const from = p.get('from') ? Date.parse(p.get('from')) : null;
   const to = p.get('to') ? Date.parse(p.get('to')) : null;
   list = list.filter((s) => (!p.get('station') || s.station_id === p.get('station'))
     && (!p.get('id_tag') || s.id_tag === p.get('id_tag'))
-    && (!p.get('status') || (p.get('status') === 'closed' ? s.status !== 'open' : s.status === p.get('status')))
+    && (!p.get('status') || (p.get('status') === 'ended' ? s.status !== 'open' : s.status === p.get('status')))
     && (!from || Date.parse(s.started_at) >= from) && (!to || Date.parse(s.started_at) <= to))
     .sort((a, b) => String(b.started_at).localeCompare(String(a.started_at)));
   const field = (name, label, extra) => h('label', { for: `f-${name}` }, label,
@@ -928,7 +930,7 @@ pages.sessions = async (view, ctx) => {
   const form = h('form', { class: 'tools', 'aria-label': 'Filter sessions' },
     field('station', 'Station'), field('id_tag', 'Id tag'),
     h('label', { for: 'f-status' }, 'Status', h('select', { id: 'f-status', name: 'status' },
-      [['', 'any'], ['open', 'open'], ['closed', 'ended (stopped, abandoned, closed)']].map(([v, t]) => h('option', { value: v, text: t, selected: (p.get('status') || '') === v })))),
+      [['', 'any'], ['open', 'open'], ['ended', 'ended (stopped, abandoned, closed)']].map(([v, t]) => h('option', { value: v, text: t, selected: (p.get('status') || '') === v })))),
     field('from', 'Started from', { placeholder: '2026-06-01T00:00:00Z' }), field('to', 'Started until', { placeholder: '2026-06-02T00:00:00Z' }),
     h('button', { type: 'submit' }, 'Filter'));
   form.addEventListener('submit', (e) => {
@@ -1056,28 +1058,43 @@ pages.reservations.onEvent = (event) => String(event.type).startsWith('Reserv');
 const PROFILE_TEMPLATE = { stack_level: 0, charging_profile_purpose: 'TxDefaultProfile', charging_profile_kind: 'Absolute',
   charging_schedule: { charging_rate_unit: 'A', charging_schedule_period: [{ start_period: 0, limit: 32 }] } };
 
+// What the operator typed into the profile form, kept across the page's refreshes.
+const profileDraft = { id: '', json: JSON.stringify(PROFILE_TEMPLATE, null, 2) };
+
 pages['charging-profiles'] = async (view) => {
   const list = await apiAll('/api/charging-profiles');
-  const idInput = h('input', { id: 'profile-id', type: 'number', min: 1, step: 1, required: true });
+  const idInput = h('input', { id: 'profile-id', type: 'number', min: 1, step: 1, required: true,
+    value: profileDraft.id, 'aria-describedby': 'profile-id-error' });
   const text = h('textarea', { id: 'profile-json', rows: 10, spellcheck: 'false' });
-  text.value = JSON.stringify(PROFILE_TEMPLATE, null, 2);
-  const form = h('form', { class: 'card', 'aria-label': 'Create or edit a charging profile' },
-    h('h3', { text: 'Create or edit' }), h('label', { for: 'profile-id' }, 'Profile id', idInput),
+  text.value = profileDraft.json;
+  idInput.addEventListener('input', () => { profileDraft.id = idInput.value; });
+  text.addEventListener('input', () => { profileDraft.json = text.value; });
+  const idError = h('span', { class: 'field-error', id: 'profile-id-error', 'aria-live': 'polite' });
+  const form = h('form', { class: 'card', novalidate: true, 'aria-label': 'Create or edit a charging profile' },
+    h('h3', { text: 'Create or edit' }), h('label', { for: 'profile-id' }, 'Profile id', idInput, idError),
     h('label', { for: 'profile-json' }, 'Profile (JSON, the csChargingProfiles fields in snake_case)', text),
     h('p', {}, h('button', { type: 'submit' }, 'Save profile')));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     let body;
     try { body = JSON.parse(text.value); } catch (err) { text.setAttribute('aria-invalid', 'true'); showAlert(`The profile is not JSON: ${err.message}`); return; }
-    if (!Number.isInteger(Number(idInput.value)) || !idInput.value) { idInput.setAttribute('aria-invalid', 'true'); idInput.focus(); return; }
+    text.removeAttribute('aria-invalid');
+    if (!/^[1-9][0-9]*$/.test(idInput.value.trim())) {
+      idInput.setAttribute('aria-invalid', 'true');
+      idError.textContent = 'Profile id is required: a whole number from 1';
+      idInput.focus();
+      return;
+    }
+    idInput.removeAttribute('aria-invalid');
+    idError.textContent = '';
     delete body.charging_profile_id; delete body.updated_at;
     try { await api(`/api/charging-profiles/${Number(idInput.value)}`, { method: 'PUT', json: body }); router.refresh(); } catch (err) { if (err.status !== 401) showFailure(`Saving profile ${idInput.value}`, err); }
   });
   view.append(h('h2', { text: 'Stored charging profiles' }), h('p', { class: 'hint', text: 'Name one by id in set-charging-profile or remote-start.' }), form,
     table(['id', 'purpose', 'kind', 'stack level', 'unit', 'periods', 'updated', ''], list.map((p) => [String(p.charging_profile_id), p.charging_profile_purpose, p.charging_profile_kind,
       String(p.stack_level), p.charging_schedule.charging_rate_unit, p.charging_schedule.charging_schedule_period.map((x) => `${x.start_period}s: ${x.limit}`).join(', '), fmtTime(p.updated_at),
-      h('span', {}, h('button', { type: 'button', class: 'secondary', onclick: () => { idInput.value = p.charging_profile_id; const copy = Object.assign({}, p); delete copy.updated_at; delete copy.charging_profile_id; text.value = JSON.stringify(copy, null, 2); idInput.focus(); } }, 'Edit'), ' ',
-        h('button', { type: 'button', class: 'danger', onclick: async () => { if (!confirm(`Delete profile ${p.charging_profile_id}?`)) return; try { await api(`/api/charging-profiles/${p.charging_profile_id}`, { method: 'DELETE' }); router.refresh(); } catch (err) { if (err.status !== 401) showFailure(`Deleting profile ${p.charging_profile_id}`, err); } } }, 'Delete'))]), { id: 'charging-profiles' }));
+      h('span', {}, h('button', { type: 'button', class: 'secondary', 'aria-label': `Edit profile ${p.charging_profile_id}`, onclick: () => { idInput.value = profileDraft.id = String(p.charging_profile_id); const copy = Object.assign({}, p); delete copy.updated_at; delete copy.charging_profile_id; text.value = profileDraft.json = JSON.stringify(copy, null, 2); idInput.focus(); } }, 'Edit'), ' ',
+        h('button', { type: 'button', class: 'danger', 'aria-label': `Delete profile ${p.charging_profile_id}`, onclick: async () => { if (!confirm(`Delete profile ${p.charging_profile_id}?`)) return; try { await api(`/api/charging-profiles/${p.charging_profile_id}`, { method: 'DELETE' }); router.refresh(); } catch (err) { if (err.status !== 401) showFailure(`Deleting profile ${p.charging_profile_id}`, err); } } }, 'Delete'))]), { id: 'charging-profiles' }));
 };
 
 // ---------------------------------------------------------------- routing
