@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -346,3 +347,48 @@ async def test_an_id_tag_expires_and_a_station_gets_a_password(
         await row.get_by_role("button", name="Set password").click()
         await expect(row).to_contain_text("set")
         assert (await api.get("/api/registry/stations/PW-LATER")).json()["has_password"] is True
+
+
+async def test_the_overview_shows_telemetry_live_through_the_stream(
+    node: ServedNode, browser: Browser
+) -> None:
+    """Status notifications and connections are not in the log: the stream announces
+    them (StationTelemetry), so they show within a second, not at the next re-read."""
+    async with ready_station(node, "OV-LIVE") as station:
+        page = await signed_in(browser, node)
+        row = page.locator("#stations tr", has_text="OV-LIVE")
+        first = row.locator("ul.connectors li").first
+        await expect(first).to_contain_text("Available")
+        await page.wait_for_timeout(300)  # the page's own reading of it is over
+        for status, code in (("Faulted", "GroundFailure"), ("Unavailable", "NoError")):
+            await station.call(
+                call.StatusNotification(connector_id=1, error_code=code, status=status)
+            )
+            await expect(first).to_contain_text(status, timeout=1000)
+        await expect(first).not_to_contain_text("GroundFailure", timeout=1000)
+    await expect(row.locator(".connection")).to_have_text("offline", timeout=1000)
+
+
+async def test_the_stream_names_stations_whose_telemetry_changed(node: ServedNode) -> None:
+    async with (
+        ready_station(node, "SSE-TEL") as station,
+        node.client() as api,
+        api.stream("GET", "/api/events/stream") as events,
+    ):
+        assert events.status_code == 200
+        lines = events.aiter_lines()
+        assert (await anext(lines)).startswith(": chargeledger event stream")
+        await station.call(
+            call.StatusNotification(connector_id=2, error_code="NoError", status="Preparing")
+        )
+
+        async def telemetry() -> list[str]:
+            event = ""
+            async for line in lines:
+                if line.startswith("event: "):
+                    event = line.removeprefix("event: ")
+                elif event == "StationTelemetry" and line.startswith("data: "):
+                    return list(json.loads(line.removeprefix("data: "))["stations"])
+            return []
+
+        assert await asyncio.wait_for(telemetry(), 5) == ["SSE-TEL"]

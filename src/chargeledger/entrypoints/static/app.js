@@ -19,10 +19,13 @@ const EVENT_TYPES = [
   'CancelReservationRequested', 'SetChargingProfileRequested', 'ClearChargingProfileRequested',
   'GetCompositeScheduleRequested', 'ReservationConfirmed', 'ReservationChangeRefused',
   'ReservationEnded', 'LocalListInstalled', 'LocalListOutOfSync', 'message',
+  // Not in the log: the node names the stations whose twin changed (connection, status,
+  // boot, reports, meter readings), or null for "any".
+  'StationTelemetry',
 ];
-// Station telemetry (status notifications, heartbeats, connections) is not in the log,
-// so the pages showing it also re-read it at this pace.
-const TELEMETRY_REFRESH_MS = 3000;
+// The stream brings telemetry changes too; a page showing telemetry also re-reads it at
+// this pace, in case one was missed (a heartbeat, say, is not announced).
+const TELEMETRY_REFRESH_MS = 10000;
 
 // ---------------------------------------------------------------- small helpers
 
@@ -220,6 +223,7 @@ const stream = {
       source.addEventListener(type, (message) => {
         let event;
         try { event = JSON.parse(message.data); } catch (err) { return; }
+        if (type === 'StationTelemetry') event.type = type;
         for (const listener of this.listeners) listener(event);
       });
     }
@@ -727,7 +731,7 @@ pages.overview = async (view, ctx) => {
           h('a', { href: `#/station/${encodeURIComponent(station.id)}`, text: station.id }),
           connectionCell(station),
           station.registration || '—',
-          last ? h('span', { title: fmtTime(last) }, age(last), h('span', { class: 'hint', text: station.last_message_at ? '' : ' (heartbeat)' })) : '—',
+          last ? h('span', { title: fmtTime(last) }, h('time', { datetime: last, dataset: { age: last } }, age(last)), h('span', { class: 'hint', text: station.last_message_at ? '' : ' (heartbeat)' })) : '—',
           connectorsCell(station),
           open.length ? open.map((s) => `#${s.transaction_id} (${s.id_tag})`).join(', ') : '—',
           power.length ? `${(power.reduce((a, b) => a + b, 0) / 1000).toFixed(1)} kW` : '—',
@@ -866,7 +870,8 @@ pages.station = async (view, ctx) => {
       h('details', {}, h('summary', {}, 'data'), h('pre', { text: JSON.stringify(e.data, null, 1) }))]), { id: 'timeline' })));
 };
 pages.station.telemetry = true;
-pages.station.onEvent = (event, ctx) => event.stream_id === `station-${ctx.arg}`;
+pages.station.onEvent = (event, ctx) => event.stream_id === `station-${ctx.arg}` ||
+  (event.type === 'StationTelemetry' && (!event.stations || event.stations.includes(ctx.arg)));
 pages.station.keepsForms = true;
 
 // The contract's firmware version from the boot, when the view carries it as text (the
@@ -1176,6 +1181,11 @@ stream.listeners.add((event) => {
   const page = pages[ctx.page];
   if (page.onEvent && page.onEvent(event, ctx)) refreshSoon();
 });
+
+// "… s ago" counts on between refreshes.
+setInterval(() => {
+  for (const el of document.querySelectorAll('[data-age]')) el.textContent = age(el.dataset.age);
+}, 1000);
 
 setInterval(() => {
   const ctx = router.ctx;
