@@ -228,6 +228,9 @@ async def test_the_time_slider_shows_an_earlier_connector_status(
         started = await station.call(
             call.StartTransaction(connector_id=1, id_tag="TAG-1", meter_start=0, timestamp=in_(0))
         )
+        await station.call(
+            call.StatusNotification(connector_id=1, error_code="NoError", status="Charging")
+        )
         await asyncio.sleep(1.1)
         while_charging = int(time.time())
         await asyncio.sleep(1.1)
@@ -235,6 +238,9 @@ async def test_the_time_slider_shows_an_earlier_connector_status(
             call.StopTransaction(
                 transaction_id=started.transaction_id, meter_stop=500, timestamp=in_(0)
             )
+        )
+        await station.call(
+            call.StatusNotification(connector_id=1, error_code="NoError", status="Available")
         )
         await eventually(lambda: _session_status(api, "CON-PAST", "stopped"), timeout=5)
         page = await signed_in(browser, node)

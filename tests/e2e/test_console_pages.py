@@ -11,6 +11,7 @@ import asyncio
 import csv
 import io
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -392,3 +393,31 @@ async def test_the_stream_names_stations_whose_telemetry_changed(node: ServedNod
             return []
 
         assert await asyncio.wait_for(telemetry(), 5) == ["SSE-TEL"]
+
+
+async def test_the_time_slider_shows_a_fault_the_station_reported_then(
+    node: ServedNode, browser: Browser
+) -> None:
+    """Status notifications are telemetry, not in the log: the twin keeps their last
+    changes, and ``?at=`` answers each connector's status as reported by then."""
+    async with ready_station(node, "PAST-FAULT") as station:
+        await asyncio.sleep(1.1)
+        await station.call(
+            call.StatusNotification(connector_id=2, error_code="GroundFailure", status="Faulted")
+        )
+        await asyncio.sleep(1.1)
+        while_faulted = int(time.time())
+        await asyncio.sleep(1.1)
+        await station.call(
+            call.StatusNotification(connector_id=2, error_code="NoError", status="Available")
+        )
+        page = await opened(browser, node, "station/PAST-FAULT")
+        await expect(page.locator("#connectors tbody tr").nth(1)).to_contain_text("Available")
+        await page.locator("#time-slider").fill(str(while_faulted))
+        then = page.locator("#past-connectors tbody tr").nth(1)
+        await expect(then).to_contain_text("Faulted")
+        await expect(then).to_contain_text("GroundFailure")
+        await expect(page.locator("#past-connectors tbody tr").first).to_contain_text("Available")
+        await page.locator("#time-slider").fill(str(while_faulted + 3))
+        await expect(then).to_contain_text("Available")
+        await expect(then).not_to_contain_text("GroundFailure")

@@ -882,21 +882,30 @@ function firmwareVersion(station, boot) {
 }
 
 function pastView(past, station, sessions) {
-  // Connector status notifications are telemetry, not in the log; what the log says
-  // about a connector at that time is whether a session or a reservation held it.
-  const ids = new Set([...(station.connectors || []).map((c) => c.id), ...past.open_transactions.map((t) => t.connector_id),
-    ...past.reservations.map((r) => r.connector_id)]);
+  // A connector's status then: what the station had reported by that moment (its twin
+  // keeps the last changes of status), beside what the log says held it (a session, a
+  // reservation).
+  const reported = new Map((past.connectors || []).map((c) => [c.connector_id, c]));
+  const ids = new Set([...(station.connectors || []).map((c) => c.id), ...reported.keys(),
+    ...past.open_transactions.map((t) => t.connector_id), ...past.reservations.map((r) => r.connector_id)]);
   const rows = [...ids].sort((a, b) => a - b).map((cid) => {
     const tx = past.open_transactions.find((t) => t.connector_id === cid);
     const reserved = past.reservations.find((r) => r.connector_id === cid);
-    const status = tx ? 'Charging' : reserved ? 'Reserved' : 'Available';
-    const why = tx ? `session #${tx.transaction_id} (${tx.id_tag}) open` : reserved ? `reservation ${reserved.reservation_id} (${reserved.id_tag})` : 'no session or reservation held it';
-    return [String(cid), badge(status), why];
+    const then = reported.get(cid);
+    const fromLog = tx ? `session #${tx.transaction_id} (${tx.id_tag}) open` : reserved ? `reservation ${reserved.reservation_id} (${reserved.id_tag})` : 'no session or reservation held it';
+    if (then) {
+      return [String(cid), badge(then.status), then.error_code && then.error_code !== 'NoError' ? h('span', { class: 'bad', text: then.error_code }) : (then.error_code || '—'),
+        `reported ${fmtTime(then.since)}`, fromLog];
+    }
+    const guess = tx ? 'Charging' : reserved ? 'Reserved' : null;
+    return [String(cid), guess ? badge(guess) : h('span', { class: 'hint', text: 'not known' }), '—',
+      guess ? 'from the log' : 'no status reported by then', fromLog];
   });
+  const kept = past.kept_from ? `Connector statuses as reported; changes kept since ${fmtTime(past.kept_from)}.` : 'No connector status changes kept for this station.';
   return h('div', { class: 'past', id: 'past-state' },
     h('p', {}, h('strong', { text: `As the log had it at ${fmtTime(past.at)}` }), ` (log version ${past.version})`),
     h('dl', { class: 'facts' }, h('dt', { text: 'registration' }), h('dd', { text: past.registration || '—' })),
-    table(['connector', 'status then', 'from the log'], rows, { id: 'past-connectors' }),
+    table(['connector', 'status then', 'error code', 'status from', 'the log'], rows, { id: 'past-connectors', caption: kept }),
     h('h3', { text: 'Commands open then' }),
     past.open_commands.length ? table(['command', 'name', 'status'], past.open_commands.map((c) => [c.command_id, c.name, badge(c.status)])) : h('p', { class: 'hint', text: 'none' }));
 }
