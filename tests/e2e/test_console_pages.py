@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import json
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -348,76 +346,3 @@ async def test_an_id_tag_expires_and_a_station_gets_a_password(
         await row.get_by_role("button", name="Set password").click()
         await expect(row).to_contain_text("set")
         assert (await api.get("/api/registry/stations/PW-LATER")).json()["has_password"] is True
-
-
-async def test_the_overview_shows_telemetry_live_through_the_stream(
-    node: ServedNode, browser: Browser
-) -> None:
-    """Status notifications and connections are not in the log: the stream announces
-    them (StationTelemetry), so they show within a second, not at the next re-read."""
-    async with ready_station(node, "OV-LIVE") as station:
-        page = await signed_in(browser, node)
-        row = page.locator("#stations tr", has_text="OV-LIVE")
-        first = row.locator("ul.connectors li").first
-        await expect(first).to_contain_text("Available")
-        await page.wait_for_timeout(300)  # the page's own reading of it is over
-        for status, code in (("Faulted", "GroundFailure"), ("Unavailable", "NoError")):
-            await station.call(
-                call.StatusNotification(connector_id=1, error_code=code, status=status)
-            )
-            await expect(first).to_contain_text(status, timeout=1000)
-        await expect(first).not_to_contain_text("GroundFailure", timeout=1000)
-    await expect(row.locator(".connection")).to_have_text("offline", timeout=1000)
-
-
-async def test_the_stream_names_stations_whose_telemetry_changed(node: ServedNode) -> None:
-    async with (
-        ready_station(node, "SSE-TEL") as station,
-        node.client() as api,
-        api.stream("GET", "/api/events/stream") as events,
-    ):
-        assert events.status_code == 200
-        lines = events.aiter_lines()
-        assert (await anext(lines)).startswith(": chargeledger event stream")
-        await station.call(
-            call.StatusNotification(connector_id=2, error_code="NoError", status="Preparing")
-        )
-
-        async def telemetry() -> list[str]:
-            event = ""
-            async for line in lines:
-                if line.startswith("event: "):
-                    event = line.removeprefix("event: ")
-                elif event == "StationTelemetry" and line.startswith("data: "):
-                    return list(json.loads(line.removeprefix("data: "))["stations"])
-            return []
-
-        assert await asyncio.wait_for(telemetry(), 5) == ["SSE-TEL"]
-
-
-async def test_the_time_slider_shows_a_fault_the_station_reported_then(
-    node: ServedNode, browser: Browser
-) -> None:
-    """Status notifications are telemetry, not in the log: the twin keeps their last
-    changes, and ``?at=`` answers each connector's status as reported by then."""
-    async with ready_station(node, "PAST-FAULT") as station:
-        await asyncio.sleep(1.1)
-        await station.call(
-            call.StatusNotification(connector_id=2, error_code="GroundFailure", status="Faulted")
-        )
-        await asyncio.sleep(1.1)
-        while_faulted = int(time.time())
-        await asyncio.sleep(1.1)
-        await station.call(
-            call.StatusNotification(connector_id=2, error_code="NoError", status="Available")
-        )
-        page = await opened(browser, node, "station/PAST-FAULT")
-        await expect(page.locator("#connectors tbody tr").nth(1)).to_contain_text("Available")
-        await page.locator("#time-slider").fill(str(while_faulted))
-        then = page.locator("#past-connectors tbody tr").nth(1)
-        await expect(then).to_contain_text("Faulted")
-        await expect(then).to_contain_text("GroundFailure")
-        await expect(page.locator("#past-connectors tbody tr").first).to_contain_text("Available")
-        await page.locator("#time-slider").fill(str(while_faulted + 3))
-        await expect(then).to_contain_text("Available")
-        await expect(then).not_to_contain_text("GroundFailure")
