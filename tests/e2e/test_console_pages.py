@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import resource
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -346,3 +347,33 @@ async def test_an_id_tag_expires_and_a_station_gets_a_password(
         await row.get_by_role("button", name="Set password").click()
         await expect(row).to_contain_text("set")
         assert (await api.get("/api/registry/stations/PW-LATER")).json()["has_password"] is True
+
+
+async def test_a_503_from_a_store_that_cannot_write_stays_and_a_404_page_says_so(
+    node: ServedNode, browser: Browser
+) -> None:
+    """The store is denied writes as a full disk denies them (RLIMIT_FSIZE on the node,
+    as in test_http_hardening): the command is refused with 503 and the page keeps
+    saying so until dismissed."""
+    async with ready_station(node, "ST-503") as station:
+        page = await opened(browser, node, "station/ST-503")
+        await fill_command(page, "remote-start", {"connector_id": 1, "id_tag": "TAG-1"})
+        limit_file_size(node, 1)
+        try:
+            await page.locator('form[data-command="remote-start"] button[type=submit]').click()
+            alert = page.locator("#alerts .alert", has_text="remote-start on ST-503 refused: 503")
+            await expect(alert).to_contain_text("StoreUnavailable")
+        finally:
+            limit_file_size(node, resource.RLIM_INFINITY)
+        await page.wait_for_timeout(1000)
+        await expect(alert).to_be_visible()
+        await alert.get_by_role("button", name="Dismiss").click()
+        await expect(alert).to_have_count(0)
+        assert station.of("RemoteStartTransaction") == []
+        await page.goto(f"{page.url.split('#')[0]}#/station/NO-SUCH-STATION")
+        await expect(page.locator("#view")).to_contain_text("404 StationNotFound")
+
+
+def limit_file_size(node: ServedNode, size: int) -> None:
+    _, hard = resource.prlimit(node.process.pid, resource.RLIMIT_FSIZE)
+    resource.prlimit(node.process.pid, resource.RLIMIT_FSIZE, (size, hard))
