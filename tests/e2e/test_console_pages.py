@@ -24,6 +24,7 @@ from tests.e2e.browser import chromium, signed_in
 from tests.e2e.conftest import ServedNode, connected_station, eventually, start_node
 from tests.e2e.profile_support import in_, ready_station, send, shared_node
 from tests.e2e.test_console import ended_on_screen, fill_command, progress_of, send_from_form
+from tests.e2e.test_profiles import TX_DEFAULT
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.asyncio(loop_scope="module")]
 
@@ -145,6 +146,7 @@ async def test_the_station_page_shows_its_boot_configuration_schedule_reports_an
         for name, body in {
             "get-configuration": {},
             "get-composite-schedule": {"connector_id": 1, "duration": 3600},
+            "set-charging-profile": {"connector_id": 0, "cs_charging_profiles": TX_DEFAULT},
             "reserve-now": {"connector_id": 2, "expiry_date": in_(3600), "id_tag": "RES-TAG"},
         }.items():
             assert (await send(api, "ST-FULL", name, body, f"st-full-{name}"))["status"] == (
@@ -163,6 +165,8 @@ async def test_the_station_page_shows_its_boot_configuration_schedule_reports_an
         await expect(configuration.locator("tr", has_text="NumberOfConnectors")).to_contain_text(
             "yes"
         )
+        profiles = page.locator('section[aria-labelledby="h-profiles"]')
+        await expect(profiles).to_contain_text('"charging_profile_id": 11')
         await expect(page.locator("#composite-schedule")).to_contain_text("16")
         await expect(page.locator("#composite-schedule")).to_contain_text("st-full-get-composite")
         reports = page.locator('section[aria-labelledby="h-firmware"]')
@@ -219,6 +223,9 @@ async def test_the_sessions_page_filters_and_exports_csv(
                     transaction_id=ended, meter_stop=4200, timestamp=in_(0), reason="EVDisconnected"
                 )
             )
+            await send(
+                api, "SE-TWO", "remote-start", {"connector_id": 1, "id_tag": "TAG-B"}, "se-go"
+            )
             still_open = await start_session(two, 1, "TAG-B")
 
             async def listed() -> bool:
@@ -236,6 +243,7 @@ async def test_the_sessions_page_filters_and_exports_csv(
         await page.get_by_role("button", name="Filter").click()
         await expect(rows).to_have_count(1)
         await expect(rows).to_contain_text(str(still_open))
+        await expect(rows.locator("td[data-label='started by command']")).to_have_text("se-go")
         assert "id_tag=TAG-B" in page.url
 
         await page.get_by_label("Id tag").fill("")

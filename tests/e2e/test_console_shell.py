@@ -168,3 +168,32 @@ async def test_the_token_stays_for_the_session_and_a_401_later_asks_for_it_again
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("heading", name="Id tags")).to_be_visible()
     assert "token" not in page.url
+
+
+async def test_each_command_form_has_the_fields_of_its_published_body_schema(
+    node: ServedNode, browser: Browser
+) -> None:
+    async with ready_station(node, STATION), node.client() as api:
+        document = (await api.get("/openapi.json")).json()
+        post = document["paths"]["/api/stations/{station_id}/commands/{name}"]["post"]
+        bodies = post["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+        published = {
+            body["title"]: (set(body["properties"]), set(body.get("required", [])))
+            for body in bodies
+        }
+        page = await browser.new_page(viewport=DESKTOP)
+        page.set_default_timeout(10_000)
+        async for _ in each_page(page, node):
+            pass  # ends on the station page
+        forms = page.locator(".command-forms form")
+        await expect(forms).to_have_count(19)
+        shown: dict[str, tuple[set[str], set[str]]] = {}
+        for form in await forms.all():
+            name = await form.get_attribute("data-command")
+            assert name is not None
+            fields = await form.locator("[name]").evaluate_all(
+                "l => l.map(e => [e.name, e.required])"
+            )
+            title = "".join(word.capitalize() for word in name.split("-")) + "Body"
+            shown[title] = ({f for f, _ in fields}, {f for f, required in fields if required})
+        assert shown == published
