@@ -259,6 +259,9 @@ const stream = {
         cell.textContent = `unknown (stream lost; was ${cell.textContent})`;
         cell.className = 'connection warn stale-mark';
       }
+      for (const count of document.querySelectorAll('.counts strong')) {
+        if (!count.textContent.endsWith('?')) count.textContent += '?';
+      }
     } else {
       line.textContent = 'connecting…';
       line.className = 'stream-state';
@@ -718,12 +721,13 @@ pages.overview = async (view, ctx) => {
   view.append(
     h('h2', { text: 'Stations' }),
     h('ul', { class: 'counts live', 'aria-label': 'Counts' }, Object.entries(counts).map(([k, v]) =>
-      h('li', { dataset: { count: k } }, h('strong', { text: live || k === 'offline' ? String(v) : `${v}?` }), k))),
+      h('li', { dataset: { count: k } }, h('strong', { text: live ? String(v) : `${v}?` }), k))),
     h('p', { class: 'hint', text: `As of ${fmtTime(new Date().toISOString())}` +
       (live ? '' : ' — the stream is down: connection states are the last known, not current.') }),
     h('div', { class: 'tools' }, h('label', { for: 'station-search' }, 'Search (id, vendor, model, serial)', search),
       h('label', { for: 'station-filter' }, 'Show', select)),
-    table(['station', 'connection', 'registration', 'last message', 'connectors', 'open sessions', 'power', 'vendor / model'],
+    // Dimmed with the counts when the stream is lost: none of it is known to be current.
+    h('div', { class: 'live' }, table(['station', 'connection', 'registration', 'last message', 'connectors', 'open sessions', 'power', 'vendor / model'],
       shown.map(({ station, open }) => {
         const power = open.map(currentPower).filter((p) => p !== null);
         const last = station.last_message_at || station.last_heartbeat;
@@ -737,7 +741,7 @@ pages.overview = async (view, ctx) => {
           power.length ? `${(power.reduce((a, b) => a + b, 0) / 1000).toFixed(1)} kW` : '—',
           [station.vendor, station.model].filter(Boolean).join(' / ') || '—',
         ];
-      }), { id: 'stations', caption: `${shown.length} of ${stations.length} stations` }));
+      }), { id: 'stations', caption: `${shown.length} of ${stations.length} stations` })));
 };
 pages.overview.telemetry = true;
 pages.overview.onEvent = () => true;
