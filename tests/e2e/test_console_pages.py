@@ -194,6 +194,12 @@ async def test_a_callerror_shows_its_code_and_a_422_stays_until_dismissed(
             "ClearCache is not supported by this station"
         )
         await expect(progress_of(page, command_id)).to_have_attribute("data-status", outcome)
+        # An accepted one shows the station's answer.
+        asked = await send_from_form(page, "get-configuration", {})
+        assert await ended_on_screen(page, asked) == "accepted"
+        answer = page.locator(f'#progress-list li[data-command-id="{asked}"] details')
+        await answer.get_by_text("the station's answer").click()
+        await expect(answer.locator(".command-result")).to_contain_text("HeartbeatInterval")
 
         # A body the form's checks let through but the node refuses: 422, and it stays.
         await fill_command(
