@@ -142,10 +142,13 @@ async def test_the_station_page_shows_its_boot_configuration_schedule_reports_an
             )
         )
         await station.call(call.FirmwareStatusNotification(status="Downloading"))
+        await station.call(call.Authorize(id_tag="RES-TAG"))
+        await station.call(call.DataTransfer(vendor_id="com.acme", message_id="hello", data="x"))
         await station.call(call.DiagnosticsStatusNotification(status="Uploading"))
         for name, body in {
             "get-configuration": {},
             "get-composite-schedule": {"connector_id": 1, "duration": 3600},
+            "send-local-list": {"update_type": "Full"},
             "set-charging-profile": {"connector_id": 0, "cs_charging_profiles": TX_DEFAULT},
             "reserve-now": {"connector_id": 2, "expiry_date": in_(3600), "id_tag": "RES-TAG"},
         }.items():
@@ -174,6 +177,13 @@ async def test_the_station_page_shows_its_boot_configuration_schedule_reports_an
         await expect(reports).to_contain_text("Diagnostics: Uploading")
         reservations = page.locator('section[aria-labelledby="h-reservations"]')
         await expect(reservations.locator("tbody tr")).to_contain_text("RES-TAG")
+        twin = page.locator("#twin")
+        await expect(page.locator("#twin-authorizations")).to_contain_text("RES-TAG")
+        await expect(page.locator("#twin-data-transfers")).to_contain_text("com.acme")
+        await expect(page.locator("#twin-statuses")).to_contain_text("Available")
+        await expect(twin.locator("#twin-local-list")).to_contain_text(
+            "installed version 1, the station reports —; in sync"
+        )
         timeline = page.locator("#timeline")
         for event_type in ("StationBooted", "ReserveNowRequested", "CommandAccepted"):
             await expect(timeline.locator("tr", has_text=event_type).first).to_be_visible()

@@ -781,7 +781,7 @@ pages.station = async (view, ctx) => {
   // Identity and the twin.
   view.append(h('h2', { class: 'station-title', text: `Station ${id}` }),
     h('nav', { 'aria-label': 'On this page', class: 'hint' }, ['identity', 'past', 'commands', 'sessions',
-      'reservations', 'profiles', 'configuration', 'firmware', 'timeline'].map((a) => [h('a', { href: `#/station/${enc}`, onclick: (e) => { e.preventDefault(); document.getElementById(`h-${a}`).scrollIntoView(); }, text: a }), ' '])),
+      'reservations', 'profiles', 'configuration', 'firmware', 'twin', 'timeline'].map((a) => [h('a', { href: `#/station/${enc}`, onclick: (e) => { e.preventDefault(); document.getElementById(`h-${a}`).scrollIntoView(); }, text: a }), ' '])),
     section('Identity and connection', 'identity', h('div', { class: 'grid2' },
       h('dl', { class: 'facts' },
         h('dt', { text: 'connection' }), h('dd', { class: 'live' }, connectionCell(station)),
@@ -868,6 +868,23 @@ pages.station = async (view, ctx) => {
     part && part.history && part.history.length ? table(['status', 'at'], part.history.map((e) => [e.status || JSON.stringify(e), fmtTime(e.at || e.timestamp)])) : h('p', { class: 'hint', text: 'no notifications' })];
   view.append(section('Firmware and diagnostics', 'firmware', h('div', { class: 'grid2' },
     h('div', {}, history2('Firmware', station.firmware_update || station.firmware)), h('div', {}, history2('Diagnostics', station.diagnostics)))));
+
+  // The rest of the twin: what the station reported beside its status and heartbeats.
+  const rows = (list, cells) => (list && list.length ? [...list].reverse().map(cells) : []);
+  const localList = station.local_list;
+  view.append(section('The twin: what else the station reported', 'twin', h('div', { class: 'grid2', id: 'twin' },
+    h('div', {}, h('h3', { text: 'Connector status changes' }),
+      table(['at', 'connector', 'status', 'error code'], rows(station.status_history, (s) => [fmtTime(s.at), String(s.connector_id), badge(s.status), s.error_code]), { id: 'twin-statuses' })),
+    h('div', {}, h('h3', { text: 'Authorize requests' }),
+      table(['at', 'id tag', 'answer'], rows(station.authorizations, (a) => [fmtTime(a.at), a.id_tag, badge(a.status)]), { id: 'twin-authorizations' })),
+    h('div', {}, h('h3', { text: 'DataTransfers from the station' }),
+      table(['at', 'vendor', 'message', 'data', 'answer'], rows(station.data_transfers, (d) => [fmtTime(d.at), d.vendor_id, d.message_id || '—', d.data || '—', d.answer]), { id: 'twin-data-transfers' })),
+    h('div', {}, h('h3', { text: 'Meter readings outside a session' }),
+      table(['connector', 'readings', 'last'], rows(station.meter_values, (m) => [String(m.connector_id), String(m.count), m.last ? fmtTime(m.last.timestamp) : '—']), { id: 'twin-meters' }),
+      h('p', { class: 'hint', id: 'twin-local-list', text: localList
+        ? `Local list: installed version ${localList.installed_version ?? '—'}, the station reports ${localList.reported_version ?? '—'}; ` +
+          (localList.in_sync ? 'in sync' : `not in sync (${localList.out_of_sync_reason || 'unknown'})`)
+        : 'Local list: none sent' })))));
 
   view.append(section('Event timeline', 'timeline', table(['position', 'version', 'recorded', 'type', 'command', 'data'],
     [...events].reverse().map((e) => [String(e.position), String(e.version), fmtTime(e.recorded_at), e.type, e.command_id || '—',
