@@ -7,6 +7,7 @@ station's event history."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from typing import Any
 
 from chargeledger.application.charging_profile_library import (
@@ -23,7 +24,7 @@ from chargeledger.application.holdings_projection import (
 from chargeledger.application.paging import Page, scan
 from chargeledger.application.ports import DocumentStore, RecordedEvent
 from chargeledger.application.twin_service import TwinService
-from chargeledger.domain.station_reports import NO_REPORTS, to_doc
+from chargeledger.domain.station_reports import NO_REPORTS, statuses_at, to_doc
 from chargeledger.domain.twin import StationTwin
 
 RESERVATION_VIEW_FIELDS = (
@@ -92,6 +93,7 @@ def reports_view(twin: StationTwin | None) -> dict[str, Any]:
         },
         "data_transfers": shown["data_transfers"],
         "authorizations": shown["authorizations"],
+        "status_history": shown["statuses"],
     }
 
 
@@ -147,6 +149,12 @@ class OperationViews:
                     {"connector_id": connector_id, "count": meters["count"], "last": meters["last"]}
                 )
         return shown
+
+    def connectors_as_of(self, station_id: str, at: datetime) -> dict[str, Any]:
+        """The connector statuses the station had reported by ``at``, as far back as
+        its twin keeps their changes (telemetry: not in the log)."""
+        twin = self._twin.get(station_id)
+        return statuses_at(twin.reports if twin else NO_REPORTS, at)
 
     async def stored_profiles(self, limit: int, after: str | None = None) -> Page:
         found = await scan(self._documents, CHARGING_PROFILES, limit=limit, after=after)

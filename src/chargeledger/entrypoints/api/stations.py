@@ -58,7 +58,7 @@ def stations_router(node: Node) -> APIRouter:
             past = await station_as_of(node.store, station_id, at)
             if past is None:
                 raise ApiError(404, "StationNotFound", f"no history for station {station_id!r}")
-            return past
+            return {**past, **operations.connectors_as_of(station_id, at)}
         await caught_up(node, min_position)
         view = await views.station(station_id)
         if view is None:
