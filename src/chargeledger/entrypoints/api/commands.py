@@ -19,7 +19,11 @@ from chargeledger.bootstrap import Node
 from chargeledger.domain.enums import CommandStatus
 from chargeledger.entrypoints.api.errors import ApiError, problems
 from chargeledger.entrypoints.api.paging import Cursor, Limit, key_of, paged
-from chargeledger.entrypoints.api.preconditions import caught_up, caught_up_to_head, token_required
+from chargeledger.entrypoints.api.preconditions import (
+    caught_up,
+    found_reading_own_writes,
+    token_required,
+)
 from chargeledger.entrypoints.api.stations import StationIdPath
 
 MAX_IDEMPOTENCY_KEY_CHARACTERS = 200
@@ -130,16 +134,12 @@ def commands_router(node: Node) -> APIRouter:
     async def get_command(command_id: str, min_position: int | None = None) -> dict[str, Any]:
         """A command by its id (its Idempotency-Key). A key merged into another request
         answers with that command's view, ``requested_as`` the key asked for."""
-        await caught_up(node, min_position)
-        view = await views.command(command_id)
-        if view is None:
-            # Read your own writes: a command just accepted (on any node) is in the
-            # log; wait for the read models to reach the log's head, then look again.
-            await caught_up_to_head(node)
-            view = await views.command(command_id)
-        if view is None:
-            raise ApiError(404, "CommandNotFound", f"no command {command_id!r}")
-        return view
+        return await found_reading_own_writes(
+            node,
+            min_position,
+            lambda: views.command(command_id),
+            ApiError(404, "CommandNotFound", f"no command {command_id!r}"),
+        )
 
     return router
 
