@@ -205,9 +205,12 @@ class Views:
     async def station_known(self, station_id: str) -> bool:
         """Registered, seen, or with a history in the log: the log answers when the read
         models lag, as for a station that booted a moment ago on another node."""
-        if await self.station(station_id) is not None:
-            return True
-        return bool(await self._log.read_stream(stream_of(station_id), 1, 1))
+        return (
+            self._twin.get(station_id) is not None
+            or await self._documents.get(STATIONS, station_id) is not None
+            or await self._documents.get(REGISTRY, station_id) is not None
+            or bool(await self._log.read_stream(stream_of(station_id), 1, 1))
+        )
 
     async def transaction(self, transaction_id: int) -> dict[str, Any] | None:
         doc = await self._documents.get(TRANSACTIONS, transaction_key(transaction_id))
