@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from chargeledger.domain.commands import OperatorCommand
@@ -45,6 +46,23 @@ Observer = Callable[[Arguments, Sequence[Event], StationTwin | None], str | None
 since, its twin), or ``None``."""
 
 
+class Lookup(StrEnum):
+    """What an operation's decision needs looked up beyond its body, before deciding
+    (the application looks each up: ``application/command_inputs.py``), so that the
+    decision stays a pure function of the command."""
+
+    ID_TAG_STATUS = "id_tag_status"
+    """The registry's verdict on the command's ``id_tag``."""
+    RESERVATION_ID = "reservation_id"
+    """A new reservation id, unique across the system."""
+    LOCAL_LIST = "local_list"
+    """The entries to send: those given, a named list's, or the registry's tags."""
+    CONFIGURATION = "configuration"
+    """What the station reported of its configuration keys."""
+    RECORDED_TRANSACTION = "recorded_transaction"
+    """What the CSMS recorded of the command's ``transaction_id``."""
+
+
 def identical(payload: Arguments) -> tuple[Any, ...]:
     """The slot of an operation that waits only for an identical request."""
     return tuple(sorted(payload.items()))
@@ -71,6 +89,8 @@ class Operation(Generic[C]):
     """The command from the (completed) arguments; ``None``: fields named as the arguments."""
     profile_field: str | None = None
     """The argument that carries a charging profile (``charging_profile_id`` names a stored one)."""
+    lookups: tuple[Lookup, ...] = ()
+    """What is looked up and added to the arguments before deciding."""
     repeat_is_harmless: bool = False
     """Whether a dispatch in doubt may simply be sent again (it only asks the station)."""
     observe: Observer | None = None
