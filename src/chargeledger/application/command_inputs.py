@@ -28,7 +28,7 @@ from chargeledger.application.holdings_projection import CONFIGURATION
 from chargeledger.application.id_tags import IdTagRegistry, record_of
 from chargeledger.application.local_lists import NamedLocalLists, as_sent
 from chargeledger.application.ports import Clock, DocumentStore
-from chargeledger.application.read_model_documents import TRANSACTIONS, transaction_key
+from chargeledger.application.read_model_documents import read_transaction, transaction_key
 from chargeledger.domain.commands import RecordedTransaction
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
 from chargeledger.domain.errors import TransactionNotFoundError
@@ -76,9 +76,7 @@ class OperationInputs:
         self._id_tags = id_tags
         self._clock = clock
 
-    async def complete(
-        self, station_id: str, name: str, arguments: Mapping[str, Any]
-    ) -> dict[str, Any]:
+    async def complete(self, station_id: str, name: str, arguments: Mapping[str, Any]) -> Completed:
         """The command's arguments with what its operation needs looked up."""
         operation = OPERATIONS[name]
         completed = dict(arguments)
@@ -130,7 +128,7 @@ class OperationInputs:
         """What the transactions view holds of the id. It may trail the log: the
         decision trusts the station's own log first, and a stale record only sends a
         command the station then refuses."""
-        doc = await self._documents.get(TRANSACTIONS, transaction_key(transaction_id))
+        doc = await read_transaction(self._documents, transaction_key(transaction_id))
         if doc is None:
             return None
         status = str(doc.get("status", "open"))
@@ -150,7 +148,7 @@ class OperationInputs:
     async def _connector_of(self, station_id: str, transaction_id: int) -> int:
         """The connector a session of the station runs on; the decision refuses a
         TxProfile for a session that is not open there."""
-        doc = await self._documents.get(TRANSACTIONS, transaction_key(transaction_id))
+        doc = await read_transaction(self._documents, transaction_key(transaction_id))
         if doc is None or doc.get("station_id") != station_id:
             raise TransactionNotFoundError(
                 f"no transaction {transaction_id} on station {station_id}; "

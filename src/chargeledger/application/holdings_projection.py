@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chargeledger.application.ports import DocumentStore, DocumentWrite, RecordedEvent
+from chargeledger.application.read_model_shapes import CommandDoc
 from chargeledger.domain import events as e
 from chargeledger.domain import operations as o
 from chargeledger.domain.enums import LIVE_RESERVATION_STATUSES, ReservationStatus
@@ -78,7 +79,7 @@ class OperationsProjection:
         self._documents = documents
 
     async def writes_for(
-        self, batch: Sequence[RecordedEvent], commands: Mapping[str, Doc]
+        self, batch: Sequence[RecordedEvent], commands: Mapping[str, CommandDoc]
     ) -> list[DocumentWrite]:
         """The read-model changes of ``batch``; ``commands``: its command views."""
         touched = _Batch(self._documents)
@@ -204,7 +205,7 @@ async def _reported_version(
 async def _answered(
     touched: _Batch,
     recorded: RecordedEvent,
-    command: Mapping[str, Any],
+    command: CommandDoc,
     event: e.CommandAccepted | e.CommandRejected,
 ) -> None:
     accepted = isinstance(event, e.CommandAccepted)

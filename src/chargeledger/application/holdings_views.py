@@ -7,6 +7,7 @@ station's event history."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 from chargeledger.application.charging_profile_library import (
@@ -22,29 +23,28 @@ from chargeledger.application.holdings_projection import (
 )
 from chargeledger.application.paging import Page, scan
 from chargeledger.application.ports import DocumentStore, RecordedEvent
+from chargeledger.application.read_model_shapes import ReservationView
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.station_reports import NO_REPORTS, to_doc
 from chargeledger.domain.twin import StationTwin
 
-RESERVATION_VIEW_FIELDS = (
-    "reservation_id",
-    "station_id",
-    "connector_id",
-    "id_tag",
-    "parent_id_tag",
-    "expiry_date",
-    "status",
-    "command_id",
-    "changing_by",
-    "transaction_id",
-    "detail",
-    "position",
-)
 
-
-def reservation_view(doc: dict[str, Any]) -> dict[str, Any]:
+def reservation_view(doc: Mapping[str, Any]) -> ReservationView:
     """``status``: requested, active, then rejected, failed, cancelled, used or expired."""
-    return {name: doc.get(name) for name in RESERVATION_VIEW_FIELDS}
+    return {
+        "reservation_id": doc.get("reservation_id"),
+        "station_id": doc.get("station_id"),
+        "connector_id": doc.get("connector_id"),
+        "id_tag": doc.get("id_tag"),
+        "parent_id_tag": doc.get("parent_id_tag"),
+        "expiry_date": doc.get("expiry_date"),
+        "status": doc.get("status"),
+        "command_id": doc.get("command_id"),
+        "changing_by": doc.get("changing_by"),
+        "transaction_id": doc.get("transaction_id"),
+        "detail": doc.get("detail"),
+        "position": doc.get("position"),
+    }
 
 
 def configuration_view(doc: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -108,12 +108,12 @@ class OperationViews:
 
     async def reservations(
         self, limit: int, after: str | None = None, station_id: str | None = None
-    ) -> Page:
+    ) -> Page[ReservationView]:
         """Reservations in id order, of one station when given."""
         found = await scan(self._documents, RESERVATIONS, limit=limit, tag=station_id, after=after)
         return Page([reservation_view(doc) for doc in found.items], found.next_after)
 
-    async def reservation(self, reservation_id: int) -> dict[str, Any] | None:
+    async def reservation(self, reservation_id: int) -> ReservationView | None:
         doc = await self._documents.get(RESERVATIONS, reservation_key(reservation_id))
         return None if doc is None else reservation_view(doc)
 
@@ -148,7 +148,7 @@ class OperationViews:
                 )
         return shown
 
-    async def stored_profiles(self, limit: int, after: str | None = None) -> Page:
+    async def stored_profiles(self, limit: int, after: str | None = None) -> Page[dict[str, Any]]:
         found = await scan(self._documents, CHARGING_PROFILES, limit=limit, after=after)
         return Page([stored_profile_view(doc) for doc in found.items], found.next_after)
 

@@ -104,7 +104,7 @@ def commands_router(node: Node) -> APIRouter:
             raise ApiError(404, "StationNotFound", f"no station {station_id!r}")
         command_id = _utf8_key(idempotency_key) if idempotency_key else str(uuid.uuid4())
         fields = arguments.model_dump(mode="json", exclude={"ttl_s"})
-        return await operator.request(station_id, command_id, name, fields, arguments.ttl_s)
+        return dict(await operator.request(station_id, command_id, name, fields, arguments.ttl_s))
 
     @router.get("/api/commands", dependencies=api)
     async def list_commands(
@@ -134,12 +134,13 @@ def commands_router(node: Node) -> APIRouter:
     async def get_command(command_id: str, min_position: int | None = None) -> dict[str, Any]:
         """A command by its id (its Idempotency-Key). A key merged into another request
         answers with that command's view, ``requested_as`` the key asked for."""
-        return await found_reading_own_writes(
+        view = await found_reading_own_writes(
             node,
             min_position,
             lambda: views.command(command_id),
             ApiError(404, "CommandNotFound", f"no command {command_id!r}"),
         )
+        return dict(view)
 
     return router
 

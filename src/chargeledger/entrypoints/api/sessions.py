@@ -57,12 +57,13 @@ def sessions_router(node: Node) -> APIRouter:
     async def get_transaction(
         transaction_id: int, min_position: int | None = None
     ) -> dict[str, Any]:
-        return await found_reading_own_writes(
+        view = await found_reading_own_writes(
             node,
             min_position,
             lambda: views.transaction(transaction_id),
             ApiError(404, "TransactionNotFound", f"no transaction {transaction_id}"),
         )
+        return dict(view)
 
     @router.get("/api/transactions/{transaction_id}/meter-values", dependencies=api)
     async def get_transaction_meter_values(transaction_id: int) -> dict[str, Any]:
@@ -86,7 +87,7 @@ def sessions_router(node: Node) -> APIRouter:
             await node.projections.wait_until(position, node.settings.read_wait_s)
         closed = await views.transaction(transaction_id)
         assert closed is not None
-        return closed
+        return dict(closed)
 
     @router.get("/api/reservations", dependencies=api)
     async def list_reservations(
@@ -108,11 +109,12 @@ def sessions_router(node: Node) -> APIRouter:
     async def get_reservation(
         reservation_id: int, min_position: int | None = None
     ) -> dict[str, Any]:
-        return await found_reading_own_writes(
+        view = await found_reading_own_writes(
             node,
             min_position,
             lambda: operations.reservation(reservation_id),
             ApiError(404, "ReservationNotFound", f"no reservation {reservation_id}"),
         )
+        return dict(view)
 
     return router
