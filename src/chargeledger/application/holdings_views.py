@@ -7,8 +7,7 @@ station's event history."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from chargeledger.application.charging_profile_library import (
     CHARGING_PROFILES,
@@ -23,13 +22,13 @@ from chargeledger.application.holdings_projection import (
 )
 from chargeledger.application.paging import Page, scan
 from chargeledger.application.ports import DocumentStore, RecordedEvent
-from chargeledger.application.read_model_shapes import ReservationView
+from chargeledger.application.read_model_shapes import ReservationDoc, ReservationView
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.station_reports import NO_REPORTS, to_doc
 from chargeledger.domain.twin import StationTwin
 
 
-def reservation_view(doc: Mapping[str, Any]) -> ReservationView:
+def reservation_view(doc: ReservationDoc) -> ReservationView:
     """``status``: requested, active, then rejected, failed, cancelled, used or expired."""
     return {
         "reservation_id": doc.get("reservation_id"),
@@ -111,11 +110,12 @@ class OperationViews:
     ) -> Page[ReservationView]:
         """Reservations in id order, of one station when given."""
         found = await scan(self._documents, RESERVATIONS, limit=limit, tag=station_id, after=after)
-        return Page([reservation_view(doc) for doc in found.items], found.next_after)
+        views = [reservation_view(cast(ReservationDoc, doc)) for doc in found.items]
+        return Page(views, found.next_after)
 
     async def reservation(self, reservation_id: int) -> ReservationView | None:
         doc = await self._documents.get(RESERVATIONS, reservation_key(reservation_id))
-        return None if doc is None else reservation_view(doc)
+        return None if doc is None else reservation_view(cast(ReservationDoc, doc))
 
     async def station_extras(self, station_id: str) -> dict[str, Any]:
         """What the station view shows beside CONTRACT.md's fields."""

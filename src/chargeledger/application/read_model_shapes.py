@@ -98,6 +98,33 @@ class StationDoc(TypedDict, total=False):
     position: int
 
 
+class ReservationDoc(TypedDict, total=False):
+    """A reservation's read-model document (``RESERVATIONS``)."""
+
+    reservation_id: int
+    station_id: str
+    connector_id: int
+    id_tag: str
+    parent_id_tag: str | None
+    expiry_date: str
+    status: str
+    """A ``ReservationStatus``."""
+    command_id: str
+    changing_by: str | None
+    transaction_id: int | None
+    detail: str
+    position: int
+
+
+class LiveReservationDoc(TypedDict):
+    """A reservation that may still expire (``LIVE_RESERVATIONS``): what the expiry
+    sweep needs. Read defensively there: one bad document must not stop the rest."""
+
+    station_id: str
+    reservation_id: int
+    expiry_date: str
+
+
 class CommandView(TypedDict):
     """A command as the API shows it (``GET /api/commands/{id}``)."""
 
