@@ -7,6 +7,7 @@ station's event history."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any, cast
 
 from chargeledger.application.charging_profile_library import (
@@ -22,7 +23,14 @@ from chargeledger.application.holdings_projection import (
 )
 from chargeledger.application.paging import Page, scan
 from chargeledger.application.ports import DocumentStore, RecordedEvent
-from chargeledger.application.read_model_shapes import ReservationDoc, ReservationView
+from chargeledger.application.read_model_shapes import (
+    ConfigurationView,
+    ConnectorMeters,
+    ReportsView,
+    ReservationDoc,
+    ReservationView,
+    StationExtras,
+)
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.station_reports import NO_REPORTS, to_doc
 from chargeledger.domain.twin import StationTwin
@@ -46,7 +54,7 @@ def reservation_view(doc: ReservationDoc) -> ReservationView:
     }
 
 
-def configuration_view(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+def configuration_view(doc: Mapping[str, Any] | None) -> ConfigurationView | None:
     if doc is None:
         return None
     keys = [{"key": key, **entry} for key, entry in sorted(doc["keys"].items())]
@@ -75,7 +83,7 @@ def event_view(recorded: RecordedEvent) -> dict[str, Any]:
     }
 
 
-def reports_view(twin: StationTwin | None) -> dict[str, Any]:
+def reports_view(twin: StationTwin | None) -> ReportsView:
     """What the station reported beyond status and heartbeats, newest last."""
     reports = twin.reports if twin else NO_REPORTS
     shown = to_doc(reports)
@@ -117,7 +125,7 @@ class OperationViews:
         doc = await self._documents.get(RESERVATIONS, reservation_key(reservation_id))
         return None if doc is None else reservation_view(cast(ReservationDoc, doc))
 
-    async def station_extras(self, station_id: str) -> dict[str, Any]:
+    async def station_extras(self, station_id: str) -> StationExtras:
         """What the station view shows beside CONTRACT.md's fields."""
         configuration = await self._documents.get(CONFIGURATION, station_id)
         local_list = await self._documents.get(LOCAL_LISTS, station_id)
@@ -135,11 +143,11 @@ class OperationViews:
 
     async def _outside_transactions(
         self, station_id: str, twin: StationTwin | None
-    ) -> list[dict[str, Any]]:
+    ) -> list[ConnectorMeters]:
         """Per connector, the readings sent outside a transaction: count and last."""
         if twin is None:
             return []
-        shown = []
+        shown: list[ConnectorMeters] = []
         for connector_id in twin.connectors:
             meters = await self._twin.connector_meters(station_id, connector_id)
             if meters is not None:

@@ -217,3 +217,45 @@ class ReservationView(TypedDict):
     transaction_id: int | None
     detail: str | None
     position: int | None
+
+
+class ConfigurationView(TypedDict):
+    """The configuration keys a station reported (GetConfiguration), each with its
+    ``key``, ``value`` and ``readonly``."""
+
+    keys: list[JsonObject]
+    unknown_keys: list[str]
+    reported_at: str | None
+
+
+class ReportedStatus(TypedDict):
+    """A firmware update's or diagnostics upload's last status, and its history."""
+
+    status: str | None
+    history: list[JsonObject]
+
+
+class ReportsView(TypedDict):
+    """What a station reported beyond status and heartbeats, newest last."""
+
+    firmware_update: ReportedStatus
+    diagnostics: ReportedStatus
+    data_transfers: list[JsonObject]
+    authorizations: list[JsonObject]
+
+
+class ConnectorMeters(TypedDict):
+    """The readings a connector sent outside a transaction: how many, and the last."""
+
+    connector_id: int
+    count: int
+    last: JsonObject | None
+
+
+class StationExtras(ReportsView):
+    """What the station view shows beside CONTRACT.md's fields (``StationView``)."""
+
+    configuration: ConfigurationView | None
+    local_list: JsonObject | None
+    charging_profiles: list[JsonObject]
+    meter_values: list[ConnectorMeters]
