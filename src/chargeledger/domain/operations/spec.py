@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 
 from chargeledger.domain.commands import OperatorCommand
 from chargeledger.domain.events import CommandRequested, Event, RequestBasics
+from chargeledger.domain.remote_start_policy import TwinSnapshot
 from chargeledger.domain.twin import StationTwin
 
 if TYPE_CHECKING:  # station_state names the operations
@@ -24,8 +25,15 @@ if TYPE_CHECKING:  # station_state names the operations
 Arguments = Mapping[str, Any]
 """An operation's arguments, named as in the API body and the event's payload."""
 
-Common = dict[str, Any]
-"""What every operator command carries: command_id, requested_at, expires_at, twin."""
+
+class Common(TypedDict):
+    """What every operator command carries beside its operation's arguments."""
+
+    command_id: str
+    requested_at: str
+    expires_at: str
+    twin: TwinSnapshot
+
 
 COMMON = ("command_id", "requested_at", "expires_at", "twin")
 
