@@ -125,6 +125,16 @@ class LiveReservationDoc(TypedDict):
     expiry_date: str
 
 
+class IdTagDoc(TypedDict):
+    """A tag of the id-tag registry (``ID_TAGS``): its status and expiry as stored."""
+
+    id_tag: str
+    status: str
+    """One of ``domain.id_tags.STORED_STATUSES`` (``put`` checks it)."""
+    expiry: str | None
+    updated_at: str
+
+
 class CommandView(TypedDict):
     """A command as the API shows it (``GET /api/commands/{id}``)."""
 
