@@ -217,18 +217,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         TwinAndDispatcher(twin, dispatcher),
         registry,
         unknown_stations=settings.unknown_stations,
-        options=GatewayOptions(
-            response_timeout_s=settings.response_timeout_s,
-            ping_interval_s=settings.ping_interval_s,
-            ping_timeout_s=settings.ping_timeout_s,
-            max_frame_bytes=settings.max_frame_bytes,
-            handshake_timeout_s=settings.handshake_timeout_s,
-            close_timeout_s=settings.close_timeout_s,
-            max_queue=settings.station_queue,
-            max_connections=settings.max_ocpp_connections,
-            max_connections_per_address=settings.max_ocpp_connections_per_address,
-            new_stations_per_address_per_minute=settings.new_stations_per_minute,
-        ),
+        options=gateway_options(settings),
         presence=presence,
         metrics=metrics,
     )
@@ -322,6 +311,22 @@ def build_use_cases(
         id_tags=id_tags,
         profiles=profiles,
         local_lists=local_lists,
+    )
+
+
+def gateway_options(settings: Settings) -> GatewayOptions:
+    """The gateway's part of the settings (their defaults are declared in ``Settings``)."""
+    return GatewayOptions(
+        response_timeout_s=settings.response_timeout_s,
+        ping_interval_s=settings.ping_interval_s,
+        ping_timeout_s=settings.ping_timeout_s,
+        max_frame_bytes=settings.max_frame_bytes,
+        handshake_timeout_s=settings.handshake_timeout_s,
+        close_timeout_s=settings.close_timeout_s,
+        max_queue=settings.station_queue,
+        max_connections=settings.max_ocpp_connections,
+        max_connections_per_address=settings.max_ocpp_connections_per_address,
+        new_stations_per_address_per_minute=settings.new_stations_per_minute,
     )
 
 

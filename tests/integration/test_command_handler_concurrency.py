@@ -9,7 +9,6 @@ the events and refusals that were recorded.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
@@ -22,7 +21,7 @@ from chargeledger.domain import events as e
 from chargeledger.domain.errors import DomainError
 from chargeledger.domain.station import decide, fold, initial_state
 from tests.fakes import FakeClock
-from tests.integration.command_handler_support import store_url  # noqa: F401
+from tests.integration.command_handler_support import race_processes, store_url  # noqa: F401
 from tests.unit.domain import scenario as s
 
 COMMANDS = 50
@@ -119,31 +118,15 @@ async def test_fifty_mixed_commands_from_tasks_and_processes_equal_a_serial_orde
     store, _ = await open_stores(store_url)
     handler = CommandHandler(store, FakeClock(), max_attempts=ATTEMPTS)
     await handler.execute(STATION, s.boot())
-    context = multiprocessing.get_context("spawn")
-    ready: Queue[int] = context.Queue()
-    out: Queue[Any] = context.Queue()
-    go = context.Event()
     groups = [list(range(p, COMMANDS, PROCESSES + 2))[:PER_PROCESS] for p in range(PROCESSES)]
     ours = sorted(set(range(COMMANDS)) - {n for group in groups for n in group})
-    workers = [
-        context.Process(target=_process, args=(store_url, group, ready, go, out))
-        for group in groups
-    ]
-    for worker in workers:
-        worker.start()
-    try:
-        for _ in workers:
-            await asyncio.to_thread(ready.get, True, 60)
-        go.set()
-        outcomes = await run_commands(handler, ours)
-        conflicts = handler.conflicts
-        for _ in workers:
-            theirs = await asyncio.to_thread(out.get, True, 60)
-            conflicts += theirs.pop(-1)[1]
-            outcomes.update(theirs)
-    finally:
-        for worker in workers:
-            worker.join(30)
+    outcomes, theirs = await race_processes(
+        store_url, _process, groups, lambda: run_commands(handler, ours)
+    )
+    conflicts = handler.conflicts
+    for their in theirs:
+        conflicts += their.pop(-1)[1]
+        outcomes.update(their)
     errors = {n: o for n, o in outcomes.items() if o[0] == "error"}
     assert errors == {}, f"a conflict reached a caller: {errors}"
     assert sorted(outcomes) == list(range(COMMANDS))

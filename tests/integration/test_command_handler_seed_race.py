@@ -22,7 +22,7 @@ from chargeledger.config import Settings
 from chargeledger.domain import events as e
 from chargeledger.domain.errors import DomainError
 from tests.fakes import FakeClock
-from tests.integration.command_handler_support import store_url  # noqa: F401
+from tests.integration.command_handler_support import race_processes, store_url  # noqa: F401
 from tests.unit.domain import scenario as s
 
 STATION = "CP1"
@@ -128,27 +128,12 @@ async def test_exactly_one_of_sixteen_competing_remote_starts_wins(
     store, _ = await open_stores(store_url)
     handler = CommandHandler(store, FakeClock())
     await handler.execute(STATION, s.boot())
-    context = multiprocessing.get_context("spawn")
-    ready: Queue[str] = context.Queue()
-    out: Queue[Any] = context.Queue()
-    go = context.Event()
     groups = [[8, 9, 10, 11], [12, 13, 14, 15]]
-    workers = [
-        context.Process(target=_competitor, args=(store_url, group, ready, go, out))
-        for group in groups
-    ]
-    for worker in workers:
-        worker.start()
-    try:
-        for _ in workers:
-            await asyncio.to_thread(ready.get, True, 60)
-        go.set()
-        answers = await compete(handler, list(range(8)))
-        for _ in workers:
-            answers += await asyncio.to_thread(out.get, True, 60)
-    finally:
-        for worker in workers:
-            worker.join(30)
+    answers, theirs = await race_processes(
+        store_url, _competitor, groups, lambda: compete(handler, list(range(8)))
+    )
+    for their in theirs:
+        answers += their
     assert sorted(answers) == ["ConnectorNotAvailable"] * 15 + ["won"]
     stored = [r.event for r in await store.read_stream(f"station-{STATION}")]
     assert sum(isinstance(event, e.RemoteStartRequested) for event in stored) == 1

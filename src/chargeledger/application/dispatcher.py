@@ -74,7 +74,7 @@ class Dispatcher:
         clock: Clock,
         twin: TwinService,
         protocol: StationProtocol,
-        reconcile_grace_s: float = 10.0,
+        reconcile_grace_s: float,
         expiry_check_s: float = 1.0,
         response_timeout_s: float = RESPONSE_TIMEOUT_S,
         held_elsewhere: Callable[[str], Awaitable[bool]] | None = None,

@@ -21,7 +21,8 @@ from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.command_inputs import OperationInputs
 from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.application.queries import command_view
-from chargeledger.application.read_model_documents import COMMANDS
+from chargeledger.application.read_model_documents import read_command
+from chargeledger.application.read_model_shapes import CommandView
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.enums import CommandStatus
 from chargeledger.domain.errors import IdempotencyKeyInUseError
@@ -89,9 +90,9 @@ class OperatorCommands:
         name: str,
         arguments: Arguments,
         ttl_s: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> CommandView:
         """Decide the named command; its view (or the view of the open request it repeats)."""
-        earlier = await self._documents.get(COMMANDS, command_id)
+        earlier = await read_command(self._documents, command_id)
         if earlier is not None and earlier["station_id"] != station_id:
             raise IdempotencyKeyInUseError(
                 f"command id {command_id!r} already names a command of station "
@@ -120,11 +121,11 @@ class OperatorCommands:
 
     async def _view(
         self, station_id: str, command_id: str, name: str, result: CommandResult
-    ) -> dict[str, Any]:
-        doc = await self._documents.get(COMMANDS, command_id)
+    ) -> CommandView:
+        doc = await read_command(self._documents, command_id)
         if doc is not None and doc["station_id"] == station_id:
             return command_view(doc)
-        return command_view(
+        view = command_view(
             {
                 "command_id": command_id,
                 "station_id": station_id,
@@ -134,9 +135,10 @@ class OperatorCommands:
                 "result": None,
                 "attempts": 0,
                 "merged_keys": [],
-                "position": result.position,
             }
         )
+        view["position"] = result.position
+        return view
 
 
 def fingerprint(name: str, arguments: Arguments, ttl_s: float | None) -> str:

@@ -38,6 +38,8 @@ REFRESH_PAGE = 500
 """Twins read per page by a refresh; the event loop runs between pages."""
 MAX_METERS_IN_MEMORY = 200_000
 """Meter telemetry: one document per transaction (its key) or per connector outside one."""
+FLUSH_INTERVAL_S = 0.5
+"""Seconds between two writes of the changed twins (``Settings.twin_flush_interval_s``)."""
 
 
 class TwinService:
@@ -45,7 +47,7 @@ class TwinService:
         self,
         documents: DocumentStore,
         clock: Clock,
-        flush_interval_s: float = 0.5,
+        flush_interval_s: float = FLUSH_INTERVAL_S,
         quarantine: Quarantine | None = None,
     ) -> None:
         self._documents = documents

@@ -14,6 +14,7 @@ from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.projection_runner import ProjectionRunner
 from chargeledger.application.projections import CommandAndStationProjection
 from chargeledger.application.twin_service import TwinService
+from chargeledger.config import Settings
 from chargeledger.domain import commands as c
 from tests.fakes import FakeClock
 
@@ -124,7 +125,10 @@ def _dispatcher_over(store: StoreThatGoesAway) -> tuple[CommandHandler, Dispatch
     handler = CommandHandler(store, clock)
     twin = TwinService(documents, clock)
     failures = (StoreOutageError,)
-    return handler, Dispatcher(handler, documents, clock, twin, OCPP16, store_failures=failures)
+    grace = Settings().reconcile_grace_s
+    return handler, Dispatcher(
+        handler, documents, clock, twin, OCPP16, grace, store_failures=failures
+    )
 
 
 async def test_an_answer_given_while_the_store_is_away_is_recorded_once_it_is_back() -> None:

@@ -14,6 +14,7 @@ from chargeledger.application.charging_profile_library import (
     ChargingProfileNotFoundError,
 )
 from chargeledger.application.command_handler import CommandHandler
+from chargeledger.application.command_inputs import LOOKUPS
 from chargeledger.application.holdings_projection import CONFIGURATION, OperationsProjection
 from chargeledger.application.ports import DocumentWrite
 from chargeledger.application.projections import CommandAndStationProjection
@@ -27,6 +28,8 @@ from chargeledger.domain.errors import (
     TransactionNotFoundError,
     UnknownConfigurationKeyError,
 )
+from chargeledger.domain.operations import OPERATIONS
+from chargeledger.domain.operations.spec import Lookup
 from tests.fakes import FakeClock
 from tests.unit.domain.scenario import boot, start_transaction
 
@@ -213,3 +216,8 @@ async def test_sweeps_racing_on_one_reservation_record_its_end_once() -> None:
         if isinstance(r.event, e.ReservationEnded)
     ]
     assert len(endings) == 1
+
+
+def test_every_lookup_an_operation_spec_can_name_is_looked_up() -> None:
+    assert set(LOOKUPS) == set(Lookup)
+    assert {lookup for op in OPERATIONS.values() for lookup in op.lookups} == set(Lookup)

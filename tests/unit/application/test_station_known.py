@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
 from chargeledger.application.command_handler import CommandHandler
+from chargeledger.application.ports import DocumentWrite
 from chargeledger.application.queries import Views
+from chargeledger.application.registry import REGISTRY
 from chargeledger.application.twin_service import TwinService
 from tests.fakes import FakeClock
 from tests.unit.domain import scenario as s
@@ -19,3 +21,14 @@ async def test_a_station_with_only_a_history_in_the_log_is_known() -> None:
     await CommandHandler(store, clock).execute("CP1", s.boot())  # no projection, no twin here
     assert await views.station_known("CP1")
     assert not await views.station_known("CP2")
+
+
+async def test_a_station_only_registered_or_only_connected_is_known() -> None:
+    store, documents, clock = InMemoryEventStore(), InMemoryDocumentStore(), FakeClock()
+    twin = TwinService(documents, clock)
+    views = Views(documents, twin, store)
+    await documents.write([DocumentWrite(REGISTRY, "CP1", {"station_id": "CP1"})])
+    twin.connected("CP2", epoch=1)
+    assert await views.station_known("CP1")
+    assert await views.station_known("CP2")
+    assert not await views.station_known("CP3")

@@ -60,14 +60,14 @@ class OcppGateway:
         stations: StationPresence,
         registry: StationRegistry,
         unknown_stations: UnknownStations,
-        options: GatewayOptions | None = None,
+        options: GatewayOptions,
         presence: Presence | None = None,
         metrics: NodeMetrics | None = None,
     ) -> None:
         self.metrics = metrics or NodeMetrics("-")
         self.messages = messages
         self.stations = stations
-        self.options = options or GatewayOptions()
+        self.options = options
         self._connections: set[WebSocketConnection] = set()
         self._live: dict[str, WebSocketConnection] = {}
         self.presence: Presence = presence or LocalPresence()

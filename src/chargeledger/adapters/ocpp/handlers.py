@@ -54,7 +54,7 @@ class StationMessages:
         dispatcher: Dispatcher,
         clock: Clock,
         registration: RegistrationPolicy,
-        heartbeat_interval_s: int = 300,
+        heartbeat_interval_s: int,
         business: Mapping[str, Handler] | None = None,
         data_transfer_vendors: frozenset[str] = frozenset(),
         boot_grace_s: float = 2.0,

@@ -4,6 +4,7 @@ local lists it sends to stations)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, Response
@@ -168,5 +169,5 @@ def admission_router(node: Node) -> APIRouter:
     return router
 
 
-def _id_tag_view(doc: dict[str, Any]) -> dict[str, Any]:
+def _id_tag_view(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {"id_tag": doc["id_tag"], "status": doc["status"], "expiry": doc.get("expiry")}

@@ -41,7 +41,7 @@ def key_of(cursor: str | None) -> str | None:
     return key
 
 
-def paged(request: Request, response: Response, page: Page, size: int) -> list[dict[str, Any]]:
+def paged(request: Request, response: Response, page: Page[Any], size: int) -> list[Any]:
     """The page's items; the next page named by a Link header (RFC 8288), same query."""
     if page.next_after is not None:
         query = {**request.query_params, "limit": str(size), "cursor": cursor_of(page.next_after)}

@@ -11,21 +11,29 @@ from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.registry import StationRegistry
 from chargeledger.application.station_presence import TwinAndDispatcher
 from chargeledger.application.twin_service import TwinService
+from chargeledger.bootstrap import gateway_options
+from chargeledger.config import Settings
 from chargeledger.domain.enums import UnknownStations
 from tests.fakes import OPEN_REGISTRATION, FakeClock
 
 
 def new_gateway(options: GatewayOptions | None = None) -> OcppGateway:
-    """A gateway that accepts unknown stations, with real handlers behind it."""
+    """A gateway that accepts unknown stations, with real handlers behind it; the
+    settings' defaults unless ``options`` are given."""
+    settings = Settings()
     clock = FakeClock()
     documents = InMemoryDocumentStore()
     handler = CommandHandler(InMemoryEventStore(), clock)
     twin = TwinService(documents, clock)
-    dispatcher = Dispatcher(handler, documents, clock, twin, OCPP16)
+    dispatcher = Dispatcher(
+        handler, documents, clock, twin, OCPP16, reconcile_grace_s=settings.reconcile_grace_s
+    )
     return OcppGateway(
-        StationMessages(handler, twin, dispatcher, clock, OPEN_REGISTRATION),
+        StationMessages(
+            handler, twin, dispatcher, clock, OPEN_REGISTRATION, settings.heartbeat_interval_s
+        ),
         TwinAndDispatcher(twin, dispatcher),
         StationRegistry(documents),
         unknown_stations=UnknownStations.ACCEPT,
-        options=options,
+        options=options or gateway_options(settings),
     )
