@@ -75,9 +75,10 @@ def _free_port() -> int:
 
 
 def _start_nodes(
-    store: str, count: int, logs: Path, files: int | None = None
+    store: str, count: int, logs: Path, files: int | None = None, extra: tuple[str, ...] = ()
 ) -> tuple[list[subprocess.Popen[bytes]], list[dict[str, str]]]:
-    """``count`` nodes; with ``files``, each may open that many files at most."""
+    """``count`` nodes; with ``files``, each may open that many files at most; ``extra``
+    options for ``serve``."""
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     processes: list[subprocess.Popen[bytes]] = []
@@ -109,6 +110,7 @@ def _start_nodes(
             "0",
             "--new-stations-per-minute",
             "1000000",
+            *extra,
         ]
         with open(logs / f"node-{n}.log", "wb") as log:
             processes.append(
