@@ -87,6 +87,16 @@ MIGRATIONS: list[str] = [
         FOR EACH ROW EXECUTE FUNCTION documents_mark_changed();
     CREATE INDEX documents_by_change ON documents (model, changed, key);
     """,
+    # Only the twins are read by change (``CHANGE_TRACKED`` in ``postgres_documents``):
+    # the trigger runs for their writes only, and the index holds their rows only.
+    # Other models' rows keep the marker they had; nothing reads it.
+    """
+    DROP TRIGGER documents_mark_changed ON documents;
+    CREATE TRIGGER documents_mark_changed BEFORE INSERT OR UPDATE ON documents
+        FOR EACH ROW WHEN (NEW.model = 'twin') EXECUTE FUNCTION documents_mark_changed();
+    DROP INDEX documents_by_change;
+    CREATE INDEX documents_by_change ON documents (changed, key) WHERE model = 'twin';
+    """,
 ]
 
 
