@@ -204,8 +204,13 @@ class Views:
 
     async def station_known(self, station_id: str) -> bool:
         """Registered, seen, or with a history in the log: the log answers when the read
-        models lag, as for a station that booted a moment ago on another node."""
-        if await self.station(station_id) is not None:
+        models lag, as for a station that booted a moment ago on another node. A station
+        with a twin is known without a read: every operator command asks this first."""
+        if self._twin.get(station_id) is not None:
+            return True
+        if await self._documents.get(STATIONS, station_id) is not None:
+            return True
+        if await self._documents.get(REGISTRY, station_id) is not None:
             return True
         return bool(await self._log.read_stream(stream_of(station_id), 1, 1))
 
