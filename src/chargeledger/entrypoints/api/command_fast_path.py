@@ -53,6 +53,9 @@ class CommandFastPath:
         self._token = token.encode()
         self._metrics = metrics
         self._node = node
+        # The metrics' children, looked up once: labels() takes a lock and a lookup.
+        self._counted: dict[int, Any] = {}
+        self._latency = metrics.http_latency.labels(TEMPLATE)
         self.answered = 0
         """Requests this layer answered itself (the others went to the app)."""
 
@@ -148,8 +151,13 @@ class CommandFastPath:
             )
             await send({"type": "http.response.body", "body": content})
         finally:
-            self._metrics.http_requests.labels("POST", TEMPLATE, str(status)).inc()
-            self._metrics.http_latency.labels(TEMPLATE).observe(time.perf_counter() - started)
+            counted = self._counted.get(status)
+            if counted is None:
+                counted = self._counted[status] = self._metrics.http_requests.labels(
+                    "POST", TEMPLATE, str(status)
+                )
+            counted.inc()
+            self._latency.observe(time.perf_counter() - started)
 
     def _handler_of(self, exc: Exception) -> Any:
         """The app's handler for ``exc``, found as Starlette finds it (by its classes)."""
