@@ -141,7 +141,12 @@ class OperatorCommands:
         return view
 
 
+_FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+"""``json.dumps`` with these arguments, made once: the digests are stored, so the text
+must never change, but building an encoder per request cost more than encoding."""
+
+
 def fingerprint(name: str, arguments: Arguments, ttl_s: float | None) -> str:
     """What a request says, as a digest kept with its Idempotency-Key."""
-    body = json.dumps([name, arguments, ttl_s], sort_keys=True, separators=(",", ":"))
+    body = _FINGERPRINT_JSON.encode([name, arguments, ttl_s])
     return hashlib.sha256(body.encode()).hexdigest()

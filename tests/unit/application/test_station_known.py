@@ -4,6 +4,8 @@ this node's twins and read models have caught up."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
 from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.ports import DocumentWrite
@@ -32,3 +34,22 @@ async def test_a_station_only_registered_or_only_connected_is_known() -> None:
     assert await views.station_known("CP1")
     assert await views.station_known("CP2")
     assert not await views.station_known("CP3")
+
+
+class _CountingDocuments(InMemoryDocumentStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gets = 0
+
+    async def get(self, model: str, key: str) -> dict[str, Any] | None:
+        self.gets += 1
+        return await super().get(model, key)
+
+
+async def test_a_station_with_a_twin_is_known_without_reading_a_document() -> None:
+    documents, clock = _CountingDocuments(), FakeClock()
+    twin = TwinService(documents, clock)
+    views = Views(documents, twin, InMemoryEventStore())
+    twin.connected("CP1", epoch=1)
+    assert await views.station_known("CP1")
+    assert documents.gets == 0

@@ -71,7 +71,6 @@ def with_nested_schemas(app: FastAPI) -> None:
 def commands_router(node: Node) -> APIRouter:
     router = APIRouter()
     views = node.use_cases.views
-    operator = node.use_cases.operator
     api = [Depends(token_required(node.settings.api_token))]
 
     @router.post(
@@ -99,12 +98,7 @@ def commands_router(node: Node) -> APIRouter:
         ] = None,
     ) -> dict[str, Any]:
         """Decide a station command; the dispatcher sends it once it is recorded."""
-        arguments = _validated(name, body)
-        if not await views.station_known(station_id):
-            raise ApiError(404, "StationNotFound", f"no station {station_id!r}")
-        command_id = _utf8_key(idempotency_key) if idempotency_key else str(uuid.uuid4())
-        fields = arguments.model_dump(mode="json", exclude={"ttl_s"})
-        return dict(await operator.request(station_id, command_id, name, fields, arguments.ttl_s))
+        return await request_command(node, station_id, name, body, idempotency_key)
 
     @router.get("/api/commands", dependencies=api)
     async def list_commands(
@@ -143,6 +137,26 @@ def commands_router(node: Node) -> APIRouter:
         return dict(view)
 
     return router
+
+
+async def request_command(
+    node: Node,
+    station_id: str,
+    name: CommandName,
+    body: dict[str, Any],
+    idempotency_key: str | None,
+) -> dict[str, Any]:
+    """What ``POST /api/stations/{id}/commands/{name}`` does once its parameters are
+    valid: the body checked, the station looked up, the command decided, its view."""
+    arguments = _validated(name, body)
+    if not await node.use_cases.views.station_known(station_id):
+        raise ApiError(404, "StationNotFound", f"no station {station_id!r}")
+    command_id = _utf8_key(idempotency_key) if idempotency_key else str(uuid.uuid4())
+    fields = arguments.model_dump(mode="json", exclude={"ttl_s"})
+    view = await node.use_cases.operator.request(
+        station_id, command_id, name, fields, arguments.ttl_s
+    )
+    return dict(view)
 
 
 def _utf8_key(header: str) -> str:

@@ -26,6 +26,14 @@ def _station_id(station_id: str) -> str:
     return station_id
 
 
+def valid_station_id(station_id: str) -> bool:
+    """Whether ``StationIdPath`` takes it as it is."""
+    try:
+        return _station_id(station_id) == station_id
+    except ValueError:
+        return False
+
+
 StationIdPath = Annotated[str, AfterValidator(_station_id), Path(description="a station id")]
 
 
