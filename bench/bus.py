@@ -1,4 +1,4 @@
-"""``chargeledger bench bus``: commands through the command bus (load, decide, append).
+"""``chargeledger bench bus``: commands through the command handler (load, decide, append).
 
 Workloads, on a durable SQLite file (WAL, ``synchronous=FULL``):
 
@@ -40,7 +40,7 @@ from eventsourcing.persistence import IntegrityError
 
 from bench.common import Row
 from chargeledger.adapters.clock import SystemClock
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.ports import Metadata
 from chargeledger.bootstrap import open_stores
 from chargeledger.domain import commands as c
@@ -87,22 +87,24 @@ def meter_values(n: int) -> c.Command:
 
 async def _ours(folder: Path, stations: int, history: int, commands: int) -> float:
     store, _ = await open_stores(f"sqlite:///{folder / 'ours.db'}")
-    bus = CommandBus(store, SystemClock(), max_attempts=MAX_ATTEMPTS, base_delay_s=BASE_DELAY_S)
+    handler = CommandHandler(
+        store, SystemClock(), max_attempts=MAX_ATTEMPTS, base_delay_s=BASE_DELAY_S
+    )
     try:
         for n in range(stations):
-            await bus.execute(station_id(n), boot(n))
-            await bus.execute(station_id(n), start(n))
+            await handler.execute(station_id(n), boot(n))
+            await handler.execute(station_id(n), start(n))
         if history:  # a long-lived station: its past, in one append, then loaded once
             past = [_decided(meter_values(0)) for _ in range(history)]
             await store.append(f"station-{station_id(0)}", past, 2, Metadata())
-            await bus.load(f"station-{station_id(0)}")
+            await handler.load(f"station-{station_id(0)}")
         per_caller = commands // CALLERS
 
         async def caller(seed: int) -> None:
             pick = random.Random(seed)
             for _ in range(per_caller):
                 n = pick.randrange(stations)
-                await bus.execute(station_id(n), meter_values(n))
+                await handler.execute(station_id(n), meter_values(n))
 
         began = time.perf_counter()
         await asyncio.gather(*(caller(seed) for seed in range(CALLERS)))
@@ -143,7 +145,7 @@ class StationAggregate(Aggregate):
 
 class StationApplication(Application[uuid.UUID]):
     def handle(self, station_name: str, command: c.Command) -> bool:
-        """Load, decide, save; on a conflict re-run it all, as our bus does. Whether it
+        """Load, decide, save; on a conflict re-run it all, as our handler does. Whether it
         got through within the attempts."""
         aggregate_id = StationAggregate.create_id(station_name)
         for attempt in range(MAX_ATTEMPTS):

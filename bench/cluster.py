@@ -75,8 +75,10 @@ def _free_port() -> int:
 
 
 def _start_nodes(
-    store: str, count: int, logs: Path
+    store: str, count: int, logs: Path, files: int | None = None, extra: tuple[str, ...] = ()
 ) -> tuple[list[subprocess.Popen[bytes]], list[dict[str, str]]]:
+    """``count`` nodes; with ``files``, each may open that many files at most; ``extra``
+    options for ``serve``."""
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     processes: list[subprocess.Popen[bytes]] = []
@@ -108,9 +110,18 @@ def _start_nodes(
             "0",
             "--new-stations-per-minute",
             "1000000",
+            *extra,
         ]
         with open(logs / f"node-{n}.log", "wb") as log:
-            processes.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env))
+            processes.append(
+                subprocess.Popen(
+                    args,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    preexec_fn=None if files is None else lambda: _limit_files(files),
+                )
+            )
         urls.append(
             {"api": f"http://127.0.0.1:{api_port}", "ocpp": f"ws://127.0.0.1:{ocpp_port}/ocpp"}
         )
@@ -125,6 +136,10 @@ def _start_nodes(
                 raise RuntimeError(f"node at {url['api']} did not become ready")
             time.sleep(0.1)
     return processes, urls
+
+
+def _limit_files(files: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -356,6 +371,8 @@ def _percentile(values: list[float], q: int) -> float:
 
 def run(quick: bool, postgres: str) -> list[Row]:
     if stations := int(os.environ.get("CHARGELEDGER_BENCH_CLUSTER_STATIONS", "0")):
+        from bench.cluster_stations import run_stations
+
         return run_stations(postgres, stations)
     plan = QUICK if quick else FULL
     runs: dict[int, list[dict[str, Any]]] = {1: [], 2: [], 3: []}
@@ -410,189 +427,3 @@ def run(quick: bool, postgres: str) -> list[Row]:
                 )
             )
     return rows
-
-
-# -- stations held by one machine ------------------------------------------------
-# CHARGELEDGER_BENCH_CLUSTER_STATIONS=50000 chargeledger bench cluster: instead of
-# the rows above, N stations connected to three nodes (each process may hold 20,000
-# open files), the load from several processes on loopback addresses of their own;
-# then one node is killed and its stations reconnect to the two others.
-
-STATIONS_PER_LOAD = 12_500
-SESSIONS_SAMPLE = 200
-"""Stations on the surviving nodes that start transactions during the reconnect storm."""
-
-
-async def _hold(job: dict[str, Any], barrier: Any) -> dict[str, Any]:
-    nodes: list[dict[str, str]] = job["nodes"]
-    worker, count, source = job["worker"], job["count"], job["source"]
-    calls_at: dict[str, float] = {}
-    stations = [LeanStation(f"H{worker}-{n:05d}", n % len(nodes), calls_at) for n in range(count)]
-    opening = asyncio.Semaphore(100)
-    boots: list[float] = []
-
-    async def connect(station: LeanStation, node: int) -> None:
-        async with opening:
-            for _ in range(100):
-                began = time.perf_counter()
-                with contextlib.suppress(OSError, websockets.WebSocketException, TimeoutError):
-                    station._ws = await websockets.connect(
-                        f"{nodes[node]['ocpp']}/{station.station_id}",
-                        subprotocols=[Subprotocol("ocpp1.6")],
-                        compression=None,
-                        ping_interval=None,
-                        open_timeout=60,
-                        local_addr=(source, 0),
-                    )
-                    station._reader = asyncio.create_task(station._read())
-                    await asyncio.wait_for(
-                        station.call(
-                            "BootNotification", {"chargePointVendor": "b", "chargePointModel": "h"}
-                        ),
-                        60,
-                    )
-                    boots.append(time.perf_counter() - began)
-                    return
-                await asyncio.sleep(0.5)
-
-    began = time.perf_counter()
-    await asyncio.gather(*(connect(s, s.node) for s in stations))
-    result: dict[str, Any] = {"connected_s": time.perf_counter() - began, "first_boots": boots[:]}
-    await asyncio.to_thread(barrier.wait)  # all connected: memory is measured
-    await asyncio.to_thread(barrier.wait)  # the last node is being killed
-    victims = [s for s in stations if s.node == len(nodes) - 1]
-    sample = [s for s in stations if s.node != len(nodes) - 1][: SESSIONS_SAMPLE // 4]
-    boots.clear()
-    starts: list[float] = []
-
-    async def sessions(station: LeanStation, until: float) -> None:
-        n = 0
-        while time.perf_counter() < until:
-            n += 1
-            at = time.perf_counter()
-            await station.call(
-                "StartTransaction",
-                {
-                    "connectorId": 1 + n % 2,
-                    "idTag": f"T{n}",
-                    "meterStart": 0,
-                    "timestamp": "2026-12-01T00:00:00Z",
-                },
-            )
-            starts.append(time.perf_counter() - at)
-            await asyncio.sleep(0.5)
-
-    storm = time.perf_counter()
-    until = storm + 30
-    session_tasks = [asyncio.create_task(sessions(s, until)) for s in sample]
-    for station in victims:
-        with contextlib.suppress(Exception):
-            await station._ws.wait_closed()
-    await asyncio.gather(*(connect(s, n % (len(nodes) - 1)) for n, s in enumerate(victims)))
-    result["reconnected_s"] = time.perf_counter() - storm
-    result["reboots"] = boots
-    await asyncio.gather(*session_tasks, return_exceptions=True)
-    result["starts"] = starts
-    await asyncio.to_thread(barrier.wait)
-
-    async def close(station: LeanStation) -> None:
-        with contextlib.suppress(Exception):
-            await station._ws.close()
-
-    await asyncio.gather(*(close(s) for s in stations))  # one by one took minutes
-    return result
-
-
-def _hold_process(job: dict[str, Any], barrier: Any, results: Any) -> None:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    try:
-        results.put(asyncio.run(_hold(job, barrier)))
-    except BaseException as exc:
-        barrier.abort()
-        results.put({"error": repr(exc)})
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def run_stations(postgres: str, stations: int) -> list[Row]:
-    from bench.store import PostgresSide
-
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the nodes inherit it
-    side = PostgresSide(postgres)
-    store = side.fresh_url()
-    logs = Path(tempfile.mkdtemp(prefix="bench-cluster-stations-"))
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        processes, nodes = _start_nodes(store, 3, logs)
-        idle_mb = [_rss_mb(p.pid) for p in processes]
-        loads = -(-stations // STATIONS_PER_LOAD)
-        context = multiprocessing.get_context("spawn")
-        barrier = context.Barrier(loads + 1)
-        results = context.Queue()
-        jobs = [
-            {
-                "worker": w,
-                "nodes": nodes,
-                "count": min(STATIONS_PER_LOAD, stations - w * STATIONS_PER_LOAD),
-                "source": f"127.0.0.{2 + w}",
-            }
-            for w in range(loads)
-        ]
-        workers = [
-            context.Process(target=_hold_process, args=(job, barrier, results)) for job in jobs
-        ]
-        for worker in workers:
-            worker.start()
-        barrier.wait(timeout=3600)
-        held_mb = [_rss_mb(p.pid) for p in processes]
-        processes[-1].kill()
-        barrier.wait(timeout=60)
-        barrier.wait(timeout=3600)
-        parts = [results.get(timeout=600) for _ in workers]
-        for part in parts:
-            if "error" in part:
-                raise RuntimeError(f"a load process failed: {part['error']} (logs in {logs})")
-    finally:
-        _stop(processes)
-        side.drop(store)
-    per_station_kb = (sum(held_mb) - sum(idle_mb)) * 1024 / stations
-    reboots = [s * 1000 for p in parts for s in p["reboots"]]
-    starts = [s * 1000 for p in parts for s in p["starts"]]
-    first = [s * 1000 for p in parts for s in p["first_boots"]]
-    label = f"{stations:,} stations on 3 nodes"
-    return [
-        Row(f"{label}: time to connect all", "s", max(p["connected_s"] for p in parts), "-", 0),
-        Row(f"{label}: memory per station (node RSS)", "KB", per_station_kb, "-", 0, False),
-        Row(f"{label}: p99 BootNotification, first connect", "ms", _percentile(first, 99), "-", 0),
-        Row(
-            f"{label}: node killed, {len(reboots):,} reconnect: all back after",
-            "s",
-            max(p["reconnected_s"] for p in parts),
-            "-",
-            0,
-            False,
-        ),
-        Row(
-            f"{label}: p99 connect+BootNotification on reconnect",
-            "ms",
-            _percentile(reboots, 99),
-            "target 2,000 ms",
-            2000,
-            False,
-        ),
-        Row(
-            f"{label}: p99 StartTransaction during the storm ({len(starts)} sent)",
-            "ms",
-            _percentile(starts, 99),
-            "target 200 ms",
-            200,
-            False,
-        ),
-    ]

@@ -5,7 +5,7 @@ Every workload runs on SQLite and on PostgreSQL, durable (SQLite WAL with
 file or a fresh database:
 
 - N writers (1, 16, 64) each appending one event at a time to its own stream,
-  with the exact expected version (ours also records a command id, as the bus does);
+  with the exact expected version (ours also records a command id, as the handler does);
 - 8 writers on one hot stream, each catching up and retrying on a version conflict;
 - subscription lag (p99, from the append call to delivery) at 1,000 appends/s;
 - the floor: a raw ``sqlite3`` / ``psycopg`` insert loop with no library at all;

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -112,6 +113,13 @@ async def photograph(api: str) -> None:
             await page.goto(f"{api}/{route}")
             await page.wait_for_timeout(1500)
             await page.screenshot(path=DOCS / f"console-{name}.png", full_page=full)
+        # The time slider: the station as it was a few seconds ago.
+        earlier = datetime.now(UTC) - timedelta(seconds=4)
+        at = earlier.isoformat(timespec="seconds").replace("+00:00", "Z")
+        await page.goto(f"{api}/#/station/SIM-00001?at={at}")
+        past = page.locator('section[aria-labelledby="h-past"]')
+        await past.locator("#past-state").wait_for()
+        await past.screenshot(path=DOCS / "console-station-past.png")
         await page.goto(f"{api}/#/station/SIM-00002")
         await page.locator('form[data-command="get-configuration"] button').click()
         await page.wait_for_timeout(1500)

@@ -28,7 +28,7 @@ from chargeledger.application import faults
 from chargeledger.application.charging_profile_library import ChargingProfileLibrary
 from chargeledger.application.charging_sessions import ChargingSessions
 from chargeledger.application.cluster import Readiness, cluster_ready
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.command_inputs import OperationInputs
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.holdings_projection import OperationsProjection
@@ -73,7 +73,7 @@ class Node:
     clock: Clock
     store: EventStore
     documents: DocumentStore
-    bus: CommandBus
+    handler: CommandHandler
     twin: TwinService
     registry: StationRegistry
     use_cases: UseCases
@@ -180,7 +180,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     clock = clock or SystemClock()
     store, documents = await open_stores(settings.store, clock)
     metrics = NodeMetrics(settings.node_id, _version())
-    bus = CommandBus(measured(store, metrics), clock)
+    handler = CommandHandler(measured(store, metrics), clock)
     found = getattr(documents, "quarantine", None)  # what the store could not read
     quarantine = found if isinstance(found, Quarantine) else Quarantine()
     twin = TwinService(
@@ -189,11 +189,11 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     presence, cluster = await node_presence(settings, store)
     await twin.load(shared=cluster is not None)
     registry = StationRegistry(documents)
-    use_cases = build_use_cases(settings, clock, bus, documents, twin, store)
+    use_cases = build_use_cases(settings, clock, handler, documents, twin, store)
     projected = CachedDocuments(documents)  # the projection is their only writer here
     projections = ProjectionRunner(store, projected, read_models(projected))
     dispatcher = Dispatcher(
-        bus,
+        handler,
         documents,
         clock,
         twin,
@@ -208,7 +208,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     dispatcher.follow_views(store, projections.wait_until)
     sessions = SessionMessages(use_cases.sessions, twin, clock)
     messages = StationMessages(
-        bus,
+        handler,
         twin,
         dispatcher,
         clock,
@@ -217,24 +217,15 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         business=sessions.handlers,
         data_transfer_vendors=frozenset(settings.data_transfer_vendors),
     )
-    messages.speak(OCPP201, Messages201(messages, use_cases.sessions, twin, clock, bus).handlers)
+    messages.speak(
+        OCPP201, Messages201(messages, use_cases.sessions, twin, clock, handler).handlers
+    )
     gateway = OcppGateway(
         messages,
         TwinAndDispatcher(twin, dispatcher),
         registry,
         unknown_stations=settings.unknown_stations,
-        options=GatewayOptions(
-            response_timeout_s=settings.response_timeout_s,
-            ping_interval_s=settings.ping_interval_s,
-            ping_timeout_s=settings.ping_timeout_s,
-            max_frame_bytes=settings.max_frame_bytes,
-            handshake_timeout_s=settings.handshake_timeout_s,
-            close_timeout_s=settings.close_timeout_s,
-            max_queue=settings.station_queue,
-            max_connections=settings.max_ocpp_connections,
-            max_connections_per_address=settings.max_ocpp_connections_per_address,
-            new_stations_per_address_per_minute=settings.new_stations_per_minute,
-        ),
+        options=gateway_options(settings),
         presence=presence,
         metrics=metrics,
     )
@@ -244,7 +235,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     supervisor.add("dispatcher", dispatcher.run)
     supervisor.add("expiry", dispatcher.run_expiry)
     supervisor.add("twin-writer", twin.run_writer)
-    reservation_expiry = ReservationExpiry(bus, documents, clock).run
+    reservation_expiry = ReservationExpiry(handler, documents, clock).run
     store_probe = StoreProbe(store, documents, clock, settings.node_id)
     readiness: list[Callable[[], Awaitable[Readiness]]] = [
         store_probe.check,
@@ -276,7 +267,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         clock,
         store,
         documents,
-        bus,
+        handler,
         twin,
         registry,
         use_cases,
@@ -296,7 +287,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
 def build_use_cases(
     settings: Settings,
     clock: Clock,
-    bus: CommandBus,
+    handler: CommandHandler,
     documents: DocumentStore,
     twin: TwinService,
     log: EventStore,
@@ -316,7 +307,7 @@ def build_use_cases(
         views=Views(documents, twin, log),
         operation_views=OperationViews(documents, profiles, twin),
         operator=OperatorCommands(
-            bus,
+            handler,
             documents,
             clock,
             settings.command_ttl_s,
@@ -325,10 +316,26 @@ def build_use_cases(
             settings.connection_timeout_s,
             protocols={SPOKEN_16: OCPP16, OCPP201: OCPP201_OPERATIONS},
         ),
-        sessions=ChargingSessions(bus, documents, id_tags, twin),
+        sessions=ChargingSessions(handler, documents, id_tags, twin),
         id_tags=id_tags,
         profiles=profiles,
         local_lists=local_lists,
+    )
+
+
+def gateway_options(settings: Settings) -> GatewayOptions:
+    """The gateway's part of the settings (their defaults are declared in ``Settings``)."""
+    return GatewayOptions(
+        response_timeout_s=settings.response_timeout_s,
+        ping_interval_s=settings.ping_interval_s,
+        ping_timeout_s=settings.ping_timeout_s,
+        max_frame_bytes=settings.max_frame_bytes,
+        handshake_timeout_s=settings.handshake_timeout_s,
+        close_timeout_s=settings.close_timeout_s,
+        max_queue=settings.station_queue,
+        max_connections=settings.max_ocpp_connections,
+        max_connections_per_address=settings.max_ocpp_connections_per_address,
+        new_stations_per_address_per_minute=settings.new_stations_per_minute,
     )
 
 

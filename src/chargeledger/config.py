@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from chargeledger.application.ports import RESPONSE_TIMEOUT_S
+from chargeledger.application.twin_service import FLUSH_INTERVAL_S
 from chargeledger.domain.enums import UnknownStations
 from chargeledger.domain.remote_start_policy import DEFAULT_CONNECTION_TIMEOUT_S
 
@@ -201,7 +202,7 @@ class Settings:
 
     api_token_generated: bool = False
     """The token was made for this run (no ``--api-token``): it may be printed."""
-    twin_flush_interval_s: float = 0.5
+    twin_flush_interval_s: float = FLUSH_INTERVAL_S
     """Seconds between two writes of the changed twins."""
 
     @classmethod

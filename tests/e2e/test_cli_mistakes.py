@@ -58,6 +58,39 @@ def test_an_unreachable_postgresql(tmp_path: Path) -> None:
     one_clear_line(result, f"127.0.0.1:{port}", "PostgreSQL")
 
 
+@pytest.mark.parametrize(
+    ("store", "words"),
+    [
+        ("postgresql://", ["--store", "libpq", "postgresql://user@host"]),
+        ("postgresql://postgres@127.0.0.1:1/x?pool_max=many", ["--store", "?pool_max=many"]),
+    ],
+)
+def test_a_postgresql_url_libpq_cannot_read(tmp_path: Path, store: str, words: list[str]) -> None:
+    one_clear_line(run("stations", "list", "--store", store, cwd=tmp_path), *words)
+
+
+@pytest.mark.postgres
+def test_a_role_that_may_not_create_the_schema(tmp_path: Path, postgres_dsn: str) -> None:
+    import uuid
+
+    import psycopg
+
+    role = f"cl_ro_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"REVOKE CREATE ON SCHEMA public FROM PUBLIC, {role}")
+    try:
+        server, database = postgres_dsn.rsplit("/", 1)
+        host = server.split("@", 1)[1]
+        store = f"postgresql://{role}@{host}/{database}"
+        result = run("stations", "list", "--store", store, cwd=tmp_path)
+        one_clear_line(result, "cannot prepare the schema", "create tables")
+    finally:
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
+
+
 def test_a_sqlite_file_in_a_missing_folder(tmp_path: Path) -> None:
     result = run("events", "--store", f"sqlite:///{tmp_path}/no/such/dir/x.db", cwd=tmp_path)
     one_clear_line(result, "cannot open the store")
@@ -94,6 +127,57 @@ def test_a_missing_body_file(tmp_path: Path) -> None:
     one_clear_line(result, "missing.json", "No such file")
 
 
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["send", "CP-1", "reset", "--api", "127.0.0.1:8000"], ["--api", "http/https"]),
+        (["send", "CP-1", "reset", "--api", "http://[::1"], ["--api", "not a URL"]),
+        (["simulate", "--url", "http://127.0.0.1:9000/ocpp"], ["--url", "ws/wss"]),
+        (["simulate", "--url", "127.0.0.1:9000/ocpp"], ["--url", "ws/wss"]),
+    ],
+)
+def test_a_url_of_the_wrong_kind_is_said_at_once(
+    tmp_path: Path, args: list[str], words: list[str]
+) -> None:
+    # The simulator used to retry such a URL until --duration ran out (here: forever).
+    result = run(*args, cwd=tmp_path, timeout=20)
+    one_clear_line(result, *words)
+    assert result.returncode == 2
+
+
+def test_a_scenario_with_a_url_of_the_wrong_kind_names_the_file(tmp_path: Path) -> None:
+    scenario = tmp_path / "site.json"
+    scenario.write_text(
+        '{"url": "http://127.0.0.1:9000/ocpp", "stations": [{"id": "S-1"}], "events": []}'
+    )
+    result = run("simulate", "--scenario", str(scenario), cwd=tmp_path, timeout=20)
+    one_clear_line(result, "site.json: url", "ws/wss")
+
+
+def test_an_api_that_is_not_a_node_is_one_line(tmp_path: Path) -> None:
+    """A server that answers but not with the node's JSON (another service on the port)."""
+    import http.server
+    import threading
+
+    class NotANode(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(202)
+            self.end_headers()
+            self.wfile.write(b"<html>hello</html>")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), NotANode)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        api = f"http://127.0.0.1:{server.server_address[1]}"
+        result = run("send", "CP-1", "reset", "--api", api, cwd=tmp_path)
+    finally:
+        server.shutdown()
+    one_clear_line(result, api, "JSON")
+
+
 def test_a_body_that_is_not_json(tmp_path: Path) -> None:
     result = run("send", "CP-1", "reset", "--body", "{type: Soft}", cwd=tmp_path)
     one_clear_line(result, "--body is not JSON")
@@ -102,8 +186,9 @@ def test_a_body_that_is_not_json(tmp_path: Path) -> None:
 def test_a_wrong_log_level_lists_the_valid_ones(tmp_path: Path) -> None:
     result = run("--log-level", "LOUD", "events", cwd=tmp_path)
     assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    assert "DEBUG, INFO, WARNING, ERROR" in result.stderr
+    one_clear_line(result, "DEBUG, INFO, WARNING, ERROR", "chargeledger --help")
+    after = run("serve", "--log-level", "LOUD", cwd=tmp_path)  # not serve's usage block
+    one_clear_line(after, "--log-level", "DEBUG, INFO, WARNING, ERROR", "chargeledger serve --help")
     # In the environment too: the same check, the same message.
     environment = {**os.environ, "CHARGELEDGER_LOG_LEVEL": "chatty"}
     from_env = subprocess.run(
@@ -146,6 +231,22 @@ def test_events_into_a_reader_that_stops_early(tmp_path: Path) -> None:
     assert len(result.stdout.splitlines()) == 2
     assert result.stderr == "", result.stderr
     assert result.returncode in (0, 141)
+
+
+def test_a_rebuild_into_a_pipe_shows_its_progress_as_plain_lines(tmp_path: Path) -> None:
+    async def seed() -> None:  # 20,000 events in 40 appends: a rebuild of about 2 s
+        store = SQLiteEventStore(SQLiteDatabase(tmp_path / "e.db"))
+        for n in range(40):
+            booted = StationBooted(f"CP-{n}", "Accepted", "V", "M", "1.0", "2026-01-01T00:00:00Z")
+            await store.append(f"station-CP-{n}", [booted] * 500, 0, Metadata())
+        await store.close()
+
+    asyncio.run(seed())
+    result = run("projections", "rebuild", "--store", f"sqlite:///{tmp_path}/e.db", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stderr  # a pipe gets lines, not a bar redrawn in place
+    assert "rebuilding: at position " in result.stderr and " of 20000 (" in result.stderr
+    assert "rebuilt from 20000 positions" in result.stdout
 
 
 def test_stations_list_says_what_it_lists(tmp_path: Path) -> None:

@@ -216,8 +216,11 @@ async def _kill_and_watch(node: ServedNode, browser: Browser) -> None:
         banner = page.locator("#stream-banner")
         await expect(banner).to_be_visible(timeout=5000)
         await expect(banner).to_contain_text("Live updates lost")
-        # What was connected is no longer shown as current.
+        # What was connected is no longer shown as current: marked, counted with a
+        # question mark, dimmed.
         await expect(row.locator(".connection")).to_contain_text("unknown")
+        await expect(page.locator('[data-count="connected"] strong')).to_have_text("1?")
+        await expect(page.locator("div.live:has(#stations)")).to_have_css("opacity", "0.5")
 
 
 async def test_the_time_slider_shows_an_earlier_connector_status(
@@ -228,6 +231,9 @@ async def test_the_time_slider_shows_an_earlier_connector_status(
         started = await station.call(
             call.StartTransaction(connector_id=1, id_tag="TAG-1", meter_start=0, timestamp=in_(0))
         )
+        await station.call(
+            call.StatusNotification(connector_id=1, error_code="NoError", status="Charging")
+        )
         await asyncio.sleep(1.1)
         while_charging = int(time.time())
         await asyncio.sleep(1.1)
@@ -235,6 +241,9 @@ async def test_the_time_slider_shows_an_earlier_connector_status(
             call.StopTransaction(
                 transaction_id=started.transaction_id, meter_stop=500, timestamp=in_(0)
             )
+        )
+        await station.call(
+            call.StatusNotification(connector_id=1, error_code="NoError", status="Available")
         )
         await eventually(lambda: _session_status(api, "CON-PAST", "stopped"), timeout=5)
         page = await signed_in(browser, node)

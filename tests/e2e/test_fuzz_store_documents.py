@@ -36,6 +36,8 @@ MODELS = (
     "twin",
     "meter",
     "quarantine",
+    "command_order",
+    "named_local_list",
 )
 
 HOSTILE: dict[str, bytes] = {
@@ -152,6 +154,9 @@ async def test_hostile_documents_in_every_read_model_never_stop_a_node(tmp_path:
                 "/api/id-tags",
                 "/api/charging-profiles",
                 "/api/registry/stations",
+                "/api/commands",
+                "/api/commands?station=GOOD-1",
+                "/api/local-lists",
                 "/metrics",
             ):
                 answer = await client.get(path)
@@ -177,9 +182,15 @@ async def test_hostile_documents_in_every_read_model_never_stop_a_node(tmp_path:
         async with node.client() as client:
             registered = (await client.get("/api/registry/stations")).json()
             tags = (await client.get("/api/id-tags")).json()
-        # Set aside, not served half-read (no planted document has a registry's or a
-        # tag's fields).
-        assert registered == [] and tags == []
+            lists = (await client.get("/api/local-lists")).json()
+            sent = await client.post(
+                "/api/stations/GOOD-1/commands/send-local-list",
+                json={"list_name": "BAD-types", "list_version": 3, "update_type": "Full"},
+            )
+        # Set aside, not served half-read (no planted document has a registry's, a
+        # tag's or a local list's fields); a list set aside is one there is not.
+        assert registered == [] and tags == [] and lists == []
+        assert sent.status_code == 422 and sent.json()["error"] == "LocalListNotFound"
     finally:
         node.stop()
     assert "Traceback" not in node.log(), node.log()[-5000:]

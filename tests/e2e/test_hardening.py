@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import websockets
+from ocpp.v16 import call
 from websockets.typing import Subprotocol
 
-from tests.e2e.conftest import ServedNode, start_node
+from tests.e2e.conftest import ServedNode, connected_station, eventually, start_node
 
 OCPP16 = [Subprotocol("ocpp1.6")]
 
@@ -141,3 +142,42 @@ async def test_a_lone_surrogate_is_refused_and_poisons_nothing(tmp_path: Path) -
         assert "Traceback" not in node.log() + again.log()
     finally:
         again.stop()
+
+
+async def test_a_stop_whose_readings_are_no_numbers_still_ends_the_session(
+    tmp_path: Path,
+) -> None:
+    """Item 8: "NaN", "Infinity" or "1e400" in a StopTransaction's transactionData (valid
+    OCPP: a sampled value is a string) failed the stop with InternalError, every time
+    the station sent it again: the session never ended."""
+    stamp = "2026-03-01T10:00:00Z"
+    node = start_node(tmp_path)
+    try:
+        async with connected_station(node, "NAN-1") as station, node.client() as api:
+            await station.boot()
+            assert (await api.put("/api/id-tags/TAG-N", json={})).status_code == 200
+            started = await station.call(
+                call.StartTransaction(
+                    connector_id=1, id_tag="TAG-N", meter_start=100, timestamp=stamp
+                )
+            )
+            hostile = [{"value": text} for text in ("NaN", "Infinity", "-inf", "1e400")]
+            stopped = await station.call(
+                call.StopTransaction(
+                    meter_stop=250,
+                    timestamp=stamp,
+                    transaction_id=started.transaction_id,
+                    transaction_data=[{"timestamp": stamp, "sampled_value": hostile}],
+                )
+            )
+            assert stopped is not None  # a CALLRESULT (a CALLERROR is None here)
+
+            async def ended() -> Any:
+                view = (await api.get(f"/api/transactions/{started.transaction_id}")).json()
+                return view if view["status"] == "stopped" else None
+
+            view = await eventually(ended)
+            assert view["energy_wh"] == 150
+        assert "Traceback" not in node.log()
+    finally:
+        node.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import resource
 import socket
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import websockets
 from websockets.typing import Subprotocol
 
@@ -116,6 +118,18 @@ def _answer_of(sock: socket.socket, within_s: float) -> bytes:
         return b"(none)"
 
 
+def _read_until_closed(sock: socket.socket, within_s: float) -> tuple[bytes, float]:
+    """What arrives until the node closes the connection, and how long after the last
+    bytes it closed; fails if it is still open ``within_s`` after them."""
+    sock.settimeout(within_s)
+    received = b""
+    last = time.monotonic()
+    while chunk := sock.recv(4096):  # a timeout raises: the node kept it open
+        received += chunk
+        last = time.monotonic()
+    return received, time.monotonic() - last
+
+
 async def test_slow_and_idle_connections_are_bounded_and_stations_still_connect(
     tmp_path: Path,
 ) -> None:
@@ -127,6 +141,8 @@ async def test_slow_and_idle_connections_are_bounded_and_stations_still_connect(
         "60",
         "--max-http-connections-per-client",
         "20",
+        "--http-keep-alive",
+        "1",
     )
     held: list[socket.socket] = []
     try:
@@ -158,6 +174,13 @@ async def test_slow_and_idle_connections_are_bounded_and_stations_still_connect(
         assert time.monotonic() - loris_started < 3
         loris.close()
         assert all(_answer_of(sock, 3).startswith(b"HTTP/1.1 408") for sock in held[:20])
+        # A client that got its answer and keeps the connection idle is let go too.
+        idle = _hold(port, "127.0.0.4", 1)[0]
+        idle.sendall(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        received, idle_s = _read_until_closed(idle, 5)
+        assert received.startswith(b"HTTP/1.1 200"), received
+        assert idle_s < 3  # the keep-alive timeout (1 s), not the client, ended it
+        idle.close()
         log = node.log()
         assert "Traceback" not in log and "Too many open files" not in log
     finally:
@@ -199,6 +222,12 @@ async def test_a_store_that_cannot_write_makes_the_node_not_ready(tmp_path: Path
             assert health.status_code == 200 and health.json()["store"]["ok"] is False
             assert start.status_code == 503, start.text
             assert start.json()["error"] == "StoreUnavailable"
+            # and /metrics counts the failed writes (it "showed nothing" on main)
+            metrics = (await client.get("/metrics")).text
+            failed = re.search(
+                r'chargeledger_store_errors_total\{operation="append"\} (\S+)', metrics
+            )
+            assert failed is not None and float(failed.group(1)) >= 1, metrics[-2000:]
             # Writes come back: so does readiness.
             deadline = time.monotonic() + 10
             while (await client.get("/readyz")).status_code != 200:
@@ -242,6 +271,22 @@ EDGES: list[tuple[str, str, dict[str, Any] | None, dict[str, str]]] = [
         },
         {},
     ),
+    (
+        "put",
+        f"/api/charging-profiles/{2**63}",
+        {
+            "stack_level": 0,
+            "charging_profile_purpose": "TxDefaultProfile",
+            "charging_profile_kind": "Absolute",
+            "charging_schedule": {
+                "charging_rate_unit": "W",
+                "charging_schedule_period": [{"start_period": 0, "limit": 1}],
+            },
+        },
+        {},
+    ),
+    ("put", "/api/local-lists/%2E%2E", {"entries": []}, {}),
+    ("put", "/api/local-lists/.", {"entries": []}, {}),
     ("get", f"/api/stations/CP-1/events?from_version={2**63}", None, {}),
     ("get", f"/api/stations?min_position={2**64}", None, {}),
     ("get", "/api/stations?limit=-1", None, {}),
@@ -343,3 +388,57 @@ async def test_running_out_of_descriptors_is_logged_once_per_interval(tmp_path: 
     intervals = int((time.monotonic() - started) // 10) + 1  # AcceptErrorLog's 10 s
     assert 1 <= len(lines) <= intervals + 1, lines  # + the retries failing at the stop
     assert "Too many open files" in lines[0]
+
+
+NOT_TEXT: list[tuple[str, str, str | None]] = [
+    ("put", "/api/local-lists/L%00", '{"entries":[]}'),
+    ("put", "/api/local-lists/L2", r'{"entries":[{"id_tag":"T\u0000","status":"Accepted"}]}'),
+    (
+        "put",
+        "/api/charging-profiles/5",
+        r'{"name":"n\u0000","stack_level":0,"charging_profile_purpose":"TxDefaultProfile",'
+        r'"charging_profile_kind":"Absolute","charging_schedule":{"charging_rate_unit":"W",'
+        r'"charging_schedule_period":[{"start_period":0,"limit":1}]}}',
+    ),
+    ("put", "/api/id-tags/T%ED%A0%80", '{"status":"Accepted"}'),  # stored as T\ufffd\ufffd\ufffd
+    ("get", "/api/commands/%00", None),
+    ("get", "/api/commands?station=%00", None),
+    ("get", "/api/transactions?station=%00", None),
+    ("get", "/api/stations?cursor=" + "A" * 40, None),  # a cursor of twenty-nine U+0000
+    ("post", "/api/stations/CP-1/commands/remote-start", r'{"id_tag":"T\u0000"}'),
+    ("post", "/api/stations/CP-1/commands/change-configuration", r'{"key":"K\u0000","value":"v"}'),
+    ("post", "/api/stations/CP-1/commands/data-transfer", r'{"vendor_id":"v","data":"a\u0000"}'),
+    ("post", "/api/stations/CP-1/commands/data-transfer", r'{"vendor_id":"v","data":"\ud800"}'),
+]
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+async def test_text_no_store_keeps_is_422_on_either_store(
+    tmp_path: Path, store: str, request: pytest.FixtureRequest
+) -> None:
+    """U+0000, a lone surrogate or a path that is not UTF-8 anywhere in a request: each
+    was a 500 on PostgreSQL (text and JSONB hold no U+0000), the surrogate on SQLite
+    too, and the path stored garbled."""
+    url = request.getfixturevalue("postgres_dsn") if store == "postgres" else None
+    node = start_node(tmp_path, store=url)
+    try:
+        async with node.client() as client:
+            await register(client, "CP-1")
+            for method, path, body in NOT_TEXT:
+                response = await client.request(
+                    method, path, content=body, headers={"content-type": "application/json"}
+                )
+                assert response.status_code == 422, (path, body, response.text)
+                assert response.json()["error"] == "ValidationError", (path, response.text)
+            tags = (await client.get("/api/id-tags")).json()
+            assert tags == [], tags
+            emoji = r'{"vendor_id":"v","data":"\ud83d\ude00 \\u0000"}'  # real text, escaped
+            sent = await client.post(
+                "/api/stations/CP-1/commands/data-transfer",
+                content=emoji,
+                headers={"content-type": "application/json"},
+            )
+            assert sent.status_code == 202, sent.text
+        assert "Traceback" not in node.log()
+    finally:
+        node.stop()

@@ -11,9 +11,12 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from ocpp.v16 import call
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import TOKEN, ServedNode, connected_station, eventually, start_node
+
+STAMP = "2026-03-01T10:00:00Z"
 
 REQUIRED = {
     "chargeledger_connected_stations": "gauge",
@@ -32,7 +35,7 @@ REQUIRED = {
     "chargeledger_store_append_events": "histogram",
     "chargeledger_store_errors": "counter",
     "chargeledger_version_conflicts": "counter",
-    "chargeledger_append_retries": "gauge",
+    "chargeledger_append_retries": "counter",
     "chargeledger_projection_lag_events": "gauge",
     "chargeledger_projection_lag_seconds": "gauge",
     "chargeledger_twin_flush_seconds": "histogram",
@@ -148,6 +151,15 @@ async def test_values_move_after_a_boot_and_a_command(node: ServedNode) -> None:
     assert value(closed, "chargeledger_connections_closed", "chargeledger_connections_closed_total")
 
 
+def test_the_bus_retries_are_a_counter_that_catches_up_at_each_scrape() -> None:
+    from chargeledger.adapters.metrics import NodeMetrics
+
+    metrics = NodeMetrics("a")
+    for since_start in (0, 3, 3, 7):
+        metrics.handler_retried(since_start)
+    assert b"chargeledger_append_retries_total 7.0" in metrics.render()
+
+
 def test_two_nodes_in_one_process_keep_their_own_numbers() -> None:
     """One registry per node (tests build several nodes in one process)."""
     from chargeledger.adapters.metrics import NodeMetrics
@@ -171,7 +183,22 @@ async def test_json_logs_say_who_each_event_is_about(tmp_path: Path) -> None:
     node = start_node(tmp_path, "--log-format", "json", "--log-level", "DEBUG", "--node-id", "n-7")
     try:
         async with connected_station(node, "CP-L") as station, node.client() as api:
-            await station.boot()
+            await station.call(
+                call.BootNotification(
+                    charge_point_vendor="test", charge_point_model="e2e", firmware_version="4.2.1"
+                )
+            )
+            await api.put("/api/id-tags/TAG-1", json={"status": "Accepted"})
+            started = await station.call(
+                call.StartTransaction(
+                    connector_id=2, id_tag="TAG-1", meter_start=100, timestamp=STAMP
+                )
+            )
+            await station.call(
+                call.StopTransaction(
+                    transaction_id=started.transaction_id, meter_stop=1600, timestamp=STAMP
+                )
+            )
             await api.post(
                 "/api/stations/CP-L/commands/remote-start",
                 json={"connector_id": 1, "id_tag": "TAG-1"},
@@ -210,14 +237,22 @@ async def test_json_logs_say_who_each_event_is_about(tmp_path: Path) -> None:
     connected = one("station connected", node="n-7")
     assert connected["client"].startswith("127.0.0.1:")
     assert "ocpp1.6" in connected["message"] and "auth none" in connected["message"]
-    assert "vendor test, model e2e" in one("station booted")["message"]
-    one("command remote-start requested", command="log-1")
+    booted = one("station booted")
+    assert "vendor test, model e2e, firmware 4.2.1; registration Accepted" in booted["message"]
+    assert booted["client"] == connected["client"] and booted["node"] == "n-7"
+    session = one("started on connector 2 (id tag TAG-1, meter 100 Wh)")["message"].split()[1]
+    assert "(Local): 1500 Wh" in one(f"session {session} stopped on connector 2")["message"]
+    requested = one("command remote-start requested", command="log-1")["message"]
+    assert requested.endswith('requested: {"connector_id": 1, "id_tag": "TAG-1"}'), requested
     one("command remote-start dispatched", command="log-1")
     accepted = one("command remote-start accepted", command="log-1")
     assert " s after its request" in accepted["message"]
     boot_frame = one("<- [2,", action="BootNotification")
     assert boot_frame["level"] == "DEBUG" and boot_frame["unique_id"]
-    one("-> [2,", action="RemoteStartTransaction")
+    # The CALL of a command and the station's answer to it name the command, so its
+    # log lines and its frames are found together.
+    sent = one("-> [2,", action="RemoteStartTransaction", command="log-1")
+    one("<- [3,", unique_id=sent["unique_id"], command="log-1")
     gone = one("station disconnected")
     assert "after " in gone["message"]
     one("taken over")

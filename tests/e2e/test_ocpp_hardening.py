@@ -60,7 +60,7 @@ async def handshake_status(
 def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedNode]:
     folder = tmp_path_factory.mktemp("guarded")
     store = f"sqlite:///{folder / 'guarded.db'}"
-    for station_id in ("GUESS-1", "REAL-1", "HDR-1"):
+    for station_id in ("GUESS-1", "REAL-1", "HDR-1", "CACHED-1"):
         add_station(store, station_id, PASSWORD)
     node = start_node(folder, "--unknown-stations", "reject", store=store)
     try:
@@ -130,6 +130,37 @@ async def test_the_real_station_logs_in_fourteen_times_during_a_flood(
     assert logins == [101] * 14
     assert len(flood_statuses) > 50
     assert flood_statuses.count(401) <= 4 * 5  # a handful per flooding address
+
+
+async def test_guesses_from_many_addresses_at_a_station_that_logged_in_are_bounded_by_its_id(
+    secure: ServedNode,
+) -> None:
+    """Once a station has logged in its password is checked from a cache, with no hash
+    to slow a guesser: sixty addresses, three guesses each, still get only a handful of
+    checks of that station id in all, and the station logs in as before."""
+    right = basic("CACHED-1", PASSWORD)
+    assert await handshake_status(secure, "CACHED-1", "127.0.0.20", additional_headers=right) == 101
+
+    async def guesses(host: str) -> list[int]:
+        return [
+            await handshake_status(
+                secure, "CACHED-1", host, additional_headers=basic("CACHED-1", f"{host}-{n}")
+            )
+            for n in range(3)
+        ]
+
+    started = time.monotonic()
+    statuses = [
+        s
+        for each in await asyncio.gather(*(guesses(f"127.0.1.{h}") for h in range(1, 61)))
+        for s in each
+    ]
+    elapsed = time.monotonic() - started
+    checked = statuses.count(401)
+    assert statuses.count(429) == 180 - checked, statuses
+    # the station's budgets (10 from new addresses, 4 from failing ones) and their refill
+    assert checked <= 14 + 1.5 * elapsed + 2, (checked, elapsed)
+    assert await handshake_status(secure, "CACHED-1", "127.0.0.20", additional_headers=right) == 101
 
 
 async def test_two_or_malformed_authorization_headers_are_refused_at_the_handshake(
@@ -361,3 +392,12 @@ async def test_one_address_may_bring_only_so_many_new_ids_per_minute(tmp_path: P
         assert not {"NEW-5", "NEW-6", "NEW-7"} & ids
     finally:
         accepting.stop()
+
+
+async def test_dot_and_dot_dot_never_become_stations_in_accept_mode(node: ServedNode) -> None:
+    for station_id in (".", "..", "%2E", "%2E%2E", "%2e."):
+        assert await handshake_status(node, station_id) == 400, station_id
+    async with node.client() as client:
+        listed = (await client.get("/api/stations", params={"limit": 1000})).json()
+    items = listed["items"] if isinstance(listed, dict) else listed
+    assert not {".", ".."} & {station["id"] for station in items}

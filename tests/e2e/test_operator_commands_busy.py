@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.bootstrap import build_node, build_use_cases
 from chargeledger.config import Settings
 from chargeledger.entrypoints.api import create_app
@@ -20,12 +20,12 @@ async def test_exhausted_retries_answer_503_with_retry_after(tmp_path: Path) -> 
     node = await build_node(settings)
     try:
         await node.registry.add("CP-BUSY", None, "2026-01-01T00:00:00Z")
-        racing = CommandBus(RacingEventStore(races=1000), FakeClock())
-        # the API takes its use cases from the node: build them over the racing bus
+        racing = CommandHandler(RacingEventStore(races=1000), FakeClock())
+        # the API takes its use cases from the node: build them over the racing handler
         use_cases = build_use_cases(
             settings, node.clock, racing, node.documents, node.twin, node.store
         )
-        node = replace(node, bus=racing, use_cases=use_cases)
+        node = replace(node, handler=racing, use_cases=use_cases)
         transport = httpx.ASGITransport(app=create_app(node))
         async with httpx.AsyncClient(
             transport=transport, base_url="http://api", headers={"Authorization": "Bearer t"}

@@ -40,6 +40,14 @@ def test_every_option_shows_its_help_default_and_environment_variable() -> None:
     assert checked > 60
 
 
+def test_every_argument_without_a_flag_says_what_it_is() -> None:
+    for path, parser in _parsers(build_parser()):
+        for action in parser._actions:
+            if action.option_strings or isinstance(action, argparse._SubParsersAction):
+                continue
+            assert action.help, f"{path} {action.dest}: no help"
+
+
 def test_help_has_no_markup() -> None:
     for path, parser in _parsers(build_parser()):
         text = parser.format_help()

@@ -5,6 +5,7 @@ nothing outside the repository and carries no example that goes stale."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shlex
@@ -235,7 +236,9 @@ def test_the_systemd_unit_starts_a_command_the_package_installs(
     program, *argv = shlex.split(service["ExecStart"])
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert Path(program).is_absolute() and Path(program).name in scripts
-    assert argv[0] == "serve"
+    # Every option from the environment file: an option on the command line would
+    # silently win over the file a user edits (the store, say, when moving to PostgreSQL).
+    assert argv == ["serve"], argv
     example = ROOT / "deploy/systemd/chargeledger.env"
     environment = dict(
         line.split("=", 1)
@@ -244,6 +247,8 @@ def test_the_systemd_unit_starts_a_command_the_package_installs(
     )
     assert service["EnvironmentFile"].lstrip("-").endswith(example.name)
     _parse_with_environment(monkeypatch, argv, environment)
+    assert environment["CHARGELEDGER_STORE"].startswith("sqlite:////var/lib/chargeledger/")
+    assert service["StateDirectory"] == "chargeledger"
     assert service["User"] != "root"
     assert _unit()["Install"]["WantedBy"] == "multi-user.target"
 
@@ -283,6 +288,20 @@ def test_make_serve_installs_the_package_without_test_or_bench_extras() -> None:
     installs = [line for line in result.stdout.splitlines() if "pip install" in line]
     assert any(line.rstrip().endswith("-e .") for line in installs), result.stdout
     assert not any("[" in line for line in installs), installs
+
+
+def test_the_readme_configuration_table_lists_every_option_of_serve() -> None:
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Configuration") : text.index("## The OCPP gateway")]
+    listed = set(re.findall(r"^\| `(--[a-z-]+)`(?:, `(--[a-z-]+)`)?", section, re.M))
+    documented = {flag for row in listed for flag in row if flag}
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
+    flags = {
+        action.option_strings[0]
+        for action in serve._actions
+        if action.option_strings and action.help != argparse.SUPPRESS and action.dest != "help"
+    }
+    assert flags - documented == set(), "serve options missing from README's Configuration"
 
 
 def test_the_readme_links_only_files_in_the_repository() -> None:

@@ -1,7 +1,8 @@
 """Structured logs: one event per line, as text or JSON, each carrying who it is about.
 
 The context (station, client address, node, command, OCPP action and unique id) comes
-from ``extra=`` when a call passes it, else from the context variables below, which
+from ``extra=`` when a call passes it, else from the context variables of
+``chargeledger.log_context`` (``bind``, ``bound``, ``current``, re-exported here), which
 a task sets once for everything it logs (a task copies them from its creator, so a
 node's id set at start-up reaches every worker it starts). Repeats of one message are
 limited per interval, so a hostile client cannot fill the disk with one line.
@@ -9,46 +10,25 @@ limited per interval, so a hostile client cannot fill the disk with one line.
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from chargeledger.log_context import CONTEXT_FIELDS as CONTEXT_FIELDS  # re-exported
+from chargeledger.log_context import bind as bind
+from chargeledger.log_context import bound as bound
+from chargeledger.log_context import current as current
+
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 FORMATS = ("text", "json")
-CONTEXT_FIELDS = ("node", "station", "client", "command", "action", "unique_id")
+FRAME_BURST = 200
+"""OCPP frames of one station logged per 10 s at DEBUG (a real charger sends a few; a
+station emptying its queue of transaction messages after an outage, a few dozen)."""
 MAX_MESSAGE_CHARS = 128 * 1024
 """Past this a message is cut: a whole OCPP frame (at most --max-frame-bytes) fits."""
-
-_context: dict[str, contextvars.ContextVar[str | None]] = {
-    name: contextvars.ContextVar(f"chargeledger_log_{name}", default=None)
-    for name in CONTEXT_FIELDS
-}
-
-
-def bind(**fields: str | None) -> None:
-    """Attach fields to every later line of the current task (and the tasks it starts)."""
-    for name, value in fields.items():
-        _context[name].set(value)
-
-
-def current(name: str) -> str | None:
-    return _context[name].get()
-
-
-@contextmanager
-def bound(**fields: str | None) -> Iterator[None]:
-    tokens = [(_context[name], _context[name].set(value)) for name, value in fields.items()]
-    try:
-        yield
-    finally:
-        for var, token in reversed(tokens):
-            var.reset(token)
 
 
 class ContextFilter(logging.Filter):
@@ -57,12 +37,22 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         for name in CONTEXT_FIELDS:
             if getattr(record, name, None) is None:
-                setattr(record, name, _context[name].get())
+                setattr(record, name, current(name))
         return True
 
 
+def client_host(client: object) -> str | None:
+    """``HOST:PORT`` (``::1:5000`` for IPv6, as the gateway writes it) without the port."""
+    if not isinstance(client, str):
+        return None
+    host, sep, port = client.rpartition(":")
+    return host if sep and port.isdigit() else client
+
+
 class RepeatLimiter(logging.Filter):
-    """At most ``burst`` lines of one message template per ``interval_s``; the first line
+    """At most ``burst`` lines of one message template per ``interval_s`` (a record may
+    carry its own ``limit_burst``: OCPP frames, which a reconnecting station sends by
+    the dozen, every one of which a DEBUG log is read for); the first line
     after a quiet spell says how many were left out."""
 
     def __init__(self, burst: int = 20, interval_s: float = 10.0, max_keys: int = 10_000) -> None:
@@ -73,12 +63,15 @@ class RepeatLimiter(logging.Filter):
         self._windows: dict[tuple[str, int, str], list[float | int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        # Per station and client: one station's flood must not hide another's lines. A
-        # line about one thing (a document, say) names it in ``limit_key``.
+        # Per station and client address: one station's flood must not hide another's
+        # lines. The address without its port: a client that opens connection after
+        # connection (each refused, say) gets a new port each time, not a new budget.
+        # A line about one thing (a document, say) names it in ``limit_key``.
         key = (
             record.name,
             record.levelno,
-            f"{record.msg}|{getattr(record, 'station', None)}|{getattr(record, 'client', None)}"
+            f"{record.msg}|{getattr(record, 'station', None)}"
+            f"|{client_host(getattr(record, 'client', None))}"
             f"|{getattr(record, 'limit_key', None)}",
         )
         now = time.monotonic()
@@ -92,7 +85,7 @@ class RepeatLimiter(logging.Filter):
                 record.msg = f"{record.msg} [{suppressed} more like this were suppressed]"
             return True
         window[1] = int(window[1]) + 1
-        if int(window[1]) <= self.burst:
+        if int(window[1]) <= getattr(record, "limit_burst", self.burst):
             return True
         window[2] = int(window[2]) + 1
         return False

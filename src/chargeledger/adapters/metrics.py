@@ -146,11 +146,12 @@ class NodeMetrics:
             "Appends refused because another writer moved the stream first.",
             registry=registry,
         )
-        self.append_retries = Gauge(
+        self.append_retries = Counter(
             "chargeledger_append_retries",
-            "Times the command bus retried after a version conflict (since start).",
+            "Times the command handler retried after a version conflict (since start).",
             registry=registry,
         )
+        self._retries_counted = 0
         self.log_head = Gauge(
             "chargeledger_log_head_position", "The event log's last position.", registry=registry
         )
@@ -207,6 +208,12 @@ class NodeMetrics:
         if seconds is not None:
             self.call_round_trip.labels(action).observe(seconds)
 
+    def handler_retried(self, since_start: int) -> None:
+        """The command handler counts its retries itself; the counter catches up at a scrape."""
+        if since_start > self._retries_counted:
+            self.append_retries.inc(since_start - self._retries_counted)
+            self._retries_counted = since_start
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -238,7 +245,7 @@ class MessageCounts(Collector):
 
 
 class MeasuredEventStore:
-    """The event store, with each append timed and counted (for the command bus)."""
+    """The event store, with each append timed and counted (for the command handler)."""
 
     def __init__(self, inner: EventStore, metrics: NodeMetrics) -> None:
         self.inner = inner

@@ -87,6 +87,16 @@ MIGRATIONS: list[str] = [
         FOR EACH ROW EXECUTE FUNCTION documents_mark_changed();
     CREATE INDEX documents_by_change ON documents (model, changed, key);
     """,
+    # Only the twins are read by change (``CHANGE_TRACKED`` in ``postgres_documents``):
+    # the trigger runs for their writes only, and the index holds their rows only.
+    # Other models' rows keep the marker they had; nothing reads it.
+    """
+    DROP TRIGGER documents_mark_changed ON documents;
+    CREATE TRIGGER documents_mark_changed BEFORE INSERT OR UPDATE ON documents
+        FOR EACH ROW WHEN (NEW.model = 'twin') EXECUTE FUNCTION documents_mark_changed();
+    DROP INDEX documents_by_change;
+    CREATE INDEX documents_by_change ON documents (changed, key) WHERE model = 'twin';
+    """,
 ]
 
 
@@ -99,10 +109,21 @@ def split_url(url: str) -> tuple[str, int, int]:
     our own options, taken out of the URL before libpq sees it)."""
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
-    pool_min = int(query.pop("pool_min", "1"))
-    pool_max = int(query.pop("pool_max", "16"))
+    pool_min = _pool_size(query, "pool_min", "1")
+    pool_max = _pool_size(query, "pool_max", "16")
     conninfo = urlunsplit(parts._replace(query=urlencode(query)))
     return conninfo, pool_min, max(pool_max, pool_min, 1)
+
+
+def _pool_size(query: dict[str, str], name: str, default: str) -> int:
+    text = query.pop(name, default)
+    if not text.isdigit():
+        raise ValueError(f"?{name}={text}: a number of connections, e.g. ?{name}={default}")
+    return int(text)
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(line.strip() for line in str(exc).splitlines()) or repr(exc)
 
 
 def where(conninfo: str) -> str:
@@ -144,15 +165,26 @@ class PostgresDatabase:
     async def open(cls, url: str, connect_timeout_s: float = 10.0) -> PostgresDatabase:
         conninfo, pool_min, pool_max = split_url(url)
         try:
-            async with await psycopg.AsyncConnection.connect(
+            conn = await psycopg.AsyncConnection.connect(
                 conninfo, autocommit=True, connect_timeout=int(connect_timeout_s)
-            ) as conn:
-                await migrate(conn)
+            )
+        except psycopg.ProgrammingError as unreadable:  # libpq cannot parse the URL
+            raise ValueError(
+                f"{url!r} is not a PostgreSQL URL libpq can read ({_one_line(unreadable)}); "
+                "e.g. postgresql://user@host:5432/db"
+            ) from None
         except psycopg.OperationalError as exc:
-            reason = " ".join(line.strip() for line in str(exc).splitlines()) or repr(exc)
             raise StoreUnavailableError(
-                f"cannot open the PostgreSQL store at {where(conninfo)}: {reason}; "
+                f"cannot open the PostgreSQL store at {where(conninfo)}: {_one_line(exc)}; "
                 "check the --store URL and that the server is running"
+            ) from exc
+        try:
+            async with conn:
+                await migrate(conn)
+        except psycopg.Error as exc:  # a role that may not create tables, say
+            raise StoreUnavailableError(
+                f"cannot prepare the schema of the PostgreSQL store at {where(conninfo)}: "
+                f"{_one_line(exc)}; on first start the role must be allowed to create tables"
             ) from exc
         pool: AsyncConnectionPool = AsyncConnectionPool(
             conninfo,

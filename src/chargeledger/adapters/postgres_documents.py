@@ -38,8 +38,13 @@ _CHANGED_BOUND = """(SELECT coalesce(
          SELECT backend_xid::text::bigint FROM pg_stat_activity
          WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database())),
     pg_snapshot_xmax(pg_current_snapshot())::text::bigint))"""
+CHANGE_TRACKED = "twin"
+"""The one model whose writes are marked (migration 3): the twins, which the nodes of a
+cluster follow. The model is written into the statement, not passed, so that the
+planner matches the partial index ``documents_by_change`` whatever plan it caches."""
 _CHANGED_SINCE = (
-    "SELECT key, doc, changed FROM documents WHERE model = %s AND (changed, key) > (%s, %s) "
+    f"SELECT key, doc, changed FROM documents WHERE model = '{CHANGE_TRACKED}' "
+    "AND (changed, key) > (%s, %s) "
     f"AND changed < {_CHANGED_BOUND} ORDER BY changed, key LIMIT %s"
 )
 
@@ -113,8 +118,12 @@ class PostgresDocumentStore:
     async def changed_since(
         self, model: str, after: ChangeCursor, limit: int
     ) -> tuple[DocumentPage, ChangeCursor]:
+        if model != CHANGE_TRACKED:
+            raise ValueError(
+                f"only the {CHANGE_TRACKED!r} model's writes are marked, not {model!r}"
+            )
         async with self._db.pool.connection() as conn:
-            cursor = await conn.execute(_CHANGED_SINCE, (model, after[0], after[1], limit))
+            cursor = await conn.execute(_CHANGED_SINCE, (after[0], after[1], limit))
             rows = await cursor.fetchall()
         page = []
         for key, value, changed in rows:

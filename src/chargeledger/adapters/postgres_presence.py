@@ -81,7 +81,7 @@ SELECT (SELECT count(*) FROM dead), (SELECT count(*) FROM shown)
 class PostgresPresence:
     """Implements the ``Presence`` port on PostgreSQL, and the node's lease."""
 
-    def __init__(self, database: PostgresDatabase, node_id: str, lease_s: float = 10.0) -> None:
+    def __init__(self, database: PostgresDatabase, node_id: str, lease_s: float) -> None:
         self.node_id = node_id
         self.lease_s = lease_s
         self.database = database

@@ -9,10 +9,12 @@ per node only for what the node did itself (``chargeledger_ocpp_*``).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import OrderedDict
 from datetime import datetime
+from typing import Any
 
 from chargeledger.adapters.metrics import NodeMetrics
 from chargeledger.application.ports import DocumentStore, EventStore, RecordedEvent
@@ -30,6 +32,16 @@ log = logging.getLogger("chargeledger.telemetry")
 
 MAX_TRACKED = 100_000
 """Open commands remembered for their latency; past this the oldest are forgotten."""
+MAX_PAYLOAD_CHARS = 2000
+
+
+def _shown(payload: object) -> str:
+    """A command's body as JSON (enumerations as their values), cut at
+    ``MAX_PAYLOAD_CHARS``: a full local list can hold thousands of entries."""
+    text = json.dumps(payload, default=str, ensure_ascii=False)
+    if len(text) <= MAX_PAYLOAD_CHARS:
+        return text
+    return f"{text[:MAX_PAYLOAD_CHARS]}... [{len(text) - MAX_PAYLOAD_CHARS} more characters]"
 
 
 def _seconds_between(start: str | None, end: str | None) -> float | None:
@@ -58,6 +70,8 @@ class LogTelemetry:
         self._open: OrderedDict[str, tuple[str, str]] = OrderedDict()
         """command id -> (name, requested_at)"""
         self._sessions_open = 0
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        """Labelled metrics by (metric, labels): ``labels()`` locks and checks each call."""
 
     async def run(self) -> None:
         position = await self._store.head_position()
@@ -74,37 +88,35 @@ class LogTelemetry:
                 self.seen(recorded)
             position = batch[-1].position
 
+    def _labelled(self, metric: Any, *values: str) -> Any:
+        key = (id(metric), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
     def seen(self, recorded: RecordedEvent) -> None:
         event = recorded.event
         station = station_id_of(recorded.stream_id)
         metrics = self.metrics
-        if isinstance(event, e.StationBooted):
-            log.info(
-                "station booted: vendor %s, model %s, firmware %s; registration %s",
-                event.vendor,
-                event.model,
-                event.firmware_version or "?",
-                event.registration,
-                extra={"station": station},
-            )
-        elif isinstance(event, e.CommandRequested):
+        if isinstance(event, e.CommandRequested):
             name = name_of(event)
             self._open[event.command_id] = (name, event.requested_at)
             if len(self._open) > MAX_TRACKED:
                 self._open.popitem(last=False)
-            metrics.commands_requested.labels(name).inc()
+            self._labelled(metrics.commands_requested, name).inc()
             if log.isEnabledFor(logging.INFO):  # the payload is built only to be logged
                 log.info(
                     "command %s requested: %s",
                     name,
-                    event.payload(),
+                    _shown(event.payload()),
                     extra={"station": station, "command": event.command_id},
                 )
         elif isinstance(event, e.CommandDispatched):
             name, requested_at = self._open.get(event.command_id, ("unknown", ""))
             waited = _seconds_between(requested_at, event.dispatched_at)
             if waited is not None:
-                metrics.command_latency.labels(name, "dispatch").observe(waited)
+                self._labelled(metrics.command_latency, name, "dispatch").observe(waited)
             log.info(
                 "command %s dispatched (attempt %d) %s after its request",
                 name,
@@ -118,9 +130,9 @@ class LogTelemetry:
             name, requested_at = self._open.pop(command_id, ("unknown", ""))
             ended_at = getattr(event, "answered_at", None) or recorded.metadata.recorded_at
             took = _seconds_between(requested_at, ended_at)
-            metrics.commands.labels(name, status).inc()
+            self._labelled(metrics.commands, name, status).inc()
             if took is not None:
-                metrics.command_latency.labels(name, "terminal").observe(took)
+                self._labelled(metrics.command_latency, name, "terminal").observe(took)
             detail = getattr(event, "detail", "") or ""
             log.info(
                 "command %s %s %s after its request%s",
@@ -132,7 +144,7 @@ class LogTelemetry:
             )
         elif isinstance(event, e.TransactionStarted):
             self._session_count(+1)
-            metrics.sessions.labels("started").inc()
+            self._labelled(metrics.sessions, "started").inc()
             log.info(
                 "session %d started on connector %d (id tag %s, meter %d Wh)",
                 event.transaction_id,
@@ -143,7 +155,7 @@ class LogTelemetry:
             )
         elif isinstance(event, e.TransactionStopped):
             self._session_count(-1)
-            metrics.sessions.labels("stopped").inc()
+            self._labelled(metrics.sessions, "stopped").inc()
             if event.energy_wh is not None:
                 metrics.energy.inc(event.energy_wh)
             log.info(
@@ -157,7 +169,7 @@ class LogTelemetry:
         elif isinstance(event, e.TransactionAbandoned | e.TransactionClosed):
             self._session_count(-1)
             kind = "abandoned" if isinstance(event, e.TransactionAbandoned) else "closed"
-            metrics.sessions.labels(kind).inc()
+            self._labelled(metrics.sessions, kind).inc()
             log.info("session %d %s", event.transaction_id, kind, extra={"station": station})
 
     def _session_count(self, change: int) -> None:

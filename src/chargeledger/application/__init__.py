@@ -1,1 +1,1 @@
-"""Use cases and the ports they need: command bus, dispatcher, projections, queries."""
+"""Use cases and the ports they need: command handler, dispatcher, projections, queries."""

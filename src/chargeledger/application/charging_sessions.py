@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chargeledger.application.command_bus import CommandBus, stream_of
+from chargeledger.application.command_handler import CommandHandler, stream_of
 from chargeledger.application.id_tags import IdTagRegistry
 from chargeledger.application.ports import DocumentStore
 from chargeledger.application.twin_service import TwinService
@@ -78,12 +78,12 @@ def stop_command_id(transaction_id: int) -> str:
 class ChargingSessions:
     def __init__(
         self,
-        bus: CommandBus,
+        handler: CommandHandler,
         documents: DocumentStore,
         id_tags: IdTagRegistry,
         twin: TwinService,
     ) -> None:
-        self._bus = bus
+        self._handler = handler
         self._documents = documents
         self._id_tags = id_tags
         self._twin = twin
@@ -111,7 +111,7 @@ class ChargingSessions:
             id_tag_info=await self._id_tags.authorize(id_tag),
             reservation_id=reservation_id,
         )
-        result = await self._bus.execute(station_id, command)
+        result = await self._handler.execute(station_id, command)
         for event in result.events:
             if isinstance(event, e.TransactionStarted):
                 info = IdTagInfo(event.id_tag_status, event.id_tag_expiry)
@@ -148,7 +148,7 @@ class ChargingSessions:
             last_reading=meters.get("last") if meters else None,
         )
         try:
-            result = await self._bus.execute(station_id, command)
+            result = await self._handler.execute(station_id, command)
         except DomainError as refusal:  # unknown transaction: answer, so it stops re-sending
             log.warning("StopTransaction from %s not recorded: %s", station_id, refusal.detail)
             return info
@@ -182,7 +182,7 @@ class ChargingSessions:
         )
         if reading is None and event.event_type == TransactionEventType.ENDED:
             command = await self._with_last_reading(station_id, command)
-        result = await self._bus.execute(station_id, command)
+        result = await self._handler.execute(station_id, command)
         track = result.state.station_transactions.get(event.station_transaction_id)
         transaction_id = None if track is None else track.transaction_id
         if transaction_id is not None and event.meter_value:
@@ -195,7 +195,7 @@ class ChargingSessions:
         self, station_id: str, command: c.RecordTransactionEvent
     ) -> c.RecordTransactionEvent:
         """An Ended without a reading ends at the last one the station sent, if any."""
-        state, _ = await self._bus.load(stream_of(station_id))
+        state, _ = await self._handler.load(stream_of(station_id))
         track = state.station_transactions.get(command.station_transaction_id)
         meters = (
             None if track is None else await self._twin.meters(station_id, track.transaction_id)
@@ -215,4 +215,4 @@ class ChargingSessions:
             reason=reason,
             closed_at=closed_at,
         )
-        return (await self._bus.execute(station_id, command)).position
+        return (await self._handler.execute(station_id, command)).position

@@ -1,9 +1,9 @@
 """A command's way through its stream's flight: the job queued with its caller's
 future, the decision taken on it, and the result (or error) that caller is settled with.
 
-Kept apart from the bus (``command_bus``), which runs the flights (deciding, appending,
+Kept apart from the handler (``command_handler``), which runs the flights (deciding, appending,
 chaining, retrying conflicts): these are the values passed between those steps, and
-``CommandResult`` is what every caller of the bus is given back.
+``CommandResult`` is what every caller of the handler is given back.
 """
 
 from __future__ import annotations

@@ -1,21 +1,25 @@
 """What an operator command needs beyond its body, looked up before deciding, so
-that the decision stays a pure function of the command:
+that the decision stays a pure function of the command. Each operation's spec says
+what it needs (``Operation.profile_field``, ``Operation.lookups``); here is how each
+``Lookup`` is looked up:
 
-- a charging profile named by ``charging_profile_id`` (set-charging-profile,
-  remote-start) comes from the stored profiles, and rides on the command whole
+- a charging profile named by ``charging_profile_id`` (an operation with a
+  ``profile_field``) comes from the stored profiles, and rides on the command whole
   (set-charging-profile's ``transaction_id`` applies a stored TxProfile to a session);
-- a reservation gets its reservation id from a sequence (unique across the system);
-- a local-list update gets the id-tag registry, each tag with the verdict it has now
-  (or the entries given, or those of a named list of the CSMS);
-- a configuration change gets what the station reported of its keys;
-- a remote stop gets what the CSMS recorded of its transaction (where it ran, how
-  it ended), or nothing for an id it has never heard of.
+- ``ID_TAG_STATUS``: the registry's verdict on the id tag (or none for a tag it does
+  not hold);
+- ``RESERVATION_ID``: a reservation id from a sequence (unique across the system);
+- ``LOCAL_LIST``: the id-tag registry, each tag with the verdict it has now (or the
+  entries given, or those of a named list of the CSMS);
+- ``CONFIGURATION``: what the station reported of its keys;
+- ``RECORDED_TRANSACTION``: what the CSMS recorded of the transaction (where it ran,
+  how it ended), or nothing for an id it has never heard of.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,20 +28,14 @@ from chargeledger.application.holdings_projection import CONFIGURATION
 from chargeledger.application.id_tags import IdTagRegistry, record_of
 from chargeledger.application.local_lists import NamedLocalLists, as_sent
 from chargeledger.application.ports import Clock, DocumentStore
-from chargeledger.application.read_model_documents import TRANSACTIONS, transaction_key
+from chargeledger.application.read_model_documents import read_transaction, transaction_key
 from chargeledger.domain.commands import RecordedTransaction
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
 from chargeledger.domain.errors import TransactionNotFoundError
 from chargeledger.domain.events import IdTagInfoEntry
 from chargeledger.domain.id_tags import INVALID, authorize
-from chargeledger.domain.operations import (
-    CHANGE_CONFIGURATION,
-    OPERATIONS,
-    REMOTE_START,
-    REMOTE_STOP,
-    RESERVE_NOW,
-    SEND_LOCAL_LIST,
-)
+from chargeledger.domain.operations import OPERATIONS
+from chargeledger.domain.operations.spec import Lookup
 
 
 @dataclass(frozen=True)
@@ -57,6 +55,9 @@ def _number(value: object) -> float | None:
 RESERVATION_IDS = "reservation_id"
 """The sequence reservation ids come from."""
 
+Completed = dict[str, Any]
+"""A command's arguments, being completed with what was looked up."""
+
 
 class OperationInputs:
     def __init__(
@@ -75,44 +76,51 @@ class OperationInputs:
         self._id_tags = id_tags
         self._clock = clock
 
-    async def complete(
-        self, station_id: str, name: str, arguments: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """The command's arguments with what it needs looked up."""
+    async def complete(self, station_id: str, name: str, arguments: Mapping[str, Any]) -> Completed:
+        """The command's arguments with what its operation needs looked up."""
+        operation = OPERATIONS[name]
         completed = dict(arguments)
-        profile_field = OPERATIONS[name].profile_field
-        if name == REMOTE_START.name:
-            completed["id_tag_status"] = await self.id_tag_status(arguments["id_tag"])
-        if profile_field is not None:
-            profile_id = completed.pop("charging_profile_id", None)
-            transaction_id = completed.pop("transaction_id", None)
-            if profile_id is not None:
-                profile = await self._profiles.profile(profile_id)
-                if transaction_id is not None:
-                    profile["transaction_id"] = transaction_id
-                    if completed.get("connector_id") is None:
-                        completed["connector_id"] = await self._connector_of(
-                            station_id, transaction_id
-                        )
-                completed[profile_field] = profile
-        elif name == RESERVE_NOW.name:
-            completed["reservation_id"] = await self._documents.next_in_sequence(RESERVATION_IDS)
-        elif name == SEND_LOCAL_LIST.name:
-            given, list_name = completed.pop("entries", None), completed.pop("list_name", None)
-            if given is not None:
-                completed["registry"], completed["entries"] = {}, as_sent(given)
-            elif list_name is not None and self._local_lists is not None:
-                completed["registry"] = {}
-                completed["entries"] = await self._local_lists.entries(list_name)
-            else:
-                completed["registry"] = await self.registry_as_sent()
-        elif name == CHANGE_CONFIGURATION.name:
-            completed["configuration"] = await self.configuration(station_id)
-        elif name == REMOTE_STOP.name:
-            completed["recorded"] = await self.recorded_transaction(
-                station_id, arguments["transaction_id"]
-            )
+        for lookup in operation.lookups:
+            await LOOKUPS[lookup](self, station_id, completed)
+        if operation.profile_field is not None:
+            await self._add_profile(station_id, completed, operation.profile_field)
         return completed
+
+    async def _add_profile(self, station_id: str, completed: Completed, field: str) -> None:
+        profile_id = completed.pop("charging_profile_id", None)
+        transaction_id = completed.pop("transaction_id", None)
+        if profile_id is None:
+            return
+        profile = await self._profiles.profile(profile_id)
+        if transaction_id is not None:
+            profile["transaction_id"] = transaction_id
+            if completed.get("connector_id") is None:
+                completed["connector_id"] = await self._connector_of(station_id, transaction_id)
+        completed[field] = profile
+
+    async def _add_id_tag_status(self, station_id: str, completed: Completed) -> None:
+        completed["id_tag_status"] = await self.id_tag_status(completed["id_tag"])
+
+    async def _add_reservation_id(self, station_id: str, completed: Completed) -> None:
+        completed["reservation_id"] = await self._documents.next_in_sequence(RESERVATION_IDS)
+
+    async def _add_local_list(self, station_id: str, completed: Completed) -> None:
+        given, list_name = completed.pop("entries", None), completed.pop("list_name", None)
+        if given is not None:
+            completed["registry"], completed["entries"] = {}, as_sent(given)
+        elif list_name is not None and self._local_lists is not None:
+            completed["registry"] = {}
+            completed["entries"] = await self._local_lists.entries(list_name)
+        else:
+            completed["registry"] = await self.registry_as_sent()
+
+    async def _add_configuration(self, station_id: str, completed: Completed) -> None:
+        completed["configuration"] = await self.configuration(station_id)
+
+    async def _add_recorded_transaction(self, station_id: str, completed: Completed) -> None:
+        completed["recorded"] = await self.recorded_transaction(
+            station_id, completed["transaction_id"]
+        )
 
     async def recorded_transaction(
         self, station_id: str, transaction_id: int
@@ -120,7 +128,7 @@ class OperationInputs:
         """What the transactions view holds of the id. It may trail the log: the
         decision trusts the station's own log first, and a stale record only sends a
         command the station then refuses."""
-        doc = await self._documents.get(TRANSACTIONS, transaction_key(transaction_id))
+        doc = await read_transaction(self._documents, transaction_key(transaction_id))
         if doc is None:
             return None
         status = str(doc.get("status", "open"))
@@ -140,7 +148,7 @@ class OperationInputs:
     async def _connector_of(self, station_id: str, transaction_id: int) -> int:
         """The connector a session of the station runs on; the decision refuses a
         TxProfile for a session that is not open there."""
-        doc = await self._documents.get(TRANSACTIONS, transaction_key(transaction_id))
+        doc = await read_transaction(self._documents, transaction_key(transaction_id))
         if doc is None or doc.get("station_id") != station_id:
             raise TransactionNotFoundError(
                 f"no transaction {transaction_id} on station {station_id}; "
@@ -193,3 +201,13 @@ class OperationInputs:
         if await self._id_tags.get(id_tag) is None:
             return INVALID if self._refuse_unknown_tags else None
         return (await self._id_tags.authorize(id_tag)).status
+
+
+LOOKUPS: Mapping[Lookup, Callable[[OperationInputs, str, Completed], Awaitable[None]]] = {
+    Lookup.ID_TAG_STATUS: OperationInputs._add_id_tag_status,
+    Lookup.RESERVATION_ID: OperationInputs._add_reservation_id,
+    Lookup.LOCAL_LIST: OperationInputs._add_local_list,
+    Lookup.CONFIGURATION: OperationInputs._add_configuration,
+    Lookup.RECORDED_TRANSACTION: OperationInputs._add_recorded_transaction,
+}
+"""How each ``Lookup`` an operation's spec names adds to the command's arguments."""

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import Any
 
-from chargeledger.application.command_bus import CommandBus, RetriesExhaustedError
+from chargeledger.application.command_handler import CommandHandler, RetriesExhaustedError
 from chargeledger.application.outgoing_commands import OutgoingCommand
 from chargeledger.application.ports import (
     CallNotSentError,
@@ -37,12 +37,12 @@ class OutcomeRecorder:
 
     def __init__(
         self,
-        bus: CommandBus,
+        handler: CommandHandler,
         clock: Clock,
         store_failures: tuple[type[Exception], ...] = (),
         patience_s: float = 120.0,
     ) -> None:
-        self._bus = bus
+        self._handler = handler
         self._clock = clock
         self._store_failures = store_failures
         """What the store raises while its disk or database is away (an outage)."""
@@ -82,7 +82,7 @@ class OutcomeRecorder:
         """A dispatch in doubt ends by what the station did since it was requested:
         accepted when its effect is seen, otherwise failed as not observed."""
         command_id = command.command_id
-        history = await self._bus.history(station_id)
+        history = await self._handler.history(station_id)
         since = [r for r in history if r.position > command.position]
         evidence = observed_effect(command.name, command.payload, since, twin.get(station_id))
         if evidence is not None:
@@ -126,7 +126,7 @@ class OutcomeRecorder:
         busy = outage = 0
         while True:
             try:
-                await self._bus.execute(
+                await self._handler.execute(
                     station_id, record, correlation_id=command_id, causation_id=command_id
                 )
                 if outage:

@@ -26,8 +26,9 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from chargeledger import log_context
 from chargeledger.application import faults
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.dispatch_outcomes import OutcomeRecorder
 from chargeledger.application.outgoing_commands import OutgoingCommand
 from chargeledger.application.ports import (
@@ -68,22 +69,22 @@ class _StationQueue:
 class Dispatcher:
     def __init__(
         self,
-        bus: CommandBus,
+        handler: CommandHandler,
         documents: DocumentStore,
         clock: Clock,
         twin: TwinService,
         protocol: StationProtocol,
-        protocols: Mapping[str, StationProtocol] | None = None,
-        reconcile_grace_s: float = 10.0,
+        reconcile_grace_s: float,
         expiry_check_s: float = 1.0,
         response_timeout_s: float = RESPONSE_TIMEOUT_S,
         held_elsewhere: Callable[[str], Awaitable[bool]] | None = None,
         may_send: Callable[[], bool] | None = None,
         store_failures: tuple[type[Exception], ...] = (),
         outcome_patience_s: float = 120.0,
+        protocols: Mapping[str, StationProtocol] | None = None,
     ) -> None:
-        self._outcomes = OutcomeRecorder(bus, clock, store_failures, outcome_patience_s)
-        self._bus = bus
+        self._outcomes = OutcomeRecorder(handler, clock, store_failures, outcome_patience_s)
+        self._handler = handler
         self._documents = documents
         self._clock = clock
         self._twin = twin
@@ -110,11 +111,11 @@ class Dispatcher:
         """Commands this node is sending right now, awaiting the station's answer."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._taken_locally: OrderedDict[str, None] = OrderedDict()
-        """Requests this node's bus handed over at their commit (``take_recorded``), or
+        """Requests this node's handler handed over at their commit (``take_recorded``), or
         another node routed here (``take_routed``), which the log follower then passes
         over; bounded, oldest forgotten first."""
         self._route: Callable[[OutgoingCommand], None] | None = None
-        bus.on_recorded(self.take_recorded)
+        handler.on_recorded(self.take_recorded)
 
     def take_recorded(self, recorded: list[RecordedEvent]) -> None:
         """A request committed by this node for a station linked here is queued at once,
@@ -273,7 +274,7 @@ class Dispatcher:
         if not self._spoken(link).speaks(command.name):  # asked while it spoke another
             await self._outcomes.record_unspoken(link.station_id, command_id, command.name)
             return
-        dispatched = await self._bus.execute(
+        dispatched = await self._handler.execute(
             link.station_id,
             MarkDispatched(
                 command_id=f"{command_id}/dispatch/{attempt}",
@@ -304,8 +305,11 @@ class Dispatcher:
             return
         self._in_flight.add(command_id)
         try:
+            # The CALL's log lines name the command (only around the call: a task started
+            # inside would carry it for good).
             spoken = self._spoken(link)
-            answer = await link.call(*spoken.call(command.name, command.payload, command_id))
+            with log_context.bound(command=command_id):
+                answer = await link.call(*spoken.call(command.name, command.payload, command_id))
         except StationOfflineError:
             # The connection went before the CALL left: the station cannot have acted,
             # so the next connection gets it as a new attempt, not as a doubt.
@@ -339,7 +343,7 @@ class Dispatcher:
                 return
             # Ask the station to tell us where it stands, then give it time to report
             # what it did while we could not hear it (queued StartTransactions etc.).
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception), log_context.bound(command=command_id):
                 await link.call(*self._spoken(link).status_request())
             await asyncio.sleep(self._reconcile_grace_s)
             await self._outcomes.record_verdict(link.station_id, command, self._twin)

@@ -6,7 +6,7 @@ import itertools
 from datetime import datetime
 from typing import Any
 
-from chargeledger.application.command_bus import stream_of
+from chargeledger.application.command_handler import stream_of
 from chargeledger.application.ports import EventStore
 from chargeledger.domain.station import fold
 

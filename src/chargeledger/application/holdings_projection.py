@@ -15,9 +15,14 @@ with the batch's commands):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from chargeledger.application.ports import DocumentStore, DocumentWrite, RecordedEvent
+from chargeledger.application.read_model_shapes import (
+    CommandDoc,
+    LiveReservationDoc,
+    ReservationDoc,
+)
 from chargeledger.domain import events as e
 from chargeledger.domain import operations as o
 from chargeledger.domain.enums import LIVE_RESERVATION_STATUSES, ReservationStatus
@@ -53,8 +58,10 @@ class _Batch:
             self.docs[(model, key)] = await self._documents.get(model, key)
         return self.docs[(model, key)]
 
-    def put(self, model: str, key: str, doc: Doc | None, tag: str | None = None) -> None:
-        self.docs[(model, key)] = doc
+    def put(
+        self, model: str, key: str, doc: Mapping[str, Any] | None, tag: str | None = None
+    ) -> None:
+        self.docs[(model, key)] = None if doc is None else cast(Doc, doc)
         self.tags[(model, key)] = tag
 
     def writes(self) -> list[DocumentWrite]:
@@ -78,7 +85,7 @@ class OperationsProjection:
         self._documents = documents
 
     async def writes_for(
-        self, batch: Sequence[RecordedEvent], commands: Mapping[str, Doc]
+        self, batch: Sequence[RecordedEvent], commands: Mapping[str, CommandDoc]
     ) -> list[DocumentWrite]:
         """The read-model changes of ``batch``; ``commands``: its command views."""
         touched = _Batch(self._documents)
@@ -104,7 +111,7 @@ async def _reservation(touched: _Batch, recorded: RecordedEvent) -> None:
     event = recorded.event
     key = reservation_key(getattr(event, "reservation_id"))  # noqa: B009
     station_id = station_of(recorded)
-    doc = await touched.get(RESERVATIONS, key)
+    doc = cast("ReservationDoc | None", await touched.get(RESERVATIONS, key))
     if isinstance(event, e.ReserveNowRequested) and not (event.replaces and doc):
         doc = {
             "reservation_id": event.reservation_id,
@@ -144,10 +151,13 @@ async def _reservation(touched: _Batch, recorded: RecordedEvent) -> None:
         }
     doc["position"] = recorded.position
     touched.put(RESERVATIONS, key, doc, station_id)
-    live = None
+    live: LiveReservationDoc | None = None
     if doc["status"] in LIVE_RESERVATION_STATUSES:
-        live = {"station_id": station_id, "reservation_id": doc["reservation_id"]}
-        live["expiry_date"] = doc["expiry_date"]
+        live = {
+            "station_id": station_id,
+            "reservation_id": doc["reservation_id"],
+            "expiry_date": doc["expiry_date"],
+        }
     touched.put(LIVE_RESERVATIONS, key, live)
 
 
@@ -204,7 +214,7 @@ async def _reported_version(
 async def _answered(
     touched: _Batch,
     recorded: RecordedEvent,
-    command: Mapping[str, Any],
+    command: CommandDoc,
     event: e.CommandAccepted | e.CommandRejected,
 ) -> None:
     accepted = isinstance(event, e.CommandAccepted)

@@ -7,7 +7,9 @@ station's event history."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, cast
 
 from chargeledger.application.charging_profile_library import (
     CHARGING_PROFILES,
@@ -22,32 +24,38 @@ from chargeledger.application.holdings_projection import (
 )
 from chargeledger.application.paging import Page, scan
 from chargeledger.application.ports import DocumentStore, RecordedEvent
+from chargeledger.application.read_model_shapes import (
+    ConfigurationView,
+    ConnectorMeters,
+    ReportsView,
+    ReservationDoc,
+    ReservationView,
+    StationExtras,
+)
 from chargeledger.application.twin_service import TwinService
-from chargeledger.domain.station_reports import NO_REPORTS, to_doc
+from chargeledger.domain.station_reports import NO_REPORTS, statuses_at, to_doc
 from chargeledger.domain.twin import StationTwin
 
-RESERVATION_VIEW_FIELDS = (
-    "reservation_id",
-    "station_id",
-    "connector_id",
-    "id_tag",
-    "parent_id_tag",
-    "expiry_date",
-    "status",
-    "command_id",
-    "changing_by",
-    "transaction_id",
-    "detail",
-    "position",
-)
 
-
-def reservation_view(doc: dict[str, Any]) -> dict[str, Any]:
+def reservation_view(doc: ReservationDoc) -> ReservationView:
     """``status``: requested, active, then rejected, failed, cancelled, used or expired."""
-    return {name: doc.get(name) for name in RESERVATION_VIEW_FIELDS}
+    return {
+        "reservation_id": doc.get("reservation_id"),
+        "station_id": doc.get("station_id"),
+        "connector_id": doc.get("connector_id"),
+        "id_tag": doc.get("id_tag"),
+        "parent_id_tag": doc.get("parent_id_tag"),
+        "expiry_date": doc.get("expiry_date"),
+        "status": doc.get("status"),
+        "command_id": doc.get("command_id"),
+        "changing_by": doc.get("changing_by"),
+        "transaction_id": doc.get("transaction_id"),
+        "detail": doc.get("detail"),
+        "position": doc.get("position"),
+    }
 
 
-def configuration_view(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+def configuration_view(doc: Mapping[str, Any] | None) -> ConfigurationView | None:
     if doc is None:
         return None
     keys = [{"key": key, **entry} for key, entry in sorted(doc["keys"].items())]
@@ -76,12 +84,12 @@ def event_view(recorded: RecordedEvent) -> dict[str, Any]:
     }
 
 
-def reports_view(twin: StationTwin | None) -> dict[str, Any]:
+def reports_view(twin: StationTwin | None) -> ReportsView:
     """What the station reported beyond status and heartbeats, newest last."""
     reports = twin.reports if twin else NO_REPORTS
     shown = to_doc(reports)
     # "firmware" is the version the station booted with (CONTRACT.md); its updates:
-    return {
+    view: ReportsView = {
         "firmware_update": {
             "status": twin.firmware_status if twin else None,
             "history": shown["firmware"],
@@ -92,9 +100,13 @@ def reports_view(twin: StationTwin | None) -> dict[str, Any]:
         },
         "data_transfers": shown["data_transfers"],
         "authorizations": shown["authorizations"],
-        **({"device_model": shown["device_model"]} if "device_model" in shown else {}),
-        **({"notices": shown["notices"]} if "notices" in shown else {}),
+        "status_history": shown["statuses"],
     }
+    if "device_model" in shown:  # OCPP 2.0.1 stations
+        view["device_model"] = shown["device_model"]
+    if "notices" in shown:
+        view["notices"] = shown["notices"]
+    return view
 
 
 class OperationViews:
@@ -110,16 +122,17 @@ class OperationViews:
 
     async def reservations(
         self, limit: int, after: str | None = None, station_id: str | None = None
-    ) -> Page:
+    ) -> Page[ReservationView]:
         """Reservations in id order, of one station when given."""
         found = await scan(self._documents, RESERVATIONS, limit=limit, tag=station_id, after=after)
-        return Page([reservation_view(doc) for doc in found.items], found.next_after)
+        views = [reservation_view(cast(ReservationDoc, doc)) for doc in found.items]
+        return Page(views, found.next_after)
 
-    async def reservation(self, reservation_id: int) -> dict[str, Any] | None:
+    async def reservation(self, reservation_id: int) -> ReservationView | None:
         doc = await self._documents.get(RESERVATIONS, reservation_key(reservation_id))
-        return None if doc is None else reservation_view(doc)
+        return None if doc is None else reservation_view(cast(ReservationDoc, doc))
 
-    async def station_extras(self, station_id: str) -> dict[str, Any]:
+    async def station_extras(self, station_id: str) -> StationExtras:
         """What the station view shows beside CONTRACT.md's fields."""
         configuration = await self._documents.get(CONFIGURATION, station_id)
         local_list = await self._documents.get(LOCAL_LISTS, station_id)
@@ -137,11 +150,11 @@ class OperationViews:
 
     async def _outside_transactions(
         self, station_id: str, twin: StationTwin | None
-    ) -> list[dict[str, Any]]:
+    ) -> list[ConnectorMeters]:
         """Per connector, the readings sent outside a transaction: count and last."""
         if twin is None:
             return []
-        shown = []
+        shown: list[ConnectorMeters] = []
         for connector_id in twin.connectors:
             meters = await self._twin.connector_meters(station_id, connector_id)
             if meters is not None:
@@ -150,7 +163,13 @@ class OperationViews:
                 )
         return shown
 
-    async def stored_profiles(self, limit: int, after: str | None = None) -> Page:
+    def connectors_as_of(self, station_id: str, at: datetime) -> dict[str, Any]:
+        """The connector statuses the station had reported by ``at``, as far back as
+        its twin keeps their changes (telemetry: not in the log)."""
+        twin = self._twin.get(station_id)
+        return statuses_at(twin.reports if twin else NO_REPORTS, at)
+
+    async def stored_profiles(self, limit: int, after: str | None = None) -> Page[dict[str, Any]]:
         found = await scan(self._documents, CHARGING_PROFILES, limit=limit, after=after)
         return Page([stored_profile_view(doc) for doc in found.items], found.next_after)
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from chargeledger.application.ports import Clock, DocumentStore, DocumentWrite
+from chargeledger.application.read_model_shapes import IdTagDoc
 from chargeledger.domain.enums import AuthorizationStatus
 from chargeledger.domain.id_tags import STORED_STATUSES, IdTagInfo, IdTagRecord, authorize
 from chargeledger.domain.timestamps import instant, iso_z
@@ -66,14 +67,12 @@ class IdTagRegistry:
         self._documents = documents
         self._clock = clock
 
-    async def put(
-        self, id_tag: str, status: str, expiry: str | datetime | None = None
-    ) -> dict[str, Any]:
+    async def put(self, id_tag: str, status: str, expiry: str | datetime | None = None) -> IdTagDoc:
         """Add or replace a tag; the stored document."""
         check_id_tag(id_tag)
         if status not in STORED_STATUSES:
             raise InvalidIdTagError(f"status {status!r} is not one of {', '.join(STORED_STATUSES)}")
-        doc = {
+        doc: IdTagDoc = {
             "id_tag": id_tag,
             "status": status,
             "expiry": normalise_expiry(expiry),
@@ -89,11 +88,11 @@ class IdTagRegistry:
         await self._documents.write([DocumentWrite(ID_TAGS, id_tag, None)])
         return True
 
-    async def get(self, id_tag: str) -> dict[str, Any] | None:
-        return await self._documents.get(ID_TAGS, id_tag)
+    async def get(self, id_tag: str) -> IdTagDoc | None:
+        return cast("IdTagDoc | None", await self._documents.get(ID_TAGS, id_tag))
 
-    async def list(self) -> list[dict[str, Any]]:
-        return await self._documents.list(ID_TAGS)
+    async def list(self) -> list[IdTagDoc]:
+        return cast("list[IdTagDoc]", await self._documents.list(ID_TAGS))
 
     async def authorize(self, id_tag: str) -> IdTagInfo:
         """The verdict on ``id_tag`` now."""

@@ -16,12 +16,13 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
-from chargeledger.application.command_bus import CommandBus
 from chargeledger.application.command_flights import CommandResult
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.command_inputs import OperationInputs
 from chargeledger.application.ports import Clock, DocumentStore, StationProtocol
 from chargeledger.application.queries import command_view
-from chargeledger.application.read_model_documents import COMMANDS
+from chargeledger.application.read_model_documents import read_command
+from chargeledger.application.read_model_shapes import CommandView
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.enums import CommandStatus
 from chargeledger.domain.errors import (
@@ -70,7 +71,7 @@ def snapshot_of(
 class OperatorCommands:
     def __init__(
         self,
-        bus: CommandBus,
+        handler: CommandHandler,
         documents: DocumentStore,
         clock: Clock,
         default_ttl_s: float,
@@ -82,7 +83,7 @@ class OperatorCommands:
         self._connection_timeout_s = connection_timeout_s
         self._protocols = dict(protocols or {})
         """By the version a station last spoke: what it can be told (1.6 if unknown)."""
-        self._bus = bus
+        self._handler = handler
         self._documents = documents
         self._clock = clock
         self._default_ttl_s = default_ttl_s
@@ -96,9 +97,9 @@ class OperatorCommands:
         name: str,
         arguments: Arguments,
         ttl_s: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> CommandView:
         """Decide the named command; its view (or the view of the open request it repeats)."""
-        earlier = await self._documents.get(COMMANDS, command_id)
+        earlier = await read_command(self._documents, command_id)
         if earlier is not None and earlier["station_id"] != station_id:
             raise IdempotencyKeyInUseError(
                 f"command id {command_id!r} already names a command of station "
@@ -120,7 +121,7 @@ class OperatorCommands:
         said = fingerprint(name, arguments, ttl_s)
         arguments = await self._inputs.complete(station_id, name, arguments)
         command = OPERATIONS[name].command_of(arguments, common)
-        result = await self._bus.execute(station_id, command, fingerprint=said)
+        result = await self._handler.execute(station_id, command, fingerprint=said)
         view = await self._view(station_id, result.same_as or command_id, name, result)
         if view["command_id"] != command_id:
             view["requested_as"] = command_id  # merged into the open request it repeated
@@ -141,11 +142,11 @@ class OperatorCommands:
 
     async def _view(
         self, station_id: str, command_id: str, name: str, result: CommandResult
-    ) -> dict[str, Any]:
-        doc = await self._documents.get(COMMANDS, command_id)
+    ) -> CommandView:
+        doc = await read_command(self._documents, command_id)
         if doc is not None and doc["station_id"] == station_id:
             return command_view(doc)
-        return command_view(
+        view = command_view(
             {
                 "command_id": command_id,
                 "station_id": station_id,
@@ -155,12 +156,18 @@ class OperatorCommands:
                 "result": None,
                 "attempts": 0,
                 "merged_keys": [],
-                "position": result.position,
             }
         )
+        view["position"] = result.position
+        return view
+
+
+_FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+"""``json.dumps`` with these arguments, made once: the digests are stored, so the text
+must never change, but building an encoder per request cost more than encoding."""
 
 
 def fingerprint(name: str, arguments: Arguments, ttl_s: float | None) -> str:
     """What a request says, as a digest kept with its Idempotency-Key."""
-    body = json.dumps([name, arguments, ttl_s], sort_keys=True, separators=(",", ":"))
+    body = _FINGERPRINT_JSON.encode([name, arguments, ttl_s])
     return hashlib.sha256(body.encode()).hexdigest()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from chargeledger.application.ports import DocumentStore
 
@@ -26,12 +26,15 @@ def page_size(limit: int | None) -> int:
     return max(1, min(MAX_PAGE_SIZE, limit))
 
 
+Item = TypeVar("Item")
+
+
 @dataclass(frozen=True)
-class Page:
+class Page(Generic[Item]):
     """``items`` in order; ``next_after``: the key the next page starts after, or
     ``None`` when this page is the last."""
 
-    items: list[dict[str, Any]] = field(default_factory=list)
+    items: list[Item] = field(default_factory=list)
     next_after: str | None = None
 
 
@@ -44,7 +47,7 @@ async def scan(
     after: str | None = None,
     descending: bool = False,
     keep: Callable[[dict[str, Any]], bool] | None = None,
-) -> Page:
+) -> Page[dict[str, Any]]:
     """One page of a model's documents that ``keep`` keeps (all when ``None``)."""
     if keep is None:
         rows = await documents.page(

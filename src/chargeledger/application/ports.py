@@ -173,7 +173,7 @@ class CommandAppend:
 class ChainedAppends(Protocol):
     """Optional store capability: several commands' appends to one stream in one commit.
 
-    The command bus decides a stream's queued commands one after another on the
+    The command handler decides a stream's queued commands one after another on the
     state each leaves, then records them together; a store without this capability
     gets them one append at a time.
     """
@@ -262,7 +262,8 @@ NO_CHANGE_READ: Final[ChangeCursor] = (0, "")
 @runtime_checkable
 class ChangedDocuments(Protocol):
     """Optional store capability: the documents of a model written since a cursor, so a
-    node that follows what other nodes write reads only what changed (PostgreSQL)."""
+    node that follows what other nodes write reads only what changed (PostgreSQL, which
+    keeps the change markers for the twins only)."""
 
     async def changed_since(
         self, model: str, after: ChangeCursor, limit: int

@@ -9,7 +9,7 @@ following the log is ``projection_runner``'s.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from chargeledger.application.ports import DocumentStore, DocumentWrite, RecordedEvent
 from chargeledger.application.read_model_documents import (
@@ -22,11 +22,15 @@ from chargeledger.application.read_model_documents import (
     command_doc,
     command_order_doc,
     command_order_key,
+    read_command,
+    read_station,
+    read_transaction,
     station_doc,
     station_id_of,
     transaction_doc,
     transaction_key,
 )
+from chargeledger.application.read_model_shapes import CommandDoc, StationDoc, TransactionDoc
 from chargeledger.domain import events as e
 from chargeledger.domain.enums import OPEN_STATUSES
 
@@ -39,7 +43,7 @@ class SameCommitProjection(Protocol):
     """The read models it writes (rebuilding deletes them first)."""
 
     async def writes_for(
-        self, batch: Sequence[RecordedEvent], commands: Mapping[str, dict[str, Any]]
+        self, batch: Sequence[RecordedEvent], commands: Mapping[str, CommandDoc]
     ) -> list[DocumentWrite]:
         """More read-model changes of ``batch``, given its command views."""
         ...
@@ -61,30 +65,30 @@ class CommandAndStationProjection:
         )
 
     async def writes_for(self, batch: Sequence[RecordedEvent]) -> list[DocumentWrite]:
-        commands: dict[str, dict[str, Any]] = {}
-        stations: dict[str, dict[str, Any]] = {}
-        sessions: dict[str, dict[str, Any]] = {}
+        commands: dict[str, CommandDoc] = {}
+        stations: dict[str, StationDoc] = {}
+        sessions: dict[str, TransactionDoc] = {}
         for recorded in batch:
             command_id = getattr(recorded.event, "command_id", None)
             if isinstance(recorded.event, e.CommandMerged):
                 await self._merged(recorded, recorded.event, commands)
             elif isinstance(command_id, str):
                 key = command_id
-                current = commands.get(key) or await self._documents.get(COMMANDS, key)
+                current = commands.get(key) or await read_command(self._documents, key)
                 if current is not None and current["station_id"] != station_id_of(
                     recorded.stream_id
                 ):
                     # Two stations raced with one Idempotency-Key: the later keeps its
                     # own view under a key no operator id can take, so it still ends.
                     key = f"{station_id_of(recorded.stream_id)}/{command_id}"
-                    current = commands.get(key) or await self._documents.get(COMMANDS, key)
+                    current = commands.get(key) or await read_command(self._documents, key)
                 updated = command_doc(recorded, current)
                 if updated is not None:
                     commands[key] = updated
             transaction_id = getattr(recorded.event, "transaction_id", None)
             if isinstance(recorded.event, e.SESSION_EVENTS) and isinstance(transaction_id, int):
                 key = transaction_key(transaction_id)
-                known_session = sessions.get(key) or await self._documents.get(TRANSACTIONS, key)
+                known_session = sessions.get(key) or await read_transaction(self._documents, key)
                 session = transaction_doc(recorded, known_session)
                 if session is not None:
                     if isinstance(recorded.event, e.TransactionStarted):
@@ -97,7 +101,7 @@ class CommandAndStationProjection:
             elif isinstance(recorded.event, e.ReservationEnded) and isinstance(transaction_id, int):
                 await self._reservation_used(recorded, recorded.event, transaction_id, sessions)
             station_id = station_id_of(recorded.stream_id)
-            known = stations.get(station_id) or await self._documents.get(STATIONS, station_id)
+            known = stations.get(station_id) or await read_station(self._documents, station_id)
             stations[station_id] = station_doc(recorded, known)
         writes = [
             DocumentWrite(COMMANDS, key, doc, OPEN if doc["status"] in OPEN_STATUSES else None)
@@ -123,20 +127,20 @@ class CommandAndStationProjection:
         return writes
 
     async def _remote_start_profile(
-        self, command_id: str | None, commands: dict[str, dict[str, Any]]
+        self, command_id: str | None, commands: dict[str, CommandDoc]
     ) -> int | None:
         """The id of the TxProfile the remote start behind a session carried, if any."""
         if command_id is None:
             return None
-        command = commands.get(command_id) or await self._documents.get(COMMANDS, command_id)
+        command = commands.get(command_id) or await read_command(self._documents, command_id)
         profile = ((command or {}).get("payload") or {}).get("charging_profile")
         return _profile_id(profile)
 
     async def _profile_applied(
         self,
         recorded: RecordedEvent,
-        commands: dict[str, dict[str, Any]],
-        sessions: dict[str, dict[str, Any]],
+        commands: dict[str, CommandDoc],
+        sessions: dict[str, TransactionDoc],
     ) -> None:
         """A TxProfile the station accepted for a running session: the session runs
         under it from now on."""
@@ -148,7 +152,7 @@ class CommandAndStationProjection:
         if not isinstance(transaction_id, int):
             return
         key = transaction_key(transaction_id)
-        session = sessions.get(key) or await self._documents.get(TRANSACTIONS, key)
+        session = sessions.get(key) or await read_transaction(self._documents, key)
         if session is None or session["station_id"] != command["station_id"]:
             return
         sessions[key] = {
@@ -162,12 +166,12 @@ class CommandAndStationProjection:
         recorded: RecordedEvent,
         event: e.ReservationEnded,
         transaction_id: int,
-        sessions: dict[str, dict[str, Any]],
+        sessions: dict[str, TransactionDoc],
     ) -> None:
         """A session that used a reservation by its id tag on its connector (without
         naming it) still names it."""
         key = transaction_key(transaction_id)
-        session = sessions.get(key) or await self._documents.get(TRANSACTIONS, key)
+        session = sessions.get(key) or await read_transaction(self._documents, key)
         if session is None or session.get("reservation_id") is not None:
             return
         sessions[key] = {
@@ -180,12 +184,12 @@ class CommandAndStationProjection:
         self,
         recorded: RecordedEvent,
         event: e.CommandMerged,
-        commands: dict[str, dict[str, Any]],
+        commands: dict[str, CommandDoc],
     ) -> None:
         """The key of a request merged into an open one points at it, and that one lists it."""
         station_id = station_id_of(recorded.stream_id)
         key = event.command_id
-        existing = commands.get(key) or await self._documents.get(COMMANDS, key)
+        existing = commands.get(key) or await read_command(self._documents, key)
         if existing is not None and existing["station_id"] != station_id:
             key = f"{station_id}/{event.command_id}"
         commands[key] = {
@@ -195,8 +199,8 @@ class CommandAndStationProjection:
             "merged_into": event.merged_into,
             "position": recorded.position,
         }
-        target = commands.get(event.merged_into) or await self._documents.get(
-            COMMANDS, event.merged_into
+        target = commands.get(event.merged_into) or await read_command(
+            self._documents, event.merged_into
         )
         if target is not None and target["station_id"] == station_id:
             keys = [*(target.get("merged_keys") or []), event.command_id]

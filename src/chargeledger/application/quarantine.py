@@ -28,6 +28,8 @@ SHAPES: Final[dict[str, dict[str, tuple[type, ...]]]] = {
     "configuration": {"keys": (dict,), "unknown_keys": (list,), "reported_at": _MAYBE_TEXT},
     "station_profiles": {"profiles": (list,)},
     "twin": {"station_id": _TEXT},
+    "command_order": {"key": _TEXT, "name": _MAYBE_TEXT, "status": _MAYBE_TEXT},
+    "named_local_list": {"name": _TEXT, "entries": (list,), "updated_at": _TEXT},
 }
 """What the readers of each read model take for granted of a document: these fields,
 of these types. Models not named here are read defensively where they are used."""
@@ -52,6 +54,13 @@ def check_shape(model: str, doc: dict[str, Any]) -> None:
             raise MisshapenDocumentError(f"{name!r} is {type(value).__name__}")
     if model == "configuration" and not all(isinstance(v, dict) for v in doc["keys"].values()):
         raise MisshapenDocumentError("a configuration key is not an object")
+    if model == "named_local_list" and not all(
+        isinstance(entry, dict)
+        and isinstance(entry.get("id_tag"), str)
+        and isinstance(entry.get("status"), _MAYBE_TEXT)
+        for entry in doc["entries"]
+    ):
+        raise MisshapenDocumentError("a local list entry is not an object with an id_tag")
 
 
 QUARANTINE: Final = "quarantine"

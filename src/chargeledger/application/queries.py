@@ -2,107 +2,116 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from chargeledger.application.command_bus import stream_of
+from chargeledger.application.command_handler import stream_of
 from chargeledger.application.paging import Page, scan
 from chargeledger.application.ports import DocumentStore, EventStore
 from chargeledger.application.read_model_documents import (
     COMMAND_ORDER,
-    COMMANDS,
     STATIONS,
     TRANSACTIONS,
+    read_command,
+    read_station,
+    read_transaction,
     transaction_key,
+)
+from chargeledger.application.read_model_shapes import (
+    CommandDoc,
+    CommandView,
+    JsonObject,
+    StationDoc,
+    StationView,
+    TransactionDoc,
+    TransactionView,
 )
 from chargeledger.application.registry import REGISTRY
 from chargeledger.application.twin_service import TwinService, meter_series
 from chargeledger.domain.enums import ENDED_STATUSES, TransactionStatus
 from chargeledger.domain.twin import StationTwin
 
-COMMAND_VIEW_FIELDS = (
-    "command_id",
-    "station_id",
-    "name",
-    "status",
-    "detail",
-    "result",
-    "error_code",
-    "error_description",
-    "attempts",
-    "requested_at",
-    "dispatched_at",
-    "answered_at",
-    "ended_at",
-    "expires_at",
-    "merged_keys",
-    "position",
-)
-TRANSACTION_VIEW_FIELDS = (
-    "transaction_id",
-    "station_id",
-    "connector_id",
-    "id_tag",
-    "id_tag_status",
-    "status",
-    "meter_start",
-    "started_at",
-    "meter_stop",
-    "stopped_at",
-    "stop_reason",
-    "energy_wh",
-    "anomalies",
-    "energy_anomaly",
-    "last_meter_value",
-    "meter_value_count",
-    "reservation_id",
-    "charging_profile_id",
-    "remote_start_command_id",
-    "abandoned_for",
-    "unconfirmed",
-    "unconfirmed_reason",
-    "close_reason",
-    "position",
-)
 
-
-def command_view(doc: dict[str, Any]) -> dict[str, Any]:
+def command_view(doc: CommandDoc) -> CommandView:
     """``error_code``: the CALLERROR code, ``Timeout``, ``Expired``, ``InDoubt``, ``NotSent``
     (``None`` unless it ended so); ``attempts``: how often it was sent; ``merged_keys``:
     the Idempotency-Keys of the requests that repeated it while it was open."""
-    view = {name: doc.get(name) for name in COMMAND_VIEW_FIELDS}
-    view["attempts"] = doc.get("attempts", doc.get("attempt", 0))
-    view["merged_keys"] = list(doc.get("merged_keys") or [])
-    if view["ended_at"] is None and doc.get("status") in ENDED_STATUSES:
-        view["ended_at"] = doc.get("answered_at")  # projected before ended_at was kept
-    return view
+    ended_at = doc.get("ended_at")
+    if ended_at is None and doc.get("status") in ENDED_STATUSES:
+        ended_at = doc.get("answered_at")  # projected before ended_at was kept
+    return {
+        "command_id": doc.get("command_id"),
+        "station_id": doc.get("station_id"),
+        "name": doc.get("name"),
+        "status": doc.get("status"),
+        "detail": doc.get("detail"),
+        "result": doc.get("result"),
+        "error_code": doc.get("error_code"),
+        "error_description": doc.get("error_description"),
+        "attempts": doc.get("attempts", doc.get("attempt", 0)),
+        "requested_at": doc.get("requested_at"),
+        "dispatched_at": doc.get("dispatched_at"),
+        "answered_at": doc.get("answered_at"),
+        "ended_at": ended_at,
+        "expires_at": doc.get("expires_at"),
+        "merged_keys": list(doc.get("merged_keys") or []),
+        "position": doc.get("position"),
+    }
 
 
-def transaction_view(doc: dict[str, Any]) -> dict[str, Any]:
+def transaction_view(doc: TransactionDoc) -> TransactionView:
     """A charging session: ``status`` is open, stopped, abandoned (the station started
     another session on the connector without stopping this one) or closed (by an
     operator, ``close_reason``). An open session the station lost track of (it rebooted
     and reports the connector free) is ``unconfirmed``, still waiting for its stop.
     ``anomalies``: what was implausible about it (a meter that went down)."""
-    view = {name: doc.get(name) for name in TRANSACTION_VIEW_FIELDS}
-    if doc.get("station_transaction_id") is not None:  # OCPP 2.0.1's own id
+    status, unconfirmed = doc.get("status"), bool(doc.get("unconfirmed"))
+    if status == "unconfirmed":  # as projected before it counted as open
+        status, unconfirmed = TransactionStatus.OPEN, True
+    anomaly = doc.get("energy_anomaly")
+    view: TransactionView = {
+        "transaction_id": doc["transaction_id"],
+        "station_id": doc["station_id"],
+        "connector_id": doc.get("connector_id"),
+        "id_tag": doc.get("id_tag"),
+        "id_tag_status": doc.get("id_tag_status"),
+        "status": status,
+        "meter_start": doc.get("meter_start"),
+        "started_at": doc.get("started_at"),
+        "meter_stop": doc.get("meter_stop"),
+        "stopped_at": doc.get("stopped_at"),
+        "stop_reason": doc.get("stop_reason"),
+        "energy_wh": doc.get("energy_wh"),
+        "anomalies": [anomaly] if anomaly else [],
+        "energy_anomaly": anomaly,
+        "last_meter_value": doc.get("last_meter_value"),
+        "meter_value_count": doc.get("meter_value_count"),
+        "reservation_id": doc.get("reservation_id"),
+        "charging_profile_id": doc.get("charging_profile_id"),
+        "remote_start_command_id": doc.get("remote_start_command_id"),
+        "abandoned_for": doc.get("abandoned_for"),
+        "unconfirmed": unconfirmed,
+        "unconfirmed_reason": doc.get("unconfirmed_reason"),
+        "close_reason": doc.get("close_reason"),
+        "position": doc.get("position"),
+    }
+    if "station_transaction_id" in doc:  # OCPP 2.0.1's own id
         view["station_transaction_id"] = doc["station_transaction_id"]
-    if doc.get("status") == "unconfirmed":  # as projected before it counted as open
-        view["status"], view["unconfirmed"] = TransactionStatus.OPEN, True
-    view["unconfirmed"] = bool(view["unconfirmed"])
-    view["anomalies"] = [doc["energy_anomaly"]] if doc.get("energy_anomaly") else []
     return view
+
+
+_NEVER_BOOTED: StationDoc = {"id": ""}
 
 
 def station_view(
     station_id: str,
     twin: StationTwin | None,
-    business: dict[str, Any] | None,
+    business: StationDoc | None,
     last_message_at: str | None = None,
-) -> dict[str, Any]:
+) -> StationView:
     """As CONTRACT.md: the identity is the last BootNotification's (``last_boot`` by our
     clock); ``last_message_at``: when any message of the station last arrived."""
-    booted = business or {}
-    return {
+    booted = business or _NEVER_BOOTED
+    view: StationView = {
         "id": station_id,
         "connected": bool(twin and twin.connected),
         "protocol": twin.protocol if twin else None,
@@ -114,22 +123,23 @@ def station_view(
         "serial": booted.get("serial"),
         "firmware": booted.get("firmware"),
         "last_boot": booted.get("last_boot"),
-        **({"boot_reason": booted["boot_reason"]} if booted.get("boot_reason") else {}),
         "connectors": [
             {"id": cid, "status": c.status, "error_code": c.error_code}
             for cid, c in (twin.connectors.items() if twin else ())
         ],
-        **_evses(twin),
-        "version": (business or {}).get("version", 0),
-        "position": (business or {}).get("position", 0),
+        "version": booted.get("version", 0),
+        "position": booted.get("position", 0),
     }
+    if "boot_reason" in booted:  # OCPP 2.0.1 stations
+        view["boot_reason"] = booted["boot_reason"]
+    if twin is not None and twin.protocol == "ocpp2.0.1":
+        view["evses"] = _evses(twin)
+    return view
 
 
-def _evses(twin: StationTwin | None) -> dict[str, Any]:
-    """OCPP 2.0.1 stations add their EVSEs, each with its connectors."""
-    if twin is None or twin.protocol != "ocpp2.0.1":
-        return {}
-    evses = [
+def _evses(twin: StationTwin) -> list[JsonObject]:
+    """An OCPP 2.0.1 station's EVSEs, each with its connectors."""
+    return [
         {
             "id": evse_id,
             "status": evse.status,
@@ -137,7 +147,6 @@ def _evses(twin: StationTwin | None) -> dict[str, Any]:
         }
         for evse_id, evse in twin.connectors.items()
     ]
-    return {"evses": evses}
 
 
 class Views:
@@ -146,9 +155,9 @@ class Views:
         self._twin = twin
         self._log = log
 
-    async def station(self, station_id: str) -> dict[str, Any] | None:
+    async def station(self, station_id: str) -> StationView | None:
         twin = self._twin.get(station_id)
-        business = await self._documents.get(STATIONS, station_id)
+        business = await read_station(self._documents, station_id)
         if (
             twin is None
             and business is None
@@ -157,11 +166,14 @@ class Views:
             return None
         return station_view(station_id, twin, business, self._twin.last_message_at(station_id))
 
-    async def stations(self, limit: int, after: str | None = None) -> Page:
+    async def stations(self, limit: int, after: str | None = None) -> Page[StationView]:
         """Stations in id order: those with a history, registered, or with a twin. Each
         source is read from ``after`` on for one page; their union's first ``limit`` are
         the page (an id among them is within the first ``limit`` of its source)."""
-        business = dict(await self._documents.page(STATIONS, limit=limit + 1, after=after))
+        business = {
+            key: cast(StationDoc, doc)
+            for key, doc in await self._documents.page(STATIONS, limit=limit + 1, after=after)
+        }
         registered = await self._documents.page(REGISTRY, limit=limit + 1, after=after)
         twinned = [t.station_id for t in self._twin.all() if after is None or t.station_id > after]
         ids = sorted(set(business) | {key for key, _ in registered} | set(twinned[: limit + 1]))
@@ -175,16 +187,16 @@ class Views:
         ]
         return Page(views, ids[-1] if more and ids else None)
 
-    async def command(self, command_id: str) -> dict[str, Any] | None:
+    async def command(self, command_id: str) -> CommandView | None:
         """The command's view; for a key merged into another request, that request's view
         with ``requested_as``."""
-        doc = await self._documents.get(COMMANDS, command_id)
+        doc = await read_command(self._documents, command_id)
         if doc is None:
             return None
         into = doc.get("merged_into")
         if into is None:
             return command_view(doc)
-        target = await self._documents.get(COMMANDS, into)
+        target = await read_command(self._documents, into)
         if target is None:
             return None
         return {**command_view(target), "requested_as": command_id}
@@ -196,7 +208,7 @@ class Views:
         station_id: str | None = None,
         status: str | None = None,
         name: str | None = None,
-    ) -> Page:
+    ) -> Page[CommandView]:
         """Command views newest first (by when they were requested), filtered."""
 
         def wanted(entry: dict[str, Any]) -> bool:
@@ -216,7 +228,7 @@ class Views:
         )
         views = []
         for entry in order.items:
-            doc = await self._documents.get(COMMANDS, entry["key"])
+            doc = await read_command(self._documents, entry["key"])
             if doc is not None:
                 views.append(command_view(doc))
         return Page(views, order.next_after)
@@ -224,17 +236,20 @@ class Views:
     async def station_known(self, station_id: str) -> bool:
         """Registered, seen, or with a history in the log: the log answers when the read
         models lag, as for a station that booted a moment ago on another node."""
-        if await self.station(station_id) is not None:
-            return True
-        return bool(await self._log.read_stream(stream_of(station_id), 1, 1))
+        return (
+            self._twin.get(station_id) is not None
+            or await self._documents.get(STATIONS, station_id) is not None
+            or await self._documents.get(REGISTRY, station_id) is not None
+            or bool(await self._log.read_stream(stream_of(station_id), 1, 1))
+        )
 
-    async def transaction(self, transaction_id: int) -> dict[str, Any] | None:
-        doc = await self._documents.get(TRANSACTIONS, transaction_key(transaction_id))
+    async def transaction(self, transaction_id: int) -> TransactionView | None:
+        doc = await read_transaction(self._documents, transaction_key(transaction_id))
         if doc is None:
             return None
         return await self._with_meters(doc)
 
-    async def _with_meters(self, doc: dict[str, Any]) -> dict[str, Any]:
+    async def _with_meters(self, doc: TransactionDoc) -> TransactionView:
         view = transaction_view(doc)
         meters = await self._twin.meters(doc["station_id"], int(doc["transaction_id"]))
         if meters is not None:
@@ -249,24 +264,25 @@ class Views:
         station_id: str | None = None,
         id_tag: str | None = None,
         status: str | None = None,
-    ) -> Page:
+    ) -> Page[TransactionView]:
         """Charging sessions in transaction order, filtered."""
 
         def wanted(doc: dict[str, Any]) -> bool:
             return (id_tag is None or doc.get("id_tag") == id_tag) and (
-                status is None or transaction_view(doc)["status"] == status
+                status is None or transaction_view(cast(TransactionDoc, doc))["status"] == status
             )
 
         keep = None if id_tag is None and status is None else wanted
         found = await scan(
             self._documents, TRANSACTIONS, limit=limit, tag=station_id, after=after, keep=keep
         )
-        return Page([await self._with_meters(doc) for doc in found.items], found.next_after)
+        sessions = [cast(TransactionDoc, doc) for doc in found.items]
+        return Page([await self._with_meters(doc) for doc in sessions], found.next_after)
 
     async def transaction_meter_values(self, transaction_id: int) -> dict[str, Any] | None:
         """The session's readings over time (energy and power, thinned to a bounded
         number of points), for a chart; ``None`` when there is no such session."""
-        doc = await self._documents.get(TRANSACTIONS, transaction_key(transaction_id))
+        doc = await read_transaction(self._documents, transaction_key(transaction_id))
         if doc is None:
             return None
         meters = await self._twin.meters(doc["station_id"], int(doc["transaction_id"]))

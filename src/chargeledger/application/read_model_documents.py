@@ -8,9 +8,15 @@ and keys without depending on how a batch of the log is turned into writes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
-from chargeledger.application.ports import RecordedEvent
+from chargeledger.application.ports import DocumentStore, RecordedEvent
+from chargeledger.application.read_model_shapes import (
+    CommandDoc,
+    CommandOrderDoc,
+    StationDoc,
+    TransactionDoc,
+)
 from chargeledger.domain import events as e
 from chargeledger.domain.charging_sessions import DEFAULT_STOP_REASON, session_energy
 from chargeledger.domain.enums import CommandStatus, TransactionStatus
@@ -46,11 +52,26 @@ def command_order_key(requested_position: int) -> str:
     return f"{requested_position:020d}"
 
 
-def command_order_doc(key: str, doc: dict[str, Any]) -> dict[str, Any]:
+async def read_command(documents: DocumentStore, key: str) -> CommandDoc | None:
+    """The command document stored under ``key`` (a command id), or ``None``."""
+    return cast("CommandDoc | None", await documents.get(COMMANDS, key))
+
+
+async def read_transaction(documents: DocumentStore, key: str) -> TransactionDoc | None:
+    """The session document stored under ``key`` (``transaction_key``), or ``None``."""
+    return cast("TransactionDoc | None", await documents.get(TRANSACTIONS, key))
+
+
+async def read_station(documents: DocumentStore, station_id: str) -> StationDoc | None:
+    """The station's business document, or ``None``."""
+    return cast("StationDoc | None", await documents.get(STATIONS, station_id))
+
+
+def command_order_doc(key: str, doc: CommandDoc) -> CommandOrderDoc:
     return {"key": key, "name": doc.get("name"), "status": doc.get("status")}
 
 
-def command_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict[str, Any] | None:
+def command_doc(recorded: RecordedEvent, current: CommandDoc | None) -> CommandDoc | None:
     """The command view after one event, or ``None`` when the event is not about a command."""
     event = recorded.event
     if isinstance(event, e.CommandRequested):
@@ -103,12 +124,12 @@ ERROR_CODES = {CommandStatus.TIMED_OUT: "Timeout", CommandStatus.EXPIRED: "Expir
 
 
 def transaction_doc(
-    recorded: RecordedEvent, current: dict[str, Any] | None
-) -> dict[str, Any] | None:
+    recorded: RecordedEvent, current: TransactionDoc | None
+) -> TransactionDoc | None:
     """The charging session's view after one event, or ``None`` when not about a session."""
     event = recorded.event
     if isinstance(event, e.TransactionStarted):
-        return {
+        started: TransactionDoc = {
             "transaction_id": event.transaction_id,
             "station_id": station_id_of(recorded.stream_id),
             "connector_id": event.connector_id,
@@ -132,8 +153,10 @@ def transaction_doc(
             "unconfirmed_reason": None,
             "close_reason": None,
             "position": recorded.position,
-            **_station_transaction_id(event),
         }
+        if event.station_transaction_id is not None:  # OCPP 2.0.1's own id, beside ours
+            started["station_transaction_id"] = event.station_transaction_id
+        return started
     if current is None:
         return None
     if isinstance(event, e.TransactionUnconfirmed):
@@ -174,34 +197,30 @@ def transaction_doc(
             "position": recorded.position,
         }
     if isinstance(event, e.TransactionStopped):
+        energy, anomaly = _energy(event, int(current["meter_start"]))
         return {
             **current,
             "status": TransactionStatus.STOPPED,
             "meter_stop": event.meter_stop,
             "stopped_at": event.stopped_at,
             "stop_reason": event.reason or DEFAULT_STOP_REASON,
-            **_energy(event, int(current["meter_start"])),
+            "energy_wh": energy,
+            "energy_anomaly": anomaly,
             "position": recorded.position,
         }
     return None
 
 
-def _energy(event: e.TransactionStopped, meter_start: int) -> dict[str, Any]:
+def _energy(event: e.TransactionStopped, meter_start: int) -> tuple[int | None, str | None]:
     if event.energy_wh is not None:
-        return {"energy_wh": event.energy_wh, "energy_anomaly": event.energy_anomaly}
-    energy, anomaly = session_energy(meter_start, [], event.meter_stop)  # older events
-    return {"energy_wh": energy, "energy_anomaly": anomaly}
+        return event.energy_wh, event.energy_anomaly
+    return session_energy(meter_start, [], event.meter_stop)  # older events
 
 
-def _station_transaction_id(event: e.TransactionStarted) -> dict[str, Any]:
-    """OCPP 2.0.1: the station's own id of the transaction, beside ours."""
-    if event.station_transaction_id is None:
-        return {}
-    return {"station_transaction_id": event.station_transaction_id}
-
-
-def station_doc(recorded: RecordedEvent, current: dict[str, Any] | None) -> dict[str, Any]:
-    doc = dict(current or {"id": station_id_of(recorded.stream_id), "registration": None})
+def station_doc(recorded: RecordedEvent, current: StationDoc | None) -> StationDoc:
+    doc: StationDoc = (
+        {**current} if current else {"id": station_id_of(recorded.stream_id), "registration": None}
+    )
     if isinstance(recorded.event, e.StationBooted):
         doc["registration"] = recorded.event.registration
         doc["vendor"] = recorded.event.vendor

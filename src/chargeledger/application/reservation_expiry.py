@@ -1,5 +1,5 @@
 """Reservations end at their expiry date: a sweep over the live reservations records
-``ReservationEnded`` (expired) for each one past it, through the command bus.
+``ReservationEnded`` (expired) for each one past it, through the command handler.
 
 Decisions never wait for the sweep (a reservation past its expiry no longer
 refuses anything); the sweep puts the end in the log and the read model. Every
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.holdings_projection import LIVE_RESERVATIONS
 from chargeledger.application.ports import Clock, DocumentStore
 from chargeledger.domain.commands import ExpireReservation
@@ -24,9 +24,13 @@ log = logging.getLogger(__name__)
 
 class ReservationExpiry:
     def __init__(
-        self, bus: CommandBus, documents: DocumentStore, clock: Clock, interval_s: float = 1.0
+        self,
+        handler: CommandHandler,
+        documents: DocumentStore,
+        clock: Clock,
+        interval_s: float = 1.0,
     ) -> None:
-        self._bus = bus
+        self._handler = handler
         self._documents = documents
         self._clock = clock
         self._interval_s = interval_s
@@ -55,7 +59,7 @@ class ReservationExpiry:
                 now=now.isoformat(),
             )
             try:
-                result = await self._bus.execute(doc["station_id"], command)
+                result = await self._handler.execute(doc["station_id"], command)
             except DomainError as refusal:
                 log.warning("reservation %s not expired: %s", doc["reservation_id"], refusal)
                 continue

@@ -23,6 +23,7 @@ from chargeledger.application.ports import (
     DocumentWrite,
 )
 from chargeledger.application.quarantine import QUARANTINE, Quarantine
+from chargeledger.application.telemetry_changes import TelemetryChanges
 from chargeledger.application.twin_documents import series_with, twin_from_doc, twin_to_doc
 from chargeledger.domain import station_reports as r
 from chargeledger.domain import twin as t
@@ -36,6 +37,8 @@ REFRESH_PAGE = 500
 """Twins read per page by a refresh; the event loop runs between pages."""
 MAX_METERS_IN_MEMORY = 200_000
 """Meter telemetry: one document per transaction (its key) or per connector outside one."""
+FLUSH_INTERVAL_S = 0.5
+"""Seconds between two writes of the changed twins (``Settings.twin_flush_interval_s``)."""
 
 
 class TwinService:
@@ -43,7 +46,7 @@ class TwinService:
         self,
         documents: DocumentStore,
         clock: Clock,
-        flush_interval_s: float = 0.5,
+        flush_interval_s: float = FLUSH_INTERVAL_S,
         quarantine: Quarantine | None = None,
     ) -> None:
         self._documents = documents
@@ -59,6 +62,8 @@ class TwinService:
         self._change_cursor = NO_CHANGE_READ
         self._recheck: set[str] = set()
         """Stations whose stored twin is to be read again once not held here (refresh)."""
+        self.changes = TelemetryChanges()
+        """Which twins changed (not heartbeats): the console's stream follows it."""
 
     async def load(self, shared: bool = False) -> None:
         """The last persisted twins; nobody is connected to a node that just started,
@@ -137,7 +142,10 @@ class TwinService:
                     self._recheck.add(station_id)
                 continue
             self._recheck.discard(station_id)
-            self._twins[station_id] = twin_from_doc(doc)
+            twin = twin_from_doc(doc)
+            if twin != self._twins.get(station_id):
+                self.changes.touched(station_id)
+            self._twins[station_id] = twin
             self._took_last_message(doc)
             taken += 1
         return taken
@@ -299,6 +307,7 @@ class TwinService:
         self._meters[key] = current
         self._meters.move_to_end(key)
         self._dirty_meters.add(key)
+        self.changes.touched(station_id)
         while len(self._meters) > MAX_METERS_IN_MEMORY:
             # The least recently read; it is stored, or written at the next flush first.
             oldest = next(iter(self._meters))
@@ -319,6 +328,7 @@ class TwinService:
         current = self._twins.get(station_id) or t.StationTwin(station_id=station_id)
         self._twins[station_id] = change(current)
         self._dirty.add(station_id)
+        self.changes.touched(station_id)
 
     async def flush(self) -> int:
         dirty, self._dirty = self._dirty, set()

@@ -154,6 +154,8 @@ DEFAULT_STOP_REASON = StopReason.LOCAL
 """OCPP 1.6 §6.49: a StopTransaction without a reason was stopped locally."""
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
+MAX_READING_WH = 1e15
+"""A register reading at or beyond this (a petawatt-hour), or not finite, is no reading."""
 
 
 def register_readings(meter_values: Iterable[Mapping[str, Any]]) -> list[int]:
@@ -175,8 +177,10 @@ def register_readings(meter_values: Iterable[Mapping[str, Any]]) -> list[int]:
             except (TypeError, ValueError):
                 continue
             unit = value.get("unit") or (value.get("unitOfMeasure") or {}).get("unit")
-            scale = 1000.0 if unit == "kWh" else 1.0
-            readings.append(round(number * scale))
+            wh = number * (1000.0 if unit == "kWh" else 1.0)
+            if not abs(wh) < MAX_READING_WH:  # NaN, infinities and absurd registers too
+                continue
+            readings.append(round(wh))
     return readings
 
 

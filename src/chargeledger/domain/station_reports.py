@@ -1,7 +1,8 @@
-"""What a station tells us beyond its status, heartbeats and meter readings, kept in
-its twin: the firmware and diagnostics statuses it notified, with their history; its
-last DataTransfers and Authorize requests, with our answers. Telemetry, not
-business: none of it touches a stream (I5).
+"""What a station tells us beyond its heartbeats and meter readings, kept in its twin:
+the firmware and diagnostics statuses it notified, with their history; its last
+DataTransfers and Authorize requests, with our answers; its connectors' last changes
+of status (so the console can show a connector as it was). Telemetry, not business:
+none of it touches a stream (I5).
 
 Each history is bounded (the newest ``KEPT`` entries), so a chatty station keeps
 its twin small.
@@ -11,9 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
+from chargeledger.domain.timestamps import instant
+
 KEPT = 20
+STATUSES_KEPT = 20
+"""Connector status changes kept per station (a repeated status is not a change)."""
 MAX_DATA = 1000
 """How much of a DataTransfer's ``data`` the twin keeps."""
 
@@ -62,6 +68,15 @@ class NoticeReport:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectorStatusReport:
+    connector_id: int
+    status: str
+    error_code: str
+    at: str | None
+    """When we received it (our clock, as the log's recorded_at)."""
+
+
+@dataclass(frozen=True, slots=True)
 class StationReports:
     firmware: tuple[StatusReport, ...] = ()
     diagnostics: tuple[StatusReport, ...] = ()
@@ -69,6 +84,7 @@ class StationReports:
     authorizations: tuple[AuthorizeReport, ...] = ()
     device_model: tuple[VariableReport, ...] = ()
     notices: tuple[NoticeReport, ...] = ()
+    statuses: tuple[ConnectorStatusReport, ...] = ()
 
 
 NO_REPORTS = StationReports()
@@ -124,6 +140,39 @@ def noticed(reports: StationReports, notices: list[NoticeReport]) -> StationRepo
     return replace(reports, notices=kept)
 
 
+def status_notified(
+    reports: StationReports, connector_id: int, status: str, error_code: str, at: str | None
+) -> StationReports:
+    """A connector's status, kept when it differs from that connector's last one."""
+    last = next((s for s in reversed(reports.statuses) if s.connector_id == connector_id), None)
+    if last is not None and (last.status, last.error_code) == (status, error_code):
+        return reports
+    entry = ConnectorStatusReport(connector_id, status, error_code, at)
+    return replace(reports, statuses=(*reports.statuses, entry)[-STATUSES_KEPT:])
+
+
+def statuses_at(reports: StationReports, at: datetime) -> dict[str, Any]:
+    """Each connector's last reported status at or before ``at``, as far as the kept
+    changes tell: ``connectors`` lists those known then (with ``since``); ``kept_from``
+    is the oldest kept change's time (earlier moments may have had other statuses)."""
+    known: dict[int, ConnectorStatusReport] = {}
+    for report in reports.statuses:
+        if report.at is not None and instant(report.at) <= at:
+            known[report.connector_id] = report
+    return {
+        "connectors": [
+            {
+                "connector_id": report.connector_id,
+                "status": report.status,
+                "error_code": report.error_code,
+                "since": report.at,
+            }
+            for _, report in sorted(known.items())
+        ],
+        "kept_from": reports.statuses[0].at if reports.statuses else None,
+    }
+
+
 def to_doc(reports: StationReports) -> dict[str, Any]:
     def rows(entries: tuple[Any, ...]) -> list[dict[str, Any]]:
         return [
@@ -139,6 +188,7 @@ def to_doc(reports: StationReports) -> dict[str, Any]:
         # only a 2.0.1 station reports one; 1.6 stations' documents stay as they were
         **({"device_model": rows(reports.device_model)} if reports.device_model else {}),
         **({"notices": rows(reports.notices)} if reports.notices else {}),
+        "statuses": rows(reports.statuses),
     }
 
 
@@ -152,4 +202,5 @@ def from_doc(doc: Mapping[str, Any] | None) -> StationReports:
         authorizations=tuple(AuthorizeReport(**row) for row in doc.get("authorizations", ())),
         device_model=tuple(VariableReport(**row) for row in doc.get("device_model", ())),
         notices=tuple(NoticeReport(**row) for row in doc.get("notices", ())),
+        statuses=tuple(ConnectorStatusReport(**row) for row in doc.get("statuses", ())),
     )

@@ -92,7 +92,10 @@ def status_notified(
     updated[connector_id] = ConnectorTwin(
         status, error_code, info, vendor_error_code, timestamp, received_at
     )
-    return replace(twin, connectors=MappingProxyType(dict(sorted(updated.items()))))
+    reports = r.status_notified(twin.reports, connector_id, status, error_code, received_at)
+    return replace(
+        twin, connectors=MappingProxyType(dict(sorted(updated.items()))), reports=reports
+    )
 
 
 MAX_CONNECTORS_PER_EVSE = 16

@@ -27,7 +27,9 @@ def add_parser(sub: argparse._SubParsersAction[Parser]) -> None:
         "a benchmark from bench/, beside its baseline",
         description=BENCH_DESCRIPTION,
     )
-    bench.add_argument("name", choices=[*BENCHMARKS, "all"])
+    bench.add_argument(
+        "name", choices=[*BENCHMARKS, "all"], help="the benchmark, or all of them in turn"
+    )
     option(bench, "--quick", False, "finish within 60 s", type=bool)
     option(bench, "--json", False, "one JSON object per benchmark", type=bool)
     option(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from chargeledger.adapters.logs import FORMATS, LEVELS
 from chargeledger.config import DEFAULT_STORE, DeclaredSetting, env, env_name
@@ -29,6 +29,23 @@ def one_of(values: Sequence[str], upper: bool = False) -> Callable[[str], str]:
 
     parse.__name__ = "one of " + "|".join(values)
     return parse
+
+
+def checked_url(flag: str, url: str, schemes: Sequence[str], example: str) -> str:
+    """``url`` when it has one of ``schemes`` and a host, else a ``UserError`` saying so
+    (at once: a wrong URL is not worth retrying)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (reading it checks it)
+    except ValueError as bad:
+        raise UserError(f"{flag} {url!r}: not a URL ({bad}); e.g. {example}") from None
+    if parts.scheme not in schemes or not parts.hostname:
+        raise UserError(
+            f"{flag} {url!r}: not a {'/'.join(schemes)} URL with a host; e.g. {example}"
+        )
+    return url
 
 
 def flag_value(text: str) -> bool:
@@ -139,6 +156,10 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        """One line, not argparse's usage block (thirty lines for ``serve``) above it."""
+        self.exit(2, f"{self.prog}: {message}; {self.prog} --help lists the options\n")
 
 
 def subcommand(

@@ -16,7 +16,13 @@ from typing import Any
 
 from chargeledger.domain.enums import ENDED_STATUSES, CommandStatus
 from chargeledger.domain.operations import OPERATIONS
-from chargeledger.entrypoints.cli_options import Parser, UserError, option, subcommand
+from chargeledger.entrypoints.cli_options import (
+    Parser,
+    UserError,
+    checked_url,
+    option,
+    subcommand,
+)
 
 NAMES = tuple(OPERATIONS)
 
@@ -30,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction[Parser]) -> None:
         "the node took the command (and with --wait, when the station accepted it), 1 when "
         "it ended otherwise, 2 when the node refused it.",
     )
-    send.add_argument("station")
+    send.add_argument("station", help="the station id")
     send.add_argument("name", choices=NAMES, metavar="NAME", help=", ".join(NAMES))
     option(send, "--body", "{}", "the JSON body (snake_case), or @FILE to read it from")
     option(send, "--api", "http://127.0.0.1:8000", "the node's HTTP API")
@@ -88,6 +94,7 @@ def _body(text: str) -> Any:
 
 
 def send(args: argparse.Namespace) -> int:
+    checked_url("--api", args.api, ("http", "https"), "http://127.0.0.1:8000")
     body = _body(args.body)
     key = args.idempotency_key or str(uuid.uuid4())
     try:
@@ -101,9 +108,13 @@ def send(args: argparse.Namespace) -> int:
             return 2
         if args.wait is not None:
             view = _wait(args, view["command_id"], args.wait) or view
-    except urllib.error.URLError as unreachable:
+    except OSError as unreachable:  # URLError, a timeout, a connection reset
+        reason = getattr(unreachable, "reason", None) or unreachable
+        print(f"send: cannot reach {args.api} ({reason}); is the node up?", file=sys.stderr)
+        return 2
+    except ValueError:
         print(
-            f"send: cannot reach {args.api} ({unreachable.reason}); is the node up?",
+            f"send: {args.api} did not answer JSON; is it a chargeledger node's HTTP API?",
             file=sys.stderr,
         )
         return 2

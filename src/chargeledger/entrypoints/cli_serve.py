@@ -78,6 +78,7 @@ def serve_node(args: argparse.Namespace) -> int:
 
     from chargeledger.adapters.postgres_database import StoreUnavailableError
     from chargeledger.bootstrap import tls_context
+    from chargeledger.entrypoints.collector import tune_collector
     from chargeledger.entrypoints.server import serve
 
     settings = _settings(args)
@@ -87,6 +88,7 @@ def serve_node(args: argparse.Namespace) -> int:
         raise UserError(f"--tls-cert/--tls-key: cannot use them: {unusable}") from None
     _ports_free(settings)
     lock = node_lock(settings.store, "serve")
+    tune_collector()
     try:
         asyncio.run(serve(settings))
     except ValueError as bad_url:

@@ -7,7 +7,7 @@ import argparse
 import asyncio
 import sys
 
-from chargeledger.entrypoints.cli_options import Parser, option, subcommand
+from chargeledger.entrypoints.cli_options import Parser, checked_url, option, subcommand
 
 SIMULATE_URL = "ws://127.0.0.1:9000/ocpp"
 
@@ -63,9 +63,10 @@ def simulate(args: argparse.Namespace) -> int:
         charge_seconds=(args.charge_seconds * 0.5, args.charge_seconds * 1.5),
         meter_interval_s=args.meter_interval,
     )
+    url = checked_url("--url", args.url or SIMULATE_URL, ("ws", "wss"), SIMULATE_URL)
     return asyncio.run(
         run_fleet(
-            args.url or SIMULATE_URL,
+            url,
             args.stations,
             args.duration,
             args.prefix,
@@ -84,4 +85,7 @@ def _simulate_scenario(args: argparse.Namespace) -> int:
     except ScenarioError as error:
         print(f"simulate: {error}", file=sys.stderr)
         return 2
-    return asyncio.run(run_scenario(scenario, args.url or scenario.url or SIMULATE_URL))
+    url = args.url or scenario.url or SIMULATE_URL
+    flag = "--url" if args.url or not scenario.url else f"{args.scenario}: url"
+    checked_url(flag, url, ("ws", "wss"), SIMULATE_URL)
+    return asyncio.run(run_scenario(scenario, url))

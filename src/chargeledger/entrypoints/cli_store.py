@@ -18,6 +18,8 @@ from chargeledger.entrypoints.progress import Progress
 if TYPE_CHECKING:
     from chargeledger.bootstrap import OfflineNode
 
+STATION_ID = "the station id it connects with (1-48 of A-Z a-z 0-9 * - _ = : + | @ .)"
+
 
 def add_stations_parser(sub: argparse._SubParsersAction[Parser]) -> None:
     stations = subcommand(
@@ -27,14 +29,14 @@ def add_stations_parser(sub: argparse._SubParsersAction[Parser]) -> None:
     )
     st_sub = stations.add_subparsers(dest="action", required=True)
     add = subcommand(st_sub, "add", "register a new station (refused if it is there)")
-    add.add_argument("id")
+    add.add_argument("id", help=STATION_ID)
     option(add, "--password", None, "its HTTP Basic password (security profile 1)")
     password = subcommand(st_sub, "set-password", "change or remove a station's password")
-    password.add_argument("id")
+    password.add_argument("id", help=STATION_ID)
     option(password, "--password", None, "the new password")
     option(password, "--no-password", False, "remove the password", type=bool)
     remove = subcommand(st_sub, "remove", "take a station out of the registry")
-    remove.add_argument("id")
+    remove.add_argument("id", help=STATION_ID)
     subcommand(
         st_sub,
         "list",
@@ -46,7 +48,7 @@ def add_tags_parser(sub: argparse._SubParsersAction[Parser]) -> None:
     tags = subcommand(sub, "tags", "manage the id-tag registry Authorize consults")
     tags_sub = tags.add_subparsers(dest="action", required=True)
     add = subcommand(tags_sub, "add", "add or replace a tag")
-    add.add_argument("tag")
+    add.add_argument("tag", help="the id tag, as stations send it")
     option(
         add,
         "--status",

@@ -3,7 +3,9 @@
 It refuses what must never reach the application, before the application reads a
 byte of the body: a request to ``/api/`` without the token (401), a body above the
 limit, by its ``Content-Length`` or counted while a chunked body streams in (413),
-and a numeric query parameter no store can hold (422). It is also the last resort:
+a numeric query parameter no store can hold, and a path, query or JSON body holding
+what is not text to every store (U+0000, a lone surrogate, bytes that are not UTF-8:
+422, where PostgreSQL would fail with a 500). It is also the last resort:
 an exception escaping the application is one JSON 500, logged once, never an HTML
 page or a dropped connection. Every refusal is ``{"error", "detail"}`` like the rest
 of the API.
@@ -17,7 +19,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,11 @@ class HttpGuard:
             if name in INTEGER_QUERY_PARAMETERS and not _bounded_integer(value):
                 wanted = f"a whole number from 0 to {MAX_QUERY_INTEGER}"
                 return 422, "ValidationError", f"query.{name}: {wanted}, not {value[:40]!r}"
+            if "\x00" in name or "\x00" in value:
+                return 422, "ValidationError", f"query.{name!r}: {_NUL}"
+        problem = _path_problem(path, scope.get("raw_path"))
+        if problem is not None:
+            return 422, "ValidationError", f"path: {problem}"
         return None
 
     def _authorized(
@@ -120,6 +127,7 @@ class _Exchange:
         self._send = send
         self._limit = limit
         self._received = 0
+        self._body: list[bytes] = []
         self.refused = False
         self.started = False
         self.finished = False
@@ -131,13 +139,21 @@ class _Exchange:
         if message["type"] == "http.request":
             self._received += len(message.get("body", b""))
             if self._received > self._limit:
-                self.refused = True
-                if not self.started:
-                    self.started = self.finished = True
-                    detail = _too_large(self._limit)
-                    await _answer(self._send, 413, "PayloadTooLarge", detail, close=True)
-                return {"type": "http.disconnect"}
+                return await self._refuse(413, "PayloadTooLarge", _too_large(self._limit))
+            self._body.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                problem = _body_problem(b"".join(self._body))
+                self._body = []
+                if problem is not None:  # the app has the body only once it all came
+                    return await self._refuse(422, "ValidationError", problem, close=False)
         return message
+
+    async def _refuse(self, status: int, error: str, detail: str, close: bool = True) -> Message:
+        self.refused = True
+        if not self.started:
+            self.started = self.finished = True
+            await _answer(self._send, status, error, detail, close=close)
+        return {"type": "http.disconnect"}
 
     async def send(self, message: Message) -> None:
         if self.refused:
@@ -164,6 +180,61 @@ def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
     declared = _content_length(headers)
     chunked = any(name == b"transfer-encoding" for name, _ in headers)
     return chunked or (declared is not None and declared > 0)
+
+
+_NUL = "holds U+0000, which no store keeps as text; send printable text"
+_SURROGATE = "holds a lone surrogate (U+D800-U+DFFF), which is not text"
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+"""A JSON escape of U+0000 or of a surrogate: the only way a body can hold either (raw
+U+0000 and encoded surrogates are not JSON), and rare, so most bodies are not parsed."""
+
+
+def _path_problem(path: str, raw_path: bytes | None) -> str | None:
+    if "\x00" in path:
+        return _NUL
+    if raw_path is not None:
+        try:
+            unquote_to_bytes(raw_path).decode("utf-8")
+        except UnicodeDecodeError:
+            return "not UTF-8 once percent-decoded (a lone surrogate is not text either)"
+    return None
+
+
+def _body_problem(body: bytes) -> str | None:
+    """Where a JSON body holds a string (or key) with U+0000 or a lone surrogate, if it
+    does; a body that is not JSON is the app's to refuse."""
+    if _SUSPECT_ESCAPE.search(body) is None:
+        return None
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    pending: list[tuple[str, Any]] = [("body", document)]
+    while pending:  # not recursive: a body may nest as deep as its parser went
+        where, value = pending.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                problem = _string_problem(key)
+                if problem is not None:
+                    return f"{where[:200]} (a key): {problem}"
+                pending.append((f"{where}.{key}", item))
+        elif isinstance(value, list):
+            pending.extend((f"{where}[{index}]", item) for index, item in enumerate(value))
+        elif isinstance(value, str):
+            problem = _string_problem(value)
+            if problem is not None:
+                return f"{where[:200]}: {problem}"
+    return None
+
+
+def _string_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return _NUL
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE
+    return None
 
 
 def _bounded_integer(text: str) -> bool:

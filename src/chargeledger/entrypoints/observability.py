@@ -22,7 +22,7 @@ async def scrape(node: Node) -> bytes:
     """Set the gauges of state, then render every family of the node's registry."""
     metrics = node.metrics
     metrics.connected_stations.labels("ocpp1.6").set(node.gateway.connected_count)
-    metrics.append_retries.set(node.bus.conflicts)
+    metrics.handler_retried(node.handler.conflicts)
     head = await node.store.head_position()
     projected = node.projections.position
     metrics.log_head.set(head)

@@ -18,6 +18,7 @@ from chargeledger.config import Settings
 from chargeledger.domain.enums import UnknownStations
 from chargeledger.entrypoints import observability
 from chargeledger.entrypoints.api import create_app
+from chargeledger.entrypoints.api.command_fast_path import CommandFastPath
 from chargeledger.entrypoints.http_connections import (
     AcceptErrorLog,
     HttpLimits,
@@ -58,7 +59,9 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     api = _EmbeddedServer(
         uvicorn.Config(
             HttpGuard(
-                create_app(node),
+                CommandFastPath(
+                    create_app(node), token=settings.api_token, metrics=node.metrics, node=node
+                ),
                 token=settings.api_token,
                 max_body_bytes=settings.max_body_bytes,
             ),

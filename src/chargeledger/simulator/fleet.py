@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -143,11 +144,24 @@ def progress(runs: list[StationRun], elapsed: float) -> str:
     )
 
 
+def connected_bar(runs: list[StationRun], width: int = 20) -> str:
+    """How many of the stations are connected now, as a bar (start-up, reconnections)."""
+    connected = sum(1 for r in runs if r.connected)
+    filled = width if not runs else connected * width // len(runs)
+    return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
+def _fit(text: str) -> str:
+    """Within the terminal's width: a wrapped line cannot be redrawn in place."""
+    return text[: max(20, shutil.get_terminal_size().columns - 1)]
+
+
 async def show_progress(
     runs: list[StationRun], stop: asyncio.Event, out: TextIO = sys.stderr, every_s: float = 1.0
 ) -> None:
-    """On a terminal, one line rewritten in place; otherwise a plain line whenever
-    something other than the time changed (and every 30 s)."""
+    """On a terminal, a bar of the stations connected and the line, rewritten in place;
+    otherwise a plain line whenever something other than the time changed (and every
+    30 s)."""
     started = time.monotonic()
     tty = out.isatty()
     last, last_at = "", 0.0
@@ -155,7 +169,7 @@ async def show_progress(
         elapsed = time.monotonic() - started
         line = progress(runs, elapsed)
         if tty:
-            out.write(f"\r{line} ")
+            out.write(f"\r{_fit(f'{connected_bar(runs)} {line}')}\x1b[K")
         else:
             state = line.rsplit(",", 1)[0]
             if state != last or elapsed - last_at >= 30:
@@ -165,7 +179,7 @@ async def show_progress(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every_s)
     final = progress(runs, time.monotonic() - started)
-    out.write(f"\r{final}\n" if tty else f"{final}\n")
+    out.write(f"\r{_fit(f'{connected_bar(runs)} {final}')}\x1b[K\n" if tty else f"{final}\n")
     out.flush()
 
 

@@ -102,6 +102,31 @@ def test_check_shape_names_the_field_readers_need() -> None:
         check_shape("configuration", {"keys": {"K": "v"}, "unknown_keys": [], "reported_at": None})
 
 
+def test_command_order_and_named_local_lists_have_their_shapes_checked_too() -> None:
+    """Issue 10, restart safety: read without a check, a hostile entry of the command
+    order made every GET /api/commands a 500, and one of a named local list was served
+    half-read and made send-local-list a 500."""
+    check_shape("command_order", {"key": "C-1", "name": "reset", "status": None})
+    check_shape("named_local_list", {"name": "L", "entries": [], "updated_at": "t"})
+    good_entry = {"id_tag": "T", "status": None}
+    check_shape("named_local_list", {"name": "L", "entries": [good_entry], "updated_at": "t"})
+    for model, doc, says in [
+        ("command_order", {"name": "reset", "status": "requested"}, "no 'key' field"),
+        ("command_order", {"key": 5, "name": None, "status": None}, "'key' is int"),
+        ("named_local_list", {"name": "L", "updated_at": "t"}, "no 'entries' field"),
+        ("named_local_list", {"name": "L", "entries": {}, "updated_at": "t"}, "'entries' is"),
+        ("named_local_list", {"name": "L", "entries": [1], "updated_at": "t"}, "entry"),
+        ("named_local_list", {"name": "L", "entries": [{}], "updated_at": "t"}, "entry"),
+        (
+            "named_local_list",
+            {"name": "L", "entries": [{"id_tag": "T", "status": 5}], "updated_at": "t"},
+            "entry",
+        ),
+    ]:
+        with pytest.raises(MisshapenDocumentError, match=says):
+            check_shape(model, doc)
+
+
 def test_a_quarantined_key_with_a_lone_surrogate_is_still_reported() -> None:
     quarantine = Quarantine()
     quarantine.add("twin", "\ud800", ValueError("bad \udfff"))

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from chargeledger.adapters.postgres_database import MIGRATIONS
-from chargeledger.application.ports import DocumentStore, EventStore
+from chargeledger.application.ports import NO_CHANGE_READ, DocumentStore, DocumentWrite, EventStore
 from chargeledger.application.twin_service import TWINS, TwinService
 from chargeledger.bootstrap import open_stores
 from tests.fakes import FakeClock
@@ -129,3 +129,58 @@ async def test_a_node_that_loaded_the_twins_reads_on_from_there(
     b.rows_read = 0
     assert await b.twins.refresh(held_here=()) == 0
     assert b.rows_read == 0
+
+
+def _markers(dsn: str) -> dict[tuple[str, str], int]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute("SELECT model, key, changed FROM documents").fetchall()
+    return {(str(model), str(key)): int(changed) for model, key, changed in rows}
+
+
+async def test_only_the_twins_writes_are_marked_and_indexed(postgres_dsn: str) -> None:
+    """The marker's trigger and index serve the twins only (migration 3): the other
+    models' writes (every projection batch) run no trigger and feed no index."""
+    node = Node(*await open_stores(postgres_dsn))
+    try:
+        await node.documents.write([DocumentWrite("session", "S1", {"state": "active"})])
+        await node.documents.write([DocumentWrite("session", "S1", {"state": "ended"})])
+        node.twins.heartbeat("CP1", "2026-01-01T00:00:00Z")
+        await node.twins.flush()
+        markers = _markers(postgres_dsn)
+        assert markers[("session", "S1")] == 0
+        assert markers[(TWINS, "CP1")] > 0
+        with pytest.raises(ValueError, match="session"):
+            await node.documents.changed_since("session", NO_CHANGE_READ, 10)  # type: ignore[attr-defined]
+    finally:
+        await node.events.close()
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_get_indexdef('documents_by_change'::regclass)").fetchone()
+    assert row is not None and str(row[0]).endswith(f"WHERE (model = '{TWINS}'::text)")
+
+
+async def test_a_database_of_the_second_schema_marks_only_twins_after_migrating(
+    postgres_dsn: str,
+) -> None:
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+            "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        for number, script in enumerate(MIGRATIONS[:2], start=1):
+            conn.execute(script.encode())
+            conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (number,))
+        conn.execute(
+            "INSERT INTO documents (model, key, doc) VALUES ('session', 'S1', '{}'::jsonb)"
+        )
+    before = _markers(postgres_dsn)[("session", "S1")]
+    assert before > 0  # the second schema marked every write
+    node = Node(*await open_stores(postgres_dsn))
+    try:
+        await node.documents.write([DocumentWrite("session", "S1", {"state": "ended"})])
+        node.twins.heartbeat("CP1", "2026-01-01T00:00:00Z")
+        await node.twins.flush()
+        assert _markers(postgres_dsn)[("session", "S1")] == before
+        other = Node(node.events, node.documents)
+        assert await other.twins.refresh(held_here=()) == 1
+    finally:
+        await node.events.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
 from chargeledger.application.charging_sessions import ChargingSessions
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.id_tags import IdTagRegistry
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain import events as e
@@ -20,7 +20,7 @@ async def sessions() -> tuple[ChargingSessions, InMemoryEventStore, IdTagRegistr
     await tags.put("GOOD", "Accepted", "2027-01-01T00:00:00Z")
     await tags.put("BAD", "Blocked")
     twin = TwinService(documents, clock)
-    return ChargingSessions(CommandBus(store, clock), documents, tags, twin), store, tags
+    return ChargingSessions(CommandHandler(store, clock), documents, tags, twin), store, tags
 
 
 async def test_authorize_answers_from_the_registry_and_records_nothing() -> None:

@@ -9,11 +9,12 @@ import pytest
 
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
 from chargeledger.adapters.ocpp.v16.operations import OCPP16
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.projection_runner import ProjectionRunner
 from chargeledger.application.projections import CommandAndStationProjection
 from chargeledger.application.twin_service import TwinService
+from chargeledger.config import Settings
 from chargeledger.domain import commands as c
 from tests.fakes import FakeClock
 
@@ -38,10 +39,10 @@ class Node:
     def __init__(self) -> None:
         self.clock = FakeClock()
         self.store, self.documents = InMemoryEventStore(), InMemoryDocumentStore()
-        self.bus = CommandBus(self.store, self.clock)
+        self.handler = CommandHandler(self.store, self.clock)
         twin = TwinService(self.documents, self.clock)
         self.dispatcher = Dispatcher(
-            self.bus, self.documents, self.clock, twin, OCPP16, reconcile_grace_s=0
+            self.handler, self.documents, self.clock, twin, OCPP16, reconcile_grace_s=0
         )
         self.projections = ProjectionRunner(
             self.store, self.documents, CommandAndStationProjection(self.documents)
@@ -67,10 +68,10 @@ def _start(command_id: str, expires_at: str) -> c.RequestRemoteStart:
 
 async def test_a_dispatch_recorded_by_a_dead_node_is_reconciled_even_if_the_view_lags() -> None:
     node = Node()
-    await node.bus.execute("CP1", _start("k1", LATER))
+    await node.handler.execute("CP1", _start("k1", LATER))
     await node.project()  # the view says "requested" ...
     dead_node_dispatch = c.MarkDispatched("k1/dispatch/1", "k1", 1, 1, AT)
-    await node.bus.execute("CP1", dead_node_dispatch)  # ... then a node died after this
+    await node.handler.execute("CP1", dead_node_dispatch)  # ... then a node died after this
     link = FakeLink("CP1", epoch=2)
     await node.dispatcher.station_ready(link)
     await asyncio.sleep(0.05)
@@ -81,8 +82,8 @@ async def test_a_dispatch_recorded_by_a_dead_node_is_reconciled_even_if_the_view
 
 async def test_a_dispatched_command_nobody_waits_on_is_ended_by_the_expiry_loop() -> None:
     node = Node()
-    await node.bus.execute("CP1", _start("k2", AT))
-    await node.bus.execute("CP1", c.MarkDispatched("k2/dispatch/1", "k2", 1, 1, AT))
+    await node.handler.execute("CP1", _start("k2", AT))
+    await node.handler.execute("CP1", c.MarkDispatched("k2/dispatch/1", "k2", 1, 1, AT))
     await node.project()
     node.clock.advance(3600)
     await node.dispatcher.expire_overdue()
@@ -118,20 +119,23 @@ class LinkDuringOutage(FakeLink):
         return await super().call(action, payload)
 
 
-def _dispatcher_over(store: StoreThatGoesAway) -> tuple[CommandBus, Dispatcher]:
-    """A bus and a dispatcher over a store that can go away, its outage a store failure."""
+def _dispatcher_over(store: StoreThatGoesAway) -> tuple[CommandHandler, Dispatcher]:
+    """A handler and a dispatcher over a store that can go away, its outage a store failure."""
     clock, documents = FakeClock(), InMemoryDocumentStore()
-    bus = CommandBus(store, clock)
+    handler = CommandHandler(store, clock)
     twin = TwinService(documents, clock)
     failures = (StoreOutageError,)
-    return bus, Dispatcher(bus, documents, clock, twin, OCPP16, store_failures=failures)
+    grace = Settings().reconcile_grace_s
+    return handler, Dispatcher(
+        handler, documents, clock, twin, OCPP16, grace, store_failures=failures
+    )
 
 
 async def test_an_answer_given_while_the_store_is_away_is_recorded_once_it_is_back() -> None:
     store = StoreThatGoesAway()
-    bus, dispatcher = _dispatcher_over(store)
+    handler, dispatcher = _dispatcher_over(store)
     await dispatcher.station_ready(link := LinkDuringOutage(store))
-    await bus.execute("CP1", _start("k3", LATER))  # taken by the dispatcher at its commit
+    await handler.execute("CP1", _start("k3", LATER))  # taken by the dispatcher at its commit
     for _ in range(100):
         events = [type(r.event).__name__ for r in await store.read_all(0)]
         if "CommandAccepted" in events:
@@ -159,15 +163,15 @@ async def test_i3_no_call_leaves_for_a_request_that_was_not_committed() -> None:
     """I3: a request whose append fails is never sent; one that commits is sent only
     after its requesting event, and its dispatch, are in the log."""
     store = StoreThatGoesAway()
-    bus, dispatcher = _dispatcher_over(store)
+    handler, dispatcher = _dispatcher_over(store)
     await dispatcher.station_ready(link := WitnessLink(store))
     store.away = True
     with pytest.raises(StoreOutageError):
-        await bus.execute("CP1", _start("lost", LATER))
+        await handler.execute("CP1", _start("lost", LATER))
     store.away = False
     await asyncio.sleep(0.1)
     assert link.calls == []
-    await bus.execute("CP1", _start("kept", LATER))
+    await handler.execute("CP1", _start("kept", LATER))
     for _ in range(100):
         if link.calls:
             break

@@ -1,4 +1,4 @@
-"""Read models of the six profiles' operations, from a log the real command bus wrote:
+"""Read models of the six profiles' operations, from a log the real command handler wrote:
 reservations, configuration keys, the local list, installed charging profiles. The
 same log projected one event at a time and in one batch gives the same documents."""
 
@@ -10,7 +10,7 @@ import pytest
 
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
 from chargeledger.application.charging_profile_library import ChargingProfileLibrary
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.holdings_projection import (
     CONFIGURATION,
     LIVE_RESERVATIONS,
@@ -45,14 +45,14 @@ DEFAULT_PROFILE = {
 
 
 class Station:
-    """Drives the real bus as the API and the dispatcher would."""
+    """Drives the real handler as the API and the dispatcher would."""
 
     def __init__(self) -> None:
         self.store = InMemoryEventStore()
-        self.bus = CommandBus(self.store, FakeClock())
+        self.handler = CommandHandler(self.store, FakeClock())
 
     async def run(self, command: c.Command) -> None:
-        await self.bus.execute("CP1", command)
+        await self.handler.execute("CP1", command)
 
     async def answered(self, command: c.OperatorCommand, outcome: str, **result: Any) -> None:
         await self.run(command)

@@ -13,7 +13,8 @@ from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventSto
 from chargeledger.application.charging_profile_library import (
     ChargingProfileNotFoundError,
 )
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_handler import CommandHandler
+from chargeledger.application.command_inputs import LOOKUPS
 from chargeledger.application.holdings_projection import CONFIGURATION, OperationsProjection
 from chargeledger.application.ports import DocumentWrite
 from chargeledger.application.projections import CommandAndStationProjection
@@ -27,6 +28,8 @@ from chargeledger.domain.errors import (
     TransactionNotFoundError,
     UnknownConfigurationKeyError,
 )
+from chargeledger.domain.operations import OPERATIONS
+from chargeledger.domain.operations.spec import Lookup
 from tests.fakes import FakeClock
 from tests.unit.domain.scenario import boot, start_transaction
 
@@ -48,10 +51,10 @@ class Node:
             InMemoryDocumentStore(),
             FakeClock(),
         )
-        self.bus = CommandBus(self.store, self.clock)
+        self.handler = CommandHandler(self.store, self.clock)
         twin = TwinService(self.documents, self.clock)
         use_cases = build_use_cases(
-            Settings(), self.clock, self.bus, self.documents, twin, self.store
+            Settings(), self.clock, self.handler, self.documents, twin, self.store
         )
         self.profiles = use_cases.profiles
         self.id_tags = use_cases.id_tags
@@ -80,7 +83,7 @@ class Node:
 
 async def booted_node() -> Node:
     node = Node()
-    await node.bus.execute("CP1", boot())
+    await node.handler.execute("CP1", boot())
     return node
 
 
@@ -162,8 +165,8 @@ async def test_a_configuration_key_the_station_refused_is_refused_before_sending
 
 async def test_a_remote_stop_of_another_stations_transaction_is_refused_naming_it() -> None:
     node = await booted_node()
-    await node.bus.execute("CP2", boot())
-    await node.bus.execute("CP2", start_transaction(5))
+    await node.handler.execute("CP2", boot())
+    await node.handler.execute("CP2", start_transaction(5))
     await node.catch_up()
     with pytest.raises(TransactionNotFoundError, match="runs on station CP2"):
         await node.operator.request("CP1", "s1", "remote-stop", {"transaction_id": 5})
@@ -190,7 +193,7 @@ async def reserved_until(node: Node, until: str) -> None:
 async def test_the_sweep_ends_a_reservation_past_its_expiry_and_only_then() -> None:
     node = await booted_node()
     await reserved_until(node, "2026-01-01T00:00:30+00:00")
-    sweep = ReservationExpiry(node.bus, node.documents, node.clock)
+    sweep = ReservationExpiry(node.handler, node.documents, node.clock)
     assert await sweep.expire_due() == 0
     node.clock.advance(30)
     assert await sweep.expire_due() == 1
@@ -204,7 +207,7 @@ async def test_sweeps_racing_on_one_reservation_record_its_end_once() -> None:
     node = await booted_node()
     await reserved_until(node, "2026-01-01T00:00:10+00:00")
     node.clock.advance(60)
-    sweeps = [ReservationExpiry(node.bus, node.documents, node.clock) for _ in range(4)]
+    sweeps = [ReservationExpiry(node.handler, node.documents, node.clock) for _ in range(4)]
     ended = await asyncio.gather(*(s.expire_due() for s in sweeps))
     assert sum(ended) == 1
     endings = [
@@ -213,3 +216,8 @@ async def test_sweeps_racing_on_one_reservation_record_its_end_once() -> None:
         if isinstance(r.event, e.ReservationEnded)
     ]
     assert len(endings) == 1
+
+
+def test_every_lookup_an_operation_spec_can_name_is_looked_up() -> None:
+    assert set(LOOKUPS) == set(Lookup)
+    assert {lookup for op in OPERATIONS.values() for lookup in op.lookups} == set(Lookup)

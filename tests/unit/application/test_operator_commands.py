@@ -8,7 +8,7 @@ import pytest
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
 from chargeledger.adapters.ocpp.v16.operations import OCPP16
 from chargeledger.adapters.ocpp.v201.operations import OCPP201_OPERATIONS
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.operator_commands import OperatorCommands
 from chargeledger.application.twin_service import TwinService
 from chargeledger.bootstrap import build_use_cases
@@ -26,7 +26,9 @@ from tests.fakes import FakeClock
 def operator() -> tuple[OperatorCommands, TwinService, InMemoryEventStore]:
     store, documents, clock = InMemoryEventStore(), InMemoryDocumentStore(), FakeClock()
     twin = TwinService(documents, clock)
-    use_cases = build_use_cases(Settings(), clock, CommandBus(store, clock), documents, twin, store)
+    use_cases = build_use_cases(
+        Settings(), clock, CommandHandler(store, clock), documents, twin, store
+    )
     return use_cases.operator, twin, store
 
 

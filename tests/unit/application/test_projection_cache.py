@@ -49,3 +49,18 @@ async def test_a_deleted_document_is_gone_and_forgetting_clears_everything() -> 
     assert await cached.forget(["m"], "views") == 1
     assert await cached.get("m", "b") is None
     assert await inner.checkpoint("views") == 0
+
+
+async def test_what_a_caller_changes_deep_inside_its_copy_stays_out_of_the_cache() -> None:
+    cached = CachedDocuments(CountingDocuments())
+    written = {"history": [{"status": "requested"}], "payload": {"tags": ("a", ["b"])}}
+    await cached.commit_batch("views", 1, [DocumentWrite("command", "k", written)])
+    written["history"][0]["status"] = "changed by the writer after the write"
+    doc = await cached.get("command", "k")
+    assert doc is not None
+    doc["history"].append({"status": "added by a reader"})
+    doc["payload"]["tags"][1].append("c")
+    assert await cached.get("command", "k") == {
+        "history": [{"status": "requested"}],
+        "payload": {"tags": ("a", ["b"])},
+    }

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.projection_runner import ProjectionRunner
 from chargeledger.application.projections import CommandAndStationProjection
 from chargeledger.application.read_model_documents import COMMANDS
@@ -22,15 +22,15 @@ async def test_i9_a_read_at_a_written_position_sees_the_write_or_says_it_timed_o
     """I9: waiting for the writer's position, the reader sees the write; a position the
     read models cannot reach in time is answered ``False``, not a stale read."""
     store, documents = InMemoryEventStore(), InMemoryDocumentStore()
-    bus = CommandBus(store, FakeClock())
+    handler = CommandHandler(store, FakeClock())
     runner = ProjectionRunner(store, documents, CommandAndStationProjection(documents))
     running = asyncio.create_task(runner.run())
     try:
-        await bus.execute("CP1", boot())
+        await handler.execute("CP1", boot())
         reset = c.RequestReset(
             command_id="r-1", reset_type="Soft", requested_at=AT, expires_at=LATER
         )
-        written = await bus.execute("CP1", reset)
+        written = await handler.execute("CP1", reset)
         position = written.position
         assert position is not None
         assert await runner.wait_until(position, 5.0)

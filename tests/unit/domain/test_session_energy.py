@@ -91,3 +91,19 @@ def test_a_register_that_never_goes_down_gives_stop_minus_start(
     readings = [start + sum(steps[: i + 1]) for i in range(len(steps))]
     stop = readings[-1] if readings else start
     assert session_energy(start, readings, stop) == (stop - start, None)
+
+
+def test_readings_that_are_no_finite_register_value_are_skipped() -> None:
+    """Issue 10, item 8: a StopTransaction whose transactionData held "NaN", "Infinity"
+    or "1e400" failed its decision (round() of a non-finite float) and was answered
+    InternalError however often the station sent it again; "1e300" made an energy of
+    three hundred digits."""
+    hostile = ["NaN", "nan", "Infinity", "-inf", "1e400", "1e300", "-1e300"]
+    values = [{"value": text} for text in hostile] + [{"value": "12.5", "unit": "kWh"}]
+    assert register_readings([{"timestamp": "t", "sampledValue": values}]) == [12500]
+
+
+def test_a_stop_with_non_finite_readings_is_decided_from_the_others() -> None:
+    data = [{"timestamp": "t", "sampledValue": [{"value": "NaN"}, {"value": "Infinity"}]}]
+    stopped = _stop(given(booted(), started(7, meter_start=100)), transaction_data=data)
+    assert stopped.energy_wh is not None and stopped.energy_wh >= 0

@@ -3,6 +3,8 @@ and a round trip through the twin's stored document."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from chargeledger.domain import station_reports as r
 from chargeledger.domain import twin as t
 
@@ -30,3 +32,44 @@ def test_reports_survive_the_twins_document() -> None:
     assert back == reports
     assert len(back.data_transfers[0].data or "") == r.MAX_DATA
     assert r.from_doc(None) == r.NO_REPORTS
+
+
+def test_a_connectors_status_changes_are_kept_and_answered_as_of_a_moment() -> None:
+    reports = r.NO_REPORTS
+    for connector, status, code, at in (
+        (1, "Available", "NoError", "2026-01-01T10:00:00Z"),
+        (2, "Available", "NoError", "2026-01-01T10:00:00Z"),
+        (2, "Available", "NoError", "2026-01-01T10:05:00Z"),  # a repeat: not a change
+        (2, "Faulted", "GroundFailure", "2026-01-01T11:00:00Z"),
+        (2, "Available", "NoError", "2026-01-01T12:00:00Z"),
+    ):
+        reports = r.status_notified(reports, connector, status, code, at)
+    assert len(reports.statuses) == 4
+    then = r.statuses_at(reports, datetime(2026, 1, 1, 11, 30, tzinfo=UTC))
+    assert then["connectors"] == [
+        {
+            "connector_id": 1,
+            "status": "Available",
+            "error_code": "NoError",
+            "since": "2026-01-01T10:00:00Z",
+        },
+        {
+            "connector_id": 2,
+            "status": "Faulted",
+            "error_code": "GroundFailure",
+            "since": "2026-01-01T11:00:00Z",
+        },
+    ]
+    assert then["kept_from"] == "2026-01-01T10:00:00Z"
+    before = r.statuses_at(reports, datetime(2026, 1, 1, 9, 0, tzinfo=UTC))
+    assert before["connectors"] == []
+    assert r.from_doc(r.to_doc(reports)) == reports
+
+
+def test_the_kept_status_changes_are_bounded() -> None:
+    reports = r.NO_REPORTS
+    for n in range(r.STATUSES_KEPT + 5):
+        reports = r.status_notified(
+            reports, 1, "Faulted" if n % 2 else "Available", "NoError", None
+        )
+    assert len(reports.statuses) == r.STATUSES_KEPT

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from chargeledger.adapters.ocpp.v16.bodies import (
     ChargingProfile,
@@ -15,8 +15,9 @@ from chargeledger.adapters.ocpp.v16.bodies import (
     ReserveNowBody,
 )
 from chargeledger.application.registry import InvalidStationIdError, check_station_id
-from chargeledger.entrypoints.api.admission import IdTagBody
+from chargeledger.entrypoints.api.admission import IdTagBody, ListName
 from chargeledger.entrypoints.api.commands import BODIES, CommandName
+from chargeledger.entrypoints.api.profiles import ProfileId
 
 
 def profile(limit: Any) -> dict[str, Any]:
@@ -98,3 +99,16 @@ def test_dot_and_dot_dot_are_not_station_ids(station_id: str) -> None:
 def test_ids_with_dots_inside_are_still_station_ids() -> None:
     check_station_id("...x")
     check_station_id("CP.1")
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_dot_and_dot_dot_are_not_local_list_names(name: str) -> None:
+    with pytest.raises(ValidationError, match=r"other than \. and \.\."):
+        TypeAdapter(ListName).validate_python(name)
+
+
+@pytest.mark.parametrize("profile_id", [2**31, 2**63, -(2**31) - 1])
+def test_a_stored_profile_id_is_an_ocpp_integer(profile_id: int) -> None:
+    """Stored as 2^63 on main, it was a profile set-charging-profile could never name."""
+    with pytest.raises(ValidationError):
+        TypeAdapter(ProfileId).validate_python(profile_id)

@@ -201,3 +201,74 @@ async def test_an_answered_failure_is_not_answered_twice() -> None:
     client = Client()
     await guard(answers_then_raises)(scope(), client.receive, client.send)
     assert len(client.sent) == 2
+
+
+# -- text no store keeps (U+0000, lone surrogates, bytes that are not UTF-8) -------
+# On PostgreSQL each of these was a 500 (InternalError, a traceback in the log): text
+# and JSONB hold no U+0000, and a lone surrogate cannot be encoded at all.
+
+
+@pytest.mark.parametrize(
+    ("path", "raw_path"),
+    [
+        ("/api/local-lists/L\x00", b"/api/local-lists/L%00"),
+        ("/api/commands/\x00", b"/api/commands/%00"),
+        ("/api/id-tags/T\ufffd\ufffd\ufffd", b"/api/id-tags/T%ED%A0%80"),  # a surrogate
+        ("/api/id-tags/caf\ufffd", b"/api/id-tags/caf%E9"),  # Latin-1, not UTF-8
+    ],
+)
+async def test_a_path_that_is_not_text_a_store_keeps_is_422_unread(
+    path: str, raw_path: bytes
+) -> None:
+    client = Client(endless=b"x" * 100)
+    request = scope(path, method="PUT", headers=[(b"authorization", b"Bearer t0ken")])
+    await guard()({**request, "raw_path": raw_path}, client.receive, client.send)
+    assert client.reads == 0
+    assert client.status == 422
+    assert client.json()["error"] == "ValidationError"
+    assert client.json()["detail"].startswith("path: ")
+
+
+async def test_a_query_value_holding_nul_is_422() -> None:
+    for query in (b"station=%00", b"cursor=AA%00", b"st%00ation=1"):
+        client = Client()
+        await guard()(scope(query=query, method="GET"), client.receive, client.send)
+        assert client.status == 422, query
+        assert client.json()["detail"].startswith("query."), query
+
+
+@pytest.mark.parametrize(
+    ("chunks", "where"),
+    [
+        ([rb'{"vendor_id":"v","data":"a\u0000"}'], "body.data"),
+        ([rb'{"vendor_id":"v","data":"a\u00', rb'00"}'], "body.data"),  # across chunks
+        ([rb'{"vendor_id":"v","data":"\ud800"}'], "body.data"),
+        ([rb'{"entries":[{"id_tag":"T","x":["\udfff"]}]}'], "body.entries[0].x[0]"),
+        ([rb'{"k\u0000":1}'], "body"),
+    ],
+)
+async def test_a_json_body_with_nul_or_a_lone_surrogate_is_422_before_the_app_takes_it(
+    chunks: list[bytes], where: str
+) -> None:
+    client = Client(chunks=chunks)
+    await guard()(scope(), client.receive, client.send)
+    assert client.status == 422
+    problem = client.json()
+    assert problem["error"] == "ValidationError"
+    assert problem["detail"].startswith(where), problem
+    assert [m["type"] for m in client.sent] == ["http.response.start", "http.response.body"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        rb'{"data":"\\u0000 is six characters here"}',  # an escaped backslash, then u0000
+        rb'{"data":"\ud83d\ude00 a pair is one character"}',
+        rb'{"data":"\\\ud83d\ude00"}',
+        rb'{"data":"not JSON at all \u0000',  # the app names what is wrong with it
+    ],
+)
+async def test_real_text_written_with_escapes_reaches_the_app(body: bytes) -> None:
+    client = Client(chunks=[body])
+    await guard()(scope(), client.receive, client.send)
+    assert client.status == 200

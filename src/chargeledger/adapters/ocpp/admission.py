@@ -114,12 +114,14 @@ class LoginLimits:
     failures_per_address: float = 20
     address_refill_s: float = 3.0
     new_address_checks_per_station: float = 10
-    """Slow checks of one station id from addresses it never logged in from and that
-    have no recent failure for it (the real station's first login comes from one)."""
+    """Checks (slow or cached) of one station id's password from addresses it never
+    logged in from and that have no recent failure for it (the real station's first
+    login comes from one)."""
     new_address_refill_s: float = 1.0
     failing_address_checks_per_station: float = 4
-    """Slow checks of one station id from addresses with a recent failure for it: the
-    guessers draw on this budget, not on the one a new, honest address needs."""
+    """Checks (slow or cached) of one station id's password from addresses with a
+    recent failure for it: the guessers draw on this budget, not on the one a new,
+    honest address needs."""
     failing_address_refill_s: float = 2.0
     max_slow_checks: int = 2
     """scrypt runs at once (each takes 16 MB and a core for ~50 ms)."""
@@ -203,17 +205,19 @@ class LoginGuard:
         station_id: str,
         password: str,
         stored_hash: str,
-        slow_checks: TokenBuckets | None,
+        checks: TokenBuckets | None,
         now: float,
     ) -> bool | None:
-        """Whether the password is right; ``None`` when a slow check is due and the
-        station's ``slow_checks`` budget (if any) has none left."""
+        """Whether the password is right; ``None`` when the station's budget of
+        ``checks`` from untrusted addresses (if one applies) has none left. The budget
+        holds for cached passwords too: a guesser with many addresses gets a handful of
+        checks of one station id in all, however fast each is (issue 10)."""
+        if checks is not None and not checks.take(station_id, now):
+            return None
         mac = hmac.new(self._key, password.encode(), hashlib.sha256).digest()
         known = self._known.get(station_id)
         if known is not None and known[0] == stored_hash:
             return hmac.compare_digest(mac, known[1])
-        if slow_checks is not None and not slow_checks.take(station_id, now):
-            return None
         async with self._slow:
             self.slow_checks += 1
             valid = await asyncio.to_thread(self._verify, password, stored_hash)

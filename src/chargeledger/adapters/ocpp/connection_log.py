@@ -120,16 +120,26 @@ def _reason(ws: ServerProtocol) -> str:
     return "connection_lost"
 
 
-def frame(direction: str, station_id: str, client: str, data: bytes | str) -> None:
-    """Every OCPP frame, whole, at DEBUG (bounded by --max-frame-bytes)."""
+def frame(
+    direction: str,
+    station_id: str,
+    client: str,
+    data: bytes | str,
+    awaited: tuple[str, str | None] | None = None,
+) -> None:
+    """Every OCPP frame, whole, at DEBUG (bounded by --max-frame-bytes). ``awaited``: the
+    unique id of our CALL waiting for its answer and its command, which an answer with
+    that id is about too (a CALL we send is logged in its command's context)."""
     if log.isEnabledFor(logging.DEBUG):
         text = data.decode(errors="replace") if isinstance(data, bytes) else data
-        context = {"station": station_id, "client": client, **_ids(text)}
+        context: dict[str, object] = {"station": station_id, "client": client}
+        context.update(_ids(text, awaited), limit_burst=logs.FRAME_BURST)
         log.debug("%s %s", direction, text, extra=context)
 
 
-def _ids(text: str) -> dict[str, str]:
-    """The frame's unique id and (for a CALL) action, for the log line's context."""
+def _ids(text: str, awaited: tuple[str, str | None] | None) -> dict[str, str]:
+    """The frame's unique id, (for a CALL) action and (for an answer to one of ours) the
+    command it was for, for the log line's context."""
     try:
         frame = json.loads(text)
     except ValueError:
@@ -139,6 +149,8 @@ def _ids(text: str) -> dict[str, str]:
     ids = {"unique_id": str(frame[1])[:64]}
     if frame[0] == framing.CALL:
         ids["action"] = action_label(str(frame[2]))
+    elif awaited is not None and awaited[1] and frame[1] == awaited[0]:
+        ids["command"] = awaited[1]
     return ids
 
 

@@ -41,7 +41,7 @@ from chargeledger.application.presence import LocalPresence, Presence
 from chargeledger.application.registry import StationRegistry
 from chargeledger.domain.enums import UnknownStations
 
-__all__ = ["GatewayOptions", "OcppGateway"]
+__all__ = ["GatewayOptions", "OcppGateway", "connection_room"]
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -60,14 +60,14 @@ class OcppGateway:
         stations: StationPresence,
         registry: StationRegistry,
         unknown_stations: UnknownStations,
-        options: GatewayOptions | None = None,
+        options: GatewayOptions,
         presence: Presence | None = None,
         metrics: NodeMetrics | None = None,
     ) -> None:
         self.metrics = metrics or NodeMetrics("-")
         self.messages = messages
         self.stations = stations
-        self.options = options or GatewayOptions()
+        self.options = options
         self._connections: set[WebSocketConnection] = set()
         self._live: dict[str, WebSocketConnection] = {}
         self.presence: Presence = presence or LocalPresence()
@@ -367,8 +367,13 @@ def _within_file_limit(max_connections: int) -> int:
         return max_connections
     if soft == resource.RLIM_INFINITY:
         return max_connections
-    room = soft - min(FILES_KEPT_FREE, soft // 2) - REFUSALS_IN_FLIGHT
+    room = connection_room(soft)
     if max_connections == 0 or max_connections > room:
         log.info("OCPP connections capped at %d: the process may open %d files", room, soft)
         return room
     return max_connections
+
+
+def connection_room(files: int) -> int:
+    """The OCPP connections a process that may open ``files`` files holds at most."""
+    return files - min(FILES_KEPT_FREE, files // 2) - REFUSALS_IN_FLIGHT

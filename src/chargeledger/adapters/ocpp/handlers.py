@@ -3,7 +3,7 @@ out, answer back. Nothing else happens here.
 
 ``StationMessages.handlers`` maps each action to its handler. A handler takes the
 session and the (already validated) payload and returns a ``Reply``, or an
-awaitable of one when it must wait (the command bus). Telemetry handlers answer
+awaitable of one when it must wait (the command handler). Telemetry handlers answer
 at once, without a task, which keeps heartbeats cheap. The business messages
 (``session_messages``) arrive through the constructor's ``business``.
 """
@@ -11,6 +11,7 @@ at once, without a task, which keeps heartbeats cheap. The business messages
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from ocpp.v16.enums import DataTransferStatus
 
 from chargeledger.adapters.ocpp.schemas import OCPP16
 from chargeledger.adapters.ocpp.session import StationSession
-from chargeledger.application.command_bus import CommandBus, stream_of
+from chargeledger.application.command_handler import CommandHandler, stream_of
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.ports import Clock
 from chargeledger.application.registry import RegistrationPolicy
@@ -28,6 +29,8 @@ from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import RegisterBoot
 from chargeledger.domain.enums import RegistrationStatus
 from chargeledger.domain.timestamps import iso_z
+
+log = logging.getLogger("chargeledger.gateway")
 
 AfterReply = Callable[[], Awaitable[None]]
 
@@ -47,17 +50,17 @@ EMPTY = Reply({})
 class StationMessages:
     def __init__(
         self,
-        bus: CommandBus,
+        handler: CommandHandler,
         twin: TwinService,
         dispatcher: Dispatcher,
         clock: Clock,
         registration: RegistrationPolicy,
-        heartbeat_interval_s: int = 300,
+        heartbeat_interval_s: int,
         business: Mapping[str, Handler] | None = None,
         data_transfer_vendors: frozenset[str] = frozenset(),
         boot_grace_s: float = 2.0,
     ) -> None:
-        self._bus = bus
+        self._handler = handler
         self._twin = twin
         self._dispatcher = dispatcher
         self._clock = clock
@@ -110,7 +113,7 @@ class StationMessages:
         for the station goes out after the answer."""
         now = self._now()
         self._twin.booted(session.station_id, now)
-        result = await self._bus.execute(
+        result = await self._handler.execute(
             session.station_id,
             RegisterBoot(
                 command_id=f"boot/{uuid.uuid4()}",
@@ -126,6 +129,15 @@ class StationMessages:
             ),
         )
         registration = result.state.registration or RegistrationStatus.REJECTED
+        # Here, not from the log: the node holding the connection logs it, with the address.
+        log.info(
+            "station booted: vendor %s, model %s, firmware %s; registration %s",
+            vendor,
+            model,
+            firmware_version or "?",
+            registration,
+            extra={"station": session.station_id},
+        )
 
         async def send_what_waits() -> None:
             if session.fenced:
@@ -146,7 +158,7 @@ class StationMessages:
         await asyncio.sleep(self._boot_grace_s)
         if session.registered or session.fenced or session.closed:
             return
-        state, _ = await self._bus.load(stream_of(session.station_id))
+        state, _ = await self._handler.load(stream_of(session.station_id))
         if state.registration == RegistrationStatus.ACCEPTED and not (
             session.registered or session.fenced
         ):

@@ -35,7 +35,12 @@ from chargeledger.adapters.ocpp.admission import (
 )
 from chargeledger.adapters.ocpp.schemas import OCPP16, OCPP201
 from chargeledger.application.ports import StationPresence
-from chargeledger.application.registry import STATION_ID, RegisteredStation, StationRegistry
+from chargeledger.application.registry import (
+    RegisteredStation,
+    RegistryError,
+    StationRegistry,
+    check_station_id,
+)
 from chargeledger.domain.enums import UnknownStations
 
 SUBPROTOCOLS = [Subprotocol(OCPP201), Subprotocol(OCPP16)]
@@ -71,12 +76,10 @@ class Handshake:
         if match is None:
             return refuse(ws, http.HTTPStatus.NOT_FOUND, "connect to /ocpp/{station_id}"), None
         station_id = unquote(match.group(1))
-        if not STATION_ID.match(station_id):
-            return refuse(
-                ws,
-                http.HTTPStatus.BAD_REQUEST,
-                "the station id must be 1-48 characters of A-Z a-z 0-9 * - _ = : + | @ .",
-            ), None
+        try:  # the registry's own rule: "." and ".." would become stations no URL names
+            check_station_id(station_id)
+        except RegistryError as invalid:
+            return refuse(ws, http.HTTPStatus.BAD_REQUEST, str(invalid)), None
         refusal = await self._authenticate(ws, request, station_id, address)
         if refusal is not None:
             return refusal, None

@@ -54,7 +54,9 @@ class StationConnection(WebSocketConnection):
         if session is None or not self.live or session.fenced:
             return  # fenced: a newer connection speaks for this station now
         self.gateway.stations.message_received(session.station_id)
-        connection_log.frame("<-", session.station_id, self.client, text)
+        connection_log.frame(
+            "<-", session.station_id, self.client, text, session.outstanding_command
+        )
         connection_log.bind(session.station_id, self.client)
         frame = framing.parse(text)
         if isinstance(frame, framing.Call):

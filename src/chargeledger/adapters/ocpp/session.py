@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from chargeledger import log_context
 from chargeledger.adapters.ocpp import schemas
 from chargeledger.adapters.ocpp.framing import Call, CallErrorFrame, CallResult, encode
 from chargeledger.application.ports import (
@@ -40,7 +41,7 @@ _ids = itertools.count(1)
 
 
 class _Outgoing:
-    __slots__ = ("action", "future", "payload", "timer", "unique_id")
+    __slots__ = ("action", "command", "future", "payload", "timer", "unique_id")
 
     def __init__(
         self, action: str, payload: dict[str, Any], future: asyncio.Future[dict[str, Any]]
@@ -50,6 +51,9 @@ class _Outgoing:
         self.future = future
         self.unique_id = ""
         self.timer: asyncio.TimerHandle | None = None
+        # The command the caller works on (the dispatcher names it), for the log lines of
+        # the CALL and its answer, which may be written from another task.
+        self.command = log_context.current("command")
 
 
 class StationSession:
@@ -109,6 +113,13 @@ class StationSession:
         return None if self._outstanding is None else self._outstanding.action
 
     @property
+    def outstanding_command(self) -> tuple[str, str | None] | None:
+        """The unique id of our CALL that awaits its answer and the command it is for
+        (for the log line of the answer)."""
+        entry = self._outstanding
+        return None if entry is None else (entry.unique_id, entry.command)
+
+    @property
     def queued(self) -> int:
         """CALLs waiting to be sent (the outstanding one not counted)."""
         return len(self._queue)
@@ -157,7 +168,8 @@ class StationSession:
             entry.timer = asyncio.get_running_loop().call_later(
                 self.response_timeout_s, self._timed_out, entry
             )
-            self._send_text(encode(Call(entry.unique_id, entry.action, entry.payload)))
+            with log_context.bound(command=entry.command):
+                self._send_text(encode(Call(entry.unique_id, entry.action, entry.payload)))
             return
 
     def _timed_out(self, entry: _Outgoing) -> None:

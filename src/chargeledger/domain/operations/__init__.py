@@ -5,7 +5,8 @@ profile rides) is derived from ``OPERATIONS``; how each travels in a protocol ve
 is that version's table (``adapters/ocpp/v16/operations.py``).
 
 Adding an operation: its command (``commands``) and event (``events``) types, its
-checks (``arguments``), its entry here, and its entry in each protocol version's table.
+checks (``arguments``), its entry here (with what it needs looked up before deciding,
+``lookups``), and its entry in each protocol version's table.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain.operations import arguments, in_doubt
-from chargeledger.domain.operations.spec import Arguments, Common, Operation, holds
+from chargeledger.domain.operations.spec import Arguments, Common, Lookup, Operation, holds
 
 
 def _remote_start(args: Arguments, common: Common) -> c.OperatorCommand:
@@ -54,6 +55,7 @@ REMOTE_START = Operation(
     slot=_remote_start_slot,
     build=_remote_start,
     profile_field="charging_profile",
+    lookups=(Lookup.ID_TAG_STATUS,),
     observe=in_doubt.remote_start_took_effect,
 )
 REMOTE_STOP = Operation(
@@ -62,6 +64,7 @@ REMOTE_STOP = Operation(
     e.RemoteStopRequested,
     arguments.remote_stop,
     slot=holds("transaction_id"),
+    lookups=(Lookup.RECORDED_TRANSACTION,),
     observe=in_doubt.remote_stop_took_effect,
 )
 UNLOCK_CONNECTOR = Operation(
@@ -113,6 +116,7 @@ CHANGE_CONFIGURATION = Operation(
     e.ChangeConfigurationRequested,
     arguments.change_configuration,
     slot=holds("key"),
+    lookups=(Lookup.CONFIGURATION,),
 )
 DATA_TRANSFER = Operation(
     "data-transfer", c.RequestDataTransfer, e.DataTransferRequested, arguments.data_transfer
@@ -144,12 +148,14 @@ SEND_LOCAL_LIST = Operation(
     e.SendLocalListRequested,
     arguments.send_local_list,
     slot=holds(),
+    lookups=(Lookup.LOCAL_LIST,),
 )
 RESERVE_NOW = Operation(
     "reserve-now",
     c.RequestReserveNow,
     e.ReserveNowRequested,
     arguments.reserve_now,
+    lookups=(Lookup.RESERVATION_ID,),
     observe=in_doubt.reservation_took_effect,
 )
 CANCEL_RESERVATION = Operation(

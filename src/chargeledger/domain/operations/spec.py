@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 
 from chargeledger.domain.commands import OperatorCommand
 from chargeledger.domain.events import CommandRequested, Event, RequestBasics
+from chargeledger.domain.remote_start_policy import TwinSnapshot
 from chargeledger.domain.twin import StationTwin
 
 if TYPE_CHECKING:  # station_state names the operations
@@ -23,8 +25,15 @@ if TYPE_CHECKING:  # station_state names the operations
 Arguments = Mapping[str, Any]
 """An operation's arguments, named as in the API body and the event's payload."""
 
-Common = dict[str, Any]
-"""What every operator command carries: command_id, requested_at, expires_at, twin."""
+
+class Common(TypedDict):
+    """What every operator command carries beside its operation's arguments."""
+
+    command_id: str
+    requested_at: str
+    expires_at: str
+    twin: TwinSnapshot
+
 
 COMMON = ("command_id", "requested_at", "expires_at", "twin")
 
@@ -43,6 +52,23 @@ per slot at a time; a second with the same payload is the same request."""
 Observer = Callable[[Arguments, Sequence[Event], StationTwin | None], str | None]
 """The evidence that a dispatched command took effect (its payload, the station's events
 since, its twin), or ``None``."""
+
+
+class Lookup(StrEnum):
+    """What an operation's decision needs looked up beyond its body, before deciding
+    (the application looks each up: ``application/command_inputs.py``), so that the
+    decision stays a pure function of the command."""
+
+    ID_TAG_STATUS = "id_tag_status"
+    """The registry's verdict on the command's ``id_tag``."""
+    RESERVATION_ID = "reservation_id"
+    """A new reservation id, unique across the system."""
+    LOCAL_LIST = "local_list"
+    """The entries to send: those given, a named list's, or the registry's tags."""
+    CONFIGURATION = "configuration"
+    """What the station reported of its configuration keys."""
+    RECORDED_TRANSACTION = "recorded_transaction"
+    """What the CSMS recorded of the command's ``transaction_id``."""
 
 
 def identical(payload: Arguments) -> tuple[Any, ...]:
@@ -71,6 +97,8 @@ class Operation(Generic[C]):
     """The command from the (completed) arguments; ``None``: fields named as the arguments."""
     profile_field: str | None = None
     """The argument that carries a charging profile (``charging_profile_id`` names a stored one)."""
+    lookups: tuple[Lookup, ...] = ()
+    """What is looked up and added to the arguments before deciding."""
     repeat_is_harmless: bool = False
     """Whether a dispatch in doubt may simply be sent again (it only asks the station)."""
     observe: Observer | None = None

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chargeledger.application.charging_profile_library import ChargingProfileNotFoundError
-from chargeledger.application.command_bus import RetriesExhaustedError
+from chargeledger.application.command_handler import RetriesExhaustedError
 from chargeledger.application.local_lists import LocalListNotFoundError
 from chargeledger.application.registry import RegistryError
 from chargeledger.bootstrap import Node, store_failures

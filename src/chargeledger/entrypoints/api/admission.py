@@ -4,10 +4,11 @@ local lists it sends to stations)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from chargeledger.adapters.ocpp.v16.bodies import LocalListEntry, UtcDateTime
 from chargeledger.application.id_tags import ID_TAGS, MAX_ID_TAG_LENGTH, InvalidIdTagError
@@ -45,7 +46,15 @@ class NamedLocalListBody(BaseModel):
         return self
 
 
-ListName = Annotated[str, Path(min_length=1, max_length=MAX_LIST_NAME_LENGTH)]
+def _list_name(name: str) -> str:
+    if name in (".", ".."):  # path segments, not names: no URL could name the list
+        raise ValueError("a list name other than . and ..")
+    return name
+
+
+ListName = Annotated[
+    str, AfterValidator(_list_name), Path(min_length=1, max_length=MAX_LIST_NAME_LENGTH)
+]
 
 
 class IdTagBody(BaseModel):
@@ -160,5 +169,5 @@ def admission_router(node: Node) -> APIRouter:
     return router
 
 
-def _id_tag_view(doc: dict[str, Any]) -> dict[str, Any]:
+def _id_tag_view(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {"id_tag": doc["id_tag"], "status": doc["status"], "expiry": doc.get("expiry")}

@@ -21,7 +21,11 @@ from chargeledger.domain.enums import CommandStatus
 from chargeledger.domain.operations import OPERATIONS
 from chargeledger.entrypoints.api.errors import ApiError, problems
 from chargeledger.entrypoints.api.paging import Cursor, Limit, key_of, paged
-from chargeledger.entrypoints.api.preconditions import caught_up, caught_up_to_head, token_required
+from chargeledger.entrypoints.api.preconditions import (
+    caught_up,
+    found_reading_own_writes,
+    token_required,
+)
 from chargeledger.entrypoints.api.stations import StationIdPath
 
 MAX_IDEMPOTENCY_KEY_CHARACTERS = 200
@@ -74,7 +78,6 @@ def with_nested_schemas(app: FastAPI) -> None:
 def commands_router(node: Node) -> APIRouter:
     router = APIRouter()
     views = node.use_cases.views
-    operator = node.use_cases.operator
     api = [Depends(token_required(node.settings.api_token))]
 
     @router.post(
@@ -102,12 +105,7 @@ def commands_router(node: Node) -> APIRouter:
         ] = None,
     ) -> dict[str, Any]:
         """Decide a station command; the dispatcher sends it once it is recorded."""
-        arguments = _validated(name, body)
-        if not await views.station_known(station_id):
-            raise ApiError(404, "StationNotFound", f"no station {station_id!r}")
-        command_id = _utf8_key(idempotency_key) if idempotency_key else str(uuid.uuid4())
-        fields = arguments.model_dump(mode="json", exclude={"ttl_s"})
-        return await operator.request(station_id, command_id, name, fields, arguments.ttl_s)
+        return await request_command(node, station_id, name, body, idempotency_key)
 
     @router.get("/api/commands", dependencies=api)
     async def list_commands(
@@ -137,18 +135,35 @@ def commands_router(node: Node) -> APIRouter:
     async def get_command(command_id: str, min_position: int | None = None) -> dict[str, Any]:
         """A command by its id (its Idempotency-Key). A key merged into another request
         answers with that command's view, ``requested_as`` the key asked for."""
-        await caught_up(node, min_position)
-        view = await views.command(command_id)
-        if view is None:
-            # Read your own writes: a command just accepted (on any node) is in the
-            # log; wait for the read models to reach the log's head, then look again.
-            await caught_up_to_head(node)
-            view = await views.command(command_id)
-        if view is None:
-            raise ApiError(404, "CommandNotFound", f"no command {command_id!r}")
-        return view
+        view = await found_reading_own_writes(
+            node,
+            min_position,
+            lambda: views.command(command_id),
+            ApiError(404, "CommandNotFound", f"no command {command_id!r}"),
+        )
+        return dict(view)
 
     return router
+
+
+async def request_command(
+    node: Node,
+    station_id: str,
+    name: CommandName,
+    body: dict[str, Any],
+    idempotency_key: str | None,
+) -> dict[str, Any]:
+    """What ``POST /api/stations/{id}/commands/{name}`` does once its parameters are
+    valid: the body checked, the station looked up, the command decided, its view."""
+    arguments = _validated(name, body)
+    if not await node.use_cases.views.station_known(station_id):
+        raise ApiError(404, "StationNotFound", f"no station {station_id!r}")
+    command_id = _utf8_key(idempotency_key) if idempotency_key else str(uuid.uuid4())
+    fields = arguments.model_dump(mode="json", exclude={"ttl_s"})
+    view = await node.use_cases.operator.request(
+        station_id, command_id, name, fields, arguments.ttl_s
+    )
+    return dict(view)
 
 
 def _utf8_key(header: str) -> str:

@@ -3,14 +3,15 @@ console's EventSource) and one station's history, a page at a time."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import StreamingResponse
 
-from chargeledger.application.command_bus import stream_of
+from chargeledger.application.command_handler import stream_of
 from chargeledger.application.holdings_views import event_view
 from chargeledger.application.paging import Page, page_size
 from chargeledger.application.ports import RecordedEvent
@@ -20,6 +21,9 @@ from chargeledger.entrypoints.api.paging import Cursor, Limit, key_of, paged
 from chargeledger.entrypoints.api.preconditions import token_or_query_required, token_required
 from chargeledger.entrypoints.api.stations import StationIdPath
 from chargeledger.entrypoints.http_guard import MAX_QUERY_INTEGER
+
+TELEMETRY_COALESCE_S = 0.2
+"""After a StationTelemetry event, the changes of this long are sent as the next one."""
 
 
 def events_router(node: Node) -> APIRouter:
@@ -34,13 +38,20 @@ def events_router(node: Node) -> APIRouter:
         last_event_id: Annotated[str | None, Header()] = None,
     ) -> StreamingResponse:
         """Server-sent events of the log, live, from ``after`` (default: from now on). A
-        reconnecting EventSource sends ``Last-Event-ID`` and goes on from there."""
+        reconnecting EventSource sends ``Last-Event-ID`` and goes on from there.
+
+        Between them, ``StationTelemetry`` events (no id: they are not in the log) name
+        the stations whose twin changed (connection, status, boot, reports, meter
+        readings), ``{"stations": [...]}``, or ``{"stations": null}`` for "any": the
+        console reads those again instead of polling."""
         if after is None and last_event_id is not None:
             after = _event_id(last_event_id)
         start = await node.store.head_position() if after is None else after
+        changes = node.twin.changes
 
         async def lines() -> AsyncIterator[str]:
             position = start
+            seen = changes.mark()
             yield ": chargeledger event stream\n\n"
             while True:
                 batch = await node.store.read_all(position, 500)
@@ -48,8 +59,14 @@ def events_router(node: Node) -> APIRouter:
                     position = recorded.position
                     body = json.dumps({"stream_id": recorded.stream_id, **event_view(recorded)})
                     yield f"id: {position}\nevent: {body_type(recorded)}\ndata: {body}\n\n"
-                if not batch:
-                    await node.store.wait_for_events(position, 15.0)
+                seen, stations = changes.since(seen)
+                if stations != []:
+                    yield f"event: StationTelemetry\ndata: {json.dumps({'stations': stations})}\n\n"
+                    await asyncio.sleep(TELEMETRY_COALESCE_S)
+                elif not batch:
+                    await _first_of(
+                        node.store.wait_for_events(position, 15.0), changes.wait(seen, 15.0)
+                    )
                     yield ": keep-alive\n\n"
 
         return StreamingResponse(lines(), media_type="text/event-stream")
@@ -86,6 +103,17 @@ def events_router(node: Node) -> APIRouter:
         return paged(request, response, page, size)
 
     return router
+
+
+async def _first_of(*waits: Awaitable[object]) -> None:
+    """Until the first of ``waits`` ends; the others are cancelled."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _event_id(header: str) -> int:

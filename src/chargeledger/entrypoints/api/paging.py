@@ -33,12 +33,15 @@ def key_of(cursor: str | None) -> str | None:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+        key = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(422, "ValidationError", "query.cursor: not a cursor of this list") from None
+        key = "\x00"
+    if "\x00" in key:  # no key we hand out holds U+0000, and PostgreSQL cannot compare it
+        raise ApiError(422, "ValidationError", "query.cursor: not a cursor of this list")
+    return key
 
 
-def paged(request: Request, response: Response, page: Page, size: int) -> list[dict[str, Any]]:
+def paged(request: Request, response: Response, page: Page[Any], size: int) -> list[Any]:
     """The page's items; the next page named by a Link header (RFC 8288), same query."""
     if page.next_after is not None:
         query = {**request.query_params, "limit": str(size), "cursor": cursor_of(page.next_after)}

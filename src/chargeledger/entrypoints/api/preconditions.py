@@ -1,12 +1,12 @@
 """What a route asks of a request before it answers: the API token (bearer, or
 ``?token=`` for a browser's EventSource), and read models caught up to a position
-(``min_position``; read your own writes). Shared by every router."""
+(``min_position``), and a lookup that reads your own writes. Shared by every router."""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Header, Request
 
@@ -14,6 +14,7 @@ from chargeledger.bootstrap import Node
 from chargeledger.entrypoints.api.errors import ApiError
 
 TokenCheck = Callable[..., Awaitable[None]]
+Found = TypeVar("Found")
 
 
 def token_required(token: str) -> TokenCheck:
@@ -55,3 +56,23 @@ async def caught_up(node: Node, min_position: int | None) -> None:
 async def caught_up_to_head(node: Node) -> None:
     head = await node.store.head_position()
     await node.projections.wait_until(head, node.settings.read_wait_s)
+
+
+async def found_reading_own_writes(
+    node: Node,
+    min_position: int | None,
+    look_up: Callable[[], Awaitable[Found | None]],
+    not_found: ApiError,
+) -> Found:
+    """What ``look_up`` finds once the read models are at ``min_position``; when it
+    finds nothing, read your own writes: something just accepted (on any node) is in
+    the log, so wait for the read models to reach the log's head and look again;
+    ``not_found`` raised when it is still not there."""
+    await caught_up(node, min_position)
+    found = await look_up()
+    if found is None:
+        await caught_up_to_head(node)
+        found = await look_up()
+    if found is None:
+        raise not_found
+    return found

@@ -4,17 +4,27 @@ a name and a description, for set-charging-profile and remote-start to send."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import Field
 
+from chargeledger.adapters.ocpp.schemas import MAX_INTEGER, MIN_INTEGER
 from chargeledger.adapters.ocpp.v16.bodies import ChargingProfile
 from chargeledger.application.paging import page_size
 from chargeledger.bootstrap import Node
 from chargeledger.entrypoints.api.errors import ApiError
 from chargeledger.entrypoints.api.paging import Cursor, Limit, key_of, paged
 from chargeledger.entrypoints.api.preconditions import token_required
+
+ProfileId = Annotated[
+    int,
+    Path(
+        ge=MIN_INTEGER,
+        le=MAX_INTEGER,
+        description="a charging profile id: an OCPP integer, as set-charging-profile sends it",
+    ),
+]
 
 
 class StoredChargingProfile(ChargingProfile):
@@ -43,14 +53,16 @@ def profiles_router(node: Node) -> APIRouter:
         return paged(request, response, page, size)
 
     @router.get("/api/charging-profiles/{profile_id}", dependencies=api)
-    async def get_charging_profile(profile_id: int) -> dict[str, Any]:
+    async def get_charging_profile(profile_id: ProfileId) -> dict[str, Any]:
         view = await operations.stored_profile(profile_id)
         if view is None:
             raise ApiError(404, "ChargingProfileNotFound", f"no charging profile {profile_id}")
         return view
 
     @router.put("/api/charging-profiles/{profile_id}", dependencies=api)
-    async def put_charging_profile(profile_id: int, body: StoredChargingProfile) -> dict[str, Any]:
+    async def put_charging_profile(
+        profile_id: ProfileId, body: StoredChargingProfile
+    ) -> dict[str, Any]:
         """Store a profile (checked first: a 422 names what is wrong with it). What GET
         answers can be PUT back as it is."""
         profile = body.model_dump(
@@ -62,7 +74,7 @@ def profiles_router(node: Node) -> APIRouter:
         return view
 
     @router.delete("/api/charging-profiles/{profile_id}", status_code=204, dependencies=api)
-    async def delete_charging_profile(profile_id: int) -> Response:
+    async def delete_charging_profile(profile_id: ProfileId) -> Response:
         if not await profiles.remove(profile_id):
             raise ApiError(404, "ChargingProfileNotFound", f"no charging profile {profile_id}")
         return Response(status_code=204)

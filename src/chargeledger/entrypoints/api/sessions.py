@@ -14,7 +14,11 @@ from chargeledger.domain.enums import TransactionStatus
 from chargeledger.domain.timestamps import iso_z
 from chargeledger.entrypoints.api.errors import ApiError
 from chargeledger.entrypoints.api.paging import Cursor, Limit, key_of, paged
-from chargeledger.entrypoints.api.preconditions import caught_up, caught_up_to_head, token_required
+from chargeledger.entrypoints.api.preconditions import (
+    caught_up,
+    found_reading_own_writes,
+    token_required,
+)
 
 
 class CloseBody(BaseModel):
@@ -53,15 +57,13 @@ def sessions_router(node: Node) -> APIRouter:
     async def get_transaction(
         transaction_id: int, min_position: int | None = None
     ) -> dict[str, Any]:
-        await caught_up(node, min_position)
-        view = await views.transaction(transaction_id)
-        if view is None:
-            # Read your own writes: a session just started is in the log.
-            await caught_up_to_head(node)
-            view = await views.transaction(transaction_id)
-        if view is None:
-            raise ApiError(404, "TransactionNotFound", f"no transaction {transaction_id}")
-        return view
+        view = await found_reading_own_writes(
+            node,
+            min_position,
+            lambda: views.transaction(transaction_id),
+            ApiError(404, "TransactionNotFound", f"no transaction {transaction_id}"),
+        )
+        return dict(view)
 
     @router.get("/api/transactions/{transaction_id}/meter-values", dependencies=api)
     async def get_transaction_meter_values(transaction_id: int) -> dict[str, Any]:
@@ -85,7 +87,7 @@ def sessions_router(node: Node) -> APIRouter:
             await node.projections.wait_until(position, node.settings.read_wait_s)
         closed = await views.transaction(transaction_id)
         assert closed is not None
-        return closed
+        return dict(closed)
 
     @router.get("/api/reservations", dependencies=api)
     async def list_reservations(
@@ -107,14 +109,12 @@ def sessions_router(node: Node) -> APIRouter:
     async def get_reservation(
         reservation_id: int, min_position: int | None = None
     ) -> dict[str, Any]:
-        await caught_up(node, min_position)
-        view = await operations.reservation(reservation_id)
-        if view is None:
-            # Read your own writes: a reservation just requested is in the log.
-            await caught_up_to_head(node)
-            view = await operations.reservation(reservation_id)
-        if view is None:
-            raise ApiError(404, "ReservationNotFound", f"no reservation {reservation_id}")
-        return view
+        view = await found_reading_own_writes(
+            node,
+            min_position,
+            lambda: operations.reservation(reservation_id),
+            ApiError(404, "ReservationNotFound", f"no reservation {reservation_id}"),
+        )
+        return dict(view)
 
     return router

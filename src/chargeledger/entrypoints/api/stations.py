@@ -26,6 +26,14 @@ def _station_id(station_id: str) -> str:
     return station_id
 
 
+def valid_station_id(station_id: str) -> bool:
+    """Whether ``StationIdPath`` takes it as it is."""
+    try:
+        return _station_id(station_id) == station_id
+    except ValueError:
+        return False
+
+
 StationIdPath = Annotated[str, AfterValidator(_station_id), Path(description="a station id")]
 
 
@@ -58,7 +66,7 @@ def stations_router(node: Node) -> APIRouter:
             past = await station_as_of(node.store, station_id, at)
             if past is None:
                 raise ApiError(404, "StationNotFound", f"no history for station {station_id!r}")
-            return past
+            return {**past, **operations.connectors_as_of(station_id, at)}
         await caught_up(node, min_position)
         view = await views.station(station_id)
         if view is None:

@@ -19,10 +19,13 @@ const EVENT_TYPES = [
   'CancelReservationRequested', 'SetChargingProfileRequested', 'ClearChargingProfileRequested',
   'GetCompositeScheduleRequested', 'ReservationConfirmed', 'ReservationChangeRefused',
   'ReservationEnded', 'LocalListInstalled', 'LocalListOutOfSync', 'message',
+  // Not in the log: the node names the stations whose twin changed (connection, status,
+  // boot, reports, meter readings), or null for "any".
+  'StationTelemetry',
 ];
-// Station telemetry (status notifications, heartbeats, connections) is not in the log,
-// so the pages showing it also re-read it at this pace.
-const TELEMETRY_REFRESH_MS = 3000;
+// The stream brings telemetry changes too; a page showing telemetry also re-reads it at
+// this pace, in case one was missed (a heartbeat, say, is not announced).
+const TELEMETRY_REFRESH_MS = 10000;
 
 // ---------------------------------------------------------------- small helpers
 
@@ -220,6 +223,7 @@ const stream = {
       source.addEventListener(type, (message) => {
         let event;
         try { event = JSON.parse(message.data); } catch (err) { return; }
+        if (type === 'StationTelemetry') event.type = type;
         for (const listener of this.listeners) listener(event);
       });
     }
@@ -254,6 +258,9 @@ const stream = {
       for (const cell of document.querySelectorAll('.connection:not(.stale-mark)')) {
         cell.textContent = `unknown (stream lost; was ${cell.textContent})`;
         cell.className = 'connection warn stale-mark';
+      }
+      for (const count of document.querySelectorAll('.counts strong')) {
+        if (!count.textContent.endsWith('?')) count.textContent += '?';
       }
     } else {
       line.textContent = 'connecting…';
@@ -714,12 +721,13 @@ pages.overview = async (view, ctx) => {
   view.append(
     h('h2', { text: 'Stations' }),
     h('ul', { class: 'counts live', 'aria-label': 'Counts' }, Object.entries(counts).map(([k, v]) =>
-      h('li', { dataset: { count: k } }, h('strong', { text: live || k === 'offline' ? String(v) : `${v}?` }), k))),
+      h('li', { dataset: { count: k } }, h('strong', { text: live ? String(v) : `${v}?` }), k))),
     h('p', { class: 'hint', text: `As of ${fmtTime(new Date().toISOString())}` +
       (live ? '' : ' — the stream is down: connection states are the last known, not current.') }),
     h('div', { class: 'tools' }, h('label', { for: 'station-search' }, 'Search (id, vendor, model, serial)', search),
       h('label', { for: 'station-filter' }, 'Show', select)),
-    table(['station', 'connection', 'registration', 'last message', 'connectors', 'open sessions', 'power', 'vendor / model'],
+    // Dimmed with the counts when the stream is lost: none of it is known to be current.
+    h('div', { class: 'live' }, table(['station', 'connection', 'registration', 'last message', 'connectors', 'open sessions', 'power', 'vendor / model'],
       shown.map(({ station, open }) => {
         const power = open.map(currentPower).filter((p) => p !== null);
         const last = station.last_message_at || station.last_heartbeat;
@@ -727,13 +735,13 @@ pages.overview = async (view, ctx) => {
           h('a', { href: `#/station/${encodeURIComponent(station.id)}`, text: station.id }),
           connectionCell(station),
           station.registration || '—',
-          last ? h('span', { title: fmtTime(last) }, age(last), h('span', { class: 'hint', text: station.last_message_at ? '' : ' (heartbeat)' })) : '—',
+          last ? h('span', { title: fmtTime(last) }, h('time', { datetime: last, dataset: { age: last } }, age(last)), h('span', { class: 'hint', text: station.last_message_at ? '' : ' (heartbeat)' })) : '—',
           connectorsCell(station),
           open.length ? open.map((s) => `#${s.transaction_id} (${s.id_tag})`).join(', ') : '—',
           power.length ? `${(power.reduce((a, b) => a + b, 0) / 1000).toFixed(1)} kW` : '—',
           [station.vendor, station.model].filter(Boolean).join(' / ') || '—',
         ];
-      }), { id: 'stations', caption: `${shown.length} of ${stations.length} stations` }));
+      }), { id: 'stations', caption: `${shown.length} of ${stations.length} stations` })));
 };
 pages.overview.telemetry = true;
 pages.overview.onEvent = () => true;
@@ -773,7 +781,7 @@ pages.station = async (view, ctx) => {
   // Identity and the twin.
   view.append(h('h2', { class: 'station-title', text: `Station ${id}` }),
     h('nav', { 'aria-label': 'On this page', class: 'hint' }, ['identity', 'past', 'commands', 'sessions',
-      'reservations', 'profiles', 'configuration', 'firmware', 'timeline'].map((a) => [h('a', { href: `#/station/${enc}`, onclick: (e) => { e.preventDefault(); document.getElementById(`h-${a}`).scrollIntoView(); }, text: a }), ' '])),
+      'reservations', 'profiles', 'configuration', 'firmware', 'twin', 'timeline'].map((a) => [h('a', { href: `#/station/${enc}`, onclick: (e) => { e.preventDefault(); document.getElementById(`h-${a}`).scrollIntoView(); }, text: a }), ' '])),
     section('Identity and connection', 'identity', h('div', { class: 'grid2' },
       h('dl', { class: 'facts' },
         h('dt', { text: 'connection' }), h('dd', { class: 'live' }, connectionCell(station)),
@@ -861,12 +869,30 @@ pages.station = async (view, ctx) => {
   view.append(section('Firmware and diagnostics', 'firmware', h('div', { class: 'grid2' },
     h('div', {}, history2('Firmware', station.firmware_update || station.firmware)), h('div', {}, history2('Diagnostics', station.diagnostics)))));
 
+  // The rest of the twin: what the station reported beside its status and heartbeats.
+  const rows = (list, cells) => (list && list.length ? [...list].reverse().map(cells) : []);
+  const localList = station.local_list;
+  view.append(section('The twin: what else the station reported', 'twin', h('div', { class: 'grid2', id: 'twin' },
+    h('div', {}, h('h3', { text: 'Connector status changes' }),
+      table(['at', 'connector', 'status', 'error code'], rows(station.status_history, (s) => [fmtTime(s.at), String(s.connector_id), badge(s.status), s.error_code]), { id: 'twin-statuses' })),
+    h('div', {}, h('h3', { text: 'Authorize requests' }),
+      table(['at', 'id tag', 'answer'], rows(station.authorizations, (a) => [fmtTime(a.at), a.id_tag, badge(a.status)]), { id: 'twin-authorizations' })),
+    h('div', {}, h('h3', { text: 'DataTransfers from the station' }),
+      table(['at', 'vendor', 'message', 'data', 'answer'], rows(station.data_transfers, (d) => [fmtTime(d.at), d.vendor_id, d.message_id || '—', d.data || '—', d.answer]), { id: 'twin-data-transfers' })),
+    h('div', {}, h('h3', { text: 'Meter readings outside a session' }),
+      table(['connector', 'readings', 'last'], rows(station.meter_values, (m) => [String(m.connector_id), String(m.count), m.last ? fmtTime(m.last.timestamp) : '—']), { id: 'twin-meters' }),
+      h('p', { class: 'hint', id: 'twin-local-list', text: localList
+        ? `Local list: installed version ${localList.installed_version ?? '—'}, the station reports ${localList.reported_version ?? '—'}; ` +
+          (localList.in_sync ? 'in sync' : `not in sync (${localList.out_of_sync_reason || 'unknown'})`)
+        : 'Local list: none sent' })))));
+
   view.append(section('Event timeline', 'timeline', table(['position', 'version', 'recorded', 'type', 'command', 'data'],
     [...events].reverse().map((e) => [String(e.position), String(e.version), fmtTime(e.recorded_at), e.type, e.command_id || '—',
       h('details', {}, h('summary', {}, 'data'), h('pre', { text: JSON.stringify(e.data, null, 1) }))]), { id: 'timeline' })));
 };
 pages.station.telemetry = true;
-pages.station.onEvent = (event, ctx) => event.stream_id === `station-${ctx.arg}`;
+pages.station.onEvent = (event, ctx) => event.stream_id === `station-${ctx.arg}` ||
+  (event.type === 'StationTelemetry' && (!event.stations || event.stations.includes(ctx.arg)));
 pages.station.keepsForms = true;
 
 // The contract's firmware version from the boot, when the view carries it as text (the
@@ -877,21 +903,30 @@ function firmwareVersion(station, boot) {
 }
 
 function pastView(past, station, sessions) {
-  // Connector status notifications are telemetry, not in the log; what the log says
-  // about a connector at that time is whether a session or a reservation held it.
-  const ids = new Set([...(station.connectors || []).map((c) => c.id), ...past.open_transactions.map((t) => t.connector_id),
-    ...past.reservations.map((r) => r.connector_id)]);
+  // A connector's status then: what the station had reported by that moment (its twin
+  // keeps the last changes of status), beside what the log says held it (a session, a
+  // reservation).
+  const reported = new Map((past.connectors || []).map((c) => [c.connector_id, c]));
+  const ids = new Set([...(station.connectors || []).map((c) => c.id), ...reported.keys(),
+    ...past.open_transactions.map((t) => t.connector_id), ...past.reservations.map((r) => r.connector_id)]);
   const rows = [...ids].sort((a, b) => a - b).map((cid) => {
     const tx = past.open_transactions.find((t) => t.connector_id === cid);
     const reserved = past.reservations.find((r) => r.connector_id === cid);
-    const status = tx ? 'Charging' : reserved ? 'Reserved' : 'Available';
-    const why = tx ? `session #${tx.transaction_id} (${tx.id_tag}) open` : reserved ? `reservation ${reserved.reservation_id} (${reserved.id_tag})` : 'no session or reservation held it';
-    return [String(cid), badge(status), why];
+    const then = reported.get(cid);
+    const fromLog = tx ? `session #${tx.transaction_id} (${tx.id_tag}) open` : reserved ? `reservation ${reserved.reservation_id} (${reserved.id_tag})` : 'no session or reservation held it';
+    if (then) {
+      return [String(cid), badge(then.status), then.error_code && then.error_code !== 'NoError' ? h('span', { class: 'bad', text: then.error_code }) : (then.error_code || '—'),
+        `reported ${fmtTime(then.since)}`, fromLog];
+    }
+    const guess = tx ? 'Charging' : reserved ? 'Reserved' : null;
+    return [String(cid), guess ? badge(guess) : h('span', { class: 'hint', text: 'not known' }), '—',
+      guess ? 'from the log' : 'no status reported by then', fromLog];
   });
+  const kept = past.kept_from ? `Connector statuses as reported; changes kept since ${fmtTime(past.kept_from)}.` : 'No connector status changes kept for this station.';
   return h('div', { class: 'past', id: 'past-state' },
     h('p', {}, h('strong', { text: `As the log had it at ${fmtTime(past.at)}` }), ` (log version ${past.version})`),
     h('dl', { class: 'facts' }, h('dt', { text: 'registration' }), h('dd', { text: past.registration || '—' })),
-    table(['connector', 'status then', 'from the log'], rows, { id: 'past-connectors' }),
+    table(['connector', 'status then', 'error code', 'status from', 'the log'], rows, { id: 'past-connectors', caption: kept }),
     h('h3', { text: 'Commands open then' }),
     past.open_commands.length ? table(['command', 'name', 'status'], past.open_commands.map((c) => [c.command_id, c.name, badge(c.status)])) : h('p', { class: 'hint', text: 'none' }));
 }
@@ -913,14 +948,16 @@ pages.sessions = async (view, ctx) => {
   const query = new URLSearchParams();
   if (p.get('station')) query.set('station', p.get('station'));
   if (p.get('id_tag')) query.set('id_tag', p.get('id_tag'));
-  if (p.get('status')) query.set('status', p.get('status'));
+  // "ended" is the console's own choice (stopped, abandoned or closed by hand); the
+  // node's status=closed means closed by hand only, so it is not passed on.
+  if (p.get('status') === 'open') query.set('status', 'open');
   let list = await apiAll(`/api/transactions${query.toString() ? '?' + query : ''}`);
   // The node may not filter by every field yet: filter here too.
   const from = p.get('from') ? Date.parse(p.get('from')) : null;
   const to = p.get('to') ? Date.parse(p.get('to')) : null;
   list = list.filter((s) => (!p.get('station') || s.station_id === p.get('station'))
     && (!p.get('id_tag') || s.id_tag === p.get('id_tag'))
-    && (!p.get('status') || (p.get('status') === 'closed' ? s.status !== 'open' : s.status === p.get('status')))
+    && (!p.get('status') || (p.get('status') === 'ended' ? s.status !== 'open' : s.status === p.get('status')))
     && (!from || Date.parse(s.started_at) >= from) && (!to || Date.parse(s.started_at) <= to))
     .sort((a, b) => String(b.started_at).localeCompare(String(a.started_at)));
   const field = (name, label, extra) => h('label', { for: `f-${name}` }, label,
@@ -928,7 +965,7 @@ pages.sessions = async (view, ctx) => {
   const form = h('form', { class: 'tools', 'aria-label': 'Filter sessions' },
     field('station', 'Station'), field('id_tag', 'Id tag'),
     h('label', { for: 'f-status' }, 'Status', h('select', { id: 'f-status', name: 'status' },
-      [['', 'any'], ['open', 'open'], ['closed', 'ended (stopped, abandoned, closed)']].map(([v, t]) => h('option', { value: v, text: t, selected: (p.get('status') || '') === v })))),
+      [['', 'any'], ['open', 'open'], ['ended', 'ended (stopped, abandoned, closed)']].map(([v, t]) => h('option', { value: v, text: t, selected: (p.get('status') || '') === v })))),
     field('from', 'Started from', { placeholder: '2026-06-01T00:00:00Z' }), field('to', 'Started until', { placeholder: '2026-06-02T00:00:00Z' }),
     h('button', { type: 'submit' }, 'Filter'));
   form.addEventListener('submit', (e) => {
@@ -1056,28 +1093,43 @@ pages.reservations.onEvent = (event) => String(event.type).startsWith('Reserv');
 const PROFILE_TEMPLATE = { stack_level: 0, charging_profile_purpose: 'TxDefaultProfile', charging_profile_kind: 'Absolute',
   charging_schedule: { charging_rate_unit: 'A', charging_schedule_period: [{ start_period: 0, limit: 32 }] } };
 
+// What the operator typed into the profile form, kept across the page's refreshes.
+const profileDraft = { id: '', json: JSON.stringify(PROFILE_TEMPLATE, null, 2) };
+
 pages['charging-profiles'] = async (view) => {
   const list = await apiAll('/api/charging-profiles');
-  const idInput = h('input', { id: 'profile-id', type: 'number', min: 1, step: 1, required: true });
+  const idInput = h('input', { id: 'profile-id', type: 'number', min: 1, step: 1, required: true,
+    value: profileDraft.id, 'aria-describedby': 'profile-id-error' });
   const text = h('textarea', { id: 'profile-json', rows: 10, spellcheck: 'false' });
-  text.value = JSON.stringify(PROFILE_TEMPLATE, null, 2);
-  const form = h('form', { class: 'card', 'aria-label': 'Create or edit a charging profile' },
-    h('h3', { text: 'Create or edit' }), h('label', { for: 'profile-id' }, 'Profile id', idInput),
+  text.value = profileDraft.json;
+  idInput.addEventListener('input', () => { profileDraft.id = idInput.value; });
+  text.addEventListener('input', () => { profileDraft.json = text.value; });
+  const idError = h('span', { class: 'field-error', id: 'profile-id-error', 'aria-live': 'polite' });
+  const form = h('form', { class: 'card', novalidate: true, 'aria-label': 'Create or edit a charging profile' },
+    h('h3', { text: 'Create or edit' }), h('label', { for: 'profile-id' }, 'Profile id', idInput, idError),
     h('label', { for: 'profile-json' }, 'Profile (JSON, the csChargingProfiles fields in snake_case)', text),
     h('p', {}, h('button', { type: 'submit' }, 'Save profile')));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     let body;
     try { body = JSON.parse(text.value); } catch (err) { text.setAttribute('aria-invalid', 'true'); showAlert(`The profile is not JSON: ${err.message}`); return; }
-    if (!Number.isInteger(Number(idInput.value)) || !idInput.value) { idInput.setAttribute('aria-invalid', 'true'); idInput.focus(); return; }
+    text.removeAttribute('aria-invalid');
+    if (!/^[1-9][0-9]*$/.test(idInput.value.trim())) {
+      idInput.setAttribute('aria-invalid', 'true');
+      idError.textContent = 'Profile id is required: a whole number from 1';
+      idInput.focus();
+      return;
+    }
+    idInput.removeAttribute('aria-invalid');
+    idError.textContent = '';
     delete body.charging_profile_id; delete body.updated_at;
     try { await api(`/api/charging-profiles/${Number(idInput.value)}`, { method: 'PUT', json: body }); router.refresh(); } catch (err) { if (err.status !== 401) showFailure(`Saving profile ${idInput.value}`, err); }
   });
   view.append(h('h2', { text: 'Stored charging profiles' }), h('p', { class: 'hint', text: 'Name one by id in set-charging-profile or remote-start.' }), form,
     table(['id', 'purpose', 'kind', 'stack level', 'unit', 'periods', 'updated', ''], list.map((p) => [String(p.charging_profile_id), p.charging_profile_purpose, p.charging_profile_kind,
       String(p.stack_level), p.charging_schedule.charging_rate_unit, p.charging_schedule.charging_schedule_period.map((x) => `${x.start_period}s: ${x.limit}`).join(', '), fmtTime(p.updated_at),
-      h('span', {}, h('button', { type: 'button', class: 'secondary', onclick: () => { idInput.value = p.charging_profile_id; const copy = Object.assign({}, p); delete copy.updated_at; delete copy.charging_profile_id; text.value = JSON.stringify(copy, null, 2); idInput.focus(); } }, 'Edit'), ' ',
-        h('button', { type: 'button', class: 'danger', onclick: async () => { if (!confirm(`Delete profile ${p.charging_profile_id}?`)) return; try { await api(`/api/charging-profiles/${p.charging_profile_id}`, { method: 'DELETE' }); router.refresh(); } catch (err) { if (err.status !== 401) showFailure(`Deleting profile ${p.charging_profile_id}`, err); } } }, 'Delete'))]), { id: 'charging-profiles' }));
+      h('span', {}, h('button', { type: 'button', class: 'secondary', 'aria-label': `Edit profile ${p.charging_profile_id}`, onclick: () => { idInput.value = profileDraft.id = String(p.charging_profile_id); const copy = Object.assign({}, p); delete copy.updated_at; delete copy.charging_profile_id; text.value = profileDraft.json = JSON.stringify(copy, null, 2); idInput.focus(); } }, 'Edit'), ' ',
+        h('button', { type: 'button', class: 'danger', 'aria-label': `Delete profile ${p.charging_profile_id}`, onclick: async () => { if (!confirm(`Delete profile ${p.charging_profile_id}?`)) return; try { await api(`/api/charging-profiles/${p.charging_profile_id}`, { method: 'DELETE' }); router.refresh(); } catch (err) { if (err.status !== 401) showFailure(`Deleting profile ${p.charging_profile_id}`, err); } } }, 'Delete'))]), { id: 'charging-profiles' }));
 };
 
 // ---------------------------------------------------------------- routing
@@ -1159,6 +1211,11 @@ stream.listeners.add((event) => {
   const page = pages[ctx.page];
   if (page.onEvent && page.onEvent(event, ctx)) refreshSoon();
 });
+
+// "… s ago" counts on between refreshes.
+setInterval(() => {
+  for (const el of document.querySelectorAll('[data-age]')) el.textContent = age(el.dataset.age);
+}, 1000);
 
 setInterval(() => {
   const ctx = router.ctx;

@@ -19,9 +19,10 @@ from websockets.uri import parse_uri
 
 from chargeledger.adapters.ocpp.admission import RateLimitedLog
 from chargeledger.adapters.ocpp.connection import WebSocketConnection, _text_frame
-from chargeledger.adapters.ocpp.options import GatewayOptions
+from chargeledger.bootstrap import gateway_options
+from chargeledger.config import Settings
 
-OPTIONS = GatewayOptions(ping_interval_s=30, ping_timeout_s=10, handshake_timeout_s=5)
+OPTIONS = gateway_options(Settings(ping_interval_s=30, ping_timeout_s=10, handshake_timeout_s=5))
 
 
 class FakeTransport(asyncio.Transport):

@@ -20,8 +20,10 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
-from chargeledger.adapters.ocpp.gateway import GatewayOptions, OcppGateway
+from chargeledger.adapters.ocpp.gateway import OcppGateway
 from chargeledger.adapters.ocpp.session import StationSession
+from chargeledger.bootstrap import gateway_options
+from chargeledger.config import Settings
 from tests.conftest import free_port
 from tests.unit.adapters.ocpp.gateway_support import new_gateway
 
@@ -149,7 +151,7 @@ async def test_another_node_taking_a_station_closes_it_here(
 
 
 async def test_a_connection_over_the_cap_is_answered_503_at_once() -> None:
-    gateway = new_gateway(GatewayOptions(max_connections=1))
+    gateway = new_gateway(gateway_options(Settings(max_ocpp_connections=1)))
     port = free_port()
     await gateway.start("127.0.0.1", port)
     try:

@@ -141,3 +141,13 @@ def test_basic_credentials_are_read_or_refused_with_a_reason() -> None:
     for malformed in ("Basic !!", basic("no-colon"), "Basic " + base64.b64encode(b"\xff").decode()):
         with pytest.raises(ValueError):
             basic_credentials(Headers(Authorization=malformed))
+
+
+@pytest.mark.parametrize("path", ["/ocpp/.", "/ocpp/..", "/ocpp/%2E", "/ocpp/%2e%2E", "/ocpp/../"])
+async def test_dot_and_dot_dot_are_no_station_ids_even_in_accept_mode(path: str) -> None:
+    """Issue 10, item 11: the registry refuses "." and ".." (path segments, not names);
+    the handshake must too, or accept mode makes them stations the API cannot name."""
+    handshake = await handshake_with(accept_unknown=True)
+    response, station_id = await answer(handshake, upgrade(path))
+    assert (response.status_code, station_id) == (400, None)
+    assert b"other than . and .." in response.body

@@ -47,6 +47,30 @@ async def test_guesses_against_a_cached_password_are_throttled_as_well() -> None
     assert verify.calls == 1
 
 
+async def test_guesses_against_a_cached_password_from_many_addresses_are_bounded_by_station() -> (
+    None
+):
+    """Issue 10, item 5: once a station had logged in, its password was compared from a
+    cache with only the per-address budgets: a guesser with many addresses got five
+    guesses from each. The station's own budget of checks bounds them all."""
+    guard = LoginGuard()
+    assert await guard.check("CP-1", "10.0.0.1", "right", STORED) is LoginVerdict.ACCEPTED
+    verdicts = await asyncio.gather(
+        *(
+            guard.check("CP-1", f"10.2.{n}.1", f"g{n}-{k}", STORED)
+            for n in range(100)
+            for k in range(3)
+        )
+    )
+    limits = guard.limits
+    checked = limits.new_address_checks_per_station + limits.failing_address_checks_per_station
+    assert verdicts.count(LoginVerdict.REFUSED) <= checked
+    assert verdicts.count(LoginVerdict.THROTTLED) == 300 - verdicts.count(LoginVerdict.REFUSED)
+    # and the station itself, from where it logged in before, is never held up
+    for _ in range(5):
+        assert await guard.check("CP-1", "10.0.0.1", "right", STORED) is LoginVerdict.ACCEPTED
+
+
 async def test_the_real_station_logs_in_during_a_flood_from_other_addresses() -> None:
     verify = CountingVerify()
     guard = LoginGuard(verify=verify)

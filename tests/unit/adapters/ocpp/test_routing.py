@@ -15,17 +15,19 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
-from chargeledger.adapters.ocpp.gateway import GatewayOptions, OcppGateway
+from chargeledger.adapters.ocpp.gateway import OcppGateway
 from chargeledger.adapters.ocpp.handlers import Reply
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.ports import StationAnswerInvalidError
+from chargeledger.bootstrap import gateway_options
+from chargeledger.config import Settings
 from tests.conftest import free_port
 from tests.unit.adapters.ocpp.gateway_support import new_gateway
 
 
 @pytest.fixture
 async def gateway() -> AsyncIterator[tuple[OcppGateway, str]]:
-    gateway = new_gateway(GatewayOptions(response_timeout_s=2.0))
+    gateway = new_gateway(gateway_options(Settings(response_timeout_s=2.0)))
     port = free_port()
     await gateway.start("127.0.0.1", port)
     try:

@@ -14,7 +14,7 @@ from typing import Any
 from chargeledger.adapters.ocpp.handlers import EMPTY, Handler, Reply, StationMessages
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.charging_sessions import ChargingSessions, TransactionEvent
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.ports import Clock
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import EndReservationAsReported
@@ -40,9 +40,9 @@ class Messages201:
         sessions: ChargingSessions,
         twin: TwinService,
         clock: Clock,
-        bus: CommandBus,
+        handler: CommandHandler,
     ) -> None:
-        self._bus = bus
+        self._handler = handler
         self._common = common
         self._sessions = sessions
         self._twin = twin
@@ -136,7 +136,7 @@ class Messages201:
     ) -> Reply:
         """The station ended a reservation itself (Expired, Removed): a business fact."""
         reservation_id, status = payload["reservationId"], payload["reservationUpdateStatus"]
-        await self._bus.execute(
+        await self._handler.execute(
             session.station_id,
             EndReservationAsReported(
                 command_id=f"reservation/reported/{reservation_id}/{status}",

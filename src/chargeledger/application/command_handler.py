@@ -1,4 +1,4 @@
-"""The command bus: load, decide, append with the loaded version; retry conflicts;
+"""The command handler: load, decide, append with the loaded version; retry conflicts;
 recognise repeated command ids (ARCHITECTURE.md flow 3).
 
 How a command runs:
@@ -74,7 +74,7 @@ class _Cached:
     version: int
 
 
-class CommandBus:
+class CommandHandler:
     """Runs station commands. One flight per stream in this process; conflicts with
     other processes are re-run on fresh state, a bounded number of times."""
 

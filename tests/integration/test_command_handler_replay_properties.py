@@ -1,5 +1,5 @@
-"""Random command sequences through the bus on a real SQLite file: folding the events
-the bus decided equals replaying what the store holds, command ids repeat freely,
+"""Random command sequences through the handler on a real SQLite file: folding the events
+the handler decided equals replaying what the store holds, command ids repeat freely,
 and no sequence breaks the station's invariants."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.bootstrap import open_stores
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
@@ -25,9 +25,9 @@ from tests.unit.domain.strategies import check_invariants, numbered, station_com
 steps = st.lists(st.tuples(station_commands, st.integers(0, 5), st.booleans()), max_size=25)
 
 
-async def run_through_bus(path: Path, plan: list[tuple[c.Command, int, bool]]) -> None:
+async def run_through_handler(path: Path, plan: list[tuple[c.Command, int, bool]]) -> None:
     store, _ = await open_stores(f"sqlite:///{path}")
-    bus = CommandBus(store, FakeClock())
+    handler = CommandHandler(store, FakeClock())
     decided: list[e.Event] = []
     first_answers: dict[str, list[e.Event] | str] = {}
     try:
@@ -36,7 +36,7 @@ async def run_through_bus(path: Path, plan: list[tuple[c.Command, int, bool]]) -
             if reuse:  # the same command id again, whatever the command
                 command = replace(command, command_id=f"again-{id_choice}")
             try:
-                result = await bus.execute("CP1", command)
+                result = await handler.execute("CP1", command)
             except DomainError as refusal:
                 answer: list[e.Event] | str = refusal.code
                 assert first_answers.setdefault(command.command_id, answer) == answer
@@ -49,7 +49,7 @@ async def run_through_bus(path: Path, plan: list[tuple[c.Command, int, bool]]) -
             check_invariants(result.state, decided)
         replayed = [r.event for r in await store.read_stream("station-CP1")]
         assert replayed == decided
-        assert fold(replayed) == fold(decided) == (await bus.load("station-CP1"))[0]
+        assert fold(replayed) == fold(decided) == (await handler.load("station-CP1"))[0]
     finally:
         await store.close()
 
@@ -64,4 +64,4 @@ def test_folding_decided_events_equals_replaying_the_store(
     plan: list[tuple[c.Command, int, bool]],
 ) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        asyncio.run(run_through_bus(Path(folder) / "replay.db", plan))
+        asyncio.run(run_through_handler(Path(folder) / "replay.db", plan))

@@ -1,4 +1,4 @@
-"""The chained append the bus uses, on every store that offers it: all or none."""
+"""The chained append the handler uses, on every store that offers it: all or none."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The command bus with fake ports: conflicts are retried, repeats are recognised,
+"""The command handler with fake ports: conflicts are retried, repeats are recognised,
 a flight's queued commands are recorded together."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chargeledger.adapters.memory import InMemoryEventStore
-from chargeledger.application.command_bus import CommandBus, RetriesExhaustedError
+from chargeledger.application.command_handler import CommandHandler, RetriesExhaustedError
 from chargeledger.application.ports import ANY, AppendResult, CommandAppend, Metadata, RecordedEvent
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
@@ -74,10 +74,10 @@ class SingleAppendStore(InMemoryEventStore):
 
 async def test_a_conflict_is_retried_on_fresh_state_and_succeeds() -> None:
     store = RacingEventStore(races=2)
-    bus = CommandBus(store, FakeClock())
-    result = await bus.execute("CP1", start("cmd-1"))
+    handler = CommandHandler(store, FakeClock())
+    result = await handler.execute("CP1", start("cmd-1"))
     assert result.events == [requested("cmd-1")]
-    assert bus.conflicts == 2
+    assert handler.conflicts == 2
     stored = await store.read_stream("station-CP1")
     assert [r.version for r in stored] == [1, 2, 3]
     assert isinstance(stored[-1].event, e.RemoteStartRequested)
@@ -85,26 +85,26 @@ async def test_a_conflict_is_retried_on_fresh_state_and_succeeds() -> None:
 
 async def test_conflicts_beyond_the_bound_give_a_retryable_error() -> None:
     store = RacingEventStore(races=100)
-    bus = CommandBus(store, FakeClock(), max_attempts=3)
+    handler = CommandHandler(store, FakeClock(), max_attempts=3)
     with pytest.raises(RetriesExhaustedError, match="try again"):
-        await bus.execute("CP1", start("cmd-1"))
+        await handler.execute("CP1", start("cmd-1"))
     assert store.appends_tried == 3
 
 
 async def test_five_attempts_by_default() -> None:
     store = RacingEventStore(races=100)
     with pytest.raises(RetriesExhaustedError):
-        await CommandBus(store, FakeClock()).execute("CP1", start("cmd-1"))
+        await CommandHandler(store, FakeClock()).execute("CP1", start("cmd-1"))
     assert store.appends_tried == 5
 
 
 async def test_a_repeated_command_id_returns_the_first_outcome_without_deciding() -> None:
     """I2: a repeated command id returns the first outcome and decides nothing."""
     store = InMemoryEventStore()
-    bus = CommandBus(store, FakeClock())
-    first = await bus.execute("CP1", start("cmd-1"))
-    await bus.execute("CP1", c.RecordOutcome("cmd-1:rejected", "cmd-1", "rejected"))
-    again = await bus.execute("CP1", start("cmd-1"))
+    handler = CommandHandler(store, FakeClock())
+    first = await handler.execute("CP1", start("cmd-1"))
+    await handler.execute("CP1", c.RecordOutcome("cmd-1:rejected", "cmd-1", "rejected"))
+    again = await handler.execute("CP1", start("cmd-1"))
     assert again.duplicate
     assert again.position == first.position
     assert again.events == first.events  # what the first handling recorded
@@ -114,64 +114,64 @@ async def test_a_repeated_command_id_returns_the_first_outcome_without_deciding(
 async def test_a_repeat_of_a_refused_command_is_refused_the_same_way() -> None:
     """I2: a repeat of a refused command id is refused the same way."""
     store = InMemoryEventStore()
-    bus = CommandBus(store, FakeClock())
-    await bus.execute("CP1", start("cmd-1", tag="A"))
+    handler = CommandHandler(store, FakeClock())
+    await handler.execute("CP1", start("cmd-1", tag="A"))
     with pytest.raises(ConnectorNotAvailableError):
-        await bus.execute("CP1", start("cmd-2", tag="B"))
-    await bus.execute("CP1", c.RecordOutcome("cmd-1:rejected", "cmd-1", "rejected"))
+        await handler.execute("CP1", start("cmd-2", tag="B"))
+    await handler.execute("CP1", c.RecordOutcome("cmd-1:rejected", "cmd-1", "rejected"))
     with pytest.raises(DomainError) as refused:
-        await bus.execute("CP1", start("cmd-2", tag="B"))
+        await handler.execute("CP1", start("cmd-2", tag="B"))
     assert refused.value.code == "ConnectorNotAvailable"
 
 
 async def test_the_same_request_answers_with_the_open_one_and_so_does_its_repeat() -> None:
-    bus = CommandBus(InMemoryEventStore(), FakeClock())
-    await bus.execute("CP1", start("cmd-1"))
-    same = await bus.execute("CP1", start("cmd-2"))
+    handler = CommandHandler(InMemoryEventStore(), FakeClock())
+    await handler.execute("CP1", start("cmd-1"))
+    same = await handler.execute("CP1", start("cmd-2"))
     assert (same.events, same.same_as) == ([e.CommandMerged("cmd-2", "cmd-1")], "cmd-1")
-    again = await bus.execute("CP1", start("cmd-2"))
+    again = await handler.execute("CP1", start("cmd-2"))
     assert again.duplicate
     assert again.same_as == "cmd-1"
 
 
 async def test_a_repeated_command_id_with_another_fingerprint_is_refused() -> None:
-    bus = CommandBus(InMemoryEventStore(), FakeClock())
-    await bus.execute("CP1", start("cmd-1"), fingerprint="a")
-    assert (await bus.execute("CP1", start("cmd-1"), fingerprint="a")).duplicate
+    handler = CommandHandler(InMemoryEventStore(), FakeClock())
+    await handler.execute("CP1", start("cmd-1"), fingerprint="a")
+    assert (await handler.execute("CP1", start("cmd-1"), fingerprint="a")).duplicate
     with pytest.raises(IdempotencyKeyReusedError):
-        await bus.execute("CP1", start("cmd-1"), fingerprint="b")
+        await handler.execute("CP1", start("cmd-1"), fingerprint="b")
 
 
 async def test_a_repeated_start_transaction_returns_the_session_the_first_recorded() -> None:
     """I7: a repeated StartTransaction returns the session the first recorded."""
     store = InMemoryEventStore()
-    bus = CommandBus(store, FakeClock())
-    await bus.execute("CP1", start_transaction(7))
-    await bus.execute("CP1", start_transaction(8, connector=2))
-    await bus.execute(
+    handler = CommandHandler(store, FakeClock())
+    await handler.execute("CP1", start_transaction(7))
+    await handler.execute("CP1", start_transaction(8, connector=2))
+    await handler.execute(
         "CP1", c.StopTransaction(command_id="stop:7", transaction_id=7, meter_stop=1, timestamp="t")
     )
-    again = await bus.execute("CP1", start_transaction(9))  # the station missed our answer
+    again = await handler.execute("CP1", start_transaction(9))  # the station missed our answer
     assert again.duplicate
     assert again.events == [started(7)]
 
 
 async def test_concurrent_callers_on_one_station_never_see_a_conflict() -> None:
     store = CountingStore()
-    bus = CommandBus(store, FakeClock())
+    handler = CommandHandler(store, FakeClock())
     results = await asyncio.gather(
-        *(bus.execute("CP1", start(f"cmd-{n}", tag=f"T{n}", connector=n)) for n in range(1, 33))
+        *(handler.execute("CP1", start(f"cmd-{n}", tag=f"T{n}", connector=n)) for n in range(1, 33))
     )
     assert all(len(r.events) == 1 for r in results)
-    assert bus.conflicts == 0
+    assert handler.conflicts == 0
     assert [r.version for r in await store.read_stream("station-CP1")] == list(range(1, 33))
 
 
 async def test_commands_waiting_in_a_flight_are_recorded_in_one_chain() -> None:
     store = CountingStore()
-    bus = CommandBus(store, FakeClock())
+    handler = CommandHandler(store, FakeClock())
     results = await asyncio.gather(
-        *(bus.execute("CP1", start(f"cmd-{n}", connector=n)) for n in range(1, 9))
+        *(handler.execute("CP1", start(f"cmd-{n}", connector=n)) for n in range(1, 9))
     )
     assert store.single_appends == 0
     assert store.chains == [8]  # all queued before the flight took off: one commit
@@ -179,9 +179,9 @@ async def test_commands_waiting_in_a_flight_are_recorded_in_one_chain() -> None:
 
 
 async def test_a_chain_records_refusals_too_so_their_repeats_are_refused_alike() -> None:
-    bus = CommandBus(CountingStore(), FakeClock())
+    handler = CommandHandler(CountingStore(), FakeClock())
     outcomes = await asyncio.gather(
-        *(bus.execute("CP1", start(f"cmd-{n}", tag=f"T{n}")) for n in range(4)),
+        *(handler.execute("CP1", start(f"cmd-{n}", tag=f"T{n}")) for n in range(4)),
         return_exceptions=True,
     )
     assert [type(o).__name__ for o in outcomes] == [
@@ -191,16 +191,16 @@ async def test_a_chain_records_refusals_too_so_their_repeats_are_refused_alike()
         "ConnectorNotAvailableError",
     ]
     with pytest.raises(DomainError, match="held by remote start cmd-0"):
-        await bus.execute("CP1", start("cmd-3", tag="T3"))
+        await handler.execute("CP1", start("cmd-3", tag="T3"))
 
 
 async def test_a_chain_that_meets_a_conflict_is_rerun_one_by_one_on_fresh_state() -> None:
     store = RacingChainStore(races=1)
-    bus = CommandBus(store, FakeClock())
+    handler = CommandHandler(store, FakeClock())
     results = await asyncio.gather(
-        *(bus.execute("CP1", start(f"cmd-{n}", connector=n)) for n in range(1, 6))
+        *(handler.execute("CP1", start(f"cmd-{n}", connector=n)) for n in range(1, 6))
     )
-    assert bus.conflicts == 1
+    assert handler.conflicts == 1
     assert [len(r.events) for r in results] == [1, 1, 1, 1, 1]
     versions = [r.version for r in await store.read_stream("station-CP1")]
     assert versions == list(range(1, 7))  # the rival's event and ours, no gap
@@ -208,13 +208,13 @@ async def test_a_chain_that_meets_a_conflict_is_rerun_one_by_one_on_fresh_state(
 
 async def test_a_chain_holding_a_repeated_command_id_falls_back_and_answers_the_repeat() -> None:
     store = CountingStore()
-    bus = CommandBus(store, FakeClock())
-    first = await bus.execute("CP1", reset("reset-1"))
+    handler = CommandHandler(store, FakeClock())
+    first = await handler.execute("CP1", reset("reset-1"))
     results = await asyncio.gather(
-        bus.execute("CP1", start("cmd-1")),
-        bus.execute("CP1", start("cmd-2", connector=2)),
-        bus.execute("CP1", reset("reset-1")),
-        bus.execute("CP1", start("cmd-3", connector=3)),
+        handler.execute("CP1", start("cmd-1")),
+        handler.execute("CP1", start("cmd-2", connector=2)),
+        handler.execute("CP1", reset("reset-1")),
+        handler.execute("CP1", start("cmd-3", connector=3)),
     )
     assert results[2].duplicate
     assert results[2].events == first.events
@@ -224,14 +224,16 @@ async def test_a_chain_holding_a_repeated_command_id_falls_back_and_answers_the_
 
 async def test_a_store_without_chains_gets_one_append_per_command() -> None:
     store = SingleAppendStore()
-    bus = CommandBus(store, FakeClock())
-    await asyncio.gather(*(bus.execute("CP1", start(f"cmd-{n}", connector=n)) for n in range(1, 6)))
+    handler = CommandHandler(store, FakeClock())
+    await asyncio.gather(
+        *(handler.execute("CP1", start(f"cmd-{n}", connector=n)) for n in range(1, 6))
+    )
     assert [r.version for r in await store.read_stream("station-CP1")] == [1, 2, 3, 4, 5]
 
 
 async def test_a_cache_made_stale_by_another_process_is_caught_by_the_append() -> None:
     store = InMemoryEventStore()
-    ours, theirs = CommandBus(store, FakeClock()), CommandBus(store, FakeClock())
+    ours, theirs = CommandHandler(store, FakeClock()), CommandHandler(store, FakeClock())
     await ours.execute("CP1", start("cmd-1", connector=1))
     await theirs.execute("CP1", start("cmd-2", connector=2, tag="B"))
     # Our cache still says version 1; the append says otherwise and the command reruns.
@@ -242,9 +244,9 @@ async def test_a_cache_made_stale_by_another_process_is_caught_by_the_append() -
 
 async def test_exactly_one_of_competing_remote_starts_for_a_connector_wins() -> None:
     store = InMemoryEventStore()
-    bus = CommandBus(store, FakeClock())
+    handler = CommandHandler(store, FakeClock())
     outcomes = await asyncio.gather(
-        *(bus.execute("CP1", start(f"cmd-{n}", tag=f"T{n}")) for n in range(16)),
+        *(handler.execute("CP1", start(f"cmd-{n}", tag=f"T{n}")) for n in range(16)),
         return_exceptions=True,
     )
     winners = [o for o in outcomes if not isinstance(o, BaseException)]
@@ -254,8 +256,8 @@ async def test_exactly_one_of_competing_remote_starts_for_a_connector_wins() -> 
 
 async def test_a_caller_that_stops_waiting_does_not_stop_its_command() -> None:
     store = InMemoryEventStore()
-    bus = CommandBus(store, FakeClock())
-    waiting = asyncio.create_task(bus.execute("CP1", start("cmd-1")))
+    handler = CommandHandler(store, FakeClock())
+    waiting = asyncio.create_task(handler.execute("CP1", start("cmd-1")))
     await asyncio.sleep(0)
     waiting.cancel()
     await asyncio.sleep(0.01)
@@ -263,12 +265,12 @@ async def test_a_caller_that_stops_waiting_does_not_stop_its_command() -> None:
 
 
 async def test_an_unexpected_error_fails_only_its_command() -> None:
-    bus = CommandBus(InMemoryEventStore(), FakeClock())
+    handler = CommandHandler(InMemoryEventStore(), FakeClock())
     bad = c.RecordOutcome("x", "cmd-1", "maybe")  # refused: no such command
     outcomes = await asyncio.gather(
-        bus.execute("CP1", c.Command("plain")),  # no decision exists for a bare Command
-        bus.execute("CP1", start("cmd-1")),
-        bus.execute("CP1", bad),
+        handler.execute("CP1", c.Command("plain")),  # no decision exists for a bare Command
+        handler.execute("CP1", start("cmd-1")),
+        handler.execute("CP1", bad),
         return_exceptions=True,
     )
     assert isinstance(outcomes[0], TypeError)
@@ -284,8 +286,10 @@ async def test_a_flight_cancelled_at_shutdown_leaves_no_caller_waiting() -> None
             await asyncio.sleep(10)
             raise AssertionError("never reached")
 
-    bus = CommandBus(SlowStore(), FakeClock())
-    callers = [asyncio.create_task(bus.execute("CP1", start(f"c{n}", connector=n))) for n in (1, 2)]
+    handler = CommandHandler(SlowStore(), FakeClock())
+    callers = [
+        asyncio.create_task(handler.execute("CP1", start(f"c{n}", connector=n))) for n in (1, 2)
+    ]
     await asyncio.sleep(0.01)
     for task in asyncio.all_tasks():
         if task.get_name() == "station-CP1":
@@ -313,11 +317,11 @@ async def test_a_repeat_reads_the_first_handling_not_what_the_stream_gained_sinc
     # Found by bench fuzz: every StartTransaction a station retransmitted read its stream
     # from the first handling to the end, so repeats cost the stream's length.
     store = ReadCountingStore()
-    bus = CommandBus(store, FakeClock())
-    await bus.execute("CP1", start_transaction(7))
+    handler = CommandHandler(store, FakeClock())
+    await handler.execute("CP1", start_transaction(7))
     for number in range(300):
-        await bus.execute("CP1", reset(f"reset-{number}"))
+        await handler.execute("CP1", reset(f"reset-{number}"))
     store.read.clear()
-    again = await bus.execute("CP1", start_transaction(9))
+    again = await handler.execute("CP1", start_transaction(9))
     assert again.duplicate and again.events == [started(7)]
     assert sum(store.read) <= 2, store.read

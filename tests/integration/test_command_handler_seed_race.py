@@ -15,14 +15,14 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
 
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.twin_service import TwinService
 from chargeledger.bootstrap import build_use_cases, open_stores
 from chargeledger.config import Settings
 from chargeledger.domain import events as e
 from chargeledger.domain.errors import DomainError
 from tests.fakes import FakeClock
-from tests.integration.bus_support import store_url  # noqa: F401
+from tests.integration.command_handler_support import race_processes, store_url  # noqa: F401
 from tests.unit.domain import scenario as s
 
 STATION = "CP1"
@@ -56,10 +56,10 @@ async def test_a_telemetry_flood_beside_remote_starts_makes_no_conflict(
     """I5: a flood of telemetry beside remote starts causes no version conflict."""
     store, documents = await open_stores(store_url)
     clock = FakeClock()
-    bus = CommandBus(store, clock)
+    handler = CommandHandler(store, clock)
     twin = TwinService(documents, clock)
-    operator = build_use_cases(Settings(), clock, bus, documents, twin, store).operator
-    await bus.execute(STATION, s.boot())
+    operator = build_use_cases(Settings(), clock, handler, documents, twin, store).operator
+    await handler.execute(STATION, s.boot())
     for connector in (1, 2, 3, 4):
         twin.status_notified(STATION, connector, "Available", "NoError")
     context = multiprocessing.get_context("spawn")
@@ -84,7 +84,7 @@ async def test_a_telemetry_flood_beside_remote_starts_makes_no_conflict(
     finally:
         flooder.join(60)
     assert flooder.exitcode == 0
-    assert bus.conflicts == 0
+    assert handler.conflicts == 0
     stored = [r.event for r in await store.read_stream(f"station-{STATION}")]
     assert sum(isinstance(event, e.RemoteStartRequested) for event in stored) == 4
     assert [r for r in results[1:] if isinstance(r, str)] == ["ConnectorNotAvailable"] * 36
@@ -97,22 +97,22 @@ def _competitor(
 ) -> None:
     async def main() -> list[str]:
         store, _ = await open_stores(url)
-        bus = CommandBus(store, FakeClock())
+        handler = CommandHandler(store, FakeClock())
         try:
-            await bus.load(f"station-{STATION}")
+            await handler.load(f"station-{STATION}")
             ready.put("competitor")
             await asyncio.to_thread(go.wait, 30)
-            return await compete(bus, numbers)
+            return await compete(handler, numbers)
         finally:
             await store.close()
 
     out.put(asyncio.run(main()))
 
 
-async def compete(bus: CommandBus, numbers: list[int]) -> list[str]:
+async def compete(handler: CommandHandler, numbers: list[int]) -> list[str]:
     async def one(n: int) -> str:
         try:
-            await bus.execute(STATION, s.start(f"rs-{n}", connector=1, tag=f"DRIVER-{n}"))
+            await handler.execute(STATION, s.start(f"rs-{n}", connector=1, tag=f"DRIVER-{n}"))
         except DomainError as refusal:
             return refusal.code
         except Exception as error:
@@ -126,29 +126,14 @@ async def test_exactly_one_of_sixteen_competing_remote_starts_wins(
     store_url: str,  # noqa: F811
 ) -> None:
     store, _ = await open_stores(store_url)
-    bus = CommandBus(store, FakeClock())
-    await bus.execute(STATION, s.boot())
-    context = multiprocessing.get_context("spawn")
-    ready: Queue[str] = context.Queue()
-    out: Queue[Any] = context.Queue()
-    go = context.Event()
+    handler = CommandHandler(store, FakeClock())
+    await handler.execute(STATION, s.boot())
     groups = [[8, 9, 10, 11], [12, 13, 14, 15]]
-    workers = [
-        context.Process(target=_competitor, args=(store_url, group, ready, go, out))
-        for group in groups
-    ]
-    for worker in workers:
-        worker.start()
-    try:
-        for _ in workers:
-            await asyncio.to_thread(ready.get, True, 60)
-        go.set()
-        answers = await compete(bus, list(range(8)))
-        for _ in workers:
-            answers += await asyncio.to_thread(out.get, True, 60)
-    finally:
-        for worker in workers:
-            worker.join(30)
+    answers, theirs = await race_processes(
+        store_url, _competitor, groups, lambda: compete(handler, list(range(8)))
+    )
+    for their in theirs:
+        answers += their
     assert sorted(answers) == ["ConnectorNotAvailable"] * 15 + ["won"]
     stored = [r.event for r in await store.read_stream(f"station-{STATION}")]
     assert sum(isinstance(event, e.RemoteStartRequested) for event in stored) == 1

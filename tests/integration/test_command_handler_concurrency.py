@@ -9,12 +9,11 @@ the events and refusals that were recorded.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
 
-from chargeledger.application.command_bus import CommandBus
+from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.ports import EventStore
 from chargeledger.bootstrap import open_stores
 from chargeledger.domain import commands as c
@@ -22,7 +21,7 @@ from chargeledger.domain import events as e
 from chargeledger.domain.errors import DomainError
 from chargeledger.domain.station import decide, fold, initial_state
 from tests.fakes import FakeClock
-from tests.integration.bus_support import store_url  # noqa: F401
+from tests.integration.command_handler_support import race_processes, store_url  # noqa: F401
 from tests.unit.domain import scenario as s
 
 COMMANDS = 50
@@ -30,7 +29,7 @@ PROCESSES = 3
 PER_PROCESS = 10  # the other 20 run as tasks in the test's own process
 STATION = "CP1"
 # Four writers (this process and three others) fight over one stream; on a loaded
-# 2-core machine five attempts can run out, which is the bus working as designed
+# 2-core machine five attempts can run out, which is the handler working as designed
 # (a retryable 503), not a conflict leaking. The bound stays finite.
 ATTEMPTS = 40
 
@@ -62,10 +61,10 @@ def command_for(n: int) -> c.Command:
     return s.remote_stop(f"stop-{n}", transaction_id=1000 + n - 8)
 
 
-async def run_commands(bus: CommandBus, numbers: list[int]) -> dict[int, Outcome]:
+async def run_commands(handler: CommandHandler, numbers: list[int]) -> dict[int, Outcome]:
     async def one(n: int) -> Outcome:
         try:
-            result = await bus.execute(STATION, command_for(n))
+            result = await handler.execute(STATION, command_for(n))
         except DomainError as refusal:
             return ("refused", refusal.code)
         except Exception as error:  # a conflict or exhausted retries: what must not happen
@@ -81,13 +80,13 @@ def _process(
 ) -> None:
     async def main() -> dict[int, Outcome]:
         store, _ = await open_stores(url)
-        bus = CommandBus(store, FakeClock(), max_attempts=ATTEMPTS)
+        handler = CommandHandler(store, FakeClock(), max_attempts=ATTEMPTS)
         try:
-            await bus.load(f"station-{STATION}")
+            await handler.load(f"station-{STATION}")
             ready.put(numbers[0])
             await asyncio.to_thread(go.wait, 30)
-            outcomes = await run_commands(bus, numbers)
-            outcomes[-1] = ("conflicts", bus.conflicts)
+            outcomes = await run_commands(handler, numbers)
+            outcomes[-1] = ("conflicts", handler.conflicts)
             return outcomes
         finally:
             await store.close()
@@ -117,33 +116,17 @@ async def test_fifty_mixed_commands_from_tasks_and_processes_equal_a_serial_orde
     store_url: str,  # noqa: F811
 ) -> None:
     store, _ = await open_stores(store_url)
-    bus = CommandBus(store, FakeClock(), max_attempts=ATTEMPTS)
-    await bus.execute(STATION, s.boot())
-    context = multiprocessing.get_context("spawn")
-    ready: Queue[int] = context.Queue()
-    out: Queue[Any] = context.Queue()
-    go = context.Event()
+    handler = CommandHandler(store, FakeClock(), max_attempts=ATTEMPTS)
+    await handler.execute(STATION, s.boot())
     groups = [list(range(p, COMMANDS, PROCESSES + 2))[:PER_PROCESS] for p in range(PROCESSES)]
     ours = sorted(set(range(COMMANDS)) - {n for group in groups for n in group})
-    workers = [
-        context.Process(target=_process, args=(store_url, group, ready, go, out))
-        for group in groups
-    ]
-    for worker in workers:
-        worker.start()
-    try:
-        for _ in workers:
-            await asyncio.to_thread(ready.get, True, 60)
-        go.set()
-        outcomes = await run_commands(bus, ours)
-        conflicts = bus.conflicts
-        for _ in workers:
-            theirs = await asyncio.to_thread(out.get, True, 60)
-            conflicts += theirs.pop(-1)[1]
-            outcomes.update(theirs)
-    finally:
-        for worker in workers:
-            worker.join(30)
+    outcomes, theirs = await race_processes(
+        store_url, _process, groups, lambda: run_commands(handler, ours)
+    )
+    conflicts = handler.conflicts
+    for their in theirs:
+        conflicts += their.pop(-1)[1]
+        outcomes.update(their)
     errors = {n: o for n, o in outcomes.items() if o[0] == "error"}
     assert errors == {}, f"a conflict reached a caller: {errors}"
     assert sorted(outcomes) == list(range(COMMANDS))
