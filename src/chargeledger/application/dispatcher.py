@@ -271,9 +271,8 @@ class Dispatcher:
             return
         if self._may_send is not None and not self._may_send():
             return  # no lease: taken up again when the station is ready or by the sweep
-        if not self._spoken(link).speaks(command.name):  # asked while it spoke another
-            await self._outcomes.record_unspoken(link.station_id, command_id, command.name)
-            return
+        if not (spoken := self._spoken(link)).speaks(command.name):  # asked in another version
+            return await self._outcomes.record_unspoken(link.station_id, command_id, command.name)
         dispatched = await self._handler.execute(
             link.station_id,
             MarkDispatched(
@@ -307,7 +306,6 @@ class Dispatcher:
         try:
             # The CALL's log lines name the command (only around the call: a task started
             # inside would carry it for good).
-            spoken = self._spoken(link)
             with log_context.bound(command=command_id):
                 answer = await link.call(*spoken.call(command.name, command.payload, command_id))
         except StationOfflineError:

@@ -75,9 +75,8 @@ class TwinService:
         set_aside: list[DocumentWrite] = []
         async for doc in self._stored_twins():
             try:
-                twin = (
-                    twin_from_doc(doc) if shared else replace(twin_from_doc(doc), connected=False)
-                )
+                twin = twin_from_doc(doc)
+                twin = twin if shared else replace(twin, connected=False)
             except Exception as error:
                 key = str(doc.get("station_id", "?")) if isinstance(doc, dict) else "?"
                 found = self.quarantine.add(TWINS, key, error)
@@ -298,7 +297,7 @@ class TwinService:
             taken = current.get("seq_nos") or []
             if seq_no in taken:
                 return
-            current = {**current, "seq_nos": [*taken, seq_no][-SEQ_NOS_KEPT:]}
+            current = {**current, "seq_nos": [*taken, seq_no][-1000:]}  # the newest 1,000
         if meter_value:
             current = {**current, "count": current["count"] + len(meter_value)}
             current["last"] = meter_value[-1]
@@ -379,10 +378,6 @@ class TwinService:
                 await self.flush()
         finally:
             await asyncio.shield(self.flush())
-
-
-SEQ_NOS_KEPT = 1000
-"""The seqNos of a 2.0.1 transaction whose readings were taken, newest kept."""
 
 
 def meter_series(meters: dict[str, Any] | None) -> list[dict[str, Any]]:
