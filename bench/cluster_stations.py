@@ -160,6 +160,12 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) the process used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _lease_trouble(logs: Path) -> tuple[int, int]:
     """How often a node's lease lapsed, and its loop stayed silent past the bound."""
     text = "".join(log.read_text(errors="replace") for log in logs.glob("node-*.log"))
@@ -210,9 +216,11 @@ def run_stations(postgres: str, stations: int) -> list[Row]:
             worker.start()
         barrier.wait(timeout=3600)
         held_mb = [_rss_mb(p.pid) for p in processes]
+        survivors_cpu = -sum(_cpu_s(p.pid) for p in processes[:-1])
         processes[-1].kill()
         barrier.wait(timeout=60)
         barrier.wait(timeout=3600)
+        survivors_cpu += sum(_cpu_s(p.pid) for p in processes[:-1])
         parts = [results.get(timeout=600) for _ in workers]
         for part in parts:
             if "error" in part:
@@ -248,6 +256,14 @@ def run_stations(postgres: str, stations: int) -> list[Row]:
             f"{label}: node killed, its stations not back (of {victims:,})",
             "stations",
             not_back,
+            "-",
+            0,
+            False,
+        ),
+        Row(
+            f"{label}: the survivors' CPU from the kill to the storm's end",
+            "s",
+            survivors_cpu,
             "-",
             0,
             False,

@@ -22,7 +22,12 @@ from ocpp.v16.enums import Action
 from websockets.typing import Subprotocol
 
 from chargeledger.domain import events as e
-from chargeledger.entrypoints.cluster import NodeAddress, haproxy_config, start_haproxy
+from chargeledger.entrypoints.cluster import (
+    NodeAddress,
+    front_maxconn_here,
+    haproxy_config,
+    start_haproxy,
+)
 from tests.conftest import free_port
 from tests.e2e.cluster_support import FAST, read_log, start_cluster
 from tests.e2e.conftest import TOKEN, ServedNode
@@ -147,7 +152,14 @@ async def test_sigkill_of_a_node_moves_its_stations_to_the_others_and_every_comm
     front_ocpp, front_api = free_port(), free_port()
     addresses = [_address(node, n + 1) for n, node in enumerate(nodes)]
     haproxy = start_haproxy(
-        haproxy_config(addresses, front_ocpp, front_api, check_interval_ms=300), tmp_path
+        haproxy_config(
+            addresses,
+            front_ocpp,
+            front_api,
+            check_interval_ms=300,
+            maxconn=front_maxconn_here(),
+        ),
+        tmp_path,
     )
     front = f"ws://127.0.0.1:{front_ocpp}/ocpp"
     api_url = f"http://127.0.0.1:{front_api}"

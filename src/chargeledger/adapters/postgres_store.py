@@ -15,6 +15,7 @@ from chargeledger.adapters.notifier import follow
 from chargeledger.adapters.postgres_batch import AppendBatcher, PendingAppend
 from chargeledger.adapters.postgres_database import CHANNEL, POSITION_SHIFT, PostgresDatabase
 from chargeledger.adapters.postgres_presence_schema import STALE_EPOCH_SQLSTATE
+from chargeledger.adapters.postgres_stream_reads import StreamReadBatcher
 from chargeledger.adapters.serialization import (
     EventCodec,
     RecentlyDecoded,
@@ -119,6 +120,7 @@ class PostgresEventStore:
         self._decoded = RecentlyDecoded()
         self._notifier = database.notifier
         self._batcher = AppendBatcher(database.pool, self._append_alone, self._to_result)
+        self._stream_reads = StreamReadBatcher(database.pool)
         self._head_poll: asyncio.Future[int] | None = None
 
     @property
@@ -237,7 +239,10 @@ class PostgresEventStore:
     async def read_stream(
         self, stream_id: str, from_version: int = 1, to_version: int | None = None
     ) -> list[RecordedEvent]:
-        last = 2**63 - 1 if to_version is None else to_version
+        if to_version is None:  # a load: batched with the loads arriving with it
+            rows = await self._stream_reads.read(stream_id, from_version)
+            return [self._decode(row) for row in rows]
+        last = to_version
         rows = await self._fetch(
             _SELECT_EVENTS
             + "WHERE stream_id = %s AND version >= %s AND version <= %s ORDER BY version",

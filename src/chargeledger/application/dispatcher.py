@@ -30,6 +30,7 @@ from chargeledger import log_context
 from chargeledger.application import faults
 from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.dispatch_outcomes import OutcomeRecorder
+from chargeledger.application.open_commands import OpenByStation, OpenCommands
 from chargeledger.application.outgoing_commands import OutgoingCommand
 from chargeledger.application.ports import (
     RESPONSE_TIMEOUT_S,
@@ -45,7 +46,6 @@ from chargeledger.application.ports import (
     StationOfflineError,
     StationProtocol,
 )
-from chargeledger.application.read_model_documents import COMMANDS, OPEN
 from chargeledger.application.reconciliation import NOT_OBSERVED
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import MarkDispatched
@@ -85,7 +85,8 @@ class Dispatcher:
     ) -> None:
         self._outcomes = OutcomeRecorder(handler, clock, store_failures, outcome_patience_s)
         self._handler = handler
-        self._documents = documents
+        self._open = OpenCommands(documents)
+        """Reads shared by the stations that become ready together (a reconnect storm)."""
         self._clock = clock
         self._twin = twin
         self._protocol, self._protocols = protocol, dict(protocols or {})  # by link.protocol
@@ -192,24 +193,12 @@ class Dispatcher:
             # the read models before they are read.
             position = self._position or await self._store.head_position()
             await self._views_reach(position, 5.0)  # if not, the expiry sweep catches up
-        waiting = sorted(
-            (
-                command
-                for command in await self._open_commands()
-                if command.station_id == link.station_id
-            ),
-            key=lambda command: command.position,
-        )
+        waiting = (await self._open.by_station()).get(link.station_id, [])
         for command in waiting:
             if command.status == CommandStatus.REQUESTED:
                 self._enqueue(command)
             elif command.command_id not in self._in_flight:
                 self._take_up_dispatched(link, command)
-
-    async def _open_commands(self) -> list[OutgoingCommand]:
-        """The open commands' views, read here once; an unreadable one is passed over."""
-        read = map(OutgoingCommand.from_view, await self._documents.list(COMMANDS, tag=OPEN))
-        return [command for command in read if command is not None]
 
     def station_gone(self, link: StationLink) -> None:
         """The connection closed; a newer link of the same station stays."""
@@ -354,7 +343,7 @@ class Dispatcher:
         """End every command that waited past its time to live: a requested one expires;
         one in doubt whose station never came back fails as not observed."""
         now = self._clock.now()
-        for command in await self._open_commands():
+        for command in _every(await self._open.by_station()):
             requested = command.status == CommandStatus.REQUESTED
             if not command.expired(now):
                 if requested and command.station_id in self._links:
@@ -389,6 +378,10 @@ class Dispatcher:
         while True:
             await asyncio.sleep(self._expiry_check_s)
             await self.expire_overdue()
+
+
+def _every(by_station: OpenByStation) -> list[OutgoingCommand]:
+    return [command for commands in by_station.values() for command in commands]
 
 
 async def _logged(work: Any, what: str) -> None:

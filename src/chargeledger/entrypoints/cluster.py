@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import httpx
 
+from chargeledger.adapters.ocpp.gateway import connection_room
+
 
 @dataclass(frozen=True)
 class NodeAddress:
@@ -30,14 +33,35 @@ class NodeAddress:
     api_port: int
 
 
+FRONT_MAXCONN = 60_000
+"""The front's connections (deploy/haproxy.cfg): the issue's 50,000 stations with room to
+reconnect (55,000), and the operators (5,000); HAProxy needs two files for each."""
+NODE_ROOM = connection_room(20_000)
+"""A node's OCPP connections at 20,000 open files (18,912)."""
+
+
+def front_maxconn_here() -> int:
+    """The front's connections for a local cluster: what this process's hard file limit
+    lets HAProxy hold (HAProxy 2.6 refuses to start when it cannot raise its own limit
+    to twice its maxconn)."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        return FRONT_MAXCONN
+    return max(100, min(FRONT_MAXCONN, (hard - 500) // 2))
+
+
 def haproxy_config(
     nodes: list[NodeAddress],
     ocpp_port: int,
     api_port: int,
     host: str = "127.0.0.1",
     check_interval_ms: int = 500,
+    maxconn: int = FRONT_MAXCONN,
 ) -> str:
-    """The front for ``nodes`` (deploy/haproxy.cfg is this for three nodes)."""
+    """The front for ``nodes`` holding ``maxconn`` connections, a twelfth of them for the
+    operators (deploy/haproxy.cfg is this for three nodes)."""
+    api_maxconn = maxconn // 12
+    ocpp_maxconn = maxconn - api_maxconn
     check = f"check port {{api}} inter {check_interval_ms} fall 2 rise 2"
     ocpp_servers = "\n".join(
         f"    server {n.node_id} {host}:{n.ocpp_port} {check.format(api=n.api_port)}" for n in nodes
@@ -47,8 +71,10 @@ def haproxy_config(
     )
     return f"""# chargeledger: HAProxy in front of {len(nodes)} nodes on one PostgreSQL database
 global
-    # Two files per proxied connection; a process here may hold 20,000 open files.
-    maxconn 9500
+    # Stations and operators. Two files per proxied connection: HAProxy raises its own
+    # file limit to about 2 x maxconn and refuses to start when it cannot (strict-limits);
+    # 60,000 needs a hard limit of at least 120,100 (systemd: LimitNOFILE=125000).
+    maxconn {maxconn}
 
 defaults
     mode http
@@ -61,11 +87,14 @@ defaults
     # An OCPP WebSocket lives for hours; stations ping, the nodes too.
     timeout tunnel 2h
     timeout client-fin 5s
+    # A connection waiting for a full node gets 503 after this; the station retries.
+    timeout queue 5s
     option redispatch
     retries 3
 
 frontend ocpp
     bind {host}:{ocpp_port}
+    maxconn {ocpp_maxconn}
     default_backend nodes_ocpp
 
 backend nodes_ocpp
@@ -74,10 +103,14 @@ backend nodes_ocpp
     balance uri path-only
     hash-type consistent
     option httpchk GET /readyz
+    # A node with 20,000 open files holds {NODE_ROOM} stations (connection_room); more wait
+    # here rather than being refused by it. Raise both together.
+    default-server maxconn {NODE_ROOM}
 {ocpp_servers}
 
 frontend api
     bind {host}:{api_port}
+    maxconn {api_maxconn}
     default_backend nodes_api
 
 backend nodes_api
@@ -165,7 +198,12 @@ def run_cluster(
             )
         for address, process in zip(addresses, processes, strict=True):
             wait_healthy(f"http://127.0.0.1:{address.api_port}", process)
-        processes.append(start_haproxy(haproxy_config(addresses, ocpp_port, api_port), folder))
+        processes.append(
+            start_haproxy(
+                haproxy_config(addresses, ocpp_port, api_port, maxconn=front_maxconn_here()),
+                folder,
+            )
+        )
         print(f"OCPP front:  ws://127.0.0.1:{ocpp_port}/ocpp/{{station_id}}")
         print(f"HTTP front:  http://127.0.0.1:{api_port}/api/stations")
         print(f"API token:   {api_token}")

@@ -36,9 +36,9 @@ class FakeLink:
 
 
 class Node:
-    def __init__(self) -> None:
+    def __init__(self, documents: InMemoryDocumentStore | None = None) -> None:
         self.clock = FakeClock()
-        self.store, self.documents = InMemoryEventStore(), InMemoryDocumentStore()
+        self.store, self.documents = InMemoryEventStore(), documents or InMemoryDocumentStore()
         self.handler = CommandHandler(self.store, self.clock)
         twin = TwinService(self.documents, self.clock)
         self.dispatcher = Dispatcher(
@@ -78,6 +78,62 @@ async def test_a_dispatch_recorded_by_a_dead_node_is_reconciled_even_if_the_view
     await node.project()
     assert link.calls == ["TriggerMessage"]  # asked where the station stands, never re-sent
     assert await _status(node.documents, "k1") == "failed"
+
+
+class SlowViews(InMemoryDocumentStore):
+    """Counts the reads of every open command; each answers what was there when it
+    began, after a while (or when ``gate`` opens)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open_reads = 0
+        self.gate: asyncio.Event | None = None
+
+    async def list(self, model: str, tag: str | None = None) -> list[dict[str, Any]]:
+        documents = await super().list(model, tag)
+        if model == "command":
+            self.open_reads += 1
+            await (self.gate.wait() if self.gate is not None else asyncio.sleep(0.02))
+        return documents
+
+
+async def test_stations_ready_together_share_reads_of_the_open_commands() -> None:
+    """A reconnect storm: the open commands are not read once per boot (O(open) each)."""
+    node = Node(views := SlowViews())
+    stations = [f"CP{n}" for n in range(50)]
+    for station in stations:
+        await node.handler.execute(station, _start(f"k-{station}", LATER))
+    await node.project()
+    links = [FakeLink(station, epoch=1) for station in stations]
+    await asyncio.gather(*(node.dispatcher.station_ready(link) for link in links))
+    assert views.open_reads <= 2
+    for _ in range(100):
+        if all(link.calls for link in links):
+            break
+        await asyncio.sleep(0.02)
+    assert [link.calls for link in links] == [["RemoteStartTransaction"]] * len(links)
+
+
+async def test_a_station_ready_while_a_read_runs_is_not_given_that_older_read() -> None:
+    """A command requested before the boot is found, even when a read that began before
+    it was in the views is still running: the boot waits for a read of its own."""
+    node = Node(views := SlowViews())
+    views.gate = asyncio.Event()
+    first = asyncio.create_task(node.dispatcher.station_ready(FakeLink("CP1", epoch=1)))
+    await asyncio.sleep(0.02)  # a read runs, begun before k-late was requested
+    await node.handler.execute("CP2", _start("k-late", LATER))
+    await node.project()
+    link = FakeLink("CP2", epoch=1)
+    second = asyncio.create_task(node.dispatcher.station_ready(link))
+    await asyncio.sleep(0.02)
+    views.gate.set()
+    await asyncio.wait_for(asyncio.gather(first, second), 5)
+    for _ in range(100):
+        if link.calls:
+            break
+        await asyncio.sleep(0.02)
+    assert link.calls == ["RemoteStartTransaction"]
+    assert views.open_reads == 2
 
 
 async def test_a_dispatched_command_nobody_waits_on_is_ended_by_the_expiry_loop() -> None:

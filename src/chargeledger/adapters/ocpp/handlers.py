@@ -111,6 +111,7 @@ class StationMessages:
     ) -> Reply:
         """A boot of either version: recorded, answered, and once accepted what waits
         for the station goes out after the answer."""
+        session.booting = True
         now = self._now()
         self._twin.booted(session.station_id, now)
         result = await self._handler.execute(
@@ -154,13 +155,15 @@ class StationMessages:
         """A station that reconnects without booting keeps its accepted registration:
         OCPP 1.6 (4.2) has it send BootNotification only when it (re)boots. After a
         short grace, in which a rebooting station sends its boot and that boot decides,
-        what waits for it goes out on this connection."""
+        what waits for it goes out on this connection. A boot that arrived but is not
+        answered yet (a reconnect storm) decides too: loading the station's stream here
+        as well would double the storm's reads."""
         await asyncio.sleep(self._boot_grace_s)
-        if session.registered or session.fenced or session.closed:
+        if session.registered or session.booting or session.fenced or session.closed:
             return
         state, _ = await self._handler.load(stream_of(session.station_id))
         if state.registration == RegistrationStatus.ACCEPTED and not (
-            session.registered or session.fenced
+            session.registered or session.booting or session.fenced
         ):
             session.registered = True
             await self._dispatcher.station_ready(session)

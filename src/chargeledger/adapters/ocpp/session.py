@@ -66,6 +66,7 @@ class StationSession:
         "_send_text",
         "_sending",
         "_successor",
+        "booting",
         "epoch",
         "max_queue",
         "protocol",
@@ -91,6 +92,9 @@ class StationSession:
         self.max_queue = max_queue
         self.registered = False
         """Set once a BootNotification was accepted on this or an older connection."""
+        self.booting = False
+        """Set when a BootNotification arrived on this connection: its answer decides
+        whether what waits goes out, not a resume."""
         self._send_text = send_text
         self._queue: deque[_Outgoing] = deque()
         self._outstanding: _Outgoing | None = None
