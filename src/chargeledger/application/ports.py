@@ -1,7 +1,5 @@
-"""Ports: what the application needs from the outside, as Protocols.
-
-Adapters implement them (SQLite, PostgreSQL, OCPP over WebSockets); unit tests
-use fakes that implement the same Protocols.
+"""Ports: what the application needs from the outside, as Protocols. Adapters implement
+them (SQLite, PostgreSQL, OCPP over WebSockets); unit tests use fakes of the same Protocols.
 """
 
 from __future__ import annotations
