@@ -78,6 +78,7 @@ class SQLiteEventStore:
         )
         result: AppendResult = await self._db.write_in_group(_run_appends, item)
         if result.last_position is not None and not result.duplicate:
+            self._seed(item, events, metadata, result)
             self._notifier.advance(result.last_position)
         return result
 
@@ -119,6 +120,8 @@ class SQLiteEventStore:
             return [r for r in results if isinstance(r, AppendResult)]
 
         results = await self._db.write(job)
+        for append, item, result in zip(appends, items, results, strict=True):
+            self._seed(item, append.events, append.metadata, result)
         last = max((r.last_position for r in results if r.last_position is not None), default=None)
         if last is not None:
             self._notifier.advance(last)
@@ -172,6 +175,36 @@ class SQLiteEventStore:
 
     async def close(self) -> None:
         await self._db.close()
+
+    def _seed(
+        self, item: _Append, events: Sequence[Event], metadata: Metadata, result: AppendResult
+    ) -> None:
+        """The rows just committed, kept with the events they were written from: every
+        follower of the log reads them next, and none has to decode them. Kept only
+        where the read would return the very row written (``RecentlyDecoded``
+        compares), so what a reader gets is what decoding the row gives."""
+        first, last = result.first_position, result.last_position
+        if first is None or last is None or last - first + 1 != len(events) or result.duplicate:
+            return
+        if metadata.recorded_at is None:
+            metadata = decode_metadata(item.metadata)
+        first_version = result.version - len(events) + 1
+        for index, (event, (type_name, schema_version, data)) in enumerate(
+            zip(events, item.events, strict=True)
+        ):
+            position, version = first + index, first_version + index
+            row = (
+                position,
+                item.stream_id,
+                version,
+                type_name,
+                schema_version,
+                data,
+                item.metadata,
+            )
+            self._decoded.keep(
+                row, RecordedEvent(item.stream_id, version, position, event, metadata)
+            )
 
     def _decode(self, row: tuple[Any, ...]) -> RecordedEvent:
         position, stream_id, version, type_name, schema_version, data, meta = row

@@ -31,7 +31,7 @@ from chargeledger.application import faults
 from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.dispatch_outcomes import OutcomeRecorder
 from chargeledger.application.open_commands import OpenByStation, OpenCommands
-from chargeledger.application.outgoing_commands import OutgoingCommand
+from chargeledger.application.outgoing_commands import OutgoingCommand, RecentKeys, ended_key
 from chargeledger.application.ports import (
     RESPONSE_TIMEOUT_S,
     CallNotSentError,
@@ -56,8 +56,6 @@ from chargeledger.domain.operations import OPERATIONS
 log = logging.getLogger(__name__)
 
 ViewsReach = Callable[[int, float], Awaitable[bool]]
-
-TAKEN_LOCALLY_KEPT = 100_000
 
 
 class _StationQueue:
@@ -111,10 +109,11 @@ class Dispatcher:
         self._position = 0
         """Commands this node is sending right now, awaiting the station's answer."""
         self._tasks: set[asyncio.Task[None]] = set()
-        self._taken_locally: OrderedDict[str, None] = OrderedDict()
+        self._taken_locally: RecentKeys[str] = RecentKeys()
         """Requests this node's handler handed over at their commit (``take_recorded``), or
         another node routed here (``take_routed``), which the log follower then passes
         over; bounded, oldest forgotten first."""
+        self._ended: RecentKeys[tuple[str, str]] = RecentKeys()  # (station, command) seen ended
         self._route: Callable[[OutgoingCommand], None] | None = None
         handler.on_recorded(self.take_recorded)
 
@@ -125,6 +124,8 @@ class Dispatcher:
         for one in recorded:
             event = one.event
             if not isinstance(event, CommandRequested):
+                if isinstance(event, TERMINAL_EVENTS):
+                    self._ended.keep(ended_key(one))
                 continue
             command = OutgoingCommand.requested(one, event)
             if command.station_id not in self._links:
@@ -150,9 +151,7 @@ class Dispatcher:
         self._take(command)
 
     def _take(self, command: OutgoingCommand) -> None:
-        self._taken_locally[command.command_id] = None
-        if len(self._taken_locally) > TAKEN_LOCALLY_KEPT:
-            self._taken_locally.popitem(last=False)
+        self._taken_locally.keep(command.command_id)
         self._enqueue(command)
 
     def follow_views(self, store: EventStore, views_reach: ViewsReach) -> None:
@@ -175,13 +174,15 @@ class Dispatcher:
             for recorded in batch:
                 event = recorded.event
                 if isinstance(event, CommandRequested):
-                    if self._taken_locally.pop(event.command_id, "absent") is None:
+                    if self._taken_locally.forget(event.command_id):
                         continue
                     command = OutgoingCommand.requested(recorded, event)
                     if command.station_id in self._links:
                         self._enqueue(command)
                 elif isinstance(event, TERMINAL_EVENTS):
-                    self._never_sent.pop(getattr(event, "command_id"), None)  # noqa: B009
+                    ended = ended_key(recorded)
+                    self._never_sent.pop(ended[1], None)
+                    self._ended.keep(ended)
             self._position = batch[-1].position
 
     async def station_ready(self, link: StationLink) -> None:
@@ -344,6 +345,8 @@ class Dispatcher:
         one in doubt whose station never came back fails as not observed."""
         now = self._clock.now()
         for command in _every(await self._open.by_station()):
+            if (command.station_id, command.command_id) in self._ended:
+                continue  # ended; only the read model does not show it yet
             requested = command.status == CommandStatus.REQUESTED
             if not command.expired(now):
                 if requested and command.station_id in self._links:

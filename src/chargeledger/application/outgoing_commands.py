@@ -5,11 +5,12 @@ from then on."""
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from chargeledger.application.ports import RecordedEvent
 from chargeledger.application.read_model_documents import station_id_of
@@ -20,6 +21,8 @@ from chargeledger.domain.operations import name_of
 log = logging.getLogger(__name__)
 
 UNREADABLE_LOGGED = 10_000
+
+K = TypeVar("K")
 
 
 @dataclass(frozen=True)
@@ -108,3 +111,29 @@ def _unreadable(doc: Mapping[str, Any]) -> None:
     if key not in _UNREADABLE and len(_UNREADABLE) < UNREADABLE_LOGGED:
         _UNREADABLE.add(key)
         log.error("command view %r cannot be read; skipped: %.200r", key, doc)
+
+
+def ended_key(recorded: RecordedEvent) -> tuple[str, str]:
+    """(station, command) of a terminal event: a command id names one per station."""
+    command_id: str = getattr(recorded.event, "command_id")  # noqa: B009
+    return station_id_of(recorded.stream_id), command_id
+
+
+class RecentKeys(Generic[K]):
+    """Keys remembered in the order they came, the oldest forgotten past ``kept``."""
+
+    def __init__(self, kept: int = 100_000) -> None:
+        self._keys: OrderedDict[K, None] = OrderedDict()
+        self._kept = kept
+
+    def keep(self, key: K) -> None:
+        self._keys[key] = None
+        if len(self._keys) > self._kept:
+            self._keys.popitem(last=False)
+
+    def forget(self, key: K) -> bool:
+        """Forget ``key``; whether it was remembered."""
+        return self._keys.pop(key, False) is None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys

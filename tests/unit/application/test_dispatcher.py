@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -36,13 +37,25 @@ class FakeLink:
 
 
 class Node:
-    def __init__(self, documents: InMemoryDocumentStore | None = None) -> None:
+    def __init__(
+        self,
+        store: InMemoryEventStore | None = None,
+        may_send: Callable[[], bool] | None = None,
+        documents: InMemoryDocumentStore | None = None,
+    ) -> None:
         self.clock = FakeClock()
-        self.store, self.documents = InMemoryEventStore(), documents or InMemoryDocumentStore()
+        self.store = store or InMemoryEventStore()
+        self.documents = documents or InMemoryDocumentStore()
         self.handler = CommandHandler(self.store, self.clock)
         twin = TwinService(self.documents, self.clock)
         self.dispatcher = Dispatcher(
-            self.handler, self.documents, self.clock, twin, OCPP16, reconcile_grace_s=0
+            self.handler,
+            self.documents,
+            self.clock,
+            twin,
+            OCPP16,
+            reconcile_grace_s=0,
+            may_send=may_send,
         )
         self.projections = ProjectionRunner(
             self.store, self.documents, CommandAndStationProjection(self.documents)
@@ -99,7 +112,7 @@ class SlowViews(InMemoryDocumentStore):
 
 async def test_stations_ready_together_share_reads_of_the_open_commands() -> None:
     """A reconnect storm: the open commands are not read once per boot (O(open) each)."""
-    node = Node(views := SlowViews())
+    node = Node(documents=(views := SlowViews()))
     stations = [f"CP{n}" for n in range(50)]
     for station in stations:
         await node.handler.execute(station, _start(f"k-{station}", LATER))
@@ -117,7 +130,7 @@ async def test_stations_ready_together_share_reads_of_the_open_commands() -> Non
 async def test_a_station_ready_while_a_read_runs_is_not_given_that_older_read() -> None:
     """A command requested before the boot is found, even when a read that began before
     it was in the views is still running: the boot waits for a read of its own."""
-    node = Node(views := SlowViews())
+    node = Node(documents=(views := SlowViews()))
     views.gate = asyncio.Event()
     first = asyncio.create_task(node.dispatcher.station_ready(FakeLink("CP1", epoch=1)))
     await asyncio.sleep(0.02)  # a read runs, begun before k-late was requested
@@ -235,3 +248,62 @@ async def test_i3_no_call_leaves_for_a_request_that_was_not_committed() -> None:
     assert link.calls == ["RemoteStartTransaction"]
     (committed,) = link.committed_at_call
     assert committed[-2:] == ["RemoteStartRequested", "CommandDispatched"]
+
+
+class CountingStore(InMemoryEventStore):
+    """Counts the appends asked of it, a repeat that records nothing included."""
+
+    appends = 0
+
+    async def append(self, *args: Any, **kwargs: Any) -> Any:
+        self.appends += 1
+        return await super().append(*args, **kwargs)
+
+
+async def _sent_and_ended_while_the_view_lags(node: Node, link: FakeLink, command_id: str) -> None:
+    await node.handler.execute("CP1", _start(command_id, LATER))
+    await node.project()  # the view says "requested", and says so until projected again
+    await node.dispatcher.station_ready(link)
+    for _ in range(100):
+        events = [type(r.event).__name__ for r in await node.store.read_all(0)]
+        if "CommandAccepted" in events:
+            break
+        await asyncio.sleep(0.02)
+    assert link.calls == ["RemoteStartTransaction"]
+    assert await _status(node.documents, command_id) == "requested"
+
+
+async def test_the_sweep_passes_over_a_command_it_saw_end_while_the_view_still_shows_it() -> None:
+    """The safety-net sweep queued every command a lagging view showed as requested; one
+    that had ended cost a dispatch appended again as a repeat, and two stream reads."""
+    node = Node(store := CountingStore())
+    link = FakeLink("CP1", epoch=1)
+    await _sent_and_ended_while_the_view_lags(node, link, "k6")
+    appends = store.appends
+    await node.dispatcher.expire_overdue()
+    await asyncio.sleep(0.05)
+    assert store.appends == appends
+    assert link.calls == ["RemoteStartTransaction"]
+    await node.project()
+    assert await _status(node.documents, "k6") == "accepted"
+
+
+async def test_the_sweep_still_sends_a_request_of_another_station_with_an_ended_id() -> None:
+    """An Idempotency-Key names one command per station: another station's request
+    under the key of one that ended is still queued again by the sweep."""
+    lease = [True]
+    node = Node(may_send=lambda: lease[0])
+    await _sent_and_ended_while_the_view_lags(node, FakeLink("CP1", epoch=1), "k7")
+    await node.handler.execute("CP2", _start("k7", LATER))
+    await node.project()
+    lease[0] = False  # cut from its cluster: what waits is left to the sweep
+    await node.dispatcher.station_ready(other := FakeLink("CP2", epoch=1))
+    await asyncio.sleep(0.05)
+    assert other.calls == []
+    lease[0] = True
+    await node.dispatcher.expire_overdue()
+    for _ in range(100):
+        if other.calls:
+            break
+        await asyncio.sleep(0.02)
+    assert other.calls == ["RemoteStartTransaction"]
