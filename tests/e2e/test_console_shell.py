@@ -177,10 +177,13 @@ async def test_each_command_form_has_the_fields_of_its_published_body_schema(
         document = (await api.get("/openapi.json")).json()
         post = document["paths"]["/api/stations/{station_id}/commands/{name}"]["post"]
         bodies = post["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+        # The forms are those of the operations the station's version (1.6) has.
         published = {
             body["title"]: (set(body["properties"]), set(body.get("required", [])))
             for body in bodies
+            if "ocpp1.6" in body["x-ocpp-versions"]
         }
+        assert len(published) < len(bodies)  # 2.0.1's own operations are not offered
         page = await browser.new_page(viewport=DESKTOP)
         page.set_default_timeout(10_000)
         async for _ in each_page(page, node):

@@ -14,7 +14,7 @@ from chargeledger.application.ports import Metadata
 from chargeledger.domain.events import CommandAccepted
 
 SOFT_LIMIT = 256 * 1024
-WRITTEN = 6 * 1024 * 1024
+WRITTEN = 12 * 1024 * 1024
 PAYLOAD = "x" * 2000
 
 

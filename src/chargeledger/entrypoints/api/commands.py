@@ -45,6 +45,18 @@ that speaks a version without the operation answers 409 ``NotSupportedByProtocol
 
 
 _BODY_SCHEMAS, _NESTED_SCHEMAS = body_schemas(list(BODIES.values()))
+SPOKEN_BY = {
+    name: [
+        protocol
+        for protocol, specs in (("ocpp1.6", SPECS), ("ocpp2.0.1", SPECS_201))
+        if any(spec.name == name for spec in specs)
+    ]
+    for name in BODIES
+}
+"""The OCPP versions that have each operation, published on its body schema as
+``x-ocpp-versions`` so a client (the console) offers a station only what it can say."""
+for _name, _schema in zip(BODIES, _BODY_SCHEMAS, strict=True):
+    _schema["x-ocpp-versions"] = SPOKEN_BY[_name]
 _COMMAND_BODY_SCHEMA = {
     "requestBody": {
         "required": True,

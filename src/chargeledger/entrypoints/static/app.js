@@ -371,7 +371,8 @@ async function sendCommand(stationId, name, body) {
 
 let openapi = null;
 
-async function commandSchemas() {
+// The operations a station's OCPP version has (every one while its version is not known).
+async function commandSchemas(protocol) {
   if (!openapi) {
     const response = await fetch('/openapi.json');
     openapi = await response.json();
@@ -382,7 +383,10 @@ async function commandSchemas() {
   const bodies = post.requestBody.content['application/json'].schema.oneOf;
   const byTitle = new Map(bodies.map((schema) => [schema.title, schema]));
   const title = (name) => name.split('-').map((w) => w[0].toUpperCase() + w.slice(1)).join('') + 'Body';
-  return names.map((name) => ({ name, schema: byTitle.get(title(name)) || { properties: {} } }));
+  const spoken = (schema) => !protocol || !schema['x-ocpp-versions'] || schema['x-ocpp-versions'].includes(protocol);
+  return names
+    .map((name) => ({ name, schema: byTitle.get(title(name)) || { properties: {} } }))
+    .filter(({ schema }) => spoken(schema));
 }
 
 function resolve(schema) {
@@ -826,7 +830,7 @@ pages.station = async (view, ctx) => {
     pastBox));
 
   // Every operation.
-  const forms = await commandSchemas();
+  const forms = await commandSchemas(station.protocol);
   view.append(section('Commands', 'commands',
     h('p', { class: 'hint', text: 'Each form is built from the body schema /openapi.json publishes and checked before it is sent; progress shows under "Commands sent from this page".' }),
     h('div', { class: 'command-forms' }, forms.map(({ name, schema }) => commandForm(id, name, schema, 'cmd')))));
