@@ -11,7 +11,8 @@ committed before it was asked for, since its statement starts after the call.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -36,32 +37,43 @@ ABSENT: Any = object()
 ``None``, misshapen, not absent)."""
 
 
-class DocumentGetBatcher:
-    """``get`` a document's stored JSON (or ``ABSENT``), batched with concurrent gets."""
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
-    def __init__(self, pool: AsyncConnectionPool) -> None:
-        self._pool = pool
-        self._waiting: dict[Key, list[asyncio.Future[Any]]] = {}
+
+class BatchedReads(Generic[K, V]):
+    """Reads by key that wait at the same moment go as one statement: a subclass's
+    ``_fetch`` answers many keys at once, a key it does not answer gets ``missing()``.
+    At most ``max_keys`` keys per statement and ``max_readers`` statements in flight."""
+
+    def __init__(self, max_keys: int, max_readers: int, missing: Callable[[], V]) -> None:
+        self._max_keys = max_keys
+        self._max_readers = max_readers
+        self._missing = missing
+        self._waiting: dict[K, list[asyncio.Future[V]]] = {}
         self._readers = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self.batches = 0
-        """Statements sent for more than one document (to see batching work)."""
+        """Statements sent for more than one key (to see batching work)."""
 
-    async def get(self, model: str, key: str) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault((model, key), []).append(future)
-        if self._readers < MAX_READERS:
+    async def _read_key(self, key: K) -> V:
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(key, []).append(future)
+        if self._readers < self._max_readers:
             self._readers += 1  # uncounted in the step that finds nothing left to read
             task = asyncio.create_task(self._read())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return await future
 
-    def _take(self) -> dict[Key, list[asyncio.Future[Any]]]:
-        if len(self._waiting) <= MAX_KEYS:
+    async def _fetch(self, keys: list[K]) -> dict[K, V]:
+        raise NotImplementedError
+
+    def _take(self) -> dict[K, list[asyncio.Future[V]]]:
+        if len(self._waiting) <= self._max_keys:
             taken, self._waiting = self._waiting, {}
             return taken
-        keys = list(self._waiting)[:MAX_KEYS]
+        keys = list(self._waiting)[: self._max_keys]
         return {key: self._waiting.pop(key) for key in keys}
 
     async def _read(self) -> None:
@@ -82,12 +94,23 @@ class DocumentGetBatcher:
                             future.cancel()
                     raise
                 for key, futures in taken.items():
-                    doc = found.get(key, ABSENT)
+                    value = found[key] if key in found else self._missing()
                     for future in futures:
                         if not future.done():
-                            future.set_result(doc)
+                            future.set_result(value)
         finally:
             self._readers -= 1
+
+
+class DocumentGetBatcher(BatchedReads[Key, Any]):
+    """``get`` a document's stored JSON (or ``ABSENT``), batched with concurrent gets."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        super().__init__(MAX_KEYS, MAX_READERS, lambda: ABSENT)
+        self._pool = pool
+
+    async def get(self, model: str, key: str) -> Any:
+        return await self._read_key((model, key))
 
     async def _fetch(self, keys: list[Key]) -> dict[Key, Any]:
         async with self._pool.connection() as conn:

@@ -11,10 +11,11 @@ starts after the call.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
+
+from chargeledger.adapters.postgres_reads import BatchedReads
 
 MAX_STREAMS = 256
 """Streams in one statement at most."""
@@ -38,58 +39,15 @@ Key = tuple[str, int]
 Row = tuple[Any, ...]
 
 
-class StreamReadBatcher:
+class StreamReadBatcher(BatchedReads[Key, list[Row]]):
     """``read`` the rows of a stream from a version on, batched with concurrent reads."""
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
+        super().__init__(MAX_STREAMS, MAX_READERS, list)
         self._pool = pool
-        self._waiting: dict[Key, list[asyncio.Future[list[Row]]]] = {}
-        self._readers = 0
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.batches = 0
-        """Statements sent for more than one stream (to see batching work)."""
 
     async def read(self, stream_id: str, from_version: int) -> list[Row]:
-        future: asyncio.Future[list[Row]] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault((stream_id, from_version), []).append(future)
-        if self._readers < MAX_READERS:
-            self._readers += 1
-            task = asyncio.create_task(self._read())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return await future
-
-    def _take(self) -> dict[Key, list[asyncio.Future[list[Row]]]]:
-        if len(self._waiting) <= MAX_STREAMS:
-            taken, self._waiting = self._waiting, {}
-            return taken
-        keys = list(self._waiting)[:MAX_STREAMS]
-        return {key: self._waiting.pop(key) for key in keys}
-
-    async def _read(self) -> None:
-        try:
-            while taken := self._take():
-                try:
-                    found = await self._fetch(list(taken))
-                except Exception as exc:
-                    for futures in taken.values():
-                        for future in futures:
-                            if not future.done():
-                                future.set_exception(exc)
-                                future.exception()  # its caller may have gone
-                    continue
-                except BaseException:
-                    for futures in taken.values():
-                        for future in futures:
-                            future.cancel()
-                    raise
-                for key, futures in taken.items():
-                    rows = found.get(key, [])
-                    for future in futures:
-                        if not future.done():
-                            future.set_result(rows)
-        finally:
-            self._readers -= 1
+        return await self._read_key((stream_id, from_version))
 
     async def _fetch(self, keys: list[Key]) -> dict[Key, list[Row]]:
         async with self._pool.connection() as conn:
