@@ -6,7 +6,6 @@ path, everything FastAPI words a refusal for goes to FastAPI."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,14 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 from chargeledger.bootstrap import Node, build_node
 from chargeledger.config import Settings
 from chargeledger.entrypoints.api import create_app
 from chargeledger.entrypoints.api.command_fast_path import TEMPLATE, CommandFastPath
-from chargeledger.entrypoints.http_guard import HttpGuard
-from tests.conftest import free_port
+from tests.integration.guarded_server import guarded_server
 
 ROUTE = "/api/stations/{}/commands/{}"
 JSON = {"Content-Type": "application/json"}
@@ -89,24 +86,10 @@ async def _served(tmp_path: Path, name: str, fast: bool) -> AsyncIterator[tuple[
     app: Any = create_app(node)
     if fast:
         app = CommandFastPath(app, token="t", metrics=node.metrics, node=node)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            HttpGuard(app, token="t", max_body_bytes=65536),
-            host="127.0.0.1",
-            port=port,
-            lifespan="off",
-            log_level="warning",
-        )
-    )
-    serving = asyncio.create_task(server.serve())
     try:
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-            await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{port}", node, app
+        async with guarded_server(app) as url:
+            yield url, node, app
     finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, 10)
         await node.close()
 
 

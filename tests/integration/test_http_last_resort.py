@@ -4,21 +4,18 @@ by uvicorn on 127.0.0.1 — where Starlette re-raises what its handler answered.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.responses import StreamingResponse
 
 from chargeledger.bootstrap import build_node
 from chargeledger.config import Settings
 from chargeledger.entrypoints.api import create_app
-from chargeledger.entrypoints.http_guard import HttpGuard
-from tests.conftest import free_port
+from tests.integration.guarded_server import guarded_server
 
 
 async def test_an_unexpected_failure_is_one_json_500_logged_once(
@@ -39,23 +36,11 @@ async def test_an_unexpected_failure_is_one_json_500_logged_once(
 
         return StreamingResponse(lines(), media_type="text/event-stream")
 
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            HttpGuard(app, token="t", max_body_bytes=65536),
-            host="127.0.0.1",
-            port=port,
-            lifespan="off",
-            log_level="warning",
-        )
-    )
-    serving = asyncio.create_task(server.serve())
     try:
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-            await asyncio.sleep(0.01)
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer t"}
-        ) as client:
+        async with (
+            guarded_server(app) as url,
+            httpx.AsyncClient(base_url=url, headers={"Authorization": "Bearer t"}) as client,
+        ):
             with caplog.at_level(logging.ERROR):
                 failed = await client.get("/api/broken")
                 streamed = await client.get("/api/broken-stream")  # ends, not dropped
@@ -75,6 +60,4 @@ async def test_an_unexpected_failure_is_one_json_500_logged_once(
             "GET /api/broken-stream failed",
         }
     finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, 10)
         await node.close()
