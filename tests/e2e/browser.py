@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 
 from tests.e2e.conftest import TOKEN, ServedNode
+from tests.e2e.profile_support import shared_node
 
 CHROMIUM = os.environ.get("CHARGELEDGER_TEST_CHROMIUM", "/usr/bin/chromium")
 INSECURE_HOST = "console.test"
@@ -59,3 +62,24 @@ async def signed_in(browser: Browser, node: ServedNode, host: str = "127.0.0.1")
     await page.goto(f"{console_url(node, host)}#token={TOKEN}")
     await page.locator("#stream-state.live").wait_for()
     return page
+
+
+def console_fixtures(name: str) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """A console test module's ``browser`` and ``node`` fixtures: one Chromium and one
+    served node (its store named ``name``) for the whole module. Assign them at module
+    level: ``browser, node = console_fixtures("console-live")``."""
+
+    @pytest_asyncio.fixture(scope="module", loop_scope="module")
+    async def browser() -> AsyncIterator[Browser]:
+        async with chromium() as launched:
+            yield launched
+
+    @pytest.fixture(scope="module")
+    def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedNode]:
+        served = shared_node(tmp_path_factory, name)
+        try:
+            yield served
+        finally:
+            served.stop()
+
+    return browser, node

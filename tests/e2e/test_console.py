@@ -7,18 +7,16 @@ import asyncio
 import json
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from ocpp.v16 import call
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.browser import INSECURE_HOST, chromium, signed_in
+from tests.e2e.browser import INSECURE_HOST, console_fixtures, signed_in
 from tests.e2e.conftest import ServedNode, connected_station, eventually, start_node
-from tests.e2e.profile_support import in_, ready_station, shared_node
+from tests.e2e.profile_support import in_, ready_station
 from tests.e2e.test_profiles import TX_DEFAULT, bodies
 
 # One browser and one node for the module (the tests use distinct station ids); the
@@ -28,19 +26,7 @@ pytestmark = [pytest.mark.timeout(60), pytest.mark.asyncio(loop_scope="module")]
 TERMINAL = ("accepted", "rejected", "timed_out", "expired", "failed")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedNode]:
-    served = shared_node(tmp_path_factory, "console")
-    try:
-        yield served
-    finally:
-        served.stop()
+browser, node = console_fixtures("console")
 
 
 def progress_of(page: Page, command_id: str) -> Any:

@@ -12,36 +12,22 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import pytest_asyncio
 from ocpp.v16 import call
 from playwright.async_api import Browser, expect
 
-from tests.e2e.browser import chromium, signed_in
+from tests.e2e.browser import console_fixtures, signed_in
 from tests.e2e.conftest import ServedNode, connected_station, start_node
-from tests.e2e.profile_support import ready_station, shared_node
+from tests.e2e.profile_support import ready_station
 from tests.e2e.test_console_pages import opened
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.asyncio(loop_scope="module")]
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedNode]:
-    served = shared_node(tmp_path_factory, "console-live")
-    try:
-        yield served
-    finally:
-        served.stop()
+browser, node = console_fixtures("console-live")
 
 
 async def test_the_overview_shows_telemetry_live_through_the_stream(

@@ -11,37 +11,23 @@ import asyncio
 import csv
 import io
 import resource
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from ocpp.v16 import call
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.browser import chromium, signed_in
+from tests.e2e.browser import console_fixtures, signed_in
 from tests.e2e.conftest import ServedNode, connected_station, eventually, start_node
-from tests.e2e.profile_support import in_, ready_station, send, shared_node
+from tests.e2e.profile_support import in_, ready_station, send
 from tests.e2e.test_console import ended_on_screen, fill_command, progress_of, send_from_form
 from tests.e2e.test_profiles import TX_DEFAULT
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.asyncio(loop_scope="module")]
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedNode]:
-    served = shared_node(tmp_path_factory, "console-pages")
-    try:
-        yield served
-    finally:
-        served.stop()
+browser, node = console_fixtures("console-pages")
 
 
 async def opened(browser: Browser, node: ServedNode, route: str) -> Page:

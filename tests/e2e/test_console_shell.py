@@ -5,17 +5,16 @@ alone. Chromium against a real ``chargeledger serve``, as in ``test_console.py``
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.browser import chromium
+from tests.e2e.browser import console_fixtures
 from tests.e2e.conftest import TOKEN, ServedNode
-from tests.e2e.profile_support import ready_station, shared_node
+from tests.e2e.profile_support import ready_station
 from tests.e2e.test_console import ended_on_screen
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.asyncio(loop_scope="module")]
@@ -47,19 +46,7 @@ UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, bu
   .map((el) => el.outerHTML.slice(0, 160))"""
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedNode]:
-    served = shared_node(tmp_path_factory, "console-shell")
-    try:
-        yield served
-    finally:
-        served.stop()
+browser, node = console_fixtures("console-shell")
 
 
 async def each_page(page: Page, node: ServedNode) -> AsyncIterator[str]:
