@@ -19,6 +19,7 @@ from typing import Any
 
 from ocpp.v16.enums import DataTransferStatus
 
+from chargeledger.adapters.ocpp.options import LOGGER_NAME
 from chargeledger.adapters.ocpp.schemas import OCPP16
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.command_handler import CommandHandler, stream_of
@@ -30,7 +31,7 @@ from chargeledger.domain.commands import RegisterBoot
 from chargeledger.domain.enums import RegistrationStatus
 from chargeledger.domain.timestamps import iso_z
 
-log = logging.getLogger("chargeledger.gateway")
+log = logging.getLogger(LOGGER_NAME)
 
 AfterReply = Callable[[], Awaitable[None]]
 
