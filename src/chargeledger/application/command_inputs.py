@@ -34,8 +34,7 @@ from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSna
 from chargeledger.domain.errors import TransactionNotFoundError
 from chargeledger.domain.events import IdTagInfoEntry
 from chargeledger.domain.id_tags import INVALID, authorize
-from chargeledger.domain.operations import OPERATIONS
-from chargeledger.domain.operations.spec import Lookup
+from chargeledger.domain.operations import OPERATIONS, Lookup
 
 
 @dataclass(frozen=True)

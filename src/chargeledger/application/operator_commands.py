@@ -30,8 +30,7 @@ from chargeledger.domain.errors import (
     InvalidCommandError,
     NotSupportedByProtocolError,
 )
-from chargeledger.domain.operations import OPERATIONS
-from chargeledger.domain.operations.spec import Common
+from chargeledger.domain.operations import OPERATIONS, Common
 from chargeledger.domain.remote_start_policy import (
     DEFAULT_CONNECTION_TIMEOUT_S,
     NO_SNAPSHOT,

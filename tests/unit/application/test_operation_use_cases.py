@@ -28,8 +28,7 @@ from chargeledger.domain.errors import (
     TransactionNotFoundError,
     UnknownConfigurationKeyError,
 )
-from chargeledger.domain.operations import OPERATIONS
-from chargeledger.domain.operations.spec import Lookup
+from chargeledger.domain.operations import OPERATIONS, Lookup
 from tests.fakes import FakeClock
 from tests.unit.domain.scenario import boot, start_transaction
 
