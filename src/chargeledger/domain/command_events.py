@@ -12,7 +12,7 @@ API body (the reset's and the availability change's ``type`` included)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from chargeledger.domain.charging_profiles import ChargingProfile
 from chargeledger.domain.enums import (
@@ -25,6 +25,7 @@ from chargeledger.domain.enums import (
     UpdateType,
 )
 from chargeledger.domain.event import Event, added_later
+from chargeledger.domain.json_object import JsonObject
 from chargeledger.domain.local_list_events import LocalListEntry
 
 
@@ -44,7 +45,7 @@ class CommandRequested(Event):
     requested_at: str
     expires_at: str
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> JsonObject:
         """The command's arguments, named as in the API body (by default every field
         but the three above)."""
         common = ("command_id", "requested_at", "expires_at")
@@ -73,7 +74,7 @@ class CommandAccepted(Event):
     """``answered_at``: when the station's answer came (``None`` in older events)."""
 
     command_id: str
-    result: dict[str, Any] = field(default_factory=dict)
+    result: JsonObject = field(default_factory=dict)
     detail: str = ""
     answered_at: str | None = None
 
@@ -81,7 +82,7 @@ class CommandAccepted(Event):
 @dataclass(frozen=True)
 class CommandRejected(Event):
     command_id: str
-    result: dict[str, Any] = field(default_factory=dict)
+    result: JsonObject = field(default_factory=dict)
     detail: str = ""
     answered_at: str | None = None
 
@@ -126,8 +127,8 @@ class RemoteStartRequested(CommandRequested):
     id_tag: str
     charging_profile: ChargingProfile | None = None
 
-    def payload(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {"connector_id": self.connector_id, "id_tag": self.id_tag}
+    def payload(self) -> JsonObject:
+        payload: JsonObject = {"connector_id": self.connector_id, "id_tag": self.id_tag}
         if self.charging_profile is not None:
             payload["charging_profile"] = self.charging_profile
         return payload
@@ -139,7 +140,7 @@ class RemoteStopRequested(CommandRequested):
     station_transaction_id: str | None = added_later()
     """OCPP 2.0.1: the station's own id of the transaction, which its stop names."""
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> JsonObject:
         if self.station_transaction_id is None:
             return {"transaction_id": self.transaction_id}
         return {
@@ -152,7 +153,7 @@ class RemoteStopRequested(CommandRequested):
 class UnlockConnectorRequested(CommandRequested):
     connector_id: int
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> JsonObject:
         return {"connector_id": self.connector_id}
 
 
@@ -160,7 +161,7 @@ class UnlockConnectorRequested(CommandRequested):
 class ResetRequested(CommandRequested):
     reset_type: ResetType
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> JsonObject:
         return {"type": self.reset_type}
 
 
@@ -169,7 +170,7 @@ class AvailabilityChangeRequested(CommandRequested):
     connector_id: int
     availability_type: AvailabilityType
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> JsonObject:
         return {"connector_id": self.connector_id, "type": self.availability_type}
 
 
@@ -178,7 +179,7 @@ class TriggerMessageRequested(CommandRequested):
     requested_message: MessageTrigger
     connector_id: int | None = None
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> JsonObject:
         return {"requested_message": self.requested_message, "connector_id": self.connector_id}
 
 
@@ -255,7 +256,7 @@ class ReserveNowRequested(CommandRequested):
     parent_id_tag: str | None = None
     replaces: bool = False
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> JsonObject:
         payload = super().payload()
         del payload["replaces"]
         return payload
