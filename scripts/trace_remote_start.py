@@ -15,11 +15,12 @@ Prints two counts, each module with the functions that ran in it:
   infrastructure are set apart (``INFRASTRUCTURE``: the store, the HTTP framework
   and its hardening, the OCPP-J wire, logging and metrics, the clock, each with the
   reason) and the node's work beside the command (``BESIDE``: the projection
-  following the log, the twin writer). These are the files a reader opens to follow
-  the remote start's own logic: route, body, lookups, command, decision, event,
-  dispatcher, spec. It is the count issue 12 compares with its baseline (about 23)
-  and with cosmicpython's allocate path (7), which leave out the store, the
-  framework and logging too.
+  following the log, the twin writer; such a module the walk itself calls into
+  counts for the walk). These are the files a reader opens to follow the remote
+  start's own logic: route, body, lookups, command, decision, event, dispatcher,
+  spec. It is the count issue 12 compares with its baseline (about 23) and with
+  cosmicpython's allocate path (7), which leave out the store, the framework and
+  logging too.
 
     .venv/bin/python scripts/trace_remote_start.py [--functions]
 """
@@ -80,6 +81,11 @@ INFRASTRUCTURE = {
     "entrypoints/api/stations.py": "HTTP framework (every station route's id check)",
     "application/registry.py": "HTTP framework (every station route's id check)",
     "application/queries.py": "the route's answer (every command's view)",
+    "application/read_model_documents.py": (
+        "read models (the command's document, read for the Idempotency-Key check and the "
+        "answer: every command)"
+    ),
+    "application/projection_cache.py": "store (the read models' cache)",
     "adapters/ocpp/connection.py": "OCPP-J wire (WebSocket frames)",
     "adapters/ocpp/framing.py": "OCPP-J wire (message frames)",
     "adapters/ocpp/schemas.py": "OCPP-J wire (every payload's schema check)",
@@ -89,6 +95,8 @@ INFRASTRUCTURE = {
 left out of the remote start's own path, with the reason."""
 
 calls: dict[str, set[str]] = defaultdict(set)
+callers: dict[str, set[str]] = defaultdict(set)
+"""By module, the modules of ``chargeledger`` whose code called into it."""
 
 
 def _module_of(frame: FrameType) -> str | None:
@@ -106,6 +114,9 @@ def _module_of(frame: FrameType) -> str | None:
 def _profile(frame: FrameType, event: str, arg: Any) -> None:
     if event == "call" and (module := _module_of(frame)) is not None:
         calls[module].add(frame.f_code.co_qualname)
+        caller = frame.f_back
+        if caller is not None and (calling := _module_of(caller)) not in (None, module):
+            callers[module].add(str(calling))
 
 
 class TracedStation(Station):  # type: ignore[misc]
@@ -162,13 +173,18 @@ async def main(show_functions: bool) -> None:
         served.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await served
-    beside = sorted(m for m in calls if any(word in m for word in BESIDE))
-    generic = sorted(m for m in calls if m in INFRASTRUCTURE and m not in beside)
-    own = sorted(m for m in calls if m not in INFRASTRUCTURE and m not in beside)
-    groups = (
-        ("the remote start's own path", own, {}),
+    generic = sorted(m for m in calls if m in INFRASTRUCTURE)
+    beside = {m for m in calls if m not in INFRASTRUCTURE and any(w in m for w in BESIDE)}
+    own = {m for m in calls if m not in INFRASTRUCTURE and m not in beside}
+    # A module of the node's own work that the walk called into (the twin, asked for
+    # the snapshot the remote start decides on) is on the walk after all.
+    while called := {m for m in beside if callers[m] & own}:
+        own |= called
+        beside -= called
+    groups: tuple[tuple[str, list[str], dict[str, str]], ...] = (
+        ("the remote start's own path", sorted(own), {}),
         ("generic infrastructure", generic, INFRASTRUCTURE),
-        ("beside the walk (the node's own work)", beside, {}),
+        ("beside the walk (the node's own work)", sorted(beside), {}),
     )
     for title, modules, reasons in groups:
         print(f"{title}: {len(modules)} modules")

@@ -66,7 +66,7 @@ since, its twin), or ``None``."""
 
 class Lookup(StrEnum):
     """What an operation's decision needs looked up beyond its body, before deciding
-    (the application looks each up: ``application/command_inputs.py``), so that the
+    (the application looks each up: ``application/operator_commands.py``), so that the
     decision stays a pure function of the command."""
 
     ID_TAG_STATUS = "id_tag_status"
