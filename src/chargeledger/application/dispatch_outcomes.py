@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from chargeledger.application.command_handler import CommandHandler, RetriesExhaustedError
 from chargeledger.application.outgoing_commands import OutgoingCommand
@@ -26,6 +25,7 @@ from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import RecordOutcome
 from chargeledger.domain.enums import Outcome
 from chargeledger.domain.errors import DomainError
+from chargeledger.domain.json_object import JsonObject
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class OutcomeRecorder:
         command_id: str,
         outcome: Outcome,
         detail: str = "",
-        result: dict[str, Any] | None = None,
+        result: JsonObject | None = None,
         error_code: str = "",
     ) -> None:
         record = RecordOutcome(

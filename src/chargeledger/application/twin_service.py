@@ -13,8 +13,9 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import cast
 
+from chargeledger.application.document_shapes import MetersDoc
 from chargeledger.application.ports import (
     NO_CHANGE_READ,
     ChangedDocuments,
@@ -27,6 +28,7 @@ from chargeledger.application.telemetry_changes import TelemetryChanges
 from chargeledger.application.twin_documents import series_with, twin_from_doc, twin_to_doc
 from chargeledger.domain import station_reports as r
 from chargeledger.domain import twin as t
+from chargeledger.domain.json_object import JsonObject
 from chargeledger.domain.timestamps import instant, iso_z
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ class TwinService:
         self.quarantine = Quarantine() if quarantine is None else quarantine
         self._twins: dict[str, t.StationTwin] = {}
         self._dirty: set[str] = set()
-        self._meters: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._meters: OrderedDict[str, MetersDoc] = OrderedDict()
         self._dirty_meters: set[str] = set()
         self._flush_interval_s = flush_interval_s
         self._change_cursor = NO_CHANGE_READ
@@ -94,7 +96,7 @@ class TwinService:
             except Exception:
                 log.exception("could not copy %d quarantined twins aside", len(set_aside))
 
-    async def _stored_twins(self) -> AsyncIterator[dict[str, Any]]:
+    async def _stored_twins(self) -> AsyncIterator[JsonObject]:
         """Every stored twin; on a store that marks changes, a page at a time, and the
         following refreshes read on from there instead of from the start."""
         if not isinstance(self._documents, ChangedDocuments):
@@ -131,7 +133,7 @@ class TwinService:
             await asyncio.sleep(0)
 
     def _take_all(
-        self, docs: Iterable[dict[str, Any]], held_here: Collection[str], remember: bool = True
+        self, docs: Iterable[JsonObject], held_here: Collection[str], remember: bool = True
     ) -> int:
         taken = 0
         for doc in docs:
@@ -178,7 +180,7 @@ class TwinService:
         at = self._last_message.get(station_id)
         return None if at is None else iso_z(at)
 
-    def _took_last_message(self, doc: dict[str, Any]) -> None:
+    def _took_last_message(self, doc: JsonObject) -> None:
         stored = doc.get("last_message_at")
         if isinstance(stored, str):
             try:
@@ -275,16 +277,16 @@ class TwinService:
         station_id: str,
         connector_id: int,
         transaction_id: int | None,
-        meter_value: list[dict[str, Any]],
+        meter_value: list[JsonObject],
         seq_no: int | None = None,
     ) -> None:
         """Meter readings are telemetry (ARCHITECTURE.md flow 1): they never move the
         station's stream; a session's energy is decided by its Start and Stop. Readings
         of an OCPP 2.0.1 message already taken (its ``seq_no``) are not taken again."""
         key = meter_key(station_id, connector_id, transaction_id)
-        current = (
+        current: MetersDoc = (
             self._meters.get(key)
-            or await self._documents.get(METERS, key)
+            or await self._stored_meters(key)
             or {
                 "station_id": station_id,
                 "connector_id": connector_id,
@@ -314,14 +316,17 @@ class TwinService:
                 break
             del self._meters[oldest]
 
-    async def connector_meters(self, station_id: str, connector_id: int) -> dict[str, Any] | None:
+    async def connector_meters(self, station_id: str, connector_id: int) -> MetersDoc | None:
         """The readings a connector sent outside a transaction: their count and the last."""
         key = meter_key(station_id, connector_id, None)
-        return self._meters.get(key) or await self._documents.get(METERS, key)
+        return self._meters.get(key) or await self._stored_meters(key)
 
-    async def meters(self, station_id: str, transaction_id: int) -> dict[str, Any] | None:
+    async def meters(self, station_id: str, transaction_id: int) -> MetersDoc | None:
         key = meter_key(station_id, 0, transaction_id)
-        return self._meters.get(key) or await self._documents.get(METERS, key)
+        return self._meters.get(key) or await self._stored_meters(key)
+
+    async def _stored_meters(self, key: str) -> MetersDoc | None:
+        return cast("MetersDoc | None", await self._documents.get(METERS, key))
 
     def _update(self, station_id: str, change: Callable[[t.StationTwin], t.StationTwin]) -> None:
         current = self._twins.get(station_id) or t.StationTwin(station_id=station_id)
@@ -378,16 +383,6 @@ class TwinService:
                 await self.flush()
         finally:
             await asyncio.shield(self.flush())
-
-
-def meter_series(meters: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The chart points of a session's meter document, oldest first."""
-    rows = (meters or {}).get("series") or []
-    return [
-        {"at": row[0], "energy_wh": row[1], "power_w": row[2]}
-        for row in rows
-        if isinstance(row, list) and len(row) == 3
-    ]
 
 
 def meter_key(station_id: str, connector_id: int, transaction_id: int | None) -> str:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from chargeledger.adapters.ocpp import schemas
 from chargeledger.domain.enums import Outcome
-from chargeledger.domain.operations.spec import Operation
+from chargeledger.domain.operations import Operation
 
 _CAMEL = re.compile(r"_([a-z])")
 
