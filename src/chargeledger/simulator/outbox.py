@@ -44,6 +44,12 @@ class Message:
     number: int = field(default=0)
 
     @property
+    def is_reading(self) -> bool:
+        """A meter reading, the one kind a full outbox may drop."""
+        updated = self.action == "TransactionEvent" and self.payload["event_type"] == "Updated"
+        return self.action == "MeterValues" or updated
+
+    @property
     def durable(self) -> bool:
         """Kept across a lost connection: a transaction's messages (a reading outside
         a transaction, asked for by TriggerMessage, is not one)."""
@@ -76,12 +82,12 @@ class Outbox:
 
     def put(self, action: str, payload: dict[str, Any], transaction_ref: int | None = None) -> None:
         """Queue a message after every other; when the queue of transaction messages is
-        full, the oldest meter reading not being sent goes first (starts and stops are
-        never dropped)."""
+        full, the oldest meter reading not being sent goes first (a 1.6 MeterValues, a
+        2.0.1 TransactionEvent Updated: starts and stops are never dropped)."""
         message = Message(action, payload, transaction_ref, number=next(self._numbers))
         if message.durable and self.durable_count >= self.max_durable:
             for index, queued in enumerate(self._messages):
-                if index > 0 and queued.action == "MeterValues":
+                if index > 0 and queued.is_reading:
                     del self._messages[index]
                     self.dropped += 1
                     break

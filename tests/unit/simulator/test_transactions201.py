@@ -10,6 +10,7 @@ from ocpp.v201 import call
 
 from chargeledger.simulator.charger import PROTOCOL_201, Charger
 from chargeledger.simulator.charger_parts import Behaviour
+from chargeledger.simulator.outbox import Outbox
 from chargeledger.simulator.transactions201 import Transactions201
 
 TOKEN = {"id_token": "DRIVER", "type": "ISO14443"}
@@ -63,3 +64,16 @@ async def test_an_evse_holds_one_session_at_a_time() -> None:
 
 def test_a_1_6_charger_has_no_2_0_1_sessions() -> None:
     assert Charger("C-16").transactions201 is None
+
+
+def test_a_full_outbox_drops_the_oldest_updated_event_never_a_start_or_an_end() -> None:
+    outbox = Outbox(max_durable=3, calls=call)
+
+    def event(event_type: str, seq_no: int) -> None:
+        outbox.put("TransactionEvent", {"event_type": event_type, "seq_no": seq_no})
+
+    for seq_no, event_type in enumerate(["Started", "Updated", "Updated", "Updated", "Ended"]):
+        event(event_type, seq_no)
+    kept = [(m.payload["event_type"], m.payload["seq_no"]) for m in outbox._messages]
+    assert kept == [("Started", 0), ("Updated", 3), ("Ended", 4)]
+    assert outbox.dropped == 2
