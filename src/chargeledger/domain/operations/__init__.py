@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from chargeledger.domain import commands as c
+from chargeledger.domain import commands_201 as c201
 from chargeledger.domain import events as e
-from chargeledger.domain.operations import arguments, in_doubt
+from chargeledger.domain.operations import arguments, arguments_201, in_doubt
 from chargeledger.domain.operations.spec import Arguments, Common, Lookup, Operation, holds
 
 
@@ -38,7 +39,7 @@ def _remote_start_slot(payload: Arguments) -> tuple[object, ...]:
 
 
 def _reset(args: Arguments, common: Common) -> c.OperatorCommand:
-    return c.RequestReset(reset_type=args["type"], **common)
+    return c.RequestReset(reset_type=args["type"], evse_id=args.get("evse_id"), **common)
 
 
 def _change_availability(args: Arguments, common: Common) -> c.OperatorCommand:
@@ -204,6 +205,39 @@ GET_TRANSACTION_STATUS = Operation(
 )
 """OCPP 2.0.1 only."""
 
+GET_CHARGING_PROFILES = Operation(
+    "get-charging-profiles",
+    c201.RequestGetChargingProfiles,
+    e.GetChargingProfilesRequested,
+    arguments_201.get_charging_profiles,
+    repeat_is_harmless=True,
+)
+"""OCPP 2.0.1 only, as the three below: 1.6 has no such message."""
+
+GET_REPORT = Operation(
+    "get-report",
+    c201.RequestGetReport,
+    e.GetReportRequested,
+    arguments_201.get_report,
+    repeat_is_harmless=True,
+)
+# Several variables at once; one such change at a time per station, since two could
+# name the same variable (change-configuration holds one key).
+SET_VARIABLES = Operation(
+    "set-variables",
+    c201.RequestSetVariables,
+    e.SetVariablesRequested,
+    arguments_201.set_variables,
+    slot=holds(),
+)
+SET_NETWORK_PROFILE = Operation(
+    "set-network-profile",
+    c201.RequestSetNetworkProfile,
+    e.SetNetworkProfileRequested,
+    arguments_201.set_network_profile,
+    slot=holds("configuration_slot"),
+)
+
 OPERATIONS: Mapping[str, Operation[Any]] = {
     operation.name: operation
     for operation in (
@@ -228,6 +262,10 @@ OPERATIONS: Mapping[str, Operation[Any]] = {
         GET_COMPOSITE_SCHEDULE,
         GET_BASE_REPORT,
         GET_TRANSACTION_STATUS,
+        GET_CHARGING_PROFILES,
+        GET_REPORT,
+        SET_VARIABLES,
+        SET_NETWORK_PROFILE,
     )
 }
 """Every operation by name, in the order the API lists them."""

@@ -101,7 +101,8 @@ def unlock_connector(
 
 def reset(command: c.RequestReset, state: StationState, opening: Opening) -> e.CommandRequested:
     reset_type = one_of("reset type", ResetType, command.reset_type)
-    return e.ResetRequested(**opening, reset_type=reset_type)
+    _connector(command, command.evse_id)
+    return e.ResetRequested(**opening, reset_type=reset_type, evse_id=command.evse_id)
 
 
 def change_availability(
@@ -264,10 +265,12 @@ def set_charging_profile(
     _connector(command, command.connector_id)
     open_transactions = {t: s.connector_id for t, s in state.sessions.items()}
     check_for_connector(command.cs_charging_profiles, command.connector_id, open_transactions)
+    session = state.sessions.get(command.cs_charging_profiles.get("transaction_id") or 0)
     return e.SetChargingProfileRequested(
         **opening,
         connector_id=command.connector_id,
         cs_charging_profiles=ChargingProfile(**command.cs_charging_profiles),
+        station_transaction_id=None if session is None else session.station_transaction_id,
     )
 
 
