@@ -84,13 +84,21 @@ async def test_refusals_a_callerror_offline_and_a_1_6_station(node: ServedNode) 
         await station.boot()
         await old.boot()
         station.answers.update(
-            GetReport="NotSupported", SetVariables="Rejected", SetNetworkProfile=CALLERROR
+            GetReport="NotSupported", SetVariables="UnknownVariable", SetNetworkProfile=CALLERROR
         )
         await command(api, "DM-2", "get-report", "r-1", component_criteria=["Problem"])
         await ended(api, "r-1", "rejected")
         settings = [{"key": "A/B", "value": "1"}, {"key": "C/D", "value": "2"}]
         await command(api, "DM-2", "set-variables", "r-2", variables=settings)
         assert "refused some variables" in (await ended(api, "r-2", "rejected"))["detail"]
+
+        async def unknown() -> Any:
+            shown = (await api.get("/api/stations/DM-2")).json().get("configuration") or {}
+            return shown.get("unknown_keys")
+
+        assert await eventually(unknown) == ["A/B", "C/D"]
+        again = await command(api, "DM-2", "set-variables", "r-2b", variables=settings[:1])
+        assert again.status_code == 409, again.text  # the station said it has no A/B
         network = {"configuration_slot": 1, "connection_data": NETWORK}
         await command(api, "DM-2", "set-network-profile", "r-3", **network)
         assert (await ended(api, "r-3", "failed"))["error_code"] == "InternalError"

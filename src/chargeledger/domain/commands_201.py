@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chargeledger.domain.commands import OperatorCommand
+from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,9 +36,11 @@ class RequestGetReport(OperatorCommand):
 @dataclass(frozen=True, kw_only=True)
 class RequestSetVariables(OperatorCommand):
     """Several variables set in one SetVariables: ``variables`` is ``[{"key", "value"}]``,
-    each key written ``Component/Variable``, each key once."""
+    each key written ``Component/Variable``, each key once. ``configuration``: what the
+    station reported of its variables, looked up before deciding."""
 
     variables: list[dict[str, str]]
+    configuration: ConfigurationSnapshot = NO_CONFIGURATION
 
 
 @dataclass(frozen=True, kw_only=True)

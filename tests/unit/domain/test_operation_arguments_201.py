@@ -8,7 +8,12 @@ import pytest
 from chargeledger.domain import commands as c
 from chargeledger.domain import commands_201 as c201
 from chargeledger.domain import events as e
-from chargeledger.domain.errors import CommandPendingError, InvalidCommandError
+from chargeledger.domain.configuration import ConfigurationSnapshot
+from chargeledger.domain.errors import (
+    CommandPendingError,
+    InvalidCommandError,
+    UnknownConfigurationKeyError,
+)
 from tests.unit.domain.operation_scenario import common
 from tests.unit.domain.scenario import booted, given, when
 
@@ -92,3 +97,14 @@ def test_a_reset_of_one_evse_says_which_and_a_whole_reset_reads_as_before() -> N
     assert one.payload() == {"type": "Soft", "evse_id": 2}
     [whole] = when(given(booted()), c.RequestReset(reset_type="Hard", **common("r-2")))
     assert whole.payload() == {"type": "Hard"}
+
+
+def test_a_variable_the_station_said_it_does_not_have_is_refused_as_a_1_6_key_is() -> None:
+    reported = ConfigurationSnapshot.of(unsupported=["No/Such"], readonly=[])
+    command = c201.RequestSetVariables(
+        variables=[{"key": "A/B", "value": "1"}, {"key": "no/such", "value": "2"}],
+        configuration=reported,
+        **common("sv-u"),
+    )
+    with pytest.raises(UnknownConfigurationKeyError, match="'no/such'"):
+        when(given(booted()), command)

@@ -229,6 +229,7 @@ SET_VARIABLES = Operation(
     e.SetVariablesRequested,
     arguments_201.set_variables,
     slot=holds(),
+    lookups=(Lookup.CONFIGURATION,),
 )
 SET_NETWORK_PROFILE = Operation(
     "set-network-profile",

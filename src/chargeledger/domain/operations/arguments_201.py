@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from chargeledger.domain import commands_201 as c
 from chargeledger.domain import events as e
+from chargeledger.domain.configuration import check_change
 from chargeledger.domain.enums import ChargingProfilePurpose, one_of
 from chargeledger.domain.errors import InvalidCommandError
 from chargeledger.domain.remote_start_policy import WHOLE_STATION, check_connector_exists
@@ -85,6 +86,7 @@ def set_variables(
         raise InvalidCommandError("each key may appear once in variables")
     for setting in command.variables:
         _key(setting["key"])
+        check_change(command.configuration, setting["key"])  # a variable it said it has not
         if len(setting["value"]) > MAX_VARIABLE_VALUE_LENGTH:
             raise InvalidCommandError(
                 f"the value of {setting['key']} is longer than {MAX_VARIABLE_VALUE_LENGTH}"
