@@ -17,7 +17,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
@@ -57,6 +57,10 @@ def status(result: Mapping[str, Any]) -> Any:
 
 class CommandBody(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    added_later: ClassVar[frozenset[str]] = frozenset()
+    """Optional fields added after requests were kept by their Idempotency-Key: left
+    out of what a request says while unset, so one repeated across the upgrade says
+    what it said before (the same fingerprint, the same command)."""
     ttl_s: Annotated[float, Strict()] | None = Field(
         default=None,
         gt=0,

@@ -131,6 +131,7 @@ class UnlockConnectorBody(CommandBody):
 
 
 class ResetBody(CommandBody):
+    added_later = frozenset({"evse_id"})
     type: Literal["Soft", "Hard"] = Field(description="OCPP 2.0.1: Soft is OnIdle, Hard Immediate")
     evse_id: ConnectorId | None = Field(
         default=None,
