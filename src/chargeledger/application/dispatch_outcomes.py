@@ -19,6 +19,7 @@ from chargeledger.application.ports import (
     CallTimeoutError,
     Clock,
     StationCallError,
+    StationProtocol,
 )
 from chargeledger.application.reconciliation import NOT_OBSERVED, observed_effect
 from chargeledger.application.twin_service import TwinService
@@ -92,14 +93,33 @@ class OutcomeRecorder:
                 station_id, command_id, Outcome.FAILED, NOT_OBSERVED, error_code="InDoubt"
             )
 
-    async def record_unspoken(self, station_id: str, command_id: str, name: str) -> None:
-        """A command the OCPP version its station speaks now has no message for (it was
-        requested while the station spoke the other): it cannot go out, so it fails."""
+    async def said(
+        self, station_id: str, spoken: StationProtocol, command: OutgoingCommand
+    ) -> tuple[str, JsonObject] | None:
+        """The command's CALL in the version the station speaks now, or ``None``: it has
+        no such message, or cannot say these arguments, and the command failed."""
+        command_id = command.command_id
+        if not spoken.speaks(command.name):
+            await self.record_unspoken(station_id, command_id, command.name)
+            return None
+        try:
+            return spoken.call(command.name, command.payload, command_id)
+        except ValueError as unsayable:
+            await self.record_unspoken(station_id, command_id, command.name, str(unsayable))
+            return None
+
+    async def record_unspoken(
+        self, station_id: str, command_id: str, name: str, why: str = ""
+    ) -> None:
+        """A command the OCPP version its station speaks now has no message for, or
+        cannot say with its arguments (``why``; it was requested while the station spoke
+        the other): it cannot go out, so it fails."""
+        unsaid = why or f"{name} has no message in the OCPP version the station speaks now"
         await self.record(
             station_id,
             command_id,
             Outcome.FAILED,
-            f"{name} has no message in the OCPP version the station speaks now; not sent",
+            f"{unsaid}; not sent",
             error_code="NotSupportedByProtocol",
         )
 

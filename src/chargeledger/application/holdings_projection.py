@@ -205,7 +205,8 @@ async def _reported_version(
     station_id = station_of(recorded)
     doc = dict(await touched.get(LOCAL_LISTS, station_id) or _empty_local_list(station_id))
     doc.update(
-        reported_version=result.get("listVersion"), reported_at=recorded.metadata.recorded_at
+        reported_version=result.get("listVersion", result.get("versionNumber")),  # 1.6, 2.0.1
+        reported_at=recorded.metadata.recorded_at,
     )
     touched.put(LOCAL_LISTS, station_id, doc)
 
@@ -226,6 +227,10 @@ async def _answered(
         await _configuration_reported(touched, recorded, payload, result)
     elif name == o.CHANGE_CONFIGURATION.name:
         await _configuration_changed(touched, recorded, payload, result)
+    elif name == o.SET_VARIABLES.name:
+        for setting in payload["variables"]:  # each variable as its own change
+            answer = {"setVariableResult": _results_of(result, setting["key"])}
+            await _configuration_changed(touched, recorded, setting, answer)
     elif name == o.GET_LOCAL_LIST_VERSION.name and accepted:
         await _reported_version(touched, recorded, result)
     elif profile_field is not None and accepted and payload.get(profile_field):
@@ -288,6 +293,11 @@ def variable_key(entry: Mapping[str, Any]) -> str:
     """A 2.0.1 component and variable as the configuration key they are shown under."""
     component = (entry.get("component") or {}).get("name", "")
     return f"{component}/{(entry.get('variable') or {}).get('name', '')}"
+
+
+def _results_of(result: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    """The SetVariables results for ``key`` (a set-variables answer has one per key)."""
+    return [r for r in result.get("setVariableResult") or [] if variable_key(r) == key]
 
 
 def _set_variable_status(result: Mapping[str, Any]) -> str | None:

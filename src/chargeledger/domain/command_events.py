@@ -160,9 +160,13 @@ class UnlockConnectorRequested(CommandRequested):
 @dataclass(frozen=True, kw_only=True)
 class ResetRequested(CommandRequested):
     reset_type: ResetType
+    evse_id: int | None = added_later()
+    """OCPP 2.0.1: the EVSE to reset alone; ``None``, the whole station."""
 
     def payload(self) -> JsonObject:
-        return {"type": self.reset_type}
+        if self.evse_id is None:
+            return {"type": self.reset_type}
+        return {"type": self.reset_type, "evse_id": self.evse_id}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -273,6 +277,14 @@ class SetChargingProfileRequested(CommandRequested):
 
     connector_id: int
     cs_charging_profiles: ChargingProfile
+    station_transaction_id: str | None = added_later()
+    """OCPP 2.0.1: the station's own id of the profile's transaction (a TxProfile)."""
+
+    def payload(self) -> JsonObject:
+        payload = super().payload()
+        if self.station_transaction_id is None:
+            del payload["station_transaction_id"]  # 1.6 sends the payload as it is
+        return payload
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -308,6 +320,40 @@ class GetTransactionStatusRequested(CommandRequested):
     station_transaction_id: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class GetChargingProfilesRequested(CommandRequested):
+    """OCPP 2.0.1 GetChargingProfiles; the profiles arrive as ReportChargingProfiles."""
+
+    connector_id: int | None = None
+    charging_profile_purpose: ChargingProfilePurpose | None = None
+    stack_level: int | None = None
+    charging_profile_id: list[int] | None = None
+    charging_limit_source: list[str] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GetReportRequested(CommandRequested):
+    """OCPP 2.0.1 GetReport; the report arrives as NotifyReports, as a base report's."""
+
+    component_variable: list[str] | None = None
+    component_criteria: list[str] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetVariablesRequested(CommandRequested):
+    """OCPP 2.0.1 SetVariables of several variables: ``[{"key", "value"}]``."""
+
+    variables: list[dict[str, str]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetNetworkProfileRequested(CommandRequested):
+    """OCPP 2.0.1 SetNetworkProfile: ``connection_data`` as the API body has it."""
+
+    configuration_slot: int
+    connection_data: JsonObject
+
+
 REQUEST_EVENTS: tuple[type[CommandRequested], ...] = (
     RemoteStartRequested,
     RemoteStopRequested,
@@ -330,4 +376,8 @@ REQUEST_EVENTS: tuple[type[CommandRequested], ...] = (
     GetCompositeScheduleRequested,
     GetBaseReportRequested,
     GetTransactionStatusRequested,
+    GetChargingProfilesRequested,
+    GetReportRequested,
+    SetVariablesRequested,
+    SetNetworkProfileRequested,
 )

@@ -111,6 +111,8 @@ class RequestUnlockConnector(OperatorCommand):
 @dataclass(frozen=True, kw_only=True)
 class RequestReset(OperatorCommand):
     reset_type: ResetType
+    evse_id: int | None = None
+    """OCPP 2.0.1: one EVSE; ``None``, the whole station."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 
 from chargeledger.domain import commands as c
+from chargeledger.domain import commands_201 as c201
 from chargeledger.domain import events as e
 from chargeledger.domain.commands import OperatorCommand
 from chargeledger.domain.events import CommandRequested, Event, RequestBasics
@@ -134,18 +135,7 @@ class Operation(Generic[C]):
 
 
 # The checks and the reconciliations name the types above: imported once they exist.
-from chargeledger.domain.operations import arguments, in_doubt  # noqa: E402
-
-
-def _remote_start(args: Arguments, common: Common) -> c.OperatorCommand:
-    return c.RequestRemoteStart(
-        connector_id=args.get("connector_id"),
-        id_tag=args["id_tag"],
-        charging_profile=args.get("charging_profile"),
-        id_tag_status=args.get("id_tag_status"),
-        force=bool(args.get("force", False)),
-        **common,
-    )
+from chargeledger.domain.operations import arguments, arguments_201, in_doubt  # noqa: E402
 
 
 def _remote_start_slot(payload: Arguments) -> tuple[object, ...]:
@@ -154,23 +144,13 @@ def _remote_start_slot(payload: Arguments) -> tuple[object, ...]:
     return (payload["connector_id"],)
 
 
-def _reset(args: Arguments, common: Common) -> c.OperatorCommand:
-    return c.RequestReset(reset_type=args["type"], **common)
-
-
-def _change_availability(args: Arguments, common: Common) -> c.OperatorCommand:
-    return c.RequestChangeAvailability(
-        connector_id=args["connector_id"], availability_type=args["type"], **common
-    )
-
-
 REMOTE_START = Operation(
     "remote-start",
     c.RequestRemoteStart,
     e.RemoteStartRequested,
     arguments.remote_start,
     slot=_remote_start_slot,
-    build=_remote_start,
+    build=arguments.remote_start_command,
     profile_field="charging_profile",
     lookups=(Lookup.ID_TAG_STATUS,),
     observe=in_doubt.remote_start_took_effect,
@@ -192,7 +172,12 @@ UNLOCK_CONNECTOR = Operation(
     slot=holds("connector_id"),
 )
 RESET = Operation(
-    "reset", c.RequestReset, e.ResetRequested, arguments.reset, slot=holds(), build=_reset
+    "reset",
+    c.RequestReset,
+    e.ResetRequested,
+    arguments.reset,
+    slot=holds(),
+    build=arguments.reset_command,
 )
 CHANGE_AVAILABILITY = Operation(
     "change-availability",
@@ -200,7 +185,7 @@ CHANGE_AVAILABILITY = Operation(
     e.AvailabilityChangeRequested,
     arguments.change_availability,
     slot=holds("connector_id"),
-    build=_change_availability,
+    build=arguments.change_availability_command,
     observe=in_doubt.availability_took_effect,
 )
 # The repeats that are harmless only ask the station something; a second asking leaves
@@ -321,6 +306,40 @@ GET_TRANSACTION_STATUS = Operation(
 )
 """OCPP 2.0.1 only."""
 
+GET_CHARGING_PROFILES = Operation(
+    "get-charging-profiles",
+    c201.RequestGetChargingProfiles,
+    e.GetChargingProfilesRequested,
+    arguments_201.get_charging_profiles,
+    repeat_is_harmless=True,
+)
+"""OCPP 2.0.1 only, as the three below: 1.6 has no such message."""
+
+GET_REPORT = Operation(
+    "get-report",
+    c201.RequestGetReport,
+    e.GetReportRequested,
+    arguments_201.get_report,
+    repeat_is_harmless=True,
+)
+# Several variables at once; one such change at a time per station, since two could
+# name the same variable (change-configuration holds one key).
+SET_VARIABLES = Operation(
+    "set-variables",
+    c201.RequestSetVariables,
+    e.SetVariablesRequested,
+    arguments_201.set_variables,
+    slot=holds(),
+    lookups=(Lookup.CONFIGURATION,),
+)
+SET_NETWORK_PROFILE = Operation(
+    "set-network-profile",
+    c201.RequestSetNetworkProfile,
+    e.SetNetworkProfileRequested,
+    arguments_201.set_network_profile,
+    slot=holds("configuration_slot"),
+)
+
 OPERATIONS: Mapping[str, Operation[Any]] = {
     operation.name: operation
     for operation in (
@@ -345,6 +364,10 @@ OPERATIONS: Mapping[str, Operation[Any]] = {
         GET_COMPOSITE_SCHEDULE,
         GET_BASE_REPORT,
         GET_TRANSACTION_STATUS,
+        GET_CHARGING_PROFILES,
+        GET_REPORT,
+        SET_VARIABLES,
+        SET_NETWORK_PROFILE,
     )
 }
 """Every operation by name, in the order the API lists them."""

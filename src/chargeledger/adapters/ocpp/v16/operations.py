@@ -51,6 +51,8 @@ def _unlock_connector(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _reset(payload: Mapping[str, Any]) -> dict[str, Any]:
+    if payload.get("evse_id") is not None:
+        raise ValueError("a 1.6 station resets as a whole: leave out evse_id")
     return {"type": payload["type"]}
 
 

@@ -61,6 +61,7 @@ class Messages201:
             "ReservationStatusUpdate": self.reservation_status_update,
             "NotifyReport": self.notify_report,
             "SecurityEventNotification": self.security_event_notification,
+            "ReportChargingProfiles": self.report_charging_profiles,
         }
 
     def _now(self) -> str:
@@ -178,6 +179,30 @@ class Messages201:
             session.station_id, [NoticeReport("security", what, payload["timestamp"])]
         )
         return EMPTY
+
+    def report_charging_profiles(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        """The answer to get-charging-profiles: each profile a notice of the station view
+        (``charging-profile``), as the station holds it."""
+        where = f"EVSE {payload['evseId']} ({payload['chargingLimitSource']})"
+        notices = [
+            NoticeReport("charging-profile", f"{where}: {_profile_text(profile)}", self._now())
+            for profile in payload["chargingProfile"]
+        ]
+        self._twin.noticed(session.station_id, notices)
+        return EMPTY
+
+
+def _profile_text(profile: dict[str, Any]) -> str:
+    """``TxDefaultProfile 7, stack level 0, Absolute: 0 s 16 A, 3600 s 10 A``."""
+    periods = ", ".join(
+        f"{period['startPeriod']} s {period['limit']} {schedule['chargingRateUnit']}"
+        for schedule in profile["chargingSchedule"]
+        for period in schedule["chargingSchedulePeriod"]
+    )
+    return (
+        f"{profile['chargingProfilePurpose']} {profile['id']}, stack level "
+        f"{profile['stackLevel']}, {profile['chargingProfileKind']}: {periods}"
+    )
 
 
 def _variable_key(item: dict[str, Any]) -> str:
