@@ -60,6 +60,7 @@ SERVED_201: Final = frozenset(
         "MeterValues",
         "NotifyEvent",
         "NotifyReport",
+        "ReportChargingProfiles",
         "ReservationStatusUpdate",
         "SecurityEventNotification",
         "StatusNotification",
