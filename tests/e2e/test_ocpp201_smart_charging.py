@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ocpp.v201 import call
+
 from tests.e2e.conftest import ServedNode, eventually
 from tests.e2e.station201 import CALLERROR, command, connected_201, ended
 
@@ -97,3 +99,28 @@ async def test_refusals_a_callerror_and_an_offline_station(node: ServedNode) -> 
             await station.boot()
             await ended(api, "off-1", "accepted")
             assert [a for a, _ in station.received] == ["GetChargingProfiles"]
+
+
+async def test_a_limit_set_and_cleared_from_outside_is_shown(node: ServedNode) -> None:
+    async with connected_201(node, "SC-4") as station, node.client() as api:
+        await station.boot()
+        schedule = {
+            "id": 1,
+            "charging_rate_unit": "W",
+            "charging_schedule_period": [{"start_period": 0, "limit": 7400}],
+        }
+        limit = {"charging_limit_source": "EMS", "is_grid_critical": True}
+        await station.call(
+            call.NotifyChargingLimit(charging_limit=limit, evse_id=2, charging_schedule=[schedule])
+        )
+        await station.call(call.ClearedChargingLimit(charging_limit_source="SO"))
+
+        async def limits() -> Any:
+            notices = (await api.get("/api/stations/SC-4")).json().get("notices") or []
+            found = [n["what"] for n in notices if n["kind"] == "charging-limit"]
+            return found if len(found) == 2 else None
+
+        assert sorted(await eventually(limits)) == [
+            "EVSE 2: limit set by EMS, grid critical; 0 s 7400 W",
+            "the station: limit of SO cleared",
+        ]

@@ -36,6 +36,7 @@ SERVED: Final = frozenset(
     {
         "Authorize",
         "BootNotification",
+        "ClearedChargingLimit",
         "DataTransfer",
         "DiagnosticsStatusNotification",
         "FirmwareStatusNotification",
@@ -53,11 +54,13 @@ SERVED_201: Final = frozenset(
     {
         "Authorize",
         "BootNotification",
+        "ClearedChargingLimit",
         "DataTransfer",
         "FirmwareStatusNotification",
         "Heartbeat",
         "LogStatusNotification",
         "MeterValues",
+        "NotifyChargingLimit",
         "NotifyEvent",
         "NotifyReport",
         "ReportChargingProfiles",

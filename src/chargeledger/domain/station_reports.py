@@ -60,8 +60,10 @@ class VariableReport:
 
 @dataclass(frozen=True, slots=True)
 class NoticeReport:
-    """An OCPP 2.0.1 station's notice: a NotifyEvent's event or a security event;
-    ``kind`` says which, ``what`` what happened, ``at`` when by the station's clock."""
+    """An OCPP 2.0.1 station's notice: a NotifyEvent's event (``event``), a security
+    event (``security``), a profile it reported (``charging-profile``), a limit set or
+    cleared from outside the CSMS (``charging-limit``). ``kind`` says which, ``what``
+    what happened, ``at`` when by the station's clock."""
 
     kind: str
     what: str
