@@ -94,6 +94,12 @@ async def test_a_remote_start_accepted_ends_in_a_transaction_started_and_ended(
             "TriggerMessage",
             {"requested_message": "StatusNotification", "evse": {"id": 1}},
         ),
+        (
+            "trigger-message",
+            {"requested_message": "TransactionEvent", "connector_id": 1},
+            "TriggerMessage",
+            {"requested_message": "TransactionEvent", "evse": {"id": 1}},
+        ),
         ("clear-cache", {}, "ClearCache", {}),
         (
             "get-configuration",

@@ -152,6 +152,11 @@ async def test_refusals_are_409_with_the_domain_error_name(node: ServedNode) -> 
             ("remote-stop", {"transaction_id": over}, "TransactionNotFound"),
             ("remote-start", {"connector_id": 1, "id_tag": "T"}, "ConnectorNotAvailable"),
             ("unlock-connector", {"connector_id": 5}, "UnknownConnector"),
+            (
+                "trigger-message",
+                {"requested_message": "TransactionEvent"},  # 2.0.1's own: 1.6 cannot ask
+                "InvalidCommand",
+            ),
         ]
         for name, body, code in cases:
             response = await api.post(f"/api/stations/CP-NO/commands/{name}", json=body)

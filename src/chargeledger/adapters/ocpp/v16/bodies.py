@@ -154,7 +154,17 @@ class TriggerMessageBody(CommandBody):
         "Heartbeat",
         "MeterValues",
         "StatusNotification",
-    ]
+        "LogStatusNotification",
+        "TransactionEvent",
+        "SignChargingStationCertificate",
+        "SignV2GCertificate",
+        "SignCombinedCertificate",
+        "PublishFirmwareStatusNotification",
+    ] = Field(
+        description="1.6 stations: the first six (LogStatusNotification is sent as "
+        "DiagnosticsStatusNotification); 2.0.1 stations: all but "
+        "DiagnosticsStatusNotification, which is sent as LogStatusNotification"
+    )
     connector_id: ConnectorId | None = Field(default=None, ge=0)
 
 

@@ -14,7 +14,7 @@ from chargeledger.adapters.ocpp import schemas
 from chargeledger.adapters.ocpp.spec import request_number
 from chargeledger.adapters.ocpp.v16.operations import OCPP16
 from chargeledger.adapters.ocpp.v201.operations import OCPP201_OPERATIONS as OCPP201
-from chargeledger.domain.enums import Outcome
+from chargeledger.domain.enums import MessageTrigger, Outcome
 from tests.unit.adapters.ocpp.v16.test_operation_answers import PROFILE
 
 
@@ -232,3 +232,33 @@ def test_any_profile_1_6_s_body_holds_is_sayable_in_2_0_1(
     sent = call["chargingProfile"]
     assert sent["id"] == profile["charging_profile_id"] == sent["chargingSchedule"][0]["id"]
     assert ("transactionId" in sent) == (profile["transaction_id"] is not None)
+
+
+@given(st.sampled_from(list(MessageTrigger)))
+def test_every_trigger_is_sayable_in_one_version_at_least_and_each_call_passes_its_schema(
+    wanted: MessageTrigger,
+) -> None:
+    payload = {"requested_message": wanted, "connector_id": 1}
+    sayable = []
+    for table, protocol in ((OCPP16, schemas.OCPP16), (OCPP201, schemas.OCPP201)):
+        if table.unspeakable("trigger-message", payload) is None:
+            action, call = table.call("trigger-message", payload, "c-1")
+            schemas.check(action, call, protocol)
+            sayable.append(protocol)
+    assert sayable
+
+
+def test_a_trigger_of_the_other_version_s_name_is_translated_or_refused() -> None:
+    def asked(table: Any, wanted: str) -> Any:
+        return table.call("trigger-message", {"requested_message": wanted}, "c-1")[1]
+
+    assert asked(OCPP16, "LogStatusNotification") == {
+        "requestedMessage": "DiagnosticsStatusNotification"
+    }
+    assert asked(OCPP201, "DiagnosticsStatusNotification") == {
+        "requestedMessage": "LogStatusNotification"
+    }
+    assert asked(OCPP201, "TransactionEvent") == {"requestedMessage": "TransactionEvent"}
+    for only_2_0_1 in ("TransactionEvent", "SignV2GCertificate"):
+        reason = OCPP16.unspeakable("trigger-message", {"requested_message": only_2_0_1})
+        assert reason is not None and "cannot ask for" in reason
