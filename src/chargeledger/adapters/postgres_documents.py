@@ -14,6 +14,7 @@ import psycopg
 from chargeledger.adapters.document_paging import page_query
 from chargeledger.adapters.postgres_database import PostgresDatabase
 from chargeledger.adapters.postgres_reads import ABSENT, DocumentGetBatcher
+from chargeledger.adapters.postgres_sequences import SequenceBlocks
 from chargeledger.adapters.serialization import dumps
 from chargeledger.application.cluster import LeadershipLostError
 from chargeledger.application.ports import ChangeCursor, DocumentPage, DocumentWrite
@@ -55,6 +56,7 @@ class PostgresDocumentStore:
     def __init__(self, database: PostgresDatabase, quarantine: Quarantine | None = None) -> None:
         self._db = database
         self._gets = DocumentGetBatcher(database.pool)
+        self.sequences = SequenceBlocks(database)
         self.quarantine = Quarantine() if quarantine is None else quarantine
         self.leader_term: Callable[[], int] | None = None
         """In a cluster: the term under which this node's projections write; a batch is
@@ -169,15 +171,9 @@ class PostgresDocumentStore:
             return cursor.rowcount
 
     async def next_in_sequence(self, name: str) -> int:
-        async with self._db.pool.connection() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO sequences (name, value) VALUES (%s, 1) ON CONFLICT (name) "
-                "DO UPDATE SET value = sequences.value + 1 RETURNING value",
-                (name,),
-            )
-            row = await cursor.fetchone()
-        assert row is not None
-        return int(row[0])
+        """Unique across the cluster, increasing on this node (in blocks: see
+        ``postgres_sequences``)."""
+        return await self.sequences.next(name)
 
 
 async def _check_term(conn: AnyConnection, term: int) -> None:

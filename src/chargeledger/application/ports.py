@@ -248,7 +248,9 @@ class DocumentStore(Protocol):
         ...
 
     async def next_in_sequence(self, name: str) -> int:
-        """A new integer, unique and increasing per sequence name, across processes."""
+        """A new integer, unique per sequence name across processes, and increasing
+        within one process (a store shared by several nodes may hand them out in
+        blocks: not increasing from one node to another, and with gaps)."""
         ...
 
 

@@ -115,12 +115,17 @@ class StationMessages:
         session.booting = True
         now = self._now()
         self._twin.booted(session.station_id, now)
+        # The registry's answer and the station's state are read at the same time (a
+        # station that reconnects to another node is not in that node's cache).
+        known, _ = await asyncio.gather(
+            self._registration.known(session.station_id), self._handler.warm(session.station_id)
+        )
         result = await self._handler.execute(
             session.station_id,
             RegisterBoot(
                 command_id=f"boot/{uuid.uuid4()}",
                 station_id=session.station_id,
-                known_station=await self._registration.known(session.station_id),
+                known_station=known,
                 unknown_stations=self._registration.unknown_stations,
                 vendor=vendor,
                 model=model,
