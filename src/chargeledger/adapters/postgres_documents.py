@@ -17,6 +17,7 @@ from chargeledger.adapters.postgres_reads import ABSENT, DocumentGetBatcher
 from chargeledger.adapters.postgres_sequences import SequenceBlocks
 from chargeledger.adapters.serialization import dumps
 from chargeledger.application.cluster import LeadershipLostError
+from chargeledger.application.document_merges import DocumentMerge
 from chargeledger.application.ports import ChangeCursor, DocumentPage, DocumentWrite
 from chargeledger.application.quarantine import MisshapenDocumentError, Quarantine, check_shape
 
@@ -27,6 +28,15 @@ _UPSERT_DOC = (
     "ON CONFLICT (model, key) DO UPDATE SET doc = excluded.doc, tag = excluded.tag"
 )
 _DELETE_DOC = "DELETE FROM documents WHERE model = %s AND key = %s"
+# A merge's row, inserted empty (JSON null) if absent, then locked: the placeholder is
+# seen by no reader, as the merge replaces it in the same transaction.
+_RESERVE_DOCS = (
+    "INSERT INTO documents (model, key, doc) SELECT %s, k, 'null'::jsonb "
+    "FROM unnest(%s::text[]) AS k ORDER BY k ON CONFLICT (model, key) DO NOTHING"
+)
+_LOCK_DOCS = (
+    "SELECT key, doc FROM documents WHERE model = %s AND key = ANY(%s) ORDER BY key FOR UPDATE"
+)
 
 # A document's ``changed`` is the id of the transaction that last wrote it. Every id
 # below the oldest transaction still running has committed or never will, so a reader
@@ -139,6 +149,31 @@ class PostgresDocumentStore:
         upserts, deletes = _split(writes)
         async with self._db.pool.connection() as conn, conn.transaction():
             await _apply(conn, upserts, deletes)
+
+    async def write_merging(
+        self, writes: Sequence[DocumentWrite], merges: Sequence[DocumentMerge]
+    ) -> None:
+        """The writes, then each merge applied to its row locked ``FOR UPDATE`` (a row
+        not there yet is first inserted empty, so a concurrent first merge of the same
+        key waits for this one and then merges into it): the nodes' merges of one
+        document serialize, and none loses another's. Keys are locked in order."""
+        upserts, deletes = _split(writes)
+        by_model: dict[str, dict[str, DocumentMerge]] = {}
+        for merge in merges:
+            by_model.setdefault(merge.model, {})[merge.key] = merge
+        async with self._db.pool.connection() as conn, conn.transaction():
+            await _apply(conn, upserts, deletes)
+            merged: list[tuple[str, str, str, str | None]] = []
+            for model, keyed in sorted(by_model.items()):
+                keys = sorted(keyed)
+                await conn.execute(_RESERVE_DOCS, (model, keys))
+                cursor = await conn.execute(_LOCK_DOCS, (model, keys))
+                stored = {str(key): doc for key, doc in await cursor.fetchall()}
+                for key in keys:
+                    current = stored.get(key)
+                    doc = keyed[key].merge(current if isinstance(current, dict) else None)
+                    merged.append((model, key, dumps(dict(doc)), None))
+            await _apply(conn, merged, [])
 
     async def checkpoint(self, name: str) -> int:
         async with self._db.pool.connection() as conn:

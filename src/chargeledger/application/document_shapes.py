@@ -30,6 +30,9 @@ class MetersDoc(TypedDict, total=False):
     series: list[list[Any]]
     """A session's chart: ``[at, energy_wh, power_w]`` rows as stored (``meter_series``
     reads only rows of three)."""
+    writers: dict[str, int]
+    """Per node process that merged readings in, the number of its last merge
+    (``meter_documents``): a retried merge is not counted twice."""
 
 
 class MeterPointView(TypedDict):

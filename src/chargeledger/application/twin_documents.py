@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from types import MappingProxyType
-from typing import Any, cast
+from typing import cast
 
 from chargeledger.application.document_shapes import (
     ConnectorTwinDoc,
@@ -14,7 +14,6 @@ from chargeledger.application.document_shapes import (
     MetersDoc,
     TwinDoc,
 )
-from chargeledger.domain import meter_series as ms
 from chargeledger.domain import station_reports as r
 from chargeledger.domain import twin as t
 from chargeledger.domain.json_object import JsonObject
@@ -83,20 +82,6 @@ def twin_from_doc(doc: JsonObject) -> t.StationTwin:
         booted_at=doc.get("booted_at"),
         protocol=doc.get("protocol"),
     )
-
-
-def series_with(stored: object, meter_value: list[JsonObject]) -> list[list[Any]]:
-    """The session's chart series (``[at, energy_wh, power_w]`` rows) with new readings."""
-    series = [
-        ms.MeterPoint(*row)
-        for row in (stored if isinstance(stored, list) else [])
-        if isinstance(row, list) and len(row) == 3
-    ]
-    for item in meter_value:
-        point = ms.meter_point(item)
-        if point is not None:
-            series = ms.with_point(series, point)
-    return [list(point) for point in series]
 
 
 def meter_series(meters: MetersDoc | None) -> list[MeterPointView]:
