@@ -77,6 +77,10 @@ class Outbox:
     def durable_count(self) -> int:
         return sum(1 for m in self._messages if m.durable)
 
+    def queued(self, action: str) -> list[dict[str, Any]]:
+        """The payloads of the ``action`` messages waiting, oldest first."""
+        return [m.payload for m in self._messages if m.action == action]
+
     def new_transaction_ref(self) -> int:
         return next(self._refs)
 

@@ -7,9 +7,13 @@ A 2.0.1 station, simpler than the 1.6 one (``station``): it boots, reports each
 EVSE's connector, beats, sends its outbox in order (a session cut off by a lost
 network goes on, and its events go, marked ``offline``, on the next connection), and
 on RequestStartTransaction charges a free EVSE until its car leaves or a
-RequestStopTransaction asks; it answers Reset (ends its sessions and reboots),
-ChangeAvailability, UnlockConnector, TriggerMessage, ClearCache, GetVariables and
-SetVariables.
+RequestStopTransaction asks; it answers Reset (of the station: ends its sessions and
+reboots; of one EVSE: ends that EVSE's session, or, OnIdle, is Scheduled while one
+runs), ChangeAvailability, UnlockConnector, TriggerMessage (Heartbeat,
+StatusNotification, and TransactionEvent: an Updated, triggerReason Trigger, for each
+running session), ClearCache, GetVariables and SetVariables; every other message the
+CSMS may send a 2.0.1 station is answered by ``smart_charging201``, ``reports201`` and
+``operations201``.
 """
 
 from __future__ import annotations
@@ -24,18 +28,21 @@ from ocpp.v201.enums import Action
 
 from chargeledger.simulator.charger import Charger
 from chargeledger.simulator.charger_parts import Connector
+from chargeledger.simulator.operations201 import Operations201
 from chargeledger.simulator.outbox import send_in_order
+from chargeledger.simulator.reports201 import Reports201
+from chargeledger.simulator.smart_charging201 import SmartCharging201
 from chargeledger.simulator.transactions201 import Transactions201
 
 
-class SimulatedStation201(ChargePoint):  # type: ignore[misc]
+class SimulatedStation201(SmartCharging201, Reports201, Operations201, ChargePoint):  # type: ignore[misc]
     def __init__(self, charger: Charger, connection: Any) -> None:
         if charger.transactions201 is None:
             raise ValueError(f"{charger.station_id}: a 2.0.1 station needs a 2.0.1 Charger")
         super().__init__(
             charger.station_id, connection, response_timeout=charger.behaviour.response_timeout_s
         )
-        self.charger = charger
+        self.charger: Charger = charger
         self.transactions: Transactions201 = charger.transactions201
         self.behaviour = charger.behaviour
         self.reboot = asyncio.Event()
@@ -135,12 +142,23 @@ class SimulatedStation201(ChargePoint):  # type: ignore[misc]
     # -- the rest --------------------------------------------------------------------
 
     @on(Action.reset)
-    async def on_reset(self, type: str, **rest: Any) -> Any:
+    async def on_reset(self, type: str, evse_id: int | None = None, **rest: Any) -> Any:
         self._count("Reset")
+        if evse_id is not None and evse_id not in self.evses:
+            return call_result.Reset(status="Rejected")
+        if evse_id is not None and type == "OnIdle" and evse_id in self.transactions.sessions:
+            return call_result.Reset(status="Scheduled")  # once its session ends
         return call_result.Reset(status="Accepted")
 
     @after(Action.reset)
-    async def after_reset(self, **payload: Any) -> None:
+    async def after_reset(self, type: str, evse_id: int | None = None, **payload: Any) -> None:
+        if evse_id is not None:  # that EVSE alone: the station stays up
+            stopped = type == "Immediate" and self.transactions.stop(
+                evse_id, "ImmediateReset", "ResetCommand"
+            )
+            if evse_id in self.evses and not stopped:
+                self.transactions.status(evse_id)  # back, as it was
+            return
         for evse_id in list(self.transactions.sessions):
             self.transactions.stop(evse_id, "ImmediateReset", "ResetCommand")
         await asyncio.sleep(0.1)
@@ -164,8 +182,12 @@ class SimulatedStation201(ChargePoint):  # type: ignore[misc]
         return call_result.TriggerMessage(status="Accepted")
 
     @after(Action.trigger_message)
-    async def after_trigger(self, requested_message: str, **rest: Any) -> None:
-        if requested_message == "Heartbeat":
+    async def after_trigger(
+        self, requested_message: str, evse: dict[str, Any] | None = None, **rest: Any
+    ) -> None:
+        if requested_message == "TransactionEvent":
+            self.transactions.report((evse or {}).get("id"))
+        elif requested_message == "Heartbeat":
             await self.call(call.Heartbeat())
         elif requested_message == "StatusNotification":
             for evse_id in self.evses:

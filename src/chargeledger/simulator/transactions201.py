@@ -96,6 +96,14 @@ class Transactions201:
                 return self.stop(evse_id, reason, trigger)
         return False
 
+    def report(self, evse_id: int | None = None) -> int:
+        """A TransactionEvent Updated, triggerReason ``Trigger``, for each session running
+        (on ``evse_id`` alone if given), as TriggerMessage asks (F06). How many."""
+        running = [s for n, s in self.sessions.items() if evse_id in (None, n)]
+        for session in running:
+            self._event(session, "Updated", "Trigger")
+        return len(running)
+
     def status(self, evse_id: int) -> None:
         """The EVSE's connector status, if connected (``status_payload``)."""
         if self.charger.online:
