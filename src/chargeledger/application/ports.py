@@ -1,6 +1,5 @@
 """Ports: what the application needs from the outside, as Protocols. Adapters implement
-them (SQLite, PostgreSQL, OCPP over WebSockets); unit tests use fakes of the same Protocols.
-"""
+them (SQLite, PostgreSQL, OCPP over WebSockets); unit tests fake the same Protocols."""
 
 from __future__ import annotations
 
@@ -248,9 +247,8 @@ class DocumentStore(Protocol):
         ...
 
     async def next_in_sequence(self, name: str) -> int:
-        """A new integer, unique per sequence name across processes, and increasing
-        within one process (a store shared by several nodes may hand them out in
-        blocks: not increasing from one node to another, and with gaps)."""
+        """A new integer, unique per sequence name across processes, increasing within
+        one (several nodes may take blocks: with gaps, not ordered across nodes)."""
         ...
 
 
