@@ -31,7 +31,8 @@ from chargeledger.application.ports import AppendResult, EventStore, Metadata, R
 from chargeledger.domain.events import Event
 
 WINDOW_EVENTS = 4096
-"""Events of the log's tail kept for the followers a little behind."""
+"""Events of the log's tail kept for the followers a little behind (up to twice as many
+between two cuts)."""
 
 
 @dataclass
@@ -124,7 +125,8 @@ class SharedLogReads:
         self._positions += [recorded.position for recorded in page]
         self._end = page[-1].position
         surplus = len(self._events) - self._window_events
-        if surplus > 0:
+        # Cut once it holds twice the window, back to the window: a cut moves it all.
+        if surplus > self._window_events:
             self._start = self._positions[surplus - 1]
             del self._events[:surplus], self._positions[:surplus]
 

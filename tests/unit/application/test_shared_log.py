@@ -169,3 +169,15 @@ async def one_interleaving(seed: int) -> None:
     *seen, _ = await asyncio.gather(*followers, writer())
     for start, got in zip(starts, seen, strict=True):
         assert got == list(range(start + 1, total + 1)), seed
+
+
+async def test_the_window_keeps_the_newest_events_and_forgets_the_oldest() -> None:
+    inner = CountingLog()
+    shared = SharedLogReads(inner, window_events=2)
+    await append(inner, 10)
+    assert len(await shared.read_all(0, 500)) == 10  # more than twice the window: cut
+    reads = len(inner.reads)
+    assert positions(await shared.read_all(8, 500)) == [9, 10]
+    assert len(inner.reads) == reads
+    assert positions(await shared.read_all(7, 500)) == [8, 9, 10]  # forgotten: its own
+    assert len(inner.reads) == reads + 1
