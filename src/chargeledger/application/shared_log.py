@@ -61,8 +61,6 @@ class SharedLogReads:
         self._events: list[RecordedEvent] = []
         self._positions: list[int] = []
         self._query: _Query | None = None
-        self.queries = 0
-        """Shared queries sent (tests and benchmarks look)."""
 
     async def read_all(self, after_position: int, limit: int = 1000) -> list[RecordedEvent]:
         while True:
@@ -102,7 +100,6 @@ class SharedLogReads:
         await asyncio.sleep(0)  # the followers woken with the first one join first
         query.sent = True
         try:
-            self.queries += 1
             page = await self.inner.read_all(query.after, query.limit)
         except asyncio.CancelledError:
             query.page.cancel()
