@@ -4,10 +4,23 @@ to the CALL on the station's link (issue 12's measure of the walk).
 Serves a node in this process (SQLite in a temporary folder, free ports), boots a
 station of the ``ocpp`` package, then profiles every Python call of the process from
 just before ``POST /api/stations/CP1/commands/remote-start`` until the station has
-the ``RemoteStartTransaction`` CALL in hand. Prints the modules of ``chargeledger``
-that ran, with their functions, and the count. Work the node does beside the command
-in that window (the projection following the log, the twin writer) is counted too
-and marked as such.
+the ``RemoteStartTransaction`` CALL in hand. A call counts for the module that wrote
+the code, including the ``__init__`` a dataclass generates (its file is its class's
+module): a module that only declares the command's or event's type is crossed too.
+
+Prints two counts, each module with the functions that ran in it:
+
+- **all modules run**: every module of ``chargeledger`` that ran in the window;
+- **the remote start's own path**: what is left once the modules of generic
+  infrastructure are set apart (``INFRASTRUCTURE``: the store, the HTTP framework
+  and its hardening, the OCPP-J wire, logging and metrics, the clock, each with the
+  reason) and the node's work beside the command (``BESIDE``: the projection
+  following the log, the twin writer; such a module the walk itself calls into
+  counts for the walk). These are the files a reader opens to follow the remote
+  start's own logic: route, body, lookups, command, decision, event, dispatcher,
+  spec. It is the count issue 12 compares with its baseline (about 23) and with
+  cosmicpython's allocate path (7), which leave out the store, the framework and
+  logging too.
 
     .venv/bin/python scripts/trace_remote_start.py [--functions]
 """
@@ -50,13 +63,60 @@ BESIDE = (
 )
 """Modules whose work in the window is the node's, beside the command's walk."""
 
+INFRASTRUCTURE = {
+    "adapters/sqlite_database.py": "store",
+    "adapters/sqlite_documents.py": "store",
+    "adapters/sqlite_store.py": "store",
+    "adapters/serialization.py": "store (the events' JSON codec)",
+    "adapters/notifier.py": "store (wakes the log's readers)",
+    "application/ports.py": "store (the metadata an append carries)",
+    "adapters/metrics.py": "metrics",
+    "log_context.py": "logging",
+    "adapters/ocpp/connection_log.py": "logging",
+    "adapters/clock.py": "clock",
+    "application/faults.py": "tests' crash points",
+    "entrypoints/http_guard.py": "HTTP hardening (every route)",
+    "entrypoints/http_connections.py": "HTTP hardening (every route)",
+    "entrypoints/api/command_fast_path.py": "HTTP framework (runs the route's own function)",
+    "entrypoints/api/stations.py": "HTTP framework (every station route's id check)",
+    "application/registry.py": "HTTP framework (every station route's id check)",
+    "application/queries.py": "the route's answer (every command's view)",
+    "application/read_model_documents.py": (
+        "read models (the command's document, read for the Idempotency-Key check and the "
+        "answer: every command)"
+    ),
+    "application/projection_cache.py": "store (the read models' cache)",
+    "adapters/ocpp/connection.py": "OCPP-J wire (WebSocket frames)",
+    "adapters/ocpp/framing.py": "OCPP-J wire (message frames)",
+    "adapters/ocpp/schemas.py": "OCPP-J wire (every payload's schema check)",
+    "adapters/ocpp/session.py": "OCPP-J wire (a CALL matched to its answer)",
+}
+"""Generic infrastructure: modules any command (or any request) runs the same way,
+left out of the remote start's own path, with the reason."""
+
 calls: dict[str, set[str]] = defaultdict(set)
+callers: dict[str, set[str]] = defaultdict(set)
+"""By module, the modules of ``chargeledger`` whose code called into it."""
+
+
+def _module_of(frame: FrameType) -> str | None:
+    """The module of ``chargeledger`` whose code ``frame`` runs, as a path under the
+    package; a dataclass's generated methods (file ``<string>``) count for its module."""
+    filename = frame.f_code.co_filename
+    if filename == "<string>":
+        module = sys.modules.get(str(frame.f_globals.get("__name__", "")))
+        filename = str(getattr(module, "__file__", None) or "")
+    if filename.startswith(PACKAGE):
+        return filename[len(PACKAGE) + 1 :]
+    return None
 
 
 def _profile(frame: FrameType, event: str, arg: Any) -> None:
-    if event == "call" and frame.f_code.co_filename.startswith(PACKAGE):
-        module = frame.f_code.co_filename[len(PACKAGE) + 1 :]
+    if event == "call" and (module := _module_of(frame)) is not None:
         calls[module].add(frame.f_code.co_qualname)
+        caller = frame.f_back
+        if caller is not None and (calling := _module_of(caller)) not in (None, module):
+            callers[module].add(str(calling))
 
 
 class TracedStation(Station):  # type: ignore[misc]
@@ -113,14 +173,27 @@ async def main(show_functions: bool) -> None:
         served.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await served
-    walk = sorted(m for m in calls if not any(word in m for word in BESIDE))
-    beside = sorted(m for m in calls if any(word in m for word in BESIDE))
-    for title, modules in (("walk", walk), ("beside the walk", beside)):
+    generic = sorted(m for m in calls if m in INFRASTRUCTURE)
+    beside = {m for m in calls if m not in INFRASTRUCTURE and any(w in m for w in BESIDE)}
+    own = {m for m in calls if m not in INFRASTRUCTURE and m not in beside}
+    # A module of the node's own work that the walk called into (the twin, asked for
+    # the snapshot the remote start decides on) is on the walk after all.
+    while called := {m for m in beside if callers[m] & own}:
+        own |= called
+        beside -= called
+    groups: tuple[tuple[str, list[str], dict[str, str]], ...] = (
+        ("the remote start's own path", sorted(own), {}),
+        ("generic infrastructure", generic, INFRASTRUCTURE),
+        ("beside the walk (the node's own work)", sorted(beside), {}),
+    )
+    for title, modules, reasons in groups:
         print(f"{title}: {len(modules)} modules")
         for module in modules:
+            reason = f"  [{reasons[module]}]" if module in reasons else ""
             functions = f"  ({', '.join(sorted(calls[module]))})" if show_functions else ""
-            print(f"  {module}{functions}")
-    print(f"total: {len(calls)} modules of chargeledger ran")
+            print(f"  {module}{reason}{functions}")
+    print(f"all modules run: {len(calls)}")
+    print(f"the remote start's own path: {len(own)} files")
 
 
 if __name__ == "__main__":

@@ -29,13 +29,12 @@ from chargeledger.application.charging_profile_library import ChargingProfileLib
 from chargeledger.application.charging_sessions import ChargingSessions
 from chargeledger.application.cluster import Readiness, cluster_ready
 from chargeledger.application.command_handler import CommandHandler
-from chargeledger.application.command_inputs import OperationInputs
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.holdings_projection import OperationsProjection
 from chargeledger.application.holdings_views import OperationViews
 from chargeledger.application.id_tags import IdTagRegistry
 from chargeledger.application.local_lists import NamedLocalLists
-from chargeledger.application.operator_commands import OperatorCommands
+from chargeledger.application.operator_commands import OperationInputs, OperatorCommands
 from chargeledger.application.ports import Clock, DocumentStore, EventStore
 from chargeledger.application.projection_cache import CachedDocuments
 from chargeledger.application.projection_runner import ProjectionRunner

@@ -10,15 +10,35 @@ from datetime import UTC, datetime
 from typing import Any
 
 import websockets
+from ocpp.exceptions import InternalError
 from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 from websockets.typing import Subprotocol
 
-from tests.e2e.conftest import ServedNode
+from tests.e2e.conftest import ServedNode, eventually
 
 OCPP201 = Subprotocol("ocpp2.0.1")
+CALLERROR = "CALLERROR"
+"""An ``answers`` entry that makes the station answer with a CALLERROR (InternalError)."""
 OCPP16 = Subprotocol("ocpp1.6")
+
+
+async def command(api: Any, station_id: str, name: str, idem: str, /, **body: Any) -> Any:
+    return await api.post(
+        f"/api/stations/{station_id}/commands/{name}",
+        json=body,
+        headers={"Idempotency-Key": idem},
+    )
+
+
+async def ended(api: Any, key: str, status: str, timeout: float = 15) -> dict[str, Any]:
+    async def reached() -> dict[str, Any] | None:
+        view = (await api.get(f"/api/commands/{key}")).json()
+        return view if view.get("status") == status else None
+
+    result: dict[str, Any] = await eventually(reached, timeout=timeout)
+    return result
 
 
 def now() -> str:
@@ -37,7 +57,10 @@ class Station201(ChargePoint):  # type: ignore[misc]
 
     def _got(self, action: str, payload: dict[str, Any]) -> str:
         self.received.append((action, payload))
-        return self.answers.get(action, "Accepted")
+        answer = self.answers.get(action, "Accepted")
+        if answer == CALLERROR:
+            raise InternalError(description=f"{action} failed on the station")
+        return answer
 
     @on(Action.request_start_transaction)
     async def on_request_start(self, **payload: Any) -> Any:
@@ -114,8 +137,10 @@ class Station201(ChargePoint):  # type: ignore[misc]
 
     @after(Action.get_base_report)
     async def report(self, request_id: int, **payload: Any) -> None:
-        if self.answers.get("GetBaseReport", "Accepted") != "Accepted":
-            return
+        if self.answers.get("GetBaseReport", "Accepted") == "Accepted":
+            await self.notify_report(request_id)
+
+    async def notify_report(self, request_id: int) -> None:
         await self.call(
             call.NotifyReport(
                 request_id=request_id,
@@ -130,6 +155,61 @@ class Station201(ChargePoint):  # type: ignore[misc]
                 ],
             )
         )
+
+    @on(Action.set_charging_profile)
+    async def on_set_charging_profile(self, **payload: Any) -> Any:
+        return call_result.SetChargingProfile(status=self._got("SetChargingProfile", payload))
+
+    @on(Action.clear_charging_profile)
+    async def on_clear_charging_profile(self, **payload: Any) -> Any:
+        return call_result.ClearChargingProfile(status=self._got("ClearChargingProfile", payload))
+
+    @on(Action.get_composite_schedule)
+    async def on_get_composite_schedule(self, **payload: Any) -> Any:
+        return call_result.GetCompositeSchedule(status=self._got("GetCompositeSchedule", payload))
+
+    @on(Action.get_charging_profiles)
+    async def on_get_charging_profiles(self, **payload: Any) -> Any:
+        return call_result.GetChargingProfiles(status=self._got("GetChargingProfiles", payload))
+
+    @after(Action.get_charging_profiles)
+    async def report_profiles(self, request_id: int, **payload: Any) -> None:
+        if self.answers.get("GetChargingProfiles", "Accepted") != "Accepted":
+            return
+        period = {"start_period": 0, "limit": 16}
+        schedule = {"id": 3, "charging_rate_unit": "A", "charging_schedule_period": [period]}
+        profile = {
+            "id": 3,
+            "stack_level": 0,
+            "charging_profile_purpose": "TxDefaultProfile",
+            "charging_profile_kind": "Absolute",
+            "charging_schedule": [schedule],
+        }
+        await self.call(
+            call.ReportChargingProfiles(
+                request_id=request_id,
+                charging_limit_source="CSO",
+                evse_id=1,
+                charging_profile=[profile],
+            )
+        )
+
+    @on(Action.send_local_list)
+    async def on_send_local_list(self, **payload: Any) -> Any:
+        return call_result.SendLocalList(status=self._got("SendLocalList", payload))
+
+    @on(Action.get_report)
+    async def on_get_report(self, **payload: Any) -> Any:
+        return call_result.GetReport(status=self._got("GetReport", payload))
+
+    @after(Action.get_report)
+    async def report_asked(self, request_id: int, **payload: Any) -> None:
+        if self.answers.get("GetReport", "Accepted") == "Accepted":
+            await self.notify_report(request_id)
+
+    @on(Action.set_network_profile)
+    async def on_set_network_profile(self, **payload: Any) -> Any:
+        return call_result.SetNetworkProfile(status=self._got("SetNetworkProfile", payload))
 
     async def boot(self, reason: str = "PowerUp") -> Any:
         return await self.call(

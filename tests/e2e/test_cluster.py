@@ -8,8 +8,10 @@ import asyncio
 import contextlib
 import random
 from pathlib import Path
+from typing import Any
 
 import httpx
+from ocpp.v16 import call
 
 from tests.e2e.cluster_support import FAST, Fleet, read_log, start_cluster, station_on
 from tests.e2e.conftest import ServedNode, eventually
@@ -151,3 +153,61 @@ async def _all_ended(api: httpx.AsyncClient, ids: list[str]) -> bool:
         if view.get("status") not in TERMINAL:
             return False
     return True
+
+
+def _reading(minute: int, wh: int) -> dict[str, Any]:
+    return {
+        "timestamp": f"2026-01-01T00:{minute:02}:00Z",
+        "sampled_value": [{"value": str(wh), "measurand": "Energy.Active.Import.Register"}],
+    }
+
+
+async def _session(node: ServedNode, station_id: str) -> dict[str, Any]:
+    async with node.client() as api:
+        [found] = (await api.get("/api/transactions", params={"station": station_id})).json()
+        points = await api.get(f"/api/transactions/{found['transaction_id']}/meter-values")
+    session: dict[str, Any] = {**found, "points": points.json()["points"]}
+    return session
+
+
+async def test_a_1_6_takeover_within_the_flush_interval_keeps_every_meter_value(
+    tmp_path: Path, postgres_dsn: str
+) -> None:
+    """Issue 13: MeterValues taken by node A, the station moves to node B within the
+    twin's flush interval and sends more there: the session's count and chart keep
+    every reading, on both nodes (each node's readings are merged into the stored
+    document, not written over it)."""
+    nodes = start_cluster(tmp_path, postgres_dsn, 2, *FAST)
+    fleet = Fleet()
+    try:
+        async with contextlib.AsyncExitStack() as connections:
+            on_a, older = await connections.enter_async_context(
+                station_on(nodes[0].ocpp_url, "METERED", fleet)
+            )
+            started = await on_a.call(
+                call.StartTransaction(
+                    connector_id=1, id_tag="TAG", meter_start=0, timestamp="2026-01-01T00:00:00Z"
+                )
+            )
+            tx = started.transaction_id
+            for minute in (1, 2):
+                await on_a.call(call.MeterValues(1, [_reading(minute, 100 * minute)], tx))
+            on_b, _ = await connections.enter_async_context(
+                station_on(nodes[1].ocpp_url, "METERED", fleet)
+            )
+            await asyncio.wait_for(older.wait_closed(), 5)  # fenced by node A
+            await on_b.call(call.MeterValues(1, [_reading(3, 300)], tx))
+            await on_b.call(
+                call.StopTransaction(
+                    transaction_id=tx, meter_stop=400, timestamp="2026-01-01T00:04:00Z"
+                )
+            )
+            await asyncio.sleep(1.0)  # both nodes' telemetry flushed (every 0.5 s)
+            sessions = [await _session(node, "METERED") for node in nodes]
+    finally:
+        for node in nodes:
+            node.stop()
+    for session in sessions:
+        assert session["meter_value_count"] == 3
+        assert [point["energy_wh"] for point in session["points"]] == [100, 200, 300]
+        assert session["last_meter_value"]["timestamp"] == "2026-01-01T00:03:00Z"

@@ -14,24 +14,7 @@ from ocpp.v201 import call
 from ocpp.v201.enums import Action
 
 from tests.e2e.conftest import ServedNode, connected_station, eventually, start_node
-from tests.e2e.station201 import Station201, connected_201
-
-
-async def command(api: Any, station_id: str, name: str, idem: str, /, **body: Any) -> Any:
-    return await api.post(
-        f"/api/stations/{station_id}/commands/{name}",
-        json=body,
-        headers={"Idempotency-Key": idem},
-    )
-
-
-async def ended(api: Any, key: str, status: str, timeout: float = 15) -> dict[str, Any]:
-    async def reached() -> dict[str, Any] | None:
-        view = (await api.get(f"/api/commands/{key}")).json()
-        return view if view.get("status") == status else None
-
-    result: dict[str, Any] = await eventually(reached, timeout=timeout)
-    return result
+from tests.e2e.station201 import Station201, command, connected_201, ended
 
 
 async def _true_when(value: Any) -> Any:
@@ -111,6 +94,12 @@ async def test_a_remote_start_accepted_ends_in_a_transaction_started_and_ended(
             "TriggerMessage",
             {"requested_message": "StatusNotification", "evse": {"id": 1}},
         ),
+        (
+            "trigger-message",
+            {"requested_message": "TransactionEvent", "connector_id": 1},
+            "TriggerMessage",
+            {"requested_message": "TransactionEvent", "evse": {"id": 1}},
+        ),
         ("clear-cache", {}, "ClearCache", {}),
         (
             "get-configuration",
@@ -170,14 +159,11 @@ async def test_a_callerror_from_a_2_0_1_station_fails_the_command(node: ServedNo
         assert view["error_code"] in ("NotImplemented", "NotSupported")
 
 
-async def test_commands_with_no_2_0_1_message_or_unsayable_are_refused_with_409(
+async def test_commands_a_2_0_1_station_cannot_say_are_refused_with_409(
     node: ServedNode,
 ) -> None:
     async with connected_201(node, "C2-5") as station, node.client() as api:
         await station.boot()
-        unspoken = await command(api, "C2-5", "clear-charging-profile", "ccp-1", connector_id=1)
-        assert unspoken.status_code == 409
-        assert unspoken.json()["error"] == "NotSupportedByProtocol"
         unsayable = await command(
             api, "C2-5", "change-configuration", "cc-1", key="HeartbeatInterval", value="1"
         )
@@ -300,12 +286,16 @@ async def test_a_command_2_0_1_cannot_say_fails_when_its_station_comes_back_spea
     async with connected_station(node, "C2-10") as old:
         await old.boot()
     async with node.client() as api:
-        queued = await command(api, "C2-10", "clear-charging-profile", "q-1", connector_id=1)
+        # A 1.6 key: 2.0.1 names a variable by its component too.
+        queued = await command(
+            api, "C2-10", "change-configuration", "q-1", key="HeartbeatInterval", value="60"
+        )
         assert queued.status_code == 202  # the station spoke 1.6 when it was asked
         async with connected_201(node, "C2-10") as upgraded:
             await upgraded.boot()
             view = await ended(api, "q-1", "failed")
             assert view["error_code"] == "NotSupportedByProtocol"
+            assert "Component/Variable" in view["detail"]
             assert upgraded.received == []
 
 

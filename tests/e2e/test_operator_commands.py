@@ -35,8 +35,12 @@ NAMES = [
     "get-composite-schedule",
     "get-base-report",
     "get-transaction-status",
+    "get-charging-profiles",
+    "get-report",
+    "set-variables",
+    "set-network-profile",
 ]
-"""CONTRACT.md's nineteen names, in its order, and OCPP 2.0.1's own two (issue 17)."""
+"""CONTRACT.md's nineteen names, in its order, and OCPP 2.0.1's own six (issue 17)."""
 
 
 class ObedientStation(Station):
@@ -148,6 +152,11 @@ async def test_refusals_are_409_with_the_domain_error_name(node: ServedNode) -> 
             ("remote-stop", {"transaction_id": over}, "TransactionNotFound"),
             ("remote-start", {"connector_id": 1, "id_tag": "T"}, "ConnectorNotAvailable"),
             ("unlock-connector", {"connector_id": 5}, "UnknownConnector"),
+            (
+                "trigger-message",
+                {"requested_message": "TransactionEvent"},  # 2.0.1's own: 1.6 cannot ask
+                "InvalidCommand",
+            ),
         ]
         for name, body, code in cases:
             response = await api.post(f"/api/stations/CP-NO/commands/{name}", json=body)

@@ -519,7 +519,7 @@ async def test_the_openapi_document_describes_every_body_and_resolves_its_refere
     assert refs and refs <= set(components), refs - set(components)
     route = schema["paths"]["/api/stations/{station_id}/commands/{name}"]["post"]
     bodies_ = route["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
-    assert len(bodies_) == 21  # the nineteen of OCPP 1.6 and two of 2.0.1
+    assert len(bodies_) == 25  # the nineteen of OCPP 1.6 and six of 2.0.1
     assert {"ChargingProfile", "ChargingSchedule", "ChargingSchedulePeriod"} <= set(components)
     assert "/api/reservations" in schema["paths"]
     assert "/api/charging-profiles/{profile_id}" in schema["paths"]

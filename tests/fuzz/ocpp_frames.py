@@ -1,5 +1,6 @@
-"""Hostile and valid OCPP 1.6-J frames, built from the JSON schemas the ``ocpp`` package
-ships (``ocpp/v16/schemas``), each with the answer OCPP-J names for it.
+"""Hostile and valid OCPP-J frames, built from the JSON schemas the ``ocpp`` package
+ships (``ocpp/v16/schemas``; ``ocpp/v201/schemas`` for ``version=OCPP201``), each with
+the answer OCPP-J names for it (1.6's codes; ``ocpp201_frames`` gives 2.0.1's).
 
 A ``Case`` is one frame's text and what the node must answer: a CALLRESULT, one of
 a set of CALLERROR codes, or nothing at all (a response to no CALL of the node's).
@@ -35,6 +36,7 @@ SERVED: Final = frozenset(
     {
         "Authorize",
         "BootNotification",
+        "ClearedChargingLimit",
         "DataTransfer",
         "DiagnosticsStatusNotification",
         "FirmwareStatusNotification",
@@ -48,7 +50,34 @@ SERVED: Final = frozenset(
 """The station actions the node handles; the other station actions of
 ``schemas.STATION_ACTIONS`` (the security extension) are answered NotSupported."""
 
+SERVED_201: Final = frozenset(
+    {
+        "Authorize",
+        "BootNotification",
+        "ClearedChargingLimit",
+        "DataTransfer",
+        "FirmwareStatusNotification",
+        "Heartbeat",
+        "LogStatusNotification",
+        "MeterValues",
+        "NotifyChargingLimit",
+        "NotifyEvent",
+        "NotifyReport",
+        "ReportChargingProfiles",
+        "ReservationStatusUpdate",
+        "SecurityEventNotification",
+        "StatusNotification",
+        "TransactionEvent",
+    }
+)
+"""The 2.0.1 station actions the node handles (``v201/messages.py``); the others of
+``schemas.STATION_ACTIONS_201`` are answered NotSupported."""
+
+SERVED_OF: Final = {schemas.OCPP16: SERVED, schemas.OCPP201: SERVED_201}
 STATION_ACTIONS: Final = tuple(sorted(schemas.STATION_ACTIONS))
+STATION_ACTIONS_OF: Final = {
+    version: tuple(sorted(actions)) for version, actions in schemas.STATION_ACTIONS_OF.items()
+}
 CSMS_ACTIONS: Final = (
     "RemoteStartTransaction",
     "Reset",
@@ -83,10 +112,18 @@ class Case:
 # -- the schemas -------------------------------------------------------------------
 
 
+_SCHEMA_FILES: Final = {
+    schemas.OCPP16: ("ocpp.v16.schemas", ""),
+    schemas.OCPP201: ("ocpp.v201.schemas", "Request"),
+}
+"""Each version's schema package, and what its request schemas' names end with."""
+
+
 @cache
-def schema(action: str) -> dict[str, Any]:
+def schema(action: str, version: str = schemas.OCPP16) -> dict[str, Any]:
     """The request schema of ``action`` with every ``$ref`` replaced by what it names."""
-    text = resources.files("ocpp.v16.schemas").joinpath(f"{action}.json").read_text("utf-8")
+    package, suffix = _SCHEMA_FILES[version]
+    text = resources.files(package).joinpath(f"{action}{suffix}.json").read_text("utf-8")
     document: dict[str, Any] = json.loads(text)
     definitions = document.get("definitions", {})
 
@@ -135,9 +172,16 @@ _SAFE_TEXT = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
 no store keeps; both are defects of their own)."""
 
 
-def valid(node: dict[str, Any], name: str = "") -> st.SearchStrategy[Any]:
-    """Payloads ``node`` (a schema) takes, and the node's own bounds too (32-bit
-    integers, connector ids 0-255, years 1970-9998)."""
+def numbered(path: tuple[Any, ...]) -> bool:
+    """A connector or EVSE number (``schemas``: 0-255): ``connectorId``, ``evseId``, or
+    2.0.1's ``evse.id``."""
+    names = [str(step) for step in path if isinstance(step, str)]
+    return bool(names) and (names[-1] in ("connectorId", "evseId") or names[-2:] == ["evse", "id"])
+
+
+def valid(node: dict[str, Any], path: tuple[Any, ...] = ()) -> st.SearchStrategy[Any]:
+    """Payloads ``node`` (a schema, at ``path``) takes, and the node's own bounds too
+    (32-bit integers, connector and EVSE ids 0-255, years 1970-9998)."""
     kind = node.get("type")
     if "enum" in node:
         return st.sampled_from(node["enum"])
@@ -145,19 +189,20 @@ def valid(node: dict[str, Any], name: str = "") -> st.SearchStrategy[Any]:
         properties = node.get("properties", {})
         required = set(node.get("required", []))
         return st.fixed_dictionaries(
-            {k: valid(v, k) for k, v in properties.items() if k in required},
-            optional={k: valid(v, k) for k, v in properties.items() if k not in required},
+            {k: valid(v, (*path, k)) for k, v in properties.items() if k in required},
+            optional={k: valid(v, (*path, k)) for k, v in properties.items() if k not in required},
         )
     if kind == "array":
         low = node.get("minItems", 0)
-        return st.lists(valid(node.get("items", {})), min_size=low, max_size=max(low, 3))
+        items = valid(node.get("items", {}), (*path, 0))
+        return st.lists(items, min_size=low, max_size=max(low, 3))
     if kind == "string":
         if node.get("format") == "date-time":
             return timestamps()
         limit = node.get("maxLength", 200)
         return st.text(_SAFE_TEXT, max_size=limit) | st.text(string.printable, max_size=limit)
     if kind == "integer":
-        if name == "connectorId":
+        if numbered(path):
             return st.integers(0, 4) | st.integers(0, schemas.MAX_CONNECTOR_ID)
         return st.integers(0, 100) | st.integers(schemas.MIN_INTEGER, schemas.MAX_INTEGER)
     if kind == "number":
@@ -169,8 +214,8 @@ def valid(node: dict[str, Any], name: str = "") -> st.SearchStrategy[Any]:
     return st.none()
 
 
-def payloads(action: str) -> st.SearchStrategy[dict[str, Any]]:
-    strategy: st.SearchStrategy[dict[str, Any]] = valid(schema(action))
+def payloads(action: str, version: str = schemas.OCPP16) -> st.SearchStrategy[dict[str, Any]]:
+    strategy: st.SearchStrategy[dict[str, Any]] = valid(schema(action, version))
     return strategy
 
 
@@ -250,7 +295,9 @@ def _get(value: Any, path: tuple[Any, ...]) -> Any:
 
 
 @st.composite
-def _defect(draw: st.DrawFn, node: dict[str, Any], name: str) -> tuple[Any, frozenset[str], str]:
+def _defect(
+    draw: st.DrawFn, node: dict[str, Any], path: tuple[Any, ...]
+) -> tuple[Any, frozenset[str], str]:
     """A wrong value for a field of schema ``node``, the codes it earns, and what it is."""
     kind = node.get("type")
     choices: list[tuple[st.SearchStrategy[Any], frozenset[str], str]] = []
@@ -263,7 +310,7 @@ def _defect(draw: st.DrawFn, node: dict[str, Any], name: str) -> tuple[Any, froz
             (st.sampled_from(FLOATS_FOR_INTEGERS).map(Raw), frozenset({TYPE}), "float for int")
         )
         choices.append((st.sampled_from(HUGE_INTEGERS), frozenset({PROPERTY}), "huge integer"))
-        if name == "connectorId":
+        if numbered(path):
             negative = st.integers(-(2**31), -1) | st.integers(schemas.MAX_CONNECTOR_ID + 1, 10**6)
             choices.append((negative, frozenset({PROPERTY}), "connector id out of range"))
     if kind == "number":
@@ -291,7 +338,8 @@ def _defect(draw: st.DrawFn, node: dict[str, Any], name: str) -> tuple[Any, froz
         extra = st.text(string.ascii_letters, min_size=1, max_size=20).filter(
             lambda k: k not in properties
         )
-        choices.append((extra, frozenset({FORMATION}), "unknown field"))
+        if node.get("additionalProperties") is False:  # 2.0.1's customData takes any
+            choices.append((extra, frozenset({FORMATION}), "unknown field"))
         if required:
             choices.append((st.sampled_from(required), frozenset({PROTOCOL}), "missing field"))
     strategy, codes, what = draw(st.sampled_from(choices))
@@ -299,14 +347,15 @@ def _defect(draw: st.DrawFn, node: dict[str, Any], name: str) -> tuple[Any, froz
 
 
 @st.composite
-def payload_defects(draw: st.DrawFn) -> Case:
+def payload_defects(draw: st.DrawFn, version: str = schemas.OCPP16) -> Case:
     """A valid payload of a station action with one defect at one place in it."""
-    action = draw(st.sampled_from(STATION_ACTIONS))
-    node = schema(action)
-    payload = draw(payloads(action))
-    path, sub = draw(st.sampled_from(_leaves(node, payload, ())))
-    name = str(path[-1]) if path else ""
-    value, codes, what = draw(_defect(sub, name))
+    action = draw(st.sampled_from(STATION_ACTIONS_OF[version]))
+    node = schema(action, version)
+    payload = draw(payloads(action, version))
+    # A field of any type (2.0.1's DataTransfer data) has no wrong value.
+    typed = [(path, sub) for path, sub in _leaves(node, payload, ()) if "type" in sub]
+    path, sub = draw(st.sampled_from(typed))
+    value, codes, what = draw(_defect(sub, path))
     if sub.get("type") == "object" and what == "unknown field":
         target = _get(payload, path)
         payload = _replace(payload, path, {**target, value: draw(valid({"type": "string"}))})
@@ -320,17 +369,18 @@ def payload_defects(draw: st.DrawFn) -> Case:
         payload = value
     else:
         payload = _replace(payload, path, value)
-    if action not in SERVED:
+    if action not in SERVED_OF[version]:
         codes |= {framing.NOT_SUPPORTED}  # refused before its payload is looked at
     where = ".".join(map(str, path)) or "payload"
     return Case(call_text(action, payload, draw(st.booleans())), codes, f"{action} {where}: {what}")
 
 
 @st.composite
-def valid_calls(draw: st.DrawFn) -> Case:
-    action = draw(st.sampled_from(STATION_ACTIONS))
-    payload = draw(payloads(action))
-    expect = frozenset({RESULT}) if action in SERVED else frozenset({framing.NOT_SUPPORTED})
+def valid_calls(draw: st.DrawFn, version: str = schemas.OCPP16) -> Case:
+    action = draw(st.sampled_from(STATION_ACTIONS_OF[version]))
+    payload = draw(payloads(action, version))
+    served = action in SERVED_OF[version]
+    expect = frozenset({RESULT}) if served else frozenset({framing.NOT_SUPPORTED})
     return Case(call_text(action, payload, draw(st.booleans())), expect, f"valid {action}")
 
 

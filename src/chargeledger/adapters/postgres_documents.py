@@ -14,8 +14,10 @@ import psycopg
 from chargeledger.adapters.document_paging import page_query
 from chargeledger.adapters.postgres_database import PostgresDatabase
 from chargeledger.adapters.postgres_reads import ABSENT, DocumentGetBatcher
+from chargeledger.adapters.postgres_sequences import SequenceBlocks
 from chargeledger.adapters.serialization import dumps
 from chargeledger.application.cluster import LeadershipLostError
+from chargeledger.application.document_merges import DocumentMerge
 from chargeledger.application.ports import ChangeCursor, DocumentPage, DocumentWrite
 from chargeledger.application.quarantine import MisshapenDocumentError, Quarantine, check_shape
 
@@ -34,6 +36,15 @@ _UPSERT_DOCS = (
 _DELETE_DOCS = (
     "DELETE FROM documents USING unnest(%b::text[], %b::text[]) AS w(m, k) "
     "WHERE documents.model = w.m AND documents.key = w.k"
+)
+# A merge's row, inserted empty (JSON null) if absent, then locked: the placeholder is
+# seen by no reader, as the merge replaces it in the same transaction.
+_RESERVE_DOCS = (
+    "INSERT INTO documents (model, key, doc) SELECT %s, k, 'null'::jsonb "
+    "FROM unnest(%s::text[]) AS k ORDER BY k ON CONFLICT (model, key) DO NOTHING"
+)
+_LOCK_DOCS = (
+    "SELECT key, doc FROM documents WHERE model = %s AND key = ANY(%s) ORDER BY key FOR UPDATE"
 )
 
 # A document's ``changed`` is the id of the transaction that last wrote it. Every id
@@ -64,6 +75,7 @@ class PostgresDocumentStore:
     def __init__(self, database: PostgresDatabase, quarantine: Quarantine | None = None) -> None:
         self._db = database
         self._gets = DocumentGetBatcher(database.pool)
+        self.sequences = SequenceBlocks(database)
         self.quarantine = Quarantine() if quarantine is None else quarantine
         self.leader_term: Callable[[], int] | None = None
         """In a cluster: the term under which this node's projections write; a batch is
@@ -154,6 +166,31 @@ class PostgresDocumentStore:
             async with self._db.pool.connection() as conn:
                 await _apply(conn, upserts, deletes)
 
+    async def write_merging(
+        self, writes: Sequence[DocumentWrite], merges: Sequence[DocumentMerge]
+    ) -> None:
+        """The writes, then each merge applied to its row locked ``FOR UPDATE`` (a row
+        not there yet is first inserted empty, so a concurrent first merge of the same
+        key waits for this one and then merges into it): the nodes' merges of one
+        document serialize, and none loses another's. Keys are locked in order."""
+        upserts, deletes = _split(writes)
+        by_model: dict[str, dict[str, DocumentMerge]] = {}
+        for merge in merges:
+            by_model.setdefault(merge.model, {})[merge.key] = merge
+        async with self._db.pool.connection() as conn, conn.transaction():
+            await _apply(conn, upserts, deletes)
+            merged: list[tuple[str, str, str, str | None]] = []
+            for model, keyed in sorted(by_model.items()):
+                keys = sorted(keyed)
+                await conn.execute(_RESERVE_DOCS, (model, keys))
+                cursor = await conn.execute(_LOCK_DOCS, (model, keys))
+                stored = {str(key): doc for key, doc in await cursor.fetchall()}
+                for key in keys:
+                    current = stored.get(key)
+                    doc = keyed[key].merge(current if isinstance(current, dict) else None)
+                    merged.append((model, key, dumps(dict(doc)), None))
+            await _apply(conn, merged, [])
+
     async def checkpoint(self, name: str) -> int:
         async with self._db.pool.connection() as conn:
             cursor = await conn.execute("SELECT position FROM checkpoints WHERE name = %s", (name,))
@@ -185,15 +222,9 @@ class PostgresDocumentStore:
             return cursor.rowcount
 
     async def next_in_sequence(self, name: str) -> int:
-        async with self._db.pool.connection() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO sequences (name, value) VALUES (%s, 1) ON CONFLICT (name) "
-                "DO UPDATE SET value = sequences.value + 1 RETURNING value",
-                (name,),
-            )
-            row = await cursor.fetchone()
-        assert row is not None
-        return int(row[0])
+        """Unique across the cluster, increasing on this node (in blocks: see
+        ``postgres_sequences``)."""
+        return await self.sequences.next(name)
 
 
 async def _check_term(conn: AnyConnection, term: int) -> None:

@@ -20,7 +20,6 @@ from chargeledger.adapters.serialization import (
     EventCodec,
     RecentlyDecoded,
     check_append,
-    decode_metadata,
     decode_outcome,
     dumps,
     encode_metadata,
@@ -30,7 +29,6 @@ from chargeledger.application.ports import (
     ANY,
     AppendResult,
     Clock,
-    CorruptEventError,
     InvalidAppendError,
     Metadata,
     RecordedEvent,
@@ -307,18 +305,7 @@ class PostgresEventStore:
             return await cursor.fetchall()
 
     def _decode(self, row: tuple[Any, ...]) -> RecordedEvent:
-        position, stream_id, version, type_name, schema_version, data, meta = row
-        decoded = self._decoded.get(row)
-        if decoded is not None:
-            return decoded
-        try:
-            event = self._codec.decode(type_name, schema_version, data)
-            metadata = decode_metadata(meta)
-        except Exception as exc:
-            raise CorruptEventError(stream_id, position, f"{type(exc).__name__}: {exc}") from exc
-        decoded = RecordedEvent(stream_id, version, position, event, metadata)
-        self._decoded.keep(row, decoded)
-        return decoded
+        return self._decoded.decode(row, self._codec)
 
 
 def _retrieved(future: asyncio.Future[int]) -> None:

@@ -11,7 +11,12 @@ from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
-from chargeledger.application.ports import InvalidAppendError, Metadata, RecordedEvent
+from chargeledger.application.ports import (
+    CorruptEventError,
+    InvalidAppendError,
+    Metadata,
+    RecordedEvent,
+)
 from chargeledger.domain.event import OMITTED_WHEN_NONE
 from chargeledger.domain.events import ALL_EVENTS, Event
 from chargeledger.errors import StoreError
@@ -259,6 +264,23 @@ class RecentlyDecoded:
         if kept is None or kept[0] != row:
             return None
         return kept[1]
+
+    def decode(self, row: tuple[Any, ...], codec: EventCodec) -> RecordedEvent:
+        """The event of a row of the log (position, stream, version, type, schema
+        version, data, metadata), decoded once while it stays recent; a row that does
+        not decode is named (``CorruptEventError``) with its stream and position."""
+        decoded = self.get(row)
+        if decoded is not None:
+            return decoded
+        position, stream_id, version, type_name, schema_version, data, meta = row
+        try:
+            event = codec.decode(type_name, schema_version, data)
+            metadata = decode_metadata(meta)
+        except Exception as exc:
+            raise CorruptEventError(stream_id, position, f"{type(exc).__name__}: {exc}") from exc
+        decoded = RecordedEvent(stream_id, version, position, event, metadata)
+        self.keep(row, decoded)
+        return decoded
 
     def keep(self, row: tuple[Any, ...], recorded: RecordedEvent) -> None:
         self._events[row[0]] = (row, recorded)

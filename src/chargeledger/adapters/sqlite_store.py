@@ -26,7 +26,6 @@ from chargeledger.application.ports import (
     Clock,
     CommandAlreadyRecordedError,
     CommandAppend,
-    CorruptEventError,
     Metadata,
     RecordedEvent,
     VersionConflictError,
@@ -207,18 +206,7 @@ class SQLiteEventStore:
             )
 
     def _decode(self, row: tuple[Any, ...]) -> RecordedEvent:
-        position, stream_id, version, type_name, schema_version, data, meta = row
-        decoded = self._decoded.get(row)
-        if decoded is not None:
-            return decoded
-        try:
-            event = self._codec.decode(type_name, schema_version, data)
-            metadata = decode_metadata(meta)
-        except Exception as exc:
-            raise CorruptEventError(stream_id, position, f"{type(exc).__name__}: {exc}") from exc
-        decoded = RecordedEvent(stream_id, version, position, event, metadata)
-        self._decoded.keep(row, decoded)
-        return decoded
+        return self._decoded.decode(row, self._codec)
 
 
 @dataclass(slots=True)

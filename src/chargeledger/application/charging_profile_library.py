@@ -9,11 +9,13 @@ changes nothing already sent: each command records the profile as it went.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
+from chargeledger.application.document_shapes import StoredProfileDoc
 from chargeledger.application.ports import Clock, DocumentStore, DocumentWrite
 from chargeledger.domain.charging_profiles import check_profile
 from chargeledger.domain.errors import InvalidChargingProfileError
+from chargeledger.domain.json_object import JsonObject
 from chargeledger.errors import ChargeledgerError
 
 CHARGING_PROFILES = "charging_profile"
@@ -45,7 +47,7 @@ class ChargingProfileLibrary:
         profile: Mapping[str, Any],
         name: str | None = None,
         description: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> StoredProfileDoc:
         """Store (or replace) profile ``profile_id``; raises ``InvalidChargingProfileError``.
         ``name`` and ``description`` are the operator's, never sent to a station."""
         stored = {**profile, "charging_profile_id": profile_id}
@@ -56,7 +58,7 @@ class ChargingProfileLibrary:
                 "the path; leave it out of the body or make them equal"
             )
         check_profile(stored)
-        doc = {
+        doc: StoredProfileDoc = {
             "profile": stored,
             "name": name,
             "description": description,
@@ -67,18 +69,19 @@ class ChargingProfileLibrary:
         )
         return doc
 
-    async def get(self, profile_id: int) -> dict[str, Any] | None:
-        return await self._documents.get(CHARGING_PROFILES, profile_key(profile_id))
+    async def get(self, profile_id: int) -> StoredProfileDoc | None:
+        doc = await self._documents.get(CHARGING_PROFILES, profile_key(profile_id))
+        return cast("StoredProfileDoc | None", doc)
 
-    async def profile(self, profile_id: int) -> dict[str, Any]:
+    async def profile(self, profile_id: int) -> JsonObject:
         """The stored profile, or ``ChargingProfileNotFoundError``."""
         doc = await self.get(profile_id)
         if doc is None:
             raise ChargingProfileNotFoundError(profile_id)
         return dict(doc["profile"])
 
-    async def list(self) -> list[dict[str, Any]]:
-        return await self._documents.list(CHARGING_PROFILES)
+    async def list(self) -> list[StoredProfileDoc]:
+        return cast("list[StoredProfileDoc]", await self._documents.list(CHARGING_PROFILES))
 
     async def remove(self, profile_id: int) -> bool:
         """Whether it was there."""

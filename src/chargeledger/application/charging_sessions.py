@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from chargeledger.application.command_handler import CommandHandler, stream_of
 from chargeledger.application.id_tags import IdTagRegistry
@@ -25,6 +24,7 @@ from chargeledger.domain.charging_sessions import register_readings
 from chargeledger.domain.enums import StopReason, TransactionEventType
 from chargeledger.domain.errors import DomainError
 from chargeledger.domain.id_tags import IdTagInfo
+from chargeledger.domain.json_object import JsonObject
 from chargeledger.domain.station import retransmitted_start
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class TransactionEvent:
     id_tag: str | None = None
     reason: str | None = None
     reservation_id: int | None = None
-    meter_value: list[dict[str, Any]] = field(default_factory=list)
+    meter_value: list[JsonObject] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class TransactionAnswer:
     id_tag_info: IdTagInfo | None
 
 
-def _last_register(meter_value: list[dict[str, Any]]) -> int | None:
+def _last_register(meter_value: list[JsonObject]) -> int | None:
     readings = register_readings(meter_value)
     return readings[-1] if readings else None
 
@@ -131,7 +131,7 @@ class ChargingSessions:
         timestamp: str,
         id_tag: str | None = None,
         reason: str | None = None,
-        transaction_data: list[dict[str, Any]] | None = None,
+        transaction_data: list[JsonObject] | None = None,
     ) -> IdTagInfo | None:
         """The verdict on the stopping id tag, when the station sent one."""
         info = await self._id_tags.authorize(id_tag) if id_tag else None
@@ -200,7 +200,7 @@ class ChargingSessions:
         meters = (
             None if track is None else await self._twin.meters(station_id, track.transaction_id)
         )
-        last = (meters or {}).get("last")
+        last = meters.get("last") if meters else None
         reading = _last_register([last]) if isinstance(last, dict) else None
         return command if reading is None else replace(command, meter_reading=reading)
 

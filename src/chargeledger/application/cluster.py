@@ -15,7 +15,9 @@ Background work, and where it runs:
   is ``{command}/expired``, so a second node's repeat is a duplicate and the
   decider keeps one terminal event; a dispatch in doubt is left to the node
   holding its station), the twin writer (each node writes the twins of its own
-  connections, and a twin of a lower epoch never overwrites one of a higher),
+  connections, and a twin of a lower epoch never overwrites one of a higher;
+  meter readings are merged into their stored document under a row lock, so the
+  nodes a station moved between each add theirs, in either order),
   following the leader's projection checkpoint, and taking other nodes' twins.
 """
 

@@ -146,6 +146,19 @@ class CommandHandler:
         self._remember(stream_id, state, version)
         return state, version
 
+    async def warm(self, station_id: str) -> None:
+        """Load the station's state into the cache unless it is there or a command for
+        it runs: a caller with another read to make before its command (a boot's look
+        at the registry) overlaps the two instead of waiting for one after the other."""
+        stream_id = stream_of(station_id)
+        if stream_id in self._cache or stream_id in self._flights:
+            return
+        newer = await self._store.read_stream(stream_id, 1)
+        version = newer[-1].version if newer else 0
+        cached = self._cache.get(stream_id)
+        if cached is None or cached.version < version:  # not what a command left meanwhile
+            self._remember(stream_id, station.fold(r.event for r in newer), version)
+
     async def history(self, station_id: str) -> list[RecordedEvent]:
         return await self._store.read_stream(stream_of(station_id))
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from chargeledger.application.command_handler import CommandHandler, RetriesExhaustedError
 from chargeledger.application.outgoing_commands import OutgoingCommand
@@ -20,12 +19,14 @@ from chargeledger.application.ports import (
     CallTimeoutError,
     Clock,
     StationCallError,
+    StationProtocol,
 )
 from chargeledger.application.reconciliation import NOT_OBSERVED, observed_effect
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import RecordOutcome
 from chargeledger.domain.enums import Outcome
 from chargeledger.domain.errors import DomainError
+from chargeledger.domain.json_object import JsonObject
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +93,33 @@ class OutcomeRecorder:
                 station_id, command_id, Outcome.FAILED, NOT_OBSERVED, error_code="InDoubt"
             )
 
-    async def record_unspoken(self, station_id: str, command_id: str, name: str) -> None:
-        """A command the OCPP version its station speaks now has no message for (it was
-        requested while the station spoke the other): it cannot go out, so it fails."""
+    async def said(
+        self, station_id: str, spoken: StationProtocol, command: OutgoingCommand
+    ) -> tuple[str, JsonObject] | None:
+        """The command's CALL in the version the station speaks now, or ``None``: it has
+        no such message, or cannot say these arguments, and the command failed."""
+        command_id = command.command_id
+        if not spoken.speaks(command.name):
+            await self.record_unspoken(station_id, command_id, command.name)
+            return None
+        try:
+            return spoken.call(command.name, command.payload, command_id)
+        except ValueError as unsayable:
+            await self.record_unspoken(station_id, command_id, command.name, str(unsayable))
+            return None
+
+    async def record_unspoken(
+        self, station_id: str, command_id: str, name: str, why: str = ""
+    ) -> None:
+        """A command the OCPP version its station speaks now has no message for, or
+        cannot say with its arguments (``why``; it was requested while the station spoke
+        the other): it cannot go out, so it fails."""
+        unsaid = why or f"{name} has no message in the OCPP version the station speaks now"
         await self.record(
             station_id,
             command_id,
             Outcome.FAILED,
-            f"{name} has no message in the OCPP version the station speaks now; not sent",
+            f"{unsaid}; not sent",
             error_code="NotSupportedByProtocol",
         )
 
@@ -109,7 +129,7 @@ class OutcomeRecorder:
         command_id: str,
         outcome: Outcome,
         detail: str = "",
-        result: dict[str, Any] | None = None,
+        result: JsonObject | None = None,
         error_code: str = "",
     ) -> None:
         record = RecordOutcome(

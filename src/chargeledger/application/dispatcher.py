@@ -261,8 +261,9 @@ class Dispatcher:
             return
         if self._may_send is not None and not self._may_send():
             return  # no lease: taken up again when the station is ready or by the sweep
-        if not (spoken := self._spoken(link)).speaks(command.name):  # asked in another version
-            return await self._outcomes.record_unspoken(link.station_id, command_id, command.name)
+        spoken = self._spoken(link)
+        if (call := await self._outcomes.said(link.station_id, spoken, command)) is None:
+            return  # asked in the other OCPP version, and the station's cannot say it
         dispatched = await self._handler.execute(
             link.station_id,
             MarkDispatched(
@@ -297,7 +298,7 @@ class Dispatcher:
             # The CALL's log lines name the command (only around the call: a task started
             # inside would carry it for good).
             with log_context.bound(command=command_id):
-                answer = await link.call(*spoken.call(command.name, command.payload, command_id))
+                answer = await link.call(*call)
         except StationOfflineError:
             # The connection went before the CALL left: the station cannot have acted,
             # so the next connection gets it as a new attempt, not as a doubt.

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
-from typing import Any
 
 from chargeledger.application.command_handler import stream_of
+from chargeledger.application.document_shapes import StationAsOf
 from chargeledger.application.ports import EventStore
 from chargeledger.domain.station import fold
 
 
-async def station_as_of(store: EventStore, station_id: str, at: datetime) -> dict[str, Any] | None:
+async def station_as_of(store: EventStore, station_id: str, at: datetime) -> StationAsOf | None:
     """Folds the events recorded up to ``at``; ``None`` when the station has no history."""
     history = await store.read_stream(stream_of(station_id))
     if not history:

@@ -20,12 +20,16 @@ from typing import Any, cast
 from chargeledger.application.ports import DocumentStore, DocumentWrite, RecordedEvent
 from chargeledger.application.read_model_shapes import (
     CommandDoc,
+    ConfigurationDoc,
+    InstalledProfileDoc,
     LiveReservationDoc,
     ReservationDoc,
+    StationLocalListDoc,
 )
 from chargeledger.domain import events as e
 from chargeledger.domain import operations as o
 from chargeledger.domain.enums import LIVE_RESERVATION_STATUSES, ReservationStatus
+from chargeledger.domain.json_object import JsonObject
 from chargeledger.domain.operations import OPERATIONS
 
 RESERVATIONS = "reservation"
@@ -33,8 +37,6 @@ LIVE_RESERVATIONS = "reservation_live"
 CONFIGURATION = "configuration"
 LOCAL_LISTS = "local_list"
 STATION_PROFILES = "station_profiles"
-
-Doc = dict[str, Any]
 
 
 def reservation_key(reservation_id: int) -> str:
@@ -50,10 +52,10 @@ class _Batch:
 
     def __init__(self, documents: DocumentStore) -> None:
         self._documents = documents
-        self.docs: dict[tuple[str, str], Doc | None] = {}
+        self.docs: dict[tuple[str, str], JsonObject | None] = {}
         self.tags: dict[tuple[str, str], str | None] = {}
 
-    async def get(self, model: str, key: str) -> Doc | None:
+    async def get(self, model: str, key: str) -> JsonObject | None:
         if (model, key) not in self.docs:
             self.docs[(model, key)] = await self._documents.get(model, key)
         return self.docs[(model, key)]
@@ -61,7 +63,7 @@ class _Batch:
     def put(
         self, model: str, key: str, doc: Mapping[str, Any] | None, tag: str | None = None
     ) -> None:
-        self.docs[(model, key)] = None if doc is None else cast(Doc, doc)
+        self.docs[(model, key)] = None if doc is None else cast(JsonObject, doc)
         self.tags[(model, key)] = tag
 
     def writes(self) -> list[DocumentWrite]:
@@ -164,7 +166,7 @@ async def _reservation(touched: _Batch, recorded: RecordedEvent) -> None:
 # --- the local list ------------------------------------------------------------------
 
 
-def _empty_local_list(station_id: str) -> Doc:
+def _empty_local_list(station_id: str) -> StationLocalListDoc:
     return {
         "station_id": station_id,
         "installed_version": None,
@@ -203,7 +205,8 @@ async def _reported_version(
     station_id = station_of(recorded)
     doc = dict(await touched.get(LOCAL_LISTS, station_id) or _empty_local_list(station_id))
     doc.update(
-        reported_version=result.get("listVersion"), reported_at=recorded.metadata.recorded_at
+        reported_version=result.get("listVersion", result.get("versionNumber")),  # 1.6, 2.0.1
+        reported_at=recorded.metadata.recorded_at,
     )
     touched.put(LOCAL_LISTS, station_id, doc)
 
@@ -224,6 +227,10 @@ async def _answered(
         await _configuration_reported(touched, recorded, payload, result)
     elif name == o.CHANGE_CONFIGURATION.name:
         await _configuration_changed(touched, recorded, payload, result)
+    elif name == o.SET_VARIABLES.name:
+        for setting in payload["variables"]:  # each variable as its own change
+            answer = {"setVariableResult": _results_of(result, setting["key"])}
+            await _configuration_changed(touched, recorded, setting, answer)
     elif name == o.GET_LOCAL_LIST_VERSION.name and accepted:
         await _reported_version(touched, recorded, result)
     elif profile_field is not None and accepted and payload.get(profile_field):
@@ -233,7 +240,7 @@ async def _answered(
         await _profiles_cleared(touched, station_of(recorded), payload)
 
 
-def _empty_configuration(station_id: str) -> Doc:
+def _empty_configuration(station_id: str) -> ConfigurationDoc:
     return {"station_id": station_id, "keys": {}, "unknown_keys": [], "reported_at": None}
 
 
@@ -288,6 +295,11 @@ def variable_key(entry: Mapping[str, Any]) -> str:
     return f"{component}/{(entry.get('variable') or {}).get('name', '')}"
 
 
+def _results_of(result: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    """The SetVariables results for ``key`` (a set-variables answer has one per key)."""
+    return [r for r in result.get("setVariableResult") or [] if variable_key(r) == key]
+
+
 def _set_variable_status(result: Mapping[str, Any]) -> str | None:
     """A 2.0.1 SetVariables answer's status, as 1.6's ChangeConfiguration says it."""
     results = result.get("setVariableResult") or []
@@ -307,9 +319,9 @@ def _replaces(installed: Mapping[str, Any], connector_id: int, profile: Mapping[
     return bool(old["charging_profile_id"] == profile["charging_profile_id"] or same_place)
 
 
-async def _profiles(touched: _Batch, station_id: str) -> list[Doc]:
+async def _profiles(touched: _Batch, station_id: str) -> list[InstalledProfileDoc]:
     doc = await touched.get(STATION_PROFILES, station_id)
-    return list(doc["profiles"]) if doc else []
+    return cast("list[InstalledProfileDoc]", list(doc["profiles"])) if doc else []
 
 
 async def _profile_set(

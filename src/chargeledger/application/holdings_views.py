@@ -15,6 +15,7 @@ from chargeledger.application.charging_profile_library import (
     CHARGING_PROFILES,
     ChargingProfileLibrary,
 )
+from chargeledger.application.document_shapes import EventView, StoredProfileDoc
 from chargeledger.application.holdings_projection import (
     CONFIGURATION,
     LOCAL_LISTS,
@@ -33,7 +34,8 @@ from chargeledger.application.read_model_shapes import (
     StationExtras,
 )
 from chargeledger.application.twin_service import TwinService
-from chargeledger.domain.station_reports import NO_REPORTS, statuses_at, to_doc
+from chargeledger.domain.json_object import JsonObject
+from chargeledger.domain.station_reports import NO_REPORTS, StatusesAt, statuses_at, to_doc
 from chargeledger.domain.twin import StationTwin
 
 
@@ -62,9 +64,10 @@ def configuration_view(doc: Mapping[str, Any] | None) -> ConfigurationView | Non
     return {"keys": keys, "unknown_keys": doc["unknown_keys"], "reported_at": doc["reported_at"]}
 
 
-def stored_profile_view(doc: dict[str, Any]) -> dict[str, Any]:
+def stored_profile_view(doc: StoredProfileDoc) -> JsonObject:
     """The profile as written, with the operator's name and description; what it reads
-    can be written back unchanged (``updated_at`` is ignored there)."""
+    can be written back unchanged (``updated_at`` is ignored there). A ``JsonObject``:
+    the profile's fields are the operator's JSON, flattened beside the three."""
     return {
         **doc["profile"],
         "name": doc.get("name"),
@@ -73,7 +76,7 @@ def stored_profile_view(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def event_view(recorded: RecordedEvent) -> dict[str, Any]:
+def event_view(recorded: RecordedEvent) -> EventView:
     return {
         "position": recorded.position,
         "version": recorded.version,
@@ -163,16 +166,17 @@ class OperationViews:
                 )
         return shown
 
-    def connectors_as_of(self, station_id: str, at: datetime) -> dict[str, Any]:
+    def connectors_as_of(self, station_id: str, at: datetime) -> StatusesAt:
         """The connector statuses the station had reported by ``at``, as far back as
         its twin keeps their changes (telemetry: not in the log)."""
         twin = self._twin.get(station_id)
         return statuses_at(twin.reports if twin else NO_REPORTS, at)
 
-    async def stored_profiles(self, limit: int, after: str | None = None) -> Page[dict[str, Any]]:
+    async def stored_profiles(self, limit: int, after: str | None = None) -> Page[JsonObject]:
         found = await scan(self._documents, CHARGING_PROFILES, limit=limit, after=after)
-        return Page([stored_profile_view(doc) for doc in found.items], found.next_after)
+        views = [stored_profile_view(cast(StoredProfileDoc, doc)) for doc in found.items]
+        return Page(views, found.next_after)
 
-    async def stored_profile(self, profile_id: int) -> dict[str, Any] | None:
+    async def stored_profile(self, profile_id: int) -> JsonObject | None:
         doc = await self._profiles.get(profile_id)
         return None if doc is None else stored_profile_view(doc)

@@ -9,8 +9,9 @@ sent, it becomes the id tag's ``idTagInfo`` (snake_case) as the domain carries i
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
+from chargeledger.application.document_shapes import LocalListEntryDoc, NamedLocalListDoc
 from chargeledger.application.ports import Clock, DocumentStore, DocumentWrite
 from chargeledger.domain.events import IdTagInfoEntry
 from chargeledger.domain.timestamps import iso_z
@@ -45,9 +46,9 @@ class NamedLocalLists:
         self._documents = documents
         self._clock = clock
 
-    async def put(self, name: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    async def put(self, name: str, entries: list[LocalListEntryDoc]) -> NamedLocalListDoc:
         """Store (or replace) the named list; its document."""
-        doc = {
+        doc: NamedLocalListDoc = {
             "name": name,
             "entries": entries,
             "updated_at": iso_z(self._clock.now()),
@@ -55,8 +56,9 @@ class NamedLocalLists:
         await self._documents.write([DocumentWrite(LOCAL_LIST_NAMES, name, doc)])
         return doc
 
-    async def get(self, name: str) -> dict[str, Any] | None:
-        return await self._documents.get(LOCAL_LIST_NAMES, name)
+    async def get(self, name: str) -> NamedLocalListDoc | None:
+        # Its shape is checked on every read (``quarantine.SHAPES``).
+        return cast("NamedLocalListDoc | None", await self._documents.get(LOCAL_LIST_NAMES, name))
 
     async def remove(self, name: str) -> bool:
         if await self.get(name) is None:

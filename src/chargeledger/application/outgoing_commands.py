@@ -12,6 +12,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
+from chargeledger.application.document_shapes import RoutedCommandView
 from chargeledger.application.ports import RecordedEvent
 from chargeledger.application.read_model_documents import station_id_of
 from chargeledger.domain.enums import CommandStatus
@@ -88,7 +89,7 @@ class OutgoingCommand:
     def expired(self, now: datetime) -> bool:
         return self.expires_at <= now
 
-    def as_view(self) -> dict[str, Any]:
+    def as_view(self) -> RoutedCommandView:
         """The fields ``from_view`` reads, as JSON-ready values: how a command crosses
         to another node (a routed command's notice)."""
         return {

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from chargeledger.application.ports import DocumentStore
+from chargeledger.domain.json_object import JsonObject
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
@@ -46,9 +47,10 @@ async def scan(
     tag: str | None = None,
     after: str | None = None,
     descending: bool = False,
-    keep: Callable[[dict[str, Any]], bool] | None = None,
-) -> Page[dict[str, Any]]:
-    """One page of a model's documents that ``keep`` keeps (all when ``None``)."""
+    keep: Callable[[JsonObject], bool] | None = None,
+) -> Page[JsonObject]:
+    """One page of a model's documents, as loaded, that ``keep`` keeps (all when ``None``);
+    the caller reads each into its type."""
     if keep is None:
         rows = await documents.page(
             model, limit=limit + 1, tag=tag, after=after, descending=descending
@@ -56,7 +58,7 @@ async def scan(
         more = len(rows) > limit
         rows = rows[:limit]
         return Page([doc for _, doc in rows], rows[-1][0] if more and rows else None)
-    kept: list[dict[str, Any]] = []
+    kept: list[JsonObject] = []
     cursor = after
     for _ in range(_SCAN_CHUNKS):
         rows = await documents.page(

@@ -11,6 +11,7 @@ from typing import Any, Final, Protocol, runtime_checkable
 
 from chargeledger.domain.enums import Outcome
 from chargeledger.domain.events import Event
+from chargeledger.domain.json_object import JsonObject
 from chargeledger.errors import StationLinkError, StoreError
 
 ANY: Final = -1
@@ -199,18 +200,18 @@ class DocumentWrite:
     tag: str | None = None
 
 
-DocumentPage = list[tuple[str, dict[str, Any]]]
+DocumentPage = list[tuple[str, JsonObject]]
 """Documents with their keys, in the order asked for."""
 
 
 class DocumentStore(Protocol):
     """Read models and registries as JSON documents keyed by (model, key)."""
 
-    async def get(self, model: str, key: str) -> dict[str, Any] | None:
+    async def get(self, model: str, key: str) -> JsonObject | None:
         """One document, or ``None``."""
         ...
 
-    async def list(self, model: str, tag: str | None = None) -> list[dict[str, Any]]:
+    async def list(self, model: str, tag: str | None = None) -> list[JsonObject]:
         """All documents of a model (those carrying ``tag`` when given), in key order."""
         ...
 
@@ -247,7 +248,9 @@ class DocumentStore(Protocol):
         ...
 
     async def next_in_sequence(self, name: str) -> int:
-        """A new integer, unique and increasing per sequence name, across processes."""
+        """A new integer, unique per sequence name across processes, and increasing
+        within one process (a store shared by several nodes may hand them out in
+        blocks: not increasing from one node to another, and with gaps)."""
         ...
 
 
@@ -312,7 +315,7 @@ class StationLink(Protocol):
     epoch: int
     protocol: str  # the OCPP version it speaks: its WebSocket subprotocol (``ocpp1.6``)
 
-    async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def call(self, action: str, payload: JsonObject) -> JsonObject:
         """Send a CALL and return the CALLRESULT payload.
 
         Raises ``CallTimeoutError``, ``StationDisconnectedError`` (the CALL may
@@ -374,7 +377,7 @@ class StationProtocol(Protocol):
 
     def call(
         self, name: str, payload: Mapping[str, Any], command_id: str = ""
-    ) -> tuple[str, dict[str, Any]]:
+    ) -> tuple[str, JsonObject]:
         """The CALL's action and payload (``command_id`` numbers e.g. ``remoteStartId``)."""
         ...
 
@@ -393,6 +396,6 @@ class StationProtocol(Protocol):
         words (``""`` when its status says it all)."""
         ...
 
-    def status_request(self) -> tuple[str, dict[str, Any]]:
+    def status_request(self) -> tuple[str, JsonObject]:
         """A CALL that makes the station report where it stands (reconciliation)."""
         ...

@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chargeledger.application.ports import DocumentPage, DocumentStore, DocumentWrite
+from chargeledger.domain.json_object import JsonObject
 
-_ABSENT: dict[str, Any] = {}
+_ABSENT: JsonObject = {}
 
 
 class CachedDocuments:
@@ -23,9 +24,9 @@ class CachedDocuments:
     def __init__(self, inner: DocumentStore, capacity: int = 100_000) -> None:
         self._inner = inner
         self._capacity = capacity
-        self._docs: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._docs: OrderedDict[tuple[str, str], JsonObject] = OrderedDict()
 
-    async def get(self, model: str, key: str) -> dict[str, Any] | None:
+    async def get(self, model: str, key: str) -> JsonObject | None:
         cached = self._docs.get((model, key))
         if cached is None:
             found = await self._inner.get(model, key)
@@ -34,7 +35,7 @@ class CachedDocuments:
         self._docs.move_to_end((model, key))
         return None if cached is _ABSENT else _copied(cached)
 
-    async def list(self, model: str, tag: str | None = None) -> list[dict[str, Any]]:
+    async def list(self, model: str, tag: str | None = None) -> list[JsonObject]:
         return await self._inner.list(model, tag)
 
     async def page(

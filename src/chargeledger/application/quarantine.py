@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
+from chargeledger.application.document_shapes import QuarantineView
+from chargeledger.domain.json_object import JsonObject
 from chargeledger.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,7 @@ class MisshapenDocumentError(StoreError, ValueError):
     """A document without a field its readers need, or with a field of another type."""
 
 
-def check_shape(model: str, doc: dict[str, Any]) -> None:
+def check_shape(model: str, doc: JsonObject) -> None:
     """Raise ``MisshapenDocumentError`` when ``doc`` lacks what the readers of ``model``
     need. Run by the document stores on every read, so that one bad document is
     quarantined instead of failing every list and handshake that reads it."""
@@ -75,7 +77,7 @@ class QuarantinedDocument:
     key: str
     reason: str
 
-    def view(self) -> dict[str, Any]:
+    def view(self) -> QuarantineView:
         return {"model": self.model, "key": self.key, "reason": self.reason}
 
 

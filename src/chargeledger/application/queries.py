@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 from chargeledger.application.command_handler import stream_of
+from chargeledger.application.document_shapes import MeterValuesView
 from chargeledger.application.paging import Page, scan
 from chargeledger.application.ports import DocumentStore, EventStore
 from chargeledger.application.read_model_documents import (
@@ -19,15 +20,16 @@ from chargeledger.application.read_model_documents import (
 from chargeledger.application.read_model_shapes import (
     CommandDoc,
     CommandView,
-    JsonObject,
     StationDoc,
     StationView,
     TransactionDoc,
     TransactionView,
 )
 from chargeledger.application.registry import REGISTRY
-from chargeledger.application.twin_service import TwinService, meter_series
+from chargeledger.application.twin_documents import meter_series
+from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.enums import ENDED_STATUSES, TransactionStatus
+from chargeledger.domain.json_object import JsonObject
 from chargeledger.domain.twin import StationTwin
 
 
@@ -211,7 +213,7 @@ class Views:
     ) -> Page[CommandView]:
         """Command views newest first (by when they were requested), filtered."""
 
-        def wanted(entry: dict[str, Any]) -> bool:
+        def wanted(entry: JsonObject) -> bool:
             return (status is None or entry["status"] == status) and (
                 name is None or entry["name"] == name
             )
@@ -267,7 +269,7 @@ class Views:
     ) -> Page[TransactionView]:
         """Charging sessions in transaction order, filtered."""
 
-        def wanted(doc: dict[str, Any]) -> bool:
+        def wanted(doc: JsonObject) -> bool:
             return (id_tag is None or doc.get("id_tag") == id_tag) and (
                 status is None or transaction_view(cast(TransactionDoc, doc))["status"] == status
             )
@@ -279,7 +281,7 @@ class Views:
         sessions = [cast(TransactionDoc, doc) for doc in found.items]
         return Page([await self._with_meters(doc) for doc in sessions], found.next_after)
 
-    async def transaction_meter_values(self, transaction_id: int) -> dict[str, Any] | None:
+    async def transaction_meter_values(self, transaction_id: int) -> MeterValuesView | None:
         """The session's readings over time (energy and power, thinned to a bounded
         number of points), for a chart; ``None`` when there is no such session."""
         doc = await read_transaction(self._documents, transaction_key(transaction_id))

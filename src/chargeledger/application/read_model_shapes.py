@@ -13,11 +13,9 @@ names every field the API shows, ``None`` where there is nothing to show.
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, Required, TypedDict
+from typing import NotRequired, Required, TypedDict
 
-JsonObject = dict[str, Any]
-"""A JSON object whose shape belongs to someone else: an operation's payload or a
-station's answer (each operation's own types say what is in it)."""
+from chargeledger.domain.json_object import JsonObject
 
 
 class CommandDoc(TypedDict, total=False):
@@ -282,3 +280,35 @@ class StationExtras(ReportsView):
     local_list: JsonObject | None
     charging_profiles: list[JsonObject]
     meter_values: list[ConnectorMeters]
+
+
+class StationLocalListDoc(TypedDict):
+    """What a station's local authorization list is, as far as we know (``LOCAL_LISTS``)."""
+
+    station_id: str
+    installed_version: int | None
+    update_type: str | None
+    entries_sent: int | None
+    installed_by: str | None
+    in_sync: bool
+    out_of_sync_reason: str | None
+    reported_version: int | None
+    reported_at: str | None
+
+
+class ConfigurationDoc(TypedDict):
+    """The configuration keys a station reported (``CONFIGURATION``), by key."""
+
+    station_id: str
+    keys: dict[str, JsonObject]
+    """Each key's ``value`` and ``readonly``, as the station reported them."""
+    unknown_keys: list[str]
+    reported_at: str | None
+
+
+class InstalledProfileDoc(TypedDict):
+    """A charging profile a station accepted, on its connector (``STATION_PROFILES``)."""
+
+    connector_id: int
+    profile: JsonObject
+    """The profile as sent (snake_case), checked by the domain before it was."""

@@ -16,10 +16,12 @@ import hmac
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
 
+from chargeledger.application.document_shapes import RegistryDoc, RegistryView
 from chargeledger.application.ports import DocumentStore, DocumentWrite
 from chargeledger.domain.enums import UnknownStations
+from chargeledger.domain.json_object import JsonObject
 from chargeledger.errors import ChargeledgerError
 
 REGISTRY = "station_registry"
@@ -63,7 +65,7 @@ class StationRegistry:
                 f"station {station_id!r} is already registered; change its password with "
                 "set-password, or remove it first"
             )
-        doc: dict[str, Any] = {
+        doc: RegistryDoc = {
             "station_id": station_id,
             "password_hash": hash_password(password) if password else None,
             "added_at": added_at,
@@ -75,9 +77,12 @@ class StationRegistry:
         doc = await self._documents.get(REGISTRY, station_id)
         if doc is None:
             raise StationNotInRegistryError(f"station {station_id!r} is not registered")
-        doc = {**doc, "password_hash": hash_password(password) if password else None}
-        await self._documents.write([DocumentWrite(REGISTRY, station_id, doc)])
-        return _registered(doc)
+        changed: RegistryDoc = {
+            **_read(doc),
+            "password_hash": hash_password(password) if password else None,
+        }
+        await self._documents.write([DocumentWrite(REGISTRY, station_id, changed)])
+        return _registered(changed)
 
     async def remove(self, station_id: str) -> None:
         if await self._documents.get(REGISTRY, station_id) is None:
@@ -86,13 +91,18 @@ class StationRegistry:
 
     async def get(self, station_id: str) -> RegisteredStation | None:
         doc = await self._documents.get(REGISTRY, station_id)
-        return None if doc is None else _registered(doc)
+        return None if doc is None else _registered(_read(doc))
 
     async def list(self) -> list[RegisteredStation]:
-        return [_registered(doc) for doc in await self._documents.list(REGISTRY)]
+        return [_registered(_read(doc)) for doc in await self._documents.list(REGISTRY)]
 
 
-def _registered(doc: dict[str, Any]) -> RegisteredStation:
+def _read(doc: JsonObject) -> RegistryDoc:
+    """A registry document as loaded (its shape checked on read: ``quarantine.SHAPES``)."""
+    return cast(RegistryDoc, doc)
+
+
+def _registered(doc: RegistryDoc) -> RegisteredStation:
     # Named fields, not **doc: a field the record does not have must not fail a handshake.
     return RegisteredStation(doc["station_id"], doc["password_hash"], doc["added_at"])
 
@@ -129,7 +139,7 @@ def check_station_id(station_id: str) -> None:
         )
 
 
-def registry_view(station: RegisteredStation) -> dict[str, Any]:
+def registry_view(station: RegisteredStation) -> RegistryView:
     return {"id": station.station_id, "has_password": station.password_hash is not None}
 
 

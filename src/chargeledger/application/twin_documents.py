@@ -6,14 +6,20 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from types import MappingProxyType
-from typing import Any
+from typing import cast
 
-from chargeledger.domain import meter_series as ms
+from chargeledger.application.document_shapes import (
+    ConnectorTwinDoc,
+    MeterPointView,
+    MetersDoc,
+    TwinDoc,
+)
 from chargeledger.domain import station_reports as r
 from chargeledger.domain import twin as t
+from chargeledger.domain.json_object import JsonObject
 
 
-def twin_to_doc(twin: t.StationTwin, last_message_at: str | None = None) -> dict[str, Any]:
+def twin_to_doc(twin: t.StationTwin, last_message_at: str | None = None) -> TwinDoc:
     return {
         "station_id": twin.station_id,
         "connected": twin.connected,
@@ -29,9 +35,9 @@ def twin_to_doc(twin: t.StationTwin, last_message_at: str | None = None) -> dict
     }
 
 
-def _connector_doc(connector: t.ConnectorTwin) -> dict[str, Any]:
+def _connector_doc(connector: t.ConnectorTwin) -> ConnectorTwinDoc:
     """A 1.6 connector is stored as before; a 2.0.1 EVSE adds its connectors."""
-    doc = asdict(connector)
+    doc = cast(ConnectorTwinDoc, asdict(connector))
     if not connector.evse_connectors:
         del doc["evse_connectors"]
     return doc
@@ -46,8 +52,9 @@ _CONNECTOR_FIELDS: dict[str, type] = {
 }
 
 
-def twin_from_doc(doc: dict[str, Any]) -> t.StationTwin:
-    """A stored twin, checked: every key a plain connector id, every field its type."""
+def twin_from_doc(doc: JsonObject) -> t.StationTwin:
+    """A stored twin, checked: every key a plain connector id, every field its type
+    (``doc`` as loaded: a ``TwinDoc`` once it passes)."""
     connectors: dict[int, t.ConnectorTwin] = {}
     for key, value in doc.get("connectors", {}).items():
         if not (isinstance(key, str) and key.isdigit() and isinstance(value, dict)):
@@ -77,15 +84,11 @@ def twin_from_doc(doc: dict[str, Any]) -> t.StationTwin:
     )
 
 
-def series_with(stored: object, meter_value: list[dict[str, Any]]) -> list[list[Any]]:
-    """The session's chart series (``[at, energy_wh, power_w]`` rows) with new readings."""
-    series = [
-        ms.MeterPoint(*row)
-        for row in (stored if isinstance(stored, list) else [])
+def meter_series(meters: MetersDoc | None) -> list[MeterPointView]:
+    """The chart points of a session's meter document, oldest first."""
+    rows = (meters.get("series") if meters else None) or []
+    return [
+        {"at": row[0], "energy_wh": row[1], "power_w": row[2]}
+        for row in rows
         if isinstance(row, list) and len(row) == 3
     ]
-    for item in meter_value:
-        point = ms.meter_point(item)
-        if point is not None:
-            series = ms.with_point(series, point)
-    return [list(point) for point in series]

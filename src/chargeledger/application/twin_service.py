@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import cast
 
+from chargeledger.application.document_merges import DocumentMerge, Merge, write_merging
+from chargeledger.application.document_shapes import MetersDoc
+from chargeledger.application.meter_documents import (
+    MeterDelta,
+    PendingMeters,
+    merged_meters,
+    meter_key,
+    view_of,
+)
 from chargeledger.application.ports import (
     NO_CHANGE_READ,
     ChangedDocuments,
@@ -24,9 +32,10 @@ from chargeledger.application.ports import (
 )
 from chargeledger.application.quarantine import QUARANTINE, Quarantine
 from chargeledger.application.telemetry_changes import TelemetryChanges
-from chargeledger.application.twin_documents import series_with, twin_from_doc, twin_to_doc
+from chargeledger.application.twin_documents import twin_from_doc, twin_to_doc
 from chargeledger.domain import station_reports as r
 from chargeledger.domain import twin as t
+from chargeledger.domain.json_object import JsonObject
 from chargeledger.domain.timestamps import instant, iso_z
 
 log = logging.getLogger(__name__)
@@ -35,8 +44,6 @@ TWINS = "twin"
 METERS = "meter"
 REFRESH_PAGE = 500
 """Twins read per page by a refresh; the event loop runs between pages."""
-MAX_METERS_IN_MEMORY = 200_000
-"""Meter telemetry: one document per transaction (its key) or per connector outside one."""
 FLUSH_INTERVAL_S = 0.5
 """Seconds between two writes of the changed twins (``Settings.twin_flush_interval_s``)."""
 
@@ -56,8 +63,9 @@ class TwinService:
         self.quarantine = Quarantine() if quarantine is None else quarantine
         self._twins: dict[str, t.StationTwin] = {}
         self._dirty: set[str] = set()
-        self._meters: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._dirty_meters: set[str] = set()
+        self._pending = PendingMeters()
+        """Meter readings taken and not yet merged into the stored documents."""
+        self._flushing = asyncio.Lock()
         self._flush_interval_s = flush_interval_s
         self._change_cursor = NO_CHANGE_READ
         self._recheck: set[str] = set()
@@ -94,7 +102,7 @@ class TwinService:
             except Exception:
                 log.exception("could not copy %d quarantined twins aside", len(set_aside))
 
-    async def _stored_twins(self) -> AsyncIterator[dict[str, Any]]:
+    async def _stored_twins(self) -> AsyncIterator[JsonObject]:
         """Every stored twin; on a store that marks changes, a page at a time, and the
         following refreshes read on from there instead of from the start."""
         if not isinstance(self._documents, ChangedDocuments):
@@ -131,7 +139,7 @@ class TwinService:
             await asyncio.sleep(0)
 
     def _take_all(
-        self, docs: Iterable[dict[str, Any]], held_here: Collection[str], remember: bool = True
+        self, docs: Iterable[JsonObject], held_here: Collection[str], remember: bool = True
     ) -> int:
         taken = 0
         for doc in docs:
@@ -178,7 +186,7 @@ class TwinService:
         at = self._last_message.get(station_id)
         return None if at is None else iso_z(at)
 
-    def _took_last_message(self, doc: dict[str, Any]) -> None:
+    def _took_last_message(self, doc: JsonObject) -> None:
         stored = doc.get("last_message_at")
         if isinstance(stored, str):
             try:
@@ -275,53 +283,31 @@ class TwinService:
         station_id: str,
         connector_id: int,
         transaction_id: int | None,
-        meter_value: list[dict[str, Any]],
+        meter_value: list[JsonObject],
         seq_no: int | None = None,
     ) -> None:
         """Meter readings are telemetry (ARCHITECTURE.md flow 1): they never move the
         station's stream; a session's energy is decided by its Start and Stop. Readings
-        of an OCPP 2.0.1 message already taken (its ``seq_no``) are not taken again."""
-        key = meter_key(station_id, connector_id, transaction_id)
-        current = (
-            self._meters.get(key)
-            or await self._documents.get(METERS, key)
-            or {
-                "station_id": station_id,
-                "connector_id": connector_id,
-                "transaction_id": transaction_id,
-                "count": 0,
-                "last": None,
-            }
-        )
-        if seq_no is not None:
-            taken = current.get("seq_nos") or []
-            if seq_no in taken:
-                return
-            current = {**current, "seq_nos": [*taken, seq_no][-1000:]}  # the newest 1,000
-        if meter_value:
-            current = {**current, "count": current["count"] + len(meter_value)}
-            current["last"] = meter_value[-1]
-            if transaction_id is not None:
-                current["series"] = series_with(current.get("series"), meter_value)
-        self._meters[key] = current
-        self._meters.move_to_end(key)
-        self._dirty_meters.add(key)
+        of an OCPP 2.0.1 message already taken (its ``seq_no``) are not taken again.
+
+        They wait for the next flush beside the document, which merges them into the
+        stored one (``meter_documents``): nothing is read here, and a station moving
+        between nodes loses none of the readings either node took."""
+        self._pending.take(station_id, connector_id, transaction_id, meter_value, seq_no)
         self.changes.touched(station_id)
-        while len(self._meters) > MAX_METERS_IN_MEMORY:
-            # The least recently read; it is stored, or written at the next flush first.
-            oldest = next(iter(self._meters))
-            if oldest in self._dirty_meters:
-                break
-            del self._meters[oldest]
 
-    async def connector_meters(self, station_id: str, connector_id: int) -> dict[str, Any] | None:
+    async def connector_meters(self, station_id: str, connector_id: int) -> MetersDoc | None:
         """The readings a connector sent outside a transaction: their count and the last."""
-        key = meter_key(station_id, connector_id, None)
-        return self._meters.get(key) or await self._documents.get(METERS, key)
+        return await self._meters_of(meter_key(station_id, connector_id, None))
 
-    async def meters(self, station_id: str, transaction_id: int) -> dict[str, Any] | None:
-        key = meter_key(station_id, 0, transaction_id)
-        return self._meters.get(key) or await self._documents.get(METERS, key)
+    async def meters(self, station_id: str, transaction_id: int) -> MetersDoc | None:
+        return await self._meters_of(meter_key(station_id, 0, transaction_id))
+
+    async def _meters_of(self, key: str) -> MetersDoc | None:
+        """As stored, with the readings taken here and not yet written: never a copy
+        kept from earlier, which another node's readings would have made stale."""
+        stored = await self._documents.get(METERS, key)
+        return view_of(stored, self._pending.unwritten(key), self._pending.writer)
 
     def _update(self, station_id: str, change: Callable[[t.StationTwin], t.StationTwin]) -> None:
         current = self._twins.get(station_id) or t.StationTwin(station_id=station_id)
@@ -330,9 +316,15 @@ class TwinService:
         self.changes.touched(station_id)
 
     async def flush(self) -> int:
+        """Write the changed twins and merge the readings taken since the last flush,
+        in one transaction; one flush at a time (the merges' bookkeeping, and a store
+        without locked merges reads and writes them in turn)."""
+        async with self._flushing:
+            return await self._flush()
+
+    async def _flush(self) -> int:
         dirty, self._dirty = self._dirty, set()
-        meters, self._dirty_meters = self._dirty_meters, set()
-        if not dirty and not meters:
+        if not dirty and not self._pending:
             return 0
         writes = [
             DocumentWrite(TWINS, sid, twin_to_doc(twin, self.last_message_at(sid)))
@@ -341,33 +333,47 @@ class TwinService:
         ]
         if isinstance(self._documents, ChangedDocuments):
             self._recheck.update(dirty)
-        writes += [DocumentWrite(METERS, key, self._meters[key]) for key in sorted(meters)]
+        writer = self._pending.writer
+        merges = [
+            DocumentMerge(METERS, key, _merging(deltas, writer))
+            for key, deltas in sorted(self._pending.start_write().items())
+        ]
         try:
-            await self._documents.write(writes)
+            await write_merging(self._documents, writes, merges)
         except ValueError:
             # A document the store cannot take (bad text, say): write them one by one,
             # so that one station's data never keeps every other's from being saved.
-            return await self._write_one_by_one(writes, dirty, meters)
+            return await self._write_one_by_one(writes, merges, dirty)
         except BaseException:
             self._dirty |= dirty
-            self._dirty_meters |= meters
+            self._pending.failed()
             raise
-        return len(writes)
+        self._pending.written()
+        return len(writes) + len(merges)
 
     async def _write_one_by_one(
-        self, writes: list[DocumentWrite], dirty: set[str], meters: set[str]
+        self, writes: list[DocumentWrite], merges: list[DocumentMerge], dirty: set[str]
     ) -> int:
         written = 0
-        for write in writes:
+        each: list[tuple[list[DocumentWrite], list[DocumentMerge]]] = [
+            *(([w], []) for w in writes),
+            *(([], [m]) for m in merges),
+        ]
+        for one_write, one_merge in each:
+            write = (one_write or one_merge)[0]
             try:
-                await self._documents.write([write])
+                await write_merging(self._documents, one_write, one_merge)
             except ValueError as error:
                 self.quarantine.add(write.model, write.key, f"not saved: {error!r}"[:300])
+                if one_merge:
+                    self._pending.drop(write.key)
                 continue
             except BaseException:
                 self._dirty |= dirty
-                self._dirty_meters |= meters
+                self._pending.failed()
                 raise
+            if one_merge:
+                self._pending.written([write.key])
             written += 1
         return written
 
@@ -380,18 +386,8 @@ class TwinService:
             await asyncio.shield(self.flush())
 
 
-def meter_series(meters: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The chart points of a session's meter document, oldest first."""
-    rows = (meters or {}).get("series") or []
-    return [
-        {"at": row[0], "energy_wh": row[1], "power_w": row[2]}
-        for row in rows
-        if isinstance(row, list) and len(row) == 3
-    ]
+def _merging(deltas: list[MeterDelta], writer: str) -> Merge:
+    def merge(stored: JsonObject | None) -> JsonObject:
+        return cast(JsonObject, merged_meters(stored, deltas, writer))
 
-
-def meter_key(station_id: str, connector_id: int, transaction_id: int | None) -> str:
-    """Keyed by station too: a station naming another's transaction id touches only its own."""
-    if transaction_id is not None:
-        return f"{station_id}/tx/{transaction_id}"
-    return f"{station_id}/connector/{connector_id}"
+    return merge

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from chargeledger.domain.charging_profiles import ChargingProfile
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
@@ -30,6 +29,7 @@ from chargeledger.domain.enums import (
 )
 from chargeledger.domain.events import IdTagInfoEntry
 from chargeledger.domain.id_tags import IdTagInfo
+from chargeledger.domain.json_object import JsonObject
 from chargeledger.domain.remote_start_policy import NO_SNAPSHOT, TwinSnapshot
 
 
@@ -111,6 +111,8 @@ class RequestUnlockConnector(OperatorCommand):
 @dataclass(frozen=True, kw_only=True)
 class RequestReset(OperatorCommand):
     reset_type: ResetType
+    evse_id: int | None = None
+    """OCPP 2.0.1: one EVSE; ``None``, the whole station."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -278,7 +280,7 @@ class RecordOutcome(Command):
 
     target_command_id: str
     outcome: Outcome
-    result: dict[str, Any] = field(default_factory=dict)
+    result: JsonObject = field(default_factory=dict)
     detail: str = ""
     error_code: str = ""
     answered_at: str | None = None
@@ -307,7 +309,7 @@ class RecordMeterValues(Command):
 
     connector_id: int
     transaction_id: int
-    meter_value: list[dict[str, Any]]
+    meter_value: list[JsonObject]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -318,8 +320,8 @@ class StopTransaction(Command):
     id_tag: str | None = None
     id_tag_info: IdTagInfo | None = None
     reason: StopReason | None = None
-    transaction_data: list[dict[str, Any]] = field(default_factory=list)
-    last_reading: dict[str, Any] | None = None
+    transaction_data: list[JsonObject] = field(default_factory=list)
+    last_reading: JsonObject | None = None
     """The last MeterValue the station sent for the session (telemetry), if any."""
     station_transaction_id: str | None = None
     seq_no: int | None = None
@@ -343,7 +345,7 @@ class RecordTransactionEvent(Command):
     meter_reading: int | None = None
     reason: StopReason | None = None
     reservation_id: int | None = None
-    meter_value: list[dict[str, Any]] = field(default_factory=list)
+    meter_value: list[JsonObject] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -80,7 +80,9 @@ class AvailabilityType(StrEnum):
 
 
 class MessageTrigger(StrEnum):
-    """OCPP 1.6 ``MessageTrigger``: what a TriggerMessage may ask for."""
+    """What a TriggerMessage may ask for, in either OCPP version: 1.6's six, then what
+    only 2.0.1 has. Each version's table says which it can send (1.6's
+    DiagnosticsStatusNotification is 2.0.1's LogStatusNotification, and back)."""
 
     BOOT_NOTIFICATION = "BootNotification"
     DIAGNOSTICS_STATUS_NOTIFICATION = "DiagnosticsStatusNotification"
@@ -88,6 +90,12 @@ class MessageTrigger(StrEnum):
     HEARTBEAT = "Heartbeat"
     METER_VALUES = "MeterValues"
     STATUS_NOTIFICATION = "StatusNotification"
+    LOG_STATUS_NOTIFICATION = "LogStatusNotification"
+    TRANSACTION_EVENT = "TransactionEvent"
+    SIGN_CHARGING_STATION_CERTIFICATE = "SignChargingStationCertificate"
+    SIGN_V2G_CERTIFICATE = "SignV2GCertificate"
+    SIGN_COMBINED_CERTIFICATE = "SignCombinedCertificate"
+    PUBLISH_FIRMWARE_STATUS_NOTIFICATION = "PublishFirmwareStatusNotification"
 
 
 class UpdateType(StrEnum):

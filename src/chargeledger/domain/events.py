@@ -3,18 +3,23 @@ which serialization reads to load a stored log; and every event by its name, so 
 ``from chargeledger.domain import events as e`` reaches them all.
 
 Each idea has its own module: ``event`` (the base), ``station_events`` (the boot),
-``command_events`` (a command's life, shared by every operation: dispatched, merged,
-and the five outcomes), ``command_requests`` (the ``...Requested`` event of each
-operation), ``session_events`` (charging sessions), ``reservation_events`` and
-``local_list_events`` (business decided with a command's outcome or a station
-message). Event type names are the class names: moving a class between these modules
-changes nothing stored.
+``command_events`` (a command's life: the ``...Requested`` event of each operation,
+then dispatched, merged, and the five outcomes), ``session_events`` (charging
+sessions), ``reservation_events`` and ``local_list_events`` (business decided with a
+command's outcome or a station message). Event type names are the class names:
+moving a class between these modules changes nothing stored.
 """
 
 from __future__ import annotations
 
 from chargeledger.domain.command_events import (
+    REQUEST_EVENTS,
     TERMINAL_EVENTS,
+    AvailabilityChangeRequested,
+    CancelReservationRequested,
+    ChangeConfigurationRequested,
+    ClearCacheRequested,
+    ClearChargingProfileRequested,
     CommandAccepted,
     CommandDispatched,
     CommandExpired,
@@ -23,28 +28,24 @@ from chargeledger.domain.command_events import (
     CommandRejected,
     CommandRequested,
     CommandTimedOut,
-    RequestBasics,
-)
-from chargeledger.domain.command_requests import (
-    REQUEST_EVENTS,
-    AvailabilityChangeRequested,
-    CancelReservationRequested,
-    ChangeConfigurationRequested,
-    ClearCacheRequested,
-    ClearChargingProfileRequested,
     DataTransferRequested,
     GetBaseReportRequested,
+    GetChargingProfilesRequested,
     GetCompositeScheduleRequested,
     GetConfigurationRequested,
     GetDiagnosticsRequested,
     GetLocalListVersionRequested,
+    GetReportRequested,
     GetTransactionStatusRequested,
     RemoteStartRequested,
     RemoteStopRequested,
+    RequestBasics,
     ReserveNowRequested,
     ResetRequested,
     SendLocalListRequested,
     SetChargingProfileRequested,
+    SetNetworkProfileRequested,
+    SetVariablesRequested,
     TriggerMessageRequested,
     UnlockConnectorRequested,
     UpdateFirmwareRequested,
@@ -98,10 +99,12 @@ __all__ = [
     "DataTransferRequested",
     "Event",
     "GetBaseReportRequested",
+    "GetChargingProfilesRequested",
     "GetCompositeScheduleRequested",
     "GetConfigurationRequested",
     "GetDiagnosticsRequested",
     "GetLocalListVersionRequested",
+    "GetReportRequested",
     "GetTransactionStatusRequested",
     "IdTagInfoEntry",
     "LocalListEntry",
@@ -118,6 +121,8 @@ __all__ = [
     "ResetRequested",
     "SendLocalListRequested",
     "SetChargingProfileRequested",
+    "SetNetworkProfileRequested",
+    "SetVariablesRequested",
     "StationBooted",
     "TransactionAbandoned",
     "TransactionClosed",

@@ -112,7 +112,7 @@ def after_outcome(
         why = f"the station answered {answer}" if answer else f"send-local-list ended {outcome}"
         return [e.LocalListOutOfSync(our_version=ours, station_version=None, reason=why)]
     if target.name == GET_LOCAL_LIST_VERSION and outcome == Outcome.ACCEPTED:
-        reported = result.get("listVersion")
+        reported = result.get("listVersion", result.get("versionNumber"))  # 1.6, 2.0.1
         if isinstance(reported, int) and reported >= 0 and reported != ours:
             return [
                 e.LocalListOutOfSync(

@@ -33,7 +33,6 @@ from typing import Any
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain import operations
-from chargeledger.domain.connector_claims import hold_is_live, station_lost
 from chargeledger.domain.enums import CommandStatus, Outcome, ReservationEndReason
 from chargeledger.domain.errors import (
     CommandPendingError,
@@ -45,6 +44,8 @@ from chargeledger.domain.remote_start_policy import (
     WHOLE_STATION,
     TwinSnapshot,
     check_connector_exists,
+    hold_is_live,
+    station_lost,
 )
 from chargeledger.domain.station_state import (
     OpenCommand,

@@ -6,10 +6,10 @@ and ``TransactionClosed`` when the session ends without its StopTransaction."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from chargeledger.domain.enums import AuthorizationStatus, StopReason
 from chargeledger.domain.event import Event, added_later
+from chargeledger.domain.json_object import JsonObject
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,7 +37,7 @@ class MeterValuesRecorded(Event):
 
     transaction_id: int
     connector_id: int
-    meter_value: list[dict[str, Any]]
+    meter_value: list[JsonObject]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,7 +53,7 @@ class TransactionStopped(Event):
     id_tag_status: AuthorizationStatus | None = None
     id_tag_expiry: str | None = None
     reason: StopReason | None = None
-    transaction_data: list[dict[str, Any]] = field(default_factory=list)
+    transaction_data: list[JsonObject] = field(default_factory=list)
     energy_wh: int | None = None
     """Decided at the stop: the sum of the rises between the session's readings (start,
     readings, stop), never negative; ``None`` in events recorded before it was decided."""

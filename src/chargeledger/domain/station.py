@@ -58,7 +58,6 @@ from chargeledger.domain.charging_sessions import (
     decide_stop,
     retransmitted_start,
 )
-from chargeledger.domain.connector_claims import blocking_session, hold_is_live
 from chargeledger.domain.enums import (
     CommandStatus,
     Outcome,
@@ -78,7 +77,9 @@ from chargeledger.domain.errors import (
 from chargeledger.domain.operations import OPERATIONS, name_of, operation_for
 from chargeledger.domain.remote_start_policy import (
     TwinSnapshot,
+    blocking_session,
     check_remote_start,
+    hold_is_live,
 )
 from chargeledger.domain.station_state import (
     ABANDONED_KEPT,

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
+from chargeledger.domain.json_object import JsonObject
 from chargeledger.domain.timestamps import instant
 
 KEPT = 20
@@ -59,8 +60,10 @@ class VariableReport:
 
 @dataclass(frozen=True, slots=True)
 class NoticeReport:
-    """An OCPP 2.0.1 station's notice: a NotifyEvent's event or a security event;
-    ``kind`` says which, ``what`` what happened, ``at`` when by the station's clock."""
+    """An OCPP 2.0.1 station's notice: a NotifyEvent's event (``event``), a security
+    event (``security``), a profile it reported (``charging-profile``), a limit set or
+    cleared from outside the CSMS (``charging-limit``). ``kind`` says which, ``what``
+    what happened, ``at`` when by the station's clock."""
 
     kind: str
     what: str
@@ -151,7 +154,21 @@ def status_notified(
     return replace(reports, statuses=(*reports.statuses, entry)[-STATUSES_KEPT:])
 
 
-def statuses_at(reports: StationReports, at: datetime) -> dict[str, Any]:
+class ConnectorStatusAt(TypedDict):
+    connector_id: int
+    status: str
+    error_code: str
+    since: str | None
+
+
+class StatusesAt(TypedDict):
+    """The connector statuses a station had reported by a time (``statuses_at``)."""
+
+    connectors: list[ConnectorStatusAt]
+    kept_from: str | None
+
+
+def statuses_at(reports: StationReports, at: datetime) -> StatusesAt:
     """Each connector's last reported status at or before ``at``, as far as the kept
     changes tell: ``connectors`` lists those known then (with ``since``); ``kept_from``
     is the oldest kept change's time (earlier moments may have had other statuses)."""
@@ -173,8 +190,10 @@ def statuses_at(reports: StationReports, at: datetime) -> dict[str, Any]:
     }
 
 
-def to_doc(reports: StationReports) -> dict[str, Any]:
-    def rows(entries: tuple[Any, ...]) -> list[dict[str, Any]]:
+def to_doc(reports: StationReports) -> JsonObject:
+    """The reports as the twin's document stores them (and the station view shows them)."""
+
+    def rows(entries: tuple[Any, ...]) -> list[JsonObject]:
         return [
             {name: getattr(entry, name) for name in entry.__slots__}  # slots: no __dict__
             for entry in entries

@@ -6,9 +6,10 @@ never sends a byte; and it accepts every connection the kernel hands it until th
 process runs out of file descriptors, which the OCPP stations need. This protocol,
 uvicorn's own h11 protocol with three additions, gives each request's headers a
 deadline (408, then closed), caps the connections per port and per client address
-(503, then closed, before any of the connection's bytes are read), and
-``AcceptErrorLog`` says "out of file descriptors" once per interval with a count
-instead of one traceback per refused accept.
+(503, then closed, before any of the connection's bytes are read; a node's port
+refuses them as it accepts them, see ``http_listener``), and ``AcceptErrorLog``
+says "out of file descriptors" once per interval with a count instead of one
+traceback per refused accept.
 """
 
 from __future__ import annotations
@@ -88,19 +89,45 @@ def _raw_response(status: int, reason: str, error: str, detail: str) -> bytes:
     return head.encode() + body
 
 
-def guarded_protocol(limits: HttpLimits) -> type[H11Protocol]:
+class GuardedProtocol(H11Protocol):
+    """What ``guarded_protocol`` makes: ``count`` is its port's, and a connection made
+    ``admitted`` was counted in by whoever accepted it (the ``CappedListener``)."""
+
+    count: ConnectionCount
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        admitted: bool = False,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.admitted = admitted
+
+
+def refusal_response(reason: str) -> bytes:
+    """The answer to a connection over a cap, written before any of its bytes are read."""
+    return _raw_response(503, "Service Unavailable", "TooManyConnections", reason)
+
+
+def guarded_protocol(limits: HttpLimits) -> type[GuardedProtocol]:
     """uvicorn's h11 protocol bound by ``limits``; one count per call (per port)."""
     count = ConnectionCount(limits)
 
-    class GuardedH11Protocol(H11Protocol):
+    class GuardedH11Protocol(GuardedProtocol):
         def __init__(
             self,
             config: Config,
             server_state: ServerState,
             app_state: dict[str, Any],
             _loop: asyncio.AbstractEventLoop | None = None,
+            *,
+            admitted: bool = False,
         ) -> None:
-            super().__init__(config, server_state, app_state, _loop)
+            super().__init__(config, server_state, app_state, _loop, admitted=admitted)
             self._address = ""
             self._counted = False
             self._header_deadline: asyncio.TimerHandle | None = None
@@ -108,12 +135,10 @@ def guarded_protocol(limits: HttpLimits) -> type[H11Protocol]:
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             peer = transport.get_extra_info("peername")
             self._address = str(peer[0]) if isinstance(peer, tuple) else str(peer)
-            refusal = count.admit(self._address)
+            refusal = None if self.admitted else count.admit(self._address)
             if refusal is not None:
                 assert isinstance(transport, asyncio.WriteTransport)
-                transport.write(
-                    _raw_response(503, "Service Unavailable", "TooManyConnections", refusal)
-                )
+                transport.write(refusal_response(refusal))
                 transport.close()
                 return
             self._counted = True
@@ -170,6 +195,7 @@ def guarded_protocol(limits: HttpLimits) -> type[H11Protocol]:
             self.transport.write(_raw_response(408, "Request Timeout", "RequestTimeout", detail))
             self.transport.close()
 
+    GuardedH11Protocol.count = count
     return GuardedH11Protocol
 
 
@@ -195,6 +221,10 @@ class AcceptErrorLog:
         ):
             loop.default_exception_handler(context)
             return
+        self.failed(context.get("exception"))
+
+    def failed(self, exception: object) -> None:
+        """One ``accept()`` refused by the system (``exception`` says why)."""
         self.suppressed += 1
         now = time.monotonic()
         if now - self._last_logged < self.every_s:
@@ -205,6 +235,6 @@ class AcceptErrorLog:
             "descriptor limit (ulimit -n) or lower the connection caps",
             self.suppressed,
             self.every_s,
-            context.get("exception"),
+            exception,
         )
         self.suppressed = 0

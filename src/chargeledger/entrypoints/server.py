@@ -26,11 +26,12 @@ from chargeledger.entrypoints.http_connections import (
     guarded_protocol,
 )
 from chargeledger.entrypoints.http_guard import HttpGuard
+from chargeledger.entrypoints.http_listener import CappedServer
 
 log = logging.getLogger("chargeledger")
 
 
-class _EmbeddedServer(uvicorn.Server):
+class _EmbeddedServer(CappedServer):
     """uvicorn inside our loop: the node, not uvicorn, owns SIGINT and SIGTERM."""
 
     @contextlib.contextmanager
@@ -54,7 +55,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
             f"could not listen for OCPP on {settings.host}:{settings.ocpp_port} "
             "(see the log above); choose another --ocpp-port or free that one"
         )
-    asyncio.get_running_loop().set_exception_handler(AcceptErrorLog())
+    accept_errors = AcceptErrorLog()  # the OCPP port's (asyncio's accept) and the API's
+    asyncio.get_running_loop().set_exception_handler(accept_errors)
     limits = http_limits(settings)
     api = _EmbeddedServer(
         uvicorn.Config(
@@ -72,10 +74,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
             lifespan="off",
             http=guarded_protocol(limits),
             timeout_keep_alive=settings.http_keep_alive_s,
-            # asyncio accepts up to `backlog` connections in one go, before any can be
-            # refused: bound that burst by the cap too, or it alone can exhaust the fds.
-            backlog=limits.max_connections,
-        )
+        ),
+        accept_failed=accept_errors.failed,
     )
     scheme = "wss" if settings.tls_cert else "ws"
     print(f"OCPP endpoint: {scheme}://{settings.host}:{settings.ocpp_port}/ocpp/{{station_id}}")

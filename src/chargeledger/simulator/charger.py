@@ -23,18 +23,27 @@ import random
 from datetime import UTC, datetime
 from typing import Any
 
+from ocpp import v201
 from ocpp.v16 import call
 
 from chargeledger.simulator.charger_parts import Behaviour, Connector, Counters, now_iso
 from chargeledger.simulator.outbox import Outbox
 from chargeledger.simulator.power import Vehicle, charging_power_w, limit_to_watts
+from chargeledger.simulator.transactions201 import Transactions201
+
+PROTOCOL_201 = "ocpp2.0.1"
 
 
 class Charger:
     def __init__(
-        self, station_id: str, behaviour: Behaviour | None = None, rng: random.Random | None = None
+        self,
+        station_id: str,
+        behaviour: Behaviour | None = None,
+        rng: random.Random | None = None,
+        protocol: str = "ocpp1.6",
     ) -> None:
         self.station_id = station_id
+        self.protocol = protocol
         self.behaviour = behaviour or Behaviour()
         self.rng = rng or random.Random()
         self.connectors = {
@@ -62,7 +71,9 @@ class Charger:
             "profiles": {},
         }
         self.cache: dict[str, dict[str, Any]] = {}
-        self.outbox = Outbox()
+        self.outbox = Outbox(calls=v201.call if protocol == PROTOCOL_201 else call)
+        self.transactions201 = Transactions201(self) if protocol == PROTOCOL_201 else None
+        """An OCPP 2.0.1 charger's sessions (``transactions201``); None for 1.6."""
         self.counters = Counters()
         self.link: Any = None
         """The connection's ``SimulatedStation`` once it booted; None while offline."""
@@ -106,7 +117,7 @@ class Charger:
         for task in list(self._tasks):
             task.cancel()
 
-    def _spawn(self, work: Any) -> asyncio.Task[None]:
+    def spawn(self, work: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -226,7 +237,7 @@ class Charger:
         connector.remote = True
         if self.behaviour.charge_seconds is not None:
             low, high = self.behaviour.charge_seconds
-            connector.leaving = self._spawn(
+            connector.leaving = self.spawn(
                 self._leave_after(connector_id, self.rng.uniform(low, high))
             )
 
@@ -266,7 +277,7 @@ class Charger:
             payload["reservation_id"] = reservation_id
         self.outbox.put("StartTransaction", payload, ref)
         self.set_status(connector_id, "Charging")
-        connector.metering = self._spawn(self._meter(connector_id, ref))
+        connector.metering = self.spawn(self._meter(connector_id, ref))
 
     def started(self, ref: int, transaction_id: int, id_tag_info: dict[str, Any]) -> None:
         """The CSMS answered a StartTransaction (maybe long after it began, offline)."""

@@ -17,12 +17,10 @@ import websockets
 from websockets.typing import Subprotocol
 
 from chargeledger.simulator.backoff import Backoff
-from chargeledger.simulator.charger import Charger
+from chargeledger.simulator.charger import PROTOCOL_201, Charger
 from chargeledger.simulator.charger_parts import Behaviour
 from chargeledger.simulator.station import SimulatedStation
 from chargeledger.simulator.station201 import SimulatedStation201
-
-PROTOCOL_201 = "ocpp2.0.1"
 
 REBOOT_S = 1.0
 
@@ -55,7 +53,7 @@ async def run_station(
     behaviour: Behaviour | None = None,
     charger: Charger | None = None,
 ) -> None:
-    charger = charger or run.charger or Charger(run.station_id, behaviour)
+    charger = charger or run.charger or Charger(run.station_id, behaviour, protocol=run.protocol)
     run.charger = charger
     behaviour = charger.behaviour
     address = f"{url.rstrip('/')}/{run.station_id}"
@@ -196,7 +194,7 @@ async def run_fleet(
     behaviour = behaviour or Behaviour()
     runs = [StationRun(f"{prefix}{n:05d}", protocol=protocol) for n in range(1, count + 1)]
     for run in runs:
-        run.charger = Charger(run.station_id, behaviour)
+        run.charger = Charger(run.station_id, behaviour, protocol=protocol)
     return await run_runs(url, runs, stop, duration, heartbeat)
 
 

@@ -15,22 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from typing import Any
 
-import websockets
-from ocpp.exceptions import OCPPError
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action, RegistrationStatus
 
 from chargeledger.simulator.charger import Charger
 from chargeledger.simulator.charger_parts import Behaviour, Connector, Counters, now_iso
+from chargeledger.simulator.outbox import Message, send_in_order
 from chargeledger.simulator.profiles import ProfileOperations
 
 __all__ = ["Behaviour", "Connector", "Counters", "SimulatedStation"]
 
-log = logging.getLogger(__name__)
 
 FREE = ("Available", "Preparing")
 
@@ -114,42 +111,12 @@ class SimulatedStation(ProfileOperations, ChargePoint):  # type: ignore[misc]
             self.counters.heartbeats += 1
 
     async def drain(self) -> None:
-        """Send the outbox, one message at a time, each kept first until answered. No
-        answer in time: the same message again. A CALLERROR: again, up to
-        ``TransactionMessageAttempts`` times, then given up. A lost connection ends this
-        task; what is left waits for the next connection."""
-        outbox = self.charger.outbox
-        while True:
-            message = await outbox.head()
-            request = outbox.request(message)
-            if request is None:
-                outbox.done(message)  # its transaction's start was given up
-                continue
-            try:
-                answer = await self.call(request, suppress=False)
-            except TimeoutError:
-                continue
-            except OCPPError as error:
-                message.attempts += 1
-                attempts = int(self.configuration.get("TransactionMessageAttempts", "3"))
-                if not message.durable or message.attempts >= attempts:
-                    log.warning("%s: %s given up: %s", self.id, message.action, error)
-                    outbox.done(message)
-                else:
-                    retry = float(self.configuration.get("TransactionMessageRetryInterval", "5"))
-                    await asyncio.sleep(retry * message.attempts)
-                continue
-            except (websockets.ConnectionClosed, OSError):
-                raise
-            except Exception as error:  # a message our own schemas refuse: never sendable
-                log.error("%s: %s dropped: %s", self.id, message.action, error)
-                outbox.done(message)
-                continue
-            outbox.done(message)
-            if message.action == "StartTransaction" and message.transaction_ref is not None:
-                self.charger.started(
-                    message.transaction_ref, answer.transaction_id, answer.id_tag_info
-                )
+        """Send the outbox in order (``outbox.send_in_order``) until the connection ends."""
+        await send_in_order(self, self.charger.outbox, self.configuration, self._answered)
+
+    def _answered(self, message: Message, answer: Any) -> None:
+        if message.action == "StartTransaction" and message.transaction_ref is not None:
+            self.charger.started(message.transaction_ref, answer.transaction_id, answer.id_tag_info)
 
     # -- what the CSMS asks ---------------------------------------------------
 

@@ -1,21 +1,25 @@
 """One connection of a simulated OCPP 2.0.1 station, on the ``ocpp`` package's v201
 ``ChargePoint``, with the fleet's ``Charger`` for what outlives the connection (its
-EVSEs: the charger's connectors, their meters, the counters).
+EVSEs: the charger's connectors, their meters, the counters, and its sessions,
+``transactions201``, whose TransactionEvents wait in the charger's outbox).
 
-A first 2.0.1 station, simpler than the 1.6 one (``station``): it boots, reports each
-EVSE's connector, beats, and on RequestStartTransaction charges a free EVSE (a
-TransactionEvent Started, an Updated with its meter every ``meter_interval_s``, an
-Ended when the car leaves or a RequestStopTransaction asks); it answers Reset
-(and reboots), ChangeAvailability, UnlockConnector, TriggerMessage, ClearCache,
-GetVariables and SetVariables. It keeps no outbox: a session cut by a lost
-connection ends there (``Ended`` is not sent again later).
+A 2.0.1 station, simpler than the 1.6 one (``station``): it boots, reports each
+EVSE's connector, beats, sends its outbox in order (a session cut off by a lost
+network goes on, and its events go, marked ``offline``, on the next connection), and
+on RequestStartTransaction charges a free EVSE until its car leaves or a
+RequestStopTransaction asks; it answers Reset (of the station: ends its sessions and
+reboots; of one EVSE: ends that EVSE's session, or, OnIdle, is Scheduled while one
+runs), ChangeAvailability, UnlockConnector, TriggerMessage (Heartbeat,
+StatusNotification, and TransactionEvent: an Updated, triggerReason Trigger, for each
+running session), ClearCache, GetVariables and SetVariables; every other message the
+CSMS may send a 2.0.1 station is answered by ``smart_charging201``, ``reports201`` and
+``operations201``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 from typing import Any
 
 from ocpp.routing import after, on
@@ -23,21 +27,27 @@ from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 
 from chargeledger.simulator.charger import Charger
-from chargeledger.simulator.charger_parts import Connector, now_iso
+from chargeledger.simulator.charger_parts import Connector
+from chargeledger.simulator.operations201 import Operations201
+from chargeledger.simulator.outbox import send_in_order
+from chargeledger.simulator.reports201 import Reports201
+from chargeledger.simulator.smart_charging201 import SmartCharging201
+from chargeledger.simulator.transactions201 import Transactions201
 
-_transactions = itertools.count(1)
 
-
-class SimulatedStation201(ChargePoint):  # type: ignore[misc]
+class SimulatedStation201(SmartCharging201, Reports201, Operations201, ChargePoint):  # type: ignore[misc]
     def __init__(self, charger: Charger, connection: Any) -> None:
+        if charger.transactions201 is None:
+            raise ValueError(f"{charger.station_id}: a 2.0.1 station needs a 2.0.1 Charger")
         super().__init__(
             charger.station_id, connection, response_timeout=charger.behaviour.response_timeout_s
         )
-        self.charger = charger
+        self.charger: Charger = charger
+        self.transactions: Transactions201 = charger.transactions201
         self.behaviour = charger.behaviour
         self.reboot = asyncio.Event()
-        self._seq_no = itertools.count(0)
-        self._sessions: dict[int, tuple[str, asyncio.Task[None]]] = {}
+        self._claimed: dict[int, int] = {}
+        """The EVSE of each remote start accepted (by remoteStartId), until it begins."""
         self._background: set[asyncio.Task[None]] = set()
 
     @property
@@ -51,11 +61,10 @@ class SimulatedStation201(ChargePoint):  # type: ignore[misc]
         return task
 
     def stop_background(self) -> None:
+        """The connection ended: what it started stops; the sessions go on."""
         for task in list(self._background):
             task.cancel()
-        for evse in self.evses.values():
-            evse.transaction_ref = None
-        self._sessions.clear()
+        self._claimed.clear()
 
     async def boot(self) -> int:
         response = await self.call(
@@ -73,18 +82,11 @@ class SimulatedStation201(ChargePoint):  # type: ignore[misc]
         self.charger.configuration["HeartbeatInterval"] = str(response.interval)
         for evse_id in self.evses:
             await self._status(evse_id)
+        self.charger.attach(self)
         return int(response.interval)
 
     async def _status(self, evse_id: int) -> None:
-        charging = self.evses[evse_id].transaction_ref is not None
-        await self.call(
-            call.StatusNotification(
-                timestamp=now_iso(),
-                connector_status="Occupied" if charging else "Available",
-                evse_id=evse_id,
-                connector_id=1,
-            )
-        )
+        await self.call(call.StatusNotification(**self.transactions.status_payload(evse_id)))
 
     async def beat(self, stop: asyncio.Event, interval_override: float | None = None) -> None:
         while not stop.is_set() and not self.reboot.is_set():
@@ -97,8 +99,8 @@ class SimulatedStation201(ChargePoint):  # type: ignore[misc]
             self.charger.counters.heartbeats += 1
 
     async def drain(self) -> None:
-        """No outbox to send: waits for the connection to end."""
-        await asyncio.Event().wait()
+        """Send the outbox in order (``outbox.send_in_order``) until the connection ends."""
+        await send_in_order(self, self.charger.outbox, self.charger.configuration)
 
     def _count(self, action: str) -> None:
         counters = self.charger.counters
@@ -107,99 +109,58 @@ class SimulatedStation201(ChargePoint):  # type: ignore[misc]
 
     # -- charging ----------------------------------------------------------------------
 
+    def _free(self) -> list[int]:
+        return [n for n in self.transactions.free_evses() if n not in self._claimed.values()]
+
     @on(Action.request_start_transaction)
     async def on_request_start(
         self, id_token: dict[str, Any], remote_start_id: int, **rest: Any
     ) -> Any:
         self._count("RequestStartTransaction")
-        free = [n for n, e in self.evses.items() if e.transaction_ref is None]
+        free = self._free()
         evse_id = rest.get("evse_id") or (free[0] if free else 0)
         if evse_id not in free:
             return call_result.RequestStartTransaction(status="Rejected")
-        transaction_id = f"{self.id}-{next(_transactions)}"
-        self.evses[evse_id].transaction_ref = evse_id
-        task = self._spawn(self._charge(evse_id, transaction_id, id_token, remote_start_id))
-        self._sessions[evse_id] = (transaction_id, task)
-        return call_result.RequestStartTransaction(status="Accepted", transaction_id=None)
+        self._claimed[remote_start_id] = evse_id
+        return call_result.RequestStartTransaction(status="Accepted")
+
+    @after(Action.request_start_transaction)
+    async def after_request_start(
+        self, id_token: dict[str, Any], remote_start_id: int, **rest: Any
+    ) -> None:
+        """Once the answer went: the session begins on the EVSE claimed for it."""
+        evse_id = self._claimed.pop(remote_start_id, None)
+        if evse_id is not None:
+            self.transactions.start(evse_id, id_token, "RemoteStart", remote_start_id)
 
     @on(Action.request_stop_transaction)
     async def on_request_stop(self, transaction_id: str, **rest: Any) -> Any:
         self._count("RequestStopTransaction")
-        for _, (running, task) in list(self._sessions.items()):
-            if running == transaction_id:
-                task.cancel()
-                return call_result.RequestStopTransaction(status="Accepted")
-        return call_result.RequestStopTransaction(status="Rejected")
-
-    async def _charge(
-        self, evse_id: int, transaction_id: str, id_token: dict[str, Any], remote_start_id: int
-    ) -> None:
-        evse = self.evses[evse_id]
-        info = {"transaction_id": transaction_id, "remote_start_id": remote_start_id}
-        await asyncio.sleep(0)  # our answer to the request goes out first
-        await self._event("Started", "RemoteStart", evse_id, info, evse, id_token)
-        self.charger.counters.transactions += 1
-        await self._status(evse_id)
-        low, high = self.behaviour.charge_seconds or (3600.0, 3600.0)
-        reason, trigger = "EVDisconnected", "EVCommunicationLost"
-        try:
-            async with asyncio.timeout(self.charger.rng.uniform(low, high)):
-                while True:
-                    await asyncio.sleep(self.behaviour.meter_interval_s)
-                    evse.meter_wh += self.behaviour.power_w * self.behaviour.meter_interval_s / 3600
-                    await self._event("Updated", "MeterValuePeriodic", evse_id, info, evse)
-        except TimeoutError:
-            pass
-        except asyncio.CancelledError:
-            reason, trigger = "Remote", "RemoteStop"
-        await self._end(evse_id, info, evse, reason, trigger)
-
-    async def _end(
-        self, evse_id: int, info: dict[str, Any], evse: Connector, reason: str, trigger: str
-    ) -> None:
-        with contextlib.suppress(Exception):
-            ended = {**info, "stopped_reason": reason}
-            await self._event("Ended", trigger, evse_id, ended, evse)
-            self.charger.counters.stops += 1
-        evse.transaction_ref = None
-        self._sessions.pop(evse_id, None)
-        with contextlib.suppress(Exception):
-            await self._status(evse_id)
-
-    async def _event(
-        self,
-        event_type: str,
-        trigger: str,
-        evse_id: int,
-        info: dict[str, Any],
-        evse: Connector,
-        id_token: dict[str, Any] | None = None,
-    ) -> None:
-        reading = {"value": round(evse.meter_wh), "measurand": "Energy.Active.Import.Register"}
-        await self.call(
-            call.TransactionEvent(
-                event_type=event_type,
-                timestamp=now_iso(),
-                trigger_reason=trigger,
-                seq_no=next(self._seq_no),
-                transaction_info=info,
-                meter_value=[{"timestamp": now_iso(), "sampled_value": [reading]}],
-                evse={"id": evse_id, "connector_id": 1},
-                id_token=id_token,
-            )
-        )
+        stopped = self.transactions.stop_transaction(transaction_id, "Remote", "RemoteStop")
+        return call_result.RequestStopTransaction(status="Accepted" if stopped else "Rejected")
 
     # -- the rest --------------------------------------------------------------------
 
     @on(Action.reset)
-    async def on_reset(self, type: str, **rest: Any) -> Any:
+    async def on_reset(self, type: str, evse_id: int | None = None, **rest: Any) -> Any:
         self._count("Reset")
+        if evse_id is not None and evse_id not in self.evses:
+            return call_result.Reset(status="Rejected")
+        if evse_id is not None and type == "OnIdle" and evse_id in self.transactions.sessions:
+            return call_result.Reset(status="Scheduled")  # once its session ends
         return call_result.Reset(status="Accepted")
 
     @after(Action.reset)
-    async def after_reset(self, **payload: Any) -> None:
-        for _, task in list(self._sessions.values()):
-            task.cancel()
+    async def after_reset(self, type: str, evse_id: int | None = None, **payload: Any) -> None:
+        if evse_id is not None:  # that EVSE alone: the station stays up
+            stopped = type == "Immediate" and self.transactions.stop(
+                evse_id, "ImmediateReset", "ResetCommand"
+            )
+            if evse_id in self.evses and not stopped:
+                self.transactions.status(evse_id)  # back, as it was
+            return
+        for evse_id in list(self.transactions.sessions):
+            self.transactions.stop(evse_id, "ImmediateReset", "ResetCommand")
         await asyncio.sleep(0.1)
         self.reboot.set()
 
@@ -221,8 +182,12 @@ class SimulatedStation201(ChargePoint):  # type: ignore[misc]
         return call_result.TriggerMessage(status="Accepted")
 
     @after(Action.trigger_message)
-    async def after_trigger(self, requested_message: str, **rest: Any) -> None:
-        if requested_message == "Heartbeat":
+    async def after_trigger(
+        self, requested_message: str, evse: dict[str, Any] | None = None, **rest: Any
+    ) -> None:
+        if requested_message == "TransactionEvent":
+            self.transactions.report((evse or {}).get("id"))
+        elif requested_message == "Heartbeat":
             await self.call(call.Heartbeat())
         elif requested_message == "StatusNotification":
             for evse_id in self.evses:

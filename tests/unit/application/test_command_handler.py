@@ -325,3 +325,37 @@ async def test_a_repeat_reads_the_first_handling_not_what_the_stream_gained_sinc
     again = await handler.execute("CP1", start_transaction(9))
     assert again.duplicate and again.events == [started(7)]
     assert sum(store.read) <= 2, store.read
+
+
+class StreamReadCounter(InMemoryEventStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
+        self.reads += 1
+        return await super().read_stream(stream_id, from_version)
+
+
+async def test_a_warmed_station_is_decided_without_another_read() -> None:
+    store = StreamReadCounter()
+    await CommandHandler(store, FakeClock()).execute("CP1", start("cmd-1", connector=1))
+    handler = CommandHandler(store, FakeClock())  # another node: CP1 not in its cache
+    store.reads = 0
+    await handler.warm("CP1")
+    await handler.warm("CP1")  # cached: no second read
+    assert store.reads == 1
+    with pytest.raises(ConnectorNotAvailableError):  # decided on the state read
+        await handler.execute("CP1", start("cmd-2", connector=1, tag="B"))
+    assert store.reads == 1 and handler.conflicts == 0
+
+
+async def test_a_warm_that_reads_older_state_than_a_command_left_keeps_the_newer() -> None:
+    store = InMemoryEventStore()
+    handler = CommandHandler(store, FakeClock())
+    warming = asyncio.ensure_future(handler.warm("CP1"))  # reads the empty stream
+    await handler.execute("CP1", start("cmd-1", connector=1))
+    await warming
+    with pytest.raises(ConnectorNotAvailableError):
+        await handler.execute("CP1", start("cmd-2", connector=1, tag="B"))
+    assert handler.conflicts == 0

@@ -23,6 +23,7 @@ from chargeledger.application.holdings_views import OperationViews
 from chargeledger.application.projections import CommandAndStationProjection
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain import commands as c
+from chargeledger.domain import commands_201 as c201
 from tests.fakes import FakeClock
 from tests.unit.domain.operation_scenario import common, reserve
 from tests.unit.domain.scenario import boot, start_transaction, stop_transaction
@@ -185,3 +186,44 @@ async def test_clearing_by_criteria_removes_what_matches() -> None:
     listed = (await views.reservations(100, station_id="CP1")).items
     assert [r["status"] for r in listed] == ["active", "rejected"]
     assert (await views.reservations(100, station_id="ELSEWHERE")).items == []
+
+
+async def test_a_2_0_1_set_variables_answer_keeps_each_variable_as_the_station_took_it() -> None:
+    station = Station()
+    await station.run(boot())
+    settings = [
+        {"key": "OCPPCommCtrlr/HeartbeatInterval", "value": "60"},
+        {"key": "TxCtrlr/EVConnectionTimeOut", "value": "90"},
+        {"key": "No/Such", "value": "1"},
+    ]
+    results = [
+        {
+            "attributeStatus": status,
+            "component": {"name": key.split("/")[0]},
+            "variable": {"name": key.split("/")[1]},
+        }
+        for key, status in zip(
+            [s["key"] for s in settings],
+            ["Accepted", "RebootRequired", "UnknownVariable"],
+            strict=True,
+        )
+    ]
+    several = c201.RequestSetVariables(variables=settings, **common("sv"))
+    await station.answered(several, "rejected", setVariableResult=results)
+    await station.answered(
+        c.RequestGetLocalListVersion(**common("ver")), "accepted", versionNumber=0
+    )
+    documents = await project(station.store, 1000)
+    configuration = await documents.get(CONFIGURATION, "CP1")
+    assert configuration is not None
+    assert configuration["keys"] == {
+        "OCPPCommCtrlr/HeartbeatInterval": {"value": "60", "readonly": False},
+        "TxCtrlr/EVConnectionTimeOut": {
+            "value": "90",
+            "readonly": False,
+            "reboot_required": True,
+        },
+    }
+    assert configuration["unknown_keys"] == ["No/Such"]
+    local_list = await documents.get(LOCAL_LISTS, "CP1")
+    assert local_list is not None and local_list["reported_version"] == 0

@@ -14,8 +14,8 @@ from chargeledger.application.charging_profile_library import (
     ChargingProfileNotFoundError,
 )
 from chargeledger.application.command_handler import CommandHandler
-from chargeledger.application.command_inputs import LOOKUPS
 from chargeledger.application.holdings_projection import CONFIGURATION, OperationsProjection
+from chargeledger.application.operator_commands import LOOKUPS
 from chargeledger.application.ports import DocumentWrite
 from chargeledger.application.projections import CommandAndStationProjection
 from chargeledger.application.reservation_expiry import ReservationExpiry
@@ -28,8 +28,7 @@ from chargeledger.domain.errors import (
     TransactionNotFoundError,
     UnknownConfigurationKeyError,
 )
-from chargeledger.domain.operations import OPERATIONS
-from chargeledger.domain.operations.spec import Lookup
+from chargeledger.domain.operations import OPERATIONS, Lookup
 from tests.fakes import FakeClock
 from tests.unit.domain.scenario import boot, start_transaction
 

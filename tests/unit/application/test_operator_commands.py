@@ -16,6 +16,7 @@ from chargeledger.config import Settings
 from chargeledger.domain.errors import (
     ConnectorNotAvailableError,
     IdempotencyKeyReusedError,
+    InvalidCommandError,
     NotSupportedByProtocolError,
     UnknownConnectorError,
 )
@@ -34,8 +35,16 @@ def operator() -> tuple[OperatorCommands, TwinService, InMemoryEventStore]:
 
 def test_every_command_the_bus_builds_has_a_way_to_the_station() -> None:
     assert set(OPERATIONS) == set(OCPP16.specs) | set(OCPP201_OPERATIONS.specs)
-    only_201 = {"get-base-report", "get-transaction-status"}
+    only_201 = {
+        "get-base-report",
+        "get-transaction-status",
+        "get-charging-profiles",
+        "get-report",
+        "set-variables",
+        "set-network-profile",
+    }
     assert set(OPERATIONS) - set(OCPP16.specs) == only_201
+    assert set(OCPP16.specs) <= set(OCPP201_OPERATIONS.specs)  # 2.0.1 says all of 1.6's
 
 
 async def test_an_operation_the_station_s_version_has_no_message_for_is_refused() -> None:
@@ -43,9 +52,13 @@ async def test_an_operation_the_station_s_version_has_no_message_for_is_refused(
     twin.connected("CP1", 1, "ocpp1.6")
     with pytest.raises(NotSupportedByProtocolError, match=r"OCPP 1\.6"):
         await use_case.request("CP1", "k1", "get-base-report", {"report_base": "FullInventory"})
+    with pytest.raises(InvalidCommandError, match="evse_id"):  # 1.6 resets a station whole
+        await use_case.request("CP1", "k2", "reset", {"type": "Soft", "evse_id": 1})
     twin.connected("CP2", 1, "ocpp2.0.1")
-    with pytest.raises(NotSupportedByProtocolError, match=r"OCPP 2\.0\.1"):
-        await use_case.request("CP2", "k2", "clear-charging-profile", {"connector_id": 1})
+    with pytest.raises(InvalidCommandError, match="Component/Variable"):
+        await use_case.request(
+            "CP2", "k3", "set-variables", {"variables": [{"key": "X", "value": "1"}]}
+        )
     assert await store.read_all(0) == []
 
 

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
+from pathlib import Path
 
 import pytest
 from ocpp.v16 import enums as ocpp
@@ -40,8 +42,14 @@ def test_a_domain_copy_of_an_ocpp_set_spells_what_the_protocol_does(
 
 
 def test_a_trigger_message_asks_for_what_ocpp_lets_it_ask_for() -> None:
-    # ocpp's MessageTrigger adds the security extension's, which TriggerMessage lacks.
-    assert {m.value for m in enums.MessageTrigger} < {m.value for m in ocpp.MessageTrigger}
+    # 1.6's TriggerMessage schema has six; 2.0.1's enumeration has its own eleven.
+    schema = json.loads(
+        (Path(ocpp.__file__).parent / "schemas" / "TriggerMessage.json").read_text()
+    )
+    v16 = set(schema["properties"]["requestedMessage"]["enum"])
+    v201 = {m.value for m in ocpp201.MessageTriggerEnumType}
+    assert len(v16) == 6
+    assert {m.value for m in enums.MessageTrigger} == v16 | v201
 
 
 def test_a_spelling_outside_the_set_is_refused_with_the_set_named() -> None:

@@ -16,7 +16,7 @@ from chargeledger.adapters.ocpp.v16.bodies import (
 )
 from chargeledger.application.registry import InvalidStationIdError, check_station_id
 from chargeledger.entrypoints.api.admission import IdTagBody, ListName
-from chargeledger.entrypoints.api.commands import BODIES, CommandName
+from chargeledger.entrypoints.api.commands import BODIES, CommandName, said
 from chargeledger.entrypoints.api.profiles import ProfileId
 
 
@@ -112,3 +112,13 @@ def test_a_stored_profile_id_is_an_ocpp_integer(profile_id: int) -> None:
     """Stored as 2^63 on main, it was a profile set-charging-profile could never name."""
     with pytest.raises(ValidationError):
         TypeAdapter(ProfileId).validate_python(profile_id)
+
+
+def test_a_field_added_later_is_left_out_of_the_request_while_unset() -> None:
+    """A reset repeated across the upgrade that added ``evse_id`` says what it said
+    before: the same fingerprint, so its Idempotency-Key returns the first command."""
+    assert said(BODIES[CommandName("reset")].model_validate({"type": "Soft"})) == {"type": "Soft"}
+    one = BODIES[CommandName("reset")].model_validate({"type": "Soft", "evse_id": 2})
+    assert said(one) == {"type": "Soft", "evse_id": 2}
+    remote_start = said(BODIES[CommandName("remote-start")].model_validate({"id_tag": "T"}))
+    assert remote_start["connector_id"] is None  # an older field stays, as it was kept

@@ -23,6 +23,7 @@ from chargeledger.entrypoints.http_connections import (
     default_http_connection_cap,
     guarded_protocol,
 )
+from chargeledger.entrypoints.http_listener import CappedServer
 from tests.conftest import free_port
 
 
@@ -33,7 +34,10 @@ async def hello(scope: Any, receive: Any, send: Any) -> None:
 
 
 @contextlib.asynccontextmanager
-async def served(limits: HttpLimits, keep_alive_s: int = 5) -> AsyncIterator[int]:
+async def served(
+    limits: HttpLimits, keep_alive_s: int = 5, capped: bool = False
+) -> AsyncIterator[int]:
+    """uvicorn's own accept, or (``capped``) the node's ``CappedServer``."""
     port = free_port()
     config = uvicorn.Config(
         hello,
@@ -44,7 +48,7 @@ async def served(limits: HttpLimits, keep_alive_s: int = 5) -> AsyncIterator[int
         http=guarded_protocol(limits),
         timeout_keep_alive=keep_alive_s,
     )
-    server = uvicorn.Server(config)
+    server = CappedServer(config, lambda _: None) if capped else uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
         await asyncio.sleep(0.01)
@@ -108,8 +112,11 @@ async def test_a_prompt_request_is_answered_and_keep_alive_holds_it_open() -> No
         writer.close()
 
 
-async def test_connections_beyond_a_clients_cap_are_refused_with_503_at_once() -> None:
-    async with served(HttpLimits(10, 6, 3)) as port:
+@pytest.mark.parametrize("capped", [False, True], ids=["uvicorn-accept", "capped-listener"])
+async def test_connections_beyond_a_clients_cap_are_refused_with_503_at_once(
+    capped: bool,
+) -> None:
+    async with served(HttpLimits(10, 6, 3), capped=capped) as port:
         held = [await connect(port) for _ in range(3)]
         reader, writer = await connect(port)
         started = time.monotonic()

@@ -16,8 +16,9 @@ from websockets.server import ServerProtocol
 from chargeledger.adapters import logs
 from chargeledger.adapters.metrics import NodeMetrics
 from chargeledger.adapters.ocpp import framing, schemas
+from chargeledger.adapters.ocpp.options import LOGGER_NAME
 
-log = logging.getLogger("chargeledger.gateway")
+log = logging.getLogger(LOGGER_NAME)
 
 PROTOCOL = "ocpp1.6"
 

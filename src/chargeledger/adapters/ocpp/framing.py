@@ -16,6 +16,14 @@ OCPP-J 1.6 spells the occurrence code ``OccurenceConstraintViolation`` (one
 "r"); OCPP 2.0 corrected it. A 1.6 station compares the code as a string, so we
 send the 1.6 spelling on 1.6 connections (``OCCURRENCE_CONSTRAINT_VIOLATION``).
 
+OCPP-J 2.0.1 names its codes otherwise (its table of valid error codes), and a
+2.0.1 station compares them as strings too: on a 2.0.1 connection a fault goes out
+as ``FrameFault.to_call_error(ocpp201=True)`` or ``code_in_201`` names it —
+``FormatViolation`` for 1.6's ``FormationViolation``, ``OccurrenceConstraintViolation``
+spelled right, ``RpcFrameworkError`` for a frame that is no valid RPC message (its
+message id unreadable, the array of the wrong shape) and ``MessageTypeNotSupported``
+for a message type id other than 2, 3 or 4.
+
 A fault in a CALLRESULT or CALLERROR is never answered (a response must not get
 a response): it is logged and dropped.
 """
@@ -47,6 +55,22 @@ INTERNAL_ERROR: Final = "InternalError"
 SECURITY_ERROR: Final = "SecurityError"
 GENERIC_ERROR: Final = "GenericError"
 
+FORMAT_VIOLATION: Final = "FormatViolation"  # 2.0.1's name for FormationViolation
+OCCURRENCE_CONSTRAINT_VIOLATION_201: Final = "OccurrenceConstraintViolation"
+RPC_FRAMEWORK_ERROR: Final = "RpcFrameworkError"  # 2.0.1 only
+MESSAGE_TYPE_NOT_SUPPORTED: Final = "MessageTypeNotSupported"  # 2.0.1 only
+
+_SPELLED_IN_201: Final = {
+    FORMATION_VIOLATION: FORMAT_VIOLATION,
+    OCCURRENCE_CONSTRAINT_VIOLATION: OCCURRENCE_CONSTRAINT_VIOLATION_201,
+}
+
+
+def code_in_201(code: str) -> str:
+    """A code as OCPP-J 2.0.1 writes it (the others are spelled alike)."""
+    return _SPELLED_IN_201.get(code, code)
+
+
 ERROR_CODES: Final = frozenset(
     {
         FORMATION_VIOLATION,
@@ -54,7 +78,10 @@ ERROR_CODES: Final = frozenset(
         TYPE_CONSTRAINT_VIOLATION,
         PROPERTY_CONSTRAINT_VIOLATION,
         OCCURRENCE_CONSTRAINT_VIOLATION,
-        "OccurrenceConstraintViolation",  # what some 1.6 stations send (2.0 spelling)
+        OCCURRENCE_CONSTRAINT_VIOLATION_201,  # also what some 1.6 stations send
+        FORMAT_VIOLATION,
+        RPC_FRAMEWORK_ERROR,
+        MESSAGE_TYPE_NOT_SUPPORTED,
         NOT_IMPLEMENTED,
         NOT_SUPPORTED,
         INTERNAL_ERROR,
@@ -99,12 +126,19 @@ class FrameFault:
     code: str
     description: str
     replyable: bool = True
+    code_201: str | None = None
+    """OCPP-J 2.0.1's code when it is not just 1.6's respelled (``code_in_201``)."""
 
-    def to_call_error(self) -> CallErrorFrame:
-        return CallErrorFrame(self.unique_id, self.code, self.description)
+    def to_call_error(self, ocpp201: bool = False) -> CallErrorFrame:
+        code = self.code
+        if ocpp201:
+            code = self.code_201 or code_in_201(code)
+        return CallErrorFrame(self.unique_id, code, self.description)
 
 
 Frame = Call | CallResult | CallErrorFrame
+
+_RPC: Final = RPC_FRAMEWORK_ERROR
 
 
 def _refuse_constant(name: str) -> Any:
@@ -124,17 +158,21 @@ def parse(text: str | bytes) -> Frame | FrameFault:
             text = text.decode("utf-8")
         message = _decode(text)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        return FrameFault(UNKNOWN_ID, FORMATION_VIOLATION, f"not JSON: {_first_line(exc)}")
+        return FrameFault(
+            UNKNOWN_ID, FORMATION_VIOLATION, f"not JSON: {_first_line(exc)}", code_201=_RPC
+        )
     answer = isinstance(message, list) and bool(message) and _is_answer_type(message[0])
     if _SURROGATE_ESCAPE.search(text) is not None and _has_lone_surrogate(message):
         # "\ud800" is valid JSON but no character: nothing could store, log or send it
         # on as UTF-8. Refused here, so nothing of the frame goes further.
         unique_id = message[1] if isinstance(message, list) and len(message) > 1 else None
+        readable = isinstance(unique_id, str) and unique_id and not _has_lone_surrogate(unique_id)
         return FrameFault(
             unique_id if isinstance(unique_id, str) and unique_id else UNKNOWN_ID,
             FORMATION_VIOLATION,
             "a string holds a lone surrogate (U+D800-U+DFFF), which is not text",
             replyable=not answer,
+            code_201=None if readable else _RPC,  # in the payload: FormatViolation
         )
     if not isinstance(message, list) or len(message) < 3:
         unique_id = message[1] if answer and len(message) > 1 else UNKNOWN_ID
@@ -143,6 +181,7 @@ def parse(text: str | bytes) -> Frame | FrameFault:
             FORMATION_VIOLATION,
             "a frame is a JSON array [type, id, ...] of 3-5 items",
             replyable=not answer,
+            code_201=_RPC,
         )
     type_id, unique_id = message[0], message[1]
     if not isinstance(unique_id, str) or not 0 < len(unique_id) <= MAX_UNIQUE_ID_LENGTH:
@@ -153,16 +192,24 @@ def parse(text: str | bytes) -> Frame | FrameFault:
             FORMATION_VIOLATION,
             f"the message id must be a string of 1-{MAX_UNIQUE_ID_LENGTH} characters",
             replyable=not answer,
+            code_201=_RPC,
         )
     if type(type_id) is not int:
-        return FrameFault(unique_id, FORMATION_VIOLATION, "the message type id must be 2, 3 or 4")
+        return FrameFault(
+            unique_id, FORMATION_VIOLATION, "the message type id must be 2, 3 or 4", code_201=_RPC
+        )
     if type_id == CALL:
         return _call(unique_id, message)
     if type_id == CALLRESULT:
         return _call_result(unique_id, message)
     if type_id == CALLERROR:
         return _call_error(unique_id, message)
-    return FrameFault(unique_id, PROTOCOL_ERROR, f"unknown message type id {type_id}")
+    return FrameFault(
+        unique_id,
+        PROTOCOL_ERROR,
+        f"unknown message type id {type_id}",
+        code_201=MESSAGE_TYPE_NOT_SUPPORTED,
+    )
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
@@ -191,10 +238,14 @@ def _is_answer_type(type_id: object) -> bool:
 
 def _call(unique_id: str, message: list[Any]) -> Call | FrameFault:
     if len(message) != 4:
-        return FrameFault(unique_id, FORMATION_VIOLATION, "a CALL is [2, id, action, {payload}]")
+        return FrameFault(
+            unique_id, FORMATION_VIOLATION, "a CALL is [2, id, action, {payload}]", code_201=_RPC
+        )
     action, payload = message[2], message[3]
     if not isinstance(action, str) or not action:
-        return FrameFault(unique_id, FORMATION_VIOLATION, "a CALL's action must be a string")
+        return FrameFault(
+            unique_id, FORMATION_VIOLATION, "a CALL's action must be a string", code_201=_RPC
+        )
     if not isinstance(payload, dict):
         return FrameFault(unique_id, FORMATION_VIOLATION, "a CALL's payload must be an object")
     return Call(unique_id, action, payload)

@@ -19,6 +19,7 @@ from typing import Any
 
 from ocpp.v16.enums import DataTransferStatus
 
+from chargeledger.adapters.ocpp.options import LOGGER_NAME
 from chargeledger.adapters.ocpp.schemas import OCPP16
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.command_handler import CommandHandler, stream_of
@@ -30,7 +31,7 @@ from chargeledger.domain.commands import RegisterBoot
 from chargeledger.domain.enums import RegistrationStatus
 from chargeledger.domain.timestamps import iso_z
 
-log = logging.getLogger("chargeledger.gateway")
+log = logging.getLogger(LOGGER_NAME)
 
 AfterReply = Callable[[], Awaitable[None]]
 
@@ -114,12 +115,17 @@ class StationMessages:
         session.booting = True
         now = self._now()
         self._twin.booted(session.station_id, now)
+        # The registry's answer and the station's state are read at the same time (a
+        # station that reconnects to another node is not in that node's cache).
+        known, _ = await asyncio.gather(
+            self._registration.known(session.station_id), self._handler.warm(session.station_id)
+        )
         result = await self._handler.execute(
             session.station_id,
             RegisterBoot(
                 command_id=f"boot/{uuid.uuid4()}",
                 station_id=session.station_id,
-                known_station=await self._registration.known(session.station_id),
+                known_station=known,
                 unknown_stations=self._registration.unknown_stations,
                 vendor=vendor,
                 model=model,

@@ -23,6 +23,6 @@ class GatewayOptions:
     """In accept mode, ids never seen before that one address may bring per minute."""
 
 
-LOGGER_NAME = "chargeledger.adapters.ocpp.gateway"
-"""The logger of every gateway module's own lines: the name they had before the
-gateway was split into modules, which log configurations may name."""
+LOGGER_NAME = "chargeledger.gateway"
+"""The logger of every gateway module's own lines (the connection log's among them), so
+one name in a log configuration quiets or raises the whole OCPP side."""

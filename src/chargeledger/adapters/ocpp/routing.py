@@ -67,7 +67,8 @@ class StationConnection(WebSocketConnection):
         elif isinstance(frame, framing.FrameFault):
             log.warning("bad frame from %s: %s", session.station_id, frame.description)
             if frame.replyable:
-                self.send_text(framing.encode(frame.to_call_error()))
+                ocpp201 = session.protocol == schemas.OCPP201
+                self.send_text(framing.encode(frame.to_call_error(ocpp201)))
         elif (action := session.outstanding_action) and session.answer_arrived(frame):
             connection_log.answered(self.gateway.metrics, action, frame, self.call_sent_at)
         else:
@@ -163,5 +164,8 @@ class StationConnection(WebSocketConnection):
         self._read_on()  # now that the waiting CALLs are fewer
 
     def _error(self, call: framing.Call, code: str, description: str) -> None:
+        """A CALLERROR with ``code`` (1.6's name), as the station's version names it."""
         connection_log.station_call(self.gateway.metrics, call.action, "error")
+        if self.session is not None and self.session.protocol == schemas.OCPP201:
+            code = framing.code_in_201(code)
         self.send_text(framing.encode(framing.CallErrorFrame(call.unique_id, code, description)))

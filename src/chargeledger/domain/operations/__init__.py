@@ -4,6 +4,12 @@ CLI's ``send``, the slots, the reconciliation of a dispatch in doubt, where a ch
 profile rides) is derived from ``OPERATIONS``; how each travels in a protocol version
 is that version's table (``adapters/ocpp/v16/operations.py``).
 
+An operator's station command (remote start, reset, ...) is one ``Operation``: the
+name the API and the log know it by, the domain command it is decided as, the
+``...Requested`` event that opens it, what it holds while open, where it carries a
+charging profile, and how an in-doubt dispatch is settled. The type and its table
+share this module so that a reader follows an operation in one file.
+
 Adding an operation: its command (``commands``) and event (``events``) types, its
 checks (``arguments``), its entry here (with what it needs looked up before deciding,
 ``lookups``), and its entry in each protocol version's table.
@@ -11,24 +17,125 @@ checks (``arguments``), its entry here (with what it needs looked up before deci
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 
 from chargeledger.domain import commands as c
+from chargeledger.domain import commands_201 as c201
 from chargeledger.domain import events as e
-from chargeledger.domain.operations import arguments, in_doubt
-from chargeledger.domain.operations.spec import Arguments, Common, Lookup, Operation, holds
+from chargeledger.domain.commands import OperatorCommand
+from chargeledger.domain.events import CommandRequested, Event, RequestBasics
+from chargeledger.domain.remote_start_policy import TwinSnapshot
+from chargeledger.domain.twin import StationTwin
+
+if TYPE_CHECKING:  # station_state names the operations
+    from chargeledger.domain.station_state import StationState
+
+Arguments = Mapping[str, Any]
+"""An operation's arguments, named as in the API body and the event's payload."""
 
 
-def _remote_start(args: Arguments, common: Common) -> c.OperatorCommand:
-    return c.RequestRemoteStart(
-        connector_id=args.get("connector_id"),
-        id_tag=args["id_tag"],
-        charging_profile=args.get("charging_profile"),
-        id_tag_status=args.get("id_tag_status"),
-        force=bool(args.get("force", False)),
-        **common,
-    )
+class Common(TypedDict):
+    """What every operator command carries beside its operation's arguments."""
+
+    command_id: str
+    requested_at: str
+    expires_at: str
+    twin: TwinSnapshot
+
+
+COMMON = ("command_id", "requested_at", "expires_at", "twin")
+
+Builder = Callable[[Arguments, Common], OperatorCommand]
+
+C = TypeVar("C", bound=OperatorCommand)
+
+Request = Callable[[C, "StationState", RequestBasics], CommandRequested]
+"""The event that opens a command of the operation, its arguments checked (given the
+event's command id and times); raises a ``DomainError`` for arguments it refuses."""
+
+Slot = Callable[[Arguments], tuple[Any, ...]]
+"""What an open command of the operation occupies, from its payload: one open command
+per slot at a time; a second with the same payload is the same request."""
+
+Observer = Callable[[Arguments, Sequence[Event], StationTwin | None], str | None]
+"""The evidence that a dispatched command took effect (its payload, the station's events
+since, its twin), or ``None``."""
+
+
+class Lookup(StrEnum):
+    """What an operation's decision needs looked up beyond its body, before deciding
+    (the application looks each up: ``application/operator_commands.py``), so that the
+    decision stays a pure function of the command."""
+
+    ID_TAG_STATUS = "id_tag_status"
+    """The registry's verdict on the command's ``id_tag``."""
+    RESERVATION_ID = "reservation_id"
+    """A new reservation id, unique across the system."""
+    LOCAL_LIST = "local_list"
+    """The entries to send: those given, a named list's, or the registry's tags."""
+    CONFIGURATION = "configuration"
+    """What the station reported of its configuration keys."""
+    RECORDED_TRANSACTION = "recorded_transaction"
+    """What the CSMS recorded of the command's ``transaction_id``."""
+
+
+def identical(payload: Arguments) -> tuple[Any, ...]:
+    """The slot of an operation that waits only for an identical request."""
+    return tuple(sorted(payload.items()))
+
+
+def holds(*names: str) -> Slot:
+    """The slot of an operation that holds these arguments (none: the whole station)."""
+
+    def slot(payload: Arguments) -> tuple[Any, ...]:
+        return tuple(payload[name] for name in names)
+
+    return slot
+
+
+@dataclass(frozen=True)
+class Operation(Generic[C]):
+    name: str
+    """As in the API path and the command view: ``remote-start``."""
+    command: type[C]
+    event: type[CommandRequested]
+    request: Request[C]
+    slot: Slot = identical
+    build: Builder | None = None
+    """The command from the (completed) arguments; ``None``: fields named as the arguments."""
+    profile_field: str | None = None
+    """The argument that carries a charging profile (``charging_profile_id`` names a stored one)."""
+    lookups: tuple[Lookup, ...] = ()
+    """What is looked up and added to the arguments before deciding."""
+    repeat_is_harmless: bool = False
+    """Whether a dispatch in doubt may simply be sent again (it only asks the station)."""
+    observe: Observer | None = None
+    """How a dispatch in doubt is reconciled; ``None``: it ends failed, never guessed."""
+
+    def command_of(self, arguments: Arguments, common: Common) -> OperatorCommand:
+        if self.build is not None:
+            return self.build(arguments, common)
+        names = {f.name for f in fields(self.command)} - set(COMMON)
+        return self.command(**common, **{k: v for k, v in arguments.items() if k in names})
+
+    def requested(self, command: C, state: StationState) -> CommandRequested:
+        """The event that would open ``command``, its arguments checked."""
+        opening: RequestBasics = {
+            "command_id": command.command_id,
+            "requested_at": command.requested_at,
+            "expires_at": command.expires_at,
+        }
+        return self.request(command, state, opening)
+
+    def slot_of(self, payload: Arguments) -> tuple[Any, ...]:
+        return (self.name, *self.slot(payload))
+
+
+# The checks and the reconciliations name the types above: imported once they exist.
+from chargeledger.domain.operations import arguments, arguments_201, in_doubt  # noqa: E402
 
 
 def _remote_start_slot(payload: Arguments) -> tuple[object, ...]:
@@ -37,23 +144,13 @@ def _remote_start_slot(payload: Arguments) -> tuple[object, ...]:
     return (payload["connector_id"],)
 
 
-def _reset(args: Arguments, common: Common) -> c.OperatorCommand:
-    return c.RequestReset(reset_type=args["type"], **common)
-
-
-def _change_availability(args: Arguments, common: Common) -> c.OperatorCommand:
-    return c.RequestChangeAvailability(
-        connector_id=args["connector_id"], availability_type=args["type"], **common
-    )
-
-
 REMOTE_START = Operation(
     "remote-start",
     c.RequestRemoteStart,
     e.RemoteStartRequested,
     arguments.remote_start,
     slot=_remote_start_slot,
-    build=_remote_start,
+    build=arguments.remote_start_command,
     profile_field="charging_profile",
     lookups=(Lookup.ID_TAG_STATUS,),
     observe=in_doubt.remote_start_took_effect,
@@ -75,7 +172,12 @@ UNLOCK_CONNECTOR = Operation(
     slot=holds("connector_id"),
 )
 RESET = Operation(
-    "reset", c.RequestReset, e.ResetRequested, arguments.reset, slot=holds(), build=_reset
+    "reset",
+    c.RequestReset,
+    e.ResetRequested,
+    arguments.reset,
+    slot=holds(),
+    build=arguments.reset_command,
 )
 CHANGE_AVAILABILITY = Operation(
     "change-availability",
@@ -83,7 +185,7 @@ CHANGE_AVAILABILITY = Operation(
     e.AvailabilityChangeRequested,
     arguments.change_availability,
     slot=holds("connector_id"),
-    build=_change_availability,
+    build=arguments.change_availability_command,
     observe=in_doubt.availability_took_effect,
 )
 # The repeats that are harmless only ask the station something; a second asking leaves
@@ -204,6 +306,40 @@ GET_TRANSACTION_STATUS = Operation(
 )
 """OCPP 2.0.1 only."""
 
+GET_CHARGING_PROFILES = Operation(
+    "get-charging-profiles",
+    c201.RequestGetChargingProfiles,
+    e.GetChargingProfilesRequested,
+    arguments_201.get_charging_profiles,
+    repeat_is_harmless=True,
+)
+"""OCPP 2.0.1 only, as the three below: 1.6 has no such message."""
+
+GET_REPORT = Operation(
+    "get-report",
+    c201.RequestGetReport,
+    e.GetReportRequested,
+    arguments_201.get_report,
+    repeat_is_harmless=True,
+)
+# Several variables at once; one such change at a time per station, since two could
+# name the same variable (change-configuration holds one key).
+SET_VARIABLES = Operation(
+    "set-variables",
+    c201.RequestSetVariables,
+    e.SetVariablesRequested,
+    arguments_201.set_variables,
+    slot=holds(),
+    lookups=(Lookup.CONFIGURATION,),
+)
+SET_NETWORK_PROFILE = Operation(
+    "set-network-profile",
+    c201.RequestSetNetworkProfile,
+    e.SetNetworkProfileRequested,
+    arguments_201.set_network_profile,
+    slot=holds("configuration_slot"),
+)
+
 OPERATIONS: Mapping[str, Operation[Any]] = {
     operation.name: operation
     for operation in (
@@ -228,6 +364,10 @@ OPERATIONS: Mapping[str, Operation[Any]] = {
         GET_COMPOSITE_SCHEDULE,
         GET_BASE_REPORT,
         GET_TRANSACTION_STATUS,
+        GET_CHARGING_PROFILES,
+        GET_REPORT,
+        SET_VARIABLES,
+        SET_NETWORK_PROFILE,
     )
 }
 """Every operation by name, in the order the API lists them."""

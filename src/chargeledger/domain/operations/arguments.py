@@ -9,8 +9,8 @@ only shaped, for ``same_request`` and the read side.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
@@ -34,6 +34,7 @@ from chargeledger.domain.remote_start_policy import WHOLE_STATION, check_connect
 from chargeledger.domain.timestamps import instant
 
 if TYPE_CHECKING:  # station_state names the operations: imported when deciding, not here
+    from chargeledger.domain.operations import Common
     from chargeledger.domain.station_state import StationState
 
 Opening = e.RequestBasics
@@ -101,7 +102,8 @@ def unlock_connector(
 
 def reset(command: c.RequestReset, state: StationState, opening: Opening) -> e.CommandRequested:
     reset_type = one_of("reset type", ResetType, command.reset_type)
-    return e.ResetRequested(**opening, reset_type=reset_type)
+    _connector(command, command.evse_id)
+    return e.ResetRequested(**opening, reset_type=reset_type, evse_id=command.evse_id)
 
 
 def change_availability(
@@ -264,10 +266,12 @@ def set_charging_profile(
     _connector(command, command.connector_id)
     open_transactions = {t: s.connector_id for t, s in state.sessions.items()}
     check_for_connector(command.cs_charging_profiles, command.connector_id, open_transactions)
+    session = state.sessions.get(command.cs_charging_profiles.get("transaction_id") or 0)
     return e.SetChargingProfileRequested(
         **opening,
         connector_id=command.connector_id,
         cs_charging_profiles=ChargingProfile(**command.cs_charging_profiles),
+        station_transaction_id=None if session is None else session.station_transaction_id,
     )
 
 
@@ -300,4 +304,29 @@ def get_composite_schedule(
         connector_id=command.connector_id,
         duration=command.duration,
         charging_rate_unit=command.charging_rate_unit,
+    )
+
+
+# The commands whose fields the API names otherwise (``type`` is a reset's
+# ``reset_type``); the other operations' commands take the API's names as they are.
+
+
+def remote_start_command(args: Mapping[str, Any], common: Common) -> c.OperatorCommand:
+    return c.RequestRemoteStart(
+        connector_id=args.get("connector_id"),
+        id_tag=args["id_tag"],
+        charging_profile=args.get("charging_profile"),
+        id_tag_status=args.get("id_tag_status"),
+        force=bool(args.get("force", False)),
+        **common,
+    )
+
+
+def reset_command(args: Mapping[str, Any], common: Common) -> c.OperatorCommand:
+    return c.RequestReset(reset_type=args["type"], evse_id=args.get("evse_id"), **common)
+
+
+def change_availability_command(args: Mapping[str, Any], common: Common) -> c.OperatorCommand:
+    return c.RequestChangeAvailability(
+        connector_id=args["connector_id"], availability_type=args["type"], **common
     )

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from chargeledger.domain import events as e
 from chargeledger.domain.enums import AvailabilityType, ConnectorStatus
-from chargeledger.domain.operations.spec import Arguments
+from chargeledger.domain.operations import Arguments
 from chargeledger.domain.twin import StationTwin
 
 

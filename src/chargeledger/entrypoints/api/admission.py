@@ -5,12 +5,13 @@ local lists it sends to stations)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from chargeledger.adapters.ocpp.v16.bodies import LocalListEntry, UtcDateTime
+from chargeledger.application.document_shapes import LocalListEntryDoc
 from chargeledger.application.id_tags import ID_TAGS, MAX_ID_TAG_LENGTH, InvalidIdTagError
 from chargeledger.application.local_lists import LOCAL_LIST_NAMES, MAX_LIST_NAME_LENGTH
 from chargeledger.application.paging import Page, page_size, scan
@@ -85,15 +86,14 @@ def admission_router(node: Node) -> APIRouter:
         doc = await local_lists.get(list_name)
         if doc is None:
             raise ApiError(404, "LocalListNotFound", f"no local list {list_name!r}")
-        return doc
+        return dict(doc)
 
     @router.put("/api/local-lists/{list_name}", dependencies=api)
     async def put_local_list(list_name: ListName, body: NamedLocalListBody) -> dict[str, Any]:
         """Store (or replace) a named list; send it to a station with send-local-list
         ``{"update_type": "Full", "list_name": ...}``."""
-        return await local_lists.put(
-            list_name, [entry.model_dump(mode="json") for entry in body.entries]
-        )
+        entries = [cast(LocalListEntryDoc, entry.model_dump(mode="json")) for entry in body.entries]
+        return dict(await local_lists.put(list_name, entries))
 
     @router.delete("/api/local-lists/{list_name}", status_code=204, dependencies=api)
     async def delete_local_list(list_name: ListName) -> Response:
@@ -118,7 +118,7 @@ def admission_router(node: Node) -> APIRouter:
         registered = await node.registry.get(station_id)
         if registered is None:
             raise ApiError(404, "StationNotFound", f"station {station_id!r} is not registered")
-        return registry_view(registered)
+        return dict(registry_view(registered))
 
     @router.post("/api/registry/stations", status_code=201, dependencies=api)
     async def register_station(body: RegisterStationBody) -> dict[str, Any]:
@@ -128,13 +128,13 @@ def admission_router(node: Node) -> APIRouter:
         await node.registry.add(body.id, body.password, now)
         registered = await node.registry.get(body.id)
         assert registered is not None
-        return registry_view(registered)
+        return dict(registry_view(registered))
 
     @router.put("/api/registry/stations/{station_id}/password", dependencies=api)
     async def set_station_password(
         station_id: StationIdPath, body: StationPasswordBody
     ) -> dict[str, Any]:
-        return registry_view(await node.registry.set_password(station_id, body.password))
+        return dict(registry_view(await node.registry.set_password(station_id, body.password)))
 
     @router.delete("/api/registry/stations/{station_id}", status_code=204, dependencies=api)
     async def remove_registered_station(station_id: StationIdPath) -> Response:

@@ -171,11 +171,18 @@ async def request_command(
     if not await node.use_cases.views.station_known(station_id):
         raise ApiError(404, "StationNotFound", f"no station {station_id!r}")
     command_id = _utf8_key(idempotency_key) if idempotency_key else str(uuid.uuid4())
-    fields = arguments.model_dump(mode="json", exclude={"ttl_s"})
+    fields = said(arguments)
     view = await node.use_cases.operator.request(
         station_id, command_id, name, fields, arguments.ttl_s
     )
     return dict(view)
+
+
+def said(arguments: CommandBody) -> dict[str, Any]:
+    """A body's arguments as the command is requested with (``ttl_s`` apart), a field
+    added later left out while unset (``CommandBody.added_later``)."""
+    fields = arguments.model_dump(mode="json", exclude={"ttl_s"})
+    return {k: v for k, v in fields.items() if v is not None or k not in arguments.added_later}
 
 
 def _utf8_key(header: str) -> str:

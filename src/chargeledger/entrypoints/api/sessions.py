@@ -72,7 +72,7 @@ def sessions_router(node: Node) -> APIRouter:
         series = await views.transaction_meter_values(transaction_id)
         if series is None:
             raise ApiError(404, "TransactionNotFound", f"no transaction {transaction_id}")
-        return series
+        return dict(series)
 
     @router.post("/api/transactions/{transaction_id}/close", dependencies=api)
     async def close_transaction(transaction_id: int, body: CloseBody) -> dict[str, Any]:

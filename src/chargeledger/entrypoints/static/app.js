@@ -384,9 +384,14 @@ async function commandSchemas(protocol) {
   const byTitle = new Map(bodies.map((schema) => [schema.title, schema]));
   const title = (name) => name.split('-').map((w) => w[0].toUpperCase() + w.slice(1)).join('') + 'Body';
   const spoken = (schema) => !protocol || !schema['x-ocpp-versions'] || schema['x-ocpp-versions'].includes(protocol);
+  // A field only some versions have (reset's evse_id) carries its own x-ocpp-versions.
+  const ownFields = (schema) => Object.assign({}, schema, {
+    properties: Object.fromEntries(Object.entries(schema.properties || {}).filter(([, p]) => spoken(p))),
+  });
   return names
     .map((name) => ({ name, schema: byTitle.get(title(name)) || { properties: {} } }))
-    .filter(({ schema }) => spoken(schema));
+    .filter(({ schema }) => spoken(schema))
+    .map(({ name, schema }) => ({ name, schema: ownFields(schema) }));
 }
 
 function resolve(schema) {

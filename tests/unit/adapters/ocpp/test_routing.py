@@ -93,6 +93,30 @@ async def test_an_occurrence_fault_gets_the_16_spelling(gateway: tuple[OcppGatew
         assert (await receive(ws))[:3] == [4, "m1", "OccurenceConstraintViolation"]
 
 
+async def test_a_2_0_1_connection_gets_the_codes_ocpp_j_2_0_1_names(
+    gateway: tuple[OcppGateway, str],
+) -> None:
+    node, url = gateway
+    node.messages.speak("ocpp2.0.1", {"TransactionEvent": lambda session, payload: Reply({})})
+    event = (
+        '"eventType":"Updated","timestamp":"2026-01-01T00:00:00Z","triggerReason":"Trigger",'
+        '"seqNo":0,"transactionInfo":{"transactionId":"T"}'
+    )
+    async with websockets.connect(f"{url}/U-201", subprotocols=[Subprotocol("ocpp2.0.1")]) as ws:
+        await ws.send(f'[2,"o1","TransactionEvent",{{{event},"meterValue":[]}}]')
+        assert (await receive(ws))[:3] == [4, "o1", "OccurrenceConstraintViolation"]
+        await ws.send(f'[2,"f1","TransactionEvent",{{{event},"colour":"red"}}]')
+        assert (await receive(ws))[:3] == [4, "f1", "FormatViolation"]
+        await ws.send('[2,"p1","TransactionEvent",[]]')
+        assert (await receive(ws))[:3] == [4, "p1", "FormatViolation"]
+        await ws.send("not json")
+        assert (await receive(ws))[:3] == [4, "-1", "RpcFrameworkError"]
+        await ws.send('[9,"t1","Heartbeat",{}]')
+        assert (await receive(ws))[:3] == [4, "t1", "MessageTypeNotSupported"]
+        await ws.send('[2,"n1","StartTransaction",{}]')
+        assert (await receive(ws))[:3] == [4, "n1", "NotImplemented"]
+
+
 async def test_our_call_is_answered_while_a_slow_station_call_is_being_handled(
     gateway: tuple[OcppGateway, str],
 ) -> None:

@@ -131,7 +131,14 @@ class UnlockConnectorBody(CommandBody):
 
 
 class ResetBody(CommandBody):
-    type: Literal["Soft", "Hard"]
+    added_later = frozenset({"evse_id"})
+    type: Literal["Soft", "Hard"] = Field(description="OCPP 2.0.1: Soft is OnIdle, Hard Immediate")
+    evse_id: ConnectorId | None = Field(
+        default=None,
+        gt=0,
+        description="OCPP 2.0.1 only: reset this EVSE alone; leave out for the whole station",
+        json_schema_extra={"x-ocpp-versions": ["ocpp2.0.1"]},  # the console's 1.6 form omits it
+    )
 
 
 class ChangeAvailabilityBody(CommandBody):
@@ -147,7 +154,17 @@ class TriggerMessageBody(CommandBody):
         "Heartbeat",
         "MeterValues",
         "StatusNotification",
-    ]
+        "LogStatusNotification",
+        "TransactionEvent",
+        "SignChargingStationCertificate",
+        "SignV2GCertificate",
+        "SignCombinedCertificate",
+        "PublishFirmwareStatusNotification",
+    ] = Field(
+        description="1.6 stations: the first six (LogStatusNotification is sent as "
+        "DiagnosticsStatusNotification); 2.0.1 stations: all but "
+        "DiagnosticsStatusNotification, which is sent as LogStatusNotification"
+    )
     connector_id: ConnectorId | None = Field(default=None, ge=0)
 
 

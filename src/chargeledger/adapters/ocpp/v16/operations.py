@@ -51,6 +51,8 @@ def _unlock_connector(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _reset(payload: Mapping[str, Any]) -> dict[str, Any]:
+    if payload.get("evse_id") is not None:
+        raise ValueError("a 1.6 station resets as a whole: leave out evse_id")
     return {"type": payload["type"]}
 
 
@@ -58,8 +60,29 @@ def _change_availability(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {"connectorId": payload["connector_id"], "type": payload["type"]}
 
 
+TRIGGERS = {MessageTrigger.LOG_STATUS_NOTIFICATION: MessageTrigger.DIAGNOSTICS_STATUS_NOTIFICATION}
+"""2.0.1's names of what 1.6 can trigger under another name."""
+
+TRIGGERABLE = frozenset(
+    {
+        MessageTrigger.BOOT_NOTIFICATION,
+        MessageTrigger.DIAGNOSTICS_STATUS_NOTIFICATION,
+        MessageTrigger.FIRMWARE_STATUS_NOTIFICATION,
+        MessageTrigger.HEARTBEAT,
+        MessageTrigger.METER_VALUES,
+        MessageTrigger.STATUS_NOTIFICATION,
+    }
+)
+"""What a 1.6 TriggerMessage may ask for (the security extension's certificate and log
+triggers are another message, ExtendedTriggerMessage)."""
+
+
 def _trigger_message(payload: Mapping[str, Any]) -> dict[str, Any]:
-    call = {"requestedMessage": payload["requested_message"]}
+    wanted = payload["requested_message"]
+    wanted = TRIGGERS.get(wanted, wanted)
+    if wanted not in TRIGGERABLE:
+        raise ValueError(f"a 1.6 TriggerMessage cannot ask for {wanted}")
+    call = {"requestedMessage": wanted}
     if payload.get("connector_id") is not None:
         call["connectorId"] = payload["connector_id"]
     return call

@@ -61,6 +61,9 @@ class Messages201:
             "ReservationStatusUpdate": self.reservation_status_update,
             "NotifyReport": self.notify_report,
             "SecurityEventNotification": self.security_event_notification,
+            "ReportChargingProfiles": self.report_charging_profiles,
+            "NotifyChargingLimit": self.notify_charging_limit,
+            "ClearedChargingLimit": self.cleared_charging_limit,
         }
 
     def _now(self) -> str:
@@ -178,6 +181,56 @@ class Messages201:
             session.station_id, [NoticeReport("security", what, payload["timestamp"])]
         )
         return EMPTY
+
+    def report_charging_profiles(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        """The answer to get-charging-profiles: each profile a notice of the station view
+        (``charging-profile``), as the station holds it."""
+        where = f"EVSE {payload['evseId']} ({payload['chargingLimitSource']})"
+        notices = [
+            NoticeReport("charging-profile", f"{where}: {_profile_text(profile)}", self._now())
+            for profile in payload["chargingProfile"]
+        ]
+        self._twin.noticed(session.station_id, notices)
+        return EMPTY
+
+    def notify_charging_limit(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        """A limit set on the station from outside the CSMS (an energy management system,
+        the grid operator): a ``charging-limit`` notice of the station view."""
+        limit = payload["chargingLimit"]
+        what = f"{_limit_where(payload)}: limit set by {limit['chargingLimitSource']}"
+        if limit.get("isGridCritical"):
+            what += ", grid critical"
+        schedules = payload.get("chargingSchedule") or ()
+        what += "".join(f"; {_schedule_text(schedule)}" for schedule in schedules)
+        self._twin.noticed(session.station_id, [NoticeReport("charging-limit", what, self._now())])
+        return EMPTY
+
+    def cleared_charging_limit(self, session: StationSession, payload: dict[str, Any]) -> Reply:
+        what = f"{_limit_where(payload)}: limit of {payload['chargingLimitSource']} cleared"
+        self._twin.noticed(session.station_id, [NoticeReport("charging-limit", what, self._now())])
+        return EMPTY
+
+
+def _limit_where(payload: dict[str, Any]) -> str:
+    evse_id = payload.get("evseId")
+    return "the station" if not evse_id else f"EVSE {evse_id}"
+
+
+def _schedule_text(schedule: dict[str, Any]) -> str:
+    """``0 s 16 A, 3600 s 10 A``."""
+    return ", ".join(
+        f"{period['startPeriod']} s {period['limit']} {schedule['chargingRateUnit']}"
+        for period in schedule["chargingSchedulePeriod"]
+    )
+
+
+def _profile_text(profile: dict[str, Any]) -> str:
+    """``TxDefaultProfile 7, stack level 0, Absolute: 0 s 16 A, 3600 s 10 A``."""
+    periods = ", ".join(_schedule_text(schedule) for schedule in profile["chargingSchedule"])
+    return (
+        f"{profile['chargingProfilePurpose']} {profile['id']}, stack level "
+        f"{profile['stackLevel']}, {profile['chargingProfileKind']}: {periods}"
+    )
 
 
 def _variable_key(item: dict[str, Any]) -> str:

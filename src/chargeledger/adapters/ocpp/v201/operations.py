@@ -1,17 +1,22 @@
 """The operations as OCPP 2.0.1 speaks them: one ``OperationSpec`` each, on the same
 domain operations and API bodies as 1.6 (``v16/bodies.py``), so a command is requested
-the same way whichever version its station speaks. An operation without a 2.0.1
-message here is refused for a 2.0.1 station (409 ``NotSupportedByProtocol``).
+the same way whichever version its station speaks. 2.0.1 says every operation 1.6
+says; its own (get-base-report, get-transaction-status, and those of the modules
+below) are refused for a 1.6 station (409 ``NotSupportedByProtocol``). By family:
+smart charging in ``smart_charging``, the local list in ``local_list``, reports,
+several variables and the network profile in ``device_model``; the rest here.
 
 How the 1.6 arguments read in 2.0.1 (the domain's ``connector_id`` is the EVSE: what
 1.6 calls a connector, 2.0.1 calls an EVSE, and the business rules, one pending remote
 start per EVSE among them, hold per EVSE for both):
 
 - remote-start: RequestStartTransaction, ``evseId`` the connector id, the id tag a
-  ``Central`` IdToken, ``remoteStartId`` a number made from the command id.
+  ``Central`` IdToken, ``remoteStartId`` a number made from the command id, a TxProfile
+  as ``smart_charging`` says a profile.
 - remote-stop: RequestStopTransaction with the station's own ``transactionId`` (the
   string the station named it by; the domain keeps it beside our integer id).
-- reset: Soft is ``OnIdle``, Hard is ``Immediate``.
+- reset: Soft is ``OnIdle``, Hard is ``Immediate``; ``evse_id`` resets one EVSE (2.0.1
+  only: a 1.6 station refuses it).
 - change-availability: ``operationalStatus``; connector 0, the whole station, sends no
   ``evse``. unlock-connector: the EVSE's connector 1.
 - trigger-message: DiagnosticsStatusNotification is ``LogStatusNotification``.
@@ -28,7 +33,10 @@ from typing import Any
 from chargeledger.adapters.ocpp.schemas import OCPP201
 from chargeledger.adapters.ocpp.spec import OperationSpec, SpokenOperations
 from chargeledger.adapters.ocpp.v16 import bodies as b
+from chargeledger.adapters.ocpp.v201 import device_model, local_list, smart_charging
 from chargeledger.adapters.ocpp.v201.bodies import GetBaseReportBody, GetTransactionStatusBody
+from chargeledger.adapters.ocpp.v201.device_model import variable
+from chargeledger.adapters.ocpp.v201.smart_charging import charging_profile
 from chargeledger.domain import operations as o
 
 CENTRAL = "Central"
@@ -49,6 +57,8 @@ def _remote_start(payload: Mapping[str, Any]) -> dict[str, Any]:
     }
     if payload.get("connector_id") is not None:  # else the station picks the EVSE
         call["evseId"] = payload["connector_id"]
+    if payload.get("charging_profile") is not None:  # a TxProfile, without transactionId
+        call["chargingProfile"] = charging_profile(payload["charging_profile"])
     return call
 
 
@@ -62,7 +72,10 @@ def _unlock_connector(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _reset(payload: Mapping[str, Any]) -> dict[str, Any]:
-    return {"type": RESET_TYPES.get(payload["type"], payload["type"])}
+    call = {"type": RESET_TYPES.get(payload["type"], payload["type"])}
+    if payload.get("evse_id") is not None:
+        call["evseId"] = payload["evse_id"]
+    return call
 
 
 def _change_availability(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -78,17 +91,6 @@ def _trigger_message(payload: Mapping[str, Any]) -> dict[str, Any]:
     if payload.get("connector_id"):
         call["evse"] = {"id": payload["connector_id"]}
     return call
-
-
-def variable(key: str) -> dict[str, Any]:
-    """``Component/Variable`` as 2.0.1's component and variable."""
-    component, _, name = key.rpartition("/")
-    if not component or not name:
-        raise ValueError(
-            f"configuration key {key!r}: write it Component/Variable, "
-            "e.g. OCPPCommCtrlr/HeartbeatInterval"
-        )
-    return {"component": {"name": component}, "variable": {"name": name}}
 
 
 def _get_variables(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -257,12 +259,6 @@ SPECS: tuple[OperationSpec, ...] = (
         details={"Accepted": "the station uploads its diagnostics log to {location}"},
     ),
     OperationSpec(
-        o.GET_LOCAL_LIST_VERSION,
-        b.GetLocalListVersionBody,
-        "GetLocalListVersion",
-        status_of=_answered,
-    ),
-    OperationSpec(
         o.RESERVE_NOW,
         b.ReserveNowBody,
         "ReserveNow",
@@ -302,6 +298,9 @@ SPECS: tuple[OperationSpec, ...] = (
         status_of=_transaction_status,
         details={"Waiting": "the station still has messages to send"},
     ),
+    *local_list.SPECS,
+    *smart_charging.SPECS,
+    *device_model.SPECS,
 )
 
 OCPP201_OPERATIONS = SpokenOperations(

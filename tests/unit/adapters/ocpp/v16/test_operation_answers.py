@@ -89,7 +89,14 @@ PAYLOADS: dict[str, dict[str, Any]] = {
 
 def test_every_request_event_opens_an_operation_with_one_spec_in_the_api_order() -> None:
     assert {operation.event for operation in OPERATIONS.values()} == set(e.REQUEST_EVENTS)
-    only_201 = ("get-base-report", "get-transaction-status")
+    only_201 = (
+        "get-base-report",
+        "get-transaction-status",
+        "get-charging-profiles",
+        "get-report",
+        "set-variables",
+        "set-network-profile",
+    )
     spoken_in_1_6 = [op for op in OPERATIONS.values() if op.name not in only_201]
     assert [spec.operation for spec in OCPP16.specs.values()] == spoken_in_1_6
     assert (
@@ -224,7 +231,9 @@ def test_only_questions_are_sent_again_when_in_doubt() -> None:
         "get-local-list-version",
         "get-composite-schedule",
         "get-base-report",  # OCPP 2.0.1's
-        "get-transaction-status",  # OCPP 2.0.1's
+        "get-transaction-status",  # OCPP 2.0.1's, as the two below
+        "get-charging-profiles",
+        "get-report",
     } == {operation.name for operation in OPERATIONS.values() if operation.repeat_is_harmless}
 
 

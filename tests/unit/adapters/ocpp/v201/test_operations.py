@@ -118,11 +118,12 @@ def test_the_same_command_gets_the_same_request_number_on_every_attempt() -> Non
     assert "evseId" not in first[1]  # the station picks the EVSE
 
 
-def test_an_operation_without_a_2_0_1_message_is_unspeakable_and_says_so() -> None:
-    assert not OCPP201.speaks("set-charging-profile")
-    reason = OCPP201.unspeakable("set-charging-profile", {})
-    assert reason is not None and "OCPP 2.0.1" in reason
+def test_an_operation_without_a_1_6_message_is_unspeakable_and_says_so() -> None:
+    assert not OCPP16.speaks("get-report")
+    reason = OCPP16.unspeakable("get-report", {})
+    assert reason is not None and "OCPP 1.6" in reason
     assert OCPP16.unspeakable("set-charging-profile", PAYLOADS["set-charging-profile"]) is None
+    assert set(OCPP16.specs) <= set(OCPP201.specs)  # 2.0.1 says every operation 1.6 says
 
 
 def test_a_configuration_key_without_its_component_is_unspeakable_in_2_0_1() -> None:

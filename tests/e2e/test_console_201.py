@@ -1,0 +1,45 @@
+"""The console's station page for an OCPP 2.0.1 station (issue 17): it offers every
+operation 2.0.1 has, each form with every field of its published body, reset's
+``evse_id`` included (a 1.6 station's page leaves it out: ``test_console_shell``)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.e2e.browser import console_fixtures, signed_in
+from tests.e2e.conftest import ServedNode
+from tests.e2e.station201 import connected_201
+
+pytestmark = [pytest.mark.timeout(90), pytest.mark.asyncio(loop_scope="module")]
+
+browser, node = console_fixtures("console-201")
+
+
+async def test_a_2_0_1_station_s_page_offers_every_2_0_1_operation_with_all_its_fields(
+    node: ServedNode, browser: Browser
+) -> None:
+    async with connected_201(node, "CON-201") as station, node.client() as api:
+        await station.boot()
+        await station.status(1, 1, "Available")
+        document = (await api.get("/openapi.json")).json()
+        post = document["paths"]["/api/stations/{station_id}/commands/{name}"]["post"]
+        bodies = post["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+        published = {
+            body["title"]: set(body["properties"])
+            for body in bodies
+            if "ocpp2.0.1" in body["x-ocpp-versions"]
+        }
+        assert len(published) == len(bodies) == 25  # 2.0.1 says every operation
+        page = await signed_in(browser, node)
+        await page.goto(f"{node.api_url}/#/station/CON-201")
+        forms = page.locator(".command-forms form")
+        await expect(forms).to_have_count(25)
+        shown: dict[str, set[str]] = {}
+        for form in await forms.all():
+            name = await form.get_attribute("data-command")
+            assert name is not None
+            fields = await form.locator("[name]").evaluate_all("l => l.map(e => e.name)")
+            shown["".join(word.capitalize() for word in name.split("-")) + "Body"] = set(fields)
+        assert shown == published
+        assert "evse_id" in shown["ResetBody"]
