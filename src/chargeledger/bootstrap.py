@@ -44,6 +44,7 @@ from chargeledger.application.queries import Views
 from chargeledger.application.readiness import StoreProbe, gateway_listening, read_models_within
 from chargeledger.application.registry import RegistrationPolicy, StationRegistry
 from chargeledger.application.reservation_expiry import ReservationExpiry
+from chargeledger.application.shared_log import SharedLogReads
 from chargeledger.application.station_presence import TwinAndDispatcher
 from chargeledger.application.supervisor import Supervisor
 from chargeledger.application.twin_service import TwinService
@@ -190,7 +191,8 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     registry = StationRegistry(documents)
     use_cases = build_use_cases(settings, clock, handler, documents, twin, store)
     projected = CachedDocuments(documents)  # the projection is their only writer here
-    projections = ProjectionRunner(store, projected, read_models(projected))
+    followed = SharedLogReads(store)  # the followers of the log share its reads
+    projections = ProjectionRunner(followed, projected, read_models(projected))
     dispatcher = Dispatcher(
         handler,
         documents,
@@ -204,7 +206,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         may_send=None if cluster is None else cluster.may_send,
         store_failures=store_failures(),
     )
-    dispatcher.follow_views(store, projections.wait_until)
+    dispatcher.follow_views(followed, projections.wait_until)
     sessions = SessionMessages(use_cases.sessions, twin, clock)
     messages = StationMessages(
         handler,
@@ -229,7 +231,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         metrics=metrics,
     )
     supervisor = Supervisor()
-    telemetry = LogTelemetry(store, documents, metrics, settings.response_timeout_s)
+    telemetry = LogTelemetry(followed, documents, metrics, settings.response_timeout_s)
     supervisor.add("telemetry", telemetry.run)
     supervisor.add("dispatcher", dispatcher.run)
     supervisor.add("expiry", dispatcher.run_expiry)

@@ -288,6 +288,11 @@ async def test_documents_are_written_listed_and_deleted(backend: Backend) -> Non
     assert [d["id"] for d in await docs.list("thing", tag="open")] == ["a"]
     await docs.write([DocumentWrite("thing", "a", None), DocumentWrite("thing", "b", {"n": 3})])
     assert await docs.list("thing") == [{"n": 3}]
+    # Only the last write of a key counts; a batch of deletes alone, or of upserts alone.
+    await docs.write([DocumentWrite("thing", "c", {"n": 1}), DocumentWrite("thing", "c", {"n": 4})])
+    assert await docs.get("thing", "c") == {"n": 4}
+    await docs.write([DocumentWrite("thing", "b", None), DocumentWrite("thing", "gone", None)])
+    assert await docs.list("thing") == [{"n": 4}]
 
 
 async def test_documents_read_together_each_get_their_own(backend: Backend) -> None:
