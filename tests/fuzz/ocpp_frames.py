@@ -36,7 +36,6 @@ SERVED: Final = frozenset(
     {
         "Authorize",
         "BootNotification",
-        "ClearedChargingLimit",
         "DataTransfer",
         "DiagnosticsStatusNotification",
         "FirmwareStatusNotification",
@@ -204,11 +203,13 @@ def valid(node: dict[str, Any], path: tuple[Any, ...] = ()) -> st.SearchStrategy
     if kind == "integer":
         if numbered(path):
             return st.integers(0, 4) | st.integers(0, schemas.MAX_CONNECTOR_ID)
-        return st.integers(0, 100) | st.integers(schemas.MIN_INTEGER, schemas.MAX_INTEGER)
-    if kind == "number":
-        return st.integers(-1000, 1000) | st.floats(
-            -schemas.MAX_NUMBER, schemas.MAX_NUMBER, allow_nan=False
-        )
+        low = max(int(node.get("minimum", schemas.MIN_INTEGER)), schemas.MIN_INTEGER)
+        high = min(int(node.get("maximum", schemas.MAX_INTEGER)), schemas.MAX_INTEGER)
+        return st.integers(max(low, 0), min(high, 100)) | st.integers(low, high)
+    if kind == "number":  # the schemas' bounds too (2.0.1 has some: ePriceLevel >= 0)
+        low = max(node.get("minimum", -schemas.MAX_NUMBER), -schemas.MAX_NUMBER)
+        high = min(node.get("maximum", schemas.MAX_NUMBER), schemas.MAX_NUMBER)
+        return st.integers(max(low, -1000), min(high, 1000)) | st.floats(low, high, allow_nan=False)
     if kind == "boolean":
         return st.booleans()
     return st.none()
