@@ -8,7 +8,7 @@ where things happen; gauges of state are set just before each scrape.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from prometheus_client import (
@@ -24,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from chargeledger.application.document_merges import DocumentMerge, write_merging
+from chargeledger.application.forwarding_store import ForwardingEventStore
 from chargeledger.application.ports import (
     AppendResult,
     ChainedAppends,
@@ -32,7 +33,6 @@ from chargeledger.application.ports import (
     DocumentWrite,
     EventStore,
     Metadata,
-    RecordedEvent,
     VersionConflictError,
 )
 from chargeledger.domain.events import Event
@@ -245,11 +245,11 @@ class MessageCounts(Collector):
         yield family
 
 
-class MeasuredEventStore:
+class MeasuredEventStore(ForwardingEventStore):
     """The event store, with each append timed and counted (for the command handler)."""
 
     def __init__(self, inner: EventStore, metrics: NodeMetrics) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.metrics = metrics
 
     async def append(
@@ -279,31 +279,6 @@ class MeasuredEventStore:
         metrics.store_append.observe(time.perf_counter() - started)
         metrics.store_append_events.observe(size)
         return result
-
-    async def read_stream(
-        self, stream_id: str, from_version: int = 1, to_version: int | None = None
-    ) -> list[RecordedEvent]:
-        return await self.inner.read_stream(stream_id, from_version, to_version)
-
-    async def read_all(self, after_position: int, limit: int = 1000) -> list[RecordedEvent]:
-        return await self.inner.read_all(after_position, limit)
-
-    async def head_position(self) -> int:
-        return await self.inner.head_position()
-
-    async def find_command(self, stream_id: str, command_id: str) -> AppendResult | None:
-        return await self.inner.find_command(stream_id, command_id)
-
-    async def wait_for_events(self, after_position: int, timeout: float) -> None:
-        await self.inner.wait_for_events(after_position, timeout)
-
-    def subscribe(
-        self, after_position: int, page_size: int = 500, safety_poll_s: float = 1.0
-    ) -> AsyncIterator[list[RecordedEvent]]:
-        return self.inner.subscribe(after_position, page_size, safety_poll_s)
-
-    async def close(self) -> None:
-        await self.inner.close()
 
 
 class MeasuredChainingEventStore(MeasuredEventStore):

@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from chargeledger.application.ports import AppendResult, EventStore, Metadata, RecordedEvent
-from chargeledger.domain.events import Event
+from chargeledger.application.forwarding_store import ForwardingEventStore
+from chargeledger.application.ports import EventStore, RecordedEvent
 
 WINDOW_EVENTS = 4096
 """Events of the log's tail kept for the followers a little behind (up to twice as many
@@ -49,11 +47,11 @@ class _Query:
     )
 
 
-class SharedLogReads:
+class SharedLogReads(ForwardingEventStore):
     """Implements ``EventStore`` over ``inner``; only ``read_all`` differs (shared)."""
 
     def __init__(self, inner: EventStore, window_events: int = WINDOW_EVENTS) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._window_events = window_events
         self._start: int | None = None
         """The window holds every event after ``_start`` up to ``_end``; ``None``: empty."""
@@ -126,35 +124,3 @@ class SharedLogReads:
         if surplus > self._window_events:
             self._start = self._positions[surplus - 1]
             del self._events[:surplus], self._positions[:surplus]
-
-    async def append(
-        self,
-        stream_id: str,
-        events: Sequence[Event],
-        expected_version: int,
-        metadata: Metadata,
-        outcome: Mapping[str, Any] | None = None,
-    ) -> AppendResult:
-        return await self.inner.append(stream_id, events, expected_version, metadata, outcome)
-
-    async def read_stream(
-        self, stream_id: str, from_version: int = 1, to_version: int | None = None
-    ) -> list[RecordedEvent]:
-        return await self.inner.read_stream(stream_id, from_version, to_version)
-
-    async def head_position(self) -> int:
-        return await self.inner.head_position()
-
-    async def find_command(self, stream_id: str, command_id: str) -> AppendResult | None:
-        return await self.inner.find_command(stream_id, command_id)
-
-    async def wait_for_events(self, after_position: int, timeout: float) -> None:
-        await self.inner.wait_for_events(after_position, timeout)
-
-    def subscribe(
-        self, after_position: int, page_size: int = 500, safety_poll_s: float = 1.0
-    ) -> AsyncIterator[list[RecordedEvent]]:
-        return self.inner.subscribe(after_position, page_size, safety_poll_s)
-
-    async def close(self) -> None:
-        await self.inner.close()
