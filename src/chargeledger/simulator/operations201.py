@@ -27,22 +27,14 @@ from ocpp.routing import after, on
 from ocpp.v201 import call, call_result
 from ocpp.v201.enums import Action
 
+from chargeledger.simulator.station_parts201 import StationParts201
+
 NOTIFY_EVERY_S = 1.0
 VENDOR_ID = "org.chargeledger.simulator"
 """The vendor whose DataTransfer the simulator understands: it answers the data back."""
 
 
-class Operations201:
-    """Uses the station's ``charger``, ``evses``, ``transactions``, ``call``, ``_count``,
-    ``_spawn``."""
-
-    charger: Any
-    evses: Any
-    transactions: Any
-    call: Any
-    _count: Any
-    _spawn: Any
-
+class Operations201(StationParts201):
     @property
     def _state(self) -> dict[str, Any]:
         state: dict[str, Any] = self.charger.profiles_state

@@ -20,6 +20,7 @@ from ocpp.v201 import call, call_result
 from ocpp.v201.enums import Action
 
 from chargeledger.simulator.charger_parts import now_iso
+from chargeledger.simulator.station_parts201 import StationParts201
 
 COMPONENTS = {
     "HeartbeatInterval": "OCPPCommCtrlr",
@@ -100,17 +101,7 @@ def picked(
     return [entry for entry in everything if _wanted(entry, component_variable)]
 
 
-class Reports201:
-    """Uses the station's ``charger``, ``evses``, ``transactions``, ``call``, ``_count``,
-    ``_spawn``."""
-
-    charger: Any
-    evses: Any
-    transactions: Any
-    call: Any
-    _count: Any
-    _spawn: Any
-
+class Reports201(StationParts201):
     def _inventory(self, report_base: str) -> list[dict[str, Any]]:
         availability = {
             evse_id: "Occupied" if evse_id in self.transactions.sessions else "Available"

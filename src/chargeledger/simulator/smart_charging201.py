@@ -21,6 +21,7 @@ from ocpp.v201 import call, call_result
 from ocpp.v201.enums import Action
 
 from chargeledger.simulator.charger_parts import now_iso
+from chargeledger.simulator.station_parts201 import StationParts201
 
 STATION_MAX = "ChargingStationMaxProfile"
 VOLTS, PHASES = 230.0, 3
@@ -97,15 +98,7 @@ def _matches(profile: dict[str, Any], criterion: dict[str, Any]) -> bool:
     )
 
 
-class SmartCharging201:
-    """Uses the station's ``charger``, ``evses``, ``transactions``, ``call``, ``_count``."""
-
-    charger: Any
-    evses: Any
-    transactions: Any
-    call: Any
-    _count: Any
-
+class SmartCharging201(StationParts201):
     @property
     def _profiles(self) -> dict[int, tuple[int, dict[str, Any]]]:
         """Each profile it holds, by id: (its EVSE, the profile as sent)."""
