@@ -53,7 +53,7 @@ def _answer_of(sock: socket.socket, within_s: float) -> bytes:
 
 async def test_refused_ocpp_connections_hold_no_descriptors(tmp_path: Path) -> None:
     caps = ("--max-ocpp-connections", "64", "--max-ocpp-connections-per-address", "15")
-    node = start_node(tmp_path, *caps, max_files=140)
+    node = start_node(tmp_path, *caps, max_files=256)
     port = urlparse(node.ocpp_url).port
     assert port is not None
     held: list[socket.socket] = []
@@ -87,5 +87,5 @@ async def test_refused_ocpp_connections_hold_no_descriptors(tmp_path: Path) -> N
         for sock in held:
             sock.close()
         node.stop()
-    print(f"descriptor peak: {peak}")
-    assert peak < 120, peak
+        print(f"descriptor peak: {peak}")
+    assert peak < 120, peak  # 64 + its own ~20, not the 256 it may open
