@@ -49,9 +49,10 @@ log = logging.getLogger(LOGGER_NAME)
 FILES_KEPT_FREE = 1024
 """File descriptors the OCPP cap leaves for the API, the store and the logs (half
 the limit when the process may open fewer than twice as many)."""
-REFUSALS_IN_FLIGHT = 1
-"""Descriptors a refusal holds beyond the cap: the listener closes each refused
-connection before it accepts the next."""
+HEADROOM = 64
+"""Descriptors kept beyond the cap for what the node opens while it is full (the
+listener closes each refused connection before the next accept, so refusals need one);
+an eighth of the limit when that is less, so that a small limit still leaves room."""
 MIN_CONNECTIONS = 16
 """The smallest cap ``connection_room`` gives: below it the node would refuse every
 station, which is a configuration error to say at start rather than a silent cap."""
@@ -357,7 +358,7 @@ def _within_file_limit(max_connections: int) -> int:
 def connection_room(files: int) -> int:
     """The OCPP connections a process that may open ``files`` files holds at most;
     raises ``ValueError`` when that is fewer than ``MIN_CONNECTIONS``."""
-    room = files - min(FILES_KEPT_FREE, files // 2) - REFUSALS_IN_FLIGHT
+    room = files - min(FILES_KEPT_FREE, files // 2) - min(HEADROOM, files // 8)
     if room < MIN_CONNECTIONS:
         raise ValueError(
             f"the process may open only {files} files: too few for the OCPP port "
