@@ -204,8 +204,9 @@ class AcceptErrorLog:
     or memory) is logged at most once per ``every_s`` with how many there were; any
     other report goes to the loop's default handler."""
 
-    def __init__(self, every_s: float = 10.0) -> None:
+    def __init__(self, every_s: float = 10.0, port: str = "a port") -> None:
         self.every_s = every_s
+        self.port = port  # named in the line: which listener ran out
         self.suppressed = 0
         self._last_logged = float("-inf")
 
@@ -231,8 +232,9 @@ class AcceptErrorLog:
             return
         self._last_logged = now
         log.error(
-            "could not accept %d connection(s) in the last %g s: %s; raise the file "
+            "%s could not accept %d connection(s) in the last %g s: %s; raise the file "
             "descriptor limit (ulimit -n) or lower the connection caps",
+            self.port,
             self.suppressed,
             self.every_s,
             exception,

@@ -55,7 +55,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
             f"could not listen for OCPP on {settings.host}:{settings.ocpp_port} "
             "(see the log above); choose another --ocpp-port or free that one"
         )
-    accept_errors = AcceptErrorLog()  # the OCPP port's (asyncio's accept) and the API's
+    # the API port's; the OCPP port's are the gateway's own line, which names its port
+    accept_errors = AcceptErrorLog(port=f"the API port {settings.api_port}")
     asyncio.get_running_loop().set_exception_handler(accept_errors)
     limits = http_limits(settings)
     api = _EmbeddedServer(

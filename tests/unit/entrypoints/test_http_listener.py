@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from chargeledger.entrypoints import http_listener
+from chargeledger.adapters import capped_listener
 from chargeledger.entrypoints.http_connections import (
     ConnectionCount,
     HttpLimits,
@@ -115,7 +115,7 @@ class OutOfDescriptors:
 async def test_out_of_descriptors_accepting_pauses_and_resumes(
     port_socket: socket.socket, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(http_listener, "RETRY_AFTER_S", 0.2)
+    monkeypatch.setattr(capped_listener, "RETRY_AFTER_S", 0.2)
     failures: list[OSError] = []
     count = ConnectionCount(HttpLimits(10, 4, 4))
     listener = CappedListener([port_socket], Quiet, count, refusal_response, failures.append)

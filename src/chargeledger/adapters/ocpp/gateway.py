@@ -27,6 +27,7 @@ from typing import Any
 from websockets.frames import CloseCode
 from websockets.http11 import Request
 
+from chargeledger.adapters.capped_listener import CappedListener, listening_sockets
 from chargeledger.adapters.metrics import NodeMetrics
 from chargeledger.adapters.ocpp import connection_log, schemas
 from chargeledger.adapters.ocpp.admission import ConnectionCounts, RateLimitedLog
@@ -48,9 +49,39 @@ log = logging.getLogger(LOGGER_NAME)
 FILES_KEPT_FREE = 1024
 """File descriptors the OCPP cap leaves for the API, the store and the logs (half
 the limit when the process may open fewer than twice as many)."""
-REFUSALS_IN_FLIGHT = 64
-"""Connections over the cap that get a polite 503 at once; past that many still
-being closed, one more is cut without an answer, so a flood holds no descriptors."""
+HEADROOM = 64
+"""Descriptors kept beyond the cap for what the node opens while it is full (the
+listener closes each refused connection before the next accept, so refusals need one);
+an eighth of the limit when that is less, so that a small limit still leaves room."""
+MIN_CONNECTIONS = 16
+"""The smallest cap ``connection_room`` gives: below it the node would refuse every
+station, which is a configuration error to say at start rather than a silent cap."""
+
+
+class _Admission:
+    """The gateway's ``ConnectionCounts`` as the listener's ``Admission``."""
+
+    def __init__(self, gateway: OcppGateway) -> None:
+        self._gateway = gateway
+
+    def admit(self, address: str) -> str | None:
+        reason = self._gateway._counts.open(address)
+        if reason is not None:
+            self._gateway.refused(reason)
+        return reason
+
+    def release(self, address: str) -> None:
+        self._gateway._counts.closed(address)
+
+
+def _refusal(reason: str) -> bytes:
+    body = f"{reason}; retry later\n".encode()
+    return (
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Retry-After: 10\r\nConnection: close\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
 
 
 class OcppGateway:
@@ -72,7 +103,7 @@ class OcppGateway:
         self._live: dict[str, WebSocketConnection] = {}
         self.presence: Presence = presence or LocalPresence()
         self.presence.on_fence(self.fence)
-        self._server: asyncio.Server | None = None
+        self._server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing: dict[str, set[asyncio.Task[Any]]] = {}
         self._counts = ConnectionCounts(
@@ -87,8 +118,6 @@ class OcppGateway:
             self.options.new_stations_per_address_per_minute,
             self.warnings,
         )
-        self._listening_sockets: set[int] = set()
-        self._refusing: set[WebSocketConnection] = set()
         self.listening = asyncio.Event()
         schemas.warm_up(schemas.STATION_ACTIONS)
         schemas.warm_up(schemas.STATION_ACTIONS_201, schemas.OCPP201)
@@ -111,55 +140,34 @@ class OcppGateway:
 
     async def start(
         self, host: str, port: int, ssl: ssl_module.SSLContext | None = None
-    ) -> asyncio.Server:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
+    ) -> asyncio.AbstractServer:
+        """Listen on ``port``: a ``CappedListener`` counts each connection as it accepts
+        it and refuses (503, then closes) one over a cap before the next ``accept()``,
+        so a flood holds no descriptors beyond the cap."""
+        listener = CappedListener(
+            listening_sockets(host, port, backlog=4096),
             lambda: StationConnection(self),
-            host,
-            port,
+            _Admission(self),
+            _refusal,
+            lambda exc: self._accept_failed(port, exc),
             ssl=ssl,
             ssl_handshake_timeout=self.options.handshake_timeout_s if ssl else None,
-            backlog=4096,
-            reuse_address=True,
         )
-        self._listening_sockets = {sock.fileno() for sock in self._server.sockets}
-        self._log_accept_errors_briefly(loop)
+        await listener.start_serving()
+        self._server = listener
         self.listening.set()
-        return self._server
+        return listener
 
-    def _log_accept_errors_briefly(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Out of file descriptors, asyncio reports each failed accept on our port
-        with a traceback; those become one line per interval with a count. Other
-        reports go to the handler that was there before."""
-        previous = loop.get_exception_handler()
-
-        def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-            sock = context.get("socket")
-            if (
-                str(context.get("message", "")).startswith("socket.accept() out of system")
-                and sock is not None
-                and sock.fileno() in self._listening_sockets
-            ):
-                self.warnings.warning(
-                    "accept",
-                    "the OCPP port cannot accept a connection: %s",
-                    context.get("exception"),
-                )
-            elif previous is not None:
-                previous(loop, context)
-            else:
-                loop.default_exception_handler(context)
-
-        loop.set_exception_handler(handle)
+    def _accept_failed(self, port: int, exc: OSError) -> None:
+        self.warnings.warning(
+            "accept", "the OCPP port %d cannot accept a connection: %s", port, exc
+        )
 
     async def stop(self) -> None:
         """Stop listening, say goodbye (1001) to every station, and wait briefly for them."""
         self.listening.clear()
-        self._listening_sockets = set()
         if self._server is not None:
             self._server.close()
-        for refused in list(self._refusing):
-            refused.abort()
         closing = [
             connection.close_and_wait(CloseCode.GOING_AWAY, "the CSMS is shutting down")
             for connection in list(self._connections)
@@ -188,46 +196,19 @@ class OcppGateway:
         options = self.options
         for connection in list(self._connections):
             connection.check(now, options)
-        for refused in list(self._refusing):
-            refused.check(now, options)
 
     # -- connections (the ``Listener`` of each) -------------------------------------
 
     def accepted(self, connection: WebSocketConnection) -> bool:
-        too_many = self._counts.open(connection.address)
-        if too_many is None:
-            self._connections.add(connection)
-            return True
-        self._refuse_at_once(connection, too_many)
-        return False
+        """Already counted by the listener when it accepted the socket."""
+        self._connections.add(connection)
+        return True
 
-    def _refuse_at_once(self, connection: WebSocketConnection, reason: str) -> None:
-        """Over a connection cap: a 503 without reading the request, then close. The
-        write side is shut first so that a request still arriving does not turn our
-        answer into a reset; the sweeper cuts the socket soon after."""
+    def refused(self, reason: str) -> None:
         self.warnings.warning("connection-cap", "refused an OCPP connection: %s", reason)
-        transport = connection.transport
-        assert transport is not None
-        if len(self._refusing) >= REFUSALS_IN_FLIGHT:
-            transport.abort()
-            return
-        self._refusing.add(connection)
-        body = f"{reason}; retry later\n".encode()
-        transport.write(
-            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            b"Retry-After: 10\r\nConnection: close\r\n"
-            + f"Content-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
-        connection.close_deadline = time.monotonic() + min(0.5, self.options.close_timeout_s)
-        if transport.can_write_eof():
-            transport.write_eof()
-        else:
-            transport.close()
 
     def closed(self, connection: WebSocketConnection) -> None:
         if not connection.counted:
-            self._refusing.discard(connection)
             return
         self._counts.closed(connection.address)
         self._connections.discard(connection)
@@ -375,5 +356,12 @@ def _within_file_limit(max_connections: int) -> int:
 
 
 def connection_room(files: int) -> int:
-    """The OCPP connections a process that may open ``files`` files holds at most."""
-    return files - min(FILES_KEPT_FREE, files // 2) - REFUSALS_IN_FLIGHT
+    """The OCPP connections a process that may open ``files`` files holds at most;
+    raises ``ValueError`` when that is fewer than ``MIN_CONNECTIONS``."""
+    room = files - min(FILES_KEPT_FREE, files // 2) - min(HEADROOM, files // 8)
+    if room < MIN_CONNECTIONS:
+        raise ValueError(
+            f"the process may open only {files} files: too few for the OCPP port "
+            f"(at least {MIN_CONNECTIONS} connections); raise ulimit -n"
+        )
+    return room

@@ -12,7 +12,6 @@ import os
 import resource
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 import websockets
@@ -77,24 +76,6 @@ async def test_accept_errors_make_one_line_with_a_count_not_a_traceback_each(
     ours = [r for r in caplog.records if "cannot accept a connection" in r.getMessage()]
     assert len(ours) == 1 and "Too many open files" in ours[0].getMessage()
     assert not [r for r in caplog.records if "out of system resource" in r.getMessage()]
-
-
-async def test_other_loop_reports_still_reach_the_previous_handler(
-    listening: tuple[OcppGateway, int],
-) -> None:
-    seen: list[dict[str, Any]] = []
-    loop = asyncio.get_running_loop()
-    ours = loop.get_exception_handler()
-    assert ours is not None
-    loop.set_exception_handler(None)
-    gateway, _ = listening
-    loop.set_exception_handler(lambda _loop, context: seen.append(context))
-    gateway._log_accept_errors_briefly(loop)
-    try:
-        loop.call_exception_handler({"message": "something else"})
-    finally:
-        loop.set_exception_handler(ours)
-    assert seen == [{"message": "something else"}]
 
 
 async def connect(port: int, station_id: str) -> ClientConnection:
