@@ -15,8 +15,6 @@ base kept for callers that catch the built-in)::
     │   ├── MisshapenDocumentError (ValueError)   one without what its readers need
     │   ├── InvalidAppendError (ValueError)  refused before anything was written
     │   │   └── UnknownEventTypeError      an event type the codec does not know
-    │   ├── UnreadableDocumentError (ValueError)  a stored document that is not JSON text
-    │   ├── MisshapenDocumentError (ValueError)   … or lacks what its readers need
     │   ├── StoreUnavailableError          PostgreSQL cannot be reached
     │   └── FileInUseError                 another node serves this SQLite file
     ├── StationLinkError                   talking to a station
@@ -39,6 +37,7 @@ base kept for callers that catch the built-in)::
     ├── LocalListNotFoundError (LookupError)  no named local list by that name
     ├── ApiError                           an HTTP answer other than 2xx, with its code
     ├── ScenarioError (ValueError)         a simulator scenario file with a mistake
+    ├── TooFewFilesError                   the process may not open enough files to serve
     └── UserError                          a mistake on the command line (one line, exit 2)
 """
 
@@ -55,3 +54,8 @@ class StoreError(ChargeledgerError):
 
 class StationLinkError(ChargeledgerError):
     """A CALL to a station did not get an answer that could be used."""
+
+
+class TooFewFilesError(ChargeledgerError):
+    """The process may open too few files (``ulimit -n``) for a port to hold the
+    connections it needs; the node refuses to start rather than fail under load."""

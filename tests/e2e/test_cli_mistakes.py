@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -289,3 +290,18 @@ def test_serve_with_an_unusable_store_or_certificate(
         args += ["--store", f"sqlite:///{tmp_path}/n.db"]
     result = run("serve", *args, "--ocpp-port", "0", "--api-port", "0", cwd=tmp_path)
     one_clear_line(result, *(w.format(**fill) for w in words))
+
+
+def test_too_few_files_for_the_ocpp_port_is_one_line_naming_ulimit(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CHARGELEDGER_")}
+    result = subprocess.run(
+        [CHARGELEDGER, "serve", "--store", f"sqlite:///{tmp_path}/n.db", "--ocpp-port", "0"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=30,
+        env=environment,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (30, 30)),
+    )
+    line = one_clear_line(result, "only 30 files", "raise ulimit -n")
+    assert not line.startswith("chargeledger: --store"), line

@@ -18,6 +18,7 @@ from chargeledger.entrypoints.cli_options import (
     subcommand,
 )
 from chargeledger.entrypoints.cli_store import node_lock
+from chargeledger.errors import TooFewFilesError
 
 
 def add_serve_parser(sub: argparse._SubParsersAction[Parser]) -> None:
@@ -91,6 +92,8 @@ def serve_node(args: argparse.Namespace) -> int:
     tune_collector()
     try:
         asyncio.run(serve(settings))
+    except TooFewFilesError as too_few:
+        raise UserError(str(too_few)) from None
     except ValueError as bad_url:
         raise UserError(f"--store: {bad_url}") from None
     except StoreUnavailableError as unavailable:

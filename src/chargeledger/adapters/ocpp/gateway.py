@@ -41,6 +41,7 @@ from chargeledger.application.ports import StationPresence
 from chargeledger.application.presence import LocalPresence, Presence
 from chargeledger.application.registry import StationRegistry
 from chargeledger.domain.enums import UnknownStations
+from chargeledger.errors import TooFewFilesError
 
 __all__ = ["GatewayOptions", "OcppGateway", "connection_room"]
 
@@ -357,10 +358,10 @@ def _within_file_limit(max_connections: int) -> int:
 
 def connection_room(files: int) -> int:
     """The OCPP connections a process that may open ``files`` files holds at most;
-    raises ``ValueError`` when that is fewer than ``MIN_CONNECTIONS``."""
+    raises ``TooFewFilesError`` when that is fewer than ``MIN_CONNECTIONS``."""
     room = files - min(FILES_KEPT_FREE, files // 2) - min(HEADROOM, files // 8)
     if room < MIN_CONNECTIONS:
-        raise ValueError(
+        raise TooFewFilesError(
             f"the process may open only {files} files: too few for the OCPP port "
             f"(at least {MIN_CONNECTIONS} connections); raise ulimit -n"
         )
