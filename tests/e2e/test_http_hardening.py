@@ -21,6 +21,7 @@ import websockets
 from websockets.typing import Subprotocol
 
 from tests.e2e.conftest import ServedNode, start_node
+from tests.e2e.floods import flood
 
 MB = 1024 * 1024
 
@@ -335,28 +336,12 @@ async def test_an_event_stream_from_a_valid_last_event_id_stays_open(tmp_path: P
         node.stop()
 
 
-def _flood(port: int, sources: list[str], each: int) -> list[socket.socket]:
-    held = []
-    for source in sources:
-        for _ in range(each):
-            sock = socket.socket()
-            sock.settimeout(2)
-            sock.bind((source, 0))
-            try:
-                sock.connect(("127.0.0.1", port))
-            except OSError:
-                sock.close()
-                continue
-            held.append(sock)
-    return held
-
-
 async def test_an_http_flood_leaves_descriptors_for_stations(tmp_path: Path) -> None:
     node = start_node(tmp_path, max_files=256)  # default caps: 64, 16 per client
     held: list[socket.socket] = []
     try:
         sources = [f"127.0.0.{n}" for n in range(2, 12)]
-        held = _flood(api_port(node), sources, 40)
+        held = flood(api_port(node), sources, 40)
         await asyncio.sleep(0.5)
         async with websockets.connect(
             f"{node.ocpp_url}/STATION-1", subprotocols=[Subprotocol("ocpp1.6")]
@@ -382,7 +367,7 @@ async def test_refused_connections_hold_no_descriptors(tmp_path: Path) -> None:
     node = start_node(tmp_path, *caps, max_files=140)  # 64 + ~20 its own + a station
     held: list[socket.socket] = []
     try:
-        held = _flood(api_port(node), [f"127.0.0.{n}" for n in range(2, 12)], 40)
+        held = flood(api_port(node), [f"127.0.0.{n}" for n in range(2, 12)], 40)
         async with websockets.connect(
             f"{node.ocpp_url}/STATION-1", subprotocols=[Subprotocol("ocpp1.6")]
         ) as ws:
@@ -407,7 +392,7 @@ async def test_running_out_of_descriptors_is_logged_once_per_interval(tmp_path: 
     held: list[socket.socket] = []
     started = time.monotonic()
     try:
-        held = _flood(api_port(node), ["127.0.0.1"], 400)
+        held = flood(api_port(node), ["127.0.0.1"], 400)
         await asyncio.sleep(3)
     finally:
         for sock in held:

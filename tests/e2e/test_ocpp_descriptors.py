@@ -18,6 +18,7 @@ import websockets
 from websockets.typing import Subprotocol
 
 from tests.e2e.conftest import start_node
+from tests.e2e.floods import flood
 
 
 def _open_files(pid: int) -> int:
@@ -25,22 +26,6 @@ def _open_files(pid: int) -> int:
         return len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         return 0
-
-
-def _flood(port: int, sources: list[str], each: int) -> list[socket.socket]:
-    held = []
-    for source in sources:
-        for _ in range(each):
-            sock = socket.socket()
-            sock.settimeout(2)
-            sock.bind((source, 0))
-            try:
-                sock.connect(("127.0.0.1", port))
-            except OSError:
-                sock.close()
-                continue
-            held.append(sock)
-    return held
 
 
 def _answer_of(sock: socket.socket, within_s: float) -> bytes:
@@ -68,7 +53,7 @@ async def test_refused_ocpp_connections_hold_no_descriptors(tmp_path: Path) -> N
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        held = _flood(port, [f"127.0.0.{n}" for n in range(2, 6)], 100)
+        held = flood(port, [f"127.0.0.{n}" for n in range(2, 6)], 100)
         async with websockets.connect(
             f"{node.ocpp_url}/STATION-1", subprotocols=[Subprotocol("ocpp1.6")]
         ) as ws:
