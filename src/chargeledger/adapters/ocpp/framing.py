@@ -217,9 +217,14 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 decoding refuses an encoded one), and most frames hold no such escape."""
 
 
+_encode_for_a_look = json.JSONEncoder(ensure_ascii=False).encode
+"""Encodes what ``_encode`` refuses too (1e400 reads as infinity): a frame that also
+holds a number out of range gets its own fault later, not an exception here."""
+
+
 def _has_lone_surrogate(message: Any) -> bool:
     try:
-        _encode(message).encode("utf-8")
+        _encode_for_a_look(message).encode("utf-8")
     except UnicodeEncodeError:
         return True
     return False

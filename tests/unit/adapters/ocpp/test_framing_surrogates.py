@@ -53,3 +53,14 @@ def test_an_answer_with_a_lone_surrogate_is_dropped_not_answered() -> None:
 def test_real_text_passes(text: str, data: str) -> None:
     frame = framing.parse(text)
     assert isinstance(frame, Call) and frame.payload["data"] == data
+
+
+def test_an_escaped_pair_beside_a_number_out_of_range_is_a_call_not_an_exception() -> None:
+    # The fuzzer's frame: the look for a lone surrogate re-encoded the message and
+    # raised on 1e400 (read as infinity), which escaped data_received and closed the
+    # connection; the number's own check answers it (PropertyConstraintViolation).
+    text = r'[2,"1","DataTransfer",{"vendorId":"\ud83d\ude00","data":"x","n":1e400}]'
+    frame = framing.parse(text)
+    assert isinstance(frame, Call) and frame.payload["vendorId"] == "\U0001f600"
+    fault = framing.parse(r'[2,"1","DataTransfer",{"vendorId":"\ud800","n":-1e400}]')
+    assert isinstance(fault, FrameFault) and fault.code == "FormationViolation"
