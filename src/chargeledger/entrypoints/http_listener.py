@@ -22,21 +22,8 @@ from collections.abc import Callable
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
-from chargeledger.adapters.capped_listener import (
-    ACCEPTS_PER_WAKE,
-    RETRY_AFTER_S,
-    CappedListener,
-    listening_sockets,
-)
+from chargeledger.adapters.capped_listener import CappedListener, listening_sockets
 from chargeledger.entrypoints.http_connections import GuardedProtocol, refusal_response
-
-__all__ = [
-    "ACCEPTS_PER_WAKE",
-    "RETRY_AFTER_S",
-    "CappedListener",
-    "CappedServer",
-    "listening_sockets",
-]
 
 log = logging.getLogger(__name__)
 

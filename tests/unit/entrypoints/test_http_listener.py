@@ -13,12 +13,12 @@ from collections.abc import Iterator
 import pytest
 
 from chargeledger.adapters import capped_listener
+from chargeledger.adapters.capped_listener import CappedListener, listening_sockets
 from chargeledger.entrypoints.http_connections import (
     ConnectionCount,
     HttpLimits,
     refusal_response,
 )
-from chargeledger.entrypoints.http_listener import CappedListener, listening_sockets
 
 
 class Quiet(asyncio.Protocol):
