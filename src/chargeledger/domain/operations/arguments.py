@@ -46,7 +46,7 @@ def _length(what: str, value: str | None, most: int, least: int = 1) -> None:
         raise InvalidCommandError(f"{what} must be {least} to {most} characters, got {len(value)}")
 
 
-def _at_least_zero(values: Iterable[tuple[str, int | None]]) -> None:
+def at_least_zero(values: Iterable[tuple[str, int | None]]) -> None:
     for what, value in values:
         if value is not None and value < 0:
             raise InvalidCommandError(f"{what} must be 0 or more, got {value}")
@@ -62,7 +62,8 @@ def _times(*named: tuple[str, str | None]) -> None:
             raise InvalidCommandError(f"{what} {value!r} is not an ISO-8601 time") from None
 
 
-def _connector(command: c.OperatorCommand, connector_id: int | None) -> None:
+def connector_of(command: c.OperatorCommand, connector_id: int | None) -> None:
+    """A connector the command names exists on the station (0, the whole station, always)."""
     if connector_id is not None and connector_id != WHOLE_STATION:
         check_connector_exists(command.twin, connector_id)
 
@@ -102,7 +103,7 @@ def unlock_connector(
 
 def reset(command: c.RequestReset, state: StationState, opening: Opening) -> e.CommandRequested:
     reset_type = one_of("reset type", ResetType, command.reset_type)
-    _connector(command, command.evse_id)
+    connector_of(command, command.evse_id)
     return e.ResetRequested(**opening, reset_type=reset_type, evse_id=command.evse_id)
 
 
@@ -174,7 +175,7 @@ def update_firmware(
 ) -> e.CommandRequested:
     _length("location", command.location, 2000)
     _times(("retrieve_date", command.retrieve_date))
-    _at_least_zero([("retries", command.retries), ("retry_interval", command.retry_interval)])
+    at_least_zero([("retries", command.retries), ("retry_interval", command.retry_interval)])
     return e.UpdateFirmwareRequested(
         **opening,
         location=command.location,
@@ -189,7 +190,7 @@ def get_diagnostics(
 ) -> e.CommandRequested:
     _length("location", command.location, 2000)
     _times(("start_time", command.start_time), ("stop_time", command.stop_time))
-    _at_least_zero([("retries", command.retries), ("retry_interval", command.retry_interval)])
+    at_least_zero([("retries", command.retries), ("retry_interval", command.retry_interval)])
     if (
         command.start_time
         and command.stop_time
@@ -263,7 +264,7 @@ def cancel_reservation(
 def set_charging_profile(
     command: c.RequestSetChargingProfile, state: StationState, opening: Opening
 ) -> e.CommandRequested:
-    _connector(command, command.connector_id)
+    connector_of(command, command.connector_id)
     open_transactions = {t: s.connector_id for t, s in state.sessions.items()}
     check_for_connector(command.cs_charging_profiles, command.connector_id, open_transactions)
     session = state.sessions.get(command.cs_charging_profiles.get("transaction_id") or 0)
@@ -278,7 +279,7 @@ def set_charging_profile(
 def clear_charging_profile(
     command: c.RequestClearChargingProfile, state: StationState, opening: Opening
 ) -> e.CommandRequested:
-    _connector(command, command.connector_id)
+    connector_of(command, command.connector_id)
     check_clear_criteria(command.charging_profile_purpose, command.stack_level)
     return e.ClearChargingProfileRequested(
         **opening,
@@ -292,7 +293,7 @@ def clear_charging_profile(
 def get_composite_schedule(
     command: c.RequestGetCompositeSchedule, state: StationState, opening: Opening
 ) -> e.CommandRequested:
-    _connector(command, command.connector_id)
+    connector_of(command, command.connector_id)
     if command.duration <= 0:
         raise InvalidCommandError(f"duration must be positive (seconds), got {command.duration}")
     if command.charging_rate_unit is not None and command.charging_rate_unit not in RATE_UNITS:

@@ -12,12 +12,10 @@ from chargeledger.domain import events as e
 from chargeledger.domain.configuration import check_change
 from chargeledger.domain.enums import ChargingProfilePurpose, one_of
 from chargeledger.domain.errors import InvalidCommandError
-from chargeledger.domain.remote_start_policy import WHOLE_STATION, check_connector_exists
+from chargeledger.domain.operations.arguments import Opening, at_least_zero, connector_of
 
 if TYPE_CHECKING:
     from chargeledger.domain.station_state import StationState
-
-Opening = e.RequestBasics
 
 CHARGING_LIMIT_SOURCES = ("EMS", "Other", "SO", "CSO")
 COMPONENT_CRITERIA = ("Active", "Available", "Enabled", "Problem")
@@ -43,11 +41,9 @@ def _key(key: str) -> None:
 def get_charging_profiles(
     command: c.RequestGetChargingProfiles, state: StationState, opening: Opening
 ) -> e.CommandRequested:
-    if command.connector_id not in (None, WHOLE_STATION):
-        check_connector_exists(command.twin, command.connector_id)
+    connector_of(command, command.connector_id)
     purpose = command.charging_profile_purpose
-    if command.stack_level is not None and command.stack_level < 0:
-        raise InvalidCommandError(f"stack_level must be 0 or more, got {command.stack_level}")
+    at_least_zero([("stack_level", command.stack_level)])
     _each_of("charging_limit_source", command.charging_limit_source, CHARGING_LIMIT_SOURCES)
     return e.GetChargingProfilesRequested(
         **opening,
@@ -98,10 +94,7 @@ def set_variables(
 def set_network_profile(
     command: c.RequestSetNetworkProfile, state: StationState, opening: Opening
 ) -> e.CommandRequested:
-    if command.configuration_slot < 0:
-        raise InvalidCommandError(
-            f"configuration_slot must be 0 or more, got {command.configuration_slot}"
-        )
+    at_least_zero([("configuration_slot", command.configuration_slot)])
     return e.SetNetworkProfileRequested(
         **opening,
         configuration_slot=command.configuration_slot,
