@@ -120,6 +120,7 @@ async def _hold(job: dict[str, Any], barrier: Any) -> dict[str, Any]:
             await asyncio.sleep(0.5)
 
     storm = time.perf_counter()
+    storm_cpu = time.process_time()
     until = storm + 30
     session_tasks = [asyncio.create_task(sessions(s, until)) for s in sample]
     for station in victims:
@@ -133,6 +134,7 @@ async def _hold(job: dict[str, Any], barrier: Any) -> dict[str, Any]:
     result["reboots"] = boots
     await asyncio.gather(*session_tasks, return_exceptions=True)
     result["starts"] = starts
+    result["storm_cpu_s"] = time.process_time() - storm_cpu
     await asyncio.to_thread(barrier.wait)
 
     async def close(station: LeanStation) -> None:
@@ -164,6 +166,34 @@ def _cpu_s(pid: int) -> float:
     """CPU seconds (user and system) the process used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """The machine's busy and total CPU ticks so far, all cores (``/proc/stat``)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def _database_cpu_s(store: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving ``store``'s database (the
+    server runs on this machine in the bench's set-up; a backend not readable is left
+    out)."""
+    import psycopg
+
+    with psycopg.connect(store, autocommit=True) as conn:
+        pids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid()"
+            )
+        ]
+    used: dict[int, float] = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            used[pid] = _cpu_s(pid)
+    return used
 
 
 def _lease_trouble(logs: Path) -> tuple[int, int]:
@@ -217,10 +247,20 @@ def run_stations(postgres: str, stations: int) -> list[Row]:
         barrier.wait(timeout=3600)
         held_mb = [_rss_mb(p.pid) for p in processes]
         survivors_cpu = -sum(_cpu_s(p.pid) for p in processes[:-1])
+        busy_before, total_before = _machine_ticks()
+        database_before = _database_cpu_s(store)
         processes[-1].kill()
         barrier.wait(timeout=60)
         barrier.wait(timeout=3600)
         survivors_cpu += sum(_cpu_s(p.pid) for p in processes[:-1])
+        busy_after, total_after = _machine_ticks()
+        database_after = _database_cpu_s(store)
+        # A backend born in the storm counts from zero; one that ended (the killed
+        # node's) is left out: its last seconds are not readable after its exit.
+        database_cpu = sum(
+            used - database_before.get(pid, 0.0) for pid, used in database_after.items()
+        )
+        machine_busy = 100 * (busy_after - busy_before) / max(1, total_after - total_before)
         parts = [results.get(timeout=600) for _ in workers]
         for part in parts:
             if "error" in part:
@@ -264,6 +304,30 @@ def run_stations(postgres: str, stations: int) -> list[Row]:
             f"{label}: the survivors' CPU from the kill to the storm's end",
             "s",
             survivors_cpu,
+            "-",
+            0,
+            False,
+        ),
+        Row(
+            f"{label}: the load processes' CPU from the kill to the storm's end",
+            "s",
+            sum(p["storm_cpu_s"] for p in parts),
+            "-",
+            0,
+            False,
+        ),
+        Row(
+            f"{label}: PostgreSQL backends' CPU from the kill to the storm's end",
+            "s",
+            database_cpu,
+            "-",
+            0,
+            False,
+        ),
+        Row(
+            f"{label}: the machine's CPU busy from the kill to the storm's end",
+            "%",
+            machine_busy,
             "-",
             0,
             False,
