@@ -254,9 +254,10 @@ class OperationInputs:
     async def id_tag_status(self, id_tag: str) -> str | None:
         """The registry's verdict on a remote start's tag; ``None`` for a tag it does not
         hold, unless the node refuses remote starts for unknown tags (then Invalid)."""
-        if await self._id_tags.get(id_tag) is None:
+        doc = await self._id_tags.get(id_tag)
+        if doc is None:
             return INVALID if self._refuse_unknown_tags else None
-        return (await self._id_tags.authorize(id_tag)).status
+        return authorize(record_of(doc), self._clock.now()).status
 
 
 LOOKUPS: Mapping[Lookup, Callable[[OperationInputs, str, Completed], Awaitable[None]]] = {
