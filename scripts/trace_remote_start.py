@@ -15,8 +15,9 @@ Prints two counts, each module with the functions that ran in it:
   infrastructure are set apart (``INFRASTRUCTURE``: the store, the HTTP framework
   and its hardening, the OCPP-J wire, logging and metrics, the clock, each with the
   reason) and the node's work beside the command (``BESIDE``: the projection
-  following the log, the twin writer; such a module the walk itself calls into
-  counts for the walk). These are the files a reader opens to follow the remote
+  following the log, the twin writer; such a module counts for the walk when the walk
+  itself calls into it, but what only the node's own work ran there pulls no further
+  module in). These are the files a reader opens to follow the remote
   start's own logic: route, body, lookups, command, decision, event, dispatcher,
   spec. It is the count issue 12 compares with its baseline (about 23) and with
   cosmicpython's allocate path (7), which leave out the store, the framework and
@@ -57,6 +58,7 @@ BESIDE = (
     "read_model",
     "holdings_",
     "twin_service",
+    "meter_documents",
     "telemetry",
     "reservation_expiry",
     "supervisor",
@@ -69,12 +71,16 @@ INFRASTRUCTURE = {
     "adapters/sqlite_store.py": "store",
     "adapters/serialization.py": "store (the events' JSON codec)",
     "adapters/notifier.py": "store (wakes the log's readers)",
+    "application/forwarding_store.py": "store (the base of its wrappers: hands a call on)",
+    "application/shared_log.py": "store (the log's followers share one read per wake-up)",
     "application/ports.py": "store (the metadata an append carries)",
     "adapters/metrics.py": "metrics",
     "log_context.py": "logging",
     "adapters/ocpp/connection_log.py": "logging",
     "adapters/clock.py": "clock",
     "application/faults.py": "tests' crash points",
+    "adapters/capped_listener.py": "HTTP framework (accepts every connection, under caps)",
+    "entrypoints/http_listener.py": "HTTP framework (accepts every connection, under caps)",
     "entrypoints/http_guard.py": "HTTP hardening (every route)",
     "entrypoints/http_connections.py": "HTTP hardening (every route)",
     "entrypoints/api/command_fast_path.py": "HTTP framework (runs the route's own function)",
@@ -95,8 +101,8 @@ INFRASTRUCTURE = {
 left out of the remote start's own path, with the reason."""
 
 calls: dict[str, set[str]] = defaultdict(set)
-callers: dict[str, set[str]] = defaultdict(set)
-"""By module, the modules of ``chargeledger`` whose code called into it."""
+edges: set[tuple[tuple[str, str], tuple[str, str]]] = set()
+"""Calls between functions of ``chargeledger``: ((module, function), (module, function))."""
 
 
 def _module_of(frame: FrameType) -> str | None:
@@ -115,8 +121,8 @@ def _profile(frame: FrameType, event: str, arg: Any) -> None:
     if event == "call" and (module := _module_of(frame)) is not None:
         calls[module].add(frame.f_code.co_qualname)
         caller = frame.f_back
-        if caller is not None and (calling := _module_of(caller)) not in (None, module):
-            callers[module].add(str(calling))
+        if caller is not None and (calling := _module_of(caller)) is not None:
+            edges.add(((calling, caller.f_code.co_qualname), (module, frame.f_code.co_qualname)))
 
 
 class TracedStation(Station):  # type: ignore[misc]
@@ -176,11 +182,19 @@ async def main(show_functions: bool) -> None:
     generic = sorted(m for m in calls if m in INFRASTRUCTURE)
     beside = {m for m in calls if m not in INFRASTRUCTURE and any(w in m for w in BESIDE)}
     own = {m for m in calls if m not in INFRASTRUCTURE and m not in beside}
-    # A module of the node's own work that the walk called into (the twin, asked for
-    # the snapshot the remote start decides on) is on the walk after all.
-    while called := {m for m in beside if callers[m] & own}:
-        own |= called
-        beside -= called
+    # A module of the node's own work whose functions the walk called into (the twin,
+    # asked for the snapshot the remote start decides on) is on the walk after all; its
+    # functions that only the node's own work ran (the twin's writer) do not pull more in.
+    reached = {(module, function) for module in own for function in calls[module]}
+    while called := {
+        callee
+        for caller, callee in edges
+        if caller in reached and callee[0] not in INFRASTRUCTURE and callee not in reached
+    }:
+        reached |= called
+    promoted = {module for module, _ in reached if module in beside}
+    own |= promoted
+    beside -= promoted
     groups: tuple[tuple[str, list[str], dict[str, str]], ...] = (
         ("the remote start's own path", sorted(own), {}),
         ("generic infrastructure", generic, INFRASTRUCTURE),

@@ -231,7 +231,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
         metrics=metrics,
     )
     supervisor = Supervisor()
-    telemetry = LogTelemetry(followed, documents, metrics, settings.response_timeout_s)
+    telemetry = LogTelemetry(followed, documents, metrics, settings.response_timeout_s, clock)
     supervisor.add("telemetry", telemetry.run)
     supervisor.add("dispatcher", dispatcher.run)
     supervisor.add("expiry", dispatcher.run_expiry)

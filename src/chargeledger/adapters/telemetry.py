@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
 from chargeledger.adapters.metrics import NodeMetrics
-from chargeledger.application.ports import DocumentStore, EventStore, RecordedEvent
+from chargeledger.application.ports import Clock, DocumentStore, EventStore, RecordedEvent
 from chargeledger.application.read_model_documents import (
     COMMANDS,
     OPEN,
@@ -26,6 +25,7 @@ from chargeledger.application.read_model_documents import (
     station_id_of,
 )
 from chargeledger.domain import events as e
+from chargeledger.domain.enums import CommandStatus
 from chargeledger.domain.operations import name_of
 
 log = logging.getLogger("chargeledger.telemetry")
@@ -62,7 +62,9 @@ class LogTelemetry:
         documents: DocumentStore,
         metrics: NodeMetrics,
         response_timeout_s: float,
+        clock: Clock,
     ) -> None:
+        self._clock = clock
         self._store = store
         self._documents = documents
         self.metrics = metrics
@@ -178,10 +180,10 @@ class LogTelemetry:
 
     async def commands_in_doubt(self) -> int:
         """Open commands sent longer than the response timeout ago, with no answer recorded."""
-        now = time.time()
+        now = self._clock.now().timestamp()
         count = 0
         for doc in await self._documents.list(COMMANDS, tag=OPEN):
-            if doc.get("status") != "dispatched" or not doc.get("dispatched_at"):
+            if doc.get("status") != CommandStatus.DISPATCHED or not doc.get("dispatched_at"):
                 continue
             try:
                 sent = datetime.fromisoformat(str(doc["dispatched_at"])).timestamp()
@@ -200,4 +202,4 @@ class LogTelemetry:
             recorded = datetime.fromisoformat(first[0].metadata.recorded_at).timestamp()
         except ValueError:
             return 0.0
-        return max(0.0, time.time() - recorded)
+        return max(0.0, self._clock.now().timestamp() - recorded)

@@ -12,7 +12,7 @@ It follows the log itself, from its head (``run``), so a CALL never waits for th
 models; what was requested before, or while a station was away, it takes up from the
 command views when the station is ready, and an expiry sweep re-queues anything a
 race left behind. Recording how a dispatch ended (the answer, a CALLERROR, silence, or
-the verdict on one in doubt) is ``dispatch_outcomes``'.
+the verdict on one in doubt) is ``outgoing_commands``'.
 """
 
 from __future__ import annotations
@@ -29,9 +29,13 @@ from typing import Any
 from chargeledger import log_context
 from chargeledger.application import faults
 from chargeledger.application.command_handler import CommandHandler
-from chargeledger.application.dispatch_outcomes import OutcomeRecorder
 from chargeledger.application.open_commands import OpenByStation, OpenCommands
-from chargeledger.application.outgoing_commands import OutgoingCommand, RecentKeys, ended_key
+from chargeledger.application.outgoing_commands import (
+    OutcomeRecorder,
+    OutgoingCommand,
+    RecentKeys,
+    ended_key,
+)
 from chargeledger.application.ports import (
     RESPONSE_TIMEOUT_S,
     CallNotSentError,
@@ -46,7 +50,6 @@ from chargeledger.application.ports import (
     StationOfflineError,
     StationProtocol,
 )
-from chargeledger.application.reconciliation import NOT_OBSERVED
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import MarkDispatched
 from chargeledger.domain.enums import CommandStatus, Outcome
@@ -374,9 +377,7 @@ class Dispatcher:
         if self._held_elsewhere is not None and await self._held_elsewhere(station_id):
             return  # its holder reconciles it when the station is ready there
         self._never_sent.pop(command_id, None)
-        await self._outcomes.record(
-            station_id, command_id, Outcome.FAILED, NOT_OBSERVED, error_code="InDoubt"
-        )
+        await self._outcomes.record_not_observed(station_id, command_id)
 
     async def run_expiry(self) -> None:
         while True:

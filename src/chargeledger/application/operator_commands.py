@@ -122,8 +122,8 @@ class OperationInputs:
         profiles: ChargingProfileLibrary,
         id_tags: IdTagRegistry,
         clock: Clock,
-        refuse_unknown_tags: bool = False,
-        local_lists: NamedLocalLists | None = None,
+        refuse_unknown_tags: bool,
+        local_lists: NamedLocalLists,
     ) -> None:
         self._local_lists = local_lists
         self._refuse_unknown_tags = refuse_unknown_tags
@@ -164,7 +164,7 @@ class OperationInputs:
         given, list_name = completed.pop("entries", None), completed.pop("list_name", None)
         if given is not None:
             completed["registry"], completed["entries"] = {}, as_sent(given)
-        elif list_name is not None and self._local_lists is not None:
+        elif list_name is not None:
             completed["registry"] = {}
             completed["entries"] = await self._local_lists.entries(list_name)
         else:
@@ -254,9 +254,10 @@ class OperationInputs:
     async def id_tag_status(self, id_tag: str) -> str | None:
         """The registry's verdict on a remote start's tag; ``None`` for a tag it does not
         hold, unless the node refuses remote starts for unknown tags (then Invalid)."""
-        if await self._id_tags.get(id_tag) is None:
+        doc = await self._id_tags.get(id_tag)
+        if doc is None:
             return INVALID if self._refuse_unknown_tags else None
-        return (await self._id_tags.authorize(id_tag)).status
+        return authorize(record_of(doc), self._clock.now()).status
 
 
 LOOKUPS: Mapping[Lookup, Callable[[OperationInputs, str, Completed], Awaitable[None]]] = {
@@ -278,11 +279,11 @@ class OperatorCommands:
         default_ttl_s: float,
         twin: TwinService,
         inputs: OperationInputs,
-        connection_timeout_s: float = DEFAULT_CONNECTION_TIMEOUT_S,
-        protocols: Mapping[str, StationProtocol] | None = None,
+        connection_timeout_s: float,
+        protocols: Mapping[str, StationProtocol],
     ) -> None:
         self._connection_timeout_s = connection_timeout_s
-        self._protocols = dict(protocols or {})
+        self._protocols = dict(protocols)
         """By the version a station last spoke: what it can be told (1.6 if unknown)."""
         self._handler = handler
         self._documents = documents

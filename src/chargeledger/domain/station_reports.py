@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from chargeledger.domain.json_object import JsonObject
 from chargeledger.domain.timestamps import instant
@@ -58,6 +58,9 @@ class VariableReport:
     at: str | None
 
 
+NoticeKind = Literal["event", "security", "charging-profile", "charging-limit"]
+
+
 @dataclass(frozen=True, slots=True)
 class NoticeReport:
     """An OCPP 2.0.1 station's notice: a NotifyEvent's event (``event``), a security
@@ -65,7 +68,7 @@ class NoticeReport:
     cleared from outside the CSMS (``charging-limit``). ``kind`` says which, ``what``
     what happened, ``at`` when by the station's clock."""
 
-    kind: str
+    kind: NoticeKind
     what: str
     at: str | None
 

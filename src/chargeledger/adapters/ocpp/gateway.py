@@ -21,7 +21,7 @@ import logging
 import resource
 import ssl as ssl_module
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from websockets.frames import CloseCode
@@ -60,19 +60,21 @@ station, which is a configuration error to say at start rather than a silent cap
 
 
 class _Admission:
-    """The gateway's ``ConnectionCounts`` as the listener's ``Admission``."""
+    """The gateway's ``ConnectionCounts`` as the listener's ``Admission``; ``refused``
+    hears each refusal."""
 
-    def __init__(self, gateway: OcppGateway) -> None:
-        self._gateway = gateway
+    def __init__(self, counts: ConnectionCounts, refused: Callable[[str], None]) -> None:
+        self._counts = counts
+        self._refused = refused
 
     def admit(self, address: str) -> str | None:
-        reason = self._gateway._counts.open(address)
+        reason = self._counts.open(address)
         if reason is not None:
-            self._gateway.refused(reason)
+            self._refused(reason)
         return reason
 
     def release(self, address: str) -> None:
-        self._gateway._counts.closed(address)
+        self._counts.closed(address)
 
 
 def _refusal(reason: str) -> bytes:
@@ -148,7 +150,7 @@ class OcppGateway:
         listener = CappedListener(
             listening_sockets(host, port, backlog=4096),
             lambda: StationConnection(self),
-            _Admission(self),
+            _Admission(self._counts, self.refused),
             _refusal,
             lambda exc: self._accept_failed(port, exc),
             ssl=ssl,
