@@ -13,6 +13,7 @@ import asyncio
 import logging
 
 from chargeledger.application.command_handler import CommandHandler, RetriesExhaustedError
+from chargeledger.application.command_secrets import CommandSecrets
 from chargeledger.application.outgoing_commands import OutgoingCommand
 from chargeledger.application.ports import (
     CallNotSentError,
@@ -42,7 +43,10 @@ class OutcomeRecorder:
         clock: Clock,
         store_failures: tuple[type[Exception], ...] = (),
         patience_s: float = 120.0,
+        secrets: CommandSecrets | None = None,
     ) -> None:
+        self._secrets = secrets
+        """Where the secrets a CALL needs and the log does not hold are kept."""
         self._handler = handler
         self._clock = clock
         self._store_failures = store_failures
@@ -102,8 +106,18 @@ class OutcomeRecorder:
         if not spoken.speaks(command.name):
             await self.record_unspoken(station_id, command_id, command.name)
             return None
+        payload = await self._secrets.unsealed(command) if self._secrets else command.payload
+        if payload is None:
+            await self.record(
+                station_id,
+                command_id,
+                Outcome.FAILED,
+                "its secrets are no longer kept; not sent",
+                error_code="SecretsGone",
+            )
+            return None
         try:
-            return spoken.call(command.name, command.payload, command_id)
+            return spoken.call(command.name, payload, command_id)
         except ValueError as unsayable:
             await self.record_unspoken(station_id, command_id, command.name, str(unsayable))
             return None
