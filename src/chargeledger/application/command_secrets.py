@@ -58,12 +58,17 @@ def secret_key(station_id: str, command_id: str) -> str:
     return f"{station_id}/{command_id}"
 
 
-def seal(name: str, command_id: str, arguments: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
+def seal(
+    name: str, command_id: str, arguments: Mapping[str, Any]
+) -> tuple[Mapping[str, Any], dict[str, Any]]:
     """The arguments with each secret replaced by its marker, and the secrets by path
-    (``{"connection_data.vpn.password": "..."}``; empty when there are none)."""
+    (``{"connection_data.vpn.password": "..."}``; empty when there are none). The
+    arguments of an operation without secrets come back as they are."""
+    if name not in SEALED:
+        return arguments, {}
     sealed = dict(arguments)
     secrets: dict[str, Any] = {}
-    for path in SEALED.get(name, ()):
+    for path in SEALED[name]:
         *parents, leaf = path
         holder: Any = sealed
         for part in parents:
