@@ -29,6 +29,7 @@ from chargeledger.application.charging_profile_library import ChargingProfileLib
 from chargeledger.application.charging_sessions import ChargingSessions
 from chargeledger.application.cluster import Readiness, cluster_ready
 from chargeledger.application.command_handler import CommandHandler
+from chargeledger.application.command_secrets import CommandSecrets
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.holdings_projection import OperationsProjection
 from chargeledger.application.holdings_views import OperationViews
@@ -235,6 +236,7 @@ async def build_node(settings: Settings, clock: Clock | None = None) -> Node:
     supervisor.add("telemetry", telemetry.run)
     supervisor.add("dispatcher", dispatcher.run)
     supervisor.add("expiry", dispatcher.run_expiry)
+    supervisor.add("secrets-sweep", lambda: CommandSecrets(documents).run_sweep(clock))
     supervisor.add("twin-writer", twin.run_writer)
     reservation_expiry = ReservationExpiry(handler, documents, clock).run
     store_probe = StoreProbe(store, documents, clock, settings.node_id)

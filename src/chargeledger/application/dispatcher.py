@@ -29,6 +29,7 @@ from typing import Any
 from chargeledger import log_context
 from chargeledger.application import faults
 from chargeledger.application.command_handler import CommandHandler
+from chargeledger.application.command_secrets import CommandSecrets
 from chargeledger.application.open_commands import OpenByStation, OpenCommands
 from chargeledger.application.outgoing_commands import (
     OutcomeRecorder,
@@ -84,18 +85,18 @@ class Dispatcher:
         outcome_patience_s: float = 120.0,
         protocols: Mapping[str, StationProtocol] | None = None,
     ) -> None:
-        self._outcomes = OutcomeRecorder(handler, clock, store_failures, outcome_patience_s)
+        self._outcomes = OutcomeRecorder(
+            handler, clock, CommandSecrets(documents), store_failures, outcome_patience_s
+        )
         self._handler = handler
         self._open = OpenCommands(documents)
         """Reads shared by the stations that become ready together (a reconnect storm)."""
         self._clock = clock
         self._twin = twin
         self._protocol, self._protocols = protocol, dict(protocols or {})  # by link.protocol
-        self._reconcile_grace_s = reconcile_grace_s
-        self._expiry_check_s = expiry_check_s
+        self._reconcile_grace_s, self._expiry_check_s = reconcile_grace_s, expiry_check_s
         self._response_timeout_s = response_timeout_s
-        self._held_elsewhere = held_elsewhere
-        """In a cluster: whether another node holds a station now (it reconciles)."""
+        self._held_elsewhere = held_elsewhere  # in a cluster: does another node hold it?
         self._may_send = may_send
         """In a cluster: whether this node's lease holds; when not, it records no
         dispatch and sends no CALL (the expiry sweep queues the command again)."""
@@ -107,11 +108,10 @@ class Dispatcher:
         again as the next attempt on the next link, unless another attempt was recorded
         since (then it is in doubt like any other)."""
         self._in_flight: set[str] = set()
+        """Commands this node is sending right now, awaiting the station's answer."""
         self._store: EventStore | None = None
         self._views_reach: ViewsReach | None = None
-        self._position = 0
-        """Commands this node is sending right now, awaiting the station's answer."""
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._position, self._tasks = 0, set[asyncio.Task[None]]()
         self._taken_locally: RecentKeys[str] = RecentKeys()
         """Requests this node's handler handed over at their commit (``take_recorded``), or
         another node routed here (``take_routed``), which the log follower then passes

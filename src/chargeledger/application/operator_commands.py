@@ -34,6 +34,7 @@ from typing import Any
 from chargeledger.application.charging_profile_library import ChargingProfileLibrary
 from chargeledger.application.command_flights import CommandResult
 from chargeledger.application.command_handler import CommandHandler
+from chargeledger.application.command_secrets import CommandSecrets, seal
 from chargeledger.application.holdings_projection import CONFIGURATION
 from chargeledger.application.id_tags import IdTagRegistry, record_of
 from chargeledger.application.local_lists import NamedLocalLists, as_sent
@@ -50,6 +51,7 @@ from chargeledger.domain.commands import RecordedTransaction
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
 from chargeledger.domain.enums import CommandStatus
 from chargeledger.domain.errors import (
+    DomainError,
     IdempotencyKeyInUseError,
     InvalidCommandError,
     NotSupportedByProtocolError,
@@ -291,6 +293,7 @@ class OperatorCommands:
         self._default_ttl_s = default_ttl_s
         self._twin = twin
         self._inputs = inputs
+        self._secrets = CommandSecrets(documents)
 
     async def request(
         self,
@@ -320,10 +323,19 @@ class OperatorCommands:
             "expires_at": expires.isoformat(),
             "twin": snapshot_of(twin, timeout, connectors),
         }
+        arguments, secrets = seal(name, command_id, arguments)  # kept out of the log
         said = fingerprint(name, arguments, ttl_s)
         arguments = await self._inputs.complete(station_id, name, arguments)
         command = OPERATIONS[name].command_of(arguments, common)
-        result = await self._handler.execute(station_id, command, fingerprint=said)
+        kept = bool(secrets) and await self._secrets.keep(station_id, command_id, secrets, expires)
+        try:
+            result = await self._handler.execute(station_id, command, fingerprint=said)
+        except DomainError:
+            if kept:  # refused: no request names them
+                await self._secrets.forget(station_id, command_id)
+            raise
+        if kept and (result.duplicate or result.same_as is not None):
+            await self._secrets.forget(station_id, command_id)
         view = await self._view(station_id, result.same_as or command_id, name, result)
         if view["command_id"] != command_id:
             view["requested_as"] = command_id  # merged into the open request it repeated

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from chargeledger.application.command_handler import CommandHandler, RetriesExhaustedError
 from chargeledger.application.document_shapes import RoutedCommandView
@@ -165,6 +165,12 @@ class RecentKeys(Generic[K]):
         return key in self._keys
 
 
+class Unsealer(Protocol):
+    """Puts back into a payload the secrets the log does not hold (``command_secrets``)."""
+
+    async def unsealed(self, command: OutgoingCommand) -> Mapping[str, Any] | None: ...
+
+
 class OutcomeRecorder:
     """Records the end of a dispatched command on its station's stream."""
 
@@ -172,9 +178,12 @@ class OutcomeRecorder:
         self,
         handler: CommandHandler,
         clock: Clock,
+        secrets: Unsealer,
         store_failures: tuple[type[Exception], ...] = (),
         patience_s: float = 120.0,
     ) -> None:
+        self._secrets = secrets
+        """Where the secrets a CALL needs and the log does not hold are kept."""
         self._handler = handler
         self._clock = clock
         self._store_failures = store_failures
@@ -238,8 +247,18 @@ class OutcomeRecorder:
         if not spoken.speaks(command.name):
             await self.record_unspoken(station_id, command_id, command.name)
             return None
+        payload = await self._secrets.unsealed(command)
+        if payload is None:
+            await self.record(
+                station_id,
+                command_id,
+                Outcome.FAILED,
+                "its secrets are no longer kept; not sent",
+                error_code="SecretsGone",
+            )
+            return None
         try:
-            return spoken.call(command.name, command.payload, command_id)
+            return spoken.call(command.name, payload, command_id)
         except ValueError as unsayable:
             await self.record_unspoken(station_id, command_id, command.name, str(unsayable))
             return None

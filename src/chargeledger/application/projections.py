@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from chargeledger.application.command_secrets import forgotten
 from chargeledger.application.ports import DocumentStore, DocumentWrite, RecordedEvent
 from chargeledger.application.read_model_documents import (
     COMMAND_ORDER,
@@ -117,6 +118,7 @@ class CommandAndStationProjection:
             for key, doc in commands.items()
             if doc.get("requested_position") is not None
         ]
+        writes += forgotten(commands)  # the secrets of those that ended: no more CALLs
         writes += [DocumentWrite(STATIONS, key, doc) for key, doc in stations.items()]
         writes += [
             DocumentWrite(TRANSACTIONS, key, doc, doc["station_id"])

@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
@@ -133,9 +133,38 @@ def frame(
     that id is about too (a CALL we send is logged in its command's context)."""
     if log.isEnabledFor(logging.DEBUG):
         text = data.decode(errors="replace") if isinstance(data, bytes) else data
+        if any(action in text for action in SECRETS):
+            text = redacted(text)
         context: dict[str, object] = {"station": station_id, "client": client}
         context.update(_ids(text, awaited), limit_burst=logs.FRAME_BURST)
         log.debug("%s %s", direction, text, extra=context)
+
+
+SECRETS = {"SetNetworkProfile": frozenset({"password", "key", "apnPassword", "simPin"})}
+"""By action: the fields of a CALL's payload that hold a secret, never logged (the log
+holds them no more than the event log does: ``application/command_secrets.py``)."""
+
+
+def redacted(text: str) -> str:
+    """A frame with the secrets of its CALL replaced by ``(redacted)``."""
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(frame, list) and len(frame) == 4 and frame[0] == framing.CALL:
+        hidden = SECRETS.get(str(frame[2]))
+        if hidden:
+            frame[3] = _hide(frame[3], hidden)
+            return json.dumps(frame, separators=(",", ":"))
+    return text
+
+
+def _hide(value: Any, hidden: frozenset[str]) -> Any:
+    if isinstance(value, dict):
+        return {k: "(redacted)" if k in hidden else _hide(v, hidden) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_hide(item, hidden) for item in value]
+    return value
 
 
 def _ids(text: str, awaited: tuple[str, str | None] | None) -> dict[str, str]:

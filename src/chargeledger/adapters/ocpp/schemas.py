@@ -192,6 +192,15 @@ def warm_up(actions: Iterable[str], version: str = OCPP16) -> None:
                 _VALIDATORS[name, version] = compiled
 
 
+def allowed_values(action: str, field: str, version: str = OCPP16) -> frozenset[str]:
+    """The values ``version``'s request ``action`` allows in its field ``field`` (an
+    enum at the top of the payload; none when it is not one)."""
+    schema = _load(action, version)
+    found = schema.get("properties", {}).get(field, {})
+    resolved = _resolved(found, schema.get("definitions", {}), 0)
+    return frozenset(resolved.get("enum", ()))
+
+
 def known_action(action: str, version: str = OCPP16) -> bool:
     """Whether ``action`` is a message of ``version`` (in either direction)."""
     return not action.endswith("Response") and action in _schema_names(version)

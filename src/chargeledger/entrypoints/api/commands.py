@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Request, Response
 from pydantic import ValidationError
 
+from chargeledger.adapters.ocpp import schemas
 from chargeledger.adapters.ocpp.spec import CommandBody
 from chargeledger.adapters.ocpp.v16.bodies import body_schemas
 from chargeledger.adapters.ocpp.v16.operations import SPECS
@@ -57,6 +58,18 @@ SPOKEN_BY = {
 ``x-ocpp-versions`` so a client (the console) offers a station only what it can say."""
 for _name, _schema in zip(BODIES, _BODY_SCHEMAS, strict=True):
     _schema["x-ocpp-versions"] = SPOKEN_BY[_name]
+_TRIGGERED = _BODY_SCHEMAS[list(BODIES).index("trigger-message")]["properties"]["requested_message"]
+_TRIGGERED["x-ocpp-values"] = {
+    protocol: [
+        value
+        for value in _TRIGGERED["enum"]
+        if value in schemas.allowed_values("TriggerMessage", "requestedMessage", protocol)
+    ]
+    for protocol in (schemas.OCPP16, schemas.OCPP201)
+}
+"""What trigger-message may ask a station for, by the version it speaks: that
+version's own names (the API also takes the other's name of the log upload's status,
+but a form offers each station only its own)."""
 _COMMAND_BODY_SCHEMA = {
     "requestBody": {
         "required": True,

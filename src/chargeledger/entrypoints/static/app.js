@@ -384,9 +384,13 @@ async function commandSchemas(protocol) {
   const byTitle = new Map(bodies.map((schema) => [schema.title, schema]));
   const title = (name) => name.split('-').map((w) => w[0].toUpperCase() + w.slice(1)).join('') + 'Body';
   const spoken = (schema) => !protocol || !schema['x-ocpp-versions'] || schema['x-ocpp-versions'].includes(protocol);
-  // A field only some versions have (reset's evse_id) carries its own x-ocpp-versions.
+  // A field only some versions have (reset's evse_id) carries its own x-ocpp-versions;
+  // an enum whose values differ by version (trigger-message's) its x-ocpp-values.
+  const ownValues = (p) => (protocol && p['x-ocpp-values'] && p['x-ocpp-values'][protocol]
+    ? Object.assign({}, p, { enum: p['x-ocpp-values'][protocol] }) : p);
   const ownFields = (schema) => Object.assign({}, schema, {
-    properties: Object.fromEntries(Object.entries(schema.properties || {}).filter(([, p]) => spoken(p))),
+    properties: Object.fromEntries(Object.entries(schema.properties || {})
+      .filter(([, p]) => spoken(p)).map(([prop, p]) => [prop, ownValues(p)])),
   });
   return names
     .map((name) => ({ name, schema: byTitle.get(title(name)) || { properties: {} } }))

@@ -89,8 +89,9 @@ class Apn(_Strict):
 
 
 class NetworkConnectionData(_Strict):
-    """OCPP 2.0.1's ``NetworkConnectionProfileType`` in snake_case. Kept in the event
-    log as sent, VPN and APN passwords included."""
+    """OCPP 2.0.1's ``NetworkConnectionProfileType`` in snake_case. Its secrets (the
+    VPN's password and key, the APN's password and SIM PIN) never enter the event log:
+    ``application/command_secrets.py`` keeps them for the CALL until the command ends."""
 
     ocpp_version: Literal["OCPP12", "OCPP15", "OCPP16", "OCPP20"]
     ocpp_transport: Literal["JSON", "SOAP"]
