@@ -123,3 +123,36 @@ async def test_refusals_a_callerror_offline_and_a_1_6_station(node: ServedNode) 
             await station.boot()
             await ended(api, "off-1", "accepted")
             assert [a for a, _ in station.received] == ["GetReport"]
+
+
+async def test_get_configuration_of_every_key_is_the_configuration_inventory_report(
+    node: ServedNode,
+) -> None:
+    async with connected_201(node, "DM-3") as station, node.client() as api:
+        await station.boot()
+        key = "OCPPCommCtrlr/HeartbeatInterval"
+        await command(api, "DM-3", "get-configuration", "gc-some", key=[key])
+        await ended(api, "gc-some", "accepted")
+        asked = await command(api, "DM-3", "get-configuration", "gc-all")
+        assert asked.status_code == 202, asked.text
+        view = await ended(api, "gc-all", "accepted")
+        assert view["result"] == {"status": "Accepted"}
+        assert "ConfigurationInventory" in view["detail"] and "device_model" in view["detail"]
+        action, sent = station.received[-1]
+        assert action == "GetBaseReport"
+        assert sent["report_base"] == "ConfigurationInventory"
+        assert isinstance(sent["request_id"], int)
+
+        async def reported() -> Any:
+            return (await api.get("/api/stations/DM-3")).json().get("device_model")
+
+        [variable] = await eventually(reported)  # the NotifyReport the station sent
+        assert (variable["key"], variable["value"]) == (key, "300")
+        shown = (await api.get("/api/stations/DM-3")).json()["configuration"]
+        assert shown["keys"] == [{"key": key, "value": "300", "readonly": False}]  # kept
+
+        station.answers["GetBaseReport"] = "NotSupported"
+        await command(api, "DM-3", "get-configuration", "gc-refused")
+        refused = await ended(api, "gc-refused", "rejected")
+        assert "cannot report its ConfigurationInventory" in refused["detail"]
+        assert [a for a, _ in station.received] == ["GetVariables", *["GetBaseReport"] * 2]

@@ -64,6 +64,7 @@ COMMANDS: list[tuple[str, Body, str]] = [
     ("get-report", _fixed({"component_variable": ["OCPPCommCtrlr"]}), "GetReport"),
     ("get-base-report", _fixed({"report_base": "FullInventory"}), "GetBaseReport"),
     ("get-configuration", _fixed({"key": ["OCPPCommCtrlr/HeartbeatInterval"]}), "GetVariables"),
+    ("get-configuration", _fixed({}), "GetBaseReport"),  # every key: ConfigurationInventory
     (
         "change-configuration",
         _fixed({"key": "TxCtrlr/EVConnectionTimeOut", "value": "90"}),

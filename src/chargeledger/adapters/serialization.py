@@ -17,7 +17,7 @@ from chargeledger.application.ports import (
     Metadata,
     RecordedEvent,
 )
-from chargeledger.domain.event import OMITTED_WHEN_NONE
+from chargeledger.domain.event import OMITTED_AT_DEFAULT
 from chargeledger.domain.events import ALL_EVENTS, Event
 from chargeledger.errors import StoreError
 
@@ -96,9 +96,11 @@ class EventCodec:
         }
         self._closed_sets = {name: _closed_set_fields(t) for name, t in self._types.items()}
         self._added_later = {
-            name: frozenset(
-                f.name for f in dataclasses.fields(t) if f.metadata.get(OMITTED_WHEN_NONE)
-            )
+            name: {
+                f.name: f.default
+                for f in dataclasses.fields(t)
+                if f.metadata.get(OMITTED_AT_DEFAULT)
+            }
             for name, t in self._types.items()
         }
         self._schema_versions = schema_versions or {}
@@ -120,14 +122,14 @@ class EventCodec:
         try:
             values = {name: getattr(event, name) for name in fields}
             if later:
-                values = {k: v for k, v in values.items() if v is not None or k not in later}
+                values = {k: v for k, v in values.items() if k not in later or v != later[k]}
             data = _json.encode(values)
         except TypeError:
             # Nested dataclasses are rare; only they pay for asdict's deep copy.
             try:
                 whole = dataclasses.asdict(event)
                 data = _json.encode(
-                    {k: v for k, v in whole.items() if v is not None or k not in later}
+                    {k: v for k, v in whole.items() if k not in later or v != later[k]}
                 )
             except (TypeError, ValueError) as exc:
                 raise InvalidAppendError(

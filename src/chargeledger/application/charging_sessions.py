@@ -53,6 +53,8 @@ class TransactionEvent:
     reason: str | None = None
     reservation_id: int | None = None
     meter_value: list[JsonObject] = field(default_factory=list)
+    offline: bool = False
+    """The station sent it while offline, replaying it now (``offline: true``)."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,7 @@ class ChargingSessions:
             reason=None if event.reason is None else StopReason(event.reason),
             reservation_id=event.reservation_id,
             meter_value=event.meter_value,
+            offline=event.offline,
         )
         if reading is None and event.event_type == TransactionEventType.ENDED:
             command = await self._with_last_reading(station_id, command)
@@ -187,7 +190,12 @@ class ChargingSessions:
         transaction_id = None if track is None else track.transaction_id
         if transaction_id is not None and event.meter_value:
             await self._twin.meter_values(
-                station_id, event.evse_id, transaction_id, event.meter_value, event.seq_no
+                station_id,
+                event.evse_id,
+                transaction_id,
+                event.meter_value,
+                event.seq_no,
+                offline=event.offline,
             )
         return TransactionAnswer(transaction_id, info)
 

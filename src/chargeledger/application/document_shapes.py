@@ -27,6 +27,8 @@ class MetersDoc(TypedDict, total=False):
     """The last ``MeterValue``, as the station sent it."""
     seq_nos: list[int]
     """OCPP 2.0.1: the ``seqNo``s of the messages taken (the newest 1,000)."""
+    offline: bool
+    """OCPP 2.0.1: some readings came in a message the station sent while offline."""
     series: list[list[Any]]
     """A session's chart: ``[at, energy_wh, power_w]`` rows as stored (``meter_series``
     reads only rows of three)."""

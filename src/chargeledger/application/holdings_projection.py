@@ -223,7 +223,9 @@ async def _answered(
     accepted = isinstance(event, e.CommandAccepted)
     name, payload, result = command["name"], command["payload"], event.result
     profile_field = OPERATIONS[name].profile_field
-    if name == o.GET_CONFIGURATION.name and accepted:
+    if name == o.GET_CONFIGURATION.name and accepted and "status" not in result:
+        # (asked for every key, a 2.0.1 station answers GetBaseReport's status: its keys
+        # come by NotifyReport, into the twin's device model, and leave these as they are)
         await _configuration_reported(touched, recorded, payload, result)
     elif name == o.CHANGE_CONFIGURATION.name:
         await _configuration_changed(touched, recorded, payload, result)

@@ -56,14 +56,19 @@ class MeterDelta:
     """OCPP 2.0.1: readings per ``seqNo``, counted only if the document has not the seqNo."""
     last: JsonObject | None = None
     points: list[ms.MeterPoint] = field(default_factory=list)
+    offline: bool = False
+    """OCPP 2.0.1: some of them came in a message the station sent while offline."""
 
-    def take(self, meter_value: list[JsonObject], seq_no: int | None) -> None:
+    def take(
+        self, meter_value: list[JsonObject], seq_no: int | None, offline: bool = False
+    ) -> None:
         if seq_no is not None:
             if seq_no in self.seq_counts:
                 return  # a repeat of a message already taken here
             self.seq_counts[seq_no] = len(meter_value)
         else:
             self.count += len(meter_value)
+        self.offline = self.offline or offline
         if meter_value:
             self.last = meter_value[-1]
         if self.transaction_id is not None:
@@ -78,6 +83,7 @@ class MeterDelta:
             later.number, self.station_id, self.connector_id, self.transaction_id, self.count
         )
         joined.seq_counts = {**later.seq_counts, **self.seq_counts}
+        joined.offline = self.offline or later.offline
         joined.count += later.count
         joined.last = later.last if later.last is not None else self.last
         joined.points = self.points
@@ -129,6 +135,8 @@ def _merge_one(doc: MetersDoc, delta: MeterDelta) -> None:
         doc["seq_nos"] = taken[-SEQ_NOS_KEPT:]
     doc["count"] = count
     doc["last"] = _later(doc.get("last"), delta.last)
+    if delta.offline:
+        doc["offline"] = True
     if delta.points:
         series = [
             ms.MeterPoint(*row)
@@ -179,6 +187,7 @@ class PendingMeters:
         transaction_id: int | None,
         meter_value: list[JsonObject],
         seq_no: int | None,
+        offline: bool = False,
     ) -> None:
         key = meter_key(station_id, connector_id, transaction_id)
         delta = self._open.get(key)
@@ -186,7 +195,7 @@ class PendingMeters:
             self._numbers += 1
             delta = MeterDelta(self._numbers, station_id, connector_id, transaction_id)
             self._open[key] = delta
-        delta.take(meter_value, seq_no)
+        delta.take(meter_value, seq_no, offline)
 
     def unwritten(self, key: str) -> list[MeterDelta]:
         """Every delta of the document not known to be in the store, oldest first."""

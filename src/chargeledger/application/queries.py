@@ -96,8 +96,9 @@ def transaction_view(doc: TransactionDoc) -> TransactionView:
         "close_reason": doc.get("close_reason"),
         "position": doc.get("position"),
     }
-    if "station_transaction_id" in doc:  # OCPP 2.0.1's own id
+    if "station_transaction_id" in doc:  # OCPP 2.0.1's own id, and whether sent offline
         view["station_transaction_id"] = doc["station_transaction_id"]
+        view["offline"] = bool(doc.get("offline"))
     return view
 
 
@@ -257,6 +258,8 @@ class Views:
         if meters is not None:
             view["last_meter_value"] = meters["last"]
             view["meter_value_count"] = meters["count"]
+            if meters.get("offline"):  # an Updated sent offline: telemetry, in the twin
+                view["offline"] = True
         return view
 
     async def transactions(

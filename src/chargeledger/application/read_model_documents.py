@@ -156,6 +156,7 @@ def transaction_doc(
         }
         if event.station_transaction_id is not None:  # OCPP 2.0.1's own id, beside ours
             started["station_transaction_id"] = event.station_transaction_id
+            started["offline"] = event.offline
         return started
     if current is None:
         return None
@@ -183,12 +184,15 @@ def transaction_doc(
             "position": recorded.position,
         }
     if isinstance(event, e.TransactionStartCorrected):
-        return {
-            **current,
-            "meter_start": event.meter_start,
-            "started_at": event.started_at,
-            "position": recorded.position,
-        }
+        return _sent_offline(
+            event,
+            {
+                **current,
+                "meter_start": event.meter_start,
+                "started_at": event.started_at,
+                "position": recorded.position,
+            },
+        )
     if isinstance(event, e.TransactionAbandoned):
         return {
             **current,
@@ -198,7 +202,7 @@ def transaction_doc(
         }
     if isinstance(event, e.TransactionStopped):
         energy, anomaly = _energy(event, int(current["meter_start"]))
-        return {
+        stopped: TransactionDoc = {
             **current,
             "status": TransactionStatus.STOPPED,
             "meter_stop": event.meter_stop,
@@ -208,7 +212,17 @@ def transaction_doc(
             "energy_anomaly": anomaly,
             "position": recorded.position,
         }
+        return _sent_offline(event, stopped)
     return None
+
+
+def _sent_offline(
+    event: e.TransactionStopped | e.TransactionStartCorrected, doc: TransactionDoc
+) -> TransactionDoc:
+    """``offline`` stays once a recorded message of the transaction was sent offline."""
+    if event.offline:
+        doc["offline"] = True
+    return doc
 
 
 def _energy(event: e.TransactionStopped, meter_start: int) -> tuple[int | None, str | None]:

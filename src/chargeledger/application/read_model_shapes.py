@@ -82,6 +82,8 @@ class TransactionDoc(TypedDict, total=False):
     position: int
     station_transaction_id: str
     """OCPP 2.0.1: the station's own id of the transaction."""
+    offline: bool
+    """OCPP 2.0.1: its Started or Ended (as recorded) was sent while offline."""
 
 
 class StationDoc(TypedDict, total=False):
@@ -189,6 +191,8 @@ class TransactionView(TypedDict):
     position: int | None
     station_transaction_id: NotRequired[str]
     """OCPP 2.0.1: the station's own id of the transaction."""
+    offline: NotRequired[bool]
+    """OCPP 2.0.1: a message of it (Started, Updated, Ended) was sent while offline."""
 
 
 class ConnectorView(TypedDict):

@@ -285,15 +285,17 @@ class TwinService:
         transaction_id: int | None,
         meter_value: list[JsonObject],
         seq_no: int | None = None,
+        offline: bool = False,
     ) -> None:
         """Meter readings are telemetry (ARCHITECTURE.md flow 1): they never move the
         station's stream; a session's energy is decided by its Start and Stop. Readings
-        of an OCPP 2.0.1 message already taken (its ``seq_no``) are not taken again.
+        of an OCPP 2.0.1 message already taken (its ``seq_no``) are not taken again;
+        those of one sent ``offline`` mark the document so.
 
         They wait for the next flush beside the document, which merges them into the
         stored one (``meter_documents``): nothing is read here, and a station moving
         between nodes loses none of the readings either node took."""
-        self._pending.take(station_id, connector_id, transaction_id, meter_value, seq_no)
+        self._pending.take(station_id, connector_id, transaction_id, meter_value, seq_no, offline)
         self.changes.touched(station_id)
 
     async def connector_meters(self, station_id: str, connector_id: int) -> MetersDoc | None:

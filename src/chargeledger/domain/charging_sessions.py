@@ -55,6 +55,7 @@ def decide_start(command: c.StartTransaction, state: StationState) -> list[e.Eve
             remote_start_command_id=_remote_start_behind(command, state),
             station_transaction_id=command.station_transaction_id,
             seq_no=command.seq_no,
+            offline=command.offline,
         )
     )
     return [*decided, *used_by(command, state)]
@@ -146,6 +147,7 @@ def decide_stop(command: c.StopTransaction, state: StationState) -> list[e.Event
             energy_anomaly=anomaly,
             station_transaction_id=command.station_transaction_id,
             seq_no=command.seq_no,
+            offline=command.offline,
         )
     ]
 

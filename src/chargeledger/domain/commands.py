@@ -301,6 +301,8 @@ class StartTransaction(Command):
     station_transaction_id: str | None = None
     """OCPP 2.0.1: the station's own id of the transaction (``transactionId``)."""
     seq_no: int | None = None
+    offline: bool = False
+    """OCPP 2.0.1: the station sent it while offline."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -325,6 +327,7 @@ class StopTransaction(Command):
     """The last MeterValue the station sent for the session (telemetry), if any."""
     station_transaction_id: str | None = None
     seq_no: int | None = None
+    offline: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -346,6 +349,8 @@ class RecordTransactionEvent(Command):
     reason: StopReason | None = None
     reservation_id: int | None = None
     meter_value: list[JsonObject] = field(default_factory=list)
+    offline: bool = False
+    """The station sent it while offline (``offline: true``), replaying it later."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,11 +12,12 @@ class Event:
     """Base of every domain event."""
 
 
-OMITTED_WHEN_NONE = "omitted_when_none"
+OMITTED_AT_DEFAULT = "omitted_at_default"
 
 
-def added_later() -> Any:
+def added_later(default: Any = None) -> Any:
     """A field added to an event type after events of it were stored: ``None`` by
-    default, and left out of the stored JSON while it is ``None``, so an event that
-    does not use it is stored (and read back) as the very bytes it was before."""
-    return field(default=None, metadata={OMITTED_WHEN_NONE: True})
+    default (or ``default``, an immutable value), and left out of the stored JSON while
+    it has that value, so an event that does not use it is stored (and read back) as
+    the very bytes it was before."""
+    return field(default=default, metadata={OMITTED_AT_DEFAULT: True})

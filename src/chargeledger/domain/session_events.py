@@ -27,8 +27,10 @@ class TransactionStarted(Event):
     reservation_id: int | None = None
     remote_start_command_id: str | None = None
     station_transaction_id: str | None = added_later()
-    """OCPP 2.0.1: the station's own id of the transaction; ``seq_no`` of its message."""
+    """OCPP 2.0.1: the station's own id of the transaction; ``seq_no`` of its message;
+    ``offline``: the station sent the message while offline (replayed it later)."""
     seq_no: int | None = added_later()
+    offline: bool = added_later(False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,6 +63,7 @@ class TransactionStopped(Event):
     """Why the energy is not simply ``meter_stop - meter_start`` (a reading went down)."""
     station_transaction_id: str | None = added_later()
     seq_no: int | None = added_later()
+    offline: bool = added_later(False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +111,7 @@ class TransactionStartCorrected(Event):
     started_at: str
     station_transaction_id: str
     seq_no: int
+    offline: bool = added_later(False)
 
 
 SESSION_EVENTS: tuple[type[Event], ...] = (

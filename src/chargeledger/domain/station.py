@@ -14,9 +14,10 @@ Rules, each with a given/when/then test:
 - A Rejected station refuses every operator command; a Pending one refuses remote
   starts (``StationNotRegistered``).
 - One command per target at a time: a second request of the same kind for the same
-  target (connector, transaction, the station's reset) with the same arguments is
-  the same request and decides nothing; with other arguments it is refused
-  (``ConnectorNotAvailable`` for a remote start, ``CommandPending`` otherwise).
+  target (connector, transaction, the station's or an EVSE's reset, the station's
+  overlapping its EVSEs') with the same arguments is the same request and decides
+  nothing; with other arguments it is refused (``ConnectorNotAvailable`` for a remote
+  start, ``CommandPending`` otherwise).
 - A remote start holds its connector from request until the station starts the
   session, or until the command ends without acceptance, or its time to live runs
   out. The same id tag asking again meanwhile is the same request (the seed's "same
@@ -75,6 +76,7 @@ from chargeledger.domain.errors import (
     TransactionNotFoundError,
 )
 from chargeledger.domain.operations import OPERATIONS, name_of, operation_for
+from chargeledger.domain.operations.arguments import Span
 from chargeledger.domain.remote_start_policy import (
     TwinSnapshot,
     blocking_session,
@@ -201,13 +203,20 @@ def _holder(
     operation = OPERATIONS[name_of(wanted)]
     slot = operation.slot_of(wanted.payload())
     for open_command in state.open_commands.values():
-        if open_command.name == operation.name and operation.slot_of(open_command.payload) == slot:
+        if open_command.name == operation.name and _overlap(
+            operation.slot_of(open_command.payload), slot
+        ):
             return open_command.command_id, open_command.payload
     if isinstance(wanted, e.RemoteStartRequested) and wanted.connector_id is not None:
         held = state.held_connectors.get(wanted.connector_id)
         if held is not None and hold_is_live(held, twin, now):
             return held.command_id, {"connector_id": held.connector_id, "id_tag": held.id_tag}
     return None
+
+
+def _overlap(held: tuple[Any, ...], wanted: tuple[Any, ...]) -> bool:
+    """Two slots of one operation: the same, or either the whole station's."""
+    return held == wanted or Span.WHOLE_STATION in held or Span.WHOLE_STATION in wanted
 
 
 def _decide_operator_command(command: c.OperatorCommand, state: StationState) -> list[e.Event]:

@@ -66,6 +66,7 @@ def _late_start(
             started_at=command.timestamp,
             station_transaction_id=command.station_transaction_id,
             seq_no=command.seq_no,
+            offline=command.offline,
         )
     ]
 
@@ -82,6 +83,7 @@ def _start_of(command: c.RecordTransactionEvent) -> c.StartTransaction:
         reservation_id=command.reservation_id,
         station_transaction_id=command.station_transaction_id,
         seq_no=command.seq_no,
+        offline=command.offline,
     )
 
 
@@ -103,4 +105,5 @@ def _stop_of(
         transaction_data=command.meter_value,
         station_transaction_id=command.station_transaction_id,
         seq_no=command.seq_no,
+        offline=command.offline,
     )

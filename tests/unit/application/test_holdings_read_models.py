@@ -227,3 +227,25 @@ async def test_a_2_0_1_set_variables_answer_keeps_each_variable_as_the_station_t
     assert configuration["unknown_keys"] == ["No/Such"]
     local_list = await documents.get(LOCAL_LISTS, "CP1")
     assert local_list is not None and local_list["reported_version"] == 0
+
+
+async def test_a_2_0_1_base_report_for_every_key_leaves_the_known_keys_as_they_are() -> None:
+    """Given keys the station reported, when get-configuration of every key is answered
+    with GetBaseReport's status (2.0.1: the keys come by NotifyReport, into the twin),
+    then the configuration document keeps them; a 1.6 answer still replaces them all."""
+    station = Station()
+    await station.run(boot())
+    got = {"attributeStatus": "Accepted", "attributeValue": "300"}
+    variable = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+    some = c.RequestGetConfiguration(key=["OCPPCommCtrlr/HeartbeatInterval"], **common("gv"))
+    await station.answered(some, "accepted", getVariableResult=[{**got, **variable}])
+    every = c.RequestGetConfiguration(**common("all"))
+    await station.answered(every, "accepted", status="Accepted")
+    configuration = await (await project(station.store, 1000)).get(CONFIGURATION, "CP1")
+    assert configuration is not None
+    assert configuration["keys"] == {
+        "OCPPCommCtrlr/HeartbeatInterval": {"value": "300", "readonly": False}
+    }
+    await station.answered(c.RequestGetConfiguration(**common("all-16")), "accepted")
+    configuration = await (await project(station.store, 1000)).get(CONFIGURATION, "CP1")
+    assert configuration is not None and configuration["keys"] == {}

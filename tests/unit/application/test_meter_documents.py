@@ -150,3 +150,17 @@ async def test_unsaveable_readings_are_quarantined_and_the_others_saved(
 def test_merges_name_their_document() -> None:
     merge = DocumentMerge(METERS, "CP1/tx/42", lambda stored: {"count": 1})
     assert merge.merge(None) == {"count": 1}
+
+
+def test_readings_of_a_message_sent_offline_mark_the_document_for_good() -> None:
+    """OCPP 2.0.1: an Updated replayed with ``offline: true`` is telemetry; its meter
+    document says so, whichever delta, join or writer brought it."""
+    online = _delta(1, 1, seq_no=1)
+    replayed = MeterDelta(2, "CP1", 1, 42)
+    replayed.take([_reading(2, 200)], 2, offline=True)
+    replayed.take([_reading(2, 200)], 2, offline=False)  # a repeat changes nothing
+    assert "offline" not in merged_meters(None, [online], "A")
+    assert merged_meters(None, [online, replayed], "A")["offline"] is True
+    assert merged_meters(None, [online.joined(replayed)], "A")["offline"] is True
+    stored = merged_meters(None, [replayed], "A")
+    assert merged_meters(stored, [_delta(1, 3, seq_no=3)], "B")["offline"] is True

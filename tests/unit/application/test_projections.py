@@ -131,3 +131,66 @@ async def test_commands_list_newest_first_filtered_and_paged() -> None:
     resets = await views.commands(limit=10, name="reset", status="requested")
     assert [c["command_id"] for c in resets.items] == ["reset-1"]
     assert (await views.commands(limit=10, status="accepted")).items == []
+
+
+def _started_201(offline: bool) -> e.TransactionStarted:
+    return e.TransactionStarted(
+        transaction_id=7,
+        connector_id=1,
+        id_tag="T",
+        id_tag_status="Accepted",
+        id_tag_expiry=None,
+        meter_start=100,
+        started_at=AT,
+        station_transaction_id="TX-1",
+        seq_no=0,
+        offline=offline,
+    )
+
+
+def _stopped_201(offline: bool) -> e.TransactionStopped:
+    return e.TransactionStopped(
+        transaction_id=7,
+        connector_id=1,
+        meter_stop=900,
+        stopped_at=LATER,
+        station_transaction_id="TX-1",
+        seq_no=3,
+        offline=offline,
+    )
+
+
+async def test_a_2_0_1_session_shows_whether_a_message_of_it_was_sent_offline() -> None:
+    """Given a 2.0.1 session, when its Started, its late Started or its Ended was sent
+    offline, or an Updated (telemetry, in the twin), then its view says ``offline``;
+    a 1.6 session's view has no such field."""
+    corrected = e.TransactionStartCorrected(
+        transaction_id=7,
+        connector_id=1,
+        meter_start=50,
+        started_at=AT,
+        station_transaction_id="TX-1",
+        seq_no=0,
+        offline=True,
+    )
+    cases: list[tuple[list[e.Event], bool]] = [
+        ([_started_201(False), _stopped_201(False)], False),
+        ([_started_201(True), _stopped_201(False)], True),
+        ([_started_201(False), _stopped_201(True)], True),
+        ([_started_201(False), corrected, _stopped_201(False)], True),
+    ]
+    for events, offline in cases:
+        documents = await project([booted(), *events])
+        twin = TwinService(documents, FakeClock())
+        view = await Views(documents, twin, InMemoryEventStore()).transaction(7)
+        assert view is not None and view["status"] == "stopped"
+        assert view["offline"] is offline, events
+    documents = await project([booted(), _started_201(False)])
+    twin = TwinService(documents, FakeClock())
+    await twin.meter_values("CP1", 1, 7, READING, 1, offline=True)
+    view = await Views(documents, twin, InMemoryEventStore()).transaction(7)
+    assert view is not None and view["offline"] is True
+    documents = await project([booted(), started(7)])
+    twin = TwinService(documents, FakeClock())
+    old = await Views(documents, twin, InMemoryEventStore()).transaction(7)
+    assert old is not None and "offline" not in old

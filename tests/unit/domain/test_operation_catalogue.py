@@ -7,6 +7,7 @@ from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain import operations as o
 from chargeledger.domain.operations import OPERATIONS, name_of, operation_for
+from chargeledger.domain.operations.arguments import Span
 from chargeledger.domain.station import initial_state
 from tests.unit.domain.operation_scenario import common
 
@@ -40,7 +41,8 @@ def test_slots_hold_their_target_or_the_whole_station_or_only_an_identical_reque
         "change-configuration",
         "K",
     )
-    assert o.RESET.slot_of({"type": "Soft"}) == ("reset",)
+    assert o.RESET.slot_of({"type": "Soft"}) == ("reset", Span.WHOLE_STATION)
+    assert o.RESET.slot_of({"type": "Soft", "evse_id": 2}) == ("reset", 2)
     payload = {"requested_message": "Heartbeat", "connector_id": None}
     assert o.TRIGGER_MESSAGE.slot_of(payload) == (
         "trigger-message",

@@ -31,6 +31,7 @@ def tx_event(
     reading: int | None = None,
     evse: int = 1,
     tag: str | None = "TAG",
+    offline: bool = False,
 ) -> c.RecordTransactionEvent:
     return c.RecordTransactionEvent(
         command_id=f"session/tx/{station_tx}/{seq_no}",
@@ -43,6 +44,7 @@ def tx_event(
         id_tag=tag,
         id_tag_info=None if tag is None else IdTagInfo("Accepted"),
         meter_reading=reading,
+        offline=offline,
     )
 
 
@@ -141,6 +143,24 @@ def test_a_transaction_on_an_evse_held_by_a_remote_start_is_linked_to_it() -> No
     assert start.remote_start_command_id == "cmd-1"
 
 
+def test_a_message_sent_offline_says_so_in_the_event_recorded_from_it() -> None:
+    """Given a station replaying its queue, when its messages carry ``offline: true``,
+    then the Started, Ended and late Started they record say so; the others do not."""
+    assert when(given(booted()), tx_event(STARTED, 0, offline=True)) == [opened(offline=True)]
+    [stop] = when(given(booted(), opened()), tx_event(ENDED, 2, reading=800, offline=True))
+    assert isinstance(stop, e.TransactionStopped) and stop.offline
+    [online] = when(given(booted(), opened()), tx_event(ENDED, 2, reading=800))
+    assert isinstance(online, e.TransactionStopped) and not online.offline
+    history = given(booted(), opened(seq_no=1, meter_start=300))
+    [corrected] = when(history, tx_event(STARTED, 0, reading=100, offline=True))
+    assert isinstance(corrected, e.TransactionStartCorrected) and corrected.offline
+
+
+def test_an_update_sent_offline_that_opens_the_transaction_records_its_start_as_offline() -> None:
+    [start] = when(given(booted()), tx_event(UPDATED, 3, reading=50, offline=True))
+    assert isinstance(start, e.TransactionStarted) and start.offline
+
+
 # -- the property -----------------------------------------------------------------------
 
 
@@ -174,3 +194,26 @@ def test_whatever_the_network_repeats_or_reorders_a_transaction_is_started_and_s
     if kinds.index(STARTED) < kinds.index(ENDED):  # the start came while it was open
         ended_at = max(seq for _, seq in delivered)
         assert stops[0].energy_wh == ended_at * 10  # from the Started's reading, 0
+
+
+@for_all(deliveries(), st.data())
+def test_each_recorded_event_says_offline_exactly_when_its_message_was(
+    delivered: list[tuple[TransactionEventType, int]], data: st.DataObject
+) -> None:
+    """Whatever the order, each session event is recorded from one message (its seqNo)
+    and says ``offline`` as that message did."""
+    offline = {seq_no: data.draw(st.booleans()) for _, seq_no in delivered}
+    history: list[e.Event] = [booted()]
+    for allocated, (kind, seq_no) in enumerate(delivered, start=100):
+        command = tx_event(kind, seq_no, ours=allocated, offline=offline[seq_no])
+        history += decide(command, fold(history))
+    recorded = [
+        event
+        for event in history
+        if isinstance(
+            event, e.TransactionStarted | e.TransactionStopped | e.TransactionStartCorrected
+        )
+    ]
+    assert recorded
+    for event in recorded:
+        assert event.seq_no is not None and event.offline == offline[event.seq_no]

@@ -84,6 +84,9 @@ class OperationSpec:
     numbered: bool = False
     """``to_call`` also gets ``request_id``, a number made from the command id (OCPP
     2.0.1's ``remoteStartId``, ``requestId``): the same command, the same number."""
+    action_of: Callable[[Mapping[str, Any]], str] | None = None
+    """The action when the payload picks it (2.0.1's get-configuration of every key is
+    a GetBaseReport); ``None``: always ``action``."""
 
     @property
     def name(self) -> str:
@@ -127,7 +130,8 @@ class SpokenOperations:
         spec = self.specs[name]
         if spec.numbered:
             payload = {**payload, "request_id": request_number(command_id)}
-        return spec.action, spec.to_call(payload)
+        action = spec.action if spec.action_of is None else spec.action_of(payload)
+        return action, spec.to_call(payload)
 
     def speaks(self, name: str) -> bool:
         return name in self.specs

@@ -176,7 +176,7 @@ RESET = Operation(
     c.RequestReset,
     e.ResetRequested,
     arguments.reset,
-    slot=holds(),
+    slot=arguments.reset_slot,
     build=arguments.reset_command,
 )
 CHANGE_AVAILABILITY = Operation(

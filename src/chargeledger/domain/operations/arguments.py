@@ -10,6 +10,7 @@ only shaped, for ``same_request`` and the read side.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from chargeledger.domain import commands as c
@@ -325,6 +326,22 @@ def remote_start_command(args: Mapping[str, Any], common: Common) -> c.OperatorC
 
 def reset_command(args: Mapping[str, Any], common: Common) -> c.OperatorCommand:
     return c.RequestReset(reset_type=args["type"], evse_id=args.get("evse_id"), **common)
+
+
+class Span(Enum):
+    """What a slot holds when it names no part of the station."""
+
+    WHOLE_STATION = "the whole station"
+    """It overlaps every slot of its operation (``station._holder``)."""
+
+
+def reset_slot(payload: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A reset holds the EVSE it names (OCPP 2.0.1's ``evse_id``) or, naming none (or 0),
+    the whole station: resets of two EVSEs may be pending at once, while a reset of the
+    station waits for every other, and each of those for it. A 1.6 reset names no EVSE:
+    one reset of the station at a time, as before."""
+    evse_id = payload.get("evse_id")
+    return (Span.WHOLE_STATION,) if evse_id in (None, WHOLE_STATION) else (evse_id,)
 
 
 def change_availability_command(args: Mapping[str, Any], common: Common) -> c.OperatorCommand:

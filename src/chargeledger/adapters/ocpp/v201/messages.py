@@ -112,6 +112,7 @@ class Messages201:
                 reason=transaction.get("stoppedReason"),
                 reservation_id=payload.get("reservationId"),
                 meter_value=payload.get("meterValue") or [],
+                offline=payload.get("offline", False),
             ),
         )
         if answer.id_tag_info is None:

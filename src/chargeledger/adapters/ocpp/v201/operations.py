@@ -21,7 +21,11 @@ start per EVSE among them, hold per EVSE for both):
   ``evse``. unlock-connector: the EVSE's connector 1.
 - trigger-message: DiagnosticsStatusNotification is ``LogStatusNotification``.
 - get-configuration / change-configuration: GetVariables / SetVariables, a key written
-  ``Component/Variable`` (``OCPPCommCtrlr/HeartbeatInterval``).
+  ``Component/Variable`` (``OCPPCommCtrlr/HeartbeatInterval``). get-configuration of
+  every key (none named) is GetBaseReport of the ``ConfigurationInventory`` (B07: the
+  variables an operator can set, 1.6's configuration keys): the station answers
+  whether it reports, and the report comes by NotifyReport, into the station view's
+  ``device_model``; like a GetVariables, a question, asked again when in doubt.
 - get-diagnostics: GetLog of the ``DiagnosticsLog``.
 """
 
@@ -44,10 +48,6 @@ CENTRAL = "Central"
 
 RESET_TYPES = {"Soft": "OnIdle", "Hard": "Immediate"}
 TRIGGERS = {"DiagnosticsStatusNotification": "LogStatusNotification"}
-
-
-def _answered(result: Mapping[str, Any]) -> str:
-    return "Accepted"
 
 
 def _remote_start(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -93,11 +93,27 @@ def _trigger_message(payload: Mapping[str, Any]) -> dict[str, Any]:
     return call
 
 
+EVERY_KEY = "ConfigurationInventory"
+"""The base report 2.0.1 gives for 1.6's GetConfiguration without keys."""
+
+
 def _get_variables(payload: Mapping[str, Any]) -> dict[str, Any]:
     keys = payload.get("key") or []
     if not keys:
-        raise ValueError("name the variables to get (key: [Component/Variable, ...])")
+        return {"requestId": payload["request_id"], "reportBase": EVERY_KEY}
     return {"getVariableData": [variable(key) for key in keys]}
+
+
+def _get_variables_action(payload: Mapping[str, Any]) -> str:
+    return "GetVariables" if payload.get("key") else "GetBaseReport"
+
+
+def _configuration_status(result: Mapping[str, Any]) -> str:
+    """A GetVariables answer holds the values, each with its own status: ``Accepted``.
+    GetBaseReport's (every key) says whether the report comes: ``Reporting`` if so."""
+    if "status" not in result:
+        return "Accepted"
+    return "Reporting" if result["status"] == "Accepted" else str(result["status"])
 
 
 def _set_variables(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -217,7 +233,17 @@ SPECS: tuple[OperationSpec, ...] = (
         b.GetConfigurationBody,
         "GetVariables",
         _get_variables,
-        status_of=_answered,
+        frozenset({"Accepted", "Reporting", "EmptyResultSet"}),
+        status_of=_configuration_status,
+        numbered=True,
+        action_of=_get_variables_action,
+        details={
+            "Reporting": f"the station reports its {EVERY_KEY} (NotifyReport): the "
+            "station view's device_model",
+            "EmptyResultSet": f"the station has no {EVERY_KEY} to report",
+            "NotSupported": f"the station cannot report its {EVERY_KEY}",
+            "Rejected": f"the station refused to report its {EVERY_KEY}",
+        },
     ),
     OperationSpec(
         o.CHANGE_CONFIGURATION,

@@ -129,7 +129,42 @@ def test_an_operation_without_a_1_6_message_is_unspeakable_and_says_so() -> None
 def test_a_configuration_key_without_its_component_is_unspeakable_in_2_0_1() -> None:
     reason = OCPP201.unspeakable("change-configuration", {"key": "HeartbeatInterval", "value": "1"})
     assert reason is not None and "Component/Variable" in reason
-    assert OCPP201.unspeakable("get-configuration", {"key": None}) is not None
+    reason = OCPP201.unspeakable("get-configuration", {"key": ["HeartbeatInterval"]})
+    assert reason is not None and "Component/Variable" in reason
+
+
+@pytest.mark.parametrize("payload", [{}, {"key": None}, {"key": []}])
+def test_get_configuration_of_every_key_asks_for_the_configuration_inventory(
+    payload: dict[str, Any],
+) -> None:
+    """Given no key, when get-configuration goes to a 2.0.1 station, then it is the base
+    report of the variables an operator can set (B07), numbered by the command."""
+    assert OCPP201.unspeakable("get-configuration", payload) is None
+    action, call = OCPP201.call("get-configuration", payload, "c-1")
+    assert (action, call) == (
+        "GetBaseReport",
+        {"requestId": request_number("c-1"), "reportBase": "ConfigurationInventory"},
+    )
+    schemas.check(action, call, schemas.OCPP201)
+    assert OCPP16.call("get-configuration", payload)[0] == "GetConfiguration"  # 1.6 unchanged
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome", "detail"),
+    [
+        ({"status": "Accepted"}, Outcome.ACCEPTED, "reports its ConfigurationInventory"),
+        ({"status": "EmptyResultSet"}, Outcome.ACCEPTED, "no ConfigurationInventory"),
+        ({"status": "NotSupported"}, Outcome.REJECTED, "cannot report"),
+        ({"status": "Rejected"}, Outcome.REJECTED, "refused to report"),
+        ({"getVariableResult": []}, Outcome.ACCEPTED, ""),
+    ],
+)
+def test_what_a_get_configuration_answer_means(
+    answer: dict[str, Any], outcome: Outcome, detail: str
+) -> None:
+    got, said = OCPP201.answer("get-configuration", {}, answer)
+    assert got == outcome
+    assert detail in said and (said == "") == (detail == "")
 
 
 @pytest.mark.parametrize(
