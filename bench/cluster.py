@@ -5,8 +5,11 @@ stations (a lean OCPP-J client) and the operator's client run in two load
 processes of their own, each holding half of the stations, spread evenly over the
 nodes (connected to the nodes directly: the front is not what is measured).
 
-- heartbeat round trips per second: every station sends a Heartbeat, waits for its
-  answer, and sends the next one, for a fixed time;
+- heartbeat round trips per second: a second fleet of as many stations, on the lean
+  raw-frame client of ``bench gateway`` (one prebuilt masked frame per heartbeat), each
+  sending a Heartbeat, waiting for its answer and sending the next one, for a fixed
+  time; the ``websockets`` client the commands use cost the load about as much CPU per
+  heartbeat as a node, so on two cores it measured the load as much as the nodes;
 - commands per second: RemoteStartTransaction POSTed to a node chosen at random
   (so with N nodes, (N-1)/N of them are routed to the node holding the station),
   a fixed number with a fixed number in flight, until every CALL reached its station;
@@ -123,7 +126,11 @@ def _start_nodes(
                 )
             )
         urls.append(
-            {"api": f"http://127.0.0.1:{api_port}", "ocpp": f"ws://127.0.0.1:{ocpp_port}/ocpp"}
+            {
+                "api": f"http://127.0.0.1:{api_port}",
+                "ocpp": f"ws://127.0.0.1:{ocpp_port}/ocpp",
+                "pid": str(processes[-1].pid),
+            }
         )
     deadline = time.monotonic() + 60
     for url in urls:
@@ -202,14 +209,6 @@ class LeanStation:
             await self._reader
 
 
-async def _beat_for(station: LeanStation, until: float) -> int:
-    done = 0
-    while time.perf_counter() < until:
-        await station.call("Heartbeat", {})
-        done += 1
-    return done
-
-
 async def _until_called(calls_at: dict[str, float], tags: list[str], timeout: float) -> None:
     deadline = time.perf_counter() + timeout
     while any(tag not in calls_at for tag in tags):
@@ -217,6 +216,50 @@ async def _until_called(calls_at: dict[str, float], tags: list[str], timeout: fl
             missing = sum(1 for tag in tags if tag not in calls_at)
             raise RuntimeError(f"{missing} CALLs never reached their station")
         await asyncio.sleep(0.02)
+
+
+async def _heartbeat_fleet(nodes: list[dict[str, str]], worker: int, count: int) -> list[Any]:
+    """``count`` raw-frame stations spread over the nodes, as the commands' stations are."""
+    from urllib.parse import urlsplit
+
+    from bench.gateway import _LoadStation
+
+    loop = asyncio.get_running_loop()
+    opening = asyncio.Semaphore(50)
+
+    async def one(n: int) -> _LoadStation:
+        port = urlsplit(nodes[n % len(nodes)]["ocpp"]).port
+        async with opening:
+            opened: asyncio.Future[None] = loop.create_future()
+            _, station = await loop.create_connection(
+                lambda: _LoadStation(f"HB{worker}-{n:05d}", opened), "127.0.0.1", port
+            )
+            await asyncio.wait_for(opened, 60)
+            return station
+
+    return list(await asyncio.gather(*(one(n) for n in range(count))))
+
+
+async def _beat_fleet(fleet: list[Any], seconds: float, pids: list[int]) -> tuple[int, float]:
+    """Heartbeat round trips answered in ``seconds``, one in flight per station, and
+    the CPU seconds the nodes (``pids``) used meanwhile."""
+    from bench.gateway import _cpu_seconds
+
+    for station in fleet:
+        station.keep_going = True
+        station.heartbeat()
+    await asyncio.sleep(0.3)  # every station has one in flight
+    before = sum(s.answers for s in fleet)
+    cpu_before = sum(_cpu_seconds(pid) for pid in pids)
+    await asyncio.sleep(seconds)
+    done = sum(s.answers for s in fleet) - before
+    cpu = sum(_cpu_seconds(pid) for pid in pids) - cpu_before
+    for station in fleet:
+        station.keep_going = False
+    await asyncio.sleep(0.2)
+    if any(s.bad for s in fleet):
+        raise RuntimeError("a node answered a heartbeat with something else than a CALLRESULT")
+    return done, cpu
 
 
 async def _post(client: LeanHttp, station: str, connector: int, tag: str) -> None:
@@ -244,13 +287,16 @@ async def _load(job: dict[str, Any], barrier: Any) -> dict[str, Any]:
             await station.connect(nodes[station.node]["ocpp"])
 
     await asyncio.gather(*(connect(s) for s in stations))
+    fleet = await _heartbeat_fleet(nodes, worker, len(stations))
     clients = [LeanHttp(node["api"], IN_FLIGHT) for node in nodes]
     pairs = iter([(s, c) for c in range(1, CONNECTORS + 1) for s in stations])
     result: dict[str, Any] = {}
     try:
         await asyncio.to_thread(barrier.wait)
-        until = time.perf_counter() + plan.heartbeat_s
-        result["heartbeats"] = sum(await asyncio.gather(*(_beat_for(s, until) for s in stations)))
+        pids = [int(node["pid"]) for node in nodes]
+        result["heartbeats"], result["nodes_cpu_s"] = await _beat_fleet(
+            fleet, plan.heartbeat_s, pids
+        )
         result["heartbeat_s"] = plan.heartbeat_s
 
         await asyncio.to_thread(barrier.wait)
@@ -279,6 +325,8 @@ async def _load(job: dict[str, Any], barrier: Any) -> dict[str, Any]:
     finally:
         for client in clients:
             await client.close()
+        for beating in fleet:
+            beating.transport.abort()
         await asyncio.gather(*(s.close() for s in stations), return_exceptions=True)
     return result
 
@@ -353,6 +401,11 @@ def _measure(postgres: str, count: int, plan: Plan) -> dict[str, Any]:
                 )
         return {
             "heartbeats_per_s": sum(p["heartbeats"] / p["heartbeat_s"] for p in parts),
+            # Both load processes beat in the same window (a barrier starts them): each
+            # saw the nodes' CPU for all heartbeats; their mean is the window's.
+            "cpu_us_per_heartbeat": 1e6
+            * statistics.mean(p["nodes_cpu_s"] for p in parts)
+            / max(1, sum(p["heartbeats"] for p in parts)),
             "commands_per_s": sum(p["commands"] for p in parts)
             / max(p["commands_s"] for p in parts),
             "local_ms": [ms for p in parts for ms in p.get("local_ms", [])],
@@ -382,6 +435,7 @@ def run(quick: bool, postgres: str) -> list[Row]:
     results = {
         count: {
             "heartbeats_per_s": statistics.median(r["heartbeats_per_s"] for r in measured),
+            "cpu_us_per_heartbeat": statistics.median(r["cpu_us_per_heartbeat"] for r in measured),
             "commands_per_s": statistics.median(r["commands_per_s"] for r in measured),
             "local_ms": [ms for r in measured for ms in r["local_ms"]],
             "routed_ms": [ms for r in measured for ms in r["routed_ms"]],
@@ -399,6 +453,17 @@ def run(quick: bool, postgres: str) -> list[Row]:
                 results[count]["heartbeats_per_s"],
                 "1 node",
                 one["heartbeats_per_s"],
+            )
+        )
+    for count in (1, 2, 3):
+        rows.append(
+            Row(
+                f"{count} node{'s' if count > 1 else ''}, {label}: the nodes' CPU per heartbeat",
+                "µs",
+                results[count]["cpu_us_per_heartbeat"],
+                "1 node",
+                one["cpu_us_per_heartbeat"],
+                False,
             )
         )
     for count in (1, 2, 3):
