@@ -30,6 +30,7 @@ from chargeledger.application.ports import Clock, DocumentStore, DocumentWrite
 from chargeledger.application.read_model_documents import read_command
 from chargeledger.application.read_model_shapes import CommandDoc
 from chargeledger.domain.enums import OPEN_STATUSES
+from chargeledger.domain.errors import IdempotencyKeyReusedError
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +135,20 @@ class CommandSecrets:
     async def keep(
         self, station_id: str, command_id: str, secrets: Mapping[str, Any], expires_at: datetime
     ) -> bool:
-        """Keep a command's secrets before its request is appended; ``False`` when some
-        are kept for it already (a repeat of its Idempotency-Key: the first ones stand)."""
+        """Keep a command's secrets before its request is appended; ``False`` when the
+        same are kept for it already (a repeat of its Idempotency-Key: the first ones
+        stand). A repeat with other secrets is another body under the same key, refused
+        as any other (``IdempotencyKeyReusedError``): the digest kept with the key leaves
+        the secrets out, so while the command is open its secrets are what tell. Once
+        it ended they are gone, and such a repeat gets the first command back."""
         key = secret_key(station_id, command_id)
-        if await self._documents.get(SECRETS, key) is not None:
+        kept = await self._documents.get(SECRETS, key)
+        if kept is not None:
+            if kept.get("secrets") != dict(secrets):
+                raise IdempotencyKeyReusedError(
+                    f"{command_id!r} already names a request with other secrets; send those"
+                    " again, or use a new Idempotency-Key"
+                )
             return False
         doc = {
             "station_id": station_id,

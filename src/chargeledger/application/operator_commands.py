@@ -49,7 +49,7 @@ from chargeledger.application.read_model_shapes import CommandView
 from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import RecordedTransaction
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
-from chargeledger.domain.enums import CommandStatus
+from chargeledger.domain.enums import OPEN_STATUSES, CommandStatus
 from chargeledger.domain.errors import (
     DomainError,
     IdempotencyKeyInUseError,
@@ -334,8 +334,15 @@ class OperatorCommands:
             if kept:  # refused: no request names them
                 await self._secrets.forget(station_id, command_id)
             raise
-        if kept and (result.duplicate or result.same_as is not None):
+        if kept and result.same_as is not None:  # merged: its own request is not in the log
             await self._secrets.forget(station_id, command_id)
+        elif kept and result.duplicate:
+            # Two requests with one key at once both found no secrets kept and wrote
+            # them: the request in the log needs them while it is open, so only the
+            # secrets of one that already ended go now (the sweep takes any other).
+            first = await read_command(self._documents, command_id)
+            if first is not None and first["status"] not in OPEN_STATUSES:
+                await self._secrets.forget(station_id, command_id)
         view = await self._view(station_id, result.same_as or command_id, name, result)
         if view["command_id"] != command_id:
             view["requested_as"] = command_id  # merged into the open request it repeated

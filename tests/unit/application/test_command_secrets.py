@@ -30,7 +30,7 @@ from chargeledger.application.twin_service import TwinService
 from chargeledger.bootstrap import build_use_cases
 from chargeledger.config import Settings
 from chargeledger.domain.enums import CommandStatus
-from chargeledger.domain.errors import DomainError
+from chargeledger.domain.errors import DomainError, IdempotencyKeyReusedError
 from tests.fakes import FakeClock
 
 NAME = "set-network-profile"
@@ -92,7 +92,9 @@ async def test_the_dispatcher_reads_them_back_and_the_first_ones_kept_stand() ->
     secrets = CommandSecrets(documents)
     sealed, kept = seal(NAME, "np-1", network())
     assert await secrets.keep("CP1", "np-1", kept, datetime.now(UTC))
-    assert not await secrets.keep("CP1", "np-1", {"x": "other"}, datetime.now(UTC))
+    assert not await secrets.keep("CP1", "np-1", dict(kept), datetime.now(UTC))
+    with pytest.raises(IdempotencyKeyReusedError):  # the same key, another password
+        await secrets.keep("CP1", "np-1", seal(NAME, "np-1", network("x"))[1], datetime.now(UTC))
     assert await secrets.unsealed(outgoing(sealed)) == network()
     plain = {"type": "Soft"}
     assert await secrets.unsealed(outgoing(plain)) is plain
@@ -138,6 +140,9 @@ async def test_a_refused_or_repeated_request_leaves_no_secret_behind() -> None:
         await operator.request("CP1", "np-2", NAME, network("other"))
     await operator.request("CP1", "np-1", NAME, network())  # a repeat: np-1's stand
     assert [d["command_id"] for d in await documents.list(SECRETS)] == ["np-1"]
+    with pytest.raises(IdempotencyKeyReusedError):  # np-1's key with another password
+        await operator.request("CP1", "np-1", NAME, network("other"))
+    assert [d["secrets"] for d in await documents.list(SECRETS)] == [kept["secrets"]]
     logged = str([r.event for r in await store.read_all(0)])
     assert "s3cret" not in logged and "k3y" not in logged and MARKER + "np-1" in logged
 
@@ -153,3 +158,36 @@ def test_the_debug_log_of_a_set_network_profile_call_holds_no_secret() -> None:
     assert '"user":"u"' in shown
     other = '[2,"u2","Reset",{"type":"Immediate","key":"k"}]'
     assert redacted(other) == other
+
+
+async def test_a_repeat_after_the_command_ended_gets_it_back_and_keeps_nothing() -> None:
+    store, documents, clock = InMemoryEventStore(), InMemoryDocumentStore(), FakeClock()
+    twin = TwinService(documents, clock)
+    twin.connected("CP1", 1, "ocpp2.0.1")
+    operator = build_use_cases(
+        Settings(), clock, CommandHandler(store, clock), documents, twin, store
+    ).operator
+    first = await operator.request("CP1", "np-1", NAME, network())
+    ended = {**first, "status": "accepted"}  # as the projection shows it once answered
+    await documents.write(
+        [DocumentWrite(COMMANDS, "np-1", ended), DocumentWrite(SECRETS, "CP1/np-1", None)]
+    )
+    again = await operator.request("CP1", "np-1", NAME, network())
+    assert again["command_id"] == "np-1"
+    assert await documents.list(SECRETS) == []
+
+
+async def test_of_two_requests_with_one_key_at_once_the_open_one_keeps_its_secrets() -> None:
+    store, documents, clock = InMemoryEventStore(), InMemoryDocumentStore(), FakeClock()
+    twin = TwinService(documents, clock)
+    twin.connected("CP1", 1, "ocpp2.0.1")
+    operator = build_use_cases(
+        Settings(), clock, CommandHandler(store, clock), documents, twin, store
+    ).operator
+    await operator.request("CP1", "np-1", NAME, network())
+    # The second found no secrets kept (it looked before the first wrote them) and
+    # writes them again: what it writes is what the open request will send.
+    await documents.write([DocumentWrite(SECRETS, "CP1/np-1", None)])
+    await operator.request("CP1", "np-1", NAME, network())
+    [kept] = await documents.list(SECRETS)
+    assert kept["secrets"]["connection_data.vpn.password"] == "s3cret"
