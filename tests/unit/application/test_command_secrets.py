@@ -87,6 +87,19 @@ def outgoing(payload: Any, command_id: str = "np-1") -> OutgoingCommand:
     )
 
 
+def operator_of_a_2_0_1_station() -> tuple[InMemoryEventStore, InMemoryDocumentStore, Any]:
+    """The node's operator commands over in-memory stores, CP1 connected on 2.0.1."""
+    store, documents, clock = InMemoryEventStore(), InMemoryDocumentStore(), FakeClock()
+    twin = TwinService(documents, clock)
+    twin.connected("CP1", 1, "ocpp2.0.1")
+    handler = CommandHandler(store, clock)
+    return (
+        store,
+        documents,
+        build_use_cases(Settings(), clock, handler, documents, twin, store).operator,
+    )
+
+
 async def test_the_dispatcher_reads_them_back_and_the_first_ones_kept_stand() -> None:
     documents = InMemoryDocumentStore()
     secrets = CommandSecrets(documents)
@@ -127,12 +140,7 @@ def test_the_projection_deletes_the_secrets_of_sealed_commands_that_ended() -> N
 
 
 async def test_a_refused_or_repeated_request_leaves_no_secret_behind() -> None:
-    store, documents, clock = InMemoryEventStore(), InMemoryDocumentStore(), FakeClock()
-    twin = TwinService(documents, clock)
-    twin.connected("CP1", 1, "ocpp2.0.1")
-    operator = build_use_cases(
-        Settings(), clock, CommandHandler(store, clock), documents, twin, store
-    ).operator
+    store, documents, operator = operator_of_a_2_0_1_station()
     await operator.request("CP1", "np-1", NAME, network())
     [kept] = await documents.list(SECRETS)
     assert kept["secrets"]["connection_data.vpn.password"] == "s3cret"
@@ -161,12 +169,7 @@ def test_the_debug_log_of_a_set_network_profile_call_holds_no_secret() -> None:
 
 
 async def test_a_repeat_after_the_command_ended_gets_it_back_and_keeps_nothing() -> None:
-    store, documents, clock = InMemoryEventStore(), InMemoryDocumentStore(), FakeClock()
-    twin = TwinService(documents, clock)
-    twin.connected("CP1", 1, "ocpp2.0.1")
-    operator = build_use_cases(
-        Settings(), clock, CommandHandler(store, clock), documents, twin, store
-    ).operator
+    _, documents, operator = operator_of_a_2_0_1_station()
     first = await operator.request("CP1", "np-1", NAME, network())
     ended = {**first, "status": "accepted"}  # as the projection shows it once answered
     await documents.write(
@@ -178,12 +181,7 @@ async def test_a_repeat_after_the_command_ended_gets_it_back_and_keeps_nothing()
 
 
 async def test_of_two_requests_with_one_key_at_once_the_open_one_keeps_its_secrets() -> None:
-    store, documents, clock = InMemoryEventStore(), InMemoryDocumentStore(), FakeClock()
-    twin = TwinService(documents, clock)
-    twin.connected("CP1", 1, "ocpp2.0.1")
-    operator = build_use_cases(
-        Settings(), clock, CommandHandler(store, clock), documents, twin, store
-    ).operator
+    _, documents, operator = operator_of_a_2_0_1_station()
     await operator.request("CP1", "np-1", NAME, network())
     # The second found no secrets kept (it looked before the first wrote them) and
     # writes them again: what it writes is what the open request will send.
