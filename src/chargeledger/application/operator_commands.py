@@ -46,9 +46,9 @@ from chargeledger.application.read_model_documents import (
 )
 from chargeledger.application.read_model_shapes import CommandView
 from chargeledger.application.twin_service import TwinService
-from chargeledger.domain.commands import RecordedTransaction
+from chargeledger.domain.commands import RecordedStatus, RecordedTransaction
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
-from chargeledger.domain.enums import CommandStatus
+from chargeledger.domain.enums import CommandStatus, TransactionStatus
 from chargeledger.domain.errors import (
     IdempotencyKeyInUseError,
     InvalidCommandError,
@@ -187,7 +187,10 @@ class OperationInputs:
         doc = await read_transaction(self._documents, transaction_key(transaction_id))
         if doc is None:
             return None
-        status = str(doc.get("status", "open"))
+        stored = doc.get("status", TransactionStatus.OPEN)  # "unconfirmed": older documents
+        status: RecordedStatus = (
+            "unconfirmed" if stored == "unconfirmed" else TransactionStatus(stored)
+        )
         because = {
             "stopped": f"stop reason {doc.get('stop_reason')}",
             "closed": f"closed by hand: {doc.get('close_reason')}",
