@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
+from chargeledger.adapters.memory import InMemoryDocumentStore
 from chargeledger.adapters.sqlite_database import SQLiteDatabase
 from chargeledger.adapters.sqlite_documents import SQLiteDocumentStore
 from chargeledger.application.charging_profile_library import ChargingProfileLibrary
@@ -25,6 +25,7 @@ from chargeledger.config import Settings
 from chargeledger.domain.enums import ConnectorStatus, TransactionStatus
 from chargeledger.domain.errors import TransactionNotFoundError
 from tests.fakes import FakeClock
+from tests.stores import MemoryEventStore
 
 # As a version before the ``unconfirmed`` flag projected an open session the station
 # lost track of: the status itself said so.
@@ -38,7 +39,7 @@ OLD_UNCONFIRMED = {
 
 
 def operator_over(documents: InMemoryDocumentStore) -> OperatorCommands:
-    store, clock = InMemoryEventStore(), FakeClock()
+    store, clock = MemoryEventStore(), FakeClock()
     twin = TwinService(documents, clock)
     return build_use_cases(
         Settings(), clock, CommandHandler(store, clock), documents, twin, store
