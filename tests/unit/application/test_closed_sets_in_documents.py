@@ -13,7 +13,7 @@ from chargeledger.adapters.sqlite_database import SQLiteDatabase
 from chargeledger.adapters.sqlite_documents import SQLiteDocumentStore
 from chargeledger.application.charging_profile_library import ChargingProfileLibrary
 from chargeledger.application.command_handler import CommandHandler
-from chargeledger.application.id_tags import IdTagRegistry
+from chargeledger.application.id_tags import IdTagRegistry, InvalidIdTagError
 from chargeledger.application.local_lists import NamedLocalLists
 from chargeledger.application.operator_commands import OperationInputs, OperatorCommands
 from chargeledger.application.ports import DocumentWrite
@@ -22,7 +22,7 @@ from chargeledger.application.twin_documents import twin_from_doc, twin_to_doc
 from chargeledger.application.twin_service import TWINS, TwinService
 from chargeledger.bootstrap import build_use_cases
 from chargeledger.config import Settings
-from chargeledger.domain.enums import ConnectorStatus, TransactionStatus
+from chargeledger.domain.enums import AuthorizationStatus, ConnectorStatus, TransactionStatus
 from chargeledger.domain.errors import TransactionNotFoundError
 from tests.fakes import FakeClock
 from tests.stores import MemoryEventStore
@@ -114,3 +114,19 @@ def test_a_twin_with_a_connector_status_outside_the_set_does_not_read() -> None:
     evse = {"status": "Available", "error_code": "NoError", "evse_connectors": [[1, "Nope"]]}
     with pytest.raises(ValueError, match="Nope"):
         twin_from_doc({"station_id": "CP1", "connectors": {"1": evse}})
+
+
+async def test_an_id_tag_s_status_is_stored_as_a_member_and_reads_back_its_spelling(
+    tmp_path: Path,
+) -> None:
+    database = SQLiteDatabase(tmp_path / "tags.db")
+    try:
+        registry = IdTagRegistry(SQLiteDocumentStore(database), FakeClock())
+        put = await registry.put("TAG-1", "Blocked")
+        assert put["status"] is AuthorizationStatus.BLOCKED
+        stored = await registry.get("TAG-1")
+        assert stored is not None and stored["status"] == "Blocked"
+        with pytest.raises(InvalidIdTagError, match="Sleeping"):
+            await registry.put("TAG-2", "Sleeping")
+    finally:
+        await database.close()
