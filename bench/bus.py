@@ -86,7 +86,7 @@ def meter_values(n: int) -> c.Command:
 
 
 async def _ours(folder: Path, stations: int, history: int, commands: int) -> float:
-    store, _ = await open_stores(f"sqlite:///{folder / 'ours.db'}")
+    store, _ = await open_stores(f"sqlite:///{folder / 'ours.db'}", SystemClock())
     handler = CommandHandler(
         store, SystemClock(), max_attempts=MAX_ATTEMPTS, base_delay_s=BASE_DELAY_S
     )

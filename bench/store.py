@@ -36,6 +36,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from bench.common import Row
+from chargeledger.adapters.clock import SystemClock
+from chargeledger.adapters.serialization import EventCodec
 from chargeledger.adapters.sqlite_database import SQLiteDatabase
 from chargeledger.adapters.sqlite_store import SQLiteEventStore
 from chargeledger.application.ports import EventStore, Metadata, VersionConflictError
@@ -153,7 +155,7 @@ async def with_store(side: Side, pool: int, body: Callable[[EventStore], Awaitab
     url = side.fresh_url()
     if url.startswith("postgresql"):
         url += f"?pool_min={pool}&pool_max={pool}"
-    store, _ = await open_stores(url)
+    store, _ = await open_stores(url, SystemClock())
     try:
         return await body(store)
     finally:
@@ -217,10 +219,10 @@ async def ours_lag_p99(side: Side, seconds: float) -> float:
     the subscriber has a store of its own, as on another node, and hears of new
     events only through LISTEN/NOTIFY."""
     url = side.fresh_url()
-    writer_store, _ = await open_stores(url)
+    writer_store, _ = await open_stores(url, SystemClock())
     reader_store = writer_store
     if url.startswith("postgresql"):
-        reader_store, _ = await open_stores(url)
+        reader_store, _ = await open_stores(url, SystemClock())
     lags: list[float] = []
     total = int(seconds * LAG_RATE)
     try:
@@ -266,7 +268,7 @@ async def wal_peak(path: Path, seconds: float, reset: bool) -> tuple[float, floa
     """The largest ``-wal`` file seen while 32 writers append 1 KB events without pause
     and two readers scan and look up, as projections and the API do on a node."""
     database = SQLiteDatabase(path) if reset else SQLiteDatabase(path, wal_soft_limit=2**62)
-    store = SQLiteEventStore(database)
+    store = SQLiteEventStore(database, EventCodec(), SystemClock())
     deadline = time.perf_counter() + seconds
     payload = "x" * 1000
     peak = 0

@@ -6,11 +6,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chargeledger.adapters.memory import InMemoryEventStore
 from chargeledger.application.ports import ANY, AppendResult, Metadata
 from chargeledger.application.registry import RegistrationPolicy
 from chargeledger.domain.enums import UnknownStations
 from chargeledger.domain.events import Event, StationBooted
+from tests.stores import MemoryEventStore
 
 OPEN_REGISTRATION = RegistrationPolicy(None, UnknownStations.ACCEPT)
 """No registry: every station is known and accepted."""
@@ -27,7 +27,7 @@ class FakeClock:
         self.current += timedelta(seconds=seconds)
 
 
-class RacingEventStore(InMemoryEventStore):
+class RacingEventStore(MemoryEventStore):
     """Before each of the next ``races`` appends, another writer appends to the same
     stream first, so the caller's expected version is stale: a real conflict."""
 

@@ -20,6 +20,7 @@ from chargeledger.adapters.ocpp.session_messages import SessionMessages
 from chargeledger.adapters.ocpp.v16.operations import OCPP16
 from chargeledger.adapters.ocpp.v201.messages import Messages201
 from chargeledger.adapters.ocpp.v201.operations import OCPP201_OPERATIONS
+from chargeledger.adapters.serialization import EventCodec
 from chargeledger.adapters.sqlite_database import SQLiteDatabase, sqlite_path
 from chargeledger.adapters.sqlite_documents import SQLiteDocumentStore
 from chargeledger.adapters.sqlite_store import SQLiteEventStore
@@ -158,19 +159,19 @@ async def open_offline_node(url: str, clock: Clock | None = None) -> OfflineNode
     )
 
 
-async def open_stores(url: str, clock: Clock | None = None) -> tuple[EventStore, DocumentStore]:
+async def open_stores(url: str, clock: Clock) -> tuple[EventStore, DocumentStore]:
     """The event store and the document store behind one URL; closing the event store
     closes both (they share the file or the connection pool)."""
     if url.startswith("sqlite:///"):
         database = SQLiteDatabase(sqlite_path(url))
-        return SQLiteEventStore(database, clock=clock), SQLiteDocumentStore(database)
+        return SQLiteEventStore(database, EventCodec(), clock), SQLiteDocumentStore(database)
     if url.startswith(("postgresql://", "postgres://")):
         from chargeledger.adapters.postgres_database import PostgresDatabase
         from chargeledger.adapters.postgres_documents import PostgresDocumentStore
         from chargeledger.adapters.postgres_store import PostgresEventStore
 
         shared = await PostgresDatabase.open(url)
-        return PostgresEventStore(shared, clock=clock), PostgresDocumentStore(shared)
+        return PostgresEventStore(shared, EventCodec(), clock), PostgresDocumentStore(shared)
     raise ValueError(
         f"unsupported store URL {url!r}: use sqlite:///path or postgresql://user@host/db"
     )

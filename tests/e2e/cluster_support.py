@@ -17,9 +17,9 @@ from ocpp.v16.enums import Action
 from websockets.typing import Subprotocol
 
 from chargeledger.adapters.postgres_database import PostgresDatabase
-from chargeledger.adapters.postgres_store import PostgresEventStore
 from chargeledger.domain import events as e
 from tests.e2e.conftest import ServedNode, Station, start_node
+from tests.stores import postgres_event_store
 
 FAST = ("--reconcile-grace", "0.5", "--response-timeout", "5", "--close-timeout", "2")
 
@@ -101,7 +101,7 @@ async def station_on(url: str, station_id: str, fleet: Fleet) -> Any:
 async def read_log(dsn: str) -> tuple[Counter[str], Counter[str], list[Any]]:
     """Dispatches and terminal events per command id, and every event, from the log."""
     database = await PostgresDatabase.open(dsn)
-    store = PostgresEventStore(database)
+    store = postgres_event_store(database)
     try:
         dispatches: Counter[str] = Counter()
         terminals: Counter[str] = Counter()

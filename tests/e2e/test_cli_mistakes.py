@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from chargeledger.adapters.sqlite_database import SQLiteDatabase
-from chargeledger.adapters.sqlite_store import SQLiteEventStore
 from chargeledger.application.ports import Metadata
 from chargeledger.domain.events import StationBooted
+from tests.stores import sqlite_event_store
 
 CHARGELEDGER = shutil.which("chargeledger", path=str(Path(sys.executable).parent)) or "chargeledger"
 
@@ -201,7 +201,7 @@ def test_a_wrong_log_level_lists_the_valid_ones(tmp_path: Path) -> None:
 
 def _seed(path: Path, stations: int) -> None:
     async def seed() -> None:
-        store = SQLiteEventStore(SQLiteDatabase(path))
+        store = sqlite_event_store(SQLiteDatabase(path))
         for n in range(stations):
             booted = StationBooted(f"CP-{n}", "Accepted", "V", "M", "1.0", "2026-01-01T00:00:00Z")
             await store.append(f"station-CP-{n}", [booted], 0, Metadata())
@@ -236,7 +236,7 @@ def test_events_into_a_reader_that_stops_early(tmp_path: Path) -> None:
 
 def test_a_rebuild_into_a_pipe_shows_its_progress_as_plain_lines(tmp_path: Path) -> None:
     async def seed() -> None:  # 20,000 events in 40 appends: a rebuild of about 2 s
-        store = SQLiteEventStore(SQLiteDatabase(tmp_path / "e.db"))
+        store = sqlite_event_store(SQLiteDatabase(tmp_path / "e.db"))
         for n in range(40):
             booted = StationBooted(f"CP-{n}", "Accepted", "V", "M", "1.0", "2026-01-01T00:00:00Z")
             await store.append(f"station-CP-{n}", [booted] * 500, 0, Metadata())

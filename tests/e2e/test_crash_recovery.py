@@ -18,10 +18,10 @@ import websockets
 from websockets.typing import Subprotocol
 
 from chargeledger.adapters.sqlite_database import SQLiteDatabase, sqlite_path
-from chargeledger.adapters.sqlite_store import SQLiteEventStore
 from chargeledger.domain import events as e
 from tests.e2e.conftest import ServedNode, Station, start_node
 from tests.e2e.station201 import Station201
+from tests.stores import sqlite_event_store
 
 COMMANDS_PER_POINT = 50
 TERMINAL = {"accepted", "rejected", "timed_out", "expired", "failed"}
@@ -171,7 +171,7 @@ async def _until_all_terminal(holder: dict[str, ServedNode]) -> None:
 
 
 async def _read_log(store_url: str) -> tuple[Counter[str], Counter[str]]:
-    store = SQLiteEventStore(SQLiteDatabase(sqlite_path(store_url)))
+    store = sqlite_event_store(SQLiteDatabase(sqlite_path(store_url)))
     try:
         dispatches: Counter[str] = Counter()
         terminals: Counter[str] = Counter()

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from chargeledger.adapters.memory import InMemoryEventStore
 from chargeledger.application.ports import (
     ChainedAppends,
     CommandAlreadyRecordedError,
@@ -16,8 +15,8 @@ from chargeledger.application.ports import (
     Metadata,
     VersionConflictError,
 )
-from chargeledger.bootstrap import open_stores
 from chargeledger.domain.events import CommandAccepted, CommandRejected
+from tests.stores import MemoryEventStore, open_test_stores
 
 
 # Chained appends are an optional capability (``ChainedAppends``): the stores that
@@ -25,9 +24,9 @@ from chargeledger.domain.events import CommandAccepted, CommandRejected
 @pytest.fixture(params=["memory", "sqlite"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventStore]:
     if request.param == "memory":
-        yield InMemoryEventStore()
+        yield MemoryEventStore()
         return
-    opened, _ = await open_stores(f"sqlite:///{tmp_path / 'chain.db'}")
+    opened, _ = await open_test_stores(f"sqlite:///{tmp_path / 'chain.db'}")
     try:
         yield opened
     finally:

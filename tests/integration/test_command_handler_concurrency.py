@@ -15,13 +15,13 @@ from typing import Any
 
 from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.ports import EventStore
-from chargeledger.bootstrap import open_stores
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain.errors import DomainError
 from chargeledger.domain.station import decide, fold, initial_state
 from tests.fakes import FakeClock
 from tests.integration.command_handler_support import race_processes, store_url  # noqa: F401
+from tests.stores import open_test_stores
 from tests.unit.domain import scenario as s
 
 COMMANDS = 50
@@ -79,7 +79,7 @@ def _process(
     url: str, numbers: list[int], ready: Queue[int], go: ProcessEvent, out: Queue[Any]
 ) -> None:
     async def main() -> dict[int, Outcome]:
-        store, _ = await open_stores(url)
+        store, _ = await open_test_stores(url)
         handler = CommandHandler(store, FakeClock(), max_attempts=ATTEMPTS)
         try:
             await handler.load(f"station-{STATION}")
@@ -115,7 +115,7 @@ def _events_of(first: int | None, last: int | None) -> int:
 async def test_fifty_mixed_commands_from_tasks_and_processes_equal_a_serial_order(
     store_url: str,  # noqa: F811
 ) -> None:
-    store, _ = await open_stores(store_url)
+    store, _ = await open_test_stores(store_url)
     handler = CommandHandler(store, FakeClock(), max_attempts=ATTEMPTS)
     await handler.execute(STATION, s.boot())
     groups = [list(range(p, COMMANDS, PROCESSES + 2))[:PER_PROCESS] for p in range(PROCESSES)]

@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chargeledger.application.command_handler import CommandHandler
-from chargeledger.bootstrap import open_stores
 from chargeledger.domain import commands as c
 from chargeledger.domain import events as e
 from chargeledger.domain.errors import DomainError
 from chargeledger.domain.station import fold
 from tests.fakes import FakeClock
+from tests.stores import open_test_stores
 from tests.unit.domain.strategies import check_invariants, numbered, station_commands
 
 # Each step: a command, and which of a few ids it goes under (so ids repeat).
@@ -26,7 +26,7 @@ steps = st.lists(st.tuples(station_commands, st.integers(0, 5), st.booleans()), 
 
 
 async def run_through_handler(path: Path, plan: list[tuple[c.Command, int, bool]]) -> None:
-    store, _ = await open_stores(f"sqlite:///{path}")
+    store, _ = await open_test_stores(f"sqlite:///{path}")
     handler = CommandHandler(store, FakeClock())
     decided: list[e.Event] = []
     first_answers: dict[str, list[e.Event] | str] = {}

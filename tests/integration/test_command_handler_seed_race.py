@@ -17,12 +17,13 @@ from typing import Any
 
 from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.twin_service import TwinService
-from chargeledger.bootstrap import build_use_cases, open_stores
+from chargeledger.bootstrap import build_use_cases
 from chargeledger.config import Settings
 from chargeledger.domain import events as e
 from chargeledger.domain.errors import DomainError
 from tests.fakes import FakeClock
 from tests.integration.command_handler_support import race_processes, store_url  # noqa: F401
+from tests.stores import open_test_stores
 from tests.unit.domain import scenario as s
 
 STATION = "CP1"
@@ -39,7 +40,7 @@ async def flood_telemetry(twin: TwinService, beats: int) -> None:
 
 def _telemetry_process(url: str, ready: Queue[str], go: ProcessEvent) -> None:
     async def main() -> None:
-        store, documents = await open_stores(url)
+        store, documents = await open_test_stores(url)
         try:
             ready.put("telemetry")
             await asyncio.to_thread(go.wait, 30)
@@ -54,7 +55,7 @@ async def test_a_telemetry_flood_beside_remote_starts_makes_no_conflict(
     store_url: str,  # noqa: F811
 ) -> None:
     """I5: a flood of telemetry beside remote starts causes no version conflict."""
-    store, documents = await open_stores(store_url)
+    store, documents = await open_test_stores(store_url)
     clock = FakeClock()
     handler = CommandHandler(store, clock)
     twin = TwinService(documents, clock)
@@ -96,7 +97,7 @@ def _competitor(
     url: str, numbers: list[int], ready: Queue[str], go: ProcessEvent, out: Queue[Any]
 ) -> None:
     async def main() -> list[str]:
-        store, _ = await open_stores(url)
+        store, _ = await open_test_stores(url)
         handler = CommandHandler(store, FakeClock())
         try:
             await handler.load(f"station-{STATION}")
@@ -125,7 +126,7 @@ async def compete(handler: CommandHandler, numbers: list[int]) -> list[str]:
 async def test_exactly_one_of_sixteen_competing_remote_starts_wins(
     store_url: str,  # noqa: F811
 ) -> None:
-    store, _ = await open_stores(store_url)
+    store, _ = await open_test_stores(store_url)
     handler = CommandHandler(store, FakeClock())
     await handler.execute(STATION, s.boot())
     groups = [[8, 9, 10, 11], [12, 13, 14, 15]]

@@ -13,7 +13,6 @@ import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from chargeledger.adapters.clock import SystemClock
 from chargeledger.adapters.notifier import HeadNotifier, follow
 from chargeledger.adapters.serialization import EventCodec, check_append, dumps, encode_outcome
 from chargeledger.application.ports import (
@@ -32,10 +31,10 @@ from chargeledger.domain.events import Event
 
 
 class InMemoryEventStore:
-    def __init__(self, codec: EventCodec | None = None, clock: Clock | None = None) -> None:
+    def __init__(self, codec: EventCodec, clock: Clock) -> None:
         """``clock`` stamps ``recorded_at`` on metadata that arrives without one."""
-        self._codec = codec or EventCodec()
-        self._clock = clock or SystemClock()
+        self._codec = codec
+        self._clock = clock
         self.log: list[RecordedEvent] = []
         self._streams: dict[str, list[RecordedEvent]] = {}
         self._commands: dict[tuple[str, str], AppendResult] = {}

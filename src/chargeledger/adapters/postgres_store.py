@@ -10,7 +10,6 @@ from typing import Any
 import psycopg
 from psycopg import errors
 
-from chargeledger.adapters.clock import SystemClock
 from chargeledger.adapters.notifier import follow
 from chargeledger.adapters.postgres_batch import AppendBatcher, PendingAppend
 from chargeledger.adapters.postgres_database import CHANNEL, POSITION_SHIFT, PostgresDatabase
@@ -108,13 +107,13 @@ class PostgresEventStore:
     def __init__(
         self,
         database: PostgresDatabase,
-        codec: EventCodec | None = None,
-        clock: Clock | None = None,
+        codec: EventCodec,
+        clock: Clock,
     ) -> None:
         """``clock`` stamps ``recorded_at`` on metadata that arrives without one."""
         self._db = database
-        self._codec = codec or EventCodec()
-        self._clock = clock or SystemClock()
+        self._codec = codec
+        self._clock = clock
         self._decoded = RecentlyDecoded()
         self._notifier = database.notifier
         self._batcher = AppendBatcher(database.pool, self._append_alone, self._to_result)

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chargeledger.adapters.clock import SystemClock
 from chargeledger.adapters.notifier import HeadNotifier, follow
 from chargeledger.adapters.serialization import (
     EventCodec,
@@ -48,13 +47,11 @@ class SQLiteEventStore:
     """The embedded event store. Positions are dense (1, 2, 3, ...) and commit in order,
     since the file has one writer at a time."""
 
-    def __init__(
-        self, database: SQLiteDatabase, codec: EventCodec | None = None, clock: Clock | None = None
-    ) -> None:
+    def __init__(self, database: SQLiteDatabase, codec: EventCodec, clock: Clock) -> None:
         """``clock`` stamps ``recorded_at`` on metadata that arrives without one."""
         self._db = database
-        self._codec = codec or EventCodec()
-        self._clock = clock or SystemClock()
+        self._codec = codec
+        self._clock = clock
         self._decoded = RecentlyDecoded()
         self._notifier = HeadNotifier()
 

@@ -74,7 +74,7 @@ class IdTagRegistry:
             raise InvalidIdTagError(f"status {status!r} is not one of {', '.join(STORED_STATUSES)}")
         doc: IdTagDoc = {
             "id_tag": id_tag,
-            "status": status,
+            "status": AuthorizationStatus(status),
             "expiry": normalise_expiry(expiry),
             "updated_at": self._clock.now().isoformat(),
         }

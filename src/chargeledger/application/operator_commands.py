@@ -47,9 +47,9 @@ from chargeledger.application.read_model_documents import (
 )
 from chargeledger.application.read_model_shapes import CommandView
 from chargeledger.application.twin_service import TwinService
-from chargeledger.domain.commands import RecordedTransaction
+from chargeledger.domain.commands import RecordedStatus, RecordedTransaction
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
-from chargeledger.domain.enums import OPEN_STATUSES, CommandStatus
+from chargeledger.domain.enums import OPEN_STATUSES, CommandStatus, TransactionStatus
 from chargeledger.domain.errors import (
     DomainError,
     IdempotencyKeyInUseError,
@@ -189,7 +189,10 @@ class OperationInputs:
         doc = await read_transaction(self._documents, transaction_key(transaction_id))
         if doc is None:
             return None
-        status = str(doc.get("status", "open"))
+        stored = doc.get("status", TransactionStatus.OPEN)  # "unconfirmed": older documents
+        status: RecordedStatus = (
+            "unconfirmed" if stored == "unconfirmed" else TransactionStatus(stored)
+        )
         because = {
             "stopped": f"stop reason {doc.get('stop_reason')}",
             "closed": f"closed by hand: {doc.get('close_reason')}",

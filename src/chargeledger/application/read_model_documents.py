@@ -8,7 +8,7 @@ and keys without depending on how a batch of the log is turned into writes.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Final, cast
 
 from chargeledger.application.ports import DocumentStore, RecordedEvent
 from chargeledger.application.read_model_shapes import (
@@ -249,5 +249,5 @@ def station_doc(recorded: RecordedEvent, current: StationDoc | None) -> StationD
     return doc
 
 
-MERGED = "merged"
+MERGED: Final = "merged"
 """The status of a key whose request was merged into another (``merged_into``)."""

@@ -13,8 +13,10 @@ names every field the API shows, ``None`` where there is nothing to show.
 
 from __future__ import annotations
 
-from typing import NotRequired, Required, TypedDict
+from typing import Literal, NotRequired, Required, TypedDict
 
+from chargeledger.domain.commands import RecordedStatus
+from chargeledger.domain.enums import AuthorizationStatus, CommandStatus
 from chargeledger.domain.json_object import JsonObject
 
 
@@ -25,8 +27,8 @@ class CommandDoc(TypedDict, total=False):
     station_id: str
     name: str
     payload: JsonObject
-    status: str
-    """A ``CommandStatus``, or ``MERGED`` for a key merged into another request."""
+    status: CommandStatus | Literal["merged"]
+    """``merged``: a key merged into another request (``read_model_documents.MERGED``)."""
     detail: str
     result: JsonObject | None
     requested_at: str
@@ -61,8 +63,8 @@ class TransactionDoc(TypedDict, total=False):
     connector_id: int
     id_tag: str
     id_tag_status: str | None
-    status: str
-    """A ``TransactionStatus`` (``"unconfirmed"`` in documents of older versions)."""
+    status: RecordedStatus
+    """``"unconfirmed"`` in documents of older versions."""
     meter_start: int
     started_at: str
     meter_stop: int | None
@@ -112,7 +114,8 @@ class ReservationDoc(TypedDict, total=False):
     parent_id_tag: str | None
     expiry_date: str
     status: str
-    """A ``ReservationStatus``."""
+    """A ``ReservationStatus``, or a reason its ``ReservationEnded`` carried outside that
+    set (an old event's spelling stays as it was: ``serialization``)."""
     command_id: str
     changing_by: str | None
     transaction_id: int | None
@@ -133,8 +136,8 @@ class IdTagDoc(TypedDict):
     """A tag of the id-tag registry (``ID_TAGS``): its status and expiry as stored."""
 
     id_tag: str
-    status: str
-    """One of ``domain.id_tags.STORED_STATUSES`` (``put`` checks it)."""
+    status: AuthorizationStatus
+    """``domain.id_tags.STORED_STATUSES`` (``put`` checks it)."""
     expiry: str | None
     updated_at: str
 

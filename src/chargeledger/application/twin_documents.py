@@ -16,6 +16,7 @@ from chargeledger.application.document_shapes import (
 )
 from chargeledger.domain import station_reports as r
 from chargeledger.domain import twin as t
+from chargeledger.domain.enums import ConnectorStatus
 from chargeledger.domain.json_object import JsonObject
 
 
@@ -44,7 +45,7 @@ def _connector_doc(connector: t.ConnectorTwin) -> ConnectorTwinDoc:
 
 
 _CONNECTOR_FIELDS: dict[str, type] = {
-    "status": str,
+    "status": ConnectorStatus,
     "error_code": str,
     "info": str,
     "vendor_error_code": str,
@@ -60,7 +61,9 @@ def twin_from_doc(doc: JsonObject) -> t.StationTwin:
         if not (isinstance(key, str) and key.isdigit() and isinstance(value, dict)):
             raise ValueError(f"connector {key!r} is not a connector id")
         pairs = value.get("evse_connectors") or ()
-        value = {**value, "evse_connectors": tuple((int(c), str(s)) for c, s in pairs)}
+        value = {**value, "evse_connectors": tuple((int(c), ConnectorStatus(s)) for c, s in pairs)}
+        if isinstance(value.get("status"), str):  # a spelling outside the set raises
+            value["status"] = ConnectorStatus(value["status"])
         connector = t.ConnectorTwin(**value)
         for name, kind in _CONNECTOR_FIELDS.items():
             field_value = getattr(connector, name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from chargeledger.domain.charging_profiles import ChargingProfile
 from chargeledger.domain.configuration import NO_CONFIGURATION, ConfigurationSnapshot
@@ -24,6 +25,7 @@ from chargeledger.domain.enums import (
     ResetType,
     StopReason,
     TransactionEventType,
+    TransactionStatus,
     UnknownStations,
     UpdateType,
 )
@@ -81,6 +83,11 @@ class RequestRemoteStart(OperatorCommand):
     """Send it even though the registry refuses the tag (the operator insists)."""
 
 
+RecordedStatus = TransactionStatus | Literal["unconfirmed"]
+"""A transaction's status as its document says: ``unconfirmed`` is what documents of
+older versions hold for an open session the station lost track of (read as it was)."""
+
+
 @dataclass(frozen=True)
 class RecordedTransaction:
     """What the CSMS has recorded of a transaction id (its read model), looked up
@@ -88,8 +95,7 @@ class RecordedTransaction:
 
     station_id: str
     on_this_station: bool
-    status: str
-    """``open``, ``stopped``, ``abandoned`` or ``closed``, as the transaction view says."""
+    status: RecordedStatus
     ended_at: str | None = None
     ended_because: str | None = None
 

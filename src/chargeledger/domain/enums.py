@@ -181,7 +181,9 @@ LIVE_RESERVATION_STATUSES = frozenset({ReservationStatus.REQUESTED, ReservationS
 
 
 class ConnectorStatus(StrEnum):
-    """OCPP 1.6 ``ChargePointStatus``: what a StatusNotification reports."""
+    """OCPP 1.6 ``ChargePointStatus``: what a StatusNotification reports, and what
+    OCPP 2.0.1's ``ConnectorStatusEnumType`` adds (``Occupied``); a connector of the
+    twin is always one of these."""
 
     AVAILABLE = "Available"
     PREPARING = "Preparing"
@@ -192,6 +194,8 @@ class ConnectorStatus(StrEnum):
     RESERVED = "Reserved"
     UNAVAILABLE = "Unavailable"
     FAULTED = "Faulted"
+    OCCUPIED = "Occupied"
+    """OCPP 2.0.1 only: what 1.6 tells apart as Preparing, Charging, ... Finishing."""
 
 
 class ChargingProfilePurpose(StrEnum):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from chargeledger.domain import events as e
 from chargeledger.domain import operations
@@ -88,7 +88,7 @@ class EndedSession:
     station no longer runs it. ``at``: when, if the event says; ``reason``: why."""
 
     transaction_id: int
-    how: str
+    how: Literal["stopped", "closed", "abandoned"]
     at: str | None
     reason: str
 

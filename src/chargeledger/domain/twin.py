@@ -11,11 +11,12 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from chargeledger.domain import station_reports as r
+from chargeledger.domain.enums import ConnectorStatus
 
 
 @dataclass(frozen=True, slots=True)
 class ConnectorTwin:
-    status: str
+    status: ConnectorStatus
     error_code: str
     info: str | None = None
     vendor_error_code: str | None = None
@@ -23,7 +24,7 @@ class ConnectorTwin:
     """When the station says the status began (its clock), if it said."""
     received_at: str | None = None
     """When we received it (our clock)."""
-    evse_connectors: tuple[tuple[int, str], ...] = ()
+    evse_connectors: tuple[tuple[int, ConnectorStatus], ...] = ()
     """OCPP 2.0.1: this is an EVSE, and these its connectors' own statuses."""
 
 
@@ -43,7 +44,7 @@ class StationTwin:
     protocol: str | None = None
     """The OCPP version its connection speaks (the WebSocket subprotocol)."""
 
-    def connector_status(self, connector_id: int) -> str | None:
+    def connector_status(self, connector_id: int) -> ConnectorStatus | None:
         connector = self.connectors.get(connector_id)
         return connector.status if connector else None
 
@@ -88,9 +89,10 @@ def status_notified(
     timestamp: str | None = None,
     received_at: str | None = None,
 ) -> StationTwin:
+    """``status``: a ``ConnectorStatus`` spelling (the message's schema checked it)."""
     updated = dict(twin.connectors)
     updated[connector_id] = ConnectorTwin(
-        status, error_code, info, vendor_error_code, timestamp, received_at
+        ConnectorStatus(status), error_code, info, vendor_error_code, timestamp, received_at
     )
     reports = r.status_notified(twin.reports, connector_id, status, error_code, received_at)
     return replace(
@@ -102,7 +104,13 @@ MAX_CONNECTORS_PER_EVSE = 16
 """Connectors an EVSE may report (real ones have one to four); 256 EVSEs of 256
 connectors each would make a twin of 65,536 entries."""
 
-EVSE_STATUS_ORDER = ("Faulted", "Occupied", "Reserved", "Available", "Unavailable")
+EVSE_STATUS_ORDER = (
+    ConnectorStatus.FAULTED,
+    ConnectorStatus.OCCUPIED,
+    ConnectorStatus.RESERVED,
+    ConnectorStatus.AVAILABLE,
+    ConnectorStatus.UNAVAILABLE,
+)
 """An EVSE reads as the first of these that one of its connectors reports."""
 
 
@@ -121,9 +129,9 @@ def evse_status_notified(
     statuses = dict(current.evse_connectors if current else ())
     if connector_id not in statuses and len(statuses) >= MAX_CONNECTORS_PER_EVSE:
         return twin  # no EVSE has that many: a station's nonsense is not kept
-    statuses[connector_id] = status
+    statuses[connector_id] = ConnectorStatus(status)
     ranked = [s for s in EVSE_STATUS_ORDER if s in statuses.values()]
-    evse_status = ranked[0] if ranked else status
+    evse_status = ranked[0] if ranked else statuses[connector_id]
     updated = dict(twin.connectors)
     updated[evse_id] = ConnectorTwin(
         evse_status, "NoError", None, None, timestamp, received_at, tuple(sorted(statuses.items()))

@@ -7,12 +7,12 @@ import asyncio
 import sys
 
 from chargeledger.application.ports import Metadata
-from chargeledger.bootstrap import open_stores
 from chargeledger.domain.events import CommandAccepted
+from tests.stores import open_test_stores
 
 
 async def main(url: str, writers: int) -> None:
-    store, _ = await open_stores(url)
+    store, _ = await open_test_stores(url)
 
     async def writer(w: int) -> None:
         version = 0

@@ -13,7 +13,7 @@ import pytest
 
 from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
 from chargeledger.application.ports import DocumentStore, EventStore
-from chargeledger.bootstrap import open_stores
+from tests.stores import MemoryEventStore, open_test_stores
 
 
 @dataclass
@@ -33,9 +33,9 @@ class Backend:
     async def open(self) -> tuple[EventStore, DocumentStore]:
         if self.url is None:
             if self._memory is None:
-                self._memory = (InMemoryEventStore(), InMemoryDocumentStore())
+                self._memory = (MemoryEventStore(), InMemoryDocumentStore())
             return self._memory
-        events, documents = await open_stores(self.url)
+        events, documents = await open_test_stores(self.url)
         self.opened.append(events)
         return events, documents
 

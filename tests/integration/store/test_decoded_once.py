@@ -13,6 +13,7 @@ from chargeledger.domain import commands as c
 from chargeledger.domain.enums import Outcome
 from chargeledger.domain.events import CommandAccepted, Event
 from tests.fakes import FakeClock
+from tests.stores import sqlite_event_store
 
 AT = "2026-01-01T00:00:00+00:00"
 LATER = "2026-01-01T00:10:00+00:00"
@@ -44,8 +45,8 @@ async def _command_flow(store: SQLiteEventStore) -> list[Event]:
 
 async def test_followers_read_the_appended_events_without_decoding_them(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
-    store = SQLiteEventStore(SQLiteDatabase(path))
-    fresh = SQLiteEventStore(SQLiteDatabase(path))
+    store = sqlite_event_store(SQLiteDatabase(path))
+    fresh = sqlite_event_store(SQLiteDatabase(path))
     try:
         written = await _command_flow(store)
         chained = [CommandAccepted("k2", {"status": "Accepted"})], [CommandAccepted("k3", {})]

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from chargeledger.adapters.sqlite_database import SQLiteDatabase
-from chargeledger.adapters.sqlite_store import SQLiteEventStore
 from chargeledger.application.ports import NO_STREAM, Metadata, VersionConflictError
 from chargeledger.domain.events import CommandAccepted
+from tests.stores import sqlite_event_store
 
 
 def event(n: int) -> CommandAccepted:
@@ -38,7 +38,7 @@ async def test_appends_arriving_together_commit_once_and_a_conflict_fails_alone(
     tmp_path: Path,
 ) -> None:
     database = SQLiteDatabase(tmp_path / "store.db")
-    store = SQLiteEventStore(database)
+    store = sqlite_event_store(database)
     try:
         await store.append("hot", [event(0)], NO_STREAM, Metadata())
         busy = await hold_the_writer(database, 0.3)
@@ -95,7 +95,7 @@ async def test_a_job_that_fails_after_writing_is_undone_alone(tmp_path: Path) ->
 
 async def test_an_append_the_file_refuses_fails_alone(tmp_path: Path) -> None:
     database = SQLiteDatabase(tmp_path / "store.db")
-    store = SQLiteEventStore(database)
+    store = sqlite_event_store(database)
     try:
         # A trigger that refuses one stream's rows stands for any error after writing.
         await database.write(
@@ -121,7 +121,7 @@ async def test_an_append_the_file_refuses_fails_alone(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("writers", [1, 16])
 async def test_sequential_appends_from_each_writer_all_land(tmp_path: Path, writers: int) -> None:
-    store = SQLiteEventStore(SQLiteDatabase(tmp_path / "store.db"))
+    store = sqlite_event_store(SQLiteDatabase(tmp_path / "store.db"))
     try:
 
         async def writer(w: int) -> None:

@@ -10,10 +10,10 @@ import pytest
 
 from chargeledger.adapters.postgres_store import PostgresEventStore
 from chargeledger.application.ports import NO_STREAM, Metadata, RecordedEvent
-from chargeledger.bootstrap import open_stores
 from chargeledger.domain.events import CommandAccepted
 from tests.integration.store.conftest import caught_up
 from tests.integration.store.held_commit import commits_held
+from tests.stores import open_test_stores
 
 
 def event(n: int) -> CommandAccepted:
@@ -31,7 +31,7 @@ async def test_a_subscriber_delivers_a_late_commit_in_order_and_skips_nothing(
     postgres_dsn: str,
 ) -> None:
     """I6: a PostgreSQL append that commits after a later position is still delivered, in order."""
-    store, _ = await open_stores(postgres_dsn)
+    store, _ = await open_test_stores(postgres_dsn)
     assert isinstance(store, PostgresEventStore)
     received: list[RecordedEvent] = []
 
@@ -77,7 +77,7 @@ async def test_a_subscriber_delivers_a_late_commit_in_order_and_skips_nothing(
 
 
 async def test_a_held_append_does_not_block_writers_of_other_streams(postgres_dsn: str) -> None:
-    store, _ = await open_stores(postgres_dsn)
+    store, _ = await open_test_stores(postgres_dsn)
     assert isinstance(store, PostgresEventStore)
     try:
         async with commits_held(postgres_dsn, "held") as held:

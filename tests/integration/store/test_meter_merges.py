@@ -7,15 +7,15 @@ from __future__ import annotations
 import asyncio
 
 from chargeledger.application.twin_service import TwinService
-from chargeledger.bootstrap import open_stores
 from tests.fakes import FakeClock
+from tests.stores import open_test_stores
 
 ROUNDS = 20
 SESSIONS = 5
 
 
 async def test_concurrent_merges_of_two_nodes_lose_no_reading(postgres_dsn: str) -> None:
-    stores = [await open_stores(postgres_dsn), await open_stores(postgres_dsn)]
+    stores = [await open_test_stores(postgres_dsn), await open_test_stores(postgres_dsn)]
     nodes = [TwinService(documents, FakeClock()) for _, documents in stores]
     try:
         for second in range(ROUNDS):

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from chargeledger.adapters.sqlite_database import MIGRATIONS
 from chargeledger.application.ports import NO_STREAM, Metadata
-from chargeledger.bootstrap import open_stores
 from chargeledger.domain.events import CommandAccepted
 from tests.integration.store.conftest import caught_up
+from tests.stores import open_test_stores
 
 
 async def test_a_file_from_the_first_schema_is_upgraded_and_keeps_its_commands(
@@ -26,7 +26,7 @@ async def test_a_file_from_the_first_schema_is_upgraded_and_keeps_its_commands(
             """VALUES ('s-1', 1, 'CommandAccepted', 1, '{"command_id":"a","result":{}}', '{}')"""
         )
         old.execute("INSERT INTO stream_commands VALUES ('s-1', 'a', 1, 1, 1, NULL)")
-    store, _ = await open_stores(f"sqlite:///{path}")
+    store, _ = await open_test_stores(f"sqlite:///{path}")
     try:
         first = await store.find_command("s-1", "a")
         assert first is not None and (first.version, first.last_position) == (1, 1)
@@ -44,7 +44,9 @@ async def test_a_file_from_the_first_schema_is_upgraded_and_keeps_its_commands(
 async def test_nodes_opening_a_new_postgres_database_together_create_one_schema(
     postgres_dsn: str,
 ) -> None:
-    opened = await asyncio.gather(*(open_stores(postgres_dsn + "?pool_max=2") for _ in range(4)))
+    opened = await asyncio.gather(
+        *(open_test_stores(postgres_dsn + "?pool_max=2") for _ in range(4))
+    )
     try:
         results = await asyncio.gather(
             *(

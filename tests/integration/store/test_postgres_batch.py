@@ -12,8 +12,8 @@ import pytest
 from chargeledger.adapters import postgres_batch
 from chargeledger.adapters.postgres_store import PostgresEventStore
 from chargeledger.application.ports import NO_STREAM, AppendResult, Metadata, VersionConflictError
-from chargeledger.bootstrap import open_stores
 from chargeledger.domain.events import CommandAccepted
+from tests.stores import open_test_stores
 
 
 def event(n: int) -> CommandAccepted:
@@ -21,7 +21,7 @@ def event(n: int) -> CommandAccepted:
 
 
 async def test_a_batch_gives_each_append_its_own_outcome(postgres_dsn: str) -> None:
-    store, _ = await open_stores(postgres_dsn)
+    store, _ = await open_test_stores(postgres_dsn)
     assert isinstance(store, PostgresEventStore)
     try:
         await store.append("taken", [event(0)], NO_STREAM, Metadata(command_id="first"))
@@ -63,7 +63,7 @@ async def test_rounds_of_concurrent_appends_never_leave_one_waiting(
 ) -> None:
     # With one flusher, an append arriving as the flusher leaves must start another.
     monkeypatch.setattr(postgres_batch, "MAX_FLUSHERS", flushers)
-    store, _ = await open_stores(postgres_dsn)
+    store, _ = await open_test_stores(postgres_dsn)
     try:
         versions = [0] * 16
 
@@ -79,7 +79,7 @@ async def test_rounds_of_concurrent_appends_never_leave_one_waiting(
 
 
 async def test_appends_too_big_to_share_a_transaction_are_not_batched(postgres_dsn: str) -> None:
-    store, _ = await open_stores(postgres_dsn)
+    store, _ = await open_test_stores(postgres_dsn)
     try:
         big = [CommandAccepted("c", {}) for _ in range(25_000)]
         results = await asyncio.gather(

@@ -10,8 +10,8 @@ import psycopg
 
 from chargeledger.adapters.postgres_store import PostgresEventStore
 from chargeledger.application.ports import NO_STREAM, Metadata
-from chargeledger.bootstrap import open_stores
 from chargeledger.domain.events import CommandAccepted
+from tests.stores import open_test_stores
 
 
 async def test_a_transaction_open_in_another_database_does_not_hold_readers_back(
@@ -20,7 +20,7 @@ async def test_a_transaction_open_in_another_database_does_not_hold_readers_back
     other = f"cl_other_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{other}"'.encode())
-    store, _ = await open_stores(postgres_dsn)
+    store, _ = await open_test_stores(postgres_dsn)
     assert isinstance(store, PostgresEventStore)
     try:
         with psycopg.connect(f"{postgres_server}/{other}") as elsewhere:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from chargeledger.bootstrap import open_stores
 from tests.e2e.conftest import connected_station, eventually, start_node
+from tests.stores import open_test_stores
 
 
 async def test_a_node_on_postgres_records_and_dispatches_a_remote_start(
@@ -38,7 +38,7 @@ async def test_a_node_on_postgres_records_and_dispatches_a_remote_start(
         node.stop()
     assert "Traceback" not in node.log(), node.log()
 
-    store, documents = await open_stores(postgres_dsn)
+    store, documents = await open_test_stores(postgres_dsn)
     try:
         names = [type(r.event).__name__ for r in await store.read_stream("station-PG-1")]
         assert names == [

@@ -7,9 +7,9 @@ import asyncio
 
 from chargeledger.adapters.postgres_store import PostgresEventStore
 from chargeledger.application.ports import NO_STREAM, Metadata, RecordedEvent
-from chargeledger.bootstrap import open_stores
 from chargeledger.domain.events import CommandAccepted
 from tests.integration.store.held_commit import commits_held
+from tests.stores import open_test_stores
 
 
 def event(n: int) -> CommandAccepted:
@@ -17,8 +17,8 @@ def event(n: int) -> CommandAccepted:
 
 
 async def test_a_subscriber_on_another_node_is_woken_by_notify(postgres_dsn: str) -> None:
-    writer, _ = await open_stores(postgres_dsn)
-    reader, _ = await open_stores(postgres_dsn)
+    writer, _ = await open_test_stores(postgres_dsn)
+    reader, _ = await open_test_stores(postgres_dsn)
     received: list[RecordedEvent] = []
     got_all = asyncio.Event()
 
@@ -47,8 +47,8 @@ async def test_a_duplicate_racing_an_uncommitted_first_append_answers_its_result
     postgres_dsn: str,
 ) -> None:
     """I2: a repeat racing the uncommitted first append answers the first's result."""
-    store, _ = await open_stores(postgres_dsn)
-    other_node, _ = await open_stores(postgres_dsn)
+    store, _ = await open_test_stores(postgres_dsn)
+    other_node, _ = await open_test_stores(postgres_dsn)
     assert isinstance(store, PostgresEventStore)
     try:
         async with commits_held(postgres_dsn, "s-1") as held:

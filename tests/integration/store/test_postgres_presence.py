@@ -17,7 +17,7 @@ import pytest
 from chargeledger.adapters.postgres_presence import PostgresPresence
 from chargeledger.adapters.postgres_presence_schema import CHANNEL
 from chargeledger.adapters.postgres_store import PostgresEventStore
-from chargeledger.bootstrap import open_stores
+from tests.stores import open_test_stores
 
 
 @dataclass
@@ -38,7 +38,7 @@ async def nodes(postgres_dsn: str) -> AsyncIterator[list[Node]]:
 
 
 async def join(dsn: str, nodes: list[Node], node_id: str, lease_s: float = 10.0) -> Node:
-    store, _ = await open_stores(dsn)
+    store, _ = await open_test_stores(dsn)
     assert isinstance(store, PostgresEventStore)
     presence = PostgresPresence(store.database, node_id, lease_s)
     await presence.start()

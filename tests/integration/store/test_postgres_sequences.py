@@ -10,11 +10,11 @@ import pytest
 from chargeledger.adapters.postgres_documents import PostgresDocumentStore
 from chargeledger.adapters.postgres_sequences import SequenceBlocks
 from chargeledger.adapters.postgres_store import PostgresEventStore
-from chargeledger.bootstrap import open_stores
+from tests.stores import open_test_stores
 
 
 async def test_two_nodes_draw_unique_numbers_increasing_on_each(postgres_dsn: str) -> None:
-    opened = [await open_stores(postgres_dsn) for _ in range(2)]
+    opened = [await open_test_stores(postgres_dsn) for _ in range(2)]
     try:
         stores = [documents for _, documents in opened]
         assert all(isinstance(store, PostgresDocumentStore) for store in stores)
@@ -41,7 +41,7 @@ async def test_two_nodes_draw_unique_numbers_increasing_on_each(postgres_dsn: st
 
 
 async def test_a_restarted_node_skips_the_rest_of_its_block(postgres_dsn: str) -> None:
-    events, documents = await open_stores(postgres_dsn)
+    events, documents = await open_test_stores(postgres_dsn)
     assert isinstance(events, PostgresEventStore)
     try:
         assert [await documents.next_in_sequence("tx") for _ in range(3)] == [1, 2, 3]
@@ -52,7 +52,7 @@ async def test_a_restarted_node_skips_the_rest_of_its_block(postgres_dsn: str) -
 
 
 async def test_the_next_block_is_taken_before_the_current_one_runs_out(postgres_dsn: str) -> None:
-    events, _ = await open_stores(postgres_dsn)
+    events, _ = await open_test_stores(postgres_dsn)
     assert isinstance(events, PostgresEventStore)
     blocks = SequenceBlocks(events.database, block=10)
     try:

@@ -7,8 +7,8 @@ import asyncio
 
 from chargeledger.adapters.postgres_store import PostgresEventStore
 from chargeledger.application.ports import NO_STREAM, Metadata
-from chargeledger.bootstrap import open_stores
 from chargeledger.domain.events import CommandAccepted
+from tests.stores import open_test_stores
 
 
 def event(n: int) -> CommandAccepted:
@@ -18,7 +18,7 @@ def event(n: int) -> CommandAccepted:
 async def test_concurrent_loads_share_a_statement_and_each_gets_its_own_events(
     postgres_dsn: str,
 ) -> None:
-    store, _ = await open_stores(postgres_dsn)
+    store, _ = await open_test_stores(postgres_dsn)
     assert isinstance(store, PostgresEventStore)
     try:
         for n in range(40):

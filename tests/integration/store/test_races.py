@@ -14,9 +14,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from chargeledger.application.ports import ANY, EventStore, Metadata, VersionConflictError
-from chargeledger.bootstrap import open_stores
 from chargeledger.domain.events import CommandAccepted
 from tests.integration.store.conftest import Backend, caught_up
+from tests.stores import open_test_stores
 
 TASKS = 32
 PROCESSES = 4
@@ -118,7 +118,7 @@ def _process(url: str, process: int) -> tuple[int, int, int]:
     """One OS process: 8 tasks on the hot stream, 8 on many streams, 8 on shared ids."""
 
     async def run() -> tuple[int, int, int]:
-        store, _ = await open_stores(url)
+        store, _ = await open_test_stores(url)
         try:
             hot = asyncio.gather(
                 *(

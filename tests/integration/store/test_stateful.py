@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from chargeledger.adapters.memory import InMemoryEventStore
 from chargeledger.application.ports import (
     ANY,
     NO_STREAM,
@@ -24,9 +23,9 @@ from chargeledger.application.ports import (
     Metadata,
     VersionConflictError,
 )
-from chargeledger.bootstrap import open_stores
 from chargeledger.domain.events import CommandAccepted
 from tests.integration.store.conftest import caught_up
+from tests.stores import MemoryEventStore, open_test_stores
 
 STREAMS = st.sampled_from(["a", "b", "c"])
 COMMANDS = st.none() | st.sampled_from(["c1", "c2", "c3", "c4"])
@@ -148,7 +147,7 @@ def machine_for(open_store: Any, examples: int) -> type[RuleBasedStateMachine]:
 
 
 async def _memory() -> EventStore:
-    return InMemoryEventStore()
+    return MemoryEventStore()
 
 
 def test_the_memory_store_behaves_like_the_model() -> None:
@@ -163,7 +162,7 @@ def test_the_sqlite_store_behaves_like_the_model(tmp_path: Path) -> None:
 
     async def sqlite() -> EventStore:
         path = tempfile.mkdtemp(dir=tmp_path)
-        store, _ = await open_stores(f"sqlite:///{path}/store.db")
+        store, _ = await open_test_stores(f"sqlite:///{path}/store.db")
         return store
 
     run_state_machine_as_test(machine_for(sqlite, 40))
@@ -175,7 +174,7 @@ def test_the_postgres_store_behaves_like_the_model(postgres_dsn: str) -> None:
     repeated command id recognised, as the model says."""
 
     async def postgres() -> EventStore:
-        store, _ = await open_stores(postgres_dsn + "?pool_max=2")
+        store, _ = await open_test_stores(postgres_dsn + "?pool_max=2")
         # One database for every example: start each from an empty log.
         async with await psycopg.AsyncConnection.connect(postgres_dsn, autocommit=True) as conn:
             await conn.execute("TRUNCATE events, stream_commands")

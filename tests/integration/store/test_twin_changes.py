@@ -13,8 +13,8 @@ import pytest
 from chargeledger.adapters.postgres_database import MIGRATIONS
 from chargeledger.application.ports import NO_CHANGE_READ, DocumentStore, DocumentWrite, EventStore
 from chargeledger.application.twin_service import TWINS, TwinService
-from chargeledger.bootstrap import open_stores
 from tests.fakes import FakeClock
+from tests.stores import open_test_stores
 
 STATIONS = 2_000
 
@@ -47,7 +47,7 @@ class Node:
 
 @pytest.fixture
 async def nodes(postgres_dsn: str) -> AsyncIterator[tuple[Node, Node]]:
-    a, b = Node(*await open_stores(postgres_dsn)), Node(*await open_stores(postgres_dsn))
+    a, b = Node(*await open_test_stores(postgres_dsn)), Node(*await open_test_stores(postgres_dsn))
     yield a, b
     await a.events.close()
     await b.events.close()
@@ -107,7 +107,7 @@ async def test_a_database_of_the_first_schema_is_migrated_and_its_twins_read(
             "INSERT INTO documents (model, key, doc) VALUES ('twin', 'OLD', %s::jsonb)",
             ('{"station_id": "OLD", "connected": true}',),
         )
-    node = Node(*await open_stores(postgres_dsn))
+    node = Node(*await open_test_stores(postgres_dsn))
     try:
         assert await node.twins.refresh(held_here=()) == 1
         assert node.twins.get("OLD") is not None
@@ -140,7 +140,7 @@ def _markers(dsn: str) -> dict[tuple[str, str], int]:
 async def test_only_the_twins_writes_are_marked_and_indexed(postgres_dsn: str) -> None:
     """The marker's trigger and index serve the twins only (migration 3): the other
     models' writes (every projection batch) run no trigger and feed no index."""
-    node = Node(*await open_stores(postgres_dsn))
+    node = Node(*await open_test_stores(postgres_dsn))
     try:
         await node.documents.write([DocumentWrite("session", "S1", {"state": "active"})])
         await node.documents.write([DocumentWrite("session", "S1", {"state": "ended"})])
@@ -174,7 +174,7 @@ async def test_a_database_of_the_second_schema_marks_only_twins_after_migrating(
         )
     before = _markers(postgres_dsn)[("session", "S1")]
     assert before > 0  # the second schema marked every write
-    node = Node(*await open_stores(postgres_dsn))
+    node = Node(*await open_test_stores(postgres_dsn))
     try:
         await node.documents.write([DocumentWrite("session", "S1", {"state": "ended"})])
         node.twins.heartbeat("CP1", "2026-01-01T00:00:00Z")

@@ -7,22 +7,21 @@ from typing import Any
 import pytest
 
 from chargeledger.adapters.postgres_database import PostgresDatabase
-from chargeledger.adapters.postgres_store import PostgresEventStore
 from chargeledger.adapters.serialization import EventCodec
 from chargeledger.adapters.sqlite_database import SQLiteDatabase, sqlite_path
-from chargeledger.adapters.sqlite_store import SQLiteEventStore
 from chargeledger.application.ports import NO_STREAM, CorruptEventError, EventStore, Metadata
 from chargeledger.domain.events import CommandAccepted
 from tests.integration.store.conftest import Backend
+from tests.stores import postgres_event_store, sqlite_event_store
 
 
 async def open_with(backend: Backend, codec: EventCodec) -> EventStore:
     assert backend.url is not None
     store: EventStore
     if backend.name == "sqlite":
-        store = SQLiteEventStore(SQLiteDatabase(sqlite_path(backend.url)), codec)
+        store = sqlite_event_store(SQLiteDatabase(sqlite_path(backend.url)), codec)
     else:
-        store = PostgresEventStore(await PostgresDatabase.open(backend.url), codec)
+        store = postgres_event_store(await PostgresDatabase.open(backend.url), codec)
     backend.opened.append(store)
     return store
 

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 from chargeledger.adapters.sqlite_database import SQLiteDatabase
-from chargeledger.adapters.sqlite_store import SQLiteEventStore
 from chargeledger.application.ports import Metadata
 from chargeledger.domain.events import CommandAccepted
+from tests.stores import sqlite_event_store
 
 SOFT_LIMIT = 256 * 1024
 WRITTEN = 12 * 1024 * 1024
@@ -22,7 +22,7 @@ async def test_the_wal_is_reset_under_sustained_writes_and_reads(tmp_path: Path)
     database = SQLiteDatabase(
         tmp_path / "store.db", wal_soft_limit=SOFT_LIMIT, checkpoint_interval_s=0.05
     )
-    store = SQLiteEventStore(database)
+    store = sqlite_event_store(database)
     written = 0
     peak = 0
     done = asyncio.Event()

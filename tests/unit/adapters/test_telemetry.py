@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
+from chargeledger.adapters.memory import InMemoryDocumentStore
 from chargeledger.adapters.metrics import NodeMetrics
 from chargeledger.adapters.telemetry import LogTelemetry
 from chargeledger.application.ports import DocumentWrite, Metadata
@@ -13,6 +13,7 @@ from chargeledger.application.read_model_documents import COMMANDS, OPEN
 from chargeledger.domain import events as e
 from chargeledger.domain.enums import RegistrationStatus
 from tests.fakes import FakeClock
+from tests.stores import MemoryEventStore
 
 
 def _command(command_id: str, status: str, dispatched_at: str | None) -> DocumentWrite:
@@ -31,7 +32,7 @@ async def test_a_command_is_in_doubt_once_the_clock_passes_its_response_timeout(
             _command("c", "requested", None),
         ]
     )
-    telemetry = LogTelemetry(InMemoryEventStore(), documents, NodeMetrics("n"), 30.0, clock)
+    telemetry = LogTelemetry(MemoryEventStore(), documents, NodeMetrics("n"), 30.0, clock)
     assert await telemetry.commands_in_doubt() == 1  # b: 35 s without an answer
     clock.advance(11)
     assert await telemetry.commands_in_doubt() == 2
@@ -39,7 +40,7 @@ async def test_a_command_is_in_doubt_once_the_clock_passes_its_response_timeout(
 
 async def test_the_projection_lag_is_the_first_unprojected_events_age_by_the_clock() -> None:
     clock = FakeClock()
-    store = InMemoryEventStore()
+    store = MemoryEventStore()
     booted = e.StationBooted("CP1", RegistrationStatus.ACCEPTED, "v", "m", None, "t")
     recorded_at = (clock.now() - timedelta(seconds=7)).isoformat()
     await store.append("station-CP1", [booted], 0, Metadata("boot", recorded_at=recorded_at))

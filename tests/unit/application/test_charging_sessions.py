@@ -10,12 +10,13 @@ from chargeledger.application.twin_service import TwinService
 from chargeledger.domain import events as e
 from chargeledger.domain.id_tags import IdTagInfo
 from tests.fakes import FakeClock
+from tests.stores import MemoryEventStore
 
 STAMP = "2026-01-01T00:01:00Z"
 
 
 async def sessions() -> tuple[ChargingSessions, InMemoryEventStore, IdTagRegistry]:
-    store, documents, clock = InMemoryEventStore(), InMemoryDocumentStore(), FakeClock()
+    store, documents, clock = MemoryEventStore(), InMemoryDocumentStore(), FakeClock()
     tags = IdTagRegistry(documents, clock)
     await tags.put("GOOD", "Accepted", "2027-01-01T00:00:00Z")
     await tags.put("BAD", "Blocked")

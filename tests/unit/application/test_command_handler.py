@@ -20,10 +20,11 @@ from chargeledger.domain.errors import (
     IdempotencyKeyReusedError,
 )
 from tests.fakes import FakeClock, RacingEventStore
+from tests.stores import MemoryEventStore
 from tests.unit.domain.scenario import requested, reset, start, start_transaction, started
 
 
-class CountingStore(InMemoryEventStore):
+class CountingStore(MemoryEventStore):
     """Counts how commands reached the store."""
 
     def __init__(self) -> None:
@@ -66,7 +67,7 @@ class RacingChainStore(CountingStore):
         return await super().append_chain(stream_id, appends, expected_version)
 
 
-class SingleAppendStore(InMemoryEventStore):
+class SingleAppendStore(MemoryEventStore):
     """A store without the chain capability (as PostgreSQL is until it gains one)."""
 
     append_chain = None  # type: ignore[assignment]
@@ -100,7 +101,7 @@ async def test_five_attempts_by_default() -> None:
 
 async def test_a_repeated_command_id_returns_the_first_outcome_without_deciding() -> None:
     """I2: a repeated command id returns the first outcome and decides nothing."""
-    store = InMemoryEventStore()
+    store = MemoryEventStore()
     handler = CommandHandler(store, FakeClock())
     first = await handler.execute("CP1", start("cmd-1"))
     await handler.execute("CP1", c.RecordOutcome("cmd-1:rejected", "cmd-1", "rejected"))
@@ -113,7 +114,7 @@ async def test_a_repeated_command_id_returns_the_first_outcome_without_deciding(
 
 async def test_a_repeat_of_a_refused_command_is_refused_the_same_way() -> None:
     """I2: a repeat of a refused command id is refused the same way."""
-    store = InMemoryEventStore()
+    store = MemoryEventStore()
     handler = CommandHandler(store, FakeClock())
     await handler.execute("CP1", start("cmd-1", tag="A"))
     with pytest.raises(ConnectorNotAvailableError):
@@ -125,7 +126,7 @@ async def test_a_repeat_of_a_refused_command_is_refused_the_same_way() -> None:
 
 
 async def test_the_same_request_answers_with_the_open_one_and_so_does_its_repeat() -> None:
-    handler = CommandHandler(InMemoryEventStore(), FakeClock())
+    handler = CommandHandler(MemoryEventStore(), FakeClock())
     await handler.execute("CP1", start("cmd-1"))
     same = await handler.execute("CP1", start("cmd-2"))
     assert (same.events, same.same_as) == ([e.CommandMerged("cmd-2", "cmd-1")], "cmd-1")
@@ -135,7 +136,7 @@ async def test_the_same_request_answers_with_the_open_one_and_so_does_its_repeat
 
 
 async def test_a_repeated_command_id_with_another_fingerprint_is_refused() -> None:
-    handler = CommandHandler(InMemoryEventStore(), FakeClock())
+    handler = CommandHandler(MemoryEventStore(), FakeClock())
     await handler.execute("CP1", start("cmd-1"), fingerprint="a")
     assert (await handler.execute("CP1", start("cmd-1"), fingerprint="a")).duplicate
     with pytest.raises(IdempotencyKeyReusedError):
@@ -144,7 +145,7 @@ async def test_a_repeated_command_id_with_another_fingerprint_is_refused() -> No
 
 async def test_a_repeated_start_transaction_returns_the_session_the_first_recorded() -> None:
     """I7: a repeated StartTransaction returns the session the first recorded."""
-    store = InMemoryEventStore()
+    store = MemoryEventStore()
     handler = CommandHandler(store, FakeClock())
     await handler.execute("CP1", start_transaction(7))
     await handler.execute("CP1", start_transaction(8, connector=2))
@@ -232,7 +233,7 @@ async def test_a_store_without_chains_gets_one_append_per_command() -> None:
 
 
 async def test_a_cache_made_stale_by_another_process_is_caught_by_the_append() -> None:
-    store = InMemoryEventStore()
+    store = MemoryEventStore()
     ours, theirs = CommandHandler(store, FakeClock()), CommandHandler(store, FakeClock())
     await ours.execute("CP1", start("cmd-1", connector=1))
     await theirs.execute("CP1", start("cmd-2", connector=2, tag="B"))
@@ -243,7 +244,7 @@ async def test_a_cache_made_stale_by_another_process_is_caught_by_the_append() -
 
 
 async def test_exactly_one_of_competing_remote_starts_for_a_connector_wins() -> None:
-    store = InMemoryEventStore()
+    store = MemoryEventStore()
     handler = CommandHandler(store, FakeClock())
     outcomes = await asyncio.gather(
         *(handler.execute("CP1", start(f"cmd-{n}", tag=f"T{n}")) for n in range(16)),
@@ -255,7 +256,7 @@ async def test_exactly_one_of_competing_remote_starts_for_a_connector_wins() -> 
 
 
 async def test_a_caller_that_stops_waiting_does_not_stop_its_command() -> None:
-    store = InMemoryEventStore()
+    store = MemoryEventStore()
     handler = CommandHandler(store, FakeClock())
     waiting = asyncio.create_task(handler.execute("CP1", start("cmd-1")))
     await asyncio.sleep(0)
@@ -265,7 +266,7 @@ async def test_a_caller_that_stops_waiting_does_not_stop_its_command() -> None:
 
 
 async def test_an_unexpected_error_fails_only_its_command() -> None:
-    handler = CommandHandler(InMemoryEventStore(), FakeClock())
+    handler = CommandHandler(MemoryEventStore(), FakeClock())
     bad = c.RecordOutcome("x", "cmd-1", "maybe")  # refused: no such command
     outcomes = await asyncio.gather(
         handler.execute("CP1", c.Command("plain")),  # no decision exists for a bare Command
@@ -279,7 +280,7 @@ async def test_an_unexpected_error_fails_only_its_command() -> None:
 
 
 async def test_a_flight_cancelled_at_shutdown_leaves_no_caller_waiting() -> None:
-    class SlowStore(InMemoryEventStore):
+    class SlowStore(MemoryEventStore):
         async def append_chain(
             self, stream_id: str, appends: Sequence[CommandAppend], expected_version: int
         ) -> list[AppendResult]:
@@ -298,7 +299,7 @@ async def test_a_flight_cancelled_at_shutdown_leaves_no_caller_waiting() -> None
     assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
 
 
-class ReadCountingStore(InMemoryEventStore):
+class ReadCountingStore(MemoryEventStore):
     """Counts the events each ``read_stream`` hands back."""
 
     def __init__(self) -> None:
@@ -327,7 +328,7 @@ async def test_a_repeat_reads_the_first_handling_not_what_the_stream_gained_sinc
     assert sum(store.read) <= 2, store.read
 
 
-class StreamReadCounter(InMemoryEventStore):
+class StreamReadCounter(MemoryEventStore):
     def __init__(self) -> None:
         super().__init__()
         self.reads = 0
@@ -351,7 +352,7 @@ async def test_a_warmed_station_is_decided_without_another_read() -> None:
 
 
 async def test_a_warm_that_reads_older_state_than_a_command_left_keeps_the_newer() -> None:
-    store = InMemoryEventStore()
+    store = MemoryEventStore()
     handler = CommandHandler(store, FakeClock())
     warming = asyncio.ensure_future(handler.warm("CP1"))  # reads the empty stream
     await handler.execute("CP1", start("cmd-1", connector=1))

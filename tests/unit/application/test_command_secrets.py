@@ -32,6 +32,7 @@ from chargeledger.config import Settings
 from chargeledger.domain.enums import CommandStatus
 from chargeledger.domain.errors import DomainError, IdempotencyKeyReusedError
 from tests.fakes import FakeClock
+from tests.stores import MemoryEventStore
 
 NAME = "set-network-profile"
 
@@ -89,7 +90,7 @@ def outgoing(payload: Any, command_id: str = "np-1") -> OutgoingCommand:
 
 def operator_of_a_2_0_1_station() -> tuple[InMemoryEventStore, InMemoryDocumentStore, Any]:
     """The node's operator commands over in-memory stores, CP1 connected on 2.0.1."""
-    store, documents, clock = InMemoryEventStore(), InMemoryDocumentStore(), FakeClock()
+    store, documents, clock = MemoryEventStore(), InMemoryDocumentStore(), FakeClock()
     twin = TwinService(documents, clock)
     twin.connected("CP1", 1, "ocpp2.0.1")
     handler = CommandHandler(store, clock)

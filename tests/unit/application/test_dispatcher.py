@@ -18,6 +18,7 @@ from chargeledger.application.twin_service import TwinService
 from chargeledger.config import Settings
 from chargeledger.domain import commands as c
 from tests.fakes import FakeClock
+from tests.stores import MemoryEventStore
 
 AT = "2026-01-01T00:00:00+00:00"
 LATER = "2026-01-01T00:10:00+00:00"
@@ -44,7 +45,7 @@ class Node:
         documents: InMemoryDocumentStore | None = None,
     ) -> None:
         self.clock = FakeClock()
-        self.store = store or InMemoryEventStore()
+        self.store = store or MemoryEventStore()
         self.documents = documents or InMemoryDocumentStore()
         self.handler = CommandHandler(self.store, self.clock)
         twin = TwinService(self.documents, self.clock)
@@ -164,7 +165,7 @@ class StoreOutageError(Exception):
     """What a store raises while its database is away."""
 
 
-class StoreThatGoesAway(InMemoryEventStore):
+class StoreThatGoesAway(MemoryEventStore):
     """Refuses every append while ``away`` (a restarting database)."""
 
     away = False
@@ -250,7 +251,7 @@ async def test_i3_no_call_leaves_for_a_request_that_was_not_committed() -> None:
     assert committed[-2:] == ["RemoteStartRequested", "CommandDispatched"]
 
 
-class CountingStore(InMemoryEventStore):
+class CountingStore(MemoryEventStore):
     """Counts the appends asked of it, a repeat that records nothing included."""
 
     appends = 0

@@ -25,6 +25,7 @@ from chargeledger.application.twin_service import TwinService
 from chargeledger.domain import commands as c
 from chargeledger.domain import commands_201 as c201
 from tests.fakes import FakeClock
+from tests.stores import MemoryEventStore
 from tests.unit.domain.operation_scenario import common, reserve
 from tests.unit.domain.scenario import boot, start_transaction, stop_transaction
 
@@ -49,7 +50,7 @@ class Station:
     """Drives the real handler as the API and the dispatcher would."""
 
     def __init__(self) -> None:
-        self.store = InMemoryEventStore()
+        self.store = MemoryEventStore()
         self.handler = CommandHandler(self.store, FakeClock())
 
     async def run(self, command: c.Command) -> None:

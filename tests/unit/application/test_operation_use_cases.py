@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
+from chargeledger.adapters.memory import InMemoryDocumentStore
 from chargeledger.application.charging_profile_library import (
     ChargingProfileNotFoundError,
 )
@@ -30,6 +30,7 @@ from chargeledger.domain.errors import (
 )
 from chargeledger.domain.operations import OPERATIONS, Lookup
 from tests.fakes import FakeClock
+from tests.stores import MemoryEventStore
 from tests.unit.domain.scenario import boot, start_transaction
 
 PROFILE: dict[str, Any] = {
@@ -46,7 +47,7 @@ PROFILE: dict[str, Any] = {
 class Node:
     def __init__(self) -> None:
         self.store, self.documents, self.clock = (
-            InMemoryEventStore(),
+            MemoryEventStore(),
             InMemoryDocumentStore(),
             FakeClock(),
         )

@@ -22,10 +22,11 @@ from chargeledger.domain.errors import (
 )
 from chargeledger.domain.operations import OPERATIONS
 from tests.fakes import FakeClock
+from tests.stores import MemoryEventStore
 
 
 def operator() -> tuple[OperatorCommands, TwinService, InMemoryEventStore]:
-    store, documents, clock = InMemoryEventStore(), InMemoryDocumentStore(), FakeClock()
+    store, documents, clock = MemoryEventStore(), InMemoryDocumentStore(), FakeClock()
     twin = TwinService(documents, clock)
     use_cases = build_use_cases(
         Settings(), clock, CommandHandler(store, clock), documents, twin, store

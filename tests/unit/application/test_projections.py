@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
+from chargeledger.adapters.memory import InMemoryDocumentStore
 from chargeledger.application.ports import Metadata, RecordedEvent
 from chargeledger.application.projections import CommandAndStationProjection
 from chargeledger.application.queries import Views
@@ -11,6 +11,7 @@ from chargeledger.application.twin_service import TwinService
 from chargeledger.domain import events as e
 from chargeledger.domain.station import requested_event
 from tests.fakes import FakeClock
+from tests.stores import MemoryEventStore
 from tests.unit.domain.scenario import (
     AT,
     LATER,
@@ -71,7 +72,7 @@ async def test_sessions_are_listed_in_order_and_by_station() -> None:
     for stream, tx in (("station-A", 10), ("station-B", 9), ("station-A", 2)):
         batch = [RecordedEvent(stream, 1, tx, started(tx), Metadata())]
         await documents.write(await projection.writes_for(batch))
-    views = Views(documents, TwinService(documents, FakeClock()), InMemoryEventStore())
+    views = Views(documents, TwinService(documents, FakeClock()), MemoryEventStore())
     assert [t["transaction_id"] for t in (await views.transactions(100)).items] == [2, 9, 10]
     by_station = await views.transactions(100, station_id="A")
     assert [t["transaction_id"] for t in by_station.items] == [2, 10]
@@ -112,7 +113,7 @@ async def test_a_session_names_the_reservation_it_used_and_the_profile_it_runs_u
     ]
     documents = await project(events)
     view = await Views(
-        documents, TwinService(documents, FakeClock()), InMemoryEventStore()
+        documents, TwinService(documents, FakeClock()), MemoryEventStore()
     ).transaction(7)
     assert view is not None
     assert (view["reservation_id"], view["charging_profile_id"]) == (3, 30)
@@ -122,7 +123,7 @@ async def test_a_session_names_the_reservation_it_used_and_the_profile_it_runs_u
 async def test_commands_list_newest_first_filtered_and_paged() -> None:
     commands = [remote_stop(), unlock(), reset(), availability(), trigger()]
     documents = await project([booted(), *(requested_event(cmd) for cmd in commands)])
-    views = Views(documents, TwinService(documents, FakeClock()), InMemoryEventStore())
+    views = Views(documents, TwinService(documents, FakeClock()), MemoryEventStore())
     first = await views.commands(limit=2)
     assert [c["name"] for c in first.items] == ["trigger-message", "change-availability"]
     rest = await views.commands(limit=10, after=first.next_after)
@@ -182,15 +183,15 @@ async def test_a_2_0_1_session_shows_whether_a_message_of_it_was_sent_offline() 
     for events, offline in cases:
         documents = await project([booted(), *events])
         twin = TwinService(documents, FakeClock())
-        view = await Views(documents, twin, InMemoryEventStore()).transaction(7)
+        view = await Views(documents, twin, MemoryEventStore()).transaction(7)
         assert view is not None and view["status"] == "stopped"
         assert view["offline"] is offline, events
     documents = await project([booted(), _started_201(False)])
     twin = TwinService(documents, FakeClock())
     await twin.meter_values("CP1", 1, 7, READING, 1, offline=True)
-    view = await Views(documents, twin, InMemoryEventStore()).transaction(7)
+    view = await Views(documents, twin, MemoryEventStore()).transaction(7)
     assert view is not None and view["offline"] is True
     documents = await project([booted(), started(7)])
     twin = TwinService(documents, FakeClock())
-    old = await Views(documents, twin, InMemoryEventStore()).transaction(7)
+    old = await Views(documents, twin, MemoryEventStore()).transaction(7)
     assert old is not None and "offline" not in old

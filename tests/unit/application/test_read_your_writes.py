@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 
-from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
+from chargeledger.adapters.memory import InMemoryDocumentStore
 from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.projection_runner import ProjectionRunner
 from chargeledger.application.projections import CommandAndStationProjection
 from chargeledger.application.read_model_documents import COMMANDS
 from chargeledger.domain import commands as c
 from tests.fakes import FakeClock
+from tests.stores import MemoryEventStore
 from tests.unit.domain.scenario import boot
 
 AT = "2026-01-01T00:00:00+00:00"
@@ -21,7 +22,7 @@ LATER = "2026-01-01T00:10:00+00:00"
 async def test_i9_a_read_at_a_written_position_sees_the_write_or_says_it_timed_out() -> None:
     """I9: waiting for the writer's position, the reader sees the write; a position the
     read models cannot reach in time is answered ``False``, not a stale read."""
-    store, documents = InMemoryEventStore(), InMemoryDocumentStore()
+    store, documents = MemoryEventStore(), InMemoryDocumentStore()
     handler = CommandHandler(store, FakeClock())
     runner = ProjectionRunner(store, documents, CommandAndStationProjection(documents))
     running = asyncio.create_task(runner.run())

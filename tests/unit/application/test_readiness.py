@@ -7,7 +7,7 @@ import asyncio
 import sqlite3
 from collections.abc import Sequence
 
-from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
+from chargeledger.adapters.memory import InMemoryDocumentStore
 from chargeledger.application.ports import DocumentWrite
 from chargeledger.application.readiness import (
     PROBE_MODEL,
@@ -16,6 +16,7 @@ from chargeledger.application.readiness import (
     read_models_within,
 )
 from tests.fakes import FakeClock
+from tests.stores import MemoryEventStore
 
 
 class ReadOnlyDocuments(InMemoryDocumentStore):
@@ -32,14 +33,14 @@ class HangingDocuments(InMemoryDocumentStore):
 
 async def test_a_store_that_writes_passes_and_leaves_a_probe_document() -> None:
     documents = InMemoryDocumentStore()
-    probe = StoreProbe(InMemoryEventStore(), documents, FakeClock(), "node-7")
+    probe = StoreProbe(MemoryEventStore(), documents, FakeClock(), "node-7")
     verdict = await probe.check()
     assert (verdict.name, verdict.ok) == ("store", True)
     assert (await documents.get(PROBE_MODEL, "node-7") or {})["node_id"] == "node-7"
 
 
 async def test_a_store_that_reads_but_cannot_write_fails_the_store_check() -> None:
-    probe = StoreProbe(InMemoryEventStore(), ReadOnlyDocuments(), FakeClock(), "node-1")
+    probe = StoreProbe(MemoryEventStore(), ReadOnlyDocuments(), FakeClock(), "node-1")
     verdict = await probe.check()
     assert verdict.name == "store" and not verdict.ok
     assert "attempt to write a readonly database" in verdict.detail
@@ -47,9 +48,7 @@ async def test_a_store_that_reads_but_cannot_write_fails_the_store_check() -> No
 
 
 async def test_a_store_that_does_not_answer_fails_within_the_timeout() -> None:
-    probe = StoreProbe(
-        InMemoryEventStore(), HangingDocuments(), FakeClock(), "node-1", timeout_s=0.1
-    )
+    probe = StoreProbe(MemoryEventStore(), HangingDocuments(), FakeClock(), "node-1", timeout_s=0.1)
     verdict = await asyncio.wait_for(probe.check(), 2)
     assert not verdict.ok and "no answer within 0.1 s" in verdict.detail
 
@@ -61,7 +60,7 @@ async def test_a_gateway_that_does_not_listen_fails_the_gateway_check() -> None:
 
 
 async def test_read_models_behind_the_log_past_the_bound_fail_their_check() -> None:
-    class Head(InMemoryEventStore):
+    class Head(MemoryEventStore):
         async def head_position(self) -> int:
             return 500
 

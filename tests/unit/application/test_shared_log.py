@@ -11,9 +11,10 @@ from chargeledger.adapters.memory import InMemoryEventStore
 from chargeledger.application.ports import ANY, Metadata, RecordedEvent
 from chargeledger.application.shared_log import SharedLogReads
 from chargeledger.domain.events import CommandAccepted
+from tests.stores import MemoryEventStore
 
 
-class CountingLog(InMemoryEventStore):
+class CountingLog(MemoryEventStore):
     """Counts the reads of the whole log; ``gate``, when set, holds each read's answer
     (taken when it started) until it is set: a query in flight."""
 
@@ -132,7 +133,7 @@ async def test_every_follower_sees_the_whole_log_in_order_whatever_the_interleav
 
 async def one_interleaving(seed: int) -> None:
     rng = random.Random(seed)
-    inner = InMemoryEventStore()
+    inner = MemoryEventStore()
     shared = SharedLogReads(inner, window_events=rng.choice([3, 16, 4096]))
     total = 0
     done = asyncio.Event()

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
+from chargeledger.adapters.memory import InMemoryDocumentStore
 from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.ports import DocumentWrite
 from chargeledger.application.queries import Views
 from chargeledger.application.registry import REGISTRY
 from chargeledger.application.twin_service import TwinService
 from tests.fakes import FakeClock
+from tests.stores import MemoryEventStore
 from tests.unit.domain import scenario as s
 
 
 async def test_a_station_with_only_a_history_in_the_log_is_known() -> None:
-    store, documents, clock = InMemoryEventStore(), InMemoryDocumentStore(), FakeClock()
+    store, documents, clock = MemoryEventStore(), InMemoryDocumentStore(), FakeClock()
     views = Views(documents, TwinService(documents, clock), store)
     assert not await views.station_known("CP1")
     await CommandHandler(store, clock).execute("CP1", s.boot())  # no projection, no twin here
@@ -26,7 +27,7 @@ async def test_a_station_with_only_a_history_in_the_log_is_known() -> None:
 
 
 async def test_a_station_only_registered_or_only_connected_is_known() -> None:
-    store, documents, clock = InMemoryEventStore(), InMemoryDocumentStore(), FakeClock()
+    store, documents, clock = MemoryEventStore(), InMemoryDocumentStore(), FakeClock()
     twin = TwinService(documents, clock)
     views = Views(documents, twin, store)
     await documents.write([DocumentWrite(REGISTRY, "CP1", {"station_id": "CP1"})])
@@ -49,7 +50,7 @@ class _CountingDocuments(InMemoryDocumentStore):
 async def test_a_station_with_a_twin_is_known_without_reading_a_document() -> None:
     documents, clock = _CountingDocuments(), FakeClock()
     twin = TwinService(documents, clock)
-    views = Views(documents, twin, InMemoryEventStore())
+    views = Views(documents, twin, MemoryEventStore())
     twin.connected("CP1", epoch=1)
     assert await views.station_known("CP1")
     assert documents.gets == 0

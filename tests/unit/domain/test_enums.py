@@ -20,7 +20,6 @@ SAME_AS_OCPP: list[tuple[type[StrEnum], type[StrEnum]]] = [
     (enums.ResetType, ocpp.ResetType),
     (enums.AvailabilityType, ocpp.AvailabilityType),
     (enums.UpdateType, ocpp.UpdateType),
-    (enums.ConnectorStatus, ocpp.ChargePointStatus),
     (enums.ChargingProfilePurpose, ocpp.ChargingProfilePurposeType),
     (enums.ChargingRateUnit, ocpp.ChargingRateUnitType),
     (enums.ChargingProfileKind, ocpp.ChargingProfileKindType),
@@ -32,6 +31,13 @@ SAME_AS_OCPP: list[tuple[type[StrEnum], type[StrEnum]]] = [
 def test_a_stop_reason_is_one_that_ocpp_1_6_or_2_0_1_names() -> None:
     both = {m.value for m in ocpp.Reason} | {m.value for m in ocpp201.ReasonEnumType}
     assert {member.value for member in enums.StopReason} == both
+
+
+def test_a_connector_status_is_one_that_ocpp_1_6_or_2_0_1_reports() -> None:
+    both = {m.value for m in ocpp.ChargePointStatus} | {
+        m.value for m in ocpp201.ConnectorStatusEnumType
+    }
+    assert {member.value for member in enums.ConnectorStatus} == both
 
 
 @pytest.mark.parametrize(("ours", "theirs"), SAME_AS_OCPP, ids=lambda kind: kind.__name__)

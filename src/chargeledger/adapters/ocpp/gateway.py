@@ -38,7 +38,7 @@ from chargeledger.adapters.ocpp.options import LOGGER_NAME, GatewayOptions
 from chargeledger.adapters.ocpp.routing import StationConnection
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.ports import StationPresence
-from chargeledger.application.presence import LocalPresence, Presence
+from chargeledger.application.presence import Presence
 from chargeledger.application.registry import StationRegistry
 from chargeledger.domain.enums import UnknownStations
 from chargeledger.errors import TooFewFilesError
@@ -95,16 +95,16 @@ class OcppGateway:
         registry: StationRegistry,
         unknown_stations: UnknownStations,
         options: GatewayOptions,
-        presence: Presence | None = None,
-        metrics: NodeMetrics | None = None,
+        presence: Presence,
+        metrics: NodeMetrics,
     ) -> None:
-        self.metrics = metrics or NodeMetrics("-")
+        self.metrics = metrics
         self.messages = messages
         self.stations = stations
         self.options = options
         self._connections: set[WebSocketConnection] = set()
         self._live: dict[str, WebSocketConnection] = {}
-        self.presence: Presence = presence or LocalPresence()
+        self.presence = presence
         self.presence.on_fence(self.fence)
         self._server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -23,10 +23,9 @@ from chargeledger.adapters.ocpp.options import LOGGER_NAME
 from chargeledger.adapters.ocpp.schemas import OCPP16
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.command_handler import CommandHandler, stream_of
-from chargeledger.application.dispatcher import Dispatcher
+from chargeledger.application.message_ports import ReadyStations, StationTelemetry
 from chargeledger.application.ports import Clock
 from chargeledger.application.registry import RegistrationPolicy
-from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.commands import RegisterBoot
 from chargeledger.domain.enums import RegistrationStatus
 from chargeledger.domain.timestamps import iso_z
@@ -52,8 +51,8 @@ class StationMessages:
     def __init__(
         self,
         handler: CommandHandler,
-        twin: TwinService,
-        dispatcher: Dispatcher,
+        twin: StationTelemetry,
+        dispatcher: ReadyStations,
         clock: Clock,
         registration: RegistrationPolicy,
         heartbeat_interval_s: int,

@@ -10,8 +10,8 @@ from typing import Any
 from chargeledger.adapters.ocpp.handlers import Handler, Reply
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.application.charging_sessions import ChargingSessions
+from chargeledger.application.message_ports import StationTelemetry
 from chargeledger.application.ports import Clock
-from chargeledger.application.twin_service import TwinService
 from chargeledger.domain.id_tags import IdTagInfo
 from chargeledger.domain.timestamps import iso_z
 
@@ -26,7 +26,7 @@ def id_tag_info(info: IdTagInfo) -> dict[str, Any]:
 class SessionMessages:
     """``clock`` stamps what the twin mirrors of an Authorize (it records no event)."""
 
-    def __init__(self, sessions: ChargingSessions, twin: TwinService, clock: Clock) -> None:
+    def __init__(self, sessions: ChargingSessions, twin: StationTelemetry, clock: Clock) -> None:
         self._sessions = sessions
         self._twin = twin
         self._clock = clock

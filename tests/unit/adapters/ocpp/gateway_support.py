@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
+from chargeledger.adapters.memory import InMemoryDocumentStore
+from chargeledger.adapters.metrics import NodeMetrics
 from chargeledger.adapters.ocpp.gateway import GatewayOptions, OcppGateway
 from chargeledger.adapters.ocpp.handlers import StationMessages
 from chargeledger.adapters.ocpp.v16.operations import OCPP16
 from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.dispatcher import Dispatcher
+from chargeledger.application.presence import LocalPresence
 from chargeledger.application.registry import StationRegistry
 from chargeledger.application.station_presence import TwinAndDispatcher
 from chargeledger.application.twin_service import TwinService
@@ -15,6 +17,7 @@ from chargeledger.bootstrap import gateway_options
 from chargeledger.config import Settings
 from chargeledger.domain.enums import UnknownStations
 from tests.fakes import OPEN_REGISTRATION, FakeClock
+from tests.stores import MemoryEventStore
 
 
 def new_gateway(options: GatewayOptions | None = None) -> OcppGateway:
@@ -23,7 +26,7 @@ def new_gateway(options: GatewayOptions | None = None) -> OcppGateway:
     settings = Settings()
     clock = FakeClock()
     documents = InMemoryDocumentStore()
-    handler = CommandHandler(InMemoryEventStore(), clock)
+    handler = CommandHandler(MemoryEventStore(), clock)
     twin = TwinService(documents, clock)
     dispatcher = Dispatcher(
         handler, documents, clock, twin, OCPP16, reconcile_grace_s=settings.reconcile_grace_s
@@ -36,4 +39,6 @@ def new_gateway(options: GatewayOptions | None = None) -> OcppGateway:
         StationRegistry(documents),
         unknown_stations=UnknownStations.ACCEPT,
         options=options or gateway_options(settings),
+        presence=LocalPresence(),
+        metrics=NodeMetrics("-"),
     )

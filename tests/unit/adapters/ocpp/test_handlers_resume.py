@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from chargeledger.adapters.memory import InMemoryDocumentStore, InMemoryEventStore
+from chargeledger.adapters.memory import InMemoryDocumentStore
 from chargeledger.adapters.ocpp.handlers import StationMessages
 from chargeledger.adapters.ocpp.session import StationSession
 from chargeledger.adapters.ocpp.v16.operations import OCPP16
@@ -13,11 +13,12 @@ from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.dispatcher import Dispatcher
 from chargeledger.application.twin_service import TwinService
 from tests.fakes import OPEN_REGISTRATION, FakeClock
+from tests.stores import MemoryEventStore
 
 BOOT = {"chargePointVendor": "v", "chargePointModel": "m"}
 
 
-class SlowStore(InMemoryEventStore):
+class SlowStore(MemoryEventStore):
     """Counts the reads of a stream; its appends take a while (a storm's database)."""
 
     def __init__(self) -> None:
