@@ -182,6 +182,15 @@ async def main(show_functions: bool) -> None:
     generic = sorted(m for m in calls if m in INFRASTRUCTURE)
     beside = {m for m in calls if m not in INFRASTRUCTURE and any(w in m for w in BESIDE)}
     own = {m for m in calls if m not in INFRASTRUCTURE and m not in beside}
+    # A module that only the node's own work called (the projection's share of the
+    # command's secrets) is that work's, not the walk's.
+    callers: dict[str, set[str]] = defaultdict(set)
+    for (calling, _), (module, _) in edges:
+        if calling != module:
+            callers[module].add(calling)
+    while moved := {m for m in own if callers[m] and callers[m] <= beside}:
+        own -= moved
+        beside |= moved
     # A module of the node's own work whose functions the walk called into (the twin,
     # asked for the snapshot the remote start decides on) is on the walk after all; its
     # functions that only the node's own work ran (the twin's writer) do not pull more in.

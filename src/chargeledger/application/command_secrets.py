@@ -31,6 +31,7 @@ from chargeledger.application.read_model_documents import read_command
 from chargeledger.application.read_model_shapes import CommandDoc
 from chargeledger.domain.enums import OPEN_STATUSES
 from chargeledger.domain.errors import IdempotencyKeyReusedError
+from chargeledger.domain.operations import OPERATIONS
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +42,12 @@ MARKER: Final = "sealed:"
 """What stands in the log for a secret, followed by the command id that keeps it."""
 
 SEALED: Mapping[str, tuple[tuple[str, ...], ...]] = {
-    "set-network-profile": (
-        ("connection_data", "vpn", "password"),
-        ("connection_data", "vpn", "key"),
-        ("connection_data", "apn", "apn_password"),
-        ("connection_data", "apn", "sim_pin"),
-    ),
+    operation.name: tuple(tuple(path.split(".")) for path in operation.secrets)
+    for operation in OPERATIONS.values()
+    if operation.secrets
 }
-"""By operation: where in its arguments (as the API body names them) a secret sits."""
+"""By operation: where in its arguments (as the API body names them) a secret sits,
+as its spec declares (``Operation.secrets``)."""
 
 SWEEP_AFTER: Final = timedelta(hours=1)
 """How long past a command's time to live its secrets may still be kept, if nothing

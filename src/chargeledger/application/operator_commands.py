@@ -326,7 +326,9 @@ class OperatorCommands:
             "expires_at": expires.isoformat(),
             "twin": snapshot_of(twin, timeout, connectors),
         }
-        arguments, secrets = seal(name, command_id, arguments)  # kept out of the log
+        secrets: dict[str, Any] = {}
+        if OPERATIONS[name].secrets:  # kept out of the log
+            arguments, secrets = seal(name, command_id, arguments)
         said = fingerprint(name, arguments, ttl_s)
         arguments = await self._inputs.complete(station_id, name, arguments)
         command = OPERATIONS[name].command_of(arguments, common)

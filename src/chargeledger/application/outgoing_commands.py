@@ -41,7 +41,7 @@ from chargeledger.domain.enums import CommandStatus, Outcome
 from chargeledger.domain.errors import DomainError
 from chargeledger.domain.events import CommandRequested
 from chargeledger.domain.json_object import JsonObject
-from chargeledger.domain.operations import name_of
+from chargeledger.domain.operations import OPERATIONS, name_of
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +247,11 @@ class OutcomeRecorder:
         if not spoken.speaks(command.name):
             await self.record_unspoken(station_id, command_id, command.name)
             return None
-        payload = await self._secrets.unsealed(command)
+        payload = (
+            await self._secrets.unsealed(command)
+            if OPERATIONS[command.name].secrets
+            else command.payload
+        )
         if payload is None:
             await self.record(
                 station_id,

@@ -114,6 +114,8 @@ class Operation(Generic[C]):
     """Whether a dispatch in doubt may simply be sent again (it only asks the station)."""
     observe: Observer | None = None
     """How a dispatch in doubt is reconciled; ``None``: it ends failed, never guessed."""
+    secrets: tuple[str, ...] = ()
+    """Dotted paths of arguments the log never holds (``command_secrets`` keeps them)."""
 
     def command_of(self, arguments: Arguments, common: Common) -> OperatorCommand:
         if self.build is not None:
@@ -338,6 +340,7 @@ SET_NETWORK_PROFILE = Operation(
     e.SetNetworkProfileRequested,
     arguments_201.set_network_profile,
     slot=holds("configuration_slot"),
+    secrets=arguments_201.NETWORK_SECRETS,
 )
 
 OPERATIONS: Mapping[str, Operation[Any]] = {

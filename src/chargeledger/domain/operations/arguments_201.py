@@ -91,6 +91,13 @@ def set_variables(
     return e.SetVariablesRequested(**opening, variables=variables)
 
 
+NETWORK_SECRETS = tuple(
+    f"connection_data.{path}"
+    for path in ("vpn.password", "vpn.key", "apn.apn_password", "apn.sim_pin")
+)
+"""What of a network profile only the station may hear: its VPN and APN credentials."""
+
+
 def set_network_profile(
     command: c.RequestSetNetworkProfile, state: StationState, opening: Opening
 ) -> e.CommandRequested:
