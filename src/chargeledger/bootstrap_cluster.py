@@ -54,7 +54,9 @@ def join_cluster(
 
     presence.holding(gateway.held_here)
     presence.on_lease_lost(lambda: gateway.drop_all("this node's lease lapsed"))
-    dispatcher.route_with(presence.route)
+    dispatcher.route_with(
+        presence.route, lambda station_id: gateway.session(station_id) is not None
+    )
     presence.on_routed(dispatcher.take_routed)
     leadership = PostgresLeadership(presence.conninfo, settings.node_id)
     if isinstance(documents, PostgresDocumentStore):

@@ -11,6 +11,11 @@ How a command runs:
   included, is recorded with the version it was decided on, so a cache that
   another process made stale fails the append, and the command is re-run on the
   state topped up from the store. No read is spent on the happy path.
+- In a cluster the node holding a station writes its dispatches and outcomes, so a
+  node deciding a command for a station held elsewhere, or hearing that another node
+  wrote to a station held here (``moved``), tops its cached state up with one read
+  before deciding, instead of learning it from a failed append, a pause and the
+  same read (the version check in the append stays what guards the stream).
 - When the store can chain appends (``ChainedAppends``), the commands waiting in a
   flight are recorded together in one transaction (one fsync), all or none: this is
   what lets one hot station take thousands of commands a second. A chain that
@@ -68,6 +73,10 @@ def stream_of(station_id: str) -> str:
     return f"station-{station_id}"
 
 
+def station_of(stream_id: str) -> str:
+    return stream_id.removeprefix("station-")
+
+
 @dataclass
 class _Cached:
     state: station.StationState
@@ -98,12 +107,27 @@ class CommandHandler:
         self._flights: dict[str, Flight] = {}
         self._recorded_listeners: list[Callable[[list[RecordedEvent]], None]] = []
         self.conflicts = 0
+        self._moved: set[str] = set()
+        """Cached streams another process is known to have appended to since."""
+        self._held_elsewhere: Callable[[str], bool] | None = None
 
     def on_recorded(self, listener: Callable[[list[RecordedEvent]], None]) -> None:
         """Call ``listener`` with the events a command of this process recorded, as soon
         as they are committed: before a follower of the log could read them, which on
         PostgreSQL waits for every older transaction on the server to end."""
         self._recorded_listeners.append(listener)
+
+    def held_elsewhere_with(self, held_elsewhere: Callable[[str], bool]) -> None:
+        """In a cluster: whether another node holds the station now; the state of such
+        a station is topped up from the store before its commands are decided."""
+        self._held_elsewhere = held_elsewhere
+
+    def moved(self, station_id: str) -> None:
+        """Another process appended to the station's stream: top the cached state up
+        before the next command is decided on it."""
+        stream_id = stream_of(station_id)
+        if stream_id in self._cache:
+            self._moved.add(stream_id)
 
     async def execute(
         self,
@@ -137,6 +161,7 @@ class CommandHandler:
 
     async def load(self, stream_id: str) -> tuple[station.StationState, int]:
         """The stream's state, from the cache topped up with what was stored since."""
+        self._moved.discard(stream_id)  # a mark made while the read runs stays
         cached = self._cache.get(stream_id)
         state, version = (cached.state, cached.version) if cached else (station.initial_state, 0)
         newer = await self._store.read_stream(stream_id, version + 1)
@@ -183,9 +208,11 @@ class CommandHandler:
 
     async def _run(self, stream_id: str, jobs: list[Job]) -> None:
         chained = self._chains
+        elsewhere = self._held_elsewhere is not None and self._held_elsewhere(station_of(stream_id))
         while jobs:
             cached = self._cache.get(stream_id)
-            if cached is None:
+            if cached is None or elsewhere or stream_id in self._moved:
+                elsewhere = False  # once per run: its own appends keep the cache
                 state, version = await self.load(stream_id)
             else:
                 state, version = cached.state, cached.version

@@ -30,7 +30,7 @@ from chargeledger import log_context
 from chargeledger.application import faults
 from chargeledger.application.command_handler import CommandHandler
 from chargeledger.application.command_secrets import CommandSecrets
-from chargeledger.application.open_commands import OpenByStation, OpenCommands
+from chargeledger.application.open_commands import OpenCommands
 from chargeledger.application.outgoing_commands import (
     OutcomeRecorder,
     OutgoingCommand,
@@ -137,20 +137,23 @@ class Dispatcher:
                 continue
             self._take(command)
 
-    def route_with(self, route: Callable[[OutgoingCommand], None]) -> None:
-        """In a cluster: how to hand a request committed here, for a station linked
-        elsewhere, straight to the node holding it (``take_routed`` there)."""
+    def route_with(
+        self, route: Callable[[OutgoingCommand], None], connected_here: Callable[[str], bool]
+    ) -> None:
+        """In a cluster: a request for a station linked elsewhere goes to its holder
+        (``take_routed`` there); one connected elsewhere is decided on fresh state."""
         self._route = route
+        self._handler.held_elsewhere_with(lambda station_id: not connected_here(station_id))
 
     def take_routed(self, command: OutgoingCommand) -> None:
         """A request another node committed, for a station that may be linked here:
         queued at once, not when the log follower reaches it (which waits for every
         older transaction on the server). Passed over when the follower already did,
         and a second delivery is harmless: the dispatch is recorded once (I3)."""
-        if command.station_id not in self._links or command.position <= self._position:
+        here = command.station_id in self._links and command.position > self._position
+        if not here or command.command_id in self._taken_locally:
             return
-        if command.command_id in self._taken_locally:
-            return
+        self._handler.moved(command.station_id)  # its dispatch is decided on fresh state
         self._take(command)
 
     def _take(self, command: OutgoingCommand) -> None:
@@ -181,6 +184,7 @@ class Dispatcher:
                         continue
                     command = OutgoingCommand.requested(recorded, event)
                     if command.station_id in self._links:
+                        self._handler.moved(command.station_id)  # another node wrote it
                         self._enqueue(command)
                 elif isinstance(event, TERMINAL_EVENTS):
                     ended = ended_key(recorded)
@@ -348,7 +352,7 @@ class Dispatcher:
         """End every command that waited past its time to live: a requested one expires;
         one in doubt whose station never came back fails as not observed."""
         now = self._clock.now()
-        for command in _every(await self._open.by_station()):
+        for command in [one for cs in (await self._open.by_station()).values() for one in cs]:
             if (command.station_id, command.command_id) in self._ended:
                 continue  # ended; only the read model does not show it yet
             requested = command.status == CommandStatus.REQUESTED
@@ -383,10 +387,6 @@ class Dispatcher:
         while True:
             await asyncio.sleep(self._expiry_check_s)
             await self.expire_overdue()
-
-
-def _every(by_station: OpenByStation) -> list[OutgoingCommand]:
-    return [command for commands in by_station.values() for command in commands]
 
 
 async def _logged(work: Any, what: str) -> None:

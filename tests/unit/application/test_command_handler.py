@@ -360,3 +360,34 @@ async def test_a_warm_that_reads_older_state_than_a_command_left_keeps_the_newer
     with pytest.raises(ConnectorNotAvailableError):
         await handler.execute("CP1", start("cmd-2", connector=1, tag="B"))
     assert handler.conflicts == 0
+
+
+async def test_a_station_held_elsewhere_is_topped_up_before_deciding_not_after_a_conflict() -> None:
+    store = InMemoryEventStore()
+    poster, holder = CommandHandler(store, FakeClock()), CommandHandler(store, FakeClock())
+    poster.held_elsewhere_with(lambda station_id: station_id == "CP1")
+    await poster.execute("CP1", start("cmd-1", connector=1))
+    await holder.execute("CP1", start("cmd-2", connector=2, tag="B"))  # the poster's cache: stale
+    with pytest.raises(ConnectorNotAvailableError):  # decided on the state the holder left
+        await poster.execute("CP1", start("cmd-3", connector=2, tag="C"))
+    assert poster.conflicts == 0
+    # A station not held elsewhere is still decided on the cache, checked by the append.
+    await poster.execute("CP2", start("cmd-4", connector=1))
+    await holder.execute("CP2", start("cmd-5", connector=2, tag="B"))
+    with pytest.raises(ConnectorNotAvailableError):
+        await poster.execute("CP2", start("cmd-6", connector=2, tag="C"))
+    assert poster.conflicts == 1
+
+
+async def test_a_stream_another_process_moved_is_topped_up_once_before_deciding() -> None:
+    store = StreamReadCounter()
+    ours, theirs = CommandHandler(store, FakeClock()), CommandHandler(store, FakeClock())
+    await ours.execute("CP1", start("cmd-1", connector=1))
+    await theirs.execute("CP1", start("cmd-2", connector=2, tag="B"))
+    ours.moved("CP1")
+    ours.moved("CP9")  # not cached here: nothing to top up
+    store.reads = 0
+    with pytest.raises(ConnectorNotAvailableError):
+        await ours.execute("CP1", start("cmd-3", connector=2, tag="C"))
+    await ours.execute("CP1", start("cmd-4", connector=3, tag="D"))  # the cache is fresh again
+    assert ours.conflicts == 0 and store.reads == 1

@@ -308,3 +308,26 @@ async def test_the_sweep_still_sends_a_request_of_another_station_with_an_ended_
             break
         await asyncio.sleep(0.02)
     assert other.calls == ["RemoteStartTransaction"]
+
+
+async def test_a_command_routed_between_nodes_is_recorded_on_both_without_a_conflict() -> None:
+    store = InMemoryEventStore()
+    poster, holder = Node(store), Node(store)
+    poster.dispatcher.route_with(holder.dispatcher.take_routed, lambda station_id: False)
+    holder.dispatcher.route_with(poster.dispatcher.take_routed, lambda station_id: True)
+    link = FakeLink("CP1", epoch=1)
+    await holder.dispatcher.station_ready(link)
+    await holder.handler.warm("CP1")  # the holder's cache, as after the station's boot
+    await poster.handler.warm("CP1")
+    for n in (1, 2):  # the second decided after the holder recorded the first's end
+        start = c.RequestRemoteStart(
+            command_id=f"k{n}", connector_id=n, id_tag=f"T{n}", requested_at=AT, expires_at=LATER
+        )
+        await poster.handler.execute("CP1", start)
+        for _ in range(100):
+            if len(link.calls) == n and len(await store.read_stream("station-CP1")) == 3 * n:
+                break
+            await asyncio.sleep(0.01)
+    assert link.calls == ["RemoteStartTransaction"] * 2
+    # Each learnt of the other's appends before deciding, not from a failed append.
+    assert (poster.handler.conflicts, holder.handler.conflicts) == (0, 0)
