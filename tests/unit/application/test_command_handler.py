@@ -363,7 +363,7 @@ async def test_a_warm_that_reads_older_state_than_a_command_left_keeps_the_newer
 
 
 async def test_a_station_held_elsewhere_is_topped_up_before_deciding_not_after_a_conflict() -> None:
-    store = InMemoryEventStore()
+    store = MemoryEventStore()
     poster, holder = CommandHandler(store, FakeClock()), CommandHandler(store, FakeClock())
     poster.held_elsewhere_with(lambda station_id: station_id == "CP1")
     await poster.execute("CP1", start("cmd-1", connector=1))

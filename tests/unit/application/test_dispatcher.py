@@ -311,7 +311,7 @@ async def test_the_sweep_still_sends_a_request_of_another_station_with_an_ended_
 
 
 async def test_a_command_routed_between_nodes_is_recorded_on_both_without_a_conflict() -> None:
-    store = InMemoryEventStore()
+    store = MemoryEventStore()
     poster, holder = Node(store), Node(store)
     poster.dispatcher.route_with(holder.dispatcher.take_routed, lambda station_id: False)
     holder.dispatcher.route_with(poster.dispatcher.take_routed, lambda station_id: True)
