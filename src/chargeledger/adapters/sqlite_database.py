@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from chargeledger.adapters.sqlite_schema import connect, migrate
-
 T = TypeVar("T")
 
 MAX_BATCH = 512
@@ -34,12 +32,88 @@ WAL_SOFT_LIMIT = 16 * 1024 * 1024
 WAL_HARD_LIMIT = 64 * 1024 * 1024
 """The size SQLite cuts the WAL back to whenever it starts it again."""
 
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE events (
+        position INTEGER PRIMARY KEY,
+        stream_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        schema_version INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        UNIQUE (stream_id, version)
+    );
+    CREATE TABLE stream_commands (
+        stream_id TEXT NOT NULL,
+        command_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        first_position INTEGER,
+        last_position INTEGER,
+        outcome TEXT,
+        PRIMARY KEY (stream_id, command_id)
+    );
+    CREATE TABLE documents (
+        model TEXT NOT NULL,
+        key TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        tag TEXT,
+        PRIMARY KEY (model, key)
+    );
+    CREATE INDEX documents_by_tag ON documents (model, tag) WHERE tag IS NOT NULL;
+    CREATE TABLE checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
+    CREATE TABLE sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    """,
+    # The command key is the table itself: one B-tree written per append instead of two.
+    """
+    CREATE TABLE stream_commands_v2 (
+        stream_id TEXT NOT NULL,
+        command_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        first_position INTEGER,
+        last_position INTEGER,
+        outcome TEXT,
+        PRIMARY KEY (stream_id, command_id)
+    ) WITHOUT ROWID;
+    INSERT INTO stream_commands_v2 SELECT stream_id, command_id, version, first_position,
+        last_position, outcome FROM stream_commands;
+    DROP TABLE stream_commands;
+    ALTER TABLE stream_commands_v2 RENAME TO stream_commands;
+    """,
+]
+
 
 def sqlite_path(url: str) -> Path:
     """``sqlite:///relative.db`` or ``sqlite:////absolute.db`` to a path."""
     if not url.startswith("sqlite:///"):
         raise ValueError(f"not a SQLite store URL: {url!r} (expected sqlite:///path)")
     return Path(url.removeprefix("sqlite:///"))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        for number, script in enumerate(MIGRATIONS, start=1):
+            if number in done:
+                continue
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (number,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 GroupRunner = Callable[[sqlite3.Connection, list[Any]], list[Any]]
@@ -56,6 +130,8 @@ class _Job:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
 
+
+_STOP = object()
 
 _Outcome = tuple[_Job, Any, BaseException | None]
 
@@ -82,20 +158,19 @@ class SQLiteDatabase:
         self.wal_resets = 0
         self._reset_wait_ms = 100
         """Times the checkpointer truncated a WAL that had grown past the soft limit."""
-        self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()  # None: stop
-        self._pending: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+        self._jobs: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._commit_listeners: list[Callable[[], None]] = []
         self.commits = 0
         """Transactions committed by the writer: one per group of jobs (one fsync each)."""
-        setup = connect(path)
+        setup = _connect(path)
         try:
             migrate(setup)
         finally:
             setup.close()
-        self._writer_conn = connect(path)
+        self._writer_conn = _connect(path)
         # The writer never checkpoints inside a commit (that stalls every waiting
         # append for the checkpoint's fsyncs); a thread of its own does it, PASSIVE,
         # so that it never blocks the writer or a reader.
@@ -119,7 +194,7 @@ class SQLiteDatabase:
         """Run ``fn`` in the next write transaction; should it fail, only it fails."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._submit(_Job(fn, None, None, loop, future))
+        self._jobs.put(_Job(fn, None, None, loop, future))
         return await future
 
     async def write_in_group(self, group: GroupRunner, item: Any) -> Any:
@@ -127,24 +202,8 @@ class SQLiteDatabase:
         so that a hundred appends cost a few statements, not a few hundred."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._submit(_Job(None, group, item, loop, future))
+        self._jobs.put(_Job(None, group, item, loop, future))
         return await future
-
-    def _submit(self, job: _Job) -> None:
-        """Jobs submitted in one turn of the event loop go to the writer together, at the
-        end of that turn: one wake-up of the writer per batch, not per caller. (Woken by
-        the first, the writer would commit it alone while the others were still being
-        submitted, and they would wait for one more fsync.)"""
-        pending = self._pending.get(job.loop)
-        if pending is None:
-            pending = self._pending[job.loop] = []
-            job.loop.call_soon(self._flush, job.loop)
-        pending.append(job)
-
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        jobs = self._pending.pop(loop, None)
-        if jobs:
-            self._jobs.put(jobs)
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await asyncio.to_thread(self._read_in_thread, fn)
@@ -158,7 +217,7 @@ class SQLiteDatabase:
     def _read_in_thread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self.path)
+            conn = _connect(self.path)
             self._local.conn = conn
             with self._readers_lock:
                 self._readers.append(conn)
@@ -166,25 +225,24 @@ class SQLiteDatabase:
 
     def _write_loop(self) -> None:
         conn = self._writer_conn
-        batch: list[_Job] = []  # beyond MAX_BATCH, the rest waits for the next round
-        stopping = False
-        while batch or not stopping:
-            if not batch:
-                jobs = self._jobs.get()
-                if jobs is None:
-                    break
-                batch = jobs
-            while len(batch) < MAX_BATCH and not stopping:
+        while True:
+            first = self._jobs.get()
+            if first is _STOP:
+                break
+            batch: list[_Job] = [first]  # type: ignore[list-item]
+            stop = False
+            while len(batch) < MAX_BATCH:
                 try:
                     more = self._jobs.get_nowait()
                 except queue.Empty:
                     break
-                if more is None:
-                    stopping = True
-                else:
-                    batch += more
-            self._run_batch(conn, batch[:MAX_BATCH])
-            batch = batch[MAX_BATCH:]
+                if more is _STOP:
+                    stop = True
+                    break
+                batch.append(more)  # type: ignore[arg-type]
+            self._run_batch(conn, batch)
+            if stop:
+                break
         conn.close()
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
@@ -282,7 +340,7 @@ class SQLiteDatabase:
         return outcomes
 
     def _checkpoint_loop(self) -> None:
-        conn = connect(self.path)
+        conn = _connect(self.path)
         try:
             while not self._checkpointing.wait(self._checkpoint_interval_s):
                 with contextlib.suppress(sqlite3.Error):
@@ -320,9 +378,8 @@ class SQLiteDatabase:
 
     async def close(self) -> None:
         self._checkpointing.set()
-        self._flush(asyncio.get_running_loop())  # what this turn submitted goes first
         if self._writer.is_alive():
-            self._jobs.put(None)
+            self._jobs.put(_STOP)
             await asyncio.to_thread(self._writer.join)
         with self._readers_lock:
             for conn in self._readers:

@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from chargeledger.adapters.sqlite_schema import MIGRATIONS
+from chargeledger.adapters.sqlite_database import MIGRATIONS
 from chargeledger.application.ports import NO_STREAM, Metadata
 from chargeledger.bootstrap import open_stores
 from chargeledger.domain.events import CommandAccepted
