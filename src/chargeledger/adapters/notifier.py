@@ -15,6 +15,8 @@ class HeadNotifier:
     def __init__(self) -> None:
         self._head = 0
         self._moved = asyncio.Event()
+        self._awaited = False
+        """Whether a waiter holds ``_moved``: only then is a new one worth making."""
 
     @property
     def head(self) -> int:
@@ -27,13 +29,16 @@ class HeadNotifier:
         self._head = max(self._head, position)
         # Waiters re-read the log themselves, so even a wake-up without a known
         # position (another process wrote) is worth giving.
-        self._moved.set()
-        self._moved = asyncio.Event()
+        if self._awaited:
+            self._moved.set()
+            self._moved = asyncio.Event()
+            self._awaited = False
 
     async def wait(self, after_position: int, timeout: float) -> None:
         if self._head > after_position:
             return
         moved = self._moved
+        self._awaited = True
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(moved.wait(), timeout)
 

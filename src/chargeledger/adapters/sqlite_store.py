@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chargeledger.adapters.notifier import HeadNotifier, follow
@@ -64,17 +64,18 @@ class SQLiteEventStore:
         outcome: Mapping[str, Any] | None = None,
     ) -> AppendResult:
         check_append(stream_id, expected_version, events)
+        recorded_at = self._clock.now().isoformat()
         item = _Append(
             stream_id,
             expected_version,
             metadata.command_id,
             [self._codec.encode(event) for event in events],
-            encode_metadata(metadata, self._clock.now().isoformat()),
+            encode_metadata(metadata, recorded_at),
             outcome,
         )
         result: AppendResult = await self._db.write_in_group(_run_appends, item)
         if result.last_position is not None and not result.duplicate:
-            self._seed(item, events, metadata, result)
+            self._seed(item, events, _stamped(metadata, recorded_at, item.metadata), result)
             self._notifier.advance(result.last_position)
         return result
 
@@ -117,7 +118,8 @@ class SQLiteEventStore:
 
         results = await self._db.write(job)
         for append, item, result in zip(appends, items, results, strict=True):
-            self._seed(item, append.events, append.metadata, result)
+            metadata = _stamped(append.metadata, recorded_at, item.metadata)
+            self._seed(item, append.events, metadata, result)
         last = max((r.last_position for r in results if r.last_position is not None), default=None)
         if last is not None:
             self._notifier.advance(last)
@@ -182,8 +184,6 @@ class SQLiteEventStore:
         first, last = result.first_position, result.last_position
         if first is None or last is None or last - first + 1 != len(events) or result.duplicate:
             return
-        if metadata.recorded_at is None:
-            metadata = decode_metadata(item.metadata)
         first_version = result.version - len(events) + 1
         for index, (event, (type_name, schema_version, data)) in enumerate(
             zip(events, item.events, strict=True)
@@ -204,6 +204,16 @@ class SQLiteEventStore:
 
     def _decode(self, row: tuple[Any, ...]) -> RecordedEvent:
         return self._decoded.decode(row, self._codec)
+
+
+def _stamped(metadata: Metadata, recorded_at: str, encoded: str) -> Metadata:
+    """The metadata as decoding ``encoded`` (``encode_metadata(metadata, recorded_at)``)
+    gives it, without parsing the JSON just written: for text fields the two are one."""
+    if metadata.recorded_at is not None:
+        return metadata
+    if all(isinstance(v, str) for v in metadata.as_dict().values()):
+        return replace(metadata, recorded_at=recorded_at)
+    return decode_metadata(encoded)
 
 
 @dataclass(slots=True)
