@@ -246,6 +246,22 @@ def test_opposite_availability_changes_for_one_connector_do_not_overlap() -> Non
     assert when(history, availability("avail-3", connector=2, kind="Operative"))
 
 
+def test_a_change_of_the_whole_station_s_availability_and_a_connector_s_wait_for_each_other() -> (
+    None
+):
+    """Connector 0 is the station (OCPP 1.6 §5.2): a station-wide change pending with
+    a connector's would leave the connector's end state to the order the station takes
+    them in."""
+    connector_first = given(booted())
+    connector_first += when(connector_first, availability("avail-1", connector=1))
+    with pytest.raises(CommandPendingError, match="avail-1"):
+        when(connector_first, availability("avail-2", connector=0, kind="Operative"))
+    station_first = given(booted())
+    station_first += when(station_first, availability("avail-1", connector=0))
+    with pytest.raises(CommandPendingError, match="avail-1"):
+        when(station_first, availability("avail-2", connector=2, kind="Operative"))
+
+
 def test_trigger_message_is_requested_for_a_known_message() -> None:
     assert when(given(booted()), trigger(connector=1)) == [
         e.TriggerMessageRequested(

@@ -178,7 +178,7 @@ RESET = Operation(
     c.RequestReset,
     e.ResetRequested,
     arguments.reset,
-    slot=arguments.reset_slot,
+    slot=arguments.part_or_whole("evse_id"),
     build=arguments.reset_command,
 )
 CHANGE_AVAILABILITY = Operation(
@@ -186,7 +186,7 @@ CHANGE_AVAILABILITY = Operation(
     c.RequestChangeAvailability,
     e.AvailabilityChangeRequested,
     arguments.change_availability,
-    slot=holds("connector_id"),
+    slot=arguments.part_or_whole("connector_id"),
     build=arguments.change_availability_command,
     observe=in_doubt.availability_took_effect,
 )

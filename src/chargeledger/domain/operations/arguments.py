@@ -9,7 +9,7 @@ only shaped, for ``same_request`` and the read side.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -335,13 +335,18 @@ class Span(Enum):
     """It overlaps every slot of its operation (``station._holder``)."""
 
 
-def reset_slot(payload: Mapping[str, Any]) -> tuple[Any, ...]:
-    """A reset holds the EVSE it names (OCPP 2.0.1's ``evse_id``) or, naming none (or 0),
-    the whole station: resets of two EVSEs may be pending at once, while a reset of the
-    station waits for every other, and each of those for it. A 1.6 reset names no EVSE:
-    one reset of the station at a time, as before."""
-    evse_id = payload.get("evse_id")
-    return (Span.WHOLE_STATION,) if evse_id in (None, WHOLE_STATION) else (evse_id,)
+def part_or_whole(name: str) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """The slot of an operation on one part of the station (the EVSE or connector its
+    argument ``name`` names) or, naming none (or 0), on the whole station: two parts may
+    each have one pending, while the whole station's waits for every part's, and each
+    part's for it. A reset names its EVSE (OCPP 2.0.1 only: a 1.6 reset names none, one
+    at a time as before); a change of availability its connector (0: the station)."""
+
+    def slot(payload: Mapping[str, Any]) -> tuple[Any, ...]:
+        part = payload.get(name)
+        return (Span.WHOLE_STATION,) if part in (None, WHOLE_STATION) else (part,)
+
+    return slot
 
 
 def change_availability_command(args: Mapping[str, Any], common: Common) -> c.OperatorCommand:
